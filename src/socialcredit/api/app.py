@@ -1,0 +1,107 @@
+"""``create_app(settings)``: the FastAPI application.
+
+Errors use one JSON shape, ``{"error": {"code", "message", "details"}}`` (DESIGN §6); request
+validation errors are 422 ``validation_failed`` with every problem; only 5xx are logged with a
+traceback. A background thread keeps the in-process gate index following the ledger every
+``settings.gate_refresh_ms`` and writes decision counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from socialcredit.errors import SocialCreditError
+from socialcredit.registry import Registry
+from socialcredit.settings import Settings
+from socialcredit.web import STATIC_DIR, make_environment
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("socialcredit.api")
+
+
+def _follow(registry: Registry, stop: threading.Event) -> None:
+    period = registry.settings.gate_refresh_ms / 1000
+    while not stop.wait(period):
+        try:
+            registry.gate_index.refresh()
+            registry.decisions.flush()
+        except SocialCreditError as e:  # keep serving from the last good index
+            log.warning("gate refresh failed: %s", e.message)
+
+
+def create_app(settings: Settings | None = None, *, registry: Registry | None = None,
+               ) -> FastAPI:
+    """Build the app; tests pass their own settings (or a ready registry)."""
+    reg = registry or Registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reg.ensure_schema()
+        reg.gate_index.refresh()
+        stop = threading.Event()
+        thread = threading.Thread(target=_follow, args=(reg, stop), daemon=True,
+                                  name="gate-follower")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            reg.close()
+
+    from socialcredit.api.routes import (
+        furnisher_router,
+        gate_router,
+        operator_router,
+        public_router,
+    )
+
+    app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
+                  description="Social credit registry with due process: furnishers, gates, "
+                              "public search, transparency.")
+    app.state.registry = reg
+    app.state.templates = make_environment()
+    for router in (furnisher_router, gate_router, public_router, operator_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+        return JSONResponse({"error": {"code": code, "message": message,
+                                       "details": details or {}}}, status_code=status)
+
+    @app.exception_handler(SocialCreditError)
+    async def _app_error(request: Request, exc: SocialCreditError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body",
+                     "reason": e["msg"]} for e in exc.errors()]
+        return error(422, "validation_failed",
+                     "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
+                     {"problems": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error(500, "internal", "internal error; the operator has the details")
+
+    return app

@@ -1,0 +1,45 @@
+"""FastAPI dependencies: the registry and the caller's role, declared once as aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from socialcredit.access import Principal, authenticate
+from socialcredit.errors import AuthError, PermissionDenied
+from socialcredit.registry import Registry
+
+__all__ = ["FurnisherDep", "GateOrOperatorDep", "OperatorDep", "RegistryDep", "get_registry"]
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+def _principal(request: Request, registry: RegistryDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    key = header[7:] if header.lower().startswith("bearer ") else request.headers.get(
+        "x-api-key", "")
+    if not key:
+        raise AuthError("this route needs an API key: send `Authorization: Bearer <key>`")
+    return authenticate(registry.store, key)
+
+
+def _role(*roles: str) -> object:
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDenied(
+                f"a {principal.role} key may not use this route (needs {' or '.join(roles)})")
+        return principal
+
+    return check
+
+
+FurnisherDep = Annotated[Principal, Depends(_role("furnisher"))]
+GateOrOperatorDep = Annotated[Principal, Depends(_role("gate", "operator"))]
+OperatorDep = Annotated[Principal, Depends(_role("operator"))]

@@ -1,0 +1,117 @@
+"""Routers, one per audience: furnishers, gates, the public, operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from socialcredit.api.deps import FurnisherDep, GateOrOperatorDep, OperatorDep, RegistryDep
+from socialcredit.api.schemas import (
+    DecisionIn,
+    DecisionPublic,
+    EntriesPublic,
+    IngestPublic,
+    RecordsIn,
+)
+from socialcredit.disclosure import search_public
+from socialcredit.errors import InputError, PermissionDenied
+from socialcredit.ingest.pipeline import ingest_rows
+from socialcredit.ingest.readers import RawRow
+from socialcredit.reports import summarise
+from socialcredit.store.tables import quarantine
+
+__all__ = ["furnisher_router", "gate_router", "operator_router", "public_router"]
+
+furnisher_router = APIRouter(prefix="/v1", tags=["furnisher"])
+gate_router = APIRouter(prefix="/v1", tags=["gate"])
+public_router = APIRouter(tags=["public"])
+operator_router = APIRouter(prefix="/v1", tags=["operator"])
+
+
+@furnisher_router.post("/records", response_model=IngestPublic)
+def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) -> dict[str, Any]:
+    """Submit records; bad ones are quarantined with their index (``line``) and reason."""
+    assert who.principal_id is not None
+    rows = [RawRow(i, {str(k).lower(): v for k, v in rec.items() if v is not None and v != ""})
+            for i, rec in enumerate(body.records, start=1)]
+    result = ingest_rows(registry.store, registry.policy, furnisher_id=who.principal_id,
+                         rows=rows, source=f"api:{who.name}", as_of=registry.today,
+                         chunk_rows=registry.settings.ingest_batch_rows)
+    if "gate_index" in registry.__dict__:
+        registry.gate_index.refresh()
+    return result.as_dict()
+
+
+@furnisher_router.get("/furnisher/rejects")
+def my_rejects(registry: RegistryDep, who: FurnisherDep,
+               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """The caller's quarantined rows, newest first: file, line, field, reason."""
+    with registry.store.read() as conn:
+        rows = conn.execute(select(quarantine).where(
+            quarantine.c.furnisher_id == who.principal_id).order_by(
+            quarantine.c.id.desc()).limit(limit)).all()
+    data = [{"source": r.source, "line": r.line, "field": r.field, "reason": r.reason}
+            for r in rows]
+    return {"data": data, "count": len(data)}
+
+
+@gate_router.post("/decisions", response_model=DecisionPublic)
+def decide(body: DecisionIn, registry: RegistryDep, who: GateOrOperatorDep) -> dict[str, Any]:
+    """May this person buy this service? Deny carries reasons; allow reveals nothing."""
+    gate = who if who.role == "gate" else None
+    if gate is not None and body.platform not in (None, gate.platform):
+        raise PermissionDenied("a gate decides only for its own platform")
+    return registry.decisions.decide(
+        service=body.service, national_id=body.national_id, phone=body.phone,
+        document=body.document, name=body.name, gate=gate, platform=body.platform,
+    ).as_dict()
+
+
+@public_router.get("/v1/public/entries", response_model=EntriesPublic)
+def public_entries(registry: RegistryDep, q: str = Query(..., max_length=100),
+                   ) -> dict[str, Any]:
+    """Search active public entries by name or full ID number; IDs are masked."""
+    data, count = search_public(registry.store, registry.policy, q,
+                                min_chars=registry.settings.public_min_query_chars)
+    return {"data": data, "count": count}
+
+
+@public_router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLResponse:
+    results: list[dict[str, Any]] = []
+    count, error = 0, None
+    if q.strip():
+        try:
+            results, count = search_public(registry.store, registry.policy, q[:100],
+                                           min_chars=registry.settings.public_min_query_chars)
+        except InputError as e:
+            error = e.message
+    html = request.app.state.templates.get_template("index.html").render(
+        q=q, results=results, count=count, error=error,
+        policy_version=registry.policy.version_hash)
+    return HTMLResponse(html, status_code=400 if error else 200)
+
+
+@public_router.get("/healthz", include_in_schema=False)
+def healthz(registry: RegistryDep) -> dict[str, Any]:
+    seq, _ = registry.store.head()
+    return {"status": "ok", "ledger_seq": seq}
+
+
+@operator_router.get("/report")
+def report(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
+    """Transparency figures (shape: :func:`socialcredit.reports.summarise`)."""
+    if "decisions" in registry.__dict__:
+        registry.decisions.flush()
+    return summarise(registry.store, registry.policy, as_of=registry.today)
+
+
+@operator_router.get("/audit/verify")
+def audit_verify(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
+    """Recompute the ledger's hash chain; names the first broken event."""
+    r = registry.store.verify()
+    return {"ok": r.ok, "events": r.events, "head_hash": r.head_hash,
+            "broken_seq": r.broken_seq, "reason": r.reason}

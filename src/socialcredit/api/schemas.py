@@ -1,0 +1,88 @@
+"""API schemas, in layers: requests (``…In``) and responses (``…Public``, ``…sPublic``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DecisionIn",
+    "DecisionPublic",
+    "EntriesPublic",
+    "IngestPublic",
+    "ReasonPublic",
+    "RecordsIn",
+]
+
+
+class RecordsIn(BaseModel):
+    """Up to 10,000 records in the furnisher file format (flat keys: furnisher_record_id, kind,
+    occurred_at, national_id, phone, name, corrects and the kind's catalogue fields)."""
+
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class IngestPublic(BaseModel):
+    accepted: int
+    rejected: int
+    duplicates: int
+    unlinked: int
+    problems: list[dict[str, Any]]
+
+
+class DecisionIn(BaseModel):
+    """Exactly one of ``national_id``, ``phone`` or ``document`` (alias ``passport``);
+    ``name`` only ever leads to ``review``; ``platform`` is for operators (a gate's own
+    platform applies to gates)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    national_id: str | None = None
+    phone: str | None = None
+    document: str | None = Field(None, validation_alias=AliasChoices("document", "passport"))
+    name: str | None = None
+    platform: str | None = None
+
+
+class ReasonPublic(BaseModel):
+    list: str
+    entry_id: int
+    ground: int | None
+    ground_text: str | None
+    legal_basis: str
+    list_legal_basis: str
+    since: str
+    until: str | None
+    furnisher: str | None
+    how_to_contest: str
+
+
+class DecisionPublic(BaseModel):
+    decision: Literal["allow", "deny", "review"]
+    decision_id: str
+    service: str
+    reasons: list[ReasonPublic]
+
+
+class EntryPublic(BaseModel):
+    entry_id: int
+    list: str
+    list_title: str
+    name: str | None
+    masked_id: str
+    ground: int | None
+    ground_text: str | None
+    legal_basis: str
+    since: str
+    until: str | None
+    furnisher: str | None
+    case_number: str | None
+    amount_minor: int | None
+    currency: str | None
+
+
+class EntriesPublic(BaseModel):
+    data: list[EntryPublic]
+    count: int

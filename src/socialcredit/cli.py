@@ -1,0 +1,489 @@
+"""The ``socialcredit`` command line (Typer + Rich).
+
+Every command exits 0 on success and non-zero with one clear message on error (exit 1; usage
+errors 2); ``check`` exits 0 for allow, 3 for deny and 4 for review. ``--json`` prints one JSON
+object and no progress bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from socialcredit import access
+from socialcredit.errors import InputError, SocialCreditError
+from socialcredit.registry import Registry
+from socialcredit.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="socialcredit: a social credit registry with due process.")
+furnishers_app = typer.Typer(no_args_is_help=True, help="Register and list furnishers.")
+gates_app = typer.Typer(no_args_is_help=True, help="Register and list service gates.")
+operators_app = typer.Typer(no_args_is_help=True, help="Operator keys.")
+lists_app = typer.Typer(no_args_is_help=True, help="External lists (OFAC SDN).")
+audit_app = typer.Typer(no_args_is_help=True, help="Audit the ledger.")
+for sub, name in ((furnishers_app, "furnishers"), (gates_app, "gates"),
+                  (operators_app, "operators"), (lists_app, "lists"), (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+console = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this ISO date "
+                                             "(default: today, UTC).")]
+
+
+class _State:
+    database_url: str | None = None
+    policy: Path | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="SOCIALCREDIT_DATABASE_URL",
+        help="Store URL (default sqlite:///./var/registry.db).")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", envvar="SOCIALCREDIT_POLICY_PATH", help="Policy YAML file.")] = None,
+) -> None:
+    state.database_url, state.policy = database_url, policy
+
+
+def _settings() -> Settings:
+    overrides: dict[str, Any] = {}
+    if state.database_url:
+        overrides["database_url"] = state.database_url
+    if state.policy:
+        overrides["policy_path"] = state.policy
+    return Settings(**overrides)
+
+
+def _registry(*, today: dt.date | None = None, create: bool = True) -> Registry:
+    reg = Registry(_settings(), today=today)
+    if create:
+        reg.ensure_schema()
+    return reg
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _out(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@contextmanager
+def _bar(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    if not enabled or not console.is_terminal:
+        yield lambda _n: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command()
+def init(as_json: JsonOpt = False) -> None:
+    """Create or upgrade the registry's database schema (Alembic)."""
+    reg = _registry()
+    seq, head = reg.store.head()
+    if as_json:
+        _out({"database": reg.store.url, "ledger_seq": seq, "head_hash": head})
+    else:
+        console.print(f"Registry ready at {reg.store.url} (ledger at event {seq}).")
+
+
+@furnishers_app.command("add")
+def furnishers_add(
+    name: str,
+    kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform")],
+) -> None:
+    """Register a furnisher and print its API key (shown once)."""
+    key = access.add_furnisher(_registry().store, name=name, kind=kind)
+    console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
+    typer.echo(key)
+
+
+@furnishers_app.command("list")
+def furnishers_list(as_json: JsonOpt = False) -> None:
+    """List registered furnishers."""
+    rows = access.list_furnishers(_registry().store)
+    if as_json:
+        _out({"data": rows, "count": len(rows)})
+        return
+    table = Table("id", "name", "kind", "registered")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), str(r["kind"]), str(r["created_at"]))
+    Console().print(table)
+
+
+@furnishers_app.command("revoke")
+def furnishers_revoke(name: str) -> None:
+    """Revoke every API key of a furnisher."""
+    n = access.revoke_key(_registry().store, name=name, role="furnisher")
+    console.print(f"Revoked {n} key(s) of furnisher {name!r}.")
+
+
+@gates_app.command("add")
+def gates_add(
+    name: str,
+    services: Annotated[str, typer.Option(help="Comma-separated: air,rail_hsr,...")],
+    platform: Annotated[str | None, typer.Option(
+        help="Platform for platform-scoped sanctions (ride_hail).")] = None,
+) -> None:
+    """Register a gate for some services and print its API key (shown once)."""
+    reg = _registry()
+    key = access.add_gate(reg.store, reg.policy, name=name, platform=platform,
+                          services=[s.strip() for s in services.split(",") if s.strip()])
+    console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
+    typer.echo(key)
+
+
+@gates_app.command("list")
+def gates_list(as_json: JsonOpt = False) -> None:
+    """List registered gates."""
+    rows = access.list_gates(_registry().store)
+    if as_json:
+        _out({"data": rows, "count": len(rows)})
+        return
+    table = Table("id", "name", "services", "platform")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), str(r["services"]), str(r["platform"] or ""))
+    Console().print(table)
+
+
+@gates_app.command("revoke")
+def gates_revoke(name: str) -> None:
+    """Revoke every API key of a gate."""
+    n = access.revoke_key(_registry().store, name=name, role="gate")
+    console.print(f"Revoked {n} key(s) of gate {name!r}.")
+
+
+@operators_app.command("add")
+def operators_add(name: str) -> None:
+    """Create an operator API key (shown once)."""
+    key = access.add_operator(_registry().store, name=name)
+    console.print(f"Operator key for {name!r} (shown once, store it now):")
+    typer.echo(key)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path] | None, typer.Argument(help="CSV, JSON Lines or Parquet.")] = None,
+    furnisher: Annotated[str | None, typer.Option(help="Registered furnisher name.")] = None,
+    show_rejects: Annotated[bool, typer.Option(
+        "--show-rejects", help="List quarantined rows (of --furnisher if given).")] = False,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest furnisher files: bad rows go to quarantine, good rows land, re-sending is a
+    no-op."""
+    day = _as_of(as_of)
+    reg = _registry(today=day)
+    if show_rejects:
+        _show_rejects(reg, furnisher, as_json)
+        return
+    if not files or not furnisher:
+        raise InputError("give one or more FILES and --furnisher NAME (or --show-rejects)")
+    fid = access.furnisher_id(reg.store, furnisher)
+    from socialcredit.ingest.pipeline import ingest_file
+
+    totals = {"accepted": 0, "rejected": 0, "duplicates": 0, "unlinked": 0}
+    per_file = []
+    for path in files:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        lines = path.read_bytes().count(b"\n") if path.suffix != ".parquet" else None
+        with _bar(not as_json, f"{path.name}", lines) as tick:
+            result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=day,
+                                 chunk_rows=reg.settings.ingest_batch_rows, progress=tick)
+        for k in totals:
+            totals[k] += getattr(result, k)
+        per_file.append(result.as_dict())
+    if as_json:
+        _out({**totals, "files": per_file})
+        return
+    for r in per_file:
+        console.print(f"{r['source']}: {r['accepted']:,} accepted, {r['rejected']:,} rejected, "
+                      f"{r['duplicates']:,} duplicates, {r['unlinked']:,} unlinked")
+        for p in r["problems"][:20]:
+            console.print(f"  line {p['line']}: {p['field'] or '(row)'}: {p['reason']}")
+        if len(r["problems"]) > 20:
+            console.print("  … see `socialcredit ingest --show-rejects`")
+
+
+def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
+    from socialcredit.store.tables import quarantine
+
+    stmt = select(quarantine).order_by(quarantine.c.id)
+    if furnisher:
+        stmt = stmt.where(quarantine.c.furnisher_id == access.furnisher_id(reg.store, furnisher))
+    with reg.store.read() as conn:
+        rows = conn.execute(stmt).all()
+    data = [{"file": r.source, "line": r.line, "field": r.field, "reason": r.reason}
+            for r in rows]
+    if as_json:
+        _out({"data": data, "count": len(data)})
+        return
+    table = Table("file", "line", "field", "reason", title=f"{len(data)} quarantined problems")
+    for d in data:
+        table.add_row(str(d["file"]), str(d["line"] or ""), str(d["field"] or ""),
+                      str(d["reason"]))
+    Console().print(table)
+
+
+@app.command()
+def link(as_json: JsonOpt = False) -> None:
+    """Re-run deterministic linkage on unlinked records (phones that now have a holder)."""
+    from socialcredit.identity.relink import relink_unlinked
+
+    reg = _registry()
+    result = relink_unlinked(reg.store, reg.policy, as_of=_as_of(None))
+    if as_json:
+        _out(result)
+    else:
+        console.print(f"Linked {result['linked']:,} records; {result['unlinked']:,} remain "
+                      "unlinked (probabilistic linkage is not enabled).")
+
+
+@app.command()
+def evaluate(as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
+    """Evaluate the policy for every subject as of a date (expiry, removals)."""
+    from socialcredit.policy.evaluate import evaluate_all
+
+    day = _as_of(as_of)
+    reg = _registry(today=day)
+    stats = evaluate_all(reg.store, reg.policy, day)
+    if as_json:
+        _out({"as_of": day.isoformat(), **stats.as_dict()})
+    else:
+        console.print(f"Evaluated {stats.subjects:,} subjects as of {day}: listed "
+                      f"{dict(stats.listed)}, removed {dict(stats.removed)}, expired "
+                      f"{dict(stats.expired)}.")
+
+
+@app.command()
+def check(
+    service: Annotated[str, typer.Option(help="air, rail_hsr, hotel_star, credit, ...")],
+    national_id: Annotated[str | None, typer.Option("--national-id")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    document: Annotated[str | None, typer.Option(help="Passport or other document number.")
+                        ] = None,
+    name: Annotated[str | None, typer.Option(help="Name (only ever leads to review).")] = None,
+    platform: Annotated[str | None, typer.Option()] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide for one person as an operator: exit 0 allow, 3 deny, 4 review."""
+    reg = _registry(today=_as_of(as_of) if as_of else None)
+    try:
+        decision = reg.decisions.decide(service=service, national_id=national_id, phone=phone,
+                                        document=document, name=name, platform=platform)
+    finally:
+        reg.close()
+    if as_json:
+        _out(decision.as_dict())
+    else:
+        console.print(f"{decision.decision.upper()} ({service}) decision {decision.decision_id}")
+        for r in decision.reasons:
+            console.print(f"  {r['list']} entry {r['entry_id']} since {r['since']} until "
+                          f"{r['until'] or '-'}; legal basis: {r['legal_basis']}; furnisher: "
+                          f"{r['furnisher'] or '-'}")
+        if decision.reasons:
+            console.print(f"  How to contest: {decision.reasons[0]['how_to_contest']}")
+    raise typer.Exit({"allow": 0, "deny": 3, "review": 4}[decision.decision])
+
+
+@app.command()
+def report(
+    out: Annotated[Path | None, typer.Option(help="Write index.html, charts and JSON here.")
+                   ] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transparency report: subjects, records, entries by list, decisions by service."""
+    from socialcredit.reports import render_report, summarise
+
+    reg = _registry()
+    summary = summarise(reg.store, reg.policy, as_of=_as_of(as_of))
+    path = None
+    if out is not None:
+        path = render_report(summary, out, list_titles={n: s.title for n, s in
+                                                       reg.policy.lists.items()},
+                             service_labels=dict(reg.policy.services))
+    if as_json:
+        _out({**summary, "report": str(path) if path else None})
+        return
+    console.print(f"Subjects {summary['subjects']:,}; records {summary['records']:,} "
+                  f"({summary['unlinked_records']:,} unlinked); rejected rows "
+                  f"{summary['rejected_rows']:,}; ledger events {summary['ledger_events']:,}")
+    for lst, c in summary["entries"].items():
+        console.print(f"  {lst}: {c['active']:,} active, {c['removed']:,} removed, "
+                      f"{c['expired']:,} expired")
+    for svc, c in summary["decisions"].items():
+        console.print(f"  {svc}: {c['allow']:,} allowed, {c['deny']:,} refused, "
+                      f"{c['review']:,} for review")
+    if path:
+        console.print(f"Report written to {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+) -> None:
+    """Serve the API, the public search page (/) and OpenAPI docs (/docs)."""
+    import uvicorn
+
+    from socialcredit.api import create_app
+
+    settings = _settings()
+    reg = Registry(settings)
+    reg.ensure_schema()
+    console.print(f"Serving on http://{host or settings.host}:{port or settings.port}/ "
+                  f"(database {settings.database_url})")
+    uvicorn.run(create_app(registry=reg), host=host or settings.host, port=port or settings.port,
+                log_level="warning")
+
+
+@app.command("simulate")
+def simulate_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    subjects: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a synthetic population's furnisher files, tickets and a manifest."""
+    from socialcredit.simulate import simulate
+
+    manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of))
+    if as_json:
+        _out(manifest.model_dump(mode="json"))
+    else:
+        for f in manifest.furnishers:
+            console.print(f"{out / f.file}: {f.rows:,} rows ({f.bad_rows} deliberately bad), "
+                          f"furnisher {f.name} ({f.kind})")
+
+
+@app.command()
+def demo(
+    subjects: Annotated[int, typer.Option(min=100)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    fresh: Annotated[bool, typer.Option(help="Delete an existing SQLite demo database first.")
+                     ] = True,
+    out: Annotated[Path, typer.Option(help="Work folder for files and the report.")
+                   ] = Path("var/demo"),
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a nation, ingest it, evaluate, replay a day of tickets, report."""
+    from socialcredit.demo import run_demo
+
+    day = _as_of(as_of)
+    settings = _settings()
+    if fresh:
+        if not settings.is_sqlite:
+            raise InputError("--fresh deletes the database and works only on SQLite; use "
+                             "--no-fresh on an empty PostgreSQL database")
+        db = Path(settings.database_url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(out, ignore_errors=True)
+    reg = Registry(settings, today=day)
+    say = (lambda _m: None) if as_json else (lambda m: console.print(f"[bold]·[/] {m}"))
+    with _bar(not as_json, "rows", None) as tick:
+        summary = run_demo(reg, subjects=subjects, seed=seed, work_dir=out, as_of=day, say=say,
+                           progress=lambda _s, _d, _t: None)
+        tick(0)
+    reg.close()
+    if as_json:
+        _out(summary)
+        return
+    dec = summary["decisions"]
+    console.print(
+        f"\n[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] of "
+        f"{summary['subjects']:,} people are listed as dishonest judgment debtors; the gates "
+        f"refused [bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
+        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets in one "
+        f"day.\nRecords {summary['records']:,}; rejected rows {summary['rejected_rows']:,}; "
+        f"ledger events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
+        "Browse the public search page with `make serve` (http://127.0.0.1:8000/).")
+
+
+@lists_app.command("import")
+def lists_import(
+    source: Annotated[str, typer.Argument(help="Format of the list: ofac-sdn.")],
+    directory: Annotated[Path, typer.Argument(help="Folder of sdn.csv, alt.csv, ...")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an external list (OFAC SDN individuals) as list entries."""
+    from socialcredit.ingest.external import import_ofac_sdn
+
+    if source != "ofac-sdn":
+        raise InputError(f"unknown list format {source!r}; supported: ofac-sdn")
+    reg = _registry()
+    result = import_ofac_sdn(reg.store, reg.policy, directory)
+    if as_json:
+        _out(result.as_dict())
+    else:
+        console.print(f"{result.list}: {result.listed:,} listed, {result.unchanged:,} "
+                      f"unchanged, {result.delisted:,} delisted, {result.documents:,} "
+                      f"document numbers; {len(result.problems)} problem rows.")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Recompute the ledger's hash chain; name the first broken event (exit 1 if broken)."""
+    result = _registry(create=False).store.verify()
+    if as_json:
+        _out(result.__dict__)
+    elif result.ok:
+        console.print(f"Ledger verified: {result.events:,} events, head {result.head_hash}.")
+    if not result.ok:
+        result.raise_if_broken()
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console-script entry point: one clear message per error, no traceback."""
+    try:
+        rc = app(standalone_mode=False)
+    except SocialCreditError as e:
+        _fail(e.message, 2 if isinstance(e, InputError) else 1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("aborted", 130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(rc if isinstance(rc, int) else 0)

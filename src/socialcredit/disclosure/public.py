@@ -1,0 +1,94 @@
+"""The national open platform: search of active *public* list entries by name or ID number.
+
+Only lists with ``public: true`` are searched, only active entries are shown, and identifiers
+are always masked (``110101********123X``: first 6 and last 4 characters). Queries shorter than
+``min_chars``, or holding wildcard characters, are refused so that the list cannot be
+enumerated. A name matches exactly or as a prefix of the full name (at least 2 characters).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from socialcredit.errors import InputError
+from socialcredit.identity.link import name_key
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import furnishers, list_entries, names, records, subjects
+
+__all__ = ["mask_identifier", "search_public"]
+
+_WILDCARDS = re.compile(r"[%_*?\\]")
+_ID_LIKE = re.compile(r"^[0-9]{6,}[0-9Xx]?$")
+
+
+def mask_identifier(value: str | None) -> str:
+    """Keep the first 6 and last 4 characters: ``110101********123X`` for an 18-character ID."""
+    if not value:
+        return ""
+    if len(value) <= 10:
+        return value[:2] + "*" * (len(value) - 2)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
+                  limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """Return (results, total count) for query ``q``.
+
+    Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
+    legal_basis, since, until, furnisher, case_number, amount_minor, currency``.
+
+    Raises:
+        InputError: the query is too short, holds wildcards, or is an invalid ID number.
+    """
+    text = q.strip()
+    if len(text) < min_chars:
+        raise InputError(f"query too short: give at least {min_chars} characters of a name "
+                         "or a full ID number")
+    if _WILDCARDS.search(text):
+        raise InputError("wildcards are not allowed: search a name or a full ID number")
+    public_lists = [n for n, s in policy.lists.items() if s.public]
+    if not public_lists:
+        return [], 0
+    cond: Any
+    if _ID_LIKE.match(text):
+        from socialcredit.identity import scheme_for
+
+        ident = policy.identity.national_id
+        nid = scheme_for(ident.scheme, ident.pattern).parse(text).value
+        cond = subjects.c.national_id == nid
+    else:
+        key = name_key(text)
+        if len(key) < min_chars:
+            raise InputError(f"query too short: give at least {min_chars} letters of a name")
+        cond = subjects.c.id.in_(select(names.c.subject_id).where(
+            or_(names.c.name_key == key, names.c.name_key.startswith(key))))
+    stmt = (
+        select(list_entries, subjects.c.name, subjects.c.national_id,
+               furnishers.c.name.label("furnisher"), records.c.payload)
+        .join(subjects, subjects.c.id == list_entries.c.subject_id)
+        .outerjoin(furnishers, furnishers.c.id == list_entries.c.furnisher_id)
+        .outerjoin(records, records.c.id == list_entries.c.record_id)
+        .where(and_(list_entries.c.status == "active", list_entries.c.public.is_(True),
+                    list_entries.c.list.in_(public_lists), cond))
+        .order_by(list_entries.c.since.desc(), list_entries.c.id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(stmt.limit(limit + 1)).all()
+    results = []
+    for r in rows[:limit]:
+        spec = policy.lists[r.list]
+        payload = json.loads(r.payload) if r.payload else {}
+        results.append({
+            "entry_id": r.id, "list": r.list, "list_title": spec.title, "name": r.name,
+            "masked_id": mask_identifier(r.national_id), "ground": r.ground,
+            "ground_text": spec.grounds.get(r.ground) if r.ground else None,
+            "legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
+            "furnisher": r.furnisher, "case_number": payload.get("case_number"),
+            "amount_minor": payload.get("amount_minor"), "currency": payload.get("currency"),
+        })
+    return results, len(rows) if len(rows) <= limit else limit + 1

@@ -1,0 +1,111 @@
+"""One error root for the whole registry.
+
+Every error a user can hit is a :class:`SocialCreditError` with a stable ``code``, an HTTP
+status, a human message and structured ``details``. The API maps each to the JSON shape
+``{"error": {"code", "message", "details"}}`` (DESIGN §6); the CLI prints the message and exits
+non-zero. Only 5xx errors log a traceback.
+
+Hierarchy::
+
+    SocialCreditError (500 internal)
+    ├── ConfigError (500 config_error)            settings or policy file unusable
+    ├── InputError (400 invalid_input)            a request or file the registry cannot accept
+    │   ├── ValidationFailed (422 validation_failed)   details.problems lists every problem
+    │   ├── UnknownService (400 unknown_service)
+    │   └── IdentifierError (400 invalid_identifier)
+    ├── AuthError (401 unauthenticated)           missing or wrong API key
+    ├── PermissionDenied (403 forbidden)          the key's role may not do this
+    ├── NotFound (404 not_found)
+    ├── Conflict (409 conflict)
+    ├── LedgerBroken (500 ledger_broken)          details.seq names the first broken event
+    └── StoreUnavailable (503 unavailable)        the database cannot be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "Conflict",
+    "IdentifierError",
+    "InputError",
+    "LedgerBroken",
+    "NotFound",
+    "PermissionDenied",
+    "SocialCreditError",
+    "StoreUnavailable",
+    "UnknownService",
+    "ValidationFailed",
+]
+
+
+class SocialCreditError(Exception):
+    """Root of every error the registry raises on purpose."""
+
+    status_code: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error shape of DESIGN §6: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigError(SocialCreditError):
+    code = "config_error"
+
+
+class InputError(SocialCreditError):
+    status_code = 400
+    code = "invalid_input"
+
+
+class ValidationFailed(InputError):
+    """Raised after collecting every problem; ``details["problems"]`` is a list of
+    ``{"field", "reason"}`` (plus ``"line"``/``"file"`` for files)."""
+
+    status_code = 422
+    code = "validation_failed"
+
+
+class UnknownService(InputError):
+    code = "unknown_service"
+
+
+class IdentifierError(InputError):
+    code = "invalid_identifier"
+
+
+class AuthError(SocialCreditError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(SocialCreditError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(SocialCreditError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(SocialCreditError):
+    status_code = 409
+    code = "conflict"
+
+
+class LedgerBroken(SocialCreditError):
+    code = "ledger_broken"
+
+
+class StoreUnavailable(SocialCreditError):
+    status_code = 503
+    code = "unavailable"

@@ -1,0 +1,147 @@
+"""Decisions: "may this person buy this service?" answered from the :class:`GateIndex`.
+
+A ``deny`` carries, per restriction, the list, entry, ground, legal basis of the sanction,
+since/until, the furnisher and how to contest (DESIGN §3.3). An ``allow`` carries nothing about
+the subject. ``review`` means a name matched an external list with no identifier match: a
+human must look, and the sale is never refused on a name alone (DESIGN §3.2).
+
+Every decision is counted by service and outcome; denies and reviews are stored with their
+reasons (table ``decisions``); counters are written by :meth:`DecisionService.flush`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from socialcredit.access import Principal
+from socialcredit.errors import InputError, PermissionDenied, UnknownService
+from socialcredit.gate.dialect import increment_counts
+from socialcredit.gate.index import GateIndex, Restriction
+from socialcredit.identity import normalise_phone, scheme_for
+from socialcredit.identity.link import name_key
+from socialcredit.ingest.ofac_sdn import normalise_document_number
+from socialcredit.store.ledger import utc_now
+from socialcredit.store.tables import decisions
+
+__all__ = ["Decision", "DecisionService"]
+
+Outcome = Literal["allow", "deny", "review"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: Outcome
+    decision_id: str
+    service: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "decision_id": self.decision_id,
+                "service": self.service, "reasons": self.reasons}
+
+
+class DecisionService:
+    """Decides with one :class:`GateIndex`; ``today`` fixes the clock (tests, replays)."""
+
+    def __init__(self, index: GateIndex, *, today: dt.date | None = None) -> None:
+        self.index = index
+        self.policy = index.policy
+        self.store = index.store
+        self.today = today
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def _key(self, national_id: str | None, phone: str | None, document: str | None) -> str:
+        given = [k for k, v in (("national_id", national_id), ("phone", phone),
+                                ("document", document)) if v]
+        if len(given) != 1:
+            raise InputError(
+                "give exactly one identifier: national_id, phone or document (passport number)"
+                + (f" (got {', '.join(given)})" if given else ""),
+                details={"fields": given})
+        if national_id:
+            ident = self.policy.identity.national_id
+            return "national_id:" + scheme_for(ident.scheme, ident.pattern).parse(
+                national_id).value
+        if phone:
+            return "phone:" + normalise_phone(phone, self.policy.identity.phone.default_region)
+        number = normalise_document_number(document or "")
+        if not number:
+            raise InputError("document number is empty")
+        return "document:" + number
+
+    def _applies(self, r: Restriction, service: str, platform: str | None, day: str) -> bool:
+        if r.until is not None and r.until <= day:
+            return False  # past its period even if expiry has not been evaluated yet
+        if not any(svc == service for svc, _ in r.services):
+            return False
+        return not (r.scoped_to_platform and r.platform != platform)
+
+    def _reason(self, r: Restriction, service: str) -> dict[str, Any]:
+        spec = self.policy.lists[r.list]
+        return {
+            "list": r.list, "entry_id": r.entry_id, "ground": r.ground,
+            "ground_text": spec.grounds.get(r.ground) if r.ground else None,
+            "legal_basis": next(lb for svc, lb in r.services if svc == service),
+            "list_legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
+            "furnisher": r.furnisher, "how_to_contest": self.policy.how_to_contest,
+        }
+
+    def decide(self, *, service: str, national_id: str | None = None, phone: str | None = None,
+               document: str | None = None, name: str | None = None,
+               gate: Principal | None = None, platform: str | None = None) -> Decision:
+        """Decide for one person.
+
+        ``gate`` is the calling gate (None for an operator, who may pass ``platform``).
+
+        Raises:
+            UnknownService: not a service of the policy.
+            PermissionDenied: the gate is not registered for the service.
+            InputError / IdentifierError: not exactly one identifier, or a malformed or
+                checksum-invalid one.
+        """
+        if service not in self.policy.services:
+            raise UnknownService(f"unknown service {service!r}; the policy defines "
+                                 f"{', '.join(self.policy.services)}")
+        if gate is not None:
+            if service not in gate.services:
+                raise PermissionDenied(f"gate {gate.name!r} is not registered for {service!r}")
+            platform = gate.platform
+        key = self._key(national_id, phone, document)
+        day = (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
+        hits = [r for r in self.index.lookup(key) if self._applies(r, service, platform, day)]
+        outcome: Outcome = "deny" if hits else "allow"
+        if not hits and name:
+            hits = [r for r in self.index.lookup_name(name_key(name))
+                    if self._applies(r, service, platform, day)]
+            outcome = "review" if hits else "allow"
+        decision = Decision(outcome, str(uuid.uuid4()), service,
+                            [self._reason(r, service) for r in hits])
+        with self._lock:
+            self.counts[(service, outcome)] += 1
+            if hits:
+                self._pending.append({
+                    "id": decision.decision_id, "at": utc_now(), "service": service,
+                    "outcome": outcome, "subject_id": hits[0].subject_id,
+                    "gate": gate.name if gate else "operator",
+                    "reasons": json.dumps(decision.reasons, ensure_ascii=False)})
+        return decision
+
+    def flush(self) -> None:
+        """Write counters and stored decisions (one transaction)."""
+        with self._lock:
+            counts, pending = self.counts, self._pending
+            self.counts, self._pending = Counter(), []
+        if not counts and not pending:
+            return
+        with self.store.engine.begin() as conn:
+            if pending:
+                conn.execute(decisions.insert(), pending)
+            increment_counts(conn, counts)

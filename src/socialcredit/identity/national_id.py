@@ -1,0 +1,129 @@
+"""National identifier schemes: validation and normalisation.
+
+The scheme is a policy setting (``identity.national_id.scheme``):
+
+* ``cn.ric`` — CN resident identity number (GB 11643-1999): 18 characters, the last an
+  ISO 7064 MOD 11-2 check character (``0-9`` or ``X``), digits 7–14 the birth date and digit 17
+  odd for men, even for women. The legacy 15-digit form (before 1999: 2-digit year, no check
+  character) is upgraded by inserting ``19`` and computing the check character. Checked with
+  python-stdnum (``stdnum.cn.ric``).
+* any other python-stdnum module path (``it.codicefiscale``, ``es.dni``, …) — validated and
+  compacted by that module.
+* ``generic`` — a regular expression ``pattern`` from the policy (for data sets such as FEBRL
+  whose identifiers carry no check digit; such identifiers count as verified by policy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+from dataclasses import dataclass
+from types import ModuleType
+
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.iso7064 import mod_11_2
+
+from socialcredit.errors import ConfigError, IdentifierError
+
+__all__ = ["NationalId", "NationalIdScheme", "scheme_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class NationalId:
+    """A validated identifier: ``value`` is the compact canonical form (``cn.ric``: 18 characters,
+    upper-case ``X``); ``birth_date``/``sex`` (``"M"``/``"F"``) when the scheme embeds them."""
+
+    value: str
+    birth_date: dt.date | None = None
+    sex: str | None = None
+    upgraded_from_15: bool = False
+
+
+class NationalIdScheme:
+    """Validate and normalise identifiers of one scheme; see the module docstring."""
+
+    def __init__(self, scheme: str, pattern: str | None = None) -> None:
+        self.scheme = scheme
+        self._regex: re.Pattern[str] | None = None
+        self._module: ModuleType | None = None
+        if scheme == "generic":
+            if not pattern:
+                raise ConfigError("identity.national_id: scheme 'generic' needs a `pattern`")
+            try:
+                self._regex = re.compile(pattern)
+            except re.error as e:
+                raise ConfigError(f"identity.national_id.pattern: {e}") from e
+        else:
+            try:
+                self._module = importlib.import_module(f"stdnum.{scheme}")
+            except ImportError as e:
+                raise ConfigError(
+                    f"identity.national_id.scheme: python-stdnum has no module {scheme!r}"
+                ) from e
+
+    def parse(self, raw: str) -> NationalId:
+        """Return the canonical identifier.
+
+        Raises:
+            IdentifierError: wrong length or characters, wrong check character, impossible
+                embedded birth date — ``details["reason"]`` says which.
+        """
+        text = str(raw).strip()
+        if self._regex is not None:
+            compact = re.sub(r"[\s-]", "", text)
+            if not self._regex.fullmatch(compact):
+                raise IdentifierError(
+                    f"{text!r} does not match the national ID pattern",
+                    details={"reason": "pattern"},
+                )
+            return NationalId(compact)
+        assert self._module is not None
+        if self.scheme == "cn.ric":
+            return _parse_cn_ric(text)
+        try:
+            return NationalId(self._module.validate(text))
+        except StdnumError as e:
+            raise IdentifierError(f"invalid national ID {text!r}: {e.message}") from e
+
+
+def _parse_cn_ric(text: str) -> NationalId:
+    from stdnum.cn import ric
+
+    compact = ric.compact(text).upper()
+    upgraded = False
+    if len(compact) == 15 and compact.isdigit():
+        body = compact[:6] + "19" + compact[6:]
+        compact = body + mod_11_2.calc_check_digit(body)
+        upgraded = True
+    if len(compact) != 18 or not compact[:17].isdigit() or compact[17] not in "0123456789X":
+        raise IdentifierError(
+            f"national ID {text!r} must be 18 characters (17 digits and a check digit or X)"
+            " or the 15-digit legacy form",
+            details={"reason": "length"},
+        )
+    try:
+        birth = ric.get_birth_date(compact)
+    except StdnumError as e:
+        raise IdentifierError(
+            f"national ID {text!r} embeds an impossible birth date {compact[6:14]}",
+            details={"reason": "birth_date"},
+        ) from e
+    if mod_11_2.calc_check_digit(compact[:17]) != compact[17]:
+        raise IdentifierError(
+            f"national ID {text!r} has a wrong check character (ISO 7064 MOD 11-2)",
+            details={"reason": "check_character"},
+        )
+    sex = "M" if int(compact[16]) % 2 else "F"
+    return NationalId(compact, birth_date=birth, sex=sex, upgraded_from_15=upgraded)
+
+
+_SCHEMES: dict[tuple[str, str | None], NationalIdScheme] = {}
+
+
+def scheme_for(scheme: str, pattern: str | None = None) -> NationalIdScheme:
+    """A cached :class:`NationalIdScheme` (raises ConfigError for an unknown scheme)."""
+    key = (scheme, pattern)
+    if key not in _SCHEMES:
+        _SCHEMES[key] = NationalIdScheme(scheme, pattern)
+    return _SCHEMES[key]

@@ -1,0 +1,188 @@
+"""Validation of one furnisher row against the policy's catalogue.
+
+A row becomes a :class:`ValidRecord` or a list of :class:`Problem` (every problem of the row,
+not just the first). Common fields: ``furnisher_record_id`` (required), ``kind`` (required, in
+the catalogue), ``occurred_at`` (required ISO date or date-time, not in the future),
+``national_id`` (checked by the policy's scheme), ``phone`` (E.164), ``name``, ``corrects``,
+and optional ``birth_date``/``sex`` cross-checked against the national ID. Money is an integer in
+minor units (``amount_minor``) with an ISO 4217 ``currency``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import pycountry
+
+from socialcredit.errors import IdentifierError
+from socialcredit.identity import normalise_phone, scheme_for
+from socialcredit.policy.model import FieldSpec, Policy
+from socialcredit.store.ledger import canonical_json
+
+__all__ = ["COMMON_FIELDS", "Problem", "ValidRecord", "validate_row"]
+
+COMMON_FIELDS = frozenset(
+    {"furnisher_record_id", "kind", "occurred_at", "national_id", "phone", "name", "corrects",
+     "birth_date", "sex"}
+)
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ValidRecord:
+    """A row that passed validation. ``payload`` holds only the kind's catalogue fields, typed;
+    ``content_hash`` is the SHA-256 of everything the furnisher said (for idempotency)."""
+
+    furnisher_record_id: str
+    kind: str
+    occurred_at: str  # ISO date
+    national_id: str | None
+    phone: str | None
+    name: str | None
+    corrects: str | None
+    payload: dict[str, Any]
+    content_hash: str
+    birth_date: str | None = None
+    sex: str | None = None
+
+
+def _parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        if len(text) > 10:
+            return dt.datetime.fromisoformat(text).date()
+        return dt.date.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a possible ISO date (YYYY-MM-DD)") from e
+
+
+def _field(name: str, spec: FieldSpec, value: Any) -> Any:
+    """Coerce one payload field; raises ValueError with the reason."""
+    if spec.type in ("int", "money"):
+        if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an integer"
+                + (" number of minor units (e.g. 1234 for 12.34)" if spec.type == "money" else "")
+            ) from None
+        if spec.type == "money" and number < 0:
+            raise ValueError(f"negative amount {number}: amounts are ≥ 0 in minor units")
+        if spec.min is not None and number < spec.min:
+            raise ValueError(f"{number} is below the minimum {spec.min}")
+        if spec.max is not None and number > spec.max:
+            raise ValueError(f"{number} is above the maximum {spec.max}")
+        return number
+    if spec.type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"{value!r} is not true or false")
+    if spec.type == "currency":
+        code = str(value).strip().upper()
+        if pycountry.currencies.get(alpha_3=code) is None:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+    if spec.type == "enum":
+        text = str(value).strip()
+        if spec.choices and text not in spec.choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(spec.choices)}")
+        return text
+    if spec.type == "date":
+        return _parse_date(value).isoformat()
+    return unicodedata.normalize("NFC", str(value).strip())
+
+
+def validate_row(
+    data: dict[str, Any], policy: Policy, *, today: dt.date
+) -> ValidRecord | list[Problem]:
+    """Validate one row (keys lower-case, empty values already dropped)."""
+    problems: list[Problem] = []
+    frid = str(data.get("furnisher_record_id", "")).strip()
+    if not frid:
+        problems.append(Problem("furnisher_record_id", "missing required field"))
+    kind = str(data.get("kind", "")).strip()
+    spec = policy.catalogue.get(kind)
+    if not kind:
+        problems.append(Problem("kind", "missing required field"))
+    elif spec is None:
+        problems.append(Problem("kind", f"unknown record kind {kind!r}: not in the policy's "
+                                f"catalogue ({', '.join(sorted(policy.catalogue))})"))
+    occurred: str | None = None
+    if "occurred_at" not in data:
+        problems.append(Problem("occurred_at", "missing required field"))
+    else:
+        try:
+            day = _parse_date(data["occurred_at"])
+            if day > today + dt.timedelta(days=1):
+                problems.append(Problem("occurred_at", f"{day} is in the future"))
+            occurred = day.isoformat()
+        except ValueError as e:
+            problems.append(Problem("occurred_at", str(e)))
+    nid = birth = sex = None
+    if "national_id" in data:
+        ident = policy.identity.national_id
+        try:
+            parsed = scheme_for(ident.scheme, ident.pattern).parse(str(data["national_id"]))
+            nid = parsed.value
+            birth = parsed.birth_date.isoformat() if parsed.birth_date else None
+            sex = parsed.sex
+        except IdentifierError as e:
+            problems.append(Problem("national_id", e.message))
+    for key, embedded in (("birth_date", birth), ("sex", sex)):
+        if key in data and embedded is not None and str(data[key]).strip().upper() != embedded:
+            problems.append(Problem(key, f"{data[key]!r} contradicts the national ID "
+                                    f"({embedded})"))
+    phone = None
+    if "phone" in data:
+        try:
+            phone = normalise_phone(str(data["phone"]), policy.identity.phone.default_region)
+        except IdentifierError as e:
+            problems.append(Problem("phone", e.message))
+    payload: dict[str, Any] = {}
+    if spec is not None:
+        for name, fspec in spec.fields.items():
+            if name not in data:
+                if fspec.required:
+                    problems.append(Problem(name, f"missing required field for kind {kind!r}"))
+                continue
+            try:
+                payload[name] = _field(name, fspec, data[name])
+            except ValueError as e:
+                problems.append(Problem(name, str(e)))
+        extra = sorted(set(data) - COMMON_FIELDS - set(spec.fields))
+        for name in extra:
+            problems.append(Problem(name, f"field not in the catalogue for kind {kind!r}; "
+                                    "the registry collects only catalogued fields"))
+    if problems:
+        return problems
+    name = unicodedata.normalize("NFC", str(data["name"]).strip()) if "name" in data else None
+    corrects = str(data["corrects"]).strip() if "corrects" in data else None
+    assert occurred is not None
+    body = {"furnisher_record_id": frid, "kind": kind, "occurred_at": occurred,
+            "national_id": nid, "phone": phone, "name": name, "corrects": corrects,
+            "payload": payload}
+    digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    return ValidRecord(frid, kind, occurred, nid, phone, name, corrects, payload, digest,
+                       birth, sex)

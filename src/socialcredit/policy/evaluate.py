@@ -1,0 +1,165 @@
+"""Incremental evaluation: reconcile the ``list_entries`` projection of some subjects with what
+the policy implies for them (:func:`socialcredit.policy.rules.desired_entries`).
+
+Ledger events: ``entry.listed`` (new entry, or re-listing of an ended one), ``entry.updated``
+(dates or ground changed, e.g. after a correction), ``entry.removed`` / ``entry.expired``
+(with ``reason`` and the ending record), each carrying the policy version of the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from socialcredit.policy.model import Policy
+from socialcredit.policy.rules import DesiredEntry, RecordView, desired_entries
+from socialcredit.store import Store
+from socialcredit.store.ledger import Batch
+from socialcredit.store.tables import furnishers, list_entries, records
+
+__all__ = ["EvaluationStats", "evaluate_all", "evaluate_subjects"]
+
+_CHUNK = 500
+_COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason")
+
+
+@dataclass
+class EvaluationStats:
+    subjects: int = 0
+    listed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    removed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    expired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    updated: int = 0
+
+    def merge(self, other: EvaluationStats) -> None:
+        self.subjects += other.subjects
+        self.updated += other.updated
+        for mine, theirs in ((self.listed, other.listed), (self.removed, other.removed),
+                             (self.expired, other.expired)):
+            for k, v in theirs.items():
+                mine[k] += v
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subjects": self.subjects, "listed": dict(self.listed),
+                "removed": dict(self.removed), "expired": dict(self.expired),
+                "updated": self.updated}
+
+
+def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, list[RecordView]]:
+    names = dict(batch.conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    out: dict[int, list[RecordView]] = defaultdict(list)
+    rows = batch.conn.execute(
+        select(records.c.id, records.c.subject_id, records.c.furnisher_id,
+               records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
+               records.c.payload)
+        .where(records.c.subject_id.in_(ids), records.c.superseded_by.is_(None),
+               records.c.kind.in_(sorted(kinds)))
+    )
+    for r in rows:
+        out[r.subject_id].append(RecordView(
+            r.id, r.subject_id, r.furnisher_id, names[r.furnisher_id], r.furnisher_record_id,
+            r.kind, r.occurred_at, json.loads(r.payload)))
+    return out
+
+
+def _event_payload(entry_id: int, d: DesiredEntry) -> dict[str, Any]:
+    body = asdict(d)
+    body["entry_id"] = entry_id
+    return body
+
+
+def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
+                      as_of: dt.date) -> EvaluationStats:
+    """Reconcile the entries of ``subject_ids`` inside ``batch`` (same transaction as the
+    records that caused it). Lists marked ``external`` are left alone."""
+    stats = EvaluationStats()
+    kinds: set[str] = set()
+    for spec in policy.lists.values():
+        if spec.trigger:
+            kinds.add(spec.trigger.kind)
+        if spec.rating:
+            kinds.add(spec.rating.kind)
+        kinds.update(r.kind for r in spec.removal)
+    evaluated = [n for n, s in policy.lists.items() if not s.external]
+    todo = sorted(set(subject_ids))
+    for i in range(0, len(todo), _CHUNK):
+        ids = todo[i:i + _CHUNK]
+        recs = _load_records(batch, ids, kinds)
+        current = {
+            (r.list, r.subject_id, r.key): r
+            for r in batch.conn.execute(
+                select(list_entries).where(list_entries.c.subject_id.in_(ids),
+                                           list_entries.c.list.in_(evaluated)))
+        }
+        desired = {(d.list, d.subject_id, d.key): d
+                   for sid in ids for d in desired_entries(policy, recs.get(sid, []), as_of)}
+        for key, d in desired.items():
+            _reconcile(batch, policy, stats, current.get(key), d)
+        for key, row in current.items():
+            if key not in desired and row.status == "active":
+                gone = DesiredEntry(row.list, row.subject_id, row.key, "removed", row.since,
+                                    row.until, row.ground, row.record_id, row.furnisher_id,
+                                    row.platform, as_of.isoformat(), "record_withdrawn")
+                _reconcile(batch, policy, stats, row, gone)
+        stats.subjects += len(ids)
+    return stats
+
+
+def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
+               d: DesiredEntry) -> None:
+    values = {k: getattr(d, k) for k in (*_COMPARED, "furnisher_id", "platform",
+                                          "end_record_id")}
+    if row is None:
+        entry_id = batch.next_id(list_entries)
+        seq = batch.emit("entry.listed", _event_payload(entry_id, d), subject_id=d.subject_id)
+        stats.listed[d.list] += 1
+        if d.status != "active":
+            seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),
+                             subject_id=d.subject_id)
+            (stats.removed if d.status == "removed" else stats.expired)[d.list] += 1
+        batch.add(list_entries, {"id": entry_id, "list": d.list, "subject_id": d.subject_id,
+                                 "key": d.key, "public": policy.lists[d.list].public,
+                                 "policy_version": policy.version_hash, "seq": seq, **values})
+        return
+    if all(getattr(row, k) == values[k] for k in _COMPARED):
+        return
+    if d.status == "active":
+        kind = "entry.listed" if row.status != "active" else "entry.updated"
+        if kind == "entry.listed":
+            stats.listed[d.list] += 1
+        else:
+            stats.updated += 1
+    else:
+        kind = f"entry.{d.status}"
+        if row.status == d.status:
+            stats.updated += 1
+        else:
+            (stats.removed if d.status == "removed" else stats.expired)[d.list] += 1
+    seq = batch.emit(kind, _event_payload(row.id, d), subject_id=d.subject_id)
+    batch.conn.execute(update(list_entries).where(list_entries.c.id == row.id).values(
+        policy_version=policy.version_hash, seq=seq, **values))
+
+
+def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5000,
+                 progress: Any = None) -> EvaluationStats:
+    """Re-evaluate every subject with records or entries (``socialcredit evaluate``), one
+    transaction per ``chunk`` subjects; ``progress(done, total)`` is called after each."""
+    with store.read() as conn:
+        ids = sorted(
+            set(conn.execute(select(records.c.subject_id).where(
+                records.c.subject_id.is_not(None)).distinct()).scalars())
+            | set(conn.execute(select(list_entries.c.subject_id).distinct()).scalars())
+        )
+    stats = EvaluationStats()
+    for i in range(0, len(ids), chunk):
+        with store.batch(policy.version_hash) as b:
+            stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
+        if progress is not None:
+            progress(min(i + chunk, len(ids)), len(ids))
+    return stats

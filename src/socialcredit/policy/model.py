@@ -1,0 +1,216 @@
+"""The policy file model (YAML, validated by pydantic v2).
+
+A policy holds the *catalogue* (which record kinds are accepted, their fields, legal basis and
+retention), the *lists* (trigger lists, rating lists, external lists), the *sanctions* (list →
+services) and the identifier scheme. Loading reports every problem with its YAML path
+(``lists.dishonest_judgment_debtors.period_days: Input should be greater than 0``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from socialcredit.errors import ConfigError
+
+__all__ = [
+    "FieldSpec",
+    "IdentitySpec",
+    "KindSpec",
+    "ListSpec",
+    "Policy",
+    "RatingRule",
+    "RemovalRule",
+    "SanctionSpec",
+    "TriggerRule",
+    "load_policy",
+]
+
+FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    """One payload field of a record kind. ``money`` is an integer amount in minor units
+    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code."""
+
+    type: FieldType
+    required: bool = True
+    min: int | None = None
+    max: int | None = None
+    choices: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_choices(self) -> FieldSpec:
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum field needs `choices`")
+        return self
+
+
+class KindSpec(_Strict):
+    """A record kind of the catalogue: fields, legal basis and retention (days)."""
+
+    description: str
+    legal_basis: str = Field(min_length=3)
+    retention_days: int = Field(gt=0)
+    fields: dict[str, FieldSpec]
+
+
+class IdentitySpec(_Strict):
+    class NationalId(_Strict):
+        scheme: str = "cn.ric"
+        label: str = "national ID"
+        pattern: str | None = None  # for scheme "generic"
+
+    class Phone(_Strict):
+        default_region: str = "CN"
+
+    national_id: NationalId = NationalId()
+    phone: Phone = Phone()
+
+
+class TriggerRule(_Strict):
+    """A record of ``kind`` (whose fields match ``when``) lists the subject; one entry per
+    distinct value of ``key`` (a payload field or ``furnisher_record_id``)."""
+
+    kind: str
+    key: str
+    ground_field: str | None = None
+    when: dict[str, Any] = {}
+
+
+class RemovalRule(_Strict):
+    """A record of ``kind`` with the same ``key`` value (and matching ``when``), dated on or after
+    the listing, removes the entry with ``reason``."""
+
+    kind: str
+    key: str
+    when: dict[str, Any] = {}
+    reason: str = "performed"
+
+
+class RatingRule(_Strict):
+    """Mean of the last ``window`` values of ``field`` per platform below ``below`` (with at least
+    ``min_count`` ratings) lists the subject for that platform only."""
+
+    kind: str
+    field: str
+    window: int = Field(gt=0)
+    min_count: int = Field(ge=1)
+    below: float
+
+
+class ListSpec(_Strict):
+    title: str
+    legal_basis: str = Field(min_length=3)
+    public: bool = False
+    external: bool = False
+    trigger: TriggerRule | None = None
+    rating: RatingRule | None = None
+    period_days: int | None = Field(None, gt=0)
+    removal: tuple[RemovalRule, ...] = ()
+    grounds: dict[int, str] = {}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ListSpec:
+        sources = [s for s in (self.trigger, self.rating) if s is not None]
+        if self.external and sources:
+            raise ValueError("an external list has no trigger or rating rule")
+        if not self.external and len(sources) != 1:
+            raise ValueError("a list needs exactly one of `trigger` or `rating` (or external)")
+        if not self.external and self.period_days is None:
+            raise ValueError("a list needs `period_days`: no listing is permanent")
+        return self
+
+
+class SanctionSpec(_Strict):
+    list: str
+    services: tuple[str, ...] = Field(min_length=1)
+    legal_basis: str = Field(min_length=3)
+    scope: Literal["all", "platform"] = "all"
+
+
+class Policy(_Strict):
+    """A validated policy. ``version_hash`` (``sha256:…`` of the file bytes) is written on every
+    ledger event that evaluation causes."""
+
+    version: str
+    name: str
+    description: str = ""
+    identity: IdentitySpec = IdentitySpec()
+    how_to_contest: str
+    catalogue: dict[str, KindSpec]
+    services: dict[str, str]
+    lists: dict[str, ListSpec]
+    sanctions: tuple[SanctionSpec, ...]
+    version_hash: str = ""
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        problems: list[str] = []
+        for name, spec in self.lists.items():
+            rules: list[tuple[str, str, str]] = []
+            if spec.trigger:
+                rules.append(("trigger", spec.trigger.kind, spec.trigger.key))
+            if spec.rating:
+                rules.append(("rating", spec.rating.kind, spec.rating.field))
+            rules += [(f"removal.{i}", r.kind, r.key) for i, r in enumerate(spec.removal)]
+            for where, kind, field in rules:
+                if kind not in self.catalogue:
+                    problems.append(f"lists.{name}.{where}.kind: unknown record kind {kind!r}")
+                elif field != "furnisher_record_id" and field not in self.catalogue[kind].fields:
+                    problems.append(f"lists.{name}.{where}: kind {kind!r} has no field {field!r}")
+        for i, sanction in enumerate(self.sanctions):
+            if sanction.list not in self.lists:
+                problems.append(f"sanctions.{i}.list: unknown list {sanction.list!r}")
+            for service in sanction.services:
+                if service not in self.services:
+                    problems.append(f"sanctions.{i}.services: unknown service {service!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def sanctions_for(self, list_name: str) -> list[SanctionSpec]:
+        return [s for s in self.sanctions if s.list == list_name]
+
+    def services_of(self, list_name: str) -> tuple[str, ...]:
+        return tuple(sorted({svc for s in self.sanctions_for(list_name) for svc in s.services}))
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy YAML file.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or fails validation; ``details["problems"]``
+            lists ``{"path": "lists.x.period_days", "reason": …}`` for every problem.
+    """
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read policy file {path}: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"policy file {path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"policy file {path} must hold a mapping at the top level")
+    data["version_hash"] = "sha256:" + hashlib.sha256(raw_bytes).hexdigest()
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as e:
+        problems = [
+            {"path": ".".join(str(p) for p in err["loc"]) or "(top)", "reason": err["msg"]}
+            for err in e.errors()
+        ]
+        summary = "; ".join(f"{p['path']}: {p['reason']}" for p in problems)
+        raise ConfigError(
+            f"policy file {path} is invalid: {summary}", details={"problems": problems}
+        ) from e

@@ -1,0 +1,46 @@
+"""The :class:`Registry`: settings, store, policy and the in-process gate, wired once.
+
+Both entry points (the Typer CLI and ``create_app``) build one from a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+
+from socialcredit.gate import DecisionService, GateIndex
+from socialcredit.policy.model import Policy, load_policy
+from socialcredit.settings import Settings
+from socialcredit.store import Store
+
+__all__ = ["Registry"]
+
+
+class Registry:
+    """Raises ConfigError (bad policy or URL) on construction; StoreUnavailable on first use
+    of an unreachable database."""
+
+    def __init__(self, settings: Settings | None = None, *, today: dt.date | None = None,
+                 ) -> None:
+        self.settings = settings or Settings()
+        self.policy: Policy = load_policy(self.settings.policy_path)
+        self.store = Store(self.settings.database_url)
+        self.today = today
+
+    def ensure_schema(self) -> None:
+        self.store.ensure_schema()
+
+    @cached_property
+    def gate_index(self) -> GateIndex:
+        index = GateIndex(self.store, self.policy)
+        index.build()
+        return index
+
+    @cached_property
+    def decisions(self) -> DecisionService:
+        return DecisionService(self.gate_index, today=self.today)
+
+    def close(self) -> None:
+        if "decisions" in self.__dict__:
+            self.decisions.flush()
+        self.store.dispose()

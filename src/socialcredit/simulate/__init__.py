@@ -1,0 +1,28 @@
+"""Deterministic synthetic data for the registry: a Chinese population, furnisher files
+(courts, a bank, a payment app, air and rail operators, a ride-hail platform) with a few
+deliberately broken rows, one day of ticket purchases, and a manifest.
+
+>>> simulate(Path("out"), subjects=100_000, seed=7, as_of=datetime.date(2025, 6, 30))
+"""
+
+from socialcredit.simulate.faults import FAULTS, UNKNOWN_KINDS
+from socialcredit.simulate.furnishers import FURNISHERS
+from socialcredit.simulate.population import POPULATION_COLUMNS, Person
+from socialcredit.simulate.records import COMMON_COLUMNS, KIND_FIELDS, FurnisherSpec
+from socialcredit.simulate.runner import FurnisherFile, SimulationManifest, simulate
+from socialcredit.simulate.tickets import TICKET_COLUMNS
+
+__all__ = [
+    "COMMON_COLUMNS",
+    "FAULTS",
+    "FURNISHERS",
+    "KIND_FIELDS",
+    "POPULATION_COLUMNS",
+    "TICKET_COLUMNS",
+    "UNKNOWN_KINDS",
+    "FurnisherFile",
+    "FurnisherSpec",
+    "Person",
+    "SimulationManifest",
+    "simulate",
+]

@@ -1,0 +1,187 @@
+"""Court records: judgments, dishonesty findings (the blacklist trigger) and performances.
+
+Figures (sources / assumptions):
+
+* about 3 % of people have at least one enforcement case (judgment); 40 % of them are loan
+  defaulters sued by their lender, the rest private or commercial debts;
+* a judgment leads to a dishonesty finding (SPC Provisions 2013/2017, Art. 1) with probability
+  :data:`FINDING_PROBABILITY`, 30–365 days later — tuned so that, after performances and the
+  two-year listing period, about 1 % of people are actively listed, as on the real list
+  (13.49 M people of 1.4 B, SPC figure);
+* ground 1 ("able to perform but refuses") is by far the most common ground (illustrative
+  weights in :data:`GROUND_WEIGHTS`);
+* about 20 % of findings are later fully performed (a ``judgment_performance`` with
+  ``full=true`` dated after the finding), 10 % partly; half the judgments without a finding
+  are fully performed within 200 days;
+* 3 % of judgments are corrected (a second ``court_judgment`` with ``corrects`` and a new
+  amount).  Amounts are log-normal around 50 000 CNY, in fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from socialcredit.simulate.dates import random_date, shift_years
+from socialcredit.simulate.population import Person
+from socialcredit.simulate.records import Draft, Value
+
+__all__ = [
+    "COURTS",
+    "FINDING_PROBABILITY",
+    "GROUND_WEIGHTS",
+    "LISTING_DAYS",
+    "CourtOutcome",
+    "generate_courts",
+]
+
+#: (furnisher name, case-number court abbreviation, region prefix it mostly serves)
+COURTS: tuple[tuple[str, str, str], ...] = (
+    ("court-beijing-no1", "京01", "11"),
+    ("court-shanghai-high", "沪", "31"),
+)
+JUDGMENT_SHARE = 0.03
+FROM_LOAN_SHARE = 0.4
+FINDING_PROBABILITY = 0.72
+GROUND_WEIGHTS: tuple[float, ...] = (0.86, 0.02, 0.03, 0.04, 0.03, 0.02)
+LISTING_DAYS = 730  # SPC Provisions 2017, Art. 2: listed for two years
+PHONE_SHARE = 0.6
+_CREDITORS = (
+    "中国建设银行股份有限公司北京市分行",
+    "招商银行股份有限公司信用卡中心",
+    "上海浦江建设工程有限公司",
+    "北京华信商贸有限公司",
+    "深圳前海小额贷款有限公司",
+    "广州白云物业管理有限公司",
+)
+
+
+@dataclass
+class CourtOutcome:
+    """Drafts per court furnisher and the ground truth: indices of people with an
+    unperformed dishonesty finding dated within :data:`LISTING_DAYS` of ``as_of``."""
+
+    drafts: dict[str, list[Draft]] = field(default_factory=dict)
+    active: set[int] = field(default_factory=set)
+
+
+def _yuan(rng: random.Random, median: float, sigma: float) -> int:
+    return max(100, int(rng.lognormvariate(math.log(median), sigma)))
+
+
+def _court_for(rng: random.Random, person: Person) -> int:
+    for i, (_, _, prefix) in enumerate(COURTS):
+        if person.region_code.startswith(prefix) and rng.random() < 0.9:
+            return i
+    return rng.randrange(len(COURTS))
+
+
+def generate_courts(
+    rng: random.Random,
+    people: Sequence[Person],
+    as_of: dt.date,
+    debtors: Sequence[tuple[Person, str]],
+) -> CourtOutcome:
+    """Simulate enforcement cases; ``debtors`` are (person, lender) pairs a lender may sue."""
+    out = CourtOutcome(drafts={name: [] for name, _, _ in COURTS})
+    target = round(len(people) * JUDGMENT_SHARE)
+    cases: list[tuple[Person, str | None]] = list(debtors[: round(target * FROM_LOAN_SHARE)])
+    taken = {p.index for p, _ in cases}
+    for i in rng.sample(range(len(people)), min(len(people), target + len(cases))):
+        if len(cases) >= target:
+            break
+        if i not in taken:
+            cases.append((people[i], None))
+    counters: dict[tuple[int, int], int] = {}
+    start, last = shift_years(as_of, -4), as_of - dt.timedelta(days=30)
+    expiry_cutoff = as_of - dt.timedelta(days=LISTING_DAYS)
+    for person, lender in cases:
+        n_cases = rng.choices((1, 2, 3), cum_weights=(85, 97, 100))[0]
+        for _ in range(n_cases):
+            court = _court_for(rng, person)
+            name, abbr, _ = COURTS[court]
+            d0 = random_date(rng, start, last)
+            key = (court, d0.year)
+            counters[key] = counters.get(key, 0) + rng.randint(1, 40)
+            case_number = f"({d0.year}){abbr}执{counters[key]}号"
+            amount = _yuan(rng, 50_000, 1.2) * 100
+            fields: dict[str, Value] = {
+                "case_number": case_number,
+                "amount_minor": amount,
+                "currency": "CNY",
+            }
+            if lender is not None:
+                fields["creditor"] = lender
+            elif rng.random() < 0.7:
+                fields["creditor"] = (
+                    rng.choice(_CREDITORS) if rng.random() < 0.6 else rng.choice(people).name
+                )
+            phone = rng.random() < PHONE_SHARE
+            drafts = out.drafts[name]
+            judgment = Draft("court_judgment", d0, person, fields, with_phone=phone)
+            drafts.append(judgment)
+            if rng.random() < 0.03:
+                amount = max(100, round(amount * rng.uniform(0.7, 1.3) / 100) * 100)
+                drafts.append(
+                    Draft(
+                        "court_judgment",
+                        d0,
+                        person,
+                        {**fields, "amount_minor": amount},
+                        with_phone=phone,
+                        corrects=judgment,
+                    )
+                )
+            money: dict[str, Value] = {
+                "case_number": case_number,
+                "amount_minor": amount,
+                "currency": "CNY",
+            }
+            d1 = d0 + dt.timedelta(days=rng.randint(30, 365))
+            if rng.random() < FINDING_PROBABILITY and d1 <= as_of:
+                ground = rng.choices(range(1, 7), weights=GROUND_WEIGHTS)[0]
+                drafts.append(
+                    Draft(
+                        "dishonesty_finding",
+                        d1,
+                        person,
+                        {
+                            "case_number": case_number,
+                            "ground": ground,
+                            "amount_minor": amount,
+                            "currency": "CNY",
+                        },
+                        with_phone=rng.random() < PHONE_SHARE,
+                    )
+                )
+                r = rng.random()
+                performed = r < 0.2 and d1 < as_of
+                if performed or (r < 0.3 and d1 < as_of):
+                    paid = amount if performed else max(1, amount * rng.randint(10, 80) // 100)
+                    drafts.append(
+                        Draft(
+                            "judgment_performance",
+                            random_date(rng, d1 + dt.timedelta(days=1), as_of),
+                            person,
+                            {**money, "amount_minor": paid, "full": performed},
+                            with_phone=rng.random() < PHONE_SHARE,
+                        )
+                    )
+                if not performed and d1 > expiry_cutoff:
+                    out.active.add(person.index)
+            elif rng.random() < 0.5:
+                d2 = d0 + dt.timedelta(days=rng.randint(10, 200))
+                if d2 <= as_of:
+                    drafts.append(
+                        Draft(
+                            "judgment_performance",
+                            d2,
+                            person,
+                            {**money, "full": True},
+                            with_phone=rng.random() < PHONE_SHARE,
+                        )
+                    )
+    return out

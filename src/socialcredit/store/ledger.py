@@ -1,0 +1,174 @@
+"""The ledger: append-only, gap-free, SHA-256 hash-chained events.
+
+Every change to the registry is written through a :class:`Batch`: it takes the registry's single
+write lock (the ``ledger_head`` row), hands out sequence numbers and primary keys, and on exit
+inserts the events and the projection rows in one transaction, so the ledger and the projections
+never disagree.
+
+Event hash (hex SHA-256) over the UTF-8 bytes of::
+
+    prev_hash | seq | at | type | subject_id ("" if none) | policy_version ("" if none) | payload
+
+where ``payload`` is canonical JSON (sorted keys, no spaces, UTF-8). The first event's
+``prev_hash`` is 64 zeros.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, insert, select, update
+
+from socialcredit.errors import LedgerBroken
+from socialcredit.store.tables import events, ledger_head, metadata
+
+__all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_hash", "verify"]
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, non-ASCII kept as UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    type_: str,
+    subject_id: int | None,
+    policy_version: str | None,
+    payload: str,
+) -> str:
+    """Hex SHA-256 of one event; see the module docstring for the exact bytes."""
+    text = "|".join(
+        (prev_hash, str(seq), at, type_, "" if subject_id is None else str(subject_id),
+         policy_version or "", payload)
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class Batch:
+    """One write transaction of the registry (use :meth:`Store.batch`).
+
+    ``emit`` appends an event and returns its ``seq``; ``add`` queues a projection row for bulk
+    insert; ``next_id`` allocates primary keys (safe because the batch holds the write lock).
+    Queued rows are inserted in queue order of tables at :meth:`flush` (called on exit).
+    """
+
+    def __init__(self, conn: Connection, policy_version: str | None = None) -> None:
+        self.conn = conn
+        self.policy_version = policy_version
+        # Take the write lock first (an UPDATE), then read the head: portable to SQLite (which
+        # would otherwise deadlock upgrading a read lock) and PostgreSQL (row lock).
+        conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=ledger_head.c.seq))
+        head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+        self.seq: int = head.seq
+        self.hash: str = head.hash
+        self.at = utc_now()
+        self._events: list[dict[str, Any]] = []
+        self._rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        self._next_ids: dict[Table, int] = {}
+
+    def emit(self, type_: str, payload: dict[str, Any], subject_id: int | None = None) -> int:
+        body = canonical_json(payload)
+        self.seq += 1
+        digest = event_hash(self.hash, self.seq, self.at, type_, subject_id, self.policy_version,
+                            body)
+        self._events.append(
+            {"seq": self.seq, "at": self.at, "type": type_, "subject_id": subject_id,
+             "policy_version": self.policy_version, "payload": body, "prev_hash": self.hash,
+             "hash": digest}
+        )
+        self.hash = digest
+        return self.seq
+
+    def next_id(self, table: Table) -> int:
+        if table not in self._next_ids:
+            pk = list(table.primary_key.columns)[0]
+            self._next_ids[table] = self.conn.execute(select(func.max(pk))).scalar() or 0
+        self._next_ids[table] += 1
+        return self._next_ids[table]
+
+    def add(self, table: Table, row: dict[str, Any]) -> None:
+        self._rows[table].append(row)
+
+    @property
+    def event_count(self) -> int:
+        return len(self._events)
+
+    def flush(self) -> None:
+        """Insert queued events and rows, and move the head. Idempotent within a batch."""
+        if self._events:
+            self.conn.execute(insert(events), self._events)
+            self._events = []
+        for table in metadata.sorted_tables:  # parents before children (foreign keys)
+            rows = self._rows.get(table)
+            if rows:
+                self.conn.execute(insert(table), rows)
+        self._rows.clear()
+        self.conn.execute(
+            update(ledger_head).where(ledger_head.c.id == 1).values(seq=self.seq, hash=self.hash)
+        )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """``ok`` with ``events`` checked and the ``head_hash``; otherwise ``broken_seq`` (the first
+    event that does not verify) and ``reason``."""
+
+    ok: bool
+    events: int
+    head_hash: str
+    broken_seq: int | None = None
+    reason: str | None = None
+
+    def raise_if_broken(self) -> None:
+        if not self.ok:
+            raise LedgerBroken(
+                f"ledger broken at event {self.broken_seq}: {self.reason}",
+                details={"seq": self.broken_seq, "reason": self.reason},
+            )
+
+
+def _iter_events(conn: Connection, chunk: int = 20_000) -> Iterator[Any]:
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(events).where(events.c.seq > last).order_by(events.c.seq).limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify(conn: Connection) -> VerifyResult:
+    """Recompute the whole chain: gap-free ``seq`` from 1, each ``prev_hash`` equal to the
+    previous event's hash, each ``hash`` equal to its recomputation, and the head matching."""
+    prev, expected, count = GENESIS_HASH, 1, 0
+    for ev in _iter_events(conn):
+        if ev.seq != expected:
+            return VerifyResult(False, count, prev, expected, f"sequence gap: found {ev.seq}")
+        if ev.prev_hash != prev:
+            return VerifyResult(False, count, prev, ev.seq, "prev_hash does not match")
+        digest = event_hash(prev, ev.seq, ev.at, ev.type, ev.subject_id, ev.policy_version,
+                            ev.payload)
+        if digest != ev.hash:
+            return VerifyResult(False, count, prev, ev.seq, "hash does not match its content")
+        prev, expected, count = digest, expected + 1, count + 1
+    head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+    if head.seq != count or head.hash != prev:
+        return VerifyResult(False, count, prev, count + 1, "ledger head does not match the chain")
+    return VerifyResult(True, count, prev)

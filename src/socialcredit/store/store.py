@@ -1,0 +1,72 @@
+"""The :class:`Store`: engine, schema and write batches. The port every stage writes through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import OperationalError
+
+from socialcredit.errors import StoreUnavailable
+from socialcredit.store.db import make_engine, migrate, needs_migration
+from socialcredit.store.ledger import Batch, VerifyResult, verify
+from socialcredit.store.tables import ledger_head
+
+__all__ = ["Store"]
+
+
+class Store:
+    """The registry's database (SQLite or PostgreSQL).
+
+    Raises:
+        ConfigError: bad URL or missing driver (from :func:`make_engine`).
+        StoreUnavailable: the database cannot be reached.
+    """
+
+    def __init__(self, database_url: str, *, engine: Engine | None = None) -> None:
+        self.url = database_url
+        self.engine = engine or make_engine(database_url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the schema (Alembic ``upgrade head``)."""
+        migrate(self.engine)
+
+    def initialised(self) -> bool:
+        return not needs_migration(self.engine)
+
+    @contextmanager
+    def batch(self, policy_version: str | None = None) -> Iterator[Batch]:
+        """A write transaction holding the ledger lock; commits on normal exit, rolls back on
+        an exception (nothing of the batch lands)."""
+        try:
+            with self.engine.begin() as conn:
+                b = Batch(conn, policy_version)
+                yield b
+                b.flush()
+        except OperationalError as e:
+            raise StoreUnavailable(f"database error during a write: {e.orig}") from e
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as e:
+            raise StoreUnavailable(f"database error during a read: {e.orig}") from e
+
+    def head(self) -> tuple[int, str]:
+        with self.read() as conn:
+            row = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+            return int(row.seq), str(row.hash)
+
+    def verify(self) -> VerifyResult:
+        with self.read() as conn:
+            return verify(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,234 @@
+"""SQLAlchemy Core tables of the store.
+
+``events`` is the ledger (append-only, gap-free ``seq``, SHA-256 chain); ``ledger_head`` holds
+the last ``seq``/``hash`` and is the single write lock of the registry. Every other table is a
+projection of the ledger, written in the same transaction as the events that cause it, except
+the operational tables marked *operational* (API keys, quarantine, decision counters).
+
+Dates are ISO ``YYYY-MM-DD`` and instants ISO-8601 UTC strings in ``*_at`` text columns, so that
+the hash chain is byte-identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "api_keys",
+    "decision_counts",
+    "decisions",
+    "events",
+    "furnishers",
+    "gates",
+    "identifiers",
+    "ingests",
+    "ledger_head",
+    "list_entries",
+    "metadata",
+    "names",
+    "quarantine",
+    "records",
+    "subjects",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", ID, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", ID, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("policy_version", String(80), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+furnishers = Table(
+    "furnishers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+gates = Table(
+    "gates",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("services", Text, nullable=False),  # comma-separated service names
+    Column("platform", String(120), nullable=True),  # scope of platform-scoped sanctions
+    Column("created_at", String(32), nullable=False),
+)
+
+# operational: only the SHA-256 of a key is kept; the key is printed once.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),  # furnisher | gate | operator
+    Column("principal_id", ID, nullable=True),
+    Column("name", String(120), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("national_id", String(64), nullable=True, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("birth_date", String(10), nullable=True),
+    Column("sex", String(1), nullable=True),
+    Column("region_code", String(6), nullable=True),
+    Column("source", String(40), nullable=False),  # registry | list:<name>
+    Column("created_seq", ID, nullable=False),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # national_id | phone | passport | document
+    Column("value", String(80), nullable=False),
+    Column("valid_from", String(10), nullable=False),
+    Column("valid_to", String(10), nullable=True),
+    UniqueConstraint("kind", "value", "valid_from"),
+    Index("ix_identifiers_lookup", "kind", "value"),
+)
+
+names = Table(
+    "names",
+    metadata,
+    Column("subject_id", ID, ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("name", String(300), nullable=False),
+    Column("name_key", String(300), nullable=False, index=True),  # normalised for matching
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("furnisher_id", ID, ForeignKey("furnishers.id"), nullable=False),
+    Column("furnisher_record_id", String(120), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("occurred_at", String(10), nullable=False),
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("national_id", String(64), nullable=True),
+    Column("phone", String(20), nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("payload", Text, nullable=False),  # canonical JSON of the kind's fields
+    Column("content_hash", String(64), nullable=False),
+    Column("corrects_id", ID, nullable=True),
+    Column("superseded_by", ID, nullable=True),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("furnisher_id", "furnisher_record_id"),
+)
+
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("list", String(64), nullable=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("key", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # active | removed | expired | pending_review
+    Column("ground", Integer, nullable=True),
+    Column("since", String(10), nullable=False),
+    Column("until", String(10), nullable=True),
+    Column("record_id", ID, nullable=True),
+    Column("furnisher_id", ID, nullable=True),
+    Column("platform", String(120), nullable=True),
+    Column("public", Boolean, nullable=False),
+    Column("ended_on", String(10), nullable=True),
+    Column("end_reason", String(40), nullable=True),
+    Column("end_record_id", ID, nullable=True),
+    Column("policy_version", String(80), nullable=False),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("list", "subject_id", "key"),
+    Index("ix_list_entries_status", "list", "status"),
+)
+
+ingests = Table(
+    "ingests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("furnisher_id", ID, nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+)
+
+# operational: rows that failed validation, with file, line, field and reason.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("ingest_id", ID, nullable=False, index=True),
+    Column("furnisher_id", ID, nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("line", Integer, nullable=True),
+    Column("field", String(80), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=True),
+)
+
+# operational: every deny and review with its reasons; allows are only counted.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("at", String(32), nullable=False),
+    Column("service", String(40), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("gate", String(120), nullable=False),
+    Column("reasons", Text, nullable=False),
+)
+
+decision_counts = Table(
+    "decision_counts",
+    metadata,
+    Column("service", String(40), primary_key=True),
+    Column("outcome", String(10), primary_key=True),
+    Column("count", ID, nullable=False),
+)
