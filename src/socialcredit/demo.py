@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from socialcredit.access import Principal, add_furnisher, add_gate, authenticate
+from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
@@ -56,8 +57,6 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
         key = add_gate(registry.store, registry.policy, name=name, services=services,
                        platform=platform)
         gates[name] = authenticate(registry.store, key)
-    from socialcredit.access import furnisher_id
-
     total_rows = sum(f.rows for f in manifest.furnishers)
     done = 0
     for f in manifest.furnishers:
@@ -73,6 +72,9 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
                     furnisher_id=furnisher_id(registry.store, f.name),
                     path=data_dir / f.file, as_of=as_of,
                     chunk_rows=registry.settings.ingest_batch_rows, progress=tick)
+    linked = relink_unlinked(registry.store, registry.policy, as_of=as_of)
+    say(f"Linked {linked['linked']:,} phone-only records to their subjects; "
+        f"{linked['unlinked']:,} stay unlinked (no verified holder of the number)")
     say(f"Evaluating the policy as of {as_of}")
     evaluate_all(registry.store, registry.policy, as_of)
     say("Replaying a day of ticket purchases through the gates")

@@ -2,7 +2,12 @@
 (courts, a bank, a payment app, air and rail operators, a ride-hail platform) with a few
 deliberately broken rows, one day of ticket purchases, and a manifest.
 
->>> simulate(Path("out"), subjects=100_000, seed=7, as_of=datetime.date(2025, 6, 30))
+Usage::
+
+    manifest = simulate(Path("out"), subjects=100_000, seed=7, as_of=datetime.date(2025, 6, 30))
+    manifest.furnishers[0].file  # "court-beijing-no1.csv"
+
+``population.csv`` is ground truth for tests only; the registry sees the furnisher files.
 """
 
 from socialcredit.simulate.faults import FAULTS, UNKNOWN_KINDS

@@ -24,6 +24,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from socialcredit.simulate.dates import random_date, shift_years
 from socialcredit.simulate.population import Person
@@ -35,6 +36,7 @@ __all__ = [
     "GROUND_WEIGHTS",
     "LISTING_DAYS",
     "CourtOutcome",
+    "Debtor",
     "generate_courts",
 ]
 
@@ -57,6 +59,14 @@ _CREDITORS = (
     "深圳前海小额贷款有限公司",
     "广州白云物业管理有限公司",
 )
+
+
+class Debtor(NamedTuple):
+    """A defaulted borrower a lender may sue: the lender's legal name and the default date."""
+
+    person: Person
+    creditor: str
+    since: dt.date
 
 
 @dataclass
@@ -83,12 +93,15 @@ def generate_courts(
     rng: random.Random,
     people: Sequence[Person],
     as_of: dt.date,
-    debtors: Sequence[tuple[Person, str]],
+    debtors: Sequence[Debtor],
 ) -> CourtOutcome:
-    """Simulate enforcement cases; ``debtors`` are (person, lender) pairs a lender may sue."""
+    """Simulate enforcement cases; ``debtors`` are defaulted borrowers their lender may sue
+    (sued at least 60 days after the default)."""
     out = CourtOutcome(drafts={name: [] for name, _, _ in COURTS})
     target = round(len(people) * JUDGMENT_SHARE)
-    cases: list[tuple[Person, str | None]] = list(debtors[: round(target * FROM_LOAN_SHARE)])
+    cases: list[tuple[Person, Debtor | None]] = [
+        (d.person, d) for d in debtors[: round(target * FROM_LOAN_SHARE)]
+    ]
     taken = {p.index for p, _ in cases}
     for i in rng.sample(range(len(people)), min(len(people), target + len(cases))):
         if len(cases) >= target:
@@ -98,12 +111,16 @@ def generate_courts(
     counters: dict[tuple[int, int], int] = {}
     start, last = shift_years(as_of, -4), as_of - dt.timedelta(days=30)
     expiry_cutoff = as_of - dt.timedelta(days=LISTING_DAYS)
-    for person, lender in cases:
+    for person, debtor in cases:
         n_cases = rng.choices((1, 2, 3), cum_weights=(85, 97, 100))[0]
-        for _ in range(n_cases):
+        for case in range(n_cases):
             court = _court_for(rng, person)
             name, abbr, _ = COURTS[court]
-            d0 = random_date(rng, start, last)
+            lender = debtor.creditor if debtor is not None and case == 0 else None
+            if lender is not None and debtor is not None:
+                d0 = random_date(rng, min(debtor.since + dt.timedelta(days=60), last), last)
+            else:
+                d0 = random_date(rng, start, last)
             key = (court, d0.year)
             counters[key] = counters.get(key, 0) + rng.randint(1, 40)
             case_number = f"({d0.year}){abbr}执{counters[key]}号"

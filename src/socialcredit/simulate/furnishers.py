@@ -22,7 +22,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from socialcredit.simulate.courts import COURTS
+from socialcredit.simulate.courts import COURTS, Debtor
 from socialcredit.simulate.dates import random_date, shift_years
 from socialcredit.simulate.population import Person
 from socialcredit.simulate.records import Draft, FurnisherSpec
@@ -83,11 +83,11 @@ def _draft(
 
 def generate_lenders(
     rng: random.Random, people: Sequence[Person], as_of: dt.date
-) -> tuple[dict[str, list[Draft]], list[tuple[Person, str]]]:
-    """Loan defaults and repayments per lender, and the (person, lender legal name) pairs of
-    defaults never fully repaid (candidates for a court judgment), in random order."""
+) -> tuple[dict[str, list[Draft]], list[Debtor]]:
+    """Loan defaults and repayments per lender, and the borrowers with a default never fully
+    repaid (one per person, candidates for a court judgment), in random order."""
     drafts: dict[str, list[Draft]] = {"bank-icbc": [], "pay-alipay": []}
-    unpaid: list[tuple[Person, str]] = []
+    unpaid: list[Debtor] = []
     seq = 0
     start = shift_years(as_of, -4)
     for i in rng.sample(range(len(people)), round(len(people) * DEFAULT_SHARE)):
@@ -151,11 +151,11 @@ def generate_lenders(
                     )
                     if full:
                         continue
-                unpaid.append((person, LENDER_NAMES[lender]))
+                unpaid.append(Debtor(person, LENDER_NAMES[lender], day))
     rng.shuffle(unpaid)
-    first: dict[int, tuple[Person, str]] = {}
-    for person, lender in unpaid:
-        first.setdefault(person.index, (person, lender))
+    first: dict[int, Debtor] = {}
+    for debtor in unpaid:
+        first.setdefault(debtor.person.index, debtor)
     return drafts, list(first.values())
 
 

@@ -1,0 +1,160 @@
+"""Policy evaluation (listing, removal on performance, expiry, ratings) and gate decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TODAY, make_id, write_csv
+from sqlalchemy import select
+
+from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.errors import IdentifierError, InputError, PermissionDenied, UnknownService
+from socialcredit.gate import DecisionService
+from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.registry import Registry
+from socialcredit.store.tables import events, list_entries
+
+DEBTOR, OTHER = make_id(seq=101), make_id(birth="19751212", seq=202)
+
+
+def finding(frid: str, nid: str, case: str, day: str, ground: int = 1) -> dict[str, Any]:
+    return {"furnisher_record_id": frid, "kind": "dishonesty_finding", "occurred_at": day,
+            "national_id": nid, "name": "李娜", "case_number": case, "ground": ground,
+            "amount_minor": 250_000_00, "currency": "CNY"}
+
+
+def performance(frid: str, nid: str, case: str, day: str, full: bool) -> dict[str, Any]:
+    return {"furnisher_record_id": frid, "kind": "judgment_performance", "occurred_at": day,
+            "national_id": nid, "case_number": case, "amount_minor": 250_000_00,
+            "currency": "CNY", "full": full}
+
+
+def _furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict[str, Any]],
+             as_of: dt.date = TODAY) -> None:
+    try:
+        fid = furnisher_id(reg.store, name)
+    except Exception:
+        add_furnisher(reg.store, name=name, kind=kind)
+        fid = furnisher_id(reg.store, name)
+    path = write_csv(tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.csv", rows)
+    result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=as_of)
+    assert result.rejected == 0, result.problems
+
+
+def _entries(reg: Registry) -> dict[tuple[str, str], Any]:
+    with reg.store.read() as conn:
+        return {(r.list, r.key): r for r in conn.execute(select(list_entries))}
+
+
+def _gate(reg: Registry, services: list[str], platform: str | None = None):  # type: ignore[no-untyped-def]
+    name = f"g-{'-'.join(services)}-{platform or 'all'}"
+    return authenticate(reg.store, add_gate(reg.store, reg.policy, name=name,
+                                            services=services, platform=platform))
+
+
+def test_listing_denies_with_reasons_and_performance_removes(
+        registry: Registry, tmp_path: Path) -> None:
+    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
+    entry = _entries(registry)[("dishonest_judgment_debtors", "K1")]
+    assert (entry.status, entry.since, entry.until, entry.ground) == (
+        "active", "2026-01-05", "2028-01-05", 1)
+    air = _gate(registry, ["air"])
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    deny = decisions.decide(service="air", national_id=DEBTOR, gate=air)
+    assert deny.decision == "deny"
+    (reason,) = deny.reasons
+    assert reason["list"] == "dishonest_judgment_debtors" and reason["entry_id"] == entry.id
+    assert reason["furnisher"] == "court" and "SPC" in reason["legal_basis"]
+    assert (reason["since"], reason["until"]) == ("2026-01-05", "2028-01-05")
+    assert "/me" in reason["how_to_contest"]
+    allow = decisions.decide(service="air", national_id=OTHER, gate=air)
+    assert allow.decision == "allow" and allow.reasons == []
+    # a partial payment changes nothing; full performance removes within the same ingest
+    _furnish(registry, tmp_path, "court", "court",
+             [performance("p1", DEBTOR, "K1", "2026-03-01", full=False)])
+    assert _entries(registry)[("dishonest_judgment_debtors", "K1")].status == "active"
+    _furnish(registry, tmp_path, "court", "court",
+             [performance("p2", DEBTOR, "K1", "2026-04-01", full=True)])
+    removed = _entries(registry)[("dishonest_judgment_debtors", "K1")]
+    assert (removed.status, removed.end_reason, removed.ended_on) == (
+        "removed", "performed", "2026-04-01")
+    registry.gate_index.refresh()
+    assert decisions.decide(service="air", national_id=DEBTOR, gate=air).decision == "allow"
+    with registry.store.read() as conn:
+        types = conn.execute(select(events.c.type, events.c.policy_version).where(
+            events.c.type.startswith("entry."))).all()
+    assert [t for t, _ in types] == ["entry.listed", "entry.removed"]
+    assert all(v == registry.policy.version_hash for _, v in types)
+
+
+def test_expiry_by_evaluate_as_of(registry: Registry, tmp_path: Path) -> None:
+    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K9", "2025-01-01")])
+    assert _entries(registry)[("dishonest_judgment_debtors", "K9")].status == "active"
+    stats = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 1))
+    assert stats.expired == {"dishonest_judgment_debtors": 1}
+    entry = _entries(registry)[("dishonest_judgment_debtors", "K9")]
+    assert (entry.status, entry.ended_on) == ("expired", "2027-01-01")
+    again = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 1))
+    assert dict(again.expired) == {} and again.updated == 0
+
+
+def test_gate_scope_services_and_bad_requests(registry: Registry, tmp_path: Path) -> None:
+    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
+    _furnish(registry, tmp_path, "airline", "transport", [
+        {"furnisher_record_id": "u1", "kind": "unruly_passenger", "occurred_at": "2026-02-01",
+         "national_id": OTHER, "service": "air", "conduct": "smoking_on_board"}])
+    rail, air = _gate(registry, ["rail_hsr"]), _gate(registry, ["air"])
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    assert decisions.decide(service="air", national_id=OTHER, gate=air).decision == "deny"
+    assert decisions.decide(service="rail_hsr", national_id=OTHER, gate=rail
+                            ).decision == "allow"  # unruly passengers: air only
+    assert decisions.decide(service="rail_hsr", national_id=DEBTOR, gate=rail
+                            ).decision == "deny"
+    with pytest.raises(PermissionDenied):
+        decisions.decide(service="air", national_id=DEBTOR, gate=rail)
+    with pytest.raises(UnknownService):
+        decisions.decide(service="spaceflight", national_id=DEBTOR)
+    with pytest.raises(IdentifierError):
+        decisions.decide(service="air", national_id=DEBTOR[:-1] + "0"
+                         if DEBTOR[-1] != "0" else DEBTOR[:-1] + "1")
+    with pytest.raises(InputError):
+        decisions.decide(service="air", national_id=DEBTOR, phone="+8613812345678")
+    with pytest.raises(InputError):
+        decisions.decide(service="air")
+    # the period is data: past `until` the gate allows even before expiry is evaluated
+    late = DecisionService(registry.gate_index, today=dt.date(2028, 1, 5))
+    assert late.decide(service="rail_hsr", national_id=DEBTOR).decision == "allow"
+    decisions.flush()
+    from socialcredit.reports import summarise
+
+    counts = summarise(registry.store, registry.policy)["decisions"]
+    assert counts["air"] == {"allow": 0, "deny": 1, "review": 0}
+    assert counts["rail_hsr"] == {"allow": 1, "deny": 1, "review": 0}
+
+
+def test_low_rating_refuses_only_on_the_rating_platform(
+        registry: Registry, tmp_path: Path) -> None:
+    phone = "+8613811112222"
+    rows = [{"furnisher_record_id": f"r{i}", "kind": "ride_rating",
+             "occurred_at": f"2026-05-{i + 1:02d}", "national_id": DEBTOR, "phone": phone,
+             "rating": 2 if i < 6 else 5, "trip_id": f"t{i}"} for i in range(8)]
+    _furnish(registry, tmp_path, "ride-a", "platform", rows[:6])
+    entry = _entries(registry)[("ride_hail_low_rating", "ride-a")]
+    assert (entry.status, entry.platform, entry.since) == ("active", "ride-a", "2026-05-05")
+    gate_a, gate_b = _gate(registry, ["ride_hail"], "ride-a"), _gate(registry, ["ride_hail"],
+                                                                      "ride-b")
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    assert decisions.decide(service="ride_hail", phone=phone, gate=gate_a).decision == "deny"
+    assert decisions.decide(service="ride_hail", phone=phone, gate=gate_b).decision == "allow"
+    # ratings recover: mean of the last 500 is (6*2 + 2*5) / 8 = 2.75, still low
+    _furnish(registry, tmp_path, "ride-a", "platform", rows[6:])
+    assert _entries(registry)[("ride_hail_low_rating", "ride-a")].status == "active"
+    more = [dict(rows[7], furnisher_record_id=f"s{i}", trip_id=f"s{i}",
+                 occurred_at="2026-06-01") for i in range(10)]
+    _furnish(registry, tmp_path, "ride-a", "platform", more)
+    entry = _entries(registry)[("ride_hail_low_rating", "ride-a")]
+    assert (entry.status, entry.end_reason) == ("removed", "rating_recovered")
