@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from conftest import TODAY, make_id
 from servers import running
-
 from socialcredit.access import add_furnisher, add_gate, add_operator
 from socialcredit.registry import Registry
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import TODAY, make_id, write_csv, write_jsonl
 from sqlalchemy import func, select
 
+from conftest import TODAY, make_id, write_csv, write_jsonl
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry

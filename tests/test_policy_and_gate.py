@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TODAY, make_id, write_csv
 from sqlalchemy import select
 
+from conftest import TODAY, make_id, write_csv
 from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.errors import IdentifierError, InputError, PermissionDenied, UnknownService
 from socialcredit.gate import DecisionService

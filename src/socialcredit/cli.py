@@ -451,7 +451,7 @@ def lists_import(
     if as_json:
         _out(result.as_dict())
     else:
-        console.print(f"{result.list}: {result.listed:,} listed, {result.unchanged:,} "
+        console.print(f"{result.list_name}: {result.listed:,} listed, {result.unchanged:,} "
                       f"unchanged, {result.delisted:,} delisted, {result.documents:,} "
                       f"document numbers; {len(result.problems)} problem rows.")
 

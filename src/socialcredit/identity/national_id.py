@@ -84,7 +84,7 @@ class NationalIdScheme:
         try:
             return NationalId(self._module.validate(text))
         except StdnumError as e:
-            raise IdentifierError(f"invalid national ID {text!r}: {e.message}") from e
+            raise IdentifierError(f"invalid national ID {text!r}: {e}") from e
 
 
 def _parse_cn_ric(text: str) -> NationalId:

@@ -29,7 +29,7 @@ __all__ = ["ExternalImportResult", "import_ofac_sdn"]
 
 @dataclass
 class ExternalImportResult:
-    list: str
+    list_name: str
     listed: int = 0
     unchanged: int = 0
     delisted: int = 0
@@ -64,8 +64,10 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
     with store.batch(policy.version_hash) as b:
         current = {r.key: r for r in b.conn.execute(
             select(list_entries).where(list_entries.c.list == list_name))}
-        held = set(b.conn.execute(select(identifiers.c.kind, identifiers.c.value).where(
-            identifiers.c.kind.in_(["passport", "document"]))).all())
+        held: set[tuple[str, str]] = {
+            (r.kind, r.value) for r in b.conn.execute(
+                select(identifiers.c.kind, identifiers.c.value).where(
+                    identifiers.c.kind.in_(["passport", "document"])))}
         seen: set[str] = set()
         for person in read.individuals:
             key = str(person.ent_num)

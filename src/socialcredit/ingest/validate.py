@@ -177,12 +177,12 @@ def validate_row(
                                     "the registry collects only catalogued fields"))
     if problems:
         return problems
-    name = unicodedata.normalize("NFC", str(data["name"]).strip()) if "name" in data else None
+    person = unicodedata.normalize("NFC", str(data["name"]).strip()) if "name" in data else None
     corrects = str(data["corrects"]).strip() if "corrects" in data else None
     assert occurred is not None
     body = {"furnisher_record_id": frid, "kind": kind, "occurred_at": occurred,
-            "national_id": nid, "phone": phone, "name": name, "corrects": corrects,
+            "national_id": nid, "phone": phone, "name": person, "corrects": corrects,
             "payload": payload}
     digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()
-    return ValidRecord(frid, kind, occurred, nid, phone, name, corrects, payload, digest,
+    return ValidRecord(frid, kind, occurred, nid, phone, person, corrects, payload, digest,
                        birth, sex)

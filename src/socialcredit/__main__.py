@@ -1,0 +1,5 @@
+"""``python -m socialcredit`` runs the CLI."""
+
+from socialcredit.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""The console script as a user runs it: subprocesses, exit codes, --json, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_id, write_csv
+
+DEBTOR = make_id(region="320102", birth="19700505", seq=35)
+
+
+def run(tmp_path: Path, *args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SOCIALCREDIT_DATABASE_URL=db or f"sqlite:///{tmp_path}/cli.db",
+               COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "socialcredit", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_furnisher_ingest_check_report_verify(tmp_path: Path) -> None:
+    r = run(tmp_path, "furnishers", "add", "court-nj", "--kind", "court")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith("sc_f_")
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": DEBTOR, "name": "周杰",
+             "case_number": "K-1", "ground": 1, "amount_minor": 100, "currency": "CNY"},
+            {"furnisher_record_id": "2", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": DEBTOR, "case_number": "K-2",
+             "ground": 7, "amount_minor": 100, "currency": "CNY"}]
+    path = write_csv(tmp_path / "court.csv", rows)
+    r = run(tmp_path, "ingest", str(path), "--furnisher", "court-nj", "--as-of", "2026-06-30",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["accepted"], out["rejected"], out["duplicates"]) == (1, 1, 0)
+    r = run(tmp_path, "ingest", "--show-rejects", "--json")
+    (reject,) = json.loads(r.stdout)["data"]
+    assert (reject["line"], reject["field"]) == (3, "ground")
+    r = run(tmp_path, "check", "--service", "air", "--national-id", DEBTOR, "--as-of",
+            "2026-06-30", "--json")
+    assert r.returncode == 3 and json.loads(r.stdout)["decision"] == "deny"
+    r = run(tmp_path, "check", "--service", "air", "--national-id", make_id(seq=2))
+    assert r.returncode == 0 and "ALLOW" in r.stderr
+    r = run(tmp_path, "check", "--service", "air", "--national-id", "110101198001011230")
+    assert r.returncode == 2 and "check character" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run(tmp_path, "report", "--out", "rep", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["entries"]["dishonest_judgment_debtors"]["active"] == 1
+    assert summary["decisions"]["air"]["deny"] == 1
+    assert (tmp_path / "rep" / "index.html").is_file()
+    r = run(tmp_path, "audit", "verify", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("ingest", "nope.csv", "--furnisher", "x"), "no furnisher named 'x'"),
+    (("furnishers", "add", "bank", "--kind", "bakery"), "is not one of"),
+    (("gates", "add", "g", "--services", "air,warp"), "unknown service"),
+    (("evaluate", "--as-of", "2026-13-01"), "not an ISO date"),
+    (("lists", "import", "ofac-sdn", "missing-dir"), "missing-dir"),
+    (("check", "--service", "air"), "exactly one identifier"),
+])
+def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    r = run(tmp_path, *args)
+    assert r.returncode != 0
+    assert needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_bad_database_url_and_policy(tmp_path: Path) -> None:
+    r = run(tmp_path, "init", db="mysql://nobody@127.0.0.1/x")
+    assert r.returncode == 1 and "unsupported database" in r.stderr
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 1\nname: x\nhow_to_contest: x\ncatalogue: {}\nservices: {}\n"
+                   "lists: {l: {title: t, legal_basis: abc, trigger: {kind: k, key: x}}}\n"
+                   "sanctions: []\n")
+    r = run(tmp_path, "--policy", str(bad), "init")
+    assert r.returncode == 1 and "lists.l" in r.stderr and "period_days" in r.stderr
+
+
+def test_demo_json_summary(tmp_path: Path) -> None:
+    r = run(tmp_path, "demo", "--subjects", "3000", "--seed", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["listed"]["dishonest_judgment_debtors"] > 0
+    assert out["rejected_rows"] > 0 and out["records"] > out["subjects"] > 0
+    assert set(out["decisions"]) >= {"air", "rail_hsr"}
+    assert sum(d["deny"] for d in out["decisions"].values()) > 0
+    assert Path(tmp_path / out["report"]).is_file()
+    r = run(tmp_path, "audit", "verify", "--json")
+    assert json.loads(r.stdout)["events"] == out["ledger_events"]

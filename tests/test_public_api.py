@@ -1,0 +1,28 @@
+"""The public surface is explicit and pinned; internals may change freely."""
+
+from __future__ import annotations
+
+import socialcredit
+from socialcredit import errors
+
+
+def test_exported_members() -> None:
+    assert sorted(socialcredit.__all__) == sorted([
+        "AuthError", "ConfigError", "Conflict", "IdentifierError", "InputError",
+        "LedgerBroken", "NotFound", "PermissionDenied", "Registry", "Settings",
+        "SocialCreditError", "StoreUnavailable", "UnknownService", "ValidationFailed",
+        "__version__", "create_app"])
+    for name in socialcredit.__all__:
+        assert getattr(socialcredit, name) is not None
+
+
+def test_every_error_has_a_code_status_and_the_json_shape() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        err = cls("message", details={"x": 1})
+        assert isinstance(err, errors.SocialCreditError)
+        assert 400 <= err.status_code < 600
+        assert err.to_dict() == {"error": {"code": cls.code, "message": "message",
+                                           "details": {"x": 1}}}
+    codes = [getattr(errors, n).code for n in errors.__all__]
+    assert len(codes) == len(set(codes))
