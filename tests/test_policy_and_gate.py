@@ -70,7 +70,8 @@ def test_listing_denies_with_reasons_and_performance_removes(
     assert reason["list"] == "dishonest_judgment_debtors" and reason["entry_id"] == entry.id
     assert reason["furnisher"] == "court" and "SPC" in reason["legal_basis"]
     assert (reason["since"], reason["until"]) == ("2026-01-05", "2028-01-05")
-    assert "/me" in reason["how_to_contest"]
+    assert reason["how_to_contest"] == registry.policy.how_to_contest
+    assert "furnisher" in reason["how_to_contest"]
     allow = decisions.decide(service="air", national_id=OTHER, gate=air)
     assert allow.decision == "allow" and allow.reasons == []
     # a partial payment changes nothing; full performance removes within the same ingest

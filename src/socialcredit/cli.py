@@ -97,11 +97,12 @@ def _out(data: Any) -> None:
 
 @contextmanager
 def _bar(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on a terminal; a no-op in --json mode or when piped."""
     if not enabled or not console.is_terminal:
         yield lambda _n: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -416,22 +417,31 @@ def demo(
         shutil.rmtree(out, ignore_errors=True)
     reg = Registry(settings, today=day)
     say = (lambda _m: None) if as_json else (lambda m: console.print(f"[bold]·[/] {m}"))
-    with _bar(not as_json, "rows", None) as tick:
+    with _bar(not as_json, "ingest rows", None) as tick:
+        seen = 0
+
+        def progress(_stage: str, done: int, _total: int) -> None:
+            nonlocal seen
+            tick(done - seen)
+            seen = done
+
         summary = run_demo(reg, subjects=subjects, seed=seed, work_dir=out, as_of=day, say=say,
-                           progress=lambda _s, _d, _t: None)
-        tick(0)
+                           progress=progress)
     reg.close()
     if as_json:
         _out(summary)
         return
     dec = summary["decisions"]
     console.print(
-        f"\n[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] of "
-        f"{summary['subjects']:,} people are listed as dishonest judgment debtors; the gates "
-        f"refused [bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
-        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets in one "
-        f"day.\nRecords {summary['records']:,}; rejected rows {summary['rejected_rows']:,}; "
-        f"ledger events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
+        f"\nIn a simulated nation of {subjects:,} people, "
+        f"[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] are listed as "
+        f"dishonest judgment debtors; in one day the gates refused "
+        f"[bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
+        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n"
+        f"Subjects with records {summary['subjects']:,}; records {summary['records']:,} "
+        f"({summary['unlinked_records']:,} unlinked); rejected rows "
+        f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
+        f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
         "Browse the public search page with `make serve` (http://127.0.0.1:8000/).")
 
 
