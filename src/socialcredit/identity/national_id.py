@@ -19,6 +19,7 @@ import datetime as dt
 import importlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 
 from stdnum.exceptions import ValidationError as StdnumError
@@ -45,6 +46,8 @@ class NationalIdScheme:
 
     def __init__(self, scheme: str, pattern: str | None = None) -> None:
         self.scheme = scheme
+        # furnisher files repeat the same people: memoise (results are immutable)
+        self.parse = lru_cache(maxsize=262_144)(self._parse)  # type: ignore[method-assign]
         self._regex: re.Pattern[str] | None = None
         self._module: ModuleType | None = None
         if scheme == "generic":
@@ -63,6 +66,14 @@ class NationalIdScheme:
                 ) from e
 
     def parse(self, raw: str) -> NationalId:
+        """Return the canonical identifier (memoised per scheme).
+
+        Raises:
+            IdentifierError: see :meth:`_parse`.
+        """
+        return self._parse(raw)
+
+    def _parse(self, raw: str) -> NationalId:
         """Return the canonical identifier.
 
         Raises:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 from socialcredit.errors import IdentifierError
@@ -9,6 +11,7 @@ from socialcredit.errors import IdentifierError
 __all__ = ["normalise_phone"]
 
 
+@lru_cache(maxsize=262_144)
 def normalise_phone(raw: str, default_region: str = "CN") -> str:
     """Return ``raw`` in E.164 form (``+8613812345678``).
 
