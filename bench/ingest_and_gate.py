@@ -35,6 +35,7 @@ from sqlalchemy import Column, MetaData, Table, create_engine, func, insert, sel
 from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.demo import DEMO_GATES
 from socialcredit.gate import GateIndex
+from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.readers import RawRow, read_rows
@@ -81,11 +82,25 @@ def database(url: str | None, tmp: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def cold_caches(reg: Registry) -> None:
+    """Empty identifier-parsing memo caches (where src has them): timed passes start cold."""
+    ident = reg.policy.identity.national_id
+    for fn in (normalise_phone, scheme_for(ident.scheme, ident.pattern).parse):
+        clear = getattr(fn, "cache_clear", None)
+        if callable(clear):
+            clear()
+
+
 def bench_ingest(reg: Registry, data: Path, manifest: Any) -> dict[str, Any]:
     for f in manifest.furnishers:
         add_furnisher(reg.store, name=f.name, kind=f.kind)
     total = sum(f.rows for f in manifest.furnishers)
     counts: Counter[str] = Counter()
+    read_s, rows = timed(lambda: [r for f in manifest.furnishers for r in read_rows(data / f.file)])
+    good: list[RawRow] = [r for r in rows if r.problem is None]
+    cold_caches(reg)  # split: validate_row alone, then ingest, both cold
+    validate_s, _ = timed(lambda: [validate_row(r.data, reg.policy, today=AS_OF) for r in good])
+    cold_caches(reg)
     say(f"ingesting {total:,} rows from {len(manifest.furnishers)} files")
     t0 = time.perf_counter()
     for f in manifest.furnishers:
@@ -94,10 +109,6 @@ def bench_ingest(reg: Registry, data: Path, manifest: Any) -> dict[str, Any]:
                           chunk_rows=reg.settings.ingest_batch_rows)
         counts.update(accepted=res.accepted, rejected=res.rejected, duplicates=res.duplicates)
     ingest_s = time.perf_counter() - t0
-    # Split: reading the files, and validate_row alone on every readable row.
-    read_s, rows = timed(lambda: [r for f in manifest.furnishers for r in read_rows(data / f.file)])
-    good: list[RawRow] = [r for r in rows if r.problem is None]
-    validate_s, _ = timed(lambda: [validate_row(r.data, reg.policy, today=AS_OF) for r in good])
     # Baseline: plain executemany of as many pre-built rows into a bare copy of `records`.
     with reg.store.read() as conn:
         src = [dict(r._mapping) for r in conn.execute(select(records).order_by(records.c.id))]
@@ -121,7 +132,6 @@ def bench_ingest(reg: Registry, data: Path, manifest: Any) -> dict[str, Any]:
 
 
 def bench_gate(reg: Registry, data: Path, manifest: Any, n: int) -> dict[str, Any]:
-    say("relink + evaluate_all (as demo.py does before the gates)")
     relink_s, _ = timed(lambda: relink_unlinked(reg.store, reg.policy, as_of=AS_OF))
     evaluate_s, _ = timed(lambda: evaluate_all(reg.store, reg.policy, AS_OF))
     build_s, _ = timed(lambda: GateIndex(reg.store, reg.policy).build())
@@ -147,8 +157,9 @@ def bench_gate(reg: Registry, data: Path, manifest: Any, n: int) -> dict[str, An
             else:
                 decide(service=svc, phone=ph, gate=gate)
 
-    say(f"gate: one day ({len(day):,} tickets) untimed, then {n:,} timed decisions")
-    run(calls)  # warm-up = one simulated day; its outcomes are the day's figures
+    say(f"gate: one day ({len(day):,} tickets) from cold caches, then {n:,} decisions")
+    cold_caches(reg)
+    day_s, _ = timed(lambda: run(calls))  # one simulated day; its outcomes are the day's figures
     day_counts = Counter(service.counts)
     service.flush()
     decide_s, _ = timed(lambda: run(replay))
@@ -160,6 +171,7 @@ def bench_gate(reg: Registry, data: Path, manifest: Any, n: int) -> dict[str, An
     by_service = {s: {o: day_counts[(s, o)] for o in ("allow", "deny", "review")}
                   for s in sorted({s for s, _ in day_counts})}
     return {"decisions": n, "seconds": decide_s, "decisions_per_s": n / decide_s,
+            "first_day_decisions_per_s": len(day) / day_s,
             "dict_lookups_per_s": n / dict_s, "ratio_vs_dict": dict_s / decide_s,
             "index_lookups_per_s": n / index_s, "ratio_vs_index": index_s / decide_s,
             "replay_denies": replay_denies, "flush_seconds": flush_s,
@@ -195,7 +207,10 @@ def table(r: dict[str, Any]) -> str:
     row("evaluate_all (after relink, as demo.py)", f"{g['evaluate_all_seconds']:.2f} s")
     row("GATE index build (GateIndex.build)", f"{g['index_build_seconds'] * 1000:.0f} ms")
     row("  index size: keys / subjects", f"{g['index_keys']:,}/{g['index_subjects']:,}")
-    row(f"  decide() x {g['decisions']:,}", f"{g['seconds']:.2f} s", g["decisions_per_s"], 1.0)
+    row(f"  decide() x {g['tickets_per_day']:,} (1st day, cold caches)", "",
+        g["first_day_decisions_per_s"])
+    row(f"  decide() x {g['decisions']:,} (day repeated)", f"{g['seconds']:.2f} s",
+        g["decisions_per_s"], 1.0)
     row("  baseline (a): dict.get of the identifier", "", g["dict_lookups_per_s"],
         g["ratio_vs_dict"])
     row("  baseline (b): GateIndex.lookup(kind:id)", "", g["index_lookups_per_s"],
@@ -214,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subjects", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--decisions", type=int, default=200_000)
-    p.add_argument("--database-url", default=None,
-                   help="default: SQLite in a temporary directory")
+    p.add_argument("--database-url", help="default: SQLite in a temporary directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sc-bench-") as tmp_name:

@@ -12,9 +12,10 @@ reasons (table ``decisions``); counters are written by :meth:`DecisionService.fl
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import secrets
 import threading
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +58,9 @@ class DecisionService:
         self.counts: Counter[tuple[str, str]] = Counter()
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
+        self._prefix = secrets.token_hex(8)
+        self._serial = itertools.count(1)
 
     def _key(self, national_id: str | None, phone: str | None, document: str | None) -> str:
         given = [k for k, v in (("national_id", national_id), ("phone", phone),
@@ -122,7 +126,7 @@ class DecisionService:
             hits = [r for r in self.index.lookup_name(name_key(name))
                     if self._applies(r, service, platform, day)]
             outcome = "review" if hits else "allow"
-        decision = Decision(outcome, str(uuid.uuid4()), service,
+        decision = Decision(outcome, f"{self._prefix}-{next(self._serial):012x}", service,
                             [self._reason(r, service) for r in hits])
         with self._lock:
             self.counts[(service, outcome)] += 1

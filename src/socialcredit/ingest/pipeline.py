@@ -193,7 +193,7 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
         b.add(ingests, {"id": ingest_id, "furnisher_id": furnisher_id, "source": source,
                         "sha256": sha256, "at": b.at, "accepted": 0, "rejected": 0,
                         "duplicates": 0})
-    for part in _chunks(rows, chunk_rows):
+    for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen)
             checked = [(raw, validate_row(raw.data, policy, today=today) if raw.problem is None
@@ -203,6 +203,8 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
             if chunk.touched:
                 result.evaluation.merge(evaluate_subjects(b, policy, chunk.touched, today))
             result.subjects_created += chunk.linker.stats.subjects_created
+        if n & (n - 1) == 0:  # after chunks 1, 2, 4, 8, ...: statistics follow the growth
+            store.refresh_statistics("records", "subjects", "identifiers", "list_entries")
         if progress is not None:
             progress(len(part))
     with store.batch() as b:

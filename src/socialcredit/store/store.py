@@ -68,5 +68,19 @@ class Store:
         with self.read() as conn:
             return verify(conn)
 
+    def refresh_statistics(self, *tables: str) -> None:
+        """Refresh the planner's statistics after a bulk load (PostgreSQL ``ANALYZE``).
+
+        Without them PostgreSQL plans lookups on freshly filled tables as if they were empty
+        and scans them (measured in bench/ingest_and_gate.py: 16 s of a 26 s ingest at 20,000
+        subjects). SQLite needs nothing here.
+        """
+        if self.dialect != "postgresql":
+            return
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE " + ", ".join(tables)))
+
     def dispose(self) -> None:
         self.engine.dispose()
