@@ -22,8 +22,11 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+# Serves SOCIALCREDIT_DATABASE_URL if set, else the demo's database if `make demo` ran.
 serve: $(STAMP)
-	$(BIN)/socialcredit serve
+	@if [ -z "$$SOCIALCREDIT_DATABASE_URL" ] && [ -f var/demo/registry.db ]; then \
+	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve; \
+	else $(BIN)/socialcredit serve; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_and_gate.py

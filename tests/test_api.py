@@ -130,11 +130,36 @@ def test_bad_decision_requests_get_clear_errors(api: tuple[str, dict[str, str]],
     assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
 
 
+def test_record_submission_errors(api: tuple[str, dict[str, str]]) -> None:
+    base, keys = api
+    court = _h(keys["court"])
+    r = httpx.post(base + "/v1/records", json={"records": [FINDING], "extra": 1}, headers=court)
+    assert r.status_code == 422 and r.json()["error"]["details"]["problems"][0]["field"] == \
+        "extra"
+    r = httpx.post(base + "/v1/records", content=b'{"records": [', headers={
+        **court, "content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["problems"][0]["field"] == "body"
+    r = httpx.post(base + "/v1/records", content=b"x" * (21 * 1024 * 1024), headers={
+        **court, "content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    long_id = dict(FINDING, furnisher_record_id="y" * 121)
+    r = httpx.post(base + "/v1/records", json={"records": [long_id, FINDING]}, headers=court)
+    assert r.status_code == 200 and (r.json()["accepted"], r.json()["rejected"]) == (1, 1)
+    mine = httpx.get(base + "/v1/furnisher/rejects", headers=court).json()
+    everyone = httpx.get(base + "/v1/furnisher/rejects", headers=_h(keys["operator"])).json()
+    assert mine["count"] == everyone["count"] == 1
+    assert mine["data"][0]["field"] == "furnisher_record_id"
+
+
 def test_public_search_refuses_enumeration(api: tuple[str, dict[str, str]]) -> None:
-    base, _ = api
-    for q in ("张", "%", "__", "*伟"):
+    base, keys = api
+    httpx.post(base + "/v1/records", json={"records": [FINDING]}, headers=_h(keys["court"]))
+    assert httpx.get(base + "/v1/public/entries", params={"q": "陈静"}).json()["count"] == 1
+    for q in ("陈", "%", "__", "*伟", DEBTOR[:6], DEBTOR[:12]):
         r = httpx.get(base + "/v1/public/entries", params={"q": q}, timeout=10)
-        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_input", q
+        assert r.status_code == 400 and r.json()["error"]["code"] in (
+            "invalid_input", "invalid_identifier"), q
     page = httpx.get(base + "/", params={"q": "%%"}, timeout=10)
     assert page.status_code == 400 and "wildcards" in page.text
     r = httpx.post(base + "/v1/records", content=b"not json",

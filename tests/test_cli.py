@@ -76,6 +76,12 @@ def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], needle
 def test_bad_database_url_and_policy(tmp_path: Path) -> None:
     r = run(tmp_path, "init", db="mysql://nobody@127.0.0.1/x")
     assert r.returncode == 1 and "unsupported database" in r.stderr
+    (tmp_path / "afile").write_text("not a folder")
+    for url in (f"sqlite:///{tmp_path}/afile/x.db", f"sqlite:///{tmp_path}/afile"):
+        r = run(tmp_path, "init", db=url)
+        assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") <= 3
+    r = run(tmp_path, "simulate", "--subjects", "0", "--out", "x")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
     bad = tmp_path / "p.yaml"
     bad.write_text("version: 1\nname: x\nhow_to_contest: x\ncatalogue: {}\nservices: {}\n"
                    "lists: {l: {title: t, legal_basis: abc, trigger: {kind: k, key: x}}}\n"
@@ -85,6 +91,7 @@ def test_bad_database_url_and_policy(tmp_path: Path) -> None:
 
 
 def test_demo_json_summary(tmp_path: Path) -> None:
+    assert run(tmp_path, "furnishers", "add", "precious", "--kind", "court").returncode == 0
     r = run(tmp_path, "demo", "--subjects", "3000", "--seed", "5", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -93,5 +100,27 @@ def test_demo_json_summary(tmp_path: Path) -> None:
     assert set(out["decisions"]) >= {"air", "rail_hsr"}
     assert sum(d["deny"] for d in out["decisions"].values()) > 0
     assert Path(tmp_path / out["report"]).is_file()
-    r = run(tmp_path, "audit", "verify", "--json")
+    r = run(tmp_path, "--database-url", f"sqlite:///{tmp_path}/var/demo/registry.db", "audit",
+            "verify", "--json")
     assert json.loads(r.stdout)["events"] == out["ledger_events"]
+    # the configured registry is untouched by the demo
+    r = run(tmp_path, "furnishers", "list", "--json")
+    assert [f["name"] for f in json.loads(r.stdout)["data"]] == ["precious"]
+
+
+def test_evaluate_other_dates_only_as_a_dry_run(tmp_path: Path) -> None:
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2025-01-02", "national_id": DEBTOR, "case_number": "K",
+             "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
+    assert run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher",
+               "c").returncode == 0
+    r = run(tmp_path, "evaluate", "--as-of", "2099-01-01")
+    assert r.returncode == 2 and "--dry-run" in r.stderr
+    r = run(tmp_path, "evaluate", "--as-of", "2099-01-01", "--dry-run", "--json")
+    assert json.loads(r.stdout)["expired"] == {"dishonest_judgment_debtors": 1}
+    r = run(tmp_path, "check", "--service", "air", "--national-id", DEBTOR)
+    assert r.returncode == 3  # the dry run wrote nothing
+    r = run(tmp_path, "ingest", str(tmp_path / "c.csv"), "--furnisher", "c", "--as-of",
+            "2099-01-01")
+    assert r.returncode == 2 and "future" in r.stderr

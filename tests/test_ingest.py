@@ -145,6 +145,37 @@ def test_unreadable_files_lose_nothing_good(registry: Registry, tmp_path: Path) 
     assert [p["line"] for p in result.problems] == [1, 2]
 
 
+def test_values_the_store_cannot_hold_are_quarantined(registry: Registry,
+                                                     tmp_path: Path) -> None:
+    fid = _court(registry)
+    rows = [judgment("ok", A), judgment("long-name", B, name="张" * 201),
+            judgment("x" * 121, B), judgment("list", B, case_number=["c"]),
+            judgment("when", B, occurred_at=20260601), judgment("gold", B, currency="XAU"),
+            judgment("huge", B, amount_minor=10**20), judgment("ok2", C)]
+    result = _ingest(registry, fid, write_jsonl(tmp_path / "odd.jsonl", rows))
+    assert (result.accepted, result.rejected) == (2, 6)
+    fields = [p["field"] for p in result.problems]
+    assert fields == ["name", "furnisher_record_id", "case_number", "occurred_at", "currency",
+                      "amount_minor"]
+    assert "201 characters" in result.problems[0]["reason"]
+    assert "list" in result.problems[2]["reason"] and "int" in result.problems[3]["reason"]
+
+
+def test_resending_bad_rows_quarantines_them_once(registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.reports import summarise
+
+    fid = _court(registry)
+    path = write_csv(tmp_path / "c.csv", [judgment("1", A), judgment("2", "bad")])
+    _ingest(registry, fid, path)
+    head = registry.store.head()
+    for _ in range(2):
+        again = _ingest(registry, fid, path)
+        assert (again.accepted, again.duplicates, again.rejected) == (0, 1, 1)
+    assert registry.store.head() == head  # not even a ledger event
+    assert _count(registry, quarantine) == 1
+    assert summarise(registry.store, registry.policy)["rejected_rows"] == 1
+
+
 def test_parquet_and_phone_only_records(registry: Registry, tmp_path: Path) -> None:
     add_furnisher(registry.store, name="ride", kind="platform")
     fid = furnisher_id(registry.store, "ride")

@@ -85,6 +85,21 @@ def test_ofac_sdn_document_hit_denies_and_name_only_reviews(registry: Registry,
     decisions = DecisionService(registry.gate_index, today=TODAY)
     deny = decisions.decide(service="air", document=passport, gate=air)
     assert deny.decision == "deny" and deny.reasons[0]["list"] == "ofac_sdn"
+    spec = registry.policy.lists["ofac_sdn"]
+    assert deny.reasons[0]["how_to_contest"] == spec.how_to_contest
+    assert deny.reasons[0]["furnisher"] == spec.source
+    # only passports and national IDs of at least 5 characters identify anyone
+    other_docs = [d for p in people for d in p.documents
+                  if d.kind not in ("passport", "national_id")
+                  or len(normalise_document_number(d.number)) < 5]
+    assert other_docs and result.documents_too_short > 0
+    indexed = {normalise_document_number(d.number) for p in people for d in p.documents
+               if d.kind in ("passport", "national_id")}
+    for doc in other_docs[:50]:
+        number = normalise_document_number(doc.number)
+        if number and number not in indexed:
+            assert decisions.decide(service="air", document=number, gate=air
+                                    ).decision == "allow", doc
     spaced = " ".join(normalise_document_number(passport))
     assert decisions.decide(service="air", document=spaced, gate=air).decision == "deny"
     # not a sanctioned service for this list

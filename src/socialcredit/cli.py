@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -204,6 +203,9 @@ def ingest(
     """Ingest furnisher files: bad rows go to quarantine, good rows land, re-sending is a
     no-op."""
     day = _as_of(as_of)
+    if day > dt.datetime.now(dt.UTC).date():
+        raise InputError(f"--as-of {day} is in the future: rows are checked and evaluated as "
+                         "of today or an earlier date (to replay history)")
     reg = _registry(today=day)
     if show_rejects:
         _show_rejects(reg, furnisher, as_json)
@@ -216,6 +218,8 @@ def ingest(
     totals = {"accepted": 0, "rejected": 0, "duplicates": 0, "unlinked": 0}
     per_file = []
     for path in files:
+        if path.is_dir():
+            raise InputError(f"{path} is a folder; give the files in it (e.g. {path}/*.csv)")
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         lines = path.read_bytes().count(b"\n") if path.suffix != ".parquet" else None
@@ -272,17 +276,32 @@ def link(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def evaluate(as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
-    """Evaluate the policy for every subject as of a date (expiry, removals)."""
+def evaluate(
+    as_of: AsOfOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Compute what would change and write nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate the policy for every subject as of today (expiry, removals).
+
+    The registry's state is written only as of today: another date would pre-empt the clock
+    (a future date) or withdraw entries whose records came later (a past date), so any other
+    ``--as-of`` needs ``--dry-run``, which reports what would change and writes nothing.
+    """
     from socialcredit.policy.evaluate import evaluate_all
 
     day = _as_of(as_of)
+    today = dt.datetime.now(dt.UTC).date()
+    if day != today and not dry_run:
+        raise InputError(f"--as-of {day} is not today ({today}): the registry is evaluated "
+                         "only as of today; add --dry-run to preview that date")
     reg = _registry(today=day)
-    stats = evaluate_all(reg.store, reg.policy, day)
+    stats = evaluate_all(reg.store, reg.policy, day, dry_run=dry_run)
     if as_json:
-        _out({"as_of": day.isoformat(), **stats.as_dict()})
+        _out({"as_of": day.isoformat(), "dry_run": dry_run, **stats.as_dict()})
     else:
-        console.print(f"Evaluated {stats.subjects:,} subjects as of {day}: listed "
+        verb = "Would change" if dry_run else "Evaluated"
+        console.print(f"{verb} {stats.subjects:,} subjects as of {day}: listed "
                       f"{dict(stats.listed)}, removed {dict(stats.removed)}, expired "
                       f"{dict(stats.expired)}.")
 
@@ -382,6 +401,8 @@ def simulate_cmd(
     """Write a synthetic population's furnisher files, tickets and a manifest."""
     from socialcredit.simulate import simulate
 
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder")
     manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of))
     if as_json:
         _out(manifest.model_dump(mode="json"))
@@ -395,27 +416,33 @@ def simulate_cmd(
 def demo(
     subjects: Annotated[int, typer.Option(min=100)] = 100_000,
     seed: Annotated[int, typer.Option()] = 1,
-    fresh: Annotated[bool, typer.Option(help="Delete an existing SQLite demo database first.")
-                     ] = True,
-    out: Annotated[Path, typer.Option(help="Work folder for files and the report.")
-                   ] = Path("var/demo"),
+    out: Annotated[Path, typer.Option(
+        help="Work folder (recreated): simulated files, the demo's own SQLite database "
+             "registry.db and the report.")] = Path("var/demo"),
+    demo_db: Annotated[str | None, typer.Option(
+        "--demo-database-url", help="Run on this empty database instead of OUT/registry.db "
+                                    "(e.g. PostgreSQL).")] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate a nation, ingest it, evaluate, replay a day of tickets, report."""
+    """Simulate a nation, ingest it, evaluate, replay a day of tickets, report.
+
+    The demo never touches the registry's configured database: it works in OUT (default
+    var/demo), which it recreates, with its own SQLite file unless --demo-database-url is
+    given (that database must be empty).
+    """
     from socialcredit.demo import run_demo
 
     day = _as_of(as_of)
-    settings = _settings()
-    if fresh:
-        if not settings.is_sqlite:
-            raise InputError("--fresh deletes the database and works only on SQLite; use "
-                             "--no-fresh on an empty PostgreSQL database")
-        db = Path(settings.database_url.split("///", 1)[1])
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        shutil.rmtree(out, ignore_errors=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder")
+    shutil.rmtree(out, ignore_errors=True)
+    url = demo_db or f"sqlite:///{out / 'registry.db'}"
+    settings = _settings().model_copy(update={"database_url": url})
     reg = Registry(settings, today=day)
+    reg.ensure_schema()
+    if reg.store.head()[0] > 0:
+        raise InputError(f"{url} already holds a registry; the demo needs an empty database")
     say = (lambda _m: None) if as_json else (lambda m: console.print(f"[bold]·[/] {m}"))
     with _bar(not as_json, "ingest rows", None) as tick:
         seen = 0
@@ -442,7 +469,8 @@ def demo(
         f"({summary['unlinked_records']:,} unlinked); rejected rows "
         f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
         f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
-        "Browse the public search page with `make serve` (http://127.0.0.1:8000/).")
+        f"Browse the public search page: `make serve` or `socialcredit --database-url {url} "
+        "serve`, then http://127.0.0.1:8000/")
 
 
 @lists_app.command("import")
@@ -484,16 +512,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def main() -> None:
-    """Console-script entry point: one clear message per error, no traceback."""
+    """Console-script entry point: one clear message per error, no traceback.
+
+    Usage errors (unknown option, bad value) are reported by Typer itself with exit code 2.
+    """
     try:
-        rc = app(standalone_mode=False)
+        app()
     except SocialCreditError as e:
         _fail(e.message, 2 if isinstance(e, InputError) else 1)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         _fail("aborted", 130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    sys.exit(rc if isinstance(rc, int) else 0)

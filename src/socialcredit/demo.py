@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.evaluate import evaluate_all
@@ -45,6 +46,8 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
     """
     registry.ensure_schema()
     data_dir = work_dir / "simulated"
+    if data_dir.exists():
+        raise InputError(f"{data_dir} exists; the demo writes into a fresh folder")
     say(f"Simulating {subjects:,} people (seed {seed}) into {data_dir}")
     manifest = simulate(data_dir, subjects=subjects, seed=seed, as_of=as_of)
     with registry.store.read() as conn:

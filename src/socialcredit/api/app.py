@@ -29,6 +29,9 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("socialcredit.api")
 
+#: Largest request body accepted: 10,000 records of ~2 KB.
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
 
 def _follow(registry: Registry, stop: threading.Event) -> None:
     period = registry.settings.gate_refresh_ms / 1000
@@ -71,6 +74,16 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                   description="Social credit registry with due process: furnishers, gates, "
                               "public search, transparency.")
     app.state.registry = reg
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return error(413, "payload_too_large",
+                         f"request bodies are limited to {MAX_BODY_BYTES:,} bytes; send "
+                         "records in calls of at most 10,000")
+        return await call_next(request)
+
     app.state.templates = make_environment()
     for router in (furnisher_router, gate_router, public_router, operator_router):
         app.include_router(router)
@@ -88,8 +101,14 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body",
-                     "reason": e["msg"]} for e in exc.errors()]
+        problems = []
+        for e in exc.errors():
+            loc = [str(p) for p in e["loc"][1:]]
+            if e.get("type") == "json_invalid":  # loc holds a byte offset, not a field
+                problems.append({"field": "body", "reason": f"{e['msg']} at byte {loc[0]}"
+                                 if loc else e["msg"]})
+            else:
+                problems.append({"field": ".".join(loc) or "body", "reason": e["msg"]})
         return error(422, "validation_failed",
                      "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
                      {"problems": problems})

@@ -10,7 +10,14 @@ from socialcredit.access import Principal, authenticate
 from socialcredit.errors import AuthError, PermissionDenied
 from socialcredit.registry import Registry
 
-__all__ = ["FurnisherDep", "GateOrOperatorDep", "OperatorDep", "RegistryDep", "get_registry"]
+__all__ = [
+    "FurnisherDep",
+    "FurnisherOrOperatorDep",
+    "GateOrOperatorDep",
+    "OperatorDep",
+    "RegistryDep",
+    "get_registry",
+]
 
 
 def get_registry(request: Request) -> Registry:
@@ -34,12 +41,13 @@ def _role(*roles: str) -> object:
     def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(
-                f"a {principal.role} key may not use this route (needs {' or '.join(roles)})")
+                f"this route needs a {' or '.join(roles)} key; this is a {principal.role} key")
         return principal
 
     return check
 
 
 FurnisherDep = Annotated[Principal, Depends(_role("furnisher"))]
+FurnisherOrOperatorDep = Annotated[Principal, Depends(_role("furnisher", "operator"))]
 GateOrOperatorDep = Annotated[Principal, Depends(_role("gate", "operator"))]
 OperatorDep = Annotated[Principal, Depends(_role("operator"))]

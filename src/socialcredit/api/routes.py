@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from socialcredit.api.deps import FurnisherDep, GateOrOperatorDep, OperatorDep, RegistryDep
+from socialcredit.api.deps import (
+    FurnisherDep,
+    FurnisherOrOperatorDep,
+    GateOrOperatorDep,
+    OperatorDep,
+    RegistryDep,
+)
 from socialcredit.api.schemas import (
     DecisionIn,
     DecisionPublic,
@@ -46,13 +52,15 @@ def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) ->
 
 
 @furnisher_router.get("/furnisher/rejects")
-def my_rejects(registry: RegistryDep, who: FurnisherDep,
-               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """The caller's quarantined rows, newest first: file, line, field, reason."""
+def rejects(registry: RegistryDep, who: FurnisherOrOperatorDep,
+            limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Quarantined rows, newest first: file, line, field, reason — a furnisher sees its own,
+    an operator everyone's."""
+    stmt = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)
+    if who.role == "furnisher":
+        stmt = stmt.where(quarantine.c.furnisher_id == who.principal_id)
     with registry.store.read() as conn:
-        rows = conn.execute(select(quarantine).where(
-            quarantine.c.furnisher_id == who.principal_id).order_by(
-            quarantine.c.id.desc()).limit(limit)).all()
+        rows = conn.execute(stmt).all()
     data = [{"source": r.source, "line": r.line, "field": r.field, "reason": r.reason}
             for r in rows]
     return {"data": data, "count": len(data)}

@@ -20,6 +20,8 @@ class RecordsIn(BaseModel):
     """Up to 10,000 records in the furnisher file format (flat keys: furnisher_record_id, kind,
     occurred_at, national_id, phone, name, corrects and the kind's catalogue fields)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
 
 

@@ -2,8 +2,9 @@
 
 Only lists with ``public: true`` are searched, only active entries are shown, and identifiers
 are always masked (``110101********123X``: first 6 and last 4 characters). Queries shorter than
-``min_chars``, or holding wildcard characters, are refused so that the list cannot be
-enumerated. A name matches exactly or as a prefix of the full name (at least 2 characters).
+``min_chars``, holding wildcard characters, or made only of digits without being a whole ID
+number are refused, and a name must match a full name exactly (no prefixes), so that the list
+cannot be enumerated by fragments.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
 from socialcredit.errors import InputError
 from socialcredit.identity.link import name_key
@@ -23,7 +24,7 @@ from socialcredit.store.tables import furnishers, list_entries, names, records, 
 __all__ = ["mask_identifier", "search_public"]
 
 _WILDCARDS = re.compile(r"[%_*?\\]")
-_ID_LIKE = re.compile(r"^[0-9]{6,}[0-9Xx]?$")
+_DIGITS = re.compile(r"^[0-9]+[Xx]?$")
 
 
 def mask_identifier(value: str | None) -> str:
@@ -55,18 +56,21 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     if not public_lists:
         return [], 0
     cond: Any
-    if _ID_LIKE.match(text):
+    if _DIGITS.match(text):
         from socialcredit.identity import scheme_for
 
         ident = policy.identity.national_id
-        nid = scheme_for(ident.scheme, ident.pattern).parse(text).value
+        try:
+            nid = scheme_for(ident.scheme, ident.pattern).parse(text).value
+        except InputError as e:
+            raise InputError(f"give a full name or a whole, valid ID number ({e.message})"
+                             ) from e
         cond = subjects.c.national_id == nid
     else:
         key = name_key(text)
         if len(key) < min_chars:
             raise InputError(f"query too short: give at least {min_chars} letters of a name")
-        cond = subjects.c.id.in_(select(names.c.subject_id).where(
-            or_(names.c.name_key == key, names.c.name_key.startswith(key))))
+        cond = subjects.c.id.in_(select(names.c.subject_id).where(names.c.name_key == key))
     stmt = (
         select(list_entries, subjects.c.name, subjects.c.national_id,
                furnishers.c.name.label("furnisher"), records.c.payload)

@@ -95,7 +95,8 @@ class DecisionService:
             "ground_text": spec.grounds.get(r.ground) if r.ground else None,
             "legal_basis": next(lb for svc, lb in r.services if svc == service),
             "list_legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
-            "furnisher": r.furnisher, "how_to_contest": self.policy.how_to_contest,
+            "furnisher": r.furnisher or spec.source,
+            "how_to_contest": spec.how_to_contest or self.policy.how_to_contest,
         }
 
     def decide(self, *, service: str, national_id: str | None = None, phone: str | None = None,

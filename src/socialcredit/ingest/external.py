@@ -24,7 +24,13 @@ from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import identifiers, list_entries, names, subjects
 
-__all__ = ["ExternalImportResult", "import_ofac_sdn"]
+__all__ = ["DOCUMENT_KINDS", "MIN_DOCUMENT_CHARS", "ExternalImportResult", "import_ofac_sdn"]
+
+#: Only these documents identify a traveller at a gate; tax numbers, birth certificates,
+#: driving licences and the like are kept out of the index.
+DOCUMENT_KINDS = frozenset({"passport", "national_id"})
+#: A shorter number (e.g. "365") would match far too many unrelated documents.
+MIN_DOCUMENT_CHARS = 5
 
 
 @dataclass
@@ -35,6 +41,7 @@ class ExternalImportResult:
     delisted: int = 0
     documents: int = 0
     document_conflicts: int = 0
+    documents_too_short: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,10 +100,15 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
             for alias in {person.name, *person.aliases}:
                 b.add(names, {"subject_id": sid, "name": alias, "name_key": name_key(alias)})
             for doc in person.documents:
+                if doc.kind not in DOCUMENT_KINDS:
+                    continue
                 kind = "passport" if doc.kind == "passport" else "document"
                 value = normalise_document_number(doc.number)
-                if not value or (kind, value) in held:
-                    result.document_conflicts += bool(value)
+                if len(value) < MIN_DOCUMENT_CHARS:
+                    result.documents_too_short += 1
+                    continue
+                if (kind, value) in held:
+                    result.document_conflicts += 1
                     continue
                 held.add((kind, value))
                 b.emit("identifier.added", {"subject_id": sid, "kind": kind, "value": value,

@@ -63,17 +63,21 @@ class _Chunk:
     """State of one transaction of an ingest."""
 
     def __init__(self, batch: Batch, furnisher_id: int, ingest_id: int, source: str,
-                 result: IngestResult, seen: dict[str, tuple[int, str]]) -> None:
+                 result: IngestResult, seen: dict[str, tuple[int, str]],
+                 quarantined: set[tuple[int | None, str | None, str]]) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
-        self.result, self.seen = result, seen
+        self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(batch)
         self.touched: set[int] = set()
 
     def reject(self, line: int | None, problems: list[Problem], raw: str | None) -> None:
         self.result.rejected += 1
         for p in problems:
+            if (line, p.field, p.reason) in self.quarantined:
+                continue  # the same file was sent before: its bad rows are quarantined once
+            self.quarantined.add((line, p.field, p.reason))
             self.b.add(quarantine, {"id": self.b.next_id(quarantine), "ingest_id": self.ingest_id,
-                                    "furnisher_id": self.fid, "source": self.source,
+                                    "furnisher_id": self.fid, "source": self.source[:500],
                                     "line": line, "field": p.field, "reason": p.reason,
                                     "raw": raw[:2000] if raw else None})
             if len(self.result.problems) < 1000:
@@ -188,14 +192,25 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     today = as_of or dt.datetime.now(dt.UTC).date()
     result = IngestResult(source)
     seen: dict[str, tuple[int, str]] = {}
+    quarantined: set[tuple[int | None, str | None, str]] = set()
     with store.batch() as b:
+        if sha256:
+            quarantined = {(r.line, r.field, r.reason) for r in b.conn.execute(
+                select(quarantine.c.line, quarantine.c.field, quarantine.c.reason)
+                .join(ingests, ingests.c.id == quarantine.c.ingest_id)
+                .where(ingests.c.furnisher_id == furnisher_id, ingests.c.sha256 == sha256))}
+            sent_before = b.conn.execute(select(ingests.c.id).where(
+                ingests.c.furnisher_id == furnisher_id, ingests.c.sha256 == sha256).limit(1)
+            ).first() is not None
+        else:
+            sent_before = False
         ingest_id = b.next_id(ingests)
-        b.add(ingests, {"id": ingest_id, "furnisher_id": furnisher_id, "source": source,
+        b.add(ingests, {"id": ingest_id, "furnisher_id": furnisher_id, "source": source[:500],
                         "sha256": sha256, "at": b.at, "accepted": 0, "rejected": 0,
                         "duplicates": 0})
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
-            chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen)
+            chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined)
             checked = [(raw, validate_row(raw.data, policy, today=today) if raw.problem is None
                         else [Problem(None, raw.problem)]) for raw in part]
             chunk.run(checked)
@@ -210,6 +225,8 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     with store.batch() as b:
         b.conn.execute(update(ingests).where(ingests.c.id == ingest_id).values(
             accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates))
+        if sent_before and not result.accepted:
+            return result  # an identical re-send changes nothing, not even the ledger
         b.emit("ingest.completed", {"ingest_id": ingest_id, "furnisher_id": furnisher_id,
                                     "source": source, "sha256": sha256,
                                     "accepted": result.accepted, "rejected": result.rejected,

@@ -29,6 +29,17 @@ COMMON_FIELDS = frozenset(
     {"furnisher_record_id", "kind", "occurred_at", "national_id", "phone", "name", "corrects",
      "birth_date", "sex"}
 )
+#: Longest accepted text, in characters, per common field (and for any text field: 200).
+MAX_CHARS = {"furnisher_record_id": 120, "corrects": 120, "name": 200, "national_id": 64,
+             "phone": 32, "kind": 40, "birth_date": 10, "sex": 1}
+MAX_TEXT_CHARS = 200
+#: Largest amount in minor units: 10^15 (10 trillion yuan) — above any real judgment and
+#: within the exact-integer range of JSON readers (2^53).
+MAX_AMOUNT_MINOR = 10**15
+#: ISO 4217 codes that are not money of a country: precious metals, SDR, bond-market units,
+#: testing and "no currency" (ISO 4217, code list one, X-codes without a country).
+NON_MONEY_CURRENCIES = frozenset({"XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD",
+                                  "XSU", "XUA", "XTS", "XXX"})
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -62,7 +73,9 @@ def _parse_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO date string, got {type(value).__name__} {value!r:.40}")
+    text = value.strip()
     try:
         if len(text) > 10:
             return dt.datetime.fromisoformat(text).date()
@@ -85,6 +98,9 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
             ) from None
         if spec.type == "money" and number < 0:
             raise ValueError(f"negative amount {number}: amounts are ≥ 0 in minor units")
+        if spec.type == "money" and number > MAX_AMOUNT_MINOR:
+            raise ValueError(f"amount {number} is above the maximum {MAX_AMOUNT_MINOR:,} "
+                             "minor units")
         if spec.min is not None and number < spec.min:
             raise ValueError(f"{number} is below the minimum {spec.min}")
         if spec.max is not None and number > spec.max:
@@ -103,6 +119,8 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
         code = str(value).strip().upper()
         if pycountry.currencies.get(alpha_3=code) is None:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        if code in NON_MONEY_CURRENCIES:
+            raise ValueError(f"{code} is not a currency of money (ISO 4217 X-code)")
         return code
     if spec.type == "enum":
         text = str(value).strip()
@@ -111,7 +129,18 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
         return text
     if spec.type == "date":
         return _parse_date(value).isoformat()
-    return unicodedata.normalize("NFC", str(value).strip())
+    return _text(value, MAX_TEXT_CHARS)
+
+
+def _text(value: Any, limit: int) -> str:
+    """A text field: a string (or a number, as CSV and JSON writers produce) of at most
+    ``limit`` characters, NFC-normalised. Raises ValueError for lists, objects, booleans."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected text, got {type(value).__name__} {value!r:.60}")
+    text = unicodedata.normalize("NFC", str(value).strip())
+    if len(text) > limit:
+        raise ValueError(f"{len(text)} characters; at most {limit} are accepted")
+    return text
 
 
 def validate_row(
@@ -119,13 +148,22 @@ def validate_row(
 ) -> ValidRecord | list[Problem]:
     """Validate one row (keys lower-case, empty values already dropped)."""
     problems: list[Problem] = []
+    failed: set[str] = set()
+    for key in [k for k in data if k in MAX_CHARS]:
+        try:
+            data = {**data, key: _text(data[key], MAX_CHARS[key])}
+        except ValueError as e:
+            problems.append(Problem(key, str(e)))
+            failed.add(key)
+            data = {k: v for k, v in data.items() if k != key}
     frid = str(data.get("furnisher_record_id", "")).strip()
-    if not frid:
+    if not frid and "furnisher_record_id" not in failed:
         problems.append(Problem("furnisher_record_id", "missing required field"))
     kind = str(data.get("kind", "")).strip()
     spec = policy.catalogue.get(kind)
     if not kind:
-        problems.append(Problem("kind", "missing required field"))
+        if "kind" not in failed:
+            problems.append(Problem("kind", "missing required field"))
     elif spec is None:
         problems.append(Problem("kind", f"unknown record kind {kind!r}: not in the policy's "
                                 f"catalogue ({', '.join(sorted(policy.catalogue))})"))
@@ -173,12 +211,12 @@ def validate_row(
                 problems.append(Problem(name, str(e)))
         extra = sorted(set(data) - COMMON_FIELDS - set(spec.fields))
         for name in extra:
-            problems.append(Problem(name, f"field not in the catalogue for kind {kind!r}; "
+            problems.append(Problem(name[:80], f"field not in the catalogue for kind {kind!r}; "
                                     "the registry collects only catalogued fields"))
     if problems:
         return problems
-    person = unicodedata.normalize("NFC", str(data["name"]).strip()) if "name" in data else None
-    corrects = str(data["corrects"]).strip() if "corrects" in data else None
+    person = data.get("name") or None
+    corrects = data.get("corrects") or None
     assert occurred is not None
     body = {"furnisher_record_id": frid, "kind": kind, "occurred_at": occurred,
             "national_id": nid, "phone": phone, "name": person, "corrects": corrects,

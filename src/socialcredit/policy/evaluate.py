@@ -146,10 +146,18 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
         policy_version=policy.version_hash, seq=seq, **values))
 
 
+class _Rollback(Exception):
+    pass
+
+
 def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5000,
-                 progress: Any = None) -> EvaluationStats:
+                 dry_run: bool = False, progress: Any = None) -> EvaluationStats:
     """Re-evaluate every subject with records or entries (``socialcredit evaluate``), one
-    transaction per ``chunk`` subjects; ``progress(done, total)`` is called after each."""
+    transaction per ``chunk`` subjects; ``progress(done, total)`` is called after each.
+
+    With ``dry_run`` every transaction is rolled back: the statistics say what *would* change
+    (a what-if for another date), and nothing is written.
+    """
     with store.read() as conn:
         ids = sorted(
             set(conn.execute(select(records.c.subject_id).where(
@@ -158,8 +166,13 @@ def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5
         )
     stats = EvaluationStats()
     for i in range(0, len(ids), chunk):
-        with store.batch(policy.version_hash) as b:
-            stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
+        try:
+            with store.batch(policy.version_hash) as b:
+                stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
+                if dry_run:
+                    raise _Rollback
+        except _Rollback:
+            pass
         if progress is not None:
             progress(min(i + chunk, len(ids)), len(ids))
     return stats

@@ -117,6 +117,10 @@ class ListSpec(_Strict):
     period_days: int | None = Field(None, gt=0)
     removal: tuple[RemovalRule, ...] = ()
     grounds: dict[int, str] = {}
+    #: Recourse for this list when it differs from the policy's (e.g. an external authority).
+    how_to_contest: str | None = None
+    #: The authority that keeps an external list (shown as the furnisher of its entries).
+    source: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ListSpec:

@@ -21,9 +21,9 @@ from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import (
     decision_counts,
     furnishers,
-    ingests,
     ledger_head,
     list_entries,
+    quarantine,
     records,
     subjects,
 )
@@ -59,7 +59,9 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "records": count(select(func.count()).select_from(records)),
             "unlinked_records": count(select(func.count()).select_from(records).where(
                 records.c.subject_id.is_(None))),
-            "rejected_rows": count(select(func.coalesce(func.sum(ingests.c.rejected), 0))),
+            # each bad row once, however often its file was re-sent
+            "rejected_rows": count(select(func.count()).select_from(
+                select(quarantine.c.ingest_id, quarantine.c.line).distinct().subquery())),
             "furnishers": count(select(func.count()).select_from(furnishers)),
             "ledger_events": count(select(ledger_head.c.seq)),
             "entries": entries,

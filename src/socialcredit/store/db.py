@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from socialcredit.errors import ConfigError, StoreUnavailable
 
@@ -45,7 +45,12 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if url.drivername.startswith("sqlite"):
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot create the folder {folder} of the SQLite database: "
+                                  f"{e.strerror}") from e
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -78,14 +83,15 @@ def migrate(engine: Engine) -> None:
     from alembic import command
 
     cfg = _alembic_config(engine)
+    where = engine.url.render_as_string()
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as e:
-        raise StoreUnavailable(
-            f"cannot reach the database at {engine.url.render_as_string()}: {e.orig}"
-        ) from e
+        raise StoreUnavailable(f"cannot reach the database at {where}: {e.orig}") from e
+    except DatabaseError as e:
+        raise ConfigError(f"{where} is not a usable registry database: {e.orig}") from e
 
 
 def needs_migration(engine: Engine) -> bool:

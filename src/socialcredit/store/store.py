@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from socialcredit.errors import StoreUnavailable
+from socialcredit.errors import Conflict, InputError, StoreUnavailable
 from socialcredit.store.db import make_engine, migrate, needs_migration
 from socialcredit.store.ledger import Batch, VerifyResult, verify
 from socialcredit.store.tables import ledger_head
@@ -50,6 +50,11 @@ class Store:
                 b.flush()
         except OperationalError as e:
             raise StoreUnavailable(f"database error during a write: {e.orig}") from e
+        except DataError as e:  # a value validation should have caught: refuse, don't crash
+            raise InputError(f"the database refused a value: {e.orig}",
+                             details={"statement": str(e.statement)[:200]}) from e
+        except IntegrityError as e:
+            raise Conflict(f"a concurrent write conflicted with this one; retry: {e.orig}") from e
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
