@@ -1,13 +1,15 @@
 """The gate index: identifier → active restrictions, in memory, following the ledger.
 
-Built from the projections (active list entries and the identifiers of their subjects), then
-kept current by :meth:`GateIndex.refresh`, which reads ledger events after the last applied
-``seq`` and reloads only the subjects they touch — no full rebuild per change.
+A :class:`~socialcredit.gate.compact.CompactTable` (NumPy columns and a hash index of 64-bit
+identifier codes) is built from the projections — active list entries and the current
+identifiers of their subjects — and then kept current by :meth:`GateIndex.refresh`, which reads
+the ledger after the last applied ``seq`` and reloads only the subjects those events touch into a
+small overlay (no restart, no full rebuild per change). When the overlay grows past
+``compact_after`` subjects the base is rebuilt.
 
-Keys are ``"<kind>:<value>"`` with kind ``national_id`` (canonical form), ``phone`` (E.164,
-current holder only) or ``document`` (passport or other document number, upper-case, no spaces
-or hyphens). Names (``name_key``) are indexed only for subjects on external lists, and a name
-alone never denies (DESIGN §3.2).
+Keys are ``"<kind>:<value>"``: ``national_id`` (canonical form), ``phone`` (E.164, current holder
+only) or ``document`` (passport or ID document number, upper-case, no spaces or hyphens). Names
+are indexed only for subjects on external lists, and a name alone never denies (DESIGN §3.2).
 """
 
 from __future__ import annotations
@@ -17,20 +19,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, func, or_, select
 
+from socialcredit.gate.codes import encode_key, is_exact
+from socialcredit.gate.compact import CompactTable, EntryRow, day_number
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import events, furnishers, identifiers, list_entries, names
 
 __all__ = ["GateIndex", "Restriction"]
 
-_TRACKED = ("entry.", "identifier.", "subject.")
+_TRACKED = ("entry.", "identifier.", "subject.", "record.linked")
+_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
 class Restriction:
-    """One active list entry as a gate sees it; ``services`` maps each sanctioned service to
+    """One active list entry as a gate sees it; ``services`` pairs each sanctioned service with
     the legal basis of its sanction."""
 
     entry_id: int
@@ -46,33 +53,93 @@ class Restriction:
 
 
 class GateIndex:
-    """See the module docstring. Thread-safe for one writer (refresh) and many readers."""
+    """See the module docstring. One writer (build/refresh) and many readers."""
 
-    def __init__(self, store: Store, policy: Policy) -> None:
-        self.store, self.policy = store, policy
-        self.keys: dict[str, int] = {}
-        self.restrictions: dict[int, tuple[Restriction, ...]] = {}
-        self.subject_keys: dict[int, tuple[str, ...]] = {}
+    def __init__(self, store: Store, policy: Policy, *, compact_after: int = 100_000) -> None:
+        self.store, self.policy, self.compact_after = store, policy, compact_after
+        self.services = tuple(policy.services)
+        self._basis = {name: {svc: s.legal_basis for s in policy.sanctions_for(name)
+                              for svc in s.services} for name in policy.lists}
+        self._scoped = {name: any(s.scope == "platform" for s in policy.sanctions_for(name))
+                        for name in policy.lists}
+        self._lock = threading.Lock()
+        self._reset(CompactTable.from_entries(self.services, [], []), {})
         self.names: dict[str, set[int]] = defaultdict(set)
         self.subject_names: dict[int, tuple[str, ...]] = {}
         self.last_seq = 0
-        self._lock = threading.Lock()
-        self._furnishers: dict[int, str] = {}
-        self._sanctions = {
-            name: tuple((svc, s.legal_basis) for s in policy.sanctions_for(name)
-                        for svc in s.services)
-            for name in policy.lists
-        }
-        self._scoped = {name: any(s.scope == "platform" for s in policy.sanctions_for(name))
-                        for name in policy.lists}
+
+    def _reset(self, base: CompactTable, hashed: dict[int, str]) -> None:
+        self.base = base
+        self.stale = np.zeros(len(base.subject_ids), dtype=np.bool_)
+        self.hashed = hashed
+        self.overlay: dict[int, tuple[Restriction, ...]] = {}
+        # subject → (its codes in the overlay, its restrictions)
+        self.overlay_subjects: dict[int, tuple[tuple[int, ...], tuple[Restriction, ...]]] = {}
+        self.overlay_codes = np.zeros(0, dtype=np.uint64)
+
+    # ----------------------------------------------------------------- loading
+    def _restriction(self, e: EntryRow) -> Restriction:
+        basis = self._basis.get(e.list, {})
+        return Restriction(e.entry_id, e.subject_id, e.list,
+                           tuple((s, basis[s]) for s in e.services if s in basis), e.platform,
+                           self._scoped.get(e.list, False), e.ground, e.since, e.until,
+                           e.furnisher)
+
+    def _load(self, conn: Connection, subject_ids: Iterable[int] | None,
+              ) -> tuple[list[EntryRow], list[tuple[str, int]], dict[int, list[str]]]:
+        """Active entries, current keys and (external lists) name keys of some subjects, or of
+        every restricted subject when ``subject_ids`` is None."""
+        labels = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+        services_of = {n: self.policy.services_of(n) for n in self.policy.lists}
+        external = {n for n, s in self.policy.lists.items() if s.external}
+        chunks: Iterable[list[int] | None]
+        if subject_ids is None:
+            chunks = [None]
+        else:
+            ids = sorted(set(subject_ids))
+            chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+        entries: list[EntryRow] = []
+        keys: list[tuple[str, int]] = []
+        name_keys: dict[int, list[str]] = defaultdict(list)
+        for part in chunks:
+            stmt = select(list_entries).where(list_entries.c.status == "active",
+                                              list_entries.c.list.in_(list(services_of)))
+            active_ids = select(list_entries.c.subject_id).where(
+                list_entries.c.status == "active")
+            if part is not None:
+                stmt = stmt.where(list_entries.c.subject_id.in_(part))
+                active_ids = active_ids.where(list_entries.c.subject_id.in_(part))
+            for e in conn.execute(stmt):
+                entries.append(EntryRow(
+                    e.subject_id, e.id, e.list, services_of[e.list], e.ground, e.since, e.until,
+                    labels.get(e.furnisher_id) or self.policy.lists[e.list].source,
+                    e.platform))
+            for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.kind,
+                                         identifiers.c.value).where(
+                    identifiers.c.valid_to.is_(None),
+                    identifiers.c.subject_id.in_(active_ids))):
+                kind = "document" if r.kind in ("passport", "document") else r.kind
+                keys.append((f"{kind}:{r.value}", r.subject_id))
+            ext = select(list_entries.c.subject_id).where(
+                list_entries.c.status == "active", list_entries.c.list.in_(sorted(external)))
+            if part is not None:
+                ext = ext.where(list_entries.c.subject_id.in_(part))
+            for n in conn.execute(select(names.c.subject_id, names.c.name_key).where(
+                    names.c.subject_id.in_(ext))):
+                name_keys[n.subject_id].append(n.name_key)
+        return entries, keys, name_keys
 
     def build(self) -> None:
-        """Load every subject with an active entry."""
+        """(Re)build the base table from the projections."""
         with self.store.read() as conn:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-            ids = conn.execute(select(list_entries.c.subject_id).where(
-                list_entries.c.status == "active").distinct()).scalars().all()
-            self._load(conn, ids)
+            entries, keys, name_keys = self._load(conn, None)
+        coded = [(encode_key(k), sid) for k, sid in keys]
+        hashed = {c: k for (c, _), (k, _) in zip(coded, keys, strict=True) if not is_exact(c)}
+        base = CompactTable.from_entries(self.services, entries, coded)
+        with self._lock:
+            self._reset(base, hashed)
+            self._set_names(name_keys, replace_all=True)
         self.last_seq = int(head)
 
     def refresh(self) -> int:
@@ -85,71 +152,105 @@ class GateIndex:
                 .order_by(events.c.seq)
             ).all()
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-            touched = {r.subject_id for r in rows if r.subject_id is not None}
+            touched = sorted({r.subject_id for r in rows if r.subject_id is not None})
             if touched:
-                self._load(conn, sorted(touched))
+                loaded = self._load(conn, touched)
+        if touched:
+            self._apply(touched, *loaded)
+            if len(self.overlay_subjects) > self.compact_after:
+                self.build()
         self.last_seq = max(int(head), self.last_seq)
         return len(touched)
 
-    def _load(self, conn: Connection, subject_ids: Iterable[int]) -> None:
-        self._furnishers = dict(conn.execute(
-            select(furnishers.c.id, furnishers.c.name)).all())
-        ids = list(subject_ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            found: dict[int, list[Restriction]] = defaultdict(list)
-            for e in conn.execute(select(list_entries).where(
-                    list_entries.c.subject_id.in_(part), list_entries.c.status == "active")):
-                if e.list not in self._sanctions:
-                    continue
-                found[e.subject_id].append(Restriction(
-                    e.id, e.subject_id, e.list, self._sanctions[e.list], e.platform,
-                    self._scoped[e.list], e.ground, e.since, e.until,
-                    self._furnishers.get(e.furnisher_id) if e.furnisher_id else None))
-            keys: dict[int, list[str]] = defaultdict(list)
-            for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.kind,
-                                         identifiers.c.value).where(
-                    identifiers.c.subject_id.in_(list(found)),
-                    identifiers.c.valid_to.is_(None))):
-                kind = "document" if r.kind in ("passport", "document") else r.kind
-                keys[r.subject_id].append(f"{kind}:{r.value}")
-            external = [sid for sid, rs in found.items()
-                        if any(self.policy.lists[x.list].external for x in rs)]
-            subject_names: dict[int, list[str]] = defaultdict(list)
-            for n in conn.execute(select(names.c.subject_id, names.c.name_key).where(
-                    names.c.subject_id.in_(external))):
-                subject_names[n.subject_id].append(n.name_key)
-            with self._lock:
-                for sid in part:
-                    self._drop(sid)
-                    if sid not in found:
-                        continue
-                    self.restrictions[sid] = tuple(found[sid])
-                    self.subject_keys[sid] = tuple(keys[sid])
-                    for k in keys[sid]:
-                        self.keys[k] = sid
-                    self.subject_names[sid] = tuple(subject_names[sid])
-                    for nk in subject_names[sid]:
-                        self.names[nk].add(sid)
+    def _apply(self, touched: list[int], entries: list[EntryRow], keys: list[tuple[str, int]],
+               name_keys: dict[int, list[str]]) -> None:
+        by_subject: dict[int, list[Restriction]] = defaultdict(list)
+        for e in entries:
+            by_subject[e.subject_id].append(self._restriction(e))
+        keys_of: dict[int, list[str]] = defaultdict(list)
+        for k, sid in keys:
+            keys_of[sid].append(k)
+        with self._lock:
+            overlay = dict(self.overlay)
+            for sid in touched:
+                row = self.base.row_of_subject(sid)
+                if row >= 0:
+                    self.stale[row] = True
+                for code in self.overlay_subjects.pop(sid, ((), ()))[0]:
+                    overlay.pop(code, None)
+                restrictions = tuple(by_subject.get(sid, ()))
+                codes = []
+                for k in keys_of.get(sid, ()) if restrictions else ():
+                    code = encode_key(k)
+                    if not is_exact(code):
+                        self.hashed[code] = k
+                    overlay[code] = restrictions
+                    codes.append(code)
+                self.overlay_subjects[sid] = (tuple(codes), restrictions)
+            self.overlay = overlay
+            self.overlay_codes = np.array(sorted(overlay), dtype=np.uint64)
+            self._set_names({sid: name_keys.get(sid, []) for sid in touched})
 
-    def _drop(self, sid: int) -> None:
-        for k in self.subject_keys.pop(sid, ()):
-            if self.keys.get(k) == sid:
-                del self.keys[k]
-        for nk in self.subject_names.pop(sid, ()):
-            self.names[nk].discard(sid)
-        self.restrictions.pop(sid, None)
+    def _set_names(self, name_keys: dict[int, list[str]], *, replace_all: bool = False) -> None:
+        if replace_all:
+            self.names, self.subject_names = defaultdict(set), {}
+        for sid, keys in name_keys.items():
+            for nk in self.subject_names.pop(sid, ()):
+                self.names[nk].discard(sid)
+            if keys:
+                self.subject_names[sid] = tuple(keys)
+                for nk in keys:
+                    self.names[nk].add(sid)
+
+    # ----------------------------------------------------------------- reading
+    def _row_restrictions(self, row: int) -> tuple[Restriction, ...]:
+        return tuple(self._restriction(e) for e in self.base.entries(row))
 
     def lookup(self, key: str) -> tuple[Restriction, ...]:
-        sid = self.keys.get(key)
-        return self.restrictions.get(sid, ()) if sid is not None else ()
+        """Active restrictions of the subject holding identifier ``key`` (empty if none)."""
+        code = encode_key(key)
+        if code in self.hashed and self.hashed[code] != key:
+            return ()
+        found = self.overlay.get(code)
+        if found is not None:
+            return found
+        row = self.base.row_of(code)
+        if row < 0 or self.stale[row]:
+            return ()
+        return self._row_restrictions(row)
 
     def lookup_name(self, name_key: str) -> tuple[Restriction, ...]:
         out: list[Restriction] = []
         for sid in self.names.get(name_key, ()):
-            out.extend(self.restrictions.get(sid, ()))
+            reloaded = self.overlay_subjects.get(sid)
+            if reloaded is not None:
+                out.extend(reloaded[1])
+                continue
+            row = self.base.row_of_subject(sid)
+            if row >= 0 and not self.stale[row]:
+                out.extend(self._row_restrictions(row))
         return tuple(out)
+
+    def candidates(self, codes: npt.NDArray[np.uint64], service: str, day: str,
+                   ) -> npt.NDArray[np.int64]:
+        """Positions in ``codes`` that *may* be refused ``service`` on ``day`` (vectorised;
+        the caller checks each candidate's restrictions exactly)."""
+        bit = self.base.bits.get(service)
+        rows = self.base.rows(codes)
+        may = rows >= 0
+        if bit is None:
+            may[:] = False
+        else:
+            r = rows[may]
+            ok = ((self.base.row_mask[r] & bit) != 0) & (self.base.row_until[r] > day_number(
+                day)) & ~self.stale[r]
+            may[np.flatnonzero(may)[~ok]] = False
+        if len(self.overlay_codes):
+            may |= np.isin(codes, self.overlay_codes)
+        return np.flatnonzero(may)
 
     @property
     def size(self) -> int:
-        return len(self.keys)
+        """Identifiers in the index (base keys not superseded, plus overlay keys)."""
+        live = int(np.count_nonzero(~self.stale[self.base.key_row])) if len(self.base) else 0
+        return live + len(self.overlay)

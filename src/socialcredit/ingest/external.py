@@ -71,8 +71,10 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
     with store.batch(policy.version_hash) as b:
         current = {r.key: r for r in b.conn.execute(
             select(list_entries).where(list_entries.c.list == list_name))}
-        held: set[tuple[str, str]] = {
-            (r.kind, r.value) for r in b.conn.execute(
+        # one document number, one holder: a passport and another person's ID card with the
+        # same number would be the same gate key
+        held: set[str] = {
+            r.value for r in b.conn.execute(
                 select(identifiers.c.kind, identifiers.c.value).where(
                     identifiers.c.kind.in_(["passport", "document"])))}
         seen: set[str] = set()
@@ -107,10 +109,10 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
                 if len(value) < MIN_DOCUMENT_CHARS:
                     result.documents_too_short += 1
                     continue
-                if (kind, value) in held:
+                if value in held:
                     result.document_conflicts += 1
                     continue
-                held.add((kind, value))
+                held.add(value)
                 b.emit("identifier.added", {"subject_id": sid, "kind": kind, "value": value,
                                             "country": doc.country, "valid_from": day},
                        subject_id=sid)
