@@ -375,6 +375,9 @@ def report(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+    role: Annotated[str, typer.Option(
+        help="all: every route; gate: a decision replica (decisions, /metrics, /healthz) "
+             "following the ledger.")] = "all",
 ) -> None:
     """Serve the API, the public search page (/) and OpenAPI docs (/docs)."""
     import uvicorn
@@ -384,9 +387,10 @@ def serve(
     settings = _settings()
     reg = Registry(settings)
     reg.ensure_schema()
-    console.print(f"Serving on http://{host or settings.host}:{port or settings.port}/ "
-                  f"(database {settings.database_url})")
-    uvicorn.run(create_app(registry=reg), host=host or settings.host, port=port or settings.port,
+    app_ = create_app(registry=reg, role=role)
+    console.print(f"Serving ({role}) on http://{host or settings.host}:"
+                  f"{port or settings.port}/ (database {settings.database_url})")
+    uvicorn.run(app_, host=host or settings.host, port=port or settings.port,
                 log_level="warning")
 
 

@@ -6,6 +6,7 @@ Both entry points (the Typer CLI and ``create_app``) build one from a :class:`Se
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import cached_property
 
 from socialcredit.gate import DecisionService, GateIndex
@@ -14,6 +15,8 @@ from socialcredit.settings import Settings
 from socialcredit.store import Store
 
 __all__ = ["Registry"]
+
+log = logging.getLogger("socialcredit")
 
 
 class Registry:
@@ -41,6 +44,11 @@ class Registry:
         return DecisionService(self.gate_index, today=self.today)
 
     def close(self) -> None:
+        """Write pending decision counters (if the database is reachable) and let go of it."""
         if "decisions" in self.__dict__:
-            self.decisions.flush()
+            try:
+                self.decisions.flush()
+            except Exception as e:  # an unreachable database must not stop a shutdown
+                log.warning("decision counters could not be written at shutdown: %s",
+                            type(e).__name__)
         self.store.dispose()

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from socialcredit.errors import SocialCreditError
+from socialcredit.api.metrics import GateMetrics
+from socialcredit.errors import ConfigError, SocialCreditError
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
@@ -41,11 +42,22 @@ def _follow(registry: Registry, stop: threading.Event) -> None:
             registry.decisions.flush()
         except SocialCreditError as e:  # keep serving from the last good index
             log.warning("gate refresh failed: %s", e.message)
+        except Exception:  # a driver error of an unreachable database, e.g. a reset socket
+            log.warning("gate refresh failed", exc_info=True)
 
 
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None,
-               ) -> FastAPI:
-    """Build the app; tests pass their own settings (or a ready registry)."""
+               role: str = "all") -> FastAPI:
+    """Build the app; tests pass their own settings (or a ready registry).
+
+    ``role="gate"`` serves only the gate routes (decisions, ``/metrics``, ``/healthz``): a
+    stateless replica that follows the ledger; ``"all"`` serves every audience.
+
+    Raises:
+        ConfigError: unknown role (and whatever :class:`Registry` raises).
+    """
+    if role not in ("all", "gate"):
+        raise ConfigError(f"unknown server role {role!r}: use all or gate")
     reg = registry or Registry(settings)
 
     @asynccontextmanager
@@ -66,14 +78,18 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     from socialcredit.api.routes import (
         furnisher_router,
         gate_router,
+        healthz,
         operator_router,
         public_router,
     )
+    from socialcredit.api.routes import metrics as metrics_route
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
                   description="Social credit registry with due process: furnishers, gates, "
                               "public search, transparency.")
     app.state.registry = reg
+    app.state.metrics = GateMetrics()
+    app.state.key_cache = {}
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next: Any) -> Any:
@@ -85,9 +101,14 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         return await call_next(request)
 
     app.state.templates = make_environment()
-    for router in (furnisher_router, gate_router, public_router, operator_router):
-        app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if role == "gate":
+        app.include_router(gate_router)
+        app.add_api_route("/metrics", metrics_route, include_in_schema=False)
+        app.add_api_route("/healthz", healthz, include_in_schema=False)
+    else:
+        for router in (furnisher_router, gate_router, public_router, operator_router):
+            app.include_router(router)
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
         return JSONResponse({"error": {"code": code, "message": message,

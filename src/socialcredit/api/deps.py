@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from socialcredit.access import Principal, authenticate
-from socialcredit.errors import AuthError, PermissionDenied
+from socialcredit.errors import AuthError, PermissionDenied, StoreUnavailable
 from socialcredit.registry import Registry
 
 __all__ = [
@@ -28,13 +30,34 @@ def get_registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+#: Seconds a verified key is trusted without asking the database again (a revocation takes
+#: effect within this time); while the database is unreachable a known key keeps working.
+KEY_CACHE_SECONDS = 30.0
+
+
 def _principal(request: Request, registry: RegistryDep) -> Principal:
     header = request.headers.get("authorization", "")
     key = header[7:] if header.lower().startswith("bearer ") else request.headers.get(
         "x-api-key", "")
     if not key:
         raise AuthError("this route needs an API key: send `Authorization: Bearer <key>`")
-    return authenticate(registry.store, key)
+    cache: dict[str, tuple[Principal, float]] = request.app.state.key_cache
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    cached = cache.get(digest)
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < KEY_CACHE_SECONDS:
+        return cached[0]
+    try:
+        principal = authenticate(registry.store, key)
+    except StoreUnavailable:
+        if cached is not None:  # the gate keeps answering from what it knows
+            return cached[0]
+        raise
+    except AuthError:
+        cache.pop(digest, None)
+        raise
+    cache[digest] = (principal, now)
+    return principal
 
 
 def _role(*roles: str) -> object:

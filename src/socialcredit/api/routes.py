@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from socialcredit.access import Principal
 from socialcredit.api.deps import (
     FurnisherDep,
     FurnisherOrOperatorDep,
@@ -15,7 +17,10 @@ from socialcredit.api.deps import (
     OperatorDep,
     RegistryDep,
 )
+from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.schemas import (
+    BatchIn,
+    BatchPublic,
     DecisionIn,
     DecisionPublic,
     EntriesPublic,
@@ -23,9 +28,15 @@ from socialcredit.api.schemas import (
     RecordsIn,
 )
 from socialcredit.disclosure import search_public
-from socialcredit.errors import InputError, PermissionDenied
+from socialcredit.errors import (
+    InputError,
+    PermissionDenied,
+    SocialCreditError,
+    StoreUnavailable,
+)
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow
+from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.store.tables import quarantine
 
@@ -66,16 +77,77 @@ def rejects(registry: RegistryDep, who: FurnisherOrOperatorDep,
     return {"data": data, "count": len(data)}
 
 
-@gate_router.post("/decisions", response_model=DecisionPublic)
-def decide(body: DecisionIn, registry: RegistryDep, who: GateOrOperatorDep) -> dict[str, Any]:
-    """May this person buy this service? Deny carries reasons; allow reveals nothing."""
+def _fresh_enough(request: Request, response: Response, registry: Registry,
+                  service: str) -> None:
+    """Say how stale the index is; refuse (503) past the policy's limit for the service."""
+    stale = registry.gate_index.staleness_seconds
+    response.headers["X-Gate-Staleness-Ms"] = str(int(stale * 1000))
+    limit = registry.policy.gate.limit_for(service)
+    if stale > limit:
+        raise StoreUnavailable(
+            f"the gate index is {stale:.0f} s stale (limit {limit} s for {service}): the "
+            "registry database is unreachable; decide by your fallback procedure",
+            details={"staleness_seconds": round(stale, 3), "limit_seconds": limit})
+
+
+def _gate_of(who: Principal, platform: str | None) -> Principal | None:
     gate = who if who.role == "gate" else None
-    if gate is not None and body.platform not in (None, gate.platform):
+    if gate is not None and platform not in (None, gate.platform):
         raise PermissionDenied("a gate decides only for its own platform")
-    return registry.decisions.decide(
+    return gate
+
+
+@gate_router.post("/decisions", response_model=DecisionPublic)
+def decide(body: DecisionIn, request: Request, response: Response, registry: RegistryDep,
+           who: GateOrOperatorDep) -> dict[str, Any]:
+    """May this person buy this service? Deny carries reasons; allow reveals nothing.
+
+    Header ``X-Gate-Staleness-Ms``: age of the index; 503 past the policy's limit."""
+    start = time.perf_counter()
+    gate = _gate_of(who, body.platform)
+    _fresh_enough(request, response, registry, body.service)
+    decision = registry.decisions.decide(
         service=body.service, national_id=body.national_id, phone=body.phone,
-        document=body.document, name=body.name, gate=gate, platform=body.platform,
-    ).as_dict()
+        document=body.document, name=body.name, gate=gate, platform=body.platform)
+    metrics: GateMetrics = request.app.state.metrics
+    metrics.decisions.labels(body.service, decision.decision).inc()
+    metrics.latency.labels("single").observe(time.perf_counter() - start)
+    return decision.as_dict()
+
+
+@gate_router.post("/decisions:batch", response_model=BatchPublic)
+def decide_batch(body: BatchIn, request: Request, response: Response, registry: RegistryDep,
+                 who: GateOrOperatorDep) -> dict[str, Any]:
+    """Decide for a manifest of up to 10,000 people, answered in input order; a person with a
+    bad identifier gets ``{"error": …}`` in their place."""
+    start = time.perf_counter()
+    gate = _gate_of(who, body.platform)
+    _fresh_enough(request, response, registry, body.service)
+    people = [p.model_dump(exclude_none=True) for p in body.people]
+    results = registry.decisions.decide_batch(service=body.service, people=people, gate=gate,
+                                              platform=body.platform)
+    metrics: GateMetrics = request.app.state.metrics
+    data: list[dict[str, Any]] = []
+    counts: dict[str, int] = {"allow": 0, "deny": 0, "review": 0, "error": 0}
+    for r in results:
+        if isinstance(r, SocialCreditError):
+            data.append(r.to_dict())
+            counts["error"] += 1
+        else:
+            data.append(r.as_dict())
+            counts[r.decision] += 1
+    for outcome in ("allow", "deny", "review"):
+        if counts[outcome]:
+            metrics.decisions.labels(body.service, outcome).inc(counts[outcome])
+    metrics.latency.labels("batch").observe(time.perf_counter() - start)
+    return {"data": data, "count": len(data), "outcomes": counts}
+
+
+@public_router.get("/metrics", include_in_schema=False)
+def metrics(request: Request, registry: RegistryDep) -> Response:
+    """Prometheus metrics (text exposition format)."""
+    body = request.app.state.metrics.render(registry.gate_index)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @public_router.get("/v1/public/entries", response_model=EntriesPublic)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BatchIn",
+    "BatchPublic",
     "DecisionIn",
     "DecisionPublic",
     "EntriesPublic",
@@ -48,6 +50,28 @@ class DecisionIn(BaseModel):
     platform: str | None = None
 
 
+class PersonIn(BaseModel):
+    """One person of a batch: exactly one identifier (checked per person), optional name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=32)
+    document: str | None = Field(None, max_length=64,
+                                 validation_alias=AliasChoices("document", "passport"))
+    name: str | None = Field(None, max_length=200)
+
+
+class BatchIn(BaseModel):
+    """A manifest: one service, up to 10,000 people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    platform: str | None = None
+    people: list[PersonIn] = Field(min_length=1, max_length=10_000)
+
+
 class ReasonPublic(BaseModel):
     list: str
     entry_id: int
@@ -66,6 +90,29 @@ class DecisionPublic(BaseModel):
     decision_id: str
     service: str
     reasons: list[ReasonPublic]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class BatchItemPublic(BaseModel):
+    """Either a decision (``decision``, ``decision_id``, ``service``, ``reasons``) or an
+    ``error`` for this person."""
+
+    decision: Literal["allow", "deny", "review"] | None = None
+    decision_id: str | None = None
+    service: str | None = None
+    reasons: list[ReasonPublic] | None = None
+    error: ErrorBody | None = None
+
+
+class BatchPublic(BaseModel):
+    data: list[BatchItemPublic]
+    count: int
+    outcomes: dict[str, int]
 
 
 class EntryPublic(BaseModel):

@@ -17,11 +17,15 @@ import json
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from socialcredit.access import Principal
-from socialcredit.errors import InputError, PermissionDenied, UnknownService
+from socialcredit.errors import InputError, PermissionDenied, SocialCreditError, UnknownService
+from socialcredit.gate.codes import encode_cn_ids, encode_key
 from socialcredit.gate.dialect import increment_counts
 from socialcredit.gate.index import GateIndex, Restriction
 from socialcredit.identity import normalise_phone, scheme_for
@@ -30,7 +34,10 @@ from socialcredit.ingest.ofac_sdn import normalise_document_number
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import decisions
 
-__all__ = ["Decision", "DecisionService"]
+__all__ = ["MAX_BATCH", "Decision", "DecisionService"]
+
+#: Most people in one batch (a long-haul aircraft or a full high-speed train several times over).
+MAX_BATCH = 10_000
 
 Outcome = Literal["allow", "deny", "review"]
 
@@ -112,16 +119,28 @@ class DecisionService:
             InputError / IdentifierError: not exactly one identifier, or a malformed or
                 checksum-invalid one.
         """
+        platform = self._check_service(service, gate, platform)
+        key = self._key(national_id, phone, document)
+        day = self._day()
+        hits = [r for r in self.index.lookup(key) if self._applies(r, service, platform, day)]
+        return self._finish(service, hits, name, platform, day, gate)
+
+    def _check_service(self, service: str, gate: Principal | None,
+                       platform: str | None) -> str | None:
         if service not in self.policy.services:
             raise UnknownService(f"unknown service {service!r}; the policy defines "
                                  f"{', '.join(self.policy.services)}")
         if gate is not None:
             if service not in gate.services:
                 raise PermissionDenied(f"gate {gate.name!r} is not registered for {service!r}")
-            platform = gate.platform
-        key = self._key(national_id, phone, document)
-        day = (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
-        hits = [r for r in self.index.lookup(key) if self._applies(r, service, platform, day)]
+            return gate.platform
+        return platform
+
+    def _day(self) -> str:
+        return (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
+
+    def _finish(self, service: str, hits: list[Restriction], name: str | None,
+                platform: str | None, day: str, gate: Principal | None) -> Decision:
         outcome: Outcome = "deny" if hits else "allow"
         if not hits and name:
             hits = [r for r in self.index.lookup_name(name_key(name))
@@ -139,6 +158,56 @@ class DecisionService:
                     "reasons": json.dumps(decision.reasons, ensure_ascii=False)})
         return decision
 
+    def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
+                     gate: Principal | None = None, platform: str | None = None,
+                     ) -> list[Decision | SocialCreditError]:
+        """Decide for a manifest, answered in input order.
+
+        Each person is a mapping with exactly one of ``national_id`` / ``phone`` /
+        ``document`` and optionally ``name``. A person with a bad identifier gets the error in
+        their place; the others are decided. Valid CN resident IDs are encoded and looked up
+        in one vectorised pass; only possible refusals are examined one by one.
+
+        Raises:
+            UnknownService, PermissionDenied: for the whole batch (see :meth:`decide`).
+            InputError: more than :data:`MAX_BATCH` people.
+        """
+        if len(people) > MAX_BATCH:
+            raise InputError(f"a batch holds at most {MAX_BATCH:,} people; got {len(people):,}")
+        platform = self._check_service(service, gate, platform)
+        day = self._day()
+        out: list[Decision | SocialCreditError | None] = [None] * len(people)
+        keys: list[str | None] = [None] * len(people)
+        fast = self.policy.identity.national_id.scheme == "cn.ric"
+        ids = [p.get("national_id") if fast and set(p) <= {"national_id", "name"} else None
+               for p in people]
+        vec = [i for i, v in enumerate(ids) if isinstance(v, str) and len(v) == 18]
+        codes = np.zeros(len(people), dtype=np.uint64)
+        if vec:
+            vcodes, ok = encode_cn_ids([ids[i] for i in vec])  # type: ignore[misc]
+            for j, i in enumerate(vec):
+                if ok[j]:
+                    codes[i] = vcodes[j]
+        for i, p in enumerate(people):
+            if codes[i]:
+                continue
+            try:
+                keys[i] = self._key(p.get("national_id"), p.get("phone"), p.get("document"))
+                codes[i] = np.uint64(encode_key(keys[i]))  # type: ignore[arg-type]
+            except SocialCreditError as e:
+                out[i] = e
+        maybe = set(self.index.candidates(codes, service, day).tolist())
+        for i, p in enumerate(people):
+            if out[i] is not None:
+                continue
+            hits: list[Restriction] = []
+            if i in maybe:
+                key = keys[i] or f"national_id:{str(p['national_id']).upper()}"
+                hits = [r for r in self.index.lookup(key)
+                        if self._applies(r, service, platform, day)]
+            out[i] = self._finish(service, hits, p.get("name"), platform, day, gate)
+        return [d for d in out if d is not None]
+
     def flush(self) -> None:
         """Write counters and stored decisions (one transaction)."""
         with self._lock:
@@ -146,7 +215,13 @@ class DecisionService:
             self.counts, self._pending = Counter(), []
         if not counts and not pending:
             return
-        with self.store.engine.begin() as conn:
-            if pending:
-                conn.execute(decisions.insert(), pending)
-            increment_counts(conn, counts)
+        try:
+            with self.store.engine.begin() as conn:
+                if pending:
+                    conn.execute(decisions.insert(), pending)
+                increment_counts(conn, counts)
+        except Exception:  # database unreachable: keep them for the next flush
+            with self._lock:
+                self.counts.update(counts)
+                self._pending[:0] = pending
+            raise

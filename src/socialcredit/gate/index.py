@@ -14,7 +14,9 @@ are indexed only for subjects on external lists, and a name alone never denies (
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +69,16 @@ class GateIndex:
         self.names: dict[str, set[int]] = defaultdict(set)
         self.subject_names: dict[int, tuple[str, ...]] = {}
         self.last_seq = 0
+        #: time.time() of the last successful build or refresh (staleness is measured from it)
+        self.last_ok = 0.0
+        #: ledger lag seen by the last refresh, before applying: events and seconds
+        self.lag_events = 0
+        self.lag_seconds = 0.0
+
+    @property
+    def staleness_seconds(self) -> float:
+        """Seconds since the index last heard from the database (0 right after a refresh)."""
+        return max(0.0, time.time() - self.last_ok) if self.last_ok else float("inf")
 
     def _reset(self, base: CompactTable, hashed: dict[int, str]) -> None:
         self.base = base
@@ -141,12 +153,13 @@ class GateIndex:
             self._reset(base, hashed)
             self._set_names(name_keys, replace_all=True)
         self.last_seq = int(head)
+        self.last_ok = time.time()
 
     def refresh(self) -> int:
         """Apply ledger events after ``last_seq``; return how many subjects were reloaded."""
         with self.store.read() as conn:
             rows = conn.execute(
-                select(events.c.seq, events.c.subject_id).where(
+                select(events.c.seq, events.c.subject_id, events.c.at).where(
                     events.c.seq > self.last_seq,
                     or_(*(events.c.type.startswith(p) for p in _TRACKED)))
                 .order_by(events.c.seq)
@@ -155,11 +168,16 @@ class GateIndex:
             touched = sorted({r.subject_id for r in rows if r.subject_id is not None})
             if touched:
                 loaded = self._load(conn, touched)
+        now = time.time()
+        self.lag_events = int(head) - self.last_seq
+        self.lag_seconds = max(0.0, now - dt.datetime.fromisoformat(rows[0].at).timestamp()
+                               ) if rows else 0.0
         if touched:
             self._apply(touched, *loaded)
             if len(self.overlay_subjects) > self.compact_after:
                 self.build()
         self.last_seq = max(int(head), self.last_seq)
+        self.last_ok = now
         return len(touched)
 
     def _apply(self, touched: list[int], entries: list[EntryRow], keys: list[tuple[str, int]],

@@ -19,6 +19,7 @@ from socialcredit.errors import ConfigError
 
 __all__ = [
     "FieldSpec",
+    "GateSpec",
     "IdentitySpec",
     "KindSpec",
     "ListSpec",
@@ -141,6 +142,18 @@ class SanctionSpec(_Strict):
     scope: Literal["all", "platform"] = "all"
 
 
+class GateSpec(_Strict):
+    """How long a gate may answer from its last good index when the registry database cannot
+    be reached, per service (``default`` for the rest), in seconds. Past it the gate answers
+    503 rather than guess (never a silent allow or deny)."""
+
+    staleness_limit_seconds: dict[str, int] = {"default": 300}
+
+    def limit_for(self, service: str) -> int:
+        return self.staleness_limit_seconds.get(
+            service, self.staleness_limit_seconds.get("default", 300))
+
+
 class Policy(_Strict):
     """A validated policy. ``version_hash`` (``sha256:…`` of the file bytes) is written on every
     ledger event that evaluation causes."""
@@ -154,6 +167,7 @@ class Policy(_Strict):
     services: dict[str, str]
     lists: dict[str, ListSpec]
     sanctions: tuple[SanctionSpec, ...]
+    gate: GateSpec = GateSpec()
     version_hash: str = ""
 
     @model_validator(mode="after")

@@ -1,0 +1,191 @@
+"""Gates at scale: batch decisions, the compact index and its overlay, metrics, staleness."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+import yaml
+
+from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
+from servers import TcpProxy, running
+from socialcredit.access import add_furnisher, add_gate, add_operator, authenticate, furnisher_id
+from socialcredit.errors import InputError, SocialCreditError
+from socialcredit.gate import DecisionService, GateIndex
+from socialcredit.gate.decide import MAX_BATCH
+from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.registry import Registry
+from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
+
+LISTED = [make_id(birth=f"19{60 + i:02d}0101", seq=100 + i) for i in range(30)]
+
+
+def _list_people(reg: Registry, tmp_path: Path, ids: list[str], *, start: int = 0) -> None:
+    try:
+        fid = furnisher_id(reg.store, "court")
+    except SocialCreditError:
+        add_furnisher(reg.store, name="court", kind="court")
+        fid = furnisher_id(reg.store, "court")
+    rows = [{"furnisher_record_id": f"f{start + i}", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-05", "national_id": nid, "phone": f"+86139{start + i:08d}",
+             "case_number": f"K{start + i}", "ground": 1, "amount_minor": 1, "currency": "CNY"}
+            for i, nid in enumerate(ids)]
+    ingest_file(reg.store, reg.policy, furnisher_id=fid, as_of=TODAY,
+                path=write_csv(tmp_path / f"court{start}.csv", rows))
+
+
+def _perform(reg: Registry, tmp_path: Path, index: int, nid: str) -> None:
+    rows = [{"furnisher_record_id": f"p{index}", "kind": "judgment_performance",
+             "occurred_at": "2026-03-01", "national_id": nid, "case_number": f"K{index}",
+             "amount_minor": 1, "currency": "CNY", "full": True}]
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court"),
+                as_of=TODAY, path=write_csv(tmp_path / f"perf{index}.csv", rows))
+
+
+def test_batch_answers_in_order_like_single_decisions(registry: Registry,
+                                                      tmp_path: Path) -> None:
+    _list_people(registry, tmp_path, LISTED)
+    service = DecisionService(registry.gate_index, today=TODAY)
+    rng = random.Random(7)
+    people: list[dict[str, Any]] = []
+    for i in range(400):
+        pick = rng.random()
+        if pick < 0.3:
+            people.append({"national_id": rng.choice(LISTED)})
+        elif pick < 0.4:
+            people.append({"phone": f"+86139{rng.randrange(30):08d}"})
+        elif pick < 0.45:
+            people.append({"national_id": LISTED[0][:-1] + "Y"})  # malformed
+        elif pick < 0.5:
+            people.append({"national_id": make_id(seq=i)[:-1] + "0", "name": "x"})
+        else:
+            people.append({"national_id": make_id(birth="19990909", seq=i)})
+    batch = service.decide_batch(service="air", people=people)
+    assert len(batch) == len(people)
+    for person, got in zip(people, batch, strict=True):
+        try:
+            single = service.decide(service="air", **person)
+        except SocialCreditError as e:
+            assert isinstance(got, SocialCreditError) and got.code == e.code, person
+            continue
+        assert not isinstance(got, SocialCreditError), (person, got)
+        assert (got.decision, got.reasons) == (single.decision, single.reasons), person
+    assert sum(1 for d in batch if not isinstance(d, SocialCreditError)
+               and d.decision == "deny") > 50
+    with pytest.raises(InputError):
+        service.decide_batch(service="air", people=[{"national_id": LISTED[0]}] *
+                             (MAX_BATCH + 1))
+
+
+def test_overlay_follows_the_ledger_and_compaction_agrees(registry: Registry,
+                                                         tmp_path: Path) -> None:
+    _list_people(registry, tmp_path, LISTED[:10])
+    index = GateIndex(registry.store, registry.policy, compact_after=10_000)
+    index.build()
+    base_size = index.size
+    service = DecisionService(index, today=TODAY)
+    _perform(registry, tmp_path, 3, LISTED[3])                 # removal
+    _list_people(registry, tmp_path, LISTED[10:12], start=10)  # new listings
+    assert index.refresh() == 3
+    assert len(index.overlay_subjects) == 3 and index.stale.sum() == 1
+    answers = {nid: service.decide(service="rail_hsr", national_id=nid).decision
+               for nid in LISTED[:12]}
+    assert answers[LISTED[3]] == "allow"
+    assert [answers[n] for n in LISTED[10:12]] == ["deny", "deny"]
+    assert index.size == base_size - 2 + 4  # subject 3 lost id+phone; two gained id+phone
+    rebuilt = GateIndex(registry.store, registry.policy, compact_after=0)
+    rebuilt.build()
+    again = DecisionService(rebuilt, today=TODAY)
+    assert answers == {nid: again.decide(service="rail_hsr", national_id=nid).decision
+                       for nid in LISTED[:12]}
+    assert rebuilt.size == index.size and not rebuilt.overlay
+
+
+def test_batch_route_metrics_and_staleness_header(registry: Registry, tmp_path: Path) -> None:
+    _list_people(registry, tmp_path, LISTED[:5])
+    key = add_gate(registry.store, registry.policy, name="rail", services=["rail_hsr"])
+    with running(registry) as base:
+        h = {"Authorization": f"Bearer {key}"}
+        people = [{"national_id": LISTED[0]}, {"national_id": "123"},
+                  {"passport": "E1234567"}, {"national_id": make_id(seq=1)}]
+        r = httpx.post(base + "/v1/decisions:batch", json={"service": "rail_hsr",
+                                                           "people": people}, headers=h)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [d.get("decision") for d in body["data"]] == ["deny", None, "allow", "allow"]
+        assert body["data"][1]["error"]["code"] == "invalid_identifier"
+        assert body["outcomes"] == {"allow": 2, "deny": 1, "review": 0, "error": 1}
+        assert int(r.headers["X-Gate-Staleness-Ms"]) < 5_000
+        over = {"service": "rail_hsr", "people": [{"national_id": LISTED[0]}] * 10_001}
+        assert httpx.post(base + "/v1/decisions:batch", json=over, headers=h).status_code == 422
+        wrong = httpx.post(base + "/v1/decisions:batch", json={
+            "service": "air", "people": people}, headers=h)
+        assert wrong.status_code == 403
+        text = httpx.get(base + "/metrics").text
+        assert 'socialcredit_decisions_total{outcome="deny",service="rail_hsr"} 1.0' in text
+        assert "socialcredit_decision_seconds_bucket" in text
+        assert "socialcredit_gate_index_identifiers 10.0" in text
+        assert "socialcredit_ledger_lag_events" in text
+
+
+def _policy_with_limit(tmp_path: Path, seconds: int) -> Path:
+    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    data["gate"] = {"staleness_limit_seconds": {"default": 300, "air": seconds}}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.postgres
+def test_gate_survives_a_lost_database_then_refuses_past_the_limit(tmp_path: Path) -> None:
+    base_url = os.environ.get(PG_ENV)
+    if not base_url:
+        pytest.skip(f"needs {PG_ENV}: the database connection is cut through a TCP proxy")
+    for url in _pg_schema_url(base_url):
+        parts = urlsplit(url)
+        proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+        netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
+        proxied = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        settings = Settings(database_url=proxied, policy_path=_policy_with_limit(tmp_path, 2),
+                            gate_refresh_ms=100)
+        reg = Registry(settings, today=TODAY)
+        reg.ensure_schema()
+        _list_people(reg, tmp_path, LISTED[:3])
+        gate_key = add_gate(reg.store, reg.policy, name="air", services=["air", "hotel_star"])
+        add_operator(reg.store, name="ops")
+        assert authenticate(reg.store, gate_key).name == "air"
+        try:
+            with running(reg) as base, httpx.Client(base_url=base, timeout=10) as c:
+                h = {"Authorization": f"Bearer {gate_key}"}
+                ask = {"service": "air", "national_id": LISTED[0]}
+                assert c.post("/v1/decisions", json=ask, headers=h).json()["decision"] == "deny"
+                proxy.cut()
+                time.sleep(0.5)
+                # the key check needs the database too; an authenticated gate keeps working
+                r = c.post("/v1/decisions", json=ask, headers=h)
+                assert r.status_code in (200, 503), r.text
+                deadline = time.monotonic() + 10
+                while r.status_code == 200 and time.monotonic() < deadline:
+                    assert r.json()["decision"] == "deny"  # never a silent allow
+                    time.sleep(0.3)
+                    r = c.post("/v1/decisions", json=ask, headers=h)
+                assert r.status_code == 503
+                err = r.json()["error"]
+                assert err["code"] == "unavailable"
+                assert err["details"]["limit_seconds"] == 2 or "unreachable" in err["message"]
+                hotel = c.post("/v1/decisions", json={**ask, "service": "hotel_star"}, headers=h)
+                assert hotel.status_code in (200, 503)
+                if hotel.status_code == 200:  # 300 s limit: still answering, and says how stale
+                    assert hotel.json()["decision"] == "deny"
+                    assert int(hotel.headers["X-Gate-Staleness-Ms"]) >= 2000
+                metrics = c.get("/metrics").text
+                assert "socialcredit_gate_staleness_seconds" in metrics
+        finally:
+            proxy.close()
+            reg.close()
