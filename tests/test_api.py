@@ -146,6 +146,8 @@ def test_record_submission_errors(api: tuple[str, dict[str, str]]) -> None:
     long_id = dict(FINDING, furnisher_record_id="y" * 121)
     r = httpx.post(base + "/v1/records", json={"records": [long_id, FINDING]}, headers=court)
     assert r.status_code == 200 and (r.json()["accepted"], r.json()["rejected"]) == (1, 1)
+    again = httpx.post(base + "/v1/records", json={"records": [long_id, FINDING]}, headers=court)
+    assert (again.json()["duplicates"], again.json()["rejected"]) == (1, 1)
     mine = httpx.get(base + "/v1/furnisher/rejects", headers=court).json()
     everyone = httpx.get(base + "/v1/furnisher/rejects", headers=_h(keys["operator"])).json()
     assert mine["count"] == everyone["count"] == 1

@@ -23,6 +23,9 @@ def run(tmp_path: Path, *args: str, db: str | None = None) -> subprocess.Complet
 
 
 def test_furnisher_ingest_check_report_verify(tmp_path: Path) -> None:
+    r = run(tmp_path, "check", "--service", "air", "--national-id", DEBTOR)
+    assert r.returncode == 1 and "no registry at" in r.stderr  # never "allow" from nothing
+    assert run(tmp_path, "init").returncode == 0
     r = run(tmp_path, "furnishers", "add", "court-nj", "--kind", "court")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith("sc_f_")
@@ -68,6 +71,7 @@ def test_furnisher_ingest_check_report_verify(tmp_path: Path) -> None:
     (("check", "--service", "air"), "exactly one identifier"),
 ])
 def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    assert run(tmp_path, "init").returncode == 0
     r = run(tmp_path, *args)
     assert r.returncode != 0
     assert needle in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -91,6 +95,7 @@ def test_bad_database_url_and_policy(tmp_path: Path) -> None:
 
 
 def test_demo_json_summary(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
     assert run(tmp_path, "furnishers", "add", "precious", "--kind", "court").returncode == 0
     r = run(tmp_path, "demo", "--subjects", "3000", "--seed", "5", "--json")
     assert r.returncode == 0, r.stderr
@@ -112,6 +117,7 @@ def test_evaluate_other_dates_only_as_a_dry_run(tmp_path: Path) -> None:
     rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
              "occurred_at": "2025-01-02", "national_id": DEBTOR, "case_number": "K",
              "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "init").returncode == 0
     assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
     assert run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher",
                "c").returncode == 0

@@ -86,7 +86,7 @@ def test_default_policy_has_the_catalogue_and_legal_bases() -> None:
 
 
 @pytest.mark.parametrize(("change", "where"), [
-    (lambda p: p["lists"]["unruly_passengers"].pop("period_days"),
+    (lambda p: p["lists"]["unruly_passengers"].pop("period_years"),
      "lists.unruly_passengers"),
     (lambda p: p["sanctions"][0].update(services=["air", "moon"]), "unknown service 'moon'"),
     (lambda p: p["lists"]["unruly_passengers"]["trigger"].update(kind="tweet"),

@@ -199,3 +199,28 @@ def test_parquet_and_phone_only_records(registry: Registry, tmp_path: Path) -> N
         linked = dict(conn.execute(select(records.c.furnisher_record_id, records.c.subject_id)
                                    ).all())
     assert linked["r1"] == linked["r2"] is not None and linked["r4"] is None
+
+
+def test_newcomer_cases_of_impossible_or_unauthorised_records(registry: Registry,
+                                                              tmp_path: Path) -> None:
+    fid = _court(registry)
+    finding = {"furnisher_record_id": "c1", "kind": "dishonesty_finding",
+               "occurred_at": "2026-01-01", "national_id": A, "case_number": "K", "ground": 1,
+               "amount_minor": 1, "currency": "CNY"}
+    rows = [finding,
+            dict(finding, furnisher_record_id="old", occurred_at="1979-12-31"),  # before birth
+            dict(finding, furnisher_record_id="nobody", national_id=None),
+            {"furnisher_record_id": "loan", "kind": "loan_default", "occurred_at": "2026-01-01",
+             "national_id": A, "loan_id": "L", "amount_minor": 1, "currency": "CNY",
+             "days_past_due": 9}]
+    result = _ingest(registry, fid, write_jsonl(tmp_path / "a.jsonl", rows))
+    assert (result.accepted, result.rejected) == (1, 3)
+    reasons = [p["reason"] for p in result.problems]
+    assert "before the birth date" in reasons[0] and "must concern someone" in reasons[1]
+    assert "a court furnisher may not report loan_default" in reasons[2]
+    # a correction of a record that was already corrected is refused: one current version
+    fix1 = dict(finding, furnisher_record_id="c1b", corrects="c1", ground=3)
+    fix2 = dict(finding, furnisher_record_id="c1c", corrects="c1", ground=4)
+    result = _ingest(registry, fid, write_jsonl(tmp_path / "b.jsonl", [fix1, fix2]))
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "already corrected by 'c1b'" in result.problems[0]["reason"]

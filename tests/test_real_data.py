@@ -107,7 +107,8 @@ def test_ofac_sdn_document_hit_denies_and_name_only_reviews(registry: Registry,
                             ).decision == "allow"
     # a name alone (even an alias) never denies: review
     stranger = make_id(seq=999)
-    for name in (with_passport.name, with_passport.aliases[0]):
+    natural = " ".join(reversed(with_passport.name.split(", ")))  # "Given SURNAME" order
+    for name in (with_passport.name, with_passport.aliases[0], natural, natural.lower()):
         review = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
         assert review.decision == "review" and review.reasons[0]["list"] == "ofac_sdn"
     assert decisions.decide(service="air", national_id=stranger, name="Nobody Atall",

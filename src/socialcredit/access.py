@@ -104,6 +104,11 @@ def add_gate(
     _check_name(name)
     if not services:
         raise InputError("a gate needs at least one service (--services air,rail_hsr)")
+    scoped = sorted({svc for s in policy.sanctions if s.scope == "platform"
+                     for svc in s.services} & set(services))
+    if scoped and not platform:
+        raise InputError(f"{', '.join(scoped)} refusals are scoped to one platform: give the "
+                         "gate's --platform (the furnisher name of the platform)")
     unknown = [s for s in services if s not in policy.services]
     if unknown:
         raise UnknownService(
@@ -123,8 +128,17 @@ def add_gate(
 
 
 def add_operator(store: Store, *, name: str) -> str:
-    """Create an operator key (full access to operator routes); return it."""
+    """Create an operator key (full access to operator routes); return it.
+
+    Raises:
+        Conflict: an operator of that name has a key that is not revoked.
+    """
     _check_name(name)
+    with store.read() as conn:
+        if conn.execute(select(api_keys.c.key_id).where(
+                api_keys.c.role == "operator", api_keys.c.name == name,
+                api_keys.c.revoked_at.is_(None))).first():
+            raise Conflict(f"operator {name!r} already has a key; revoke it first")
     return _new_key(store, "operator", name, None)
 
 

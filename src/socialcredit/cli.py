@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from socialcredit import access
-from socialcredit.errors import InputError, SocialCreditError
+from socialcredit.errors import ConfigError, InputError, SocialCreditError
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
@@ -74,10 +74,15 @@ def _settings() -> Settings:
     return Settings(**overrides)
 
 
-def _registry(*, today: dt.date | None = None, create: bool = True) -> Registry:
+def _registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
+    """The configured registry. Only ``init`` (``create=True``) makes one: any other command
+    on a database without a registry fails, so a mistyped URL can never answer "allow" from an
+    empty registry. An existing registry is upgraded to the newest schema."""
     reg = Registry(_settings(), today=today)
-    if create:
-        reg.ensure_schema()
+    if not create and not reg.store.initialised():
+        raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "
+                          "(or check SOCIALCREDIT_DATABASE_URL)")
+    reg.ensure_schema()
     return reg
 
 
@@ -109,7 +114,7 @@ def _bar(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
     """Create or upgrade the registry's database schema (Alembic)."""
-    reg = _registry()
+    reg = _registry(create=True)
     seq, head = reg.store.head()
     if as_json:
         _out({"database": reg.store.url, "ledger_seq": seq, "head_hash": head})
@@ -300,10 +305,10 @@ def evaluate(
     if as_json:
         _out({"as_of": day.isoformat(), "dry_run": dry_run, **stats.as_dict()})
     else:
-        verb = "Would change" if dry_run else "Evaluated"
-        console.print(f"{verb} {stats.subjects:,} subjects as of {day}: listed "
-                      f"{dict(stats.listed)}, removed {dict(stats.removed)}, expired "
-                      f"{dict(stats.expired)}.")
+        verb = "would be" if dry_run else "were"
+        console.print(f"Evaluated {stats.subjects:,} subjects as of {day}; entries that {verb} "
+                      f"listed {dict(stats.listed)}, removed {dict(stats.removed)}, expired "
+                      f"{dict(stats.expired)}, updated {stats.updated}.")
 
 
 @app.command()
@@ -356,7 +361,7 @@ def report(
                                                        reg.policy.lists.items()},
                              service_labels=dict(reg.policy.services))
     if as_json:
-        _out({**summary, "report": str(path) if path else None})
+        _out({**summary, **({"report": str(path)} if path else {})})
         return
     console.print(f"Subjects {summary['subjects']:,}; records {summary['records']:,} "
                   f"({summary['unlinked_records']:,} unlinked); rejected rows "
@@ -386,6 +391,9 @@ def serve(
 
     settings = _settings()
     reg = Registry(settings)
+    if not reg.store.initialised():
+        raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "
+                          "or run `make demo` and `make serve`")
     reg.ensure_schema()
     app_ = create_app(registry=reg, role=role)
     console.print(f"Serving ({role}) on http://{host or settings.host}:"

@@ -60,11 +60,16 @@ def _principal(request: Request, registry: RegistryDep) -> Principal:
     return principal
 
 
+def _an(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def _role(*roles: str) -> object:
     def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(
-                f"this route needs a {' or '.join(roles)} key; this is a {principal.role} key")
+                f"this route needs {_an(' or '.join(roles))} key; this is "
+                f"{_an(principal.role)} key")
         return principal
 
     return check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -38,6 +39,7 @@ from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow
 from socialcredit.registry import Registry
 from socialcredit.reports import summarise
+from socialcredit.store.ledger import canonical_json
 from socialcredit.store.tables import quarantine
 
 __all__ = ["furnisher_router", "gate_router", "operator_router", "public_router"]
@@ -54,8 +56,11 @@ def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) ->
     assert who.principal_id is not None
     rows = [RawRow(i, {str(k).lower(): v for k, v in rec.items() if v is not None and v != ""})
             for i, rec in enumerate(body.records, start=1)]
+    # the same request sent again quarantines its bad rows once, like a re-sent file
+    digest = hashlib.sha256(canonical_json(body.records).encode()).hexdigest()
     result = ingest_rows(registry.store, registry.policy, furnisher_id=who.principal_id,
-                         rows=rows, source=f"api:{who.name}", as_of=registry.today,
+                         rows=rows, source=f"api:{who.name}", sha256=digest,
+                         as_of=registry.today,
                          chunk_rows=registry.settings.ingest_batch_rows)
     if "gate_index" in registry.__dict__:
         registry.gate_index.refresh()
@@ -72,7 +77,7 @@ def rejects(registry: RegistryDep, who: FurnisherOrOperatorDep,
         stmt = stmt.where(quarantine.c.furnisher_id == who.principal_id)
     with registry.store.read() as conn:
         rows = conn.execute(stmt).all()
-    data = [{"source": r.source, "line": r.line, "field": r.field, "reason": r.reason}
+    data = [{"file": r.source, "line": r.line, "field": r.field, "reason": r.reason}
             for r in rows]
     return {"data": data, "count": len(data)}
 

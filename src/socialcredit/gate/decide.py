@@ -12,7 +12,6 @@ reasons (table ``decisions``); counters are written by :meth:`DecisionService.fl
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import secrets
 import threading
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from socialcredit.access import Principal
 from socialcredit.errors import InputError, PermissionDenied, SocialCreditError, UnknownService
@@ -34,12 +34,27 @@ from socialcredit.ingest.ofac_sdn import normalise_document_number
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import decisions
 
-__all__ = ["MAX_BATCH", "Decision", "DecisionService"]
+__all__ = ["MAX_BATCH", "BatchOutcome", "Decision", "DecisionService"]
 
 #: Most people in one batch (a long-haul aircraft or a full high-speed train several times over).
 MAX_BATCH = 10_000
 
 Outcome = Literal["allow", "deny", "review"]
+
+
+@dataclass
+class BatchOutcome:
+    """Result of :meth:`DecisionService.decide_codes`: ``outcomes[i]`` is 0 allow, 1 deny,
+    2 review; ``decisions`` holds the deny and review decisions (with reasons) by position."""
+
+    service: str
+    outcomes: npt.NDArray[np.int8]
+    decisions: dict[int, Decision]
+    id_prefix: str
+    first_serial: int
+
+    def decision_id(self, i: int) -> str:
+        return f"{self.id_prefix}-{self.first_serial + i:012x}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,7 @@ class DecisionService:
         self._lock = threading.Lock()
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
         self._prefix = secrets.token_hex(8)
-        self._serial = itertools.count(1)
+        self._next_serial = 1
 
     def _key(self, national_id: str | None, phone: str | None, document: str | None) -> str:
         given = [k for k, v in (("national_id", national_id), ("phone", phone),
@@ -140,16 +155,23 @@ class DecisionService:
         return (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
 
     def _finish(self, service: str, hits: list[Restriction], name: str | None,
-                platform: str | None, day: str, gate: Principal | None) -> Decision:
+                platform: str | None, day: str, gate: Principal | None, *,
+                count: bool = True, decision_id: str | None = None) -> Decision:
         outcome: Outcome = "deny" if hits else "allow"
         if not hits and name:
             hits = [r for r in self.index.lookup_name(name_key(name))
                     if self._applies(r, service, platform, day)]
             outcome = "review" if hits else "allow"
-        decision = Decision(outcome, f"{self._prefix}-{next(self._serial):012x}", service,
+        if decision_id is None:
+            with self._lock:
+                serial = self._next_serial
+                self._next_serial += 1
+            decision_id = f"{self._prefix}-{serial:012x}"
+        decision = Decision(outcome, decision_id, service,
                             [self._reason(r, service) for r in hits])
         with self._lock:
-            self.counts[(service, outcome)] += 1
+            if count:
+                self.counts[(service, outcome)] += 1
             if hits:
                 self._pending.append({
                     "id": decision.decision_id, "at": utc_now(), "service": service,
@@ -158,6 +180,46 @@ class DecisionService:
                     "reasons": json.dumps(decision.reasons, ensure_ascii=False)})
         return decision
 
+    def decide_codes(self, *, service: str, codes: npt.NDArray[np.uint64],
+                     names: Sequence[str | None] | None = None, gate: Principal | None = None,
+                     platform: str | None = None) -> BatchOutcome:
+        """Decide for many encoded identifiers at once (:mod:`socialcredit.gate.codes`).
+
+        Vectorised: one hash-index pass finds the few people who may be refused; only they (and
+        people with a ``name``, for review) are examined one by one. Allows are counted in bulk
+        and carry no object, only a decision id derived from the batch's serial range.
+
+        Raises:
+            UnknownService, PermissionDenied: see :meth:`decide`.
+        """
+        platform = self._check_service(service, gate, platform)
+        day = self._day()
+        n = len(codes)
+        with self._lock:
+            first = self._next_serial
+            self._next_serial += n
+        outcome = BatchOutcome(service, np.zeros(n, dtype=np.int8), {}, self._prefix, first)
+        todo = set(self.index.candidates(codes, service, day).tolist())
+        if names is not None:
+            todo.update(i for i, nm in enumerate(names) if nm)
+        for i in sorted(todo):
+            hits = [r for r in self.index.lookup_code(int(codes[i]))
+                    if self._applies(r, service, platform, day)]
+            name = names[i] if names is not None else None
+            decision = self._finish(service, hits, name, platform, day, gate, count=False,
+                                    decision_id=outcome.decision_id(i))
+            if decision.decision != "allow":
+                outcome.decisions[i] = decision
+                outcome.outcomes[i] = 1 if decision.decision == "deny" else 2
+        denies = int(np.count_nonzero(outcome.outcomes == 1))
+        reviews = int(np.count_nonzero(outcome.outcomes == 2))
+        with self._lock:
+            for name_, k in (("allow", n - denies - reviews), ("deny", denies),
+                             ("review", reviews)):
+                if k:
+                    self.counts[(service, name_)] += k
+        return outcome
+
     def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
                      gate: Principal | None = None, platform: str | None = None,
                      ) -> list[Decision | SocialCreditError]:
@@ -165,8 +227,7 @@ class DecisionService:
 
         Each person is a mapping with exactly one of ``national_id`` / ``phone`` /
         ``document`` and optionally ``name``. A person with a bad identifier gets the error in
-        their place; the others are decided. Valid CN resident IDs are encoded and looked up
-        in one vectorised pass; only possible refusals are examined one by one.
+        their place; the others are decided by :meth:`decide_codes`.
 
         Raises:
             UnknownService, PermissionDenied: for the whole batch (see :meth:`decide`).
@@ -174,39 +235,40 @@ class DecisionService:
         """
         if len(people) > MAX_BATCH:
             raise InputError(f"a batch holds at most {MAX_BATCH:,} people; got {len(people):,}")
-        platform = self._check_service(service, gate, platform)
-        day = self._day()
-        out: list[Decision | SocialCreditError | None] = [None] * len(people)
-        keys: list[str | None] = [None] * len(people)
-        fast = self.policy.identity.national_id.scheme == "cn.ric"
-        ids = [p.get("national_id") if fast and set(p) <= {"national_id", "name"} else None
-               for p in people]
-        vec = [i for i, v in enumerate(ids) if isinstance(v, str) and len(v) == 18]
+        self._check_service(service, gate, platform)
+        errors: dict[int, SocialCreditError] = {}
         codes = np.zeros(len(people), dtype=np.uint64)
-        if vec:
-            vcodes, ok = encode_cn_ids([ids[i] for i in vec])  # type: ignore[misc]
-            for j, i in enumerate(vec):
-                if ok[j]:
-                    codes[i] = vcodes[j]
+        if self.policy.identity.national_id.scheme == "cn.ric":
+            vec = [i for i, p in enumerate(people) if set(p) <= {"national_id", "name"}
+                   and isinstance(p.get("national_id"), str) and len(p["national_id"]) == 18]
+            if vec:
+                vcodes, ok = encode_cn_ids([people[i]["national_id"] for i in vec])
+                codes[vec] = np.where(ok, vcodes, 0)
         for i, p in enumerate(people):
             if codes[i]:
                 continue
             try:
-                keys[i] = self._key(p.get("national_id"), p.get("phone"), p.get("document"))
-                codes[i] = np.uint64(encode_key(keys[i]))  # type: ignore[arg-type]
+                key = self._key(p.get("national_id"), p.get("phone"), p.get("document"))
+                code = encode_key(key)
+                if self.index.hashed.get(code, key) != key:
+                    code = 0  # a hash collision with a listed document: not this person
+                codes[i] = np.uint64(code or 1)
             except SocialCreditError as e:
-                out[i] = e
-        maybe = set(self.index.candidates(codes, service, day).tolist())
-        for i, p in enumerate(people):
-            if out[i] is not None:
+                errors[i] = e
+        valid = [i for i in range(len(people)) if i not in errors]
+        outcome = self.decide_codes(service=service, codes=codes[valid],
+                                    names=[people[i].get("name") for i in valid], gate=gate,
+                                    platform=platform)
+        out: list[Decision | SocialCreditError] = []
+        position = {i: j for j, i in enumerate(valid)}
+        for i in range(len(people)):
+            if i in errors:
+                out.append(errors[i])
                 continue
-            hits: list[Restriction] = []
-            if i in maybe:
-                key = keys[i] or f"national_id:{str(p['national_id']).upper()}"
-                hits = [r for r in self.index.lookup(key)
-                        if self._applies(r, service, platform, day)]
-            out[i] = self._finish(service, hits, p.get("name"), platform, day, gate)
-        return [d for d in out if d is not None]
+            j = position[i]
+            out.append(outcome.decisions.get(j) or Decision(
+                "allow", outcome.decision_id(j), service))
+        return out
 
     def flush(self) -> None:
         """Write counters and stored decisions (one transaction)."""

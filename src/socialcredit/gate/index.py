@@ -229,6 +229,11 @@ class GateIndex:
         code = encode_key(key)
         if code in self.hashed and self.hashed[code] != key:
             return ()
+        return self.lookup_code(code)
+
+    def lookup_code(self, code: int) -> tuple[Restriction, ...]:
+        """Like :meth:`lookup` for an encoded key (exact codes; a hashed code must have been
+        checked against its string first)."""
         found = self.overlay.get(code)
         if found is not None:
             return found

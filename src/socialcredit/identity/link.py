@@ -27,9 +27,12 @@ _CHUNK = 500
 
 
 def name_key(name: str) -> str:
-    """Matching key of a name: NFKC, case-folded, spaces and punctuation dropped."""
+    """Matching key of a name, independent of word order: NFKC, case-folded, split into words
+    at spaces and punctuation, words sorted and joined (``"NASRALLAH, Hasan"`` and ``"Hasan
+    Nasrallah"`` give the same key; a Han name without spaces stays as it is)."""
     text = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
+    words = "".join(ch if ch.isalnum() else " " for ch in text).split()
+    return "".join(sorted(words))
 
 
 @dataclass

@@ -32,7 +32,7 @@ from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import ingests, quarantine, records
+from socialcredit.store.tables import furnishers, ingests, quarantine, records
 
 __all__ = ["IngestResult", "ingest_file", "ingest_rows"]
 
@@ -112,10 +112,15 @@ class _Chunk:
             if v.corrects:
                 target = self._target(v.corrects) if (
                     v.corrects in held or v.corrects in self.seen) else None
-                if target is None or target[1] != v.kind:
-                    why = (f"no earlier record {v.corrects!r} of this furnisher to correct"
-                           if target is None else
-                           f"{v.corrects!r} is a {target[1]} record; a correction keeps its kind")
+                if target is None or target[1] != v.kind or target[2] is not None:
+                    if target is None:
+                        why = f"no earlier record {v.corrects!r} of this furnisher to correct"
+                    elif target[1] != v.kind:
+                        why = (f"{v.corrects!r} is a {target[1]} record; a correction keeps "
+                               "its kind")
+                    else:
+                        why = (f"{v.corrects!r} was already corrected by {target[2]!r}; "
+                               f"correct {target[2]!r} instead")
                     self.reject(raw.line, [Problem("corrects", why)], raw.raw)
                     continue
                 corrected = target[0]
@@ -133,12 +138,18 @@ class _Chunk:
                 out[r.furnisher_record_id] = (-1, r.content_hash)
         return out
 
-    def _target(self, frid: str) -> tuple[int, str]:
-        """(record id, kind) of an earlier record of this furnisher."""
+    def _target(self, frid: str) -> tuple[int, str, str | None]:
+        """(record id, kind, furnisher_record_id of its correction or None) of an earlier
+        record of this furnisher."""
         self.b.flush()
-        row = self.b.conn.execute(select(records.c.id, records.c.kind).where(
-            records.c.furnisher_id == self.fid, records.c.furnisher_record_id == frid)).one()
-        return int(row.id), str(row.kind)
+        row = self.b.conn.execute(select(records.c.id, records.c.kind, records.c.superseded_by
+                                         ).where(records.c.furnisher_id == self.fid,
+                                                 records.c.furnisher_record_id == frid)).one()
+        later = None
+        if row.superseded_by is not None:
+            later = self.b.conn.execute(select(records.c.furnisher_record_id).where(
+                records.c.id == row.superseded_by)).scalar()
+        return int(row.id), str(row.kind), later
 
     def _accept(self, raw: RawRow, v: ValidRecord, corrected: int | None) -> None:
         b = self.b
@@ -194,6 +205,8 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     seen: dict[str, tuple[int, str]] = {}
     quarantined: set[tuple[int | None, str | None, str]] = set()
     with store.batch() as b:
+        furnisher_kind = b.conn.execute(select(furnishers.c.kind).where(
+            furnishers.c.id == furnisher_id)).scalar()
         if sha256:
             quarantined = {(r.line, r.field, r.reason) for r in b.conn.execute(
                 select(quarantine.c.line, quarantine.c.field, quarantine.c.reason)
@@ -211,8 +224,10 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined)
-            checked = [(raw, validate_row(raw.data, policy, today=today) if raw.problem is None
-                        else [Problem(None, raw.problem)]) for raw in part]
+            checked = [(raw, validate_row(raw.data, policy, today=today,
+                                          furnisher_kind=furnisher_kind)
+                        if raw.problem is None else [Problem(None, raw.problem)])
+                       for raw in part]
             chunk.run(checked)
             b.flush()
             if chunk.touched:

@@ -143,10 +143,15 @@ def _text(value: Any, limit: int) -> str:
     return text
 
 
+#: No record is older than this (the registry's data starts in the 20th century).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
 def validate_row(
-    data: dict[str, Any], policy: Policy, *, today: dt.date
+    data: dict[str, Any], policy: Policy, *, today: dt.date, furnisher_kind: str | None = None,
 ) -> ValidRecord | list[Problem]:
-    """Validate one row (keys lower-case, empty values already dropped)."""
+    """Validate one row (keys lower-case, empty values already dropped). ``furnisher_kind`` is
+    checked against the kind's ``furnisher_kinds`` in the catalogue."""
     problems: list[Problem] = []
     failed: set[str] = set()
     for key in [k for k in data if k in MAX_CHARS]:
@@ -167,6 +172,10 @@ def validate_row(
     elif spec is None:
         problems.append(Problem("kind", f"unknown record kind {kind!r}: not in the policy's "
                                 f"catalogue ({', '.join(sorted(policy.catalogue))})"))
+    elif (furnisher_kind and spec.furnisher_kinds
+          and furnisher_kind not in spec.furnisher_kinds):
+        problems.append(Problem("kind", f"a {furnisher_kind} furnisher may not report {kind} "
+                                f"records (only {', '.join(spec.furnisher_kinds)})"))
     occurred: str | None = None
     if "occurred_at" not in data:
         problems.append(Problem("occurred_at", "missing required field"))
@@ -175,6 +184,8 @@ def validate_row(
             day = _parse_date(data["occurred_at"])
             if day > today + dt.timedelta(days=1):
                 problems.append(Problem("occurred_at", f"{day} is in the future"))
+            elif day < EARLIEST_DATE:
+                problems.append(Problem("occurred_at", f"{day} is before {EARLIEST_DATE}"))
             occurred = day.isoformat()
         except ValueError as e:
             problems.append(Problem("occurred_at", str(e)))
@@ -188,6 +199,13 @@ def validate_row(
             sex = parsed.sex
         except IdentifierError as e:
             problems.append(Problem("national_id", e.message))
+    if birth and occurred and occurred < birth:
+        problems.append(Problem("occurred_at", f"{occurred} is before the birth date {birth} "
+                                "embedded in the national ID"))
+    if "national_id" not in data and "phone" not in data and not failed & {"national_id",
+                                                                           "phone"}:
+        problems.append(Problem("national_id", "a record needs a national_id or a phone: it "
+                                "must concern someone"))
     for key, embedded in (("birth_date", birth), ("sex", sex)):
         if key in data and embedded is not None and str(data[key]).strip().upper() != embedded:
             problems.append(Problem(key, f"{data[key]!r} contradicts the national ID "

@@ -62,6 +62,9 @@ class KindSpec(_Strict):
     legal_basis: str = Field(min_length=3)
     retention_days: int = Field(gt=0)
     fields: dict[str, FieldSpec]
+    #: Furnisher kinds that may report this record kind (None: any); a court reports
+    #: judgments, a lender loan defaults.
+    furnisher_kinds: tuple[str, ...] | None = None
 
 
 class IdentitySpec(_Strict):
@@ -116,6 +119,8 @@ class ListSpec(_Strict):
     trigger: TriggerRule | None = None
     rating: RatingRule | None = None
     period_days: int | None = Field(None, gt=0)
+    #: Listing period in calendar years (the SPC's "two years"); 29 February ends on 28 February.
+    period_years: int | None = Field(None, gt=0)
     removal: tuple[RemovalRule, ...] = ()
     grounds: dict[int, str] = {}
     #: Recourse for this list when it differs from the policy's (e.g. an external authority).
@@ -130,8 +135,9 @@ class ListSpec(_Strict):
             raise ValueError("an external list has no trigger or rating rule")
         if not self.external and len(sources) != 1:
             raise ValueError("a list needs exactly one of `trigger` or `rating` (or external)")
-        if not self.external and self.period_days is None:
-            raise ValueError("a list needs `period_days`: no listing is permanent")
+        if not self.external and (self.period_days is None) == (self.period_years is None):
+            raise ValueError("a list needs one of `period_days` or `period_years`: no listing "
+                             "is permanent")
         return self
 
 

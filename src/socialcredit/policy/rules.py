@@ -72,9 +72,21 @@ def _add_days(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
+def _until(day: str, spec: ListSpec) -> str:
+    """End of a listing that starts on ``day`` (exclusive: on that date it has ended)."""
+    if spec.period_years is not None:
+        start = dt.date.fromisoformat(day)
+        try:
+            return start.replace(year=start.year + spec.period_years).isoformat()
+        except ValueError:  # 29 February in a year without one
+            return start.replace(year=start.year + spec.period_years, day=28).isoformat()
+    assert spec.period_days is not None
+    return _add_days(day, spec.period_days)
+
+
 def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
              ) -> Iterable[DesiredEntry]:
-    assert spec.trigger is not None and spec.period_days is not None
+    assert spec.trigger is not None
     rule = spec.trigger
     first: dict[str, RecordView] = {}
     for r in recs:
@@ -84,7 +96,7 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
                 first[key] = r
     for key, r in first.items():
         since = r.occurred_at
-        until = _add_days(since, spec.period_days)
+        until = _until(since, spec)
         status, ended, reason, end_id = "active", None, None, None
         removals = sorted(
             (x for x in recs for rm in spec.removal
@@ -106,7 +118,7 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
 
 def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
             ) -> Iterable[DesiredEntry]:
-    assert spec.rating is not None and spec.period_days is not None
+    assert spec.rating is not None
     rule = spec.rating
     by_platform: dict[str, list[RecordView]] = defaultdict(list)
     for r in recs:
@@ -130,7 +142,7 @@ def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
         if first_low is None or start is None:
             continue
         last = ratings[-1]
-        until = _add_days(last.occurred_at, spec.period_days)
+        until = _until(last.occurred_at, spec)
         status, ended, reason = "active", None, None
         if not was_low:
             status, ended, reason = "removed", last.occurred_at, "rating_recovered"

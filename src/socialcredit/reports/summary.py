@@ -5,6 +5,7 @@ The summary shape is the one :func:`socialcredit.reports.render.render_report` r
     {"generated_at", "as_of", "policy_version", "subjects", "records", "unlinked_records",
      "rejected_rows", "furnishers", "ledger_events",
      "entries": {list: {"active", "removed", "expired", "pending_review"}},
+     "listed_people": {list: people with at least one active entry},
      "decisions": {service: {"allow", "deny", "review"}}}
 """
 
@@ -46,6 +47,12 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
         ):
             entries.setdefault(lst, {"active": 0, "removed": 0, "expired": 0,
                                      "pending_review": 0})[status] = int(n)
+        people = {name: 0 for name in policy.lists}
+        for lst, n in conn.execute(
+            select(list_entries.c.list, func.count(func.distinct(list_entries.c.subject_id)))
+            .where(list_entries.c.status == "active").group_by(list_entries.c.list)
+        ):
+            people[lst] = int(n)
         decisions: dict[str, dict[str, int]] = {}
         for service, outcome, n in conn.execute(select(
                 decision_counts.c.service, decision_counts.c.outcome, decision_counts.c.count)):
@@ -65,5 +72,6 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "furnishers": count(select(func.count()).select_from(furnishers)),
             "ledger_events": count(select(ledger_head.c.seq)),
             "entries": entries,
+            "listed_people": people,
             "decisions": decisions,
         }
