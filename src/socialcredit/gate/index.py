@@ -155,6 +155,15 @@ class GateIndex:
         self.last_seq = int(head)
         self.last_ok = time.time()
 
+    def install(self, table: CompactTable, *, last_seq: int = 0,
+                hashed: dict[int, str] | None = None) -> None:
+        """Serve ``table`` as the base (for tables built elsewhere, e.g. from arrays at national
+        scale in ``bench/gate_national.py``); the overlay is cleared."""
+        with self._lock:
+            self._reset(table, dict(hashed or {}))
+        self.last_seq = last_seq
+        self.last_ok = time.time()
+
     def refresh(self) -> int:
         """Apply ledger events after ``last_seq``; return how many subjects were reloaded."""
         with self.store.read() as conn:
