@@ -130,3 +130,39 @@ def test_evaluate_other_dates_only_as_a_dry_run(tmp_path: Path) -> None:
     r = run(tmp_path, "ingest", str(tmp_path / "c.csv"), "--furnisher", "c", "--as-of",
             "2099-01-01")
     assert r.returncode == 2 and "future" in r.stderr
+
+
+def test_offline_snapshot_export_verify_check(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": DEBTOR, "phone": "13911112222",
+             "case_number": "K", "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher",
+               "c").returncode == 0
+    for name, services in (("airline", "air"), ("hotel", "hotel_star")):
+        assert run(tmp_path, "gates", "add", name, "--services", services).returncode == 0
+    r = run(tmp_path, "gates", "export", "--gate", "airline", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["items"] == 2 and out["services"] == ["air"]  # the ID and the phone
+    snap = Path(tmp_path / out["snapshot"])
+    assert DEBTOR.encode() not in snap.read_bytes()
+    r = run(tmp_path, "gates", "verify-snapshot", str(snap), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["gate"] == "airline"
+    key = str(tmp_path / out["gate_key_file"])
+    check = ("gates", "check-snapshot", str(snap), "--gate-key", key, "--service", "air")
+    assert run(tmp_path, *check, "--national-id", DEBTOR).returncode == 3
+    assert run(tmp_path, *check, "--phone", "+86 139 1111 2222").returncode == 3
+    assert run(tmp_path, *check, "--national-id", make_id(seq=8)).returncode == 0
+    r = run(tmp_path, *check, "--national-id", DEBTOR, "--as-of", "2028-01-02")
+    assert r.returncode == 0  # past the two-year period
+    assert run(tmp_path, "gates", "export", "--gate", "hotel").returncode == 0
+    hotel_key = str(tmp_path / "var" / "keys" / "gates" / "hotel.key")
+    r = run(tmp_path, "gates", "check-snapshot", str(snap), "--gate-key", hotel_key,
+            "--service", "air", "--national-id", DEBTOR)
+    assert r.returncode == 1 and "another key" in r.stderr
+    data = snap.read_bytes()
+    snap.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    r = run(tmp_path, "gates", "verify-snapshot", str(snap))
+    assert r.returncode == 1 and "Traceback" not in r.stderr

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface `serve` binds to.")
     port: int = Field(8000, description="TCP port `serve` listens on.")
     environment: str = Field("development", description="development | production")
+    keys_dir: Path = Field(
+        Path("var/keys"),
+        description="Folder of the registry's Ed25519 signing key and the gates' snapshot "
+                    "keys (files with mode 0600).")
     ingest_batch_rows: int = Field(
         5000, ge=1, description="Rows committed per transaction (one ledger batch) on ingest."
     )

@@ -141,6 +141,13 @@ class GateIndex:
                 name_keys[n.subject_id].append(n.name_key)
         return entries, keys, name_keys
 
+    def restricted(self) -> tuple[list[EntryRow], list[tuple[str, int]]]:
+        """Every active entry of a sanctioned list and every current key of its subject, read
+        from the projections (for offline snapshots)."""
+        with self.store.read() as conn:
+            entries, keys, _ = self._load(conn, None)
+        return entries, keys
+
     def build(self) -> None:
         """(Re)build the base table from the projections."""
         with self.store.read() as conn:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -66,6 +67,8 @@ import numpy as np
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from socialcredit.errors import SocialCreditError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -105,16 +108,18 @@ _MAX_UNTIL = _EPOCH + dt.timedelta(days=_OPEN - 1)
 _SHA256_BLOCK = 64
 
 
-class SnapshotError(Exception):
+class SnapshotError(SocialCreditError):
     """A snapshot or key cannot be written, read or trusted; ``str(error)`` says why.
 
     Raised for invalid arguments too (bad item, service, key or date), so callers handle one
     exception type. Constructor: ``SnapshotError(message)``.
     """
 
+    status_code = 422
+    code = "snapshot_invalid"
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +303,14 @@ def _gate_hmac(gate_key: bytes) -> _Hmac:
     return _Hmac(bytes(gate_key))
 
 
+def key_id(gate_key: bytes) -> str:
+    """A public fingerprint of a gate key (HMAC of a fixed label, first 8 bytes in hex), kept
+    in the signed header so a reader given the wrong key fails loudly instead of finding no
+    one (which would read as "allow")."""
+    return hmac.new(gate_key, b"socialcredit snapshot key id", hashlib.sha256).digest()[
+        :8].hex()
+
+
 def keyed_digest(gate_key: bytes, key: str, *, length: int = DIGEST_BYTES) -> bytes:
     """``HMAC-SHA256(gate_key, key.encode("utf-8"))`` (RFC 2104) truncated to ``length`` bytes
     (RFC 2104 §5) — the digest a snapshot stores for ``key``. No key-format check here.
@@ -443,6 +456,7 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         "until_epoch": _EPOCH.isoformat(),
         "entry_id_bytes": id_bytes,
         "signature": "Ed25519",
+        "key_id": key_id(gate_key),
     }
     hjson = json.dumps(header, sort_keys=True, separators=(",", ":"),
                        ensure_ascii=False).encode("utf-8")
@@ -506,6 +520,7 @@ class _Layout:
     digest_bytes: int
     entry_id_bytes: int
     offsets: tuple[int, int, int, int, int]  # digests, services, until, index, entry_ids
+    key_id: str | None = None
 
 
 def _sections(start: int, count: int, entries: int, digest_bytes: int,
@@ -614,7 +629,8 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | bytes, name: str) -> _La
                             f"{end + SIGNATURE_BYTES}")
     info = SnapshotInfo(gate, tuple(services), ledger_seq, created_at, policy_version, count,
                         entries, len(data), hashlib.sha256(data).hexdigest())
-    return _Layout(info, digest_bytes, id_bytes, offsets)
+    kid = header.get("key_id")
+    return _Layout(info, digest_bytes, id_bytes, offsets, kid if isinstance(kid, str) else None)
 
 
 def _read(path: Path) -> bytes:
@@ -663,6 +679,10 @@ class SnapshotReader:
                  public_key: Ed25519PublicKey | bytes) -> None:
         data = _read(path)
         layout = _verify(data, public_key, str(path))
+        if layout.key_id is not None and layout.key_id != key_id(gate_key):
+            raise SnapshotError(f"{path}: this snapshot was made for gate "
+                                f"{layout.info.gate!r} with another key; the key given cannot "
+                                "read it")
         self._mac = _gate_hmac(gate_key)
         self.info: SnapshotInfo = layout.info
         self._data = data
