@@ -22,27 +22,16 @@ import pytest
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
-from socialcredit.simulate import SimulationManifest, simulate
+from socialcredit.policy.model import load_policy
+from socialcredit.settings import DEFAULT_POLICY_PATH
+from socialcredit.simulate import FAULTS, SimulationManifest, simulate
 
 AS_OF = dt.date(2025, 6, 30)
+# the catalogue of the shipped policy is the contract the simulator must follow
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "court_judgment": ("case_number", "amount_minor", "currency"),
-    "dishonesty_finding": ("case_number", "ground", "amount_minor", "currency"),
-    "judgment_performance": ("case_number", "amount_minor", "currency", "full"),
-    "loan_default": ("loan_id", "amount_minor", "currency", "days_past_due"),
-    "loan_repayment": ("loan_id", "amount_minor", "currency", "full"),
-    "fare_evasion": ("service", "amount_minor", "currency"),
-    "unruly_passenger": ("service", "conduct"),
-    "ride_rating": ("rating", "trip_id"),
+    kind: tuple(name for name, f in spec.fields.items() if f.required)
+    for kind, spec in load_policy(DEFAULT_POLICY_PATH).catalogue.items()
 }
-FAULTS = (
-    "bad_check_character",
-    "impossible_date",
-    "negative_amount",
-    "unknown_kind",
-    "missing_required",
-    "duplicate_row",
-)
 HAN = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 E164_CN = re.compile(r"^\+861\d{10}$")
 
