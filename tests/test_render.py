@@ -415,3 +415,13 @@ def test_index_says_when_results_are_truncated() -> None:
 
     assert "1,500 active public entries match" in html
     assert "showing the first 1" in html
+
+
+def test_headline_counts_people_not_entries(tmp_path: Path) -> None:
+    from socialcredit.reports.render import headline
+
+    summary = {"as_of": "2026-11-29",
+               "entries": {"dishonest_judgment_debtors": {"active": 12, "removed": 0,
+                                                          "expired": 0, "pending_review": 0}},
+               "listed_people": {"dishonest_judgment_debtors": 9}, "decisions": {}}
+    assert "9 people listed as dishonest judgment debtors" in headline(summary)

@@ -246,9 +246,11 @@ def headline(summary: Mapping[str, Any], *, list_titles: Mapping[str, str] | Non
     4 requests referred for review."``
 
     Lists with no active entry and services with no refusal are left out; with nothing listed
-    and nothing refused it says so.
+    and nothing refused it says so. People are counted from ``listed_people`` when the summary
+    has it (one person may hold several entries), else from the active entries.
     """
     titles = {**LIST_TITLES, **(list_titles or {})}
+    people = summary.get("listed_people") or {}
     parts: list[str] = []
     for row in _entry_rows(summary, titles):
         if row["active"]:
@@ -256,7 +258,7 @@ def headline(summary: Mapping[str, Any], *, list_titles: Mapping[str, str] | Non
                 row["key"],
                 (f"person on the list “{row['title']}”", f"people on the list “{row['title']}”"),
             )
-            parts.append(_plural(row["active"], forms))
+            parts.append(_plural(int(people.get(row["key"], row["active"])), forms))
     if not parts:
         parts.append("no one listed")
 
