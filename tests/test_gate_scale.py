@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
 from servers import TcpProxy, running
@@ -81,6 +83,19 @@ def test_batch_answers_in_order_like_single_decisions(registry: Registry,
     with pytest.raises(InputError):
         service.decide_batch(service="air", people=[{"national_id": LISTED[0]}] *
                              (MAX_BATCH + 1))
+    # every deny is stored with its reasons (built at flush for vectorised denies)
+    service.flush()
+    from sqlalchemy import select
+
+    from socialcredit.store.tables import decisions
+
+    with registry.store.read() as conn:
+        stored = {r.id: r for r in conn.execute(select(decisions))}
+    batch_denies = [d for d in batch if not isinstance(d, SocialCreditError)
+                    and d.decision == "deny"]
+    for d in batch_denies:
+        row = stored[d.decision_id]
+        assert row.outcome == "deny" and '"dishonest_judgment_debtors"' in row.reasons
 
 
 def test_overlay_follows_the_ledger_and_compaction_agrees(registry: Registry,
@@ -189,3 +204,27 @@ def test_gate_survives_a_lost_database_then_refuses_past_the_limit(tmp_path: Pat
         finally:
             proxy.close()
             reg.close()
+
+
+@given(st.lists(st.tuples(st.integers(1, 2100), st.integers(0, 13), st.integers(0, 32),
+                          st.integers(0, 999), st.sampled_from([None, *"0123456789Xx"])),
+                min_size=1, max_size=50))
+def test_vectorised_id_check_agrees_with_the_single_path(
+        parts: list[tuple[int, int, int, int, str | None]]) -> None:
+    from stdnum.iso7064 import mod_11_2
+
+    from socialcredit.gate.codes import encode_cn_ids, encode_key
+    from socialcredit.identity import scheme_for
+
+    ids = []
+    for year, month, day, seq, check in parts:
+        body = f"310101{year:04d}{month:02d}{day:02d}{seq:03d}"
+        ids.append(body + (check or mod_11_2.calc_check_digit(body)))
+    codes, ok = encode_cn_ids(ids)
+    for nid, code, valid in zip(ids, codes, ok, strict=True):
+        try:
+            value = scheme_for("cn.ric").parse(nid).value
+        except SocialCreditError:
+            assert not valid, nid
+            continue
+        assert valid and int(code) == encode_key(f"national_id:{value}"), nid

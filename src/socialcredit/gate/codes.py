@@ -16,7 +16,6 @@ character per ISO 7064 MOD 11-2, and a real calendar birth date) for the batched
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
@@ -32,7 +31,9 @@ EXACT_TAGS = frozenset({1, 2, 3})
 HASHED_TAG = 15
 # ISO 7064 MOD 11-2 weights of the 17 digits: 2^(17-i) mod 11
 _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
+_WEIGHTS32 = _WEIGHTS.astype(np.int32)
 _POW10 = np.array([10 ** (16 - i) for i in range(17)], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
 def encode_key(key: str) -> int:
@@ -61,25 +62,22 @@ def encode_cn_ids(ids: Sequence[str] | npt.NDArray[np.bytes_],
     impossible birth date (then ``codes[i]`` is 0). Lower-case ``x`` is accepted.
     """
     raw = np.asarray(ids, dtype="S18")
-    a = raw.view(np.uint8).reshape(-1, 18).astype(np.int64)
-    a[:, 17] = np.where(a[:, 17] == ord("x"), ord("X"), a[:, 17])
+    a = raw.view(np.uint8).reshape(-1, 18).astype(np.int32)
     digits = a[:, :17] - 48
     ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
     last = a[:, 17]
-    check = np.where(last == ord("X"), 10, last - 48)
+    check = np.where((last == ord("X")) | (last == ord("x")), 10, last - 48)
     ok &= (check >= 0) & (check <= 10)
-    expected = (12 - (digits @ _WEIGHTS) % 11) % 11
+    expected = (12 - (digits @ _WEIGHTS32) % 11) % 11
     ok &= check == expected
-    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
-    month = digits[:, 10:12] @ np.array([10, 1])
-    day = digits[:, 12:14] @ np.array([10, 1])
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1)
-    for i in np.flatnonzero(ok & (day > 28)):  # the few dates a calendar must settle
-        try:
-            dt.date(int(year[i]), int(month[i]), int(day[i]))
-        except ValueError:
-            ok[i] = False
-    codes = ((digits @ _POW10) * 11 + np.clip(check, 0, 10)).astype(np.uint64)
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1], dtype=np.int32)
+    month = digits[:, 10:12] @ np.array([10, 1], dtype=np.int32)
+    day = digits[:, 12:14] @ np.array([10, 1], dtype=np.int32)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    longest = _DAYS_IN_MONTH[np.where(month_ok, month, 1)] + (leap & (month == 2))
+    ok &= month_ok & (day >= 1) & (day <= longest) & (year >= 1)
+    codes = ((digits.astype(np.int64) @ _POW10) * 11 + np.clip(check, 0, 10)).astype(np.uint64)
     codes |= np.uint64(1 << _TAG_SHIFT)
     codes[~ok] = 0
     return codes, ok

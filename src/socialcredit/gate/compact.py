@@ -1,8 +1,9 @@
 """The compact base table of the gate index: NumPy columns and a pandas hash index.
 
 One row per restricted subject, one key (64-bit code, :mod:`socialcredit.gate.codes`) per
-identifier, one entry per active list entry. Memory is about 70 bytes per listed subject with
-one identifier and one entry (13.49 M subjects: about 1 GB; see ``bench/gate_national.py``).
+identifier, one entry per active list entry. Memory is about 100 bytes per listed subject with
+one identifier and one entry, hash table included (13.49 M subjects: 1.3 GB; measured by
+``bench/gate_national.py``).
 
 Columns (all NumPy arrays):
 
@@ -61,7 +62,7 @@ class EntryRow:
 
 class CompactTable:
     """Immutable base table; see the module docstring. Build with :meth:`from_entries` (from
-    Python objects) or :meth:`from_arrays` (vectorised, national scale)."""
+    Python objects) or the constructor with NumPy arrays (vectorised, national scale)."""
 
     def __init__(self, *, services: Sequence[str], lists: Sequence[str], labels: Sequence[str],
                  codes: npt.NDArray[np.uint64], key_row: npt.NDArray[np.int32],
@@ -74,14 +75,18 @@ class CompactTable:
         self.services = tuple(services)
         self.bits = {s: np.uint32(1 << i) for i, s in enumerate(self.services)}
         self.lists, self.labels = tuple(lists), tuple(labels)
-        order = np.argsort(entry_row, kind="stable")
-        self.entry_id = entry_id[order]
-        self.entry_list, self.entry_ground = entry_list[order], entry_ground[order]
-        self.entry_since, self.entry_until = entry_since[order], entry_until[order]
-        self.entry_furnisher = entry_furnisher[order]
-        self.entry_platform = entry_platform[order]
-        self.entry_mask = entry_mask[order]
-        rows = entry_row[order]
+        if len(entry_row) > 1 and bool(np.any(entry_row[1:] < entry_row[:-1])):
+            order = np.argsort(entry_row, kind="stable")  # group entries by subject row
+            entry_id, entry_list, entry_ground = entry_id[order], entry_list[order], \
+                entry_ground[order]
+            entry_since, entry_until = entry_since[order], entry_until[order]
+            entry_furnisher, entry_platform = entry_furnisher[order], entry_platform[order]
+            entry_mask, entry_row = entry_mask[order], entry_row[order]
+        self.entry_id, self.entry_list, self.entry_ground = entry_id, entry_list, entry_ground
+        self.entry_since, self.entry_until = entry_since, entry_until
+        self.entry_furnisher, self.entry_platform = entry_furnisher, entry_platform
+        self.entry_mask = entry_mask
+        rows = entry_row
         n = len(subject_ids)
         self.subject_ids = subject_ids
         self.row_start = np.searchsorted(rows, np.arange(n + 1)).astype(np.int32)
@@ -92,12 +97,15 @@ class CompactTable:
             starts = self.row_start[:-1][present]
             self.row_mask[present] = np.bitwise_or.reduceat(self.entry_mask, starts)
             self.row_until[present] = np.maximum.reduceat(self.entry_until, starts)
-        unique, first = np.unique(codes, return_index=True)
+        order = np.argsort(codes)
+        dup = codes[order][1:] == codes[order][:-1]
         #: keys held by more than one subject (kept for the first; the store should not have
         #: them — the registry links one identifier to one subject)
-        self.duplicate_keys = len(codes) - len(unique)
+        self.duplicate_keys = int(np.count_nonzero(dup))
         if self.duplicate_keys:
-            codes, key_row = unique, key_row[first]
+            keep = np.sort(order[np.concatenate(([True], ~dup))])
+            codes, key_row = codes[keep], key_row[keep]
+        del order, dup
         self.codes, self.key_row = codes, key_row
         self.index = pd.Index(codes, dtype="uint64", copy=False)
 
@@ -142,8 +150,32 @@ class CompactTable:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held: the columns and the hash table (``codes`` is shared with the index)."""
+        self.index.get_indexer(self.codes[:1])  # the hash table is built on first use
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
-        return int(sum(a.nbytes for a in arrays)) + int(self.index.memory_usage(deep=True))
+        engine = self.index._engine  # pandas keeps the hash table here
+        table = int(engine.sizeof()) if hasattr(engine, "sizeof") else 0
+        return int(sum(a.nbytes for a in arrays)) + table
+
+    def deny_rows(self, rows: npt.NDArray[np.int64], bit: np.uint32, day: int,
+                  platform_code: int, scoped_lists: npt.NDArray[np.bool_],
+                  ) -> npt.NDArray[np.bool_]:
+        """For each subject row, whether one of its entries refuses the service ``bit`` on
+        ``day`` (days since 1970), platform-scoped lists only on ``platform_code``. Vectorised
+        over every entry of the rows."""
+        starts = self.row_start[rows].astype(np.int64)
+        counts = self.row_start[rows + 1].astype(np.int64) - starts
+        out = np.zeros(len(rows), dtype=np.bool_)
+        total = int(counts.sum())
+        if total == 0:
+            return out
+        offsets = np.cumsum(counts) - counts
+        idx = np.repeat(starts - offsets, counts) + np.arange(total)
+        ok = ((self.entry_mask[idx] & bit) != 0) & (self.entry_until[idx] > day)
+        ok &= ~scoped_lists[self.entry_list[idx]] | (self.entry_platform[idx] == platform_code)
+        present = counts > 0
+        out[present] = np.logical_or.reduceat(ok, offsets[present])
+        return out
 
     def rows(self, codes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         """Subject row per code, -1 where the code is not in the table."""

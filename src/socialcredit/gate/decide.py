@@ -26,6 +26,7 @@ import numpy.typing as npt
 from socialcredit.access import Principal
 from socialcredit.errors import InputError, PermissionDenied, SocialCreditError, UnknownService
 from socialcredit.gate.codes import encode_cn_ids, encode_key
+from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
 from socialcredit.gate.index import GateIndex, Restriction
 from socialcredit.identity import normalise_phone, scheme_for
@@ -45,16 +46,30 @@ Outcome = Literal["allow", "deny", "review"]
 @dataclass
 class BatchOutcome:
     """Result of :meth:`DecisionService.decide_codes`: ``outcomes[i]`` is 0 allow, 1 deny,
-    2 review; ``decisions`` holds the deny and review decisions (with reasons) by position."""
+    2 review. :meth:`decision` gives the full decision (with reasons) of one position; denies
+    found in the base table keep only their subject row (``base_rows``) until then."""
 
     service: str
     outcomes: npt.NDArray[np.int8]
     decisions: dict[int, Decision]
     id_prefix: str
     first_serial: int
+    owner: DecisionService
+    platform: str | None
+    day: str
+    table: CompactTable
+    base_rows: dict[int, int]
 
     def decision_id(self, i: int) -> str:
         return f"{self.id_prefix}-{self.first_serial + i:012x}"
+
+    def decision(self, i: int) -> Decision:
+        if i in self.decisions:
+            return self.decisions[i]
+        if i in self.base_rows:
+            self.decisions[i] = self.owner._base_decision(self, i)
+            return self.decisions[i]
+        return Decision("allow", self.decision_id(i), self.service)
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,8 @@ class DecisionService:
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
         self._prefix = secrets.token_hex(8)
         self._next_serial = 1
+        # batches whose base-table denies are stored at the next flush: (batch, gate, at)
+        self._lazy: list[tuple[BatchOutcome, str, str]] = []
 
     def _key(self, national_id: str | None, phone: str | None, document: str | None) -> str:
         given = [k for k, v in (("national_id", national_id), ("phone", phone),
@@ -185,9 +202,11 @@ class DecisionService:
                      platform: str | None = None) -> BatchOutcome:
         """Decide for many encoded identifiers at once (:mod:`socialcredit.gate.codes`).
 
-        Vectorised: one hash-index pass finds the few people who may be refused; only they (and
-        people with a ``name``, for review) are examined one by one. Allows are counted in bulk
-        and carry no object, only a decision id derived from the batch's serial range.
+        Vectorised end to end for the base index: one hash-index pass and one pass over the
+        entries of the people found decide every allow and deny; only subjects reloaded since
+        the last build (the overlay) and people with a ``name`` (for review) are examined one
+        by one. Reasons are built when a decision is read (:meth:`BatchOutcome.decision`) or
+        stored (:meth:`flush`), not in the hot path.
 
         Raises:
             UnknownService, PermissionDenied: see :meth:`decide`.
@@ -198,19 +217,23 @@ class DecisionService:
         with self._lock:
             first = self._next_serial
             self._next_serial += n
-        outcome = BatchOutcome(service, np.zeros(n, dtype=np.int8), {}, self._prefix, first)
-        todo = set(self.index.candidates(codes, service, day).tolist())
+        table, denied, rows, overlay = self.index.split(codes, service, platform, day)
+        outcome = BatchOutcome(service, np.zeros(n, dtype=np.int8), {}, self._prefix, first,
+                               self, platform, day, table, dict(zip(
+                                   denied.tolist(), rows.tolist(), strict=True)))
+        outcome.outcomes[denied] = 1
+        todo = set(overlay.tolist())
         if names is not None:
-            todo.update(i for i, nm in enumerate(names) if nm)
+            todo.update(i for i, nm in enumerate(names) if nm and outcome.outcomes[i] == 0)
         for i in sorted(todo):
             hits = [r for r in self.index.lookup_code(int(codes[i]))
                     if self._applies(r, service, platform, day)]
             name = names[i] if names is not None else None
             decision = self._finish(service, hits, name, platform, day, gate, count=False,
                                     decision_id=outcome.decision_id(i))
-            if decision.decision != "allow":
-                outcome.decisions[i] = decision
-                outcome.outcomes[i] = 1 if decision.decision == "deny" else 2
+            outcome.base_rows.pop(i, None)
+            outcome.decisions[i] = decision
+            outcome.outcomes[i] = {"allow": 0, "deny": 1, "review": 2}[decision.decision]
         denies = int(np.count_nonzero(outcome.outcomes == 1))
         reviews = int(np.count_nonzero(outcome.outcomes == 2))
         with self._lock:
@@ -218,7 +241,16 @@ class DecisionService:
                              ("review", reviews)):
                 if k:
                     self.counts[(service, name_)] += k
+            if outcome.base_rows:
+                self._lazy.append((outcome, gate.name if gate else "operator", utc_now()))
         return outcome
+
+    def _base_decision(self, outcome: BatchOutcome, i: int) -> Decision:
+        """The deny of position ``i`` of a batch decided by the base table, with reasons."""
+        hits = [r for r in self.index.table_restrictions(outcome.table, outcome.base_rows[i])
+                if self._applies(r, outcome.service, outcome.platform, outcome.day)]
+        return Decision("deny", outcome.decision_id(i), outcome.service,
+                        [self._reason(r, outcome.service) for r in hits])
 
     def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
                      gate: Principal | None = None, platform: str | None = None,
@@ -265,16 +297,21 @@ class DecisionService:
             if i in errors:
                 out.append(errors[i])
                 continue
-            j = position[i]
-            out.append(outcome.decisions.get(j) or Decision(
-                "allow", outcome.decision_id(j), service))
+            out.append(outcome.decision(position[i]))
         return out
 
     def flush(self) -> None:
         """Write counters and stored decisions (one transaction)."""
         with self._lock:
-            counts, pending = self.counts, self._pending
-            self.counts, self._pending = Counter(), []
+            counts, pending, lazy = self.counts, self._pending, self._lazy
+            self.counts, self._pending, self._lazy = Counter(), [], []
+        for batch, gate_name, at in lazy:  # reasons of vectorised denies, built now
+            for i in sorted(batch.base_rows):
+                d = batch.decision(i)
+                sid = int(batch.table.subject_ids[batch.base_rows[i]])
+                pending.append({"id": d.decision_id, "at": at, "service": d.service,
+                                "outcome": "deny", "subject_id": sid, "gate": gate_name,
+                                "reasons": json.dumps(d.reasons, ensure_ascii=False)})
         if not counts and not pending:
             return
         try:

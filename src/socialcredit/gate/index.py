@@ -270,23 +270,33 @@ class GateIndex:
                 out.extend(self._row_restrictions(row))
         return tuple(out)
 
-    def candidates(self, codes: npt.NDArray[np.uint64], service: str, day: str,
-                   ) -> npt.NDArray[np.int64]:
-        """Positions in ``codes`` that *may* be refused ``service`` on ``day`` (vectorised;
-        the caller checks each candidate's restrictions exactly)."""
-        bit = self.base.bits.get(service)
-        rows = self.base.rows(codes)
-        may = rows >= 0
-        if bit is None:
-            may[:] = False
-        else:
-            r = rows[may]
-            ok = ((self.base.row_mask[r] & bit) != 0) & (self.base.row_until[r] > day_number(
-                day)) & ~self.stale[r]
-            may[np.flatnonzero(may)[~ok]] = False
-        if len(self.overlay_codes):
-            may |= np.isin(codes, self.overlay_codes)
-        return np.flatnonzero(may)
+    def split(self, codes: npt.NDArray[np.uint64], service: str, platform: str | None,
+              day: str) -> tuple[CompactTable, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                 npt.NDArray[np.int64]]:
+        """Vectorised decision for many codes: returns ``(table, denied, rows, overlay)`` —
+        positions refused by the base ``table`` (exactly: service, ``until`` > ``day``, platform
+        scope), their subject rows, and positions whose subject was reloaded into the overlay
+        (for the caller to check one by one with :meth:`lookup_code`)."""
+        base, stale = self.base, self.stale
+        bit = base.bits.get(service)
+        rows = base.rows(codes)
+        found = np.flatnonzero(rows >= 0)
+        denied = np.zeros(0, dtype=np.int64)
+        if bit is not None and len(found):
+            r = rows[found]
+            may = ((base.row_mask[r] & bit) != 0) & (base.row_until[r] > day_number(day)) \
+                & ~stale[r]
+            cand, r = found[may], r[may]
+            scoped = np.array([self._scoped.get(n, False) for n in base.lists], dtype=np.bool_)
+            code = base.labels.index(platform) if platform in base.labels else -2
+            denied = cand[base.deny_rows(r, bit, day_number(day), code, scoped)]
+        overlay = np.flatnonzero(np.isin(codes, self.overlay_codes)) \
+            if len(self.overlay_codes) else np.zeros(0, dtype=np.int64)
+        return base, denied, rows[denied], overlay
+
+    def table_restrictions(self, table: CompactTable, row: int) -> tuple[Restriction, ...]:
+        """Restrictions of a row of ``table`` (a base table, possibly replaced since)."""
+        return tuple(self._restriction(e) for e in table.entries(row))
 
     @property
     def size(self) -> int:
