@@ -31,8 +31,13 @@ EXACT_TAGS = frozenset({1, 2, 3})
 HASHED_TAG = 15
 # ISO 7064 MOD 11-2 weights of the 17 digits: 2^(17-i) mod 11
 _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
-_WEIGHTS32 = _WEIGHTS.astype(np.int32)
-_POW10 = np.array([10 ** (16 - i) for i in range(17)], dtype=np.int64)
+_PARTS = np.zeros((17, 6), dtype=np.float64)
+_PARTS[:, 0] = _WEIGHTS
+_PARTS[:9, 1] = [10 ** (8 - i) for i in range(9)]
+_PARTS[9:, 2] = [10 ** (7 - i) for i in range(8)]
+_PARTS[6:10, 3] = [1000, 100, 10, 1]
+_PARTS[10:12, 4] = [10, 1]
+_PARTS[12:14, 5] = [10, 1]
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
@@ -62,22 +67,22 @@ def encode_cn_ids(ids: Sequence[str] | npt.NDArray[np.bytes_],
     impossible birth date (then ``codes[i]`` is 0). Lower-case ``x`` is accepted.
     """
     raw = np.asarray(ids, dtype="S18")
-    a = raw.view(np.uint8).reshape(-1, 18).astype(np.int32)
-    digits = a[:, :17] - 48
-    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
-    last = a[:, 17]
+    a = raw.view(np.uint8).reshape(-1, 18)
+    d8 = a[:, :17] - np.uint8(48)  # wraps below '0', so one comparison checks the range
+    ok = (d8 <= 9).all(axis=1)
+    # one float64 matrix product gives every number needed, each exact (< 2^53):
+    # checksum, first 9 and last 8 digits of the value, year, month, day
+    parts = (d8.astype(np.float64) @ _PARTS).astype(np.int64)
+    last = a[:, 17].astype(np.int64)
     check = np.where((last == ord("X")) | (last == ord("x")), 10, last - 48)
-    ok &= (check >= 0) & (check <= 10)
-    expected = (12 - (digits @ _WEIGHTS32) % 11) % 11
-    ok &= check == expected
-    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1], dtype=np.int32)
-    month = digits[:, 10:12] @ np.array([10, 1], dtype=np.int32)
-    day = digits[:, 12:14] @ np.array([10, 1], dtype=np.int32)
+    ok &= (check >= 0) & (check <= 10) & (check == (12 - parts[:, 0] % 11) % 11)
+    year, month, day = parts[:, 3], parts[:, 4], parts[:, 5]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     longest = _DAYS_IN_MONTH[np.where(month_ok, month, 1)] + (leap & (month == 2))
     ok &= month_ok & (day >= 1) & (day <= longest) & (year >= 1)
-    codes = ((digits.astype(np.int64) @ _POW10) * 11 + np.clip(check, 0, 10)).astype(np.uint64)
+    codes = ((parts[:, 1] * 10**8 + parts[:, 2]) * 11 + np.clip(check, 0, 10)).astype(
+        np.uint64)
     codes |= np.uint64(1 << _TAG_SHIFT)
     codes[~ok] = 0
     return codes, ok
