@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.errors import ConfigError, SocialCreditError
@@ -32,6 +33,29 @@ log = logging.getLogger("socialcredit.api")
 
 #: Largest request body accepted: 10,000 records of ~2 KB.
 MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 for a declared body over ``limit`` bytes (a plain ASGI class,
+    not ``@app.middleware``, which costs a task per request)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if not value.isdigit() or int(value) > self.limit:
+                        response = JSONResponse({"error": {
+                            "code": "payload_too_large",
+                            "message": f"request bodies are limited to {self.limit:,} bytes; "
+                                       "send records in calls of at most 10,000",
+                            "details": {}}}, status_code=413)
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
 
 
 def _follow(registry: Registry, stop: threading.Event) -> None:
@@ -91,14 +115,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.metrics = GateMetrics()
     app.state.key_cache = {}
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return error(413, "payload_too_large",
-                         f"request bodies are limited to {MAX_BODY_BYTES:,} bytes; send "
-                         "records in calls of at most 10,000")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     app.state.templates = make_environment()
     if role == "gate":

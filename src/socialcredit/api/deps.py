@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal, authenticate
 from socialcredit.errors import AuthError, PermissionDenied, StoreUnavailable
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
@@ -35,7 +36,9 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 KEY_CACHE_SECONDS = 30.0
 
 
-def _principal(request: Request, registry: RegistryDep) -> Principal:
+async def _principal(request: Request, registry: RegistryDep) -> Principal:
+    """The caller, from its API key. Async, so the hot path (a cached key) never leaves the
+    event loop; a cache miss asks the database in the thread pool."""
     header = request.headers.get("authorization", "")
     key = header[7:] if header.lower().startswith("bearer ") else request.headers.get(
         "x-api-key", "")
@@ -48,7 +51,7 @@ def _principal(request: Request, registry: RegistryDep) -> Principal:
     if cached is not None and now - cached[1] < KEY_CACHE_SECONDS:
         return cached[0]
     try:
-        principal = authenticate(registry.store, key)
+        principal = await run_in_threadpool(authenticate, registry.store, key)
     except StoreUnavailable:
         if cached is not None:  # the gate keeps answering from what it knows
             return cached[0]
@@ -65,7 +68,7 @@ def _an(word: str) -> str:
 
 
 def _role(*roles: str) -> object:
-    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(
                 f"this route needs {_an(' or '.join(roles))} key; this is "

@@ -103,11 +103,12 @@ def _gate_of(who: Principal, platform: str | None) -> Principal | None:
 
 
 @gate_router.post("/decisions", response_model=DecisionPublic)
-def decide(body: DecisionIn, request: Request, response: Response, registry: RegistryDep,
+async def decide(body: DecisionIn, request: Request, response: Response, registry: RegistryDep,
            who: GateOrOperatorDep) -> dict[str, Any]:
     """May this person buy this service? Deny carries reasons; allow reveals nothing.
 
-    Header ``X-Gate-Staleness-Ms``: age of the index; 503 past the policy's limit."""
+    Header ``X-Gate-Staleness-Ms``: age of the index; 503 past the policy's limit. Async: the
+    decision is answered from memory, without a worker thread."""
     start = time.perf_counter()
     gate = _gate_of(who, body.platform)
     _fresh_enough(request, response, registry, body.service)

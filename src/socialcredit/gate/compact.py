@@ -108,6 +108,9 @@ class CompactTable:
         del order, dup
         self.codes, self.key_row = codes, key_row
         self.index = pd.Index(codes, dtype="uint64", copy=False)
+        #: rows whose subject was reloaded into an overlay since this table was built (the
+        #: owner marks them; kept here so a table and its marks are swapped together)
+        self.stale = np.zeros(n, dtype=np.bool_)
 
     @classmethod
     def from_entries(cls, services: Sequence[str], entries: Iterable[EntryRow],

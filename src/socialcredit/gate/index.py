@@ -81,13 +81,19 @@ class GateIndex:
         return max(0.0, time.time() - self.last_ok) if self.last_ok else float("inf")
 
     def _reset(self, base: CompactTable, hashed: dict[int, str]) -> None:
-        self.base = base
-        self.stale = np.zeros(len(base.subject_ids), dtype=np.bool_)
-        self.hashed = hashed
+        # readers take each attribute once; the overlay is emptied before the base is swapped,
+        # and a table carries its own stale marks, so no reader sees a mixed state
         self.overlay: dict[int, tuple[Restriction, ...]] = {}
         # subject → (its codes in the overlay, its restrictions)
         self.overlay_subjects: dict[int, tuple[tuple[int, ...], tuple[Restriction, ...]]] = {}
         self.overlay_codes = np.zeros(0, dtype=np.uint64)
+        self.hashed = hashed
+        self.base = base
+
+    @property
+    def stale(self) -> npt.NDArray[np.bool_]:
+        """Rows of the base table superseded by the overlay."""
+        return self.base.stale
 
     # ----------------------------------------------------------------- loading
     def _restriction(self, e: EntryRow) -> Restriction:
@@ -174,13 +180,16 @@ class GateIndex:
     def refresh(self) -> int:
         """Apply ledger events after ``last_seq``; return how many subjects were reloaded."""
         with self.store.read() as conn:
+            # the head first, then the events up to it: an event committed in between is left
+            # for the next refresh instead of being skipped (the ledger lock makes sequence
+            # order commit order)
+            head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             rows = conn.execute(
                 select(events.c.seq, events.c.subject_id, events.c.at).where(
-                    events.c.seq > self.last_seq,
+                    events.c.seq > self.last_seq, events.c.seq <= head,
                     or_(*(events.c.type.startswith(p) for p in _TRACKED)))
                 .order_by(events.c.seq)
             ).all()
-            head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             touched = sorted({r.subject_id for r in rows if r.subject_id is not None})
             if touched:
                 loaded = self._load(conn, touched)
@@ -205,12 +214,9 @@ class GateIndex:
         for k, sid in keys:
             keys_of[sid].append(k)
         with self._lock:
-            overlay = dict(self.overlay)
+            overlay, subjects_ = dict(self.overlay), dict(self.overlay_subjects)
             for sid in touched:
-                row = self.base.row_of_subject(sid)
-                if row >= 0:
-                    self.stale[row] = True
-                for code in self.overlay_subjects.pop(sid, ((), ()))[0]:
+                for code in subjects_.pop(sid, ((), ()))[0]:
                     overlay.pop(code, None)
                 restrictions = tuple(by_subject.get(sid, ()))
                 codes = []
@@ -220,9 +226,16 @@ class GateIndex:
                         self.hashed[code] = k
                     overlay[code] = restrictions
                     codes.append(code)
-                self.overlay_subjects[sid] = (tuple(codes), restrictions)
-            self.overlay = overlay
+                subjects_[sid] = (tuple(codes), restrictions)
+            # publish the new answers first, then retire the old rows: a reader never finds
+            # a listed person in neither place (no flicker to "allow")
+            self.overlay_subjects, self.overlay = subjects_, overlay
             self.overlay_codes = np.array(sorted(overlay), dtype=np.uint64)
+            base = self.base
+            for sid in touched:
+                row = base.row_of_subject(sid)
+                if row >= 0:
+                    base.stale[row] = True
             self._set_names({sid: name_keys.get(sid, []) for sid in touched})
 
     def _set_names(self, name_keys: dict[int, list[str]], *, replace_all: bool = False) -> None:
@@ -237,9 +250,6 @@ class GateIndex:
                     self.names[nk].add(sid)
 
     # ----------------------------------------------------------------- reading
-    def _row_restrictions(self, row: int) -> tuple[Restriction, ...]:
-        return tuple(self._restriction(e) for e in self.base.entries(row))
-
     def lookup(self, key: str) -> tuple[Restriction, ...]:
         """Active restrictions of the subject holding identifier ``key`` (empty if none)."""
         code = encode_key(key)
@@ -253,10 +263,11 @@ class GateIndex:
         found = self.overlay.get(code)
         if found is not None:
             return found
-        row = self.base.row_of(code)
-        if row < 0 or self.stale[row]:
+        base = self.base
+        row = base.row_of(code)
+        if row < 0 or base.stale[row]:
             return ()
-        return self._row_restrictions(row)
+        return tuple(self._restriction(e) for e in base.entries(row))
 
     def lookup_name(self, name_key: str) -> tuple[Restriction, ...]:
         out: list[Restriction] = []
@@ -265,9 +276,10 @@ class GateIndex:
             if reloaded is not None:
                 out.extend(reloaded[1])
                 continue
-            row = self.base.row_of_subject(sid)
-            if row >= 0 and not self.stale[row]:
-                out.extend(self._row_restrictions(row))
+            base = self.base
+            row = base.row_of_subject(sid)
+            if row >= 0 and not base.stale[row]:
+                out.extend(self.table_restrictions(base, row))
         return tuple(out)
 
     def split(self, codes: npt.NDArray[np.uint64], service: str, platform: str | None,
@@ -277,7 +289,8 @@ class GateIndex:
         positions refused by the base ``table`` (exactly: service, ``until`` > ``day``, platform
         scope), their subject rows, and positions whose subject was reloaded into the overlay
         (for the caller to check one by one with :meth:`lookup_code`)."""
-        base, stale = self.base, self.stale
+        base = self.base
+        stale = base.stale
         bit = base.bits.get(service)
         rows = base.rows(codes)
         found = np.flatnonzero(rows >= 0)
@@ -301,5 +314,6 @@ class GateIndex:
     @property
     def size(self) -> int:
         """Identifiers in the index (base keys not superseded, plus overlay keys)."""
-        live = int(np.count_nonzero(~self.stale[self.base.key_row])) if len(self.base) else 0
+        base = self.base
+        live = int(np.count_nonzero(~base.stale[base.key_row])) if len(base) else 0
         return live + len(self.overlay)
