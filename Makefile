@@ -28,8 +28,13 @@ serve: $(STAMP)
 	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve; \
 	else $(BIN)/socialcredit serve; fi
 
+# Each script prints its figures beside a baseline measured in the same run (bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_and_gate.py
+	$(BIN)/python bench/gate_national.py
+	$(BIN)/python bench/national_day.py
+	$(BIN)/python bench/freshness.py --trials 200
+	$(BIN)/python bench/http_gate.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

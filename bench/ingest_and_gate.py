@@ -146,7 +146,7 @@ def bench_gate(reg: Registry, data: Path, manifest: Any, n: int) -> dict[str, An
     calls = [(s, nid, ph, gates[s]) for s, nid, ph in day]
     replay = [calls[i % len(calls)] for i in range(n)]
     keys = [("national_id:", nid) if nid else ("phone:", ph) for _, nid, ph, _ in replay]
-    listed = {k.split(":", 1)[1]: sid for k, sid in index.keys.items()}
+    listed = {k.split(":", 1)[1]: sid for k, sid in index.restricted()[1]}
     idents = [v for _, v in keys]
 
     def run(batch: list[tuple[str, str, str, Principal]]) -> None:
@@ -176,7 +176,7 @@ def bench_gate(reg: Registry, data: Path, manifest: Any, n: int) -> dict[str, An
             "index_lookups_per_s": n / index_s, "ratio_vs_index": index_s / decide_s,
             "replay_denies": replay_denies, "flush_seconds": flush_s,
             "index_build_seconds": build_s, "index_keys": index.size,
-            "index_subjects": len(index.restrictions), "tickets_per_day": len(day),
+            "index_subjects": len(index.base.subject_ids), "tickets_per_day": len(day),
             "day_by_service": by_service, "relink_seconds": relink_s,
             "evaluate_all_seconds": evaluate_s}
 
