@@ -14,6 +14,8 @@ from socialcredit.errors import AuthError, PermissionDenied, StoreUnavailable
 from socialcredit.registry import Registry
 
 __all__ = [
+    "principal_of",
+    "require_role",
     "FurnisherDep",
     "FurnisherOrOperatorDep",
     "GateOrOperatorDep",
@@ -37,8 +39,17 @@ KEY_CACHE_SECONDS = 30.0
 
 
 async def _principal(request: Request, registry: RegistryDep) -> Principal:
+    return await principal_of(request, registry)
+
+
+async def principal_of(request: Request, registry: Registry) -> Principal:
     """The caller, from its API key. Async, so the hot path (a cached key) never leaves the
-    event loop; a cache miss asks the database in the thread pool."""
+    event loop; a cache miss asks the database in the thread pool.
+
+    Raises:
+        AuthError: no key, or an unknown or revoked one. StoreUnavailable: the database is
+            unreachable and the key was never verified by this process.
+    """
     header = request.headers.get("authorization", "")
     key = header[7:] if header.lower().startswith("bearer ") else request.headers.get(
         "x-api-key", "")
@@ -67,13 +78,18 @@ def _an(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
+def require_role(principal: Principal, *roles: str) -> Principal:
+    """Raises PermissionDenied unless the principal has one of ``roles``."""
+    if principal.role not in roles:
+        raise PermissionDenied(
+            f"this route needs {_an(' or '.join(roles))} key; this is "
+            f"{_an(principal.role)} key")
+    return principal
+
+
 def _role(*roles: str) -> object:
     async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-        if principal.role not in roles:
-            raise PermissionDenied(
-                f"this route needs {_an(' or '.join(roles))} key; this is "
-                f"{_an(principal.role)} key")
-        return principal
+        return require_role(principal, *roles)
 
     return check
 

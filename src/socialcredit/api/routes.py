@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from socialcredit.access import Principal
@@ -17,6 +18,8 @@ from socialcredit.api.deps import (
     GateOrOperatorDep,
     OperatorDep,
     RegistryDep,
+    principal_of,
+    require_role,
 )
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.schemas import (
@@ -121,6 +124,24 @@ async def decide(body: DecisionIn, request: Request, response: Response, registr
     metrics.latency.labels("single").observe(time.perf_counter() - start)
     return JSONResponse(decision.as_dict(), headers={
         "X-Gate-Staleness-Ms": response.headers["X-Gate-Staleness-Ms"]})
+
+
+async def decide_fast(request: Request) -> Response:
+    """``POST /v1/decisions`` as a bare Starlette route: the contract of :func:`decide` (key
+    and role first, then the body, then freshness), measured in ``bench/http_gate.py``."""
+    from socialcredit.api.app import validation_response
+
+    registry: Registry = request.app.state.registry
+    try:
+        who = require_role(await principal_of(request, registry), "gate", "operator")
+        try:
+            body = DecisionIn.model_validate_json(await request.body())
+        except ValidationError as e:
+            return validation_response(e.errors())
+        response = Response()
+        return await decide(body, request, response, registry, who)
+    except SocialCreditError as e:
+        return JSONResponse(e.to_dict(), status_code=e.status_code)
 
 
 @gate_router.post("/decisions:batch", response_model=BatchPublic)
