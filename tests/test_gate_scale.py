@@ -228,3 +228,20 @@ def test_vectorised_id_check_agrees_with_the_single_path(
             assert not valid, nid
             continue
         assert valid and int(code) == encode_key(f"national_id:{value}"), nid
+
+
+def test_an_unreadable_database_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    """A corrupted SQLite file must surface as StoreUnavailable (503 at a gate, which then
+    falls back to its cached keys and last good index), never as a 500."""
+    from sqlalchemy import text
+
+    from socialcredit.errors import StoreUnavailable
+    from socialcredit.store import Store
+
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(os.urandom(100_000))
+    store = Store(f"sqlite:///{bad}")
+    with pytest.raises(StoreUnavailable, match="database error during a read"), \
+            store.read() as conn:
+        conn.execute(text("SELECT count(*) FROM events"))
+    store.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,16 +75,36 @@ def validation_response(errors: Sequence[Any], *, skip: int = 0) -> JSONResponse
                                    "details": {"problems": problems}}}, status_code=422)
 
 
+#: While the database stays unreachable, the follower says so again at most this often (s).
+FAILURE_REPEAT_SECONDS = 60.0
+
+
 def _follow(registry: Registry, stop: threading.Event) -> None:
+    """Follow the ledger; on a database failure keep serving from the last good index, log
+    the failure once (then once a minute) and the recovery once."""
     period = registry.settings.gate_refresh_ms / 1000
+    failing_since: float | None = None
+    last_said = 0.0
     while not stop.wait(period):
         try:
             registry.gate_index.refresh()
             registry.decisions.flush()
-        except SocialCreditError as e:  # keep serving from the last good index
-            log.warning("gate refresh failed: %s", e.message)
-        except Exception:  # a driver error of an unreachable database, e.g. a reset socket
-            log.warning("gate refresh failed", exc_info=True)
+        except Exception as e:  # unreachable or unreadable database: never stop following
+            now = time.monotonic()
+            reason = e.message if isinstance(e, SocialCreditError) else type(e).__name__
+            if failing_since is None:
+                failing_since = last_said = now
+                log.warning("gate refresh failed, answering from the last good index: %s",
+                            reason)
+            elif now - last_said >= FAILURE_REPEAT_SECONDS:
+                last_said = now
+                log.warning("gate refresh still failing after %.0f s: %s",
+                            now - failing_since, reason)
+            continue
+        if failing_since is not None:
+            log.warning("gate refresh recovered after %.0f s",
+                        time.monotonic() - failing_since)
+            failing_since = None
 
 
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None,

@@ -2,7 +2,8 @@
 
 * ``socialcredit_decision_seconds`` (histogram, label ``route``: single | batch) — time to
   answer a decision request inside the app;
-* ``socialcredit_decisions_total`` (counter, labels ``service``, ``outcome``);
+* ``socialcredit_decisions_total`` (counter, labels ``service``, ``outcome``: allow, deny,
+  review, and error for a person of a batch with a bad identifier);
 * ``socialcredit_gate_index_identifiers`` — identifiers in the gate index;
 * ``socialcredit_ledger_lag_events`` / ``socialcredit_ledger_lag_seconds`` — how far behind the
   ledger the index was at its last refresh;

@@ -165,7 +165,7 @@ def decide_batch(body: BatchIn, request: Request, response: Response, registry: 
         else:
             data.append(r.as_dict())
             counts[r.decision] += 1
-    for outcome in ("allow", "deny", "review"):
+    for outcome in ("allow", "deny", "review", "error"):
         if counts[outcome]:
             metrics.decisions.labels(body.service, outcome).inc(counts[outcome])
     metrics.latency.labels("batch").observe(time.perf_counter() - start)

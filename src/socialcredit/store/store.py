@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, OperationalError
 
 from socialcredit.errors import Conflict, InputError, StoreUnavailable
 from socialcredit.store.db import make_engine, migrate, needs_migration
@@ -58,10 +58,16 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read-only connection.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached or read (a lost server, a
+                corrupted SQLite file): callers such as gates fall back to what they hold.
+        """
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as e:
+        except (OperationalError, DatabaseError) as e:
             raise StoreUnavailable(f"database error during a read: {e.orig}") from e
 
     def head(self) -> tuple[int, str]:
