@@ -34,20 +34,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 from stdnum.iso7064 import mod_11_2
 
 from socialcredit.access import add_furnisher, add_gate
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
+from socialcredit.store.scratch import scratch_database
 
 TARGET_P99_S = 1.0
 
@@ -63,23 +62,9 @@ def national_id(k: int, region: str = "110101") -> str:
     return body + mod_11_2.calc_check_digit(body)
 
 
-@contextmanager
-def database(url: str | None, tmp: Path) -> Iterator[str]:
-    """SQLite file in ``tmp``; or a fresh PostgreSQL schema, dropped on exit (as conftest)."""
-    if url is None or url.startswith("sqlite"):
-        yield url or f"sqlite:///{tmp / 'registry.db'}"
-        return
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def database(url: str | None, tmp: Path) -> AbstractContextManager[str]:
+    """SQLite file in ``tmp``; or a fresh PostgreSQL schema, dropped on exit."""
+    return scratch_database(url, tmp, prefix="bench_")
 
 
 def free_port() -> int:

@@ -23,14 +23,13 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, create_engine, func, insert, select, text
+from sqlalchemy import Column, MetaData, Table, func, insert, select
 
 from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.demo import DEMO_GATES
@@ -44,6 +43,7 @@ from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate
+from socialcredit.store.scratch import scratch_database
 from socialcredit.store.tables import records
 
 AS_OF = dt.date(2026, 6, 30)  # fixed, so that a seed gives the same population every run
@@ -63,23 +63,9 @@ def best_of(n: int, fn: Callable[[], Any]) -> float:
     return min(timed(fn)[0] for _ in range(n))
 
 
-@contextmanager
-def database(url: str | None, tmp: Path) -> Iterator[str]:
-    """SQLite file in ``tmp``; or a fresh PostgreSQL schema, dropped on exit (as conftest)."""
-    if url is None or url.startswith("sqlite"):
-        yield url or f"sqlite:///{tmp / 'registry.db'}"
-        return
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def database(url: str | None, tmp: Path) -> AbstractContextManager[str]:
+    """SQLite file in ``tmp``; or a fresh PostgreSQL schema, dropped on exit."""
+    return scratch_database(url, tmp, prefix="bench_")
 
 
 def cold_caches(reg: Registry) -> None:

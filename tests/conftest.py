@@ -17,17 +17,17 @@ import csv
 import datetime as dt
 import json
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from stdnum.iso7064 import mod_11_2
 
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
+from socialcredit.store.scratch import scratch_database
 
 PG_ENV = "SOCIALCREDIT_TEST_DATABASE_URL"
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -60,21 +60,13 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def _pg_schema_url(base: str) -> Iterator[str]:
-    schema = "t_" + uuid.uuid4().hex[:12]
-    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        admin = create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as e:  # an unreachable server must fail, not skip
-        pytest.fail(f"{PG_ENV} is set but PostgreSQL is unreachable: {e}")
-    sep = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A fresh schema on the test server (dropped afterwards); unreachable is a failure."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(base, Path("."), prefix="t_"))
+        except Exception as e:  # an unreachable server must fail, not skip
+            pytest.fail(f"{PG_ENV} is set but PostgreSQL is unreachable: {e}")
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
