@@ -204,32 +204,32 @@ async def run_trials(api: Server, gates: list[Server], court_key: str, gate_key:
             perf = {"furnisher_record_id": f"P-{k}", "kind": "judgment_performance",
                     "occurred_at": since, "national_id": nid, "case_number": case,
                     "amount_minor": 1_000_00, "currency": "CNY", "full": True}
-            await asyncio.sleep(rng.uniform(0, refresh_s))
-            t0 = time.perf_counter()
-            r = await client.post(api.url + "/v1/records", json={"records": [finding]},
-                                  headers=court)
-            if r.status_code != 200 or r.json()["accepted"] != 1:
-                raise RuntimeError(f"finding refused: {r.status_code} {r.text}")
-            denied = await asyncio.gather(*(wait_for(client, g, gate_key, nid, "deny", t0,
-                                                     poll_s, timeout) for g in gates))
+            async def send(record: dict[str, Any], want: str) -> list[float | None]:
+                """POST one record (after a random wait within a refresh period), then the
+                seconds until each gate answers ``want`` (None: not within ``timeout``)."""
+                await asyncio.sleep(rng.uniform(0, refresh_s))
+                t0 = time.perf_counter()
+                r = await client.post(api.url + "/v1/records", json={"records": [record]},
+                                      headers=court)
+                if want == "allow":
+                    post_s.add(time.perf_counter() - t0)
+                if r.status_code != 200 or r.json()["accepted"] != 1:
+                    raise RuntimeError(f"{record['kind']} refused: {r.status_code} {r.text}")
+                return list(await asyncio.gather(*(
+                    wait_for(client, g, gate_key, record["national_id"], want, t0, poll_s,
+                             timeout)
+                    for g in gates)))
+
+            denied = await send(finding, "deny")
             for g, s in zip(gates, denied, strict=True):
                 listing[g.name].add(s)
+                if s is None:
+                    lost.append((g, nid, "deny"))
+                    say(f"trial {k}: the listing of {nid} did not reach {g.name} in "
+                        f"{timeout:.0f} s; skipping its removal")
             if any(s is None for s in denied):
-                for g, s in zip(gates, denied, strict=True):
-                    if s is None:
-                        lost.append((g, nid, "deny"))
-                        say(f"trial {k}: the listing of {nid} did not reach {g.name} in "
-                            f"{timeout:.0f} s; skipping its removal")
                 continue
-            await asyncio.sleep(rng.uniform(0, refresh_s))
-            t1 = time.perf_counter()
-            r = await client.post(api.url + "/v1/records", json={"records": [perf]},
-                                  headers=court)
-            post_s.add(time.perf_counter() - t1)
-            if r.status_code != 200 or r.json()["accepted"] != 1:
-                raise RuntimeError(f"performance refused: {r.status_code} {r.text}")
-            allowed = await asyncio.gather(*(wait_for(client, g, gate_key, nid, "allow", t1,
-                                                      poll_s, timeout) for g in gates))
+            allowed = await send(perf, "allow")
             for g, s in zip(gates, allowed, strict=True):
                 removal[g.name].add(s)
                 if s is None:
