@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 import uvicorn
 
@@ -21,10 +22,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(registry: Registry) -> Iterator[str]:
-    """Serve ``registry`` and yield the base URL; stops the server afterwards."""
+def running(registry: Registry, *, app: Any = None) -> Iterator[str]:
+    """Serve ``registry`` (or ``app``, built on it) and yield the base URL; stops the server
+    afterwards."""
     port = free_port()
-    config = uvicorn.Config(create_app(registry=registry), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app or create_app(registry=registry), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

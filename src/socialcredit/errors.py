@@ -17,6 +17,7 @@ Hierarchy::
     ├── PermissionDenied (403 forbidden)          the key's role may not do this
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
+    ├── RateLimited (429 rate_limited)            details.retry_after_seconds says when
     ├── LedgerBroken (500 ledger_broken)          details.seq names the first broken event
     └── StoreUnavailable (503 unavailable)        the database cannot be reached
 """
@@ -34,6 +35,7 @@ __all__ = [
     "LedgerBroken",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
     "SocialCreditError",
     "StoreUnavailable",
     "UnknownService",
@@ -55,6 +57,12 @@ class SocialCreditError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The JSON error shape of DESIGN §6: ``{"error": {"code", "message", "details"}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the error: ``Retry-After`` (whole seconds) when
+        ``details["retry_after_seconds"]`` says when a retry may succeed."""
+        wait = self.details.get("retry_after_seconds")
+        return {"Retry-After": str(int(wait))} if isinstance(wait, int | float) else {}
 
 
 class ConfigError(SocialCreditError):
@@ -100,6 +108,14 @@ class NotFound(SocialCreditError):
 class Conflict(SocialCreditError):
     status_code = 409
     code = "conflict"
+
+
+class RateLimited(SocialCreditError):
+    """Too many requests from one client; ``details["retry_after_seconds"]`` (an integer)
+    is also sent as the ``Retry-After`` header."""
+
+    status_code = 429
+    code = "rate_limited"
 
 
 class LedgerBroken(SocialCreditError):

@@ -24,6 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from socialcredit.api.metrics import GateMetrics
+from socialcredit.api.ratelimit import RateLimiter
+from socialcredit.api.roles import check_declared
 from socialcredit.errors import ConfigError, SocialCreditError
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
@@ -115,7 +117,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     stateless replica that follows the ledger; ``"all"`` serves every audience.
 
     Raises:
-        ConfigError: unknown role (and whatever :class:`Registry` raises).
+        ConfigError: unknown role, a route without a declared role (api/roles.py), and
+            whatever :class:`Registry` raises.
     """
     if role not in ("all", "gate"):
         raise ConfigError(f"unknown server role {role!r}: use all or gate")
@@ -152,6 +155,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.registry = reg
     app.state.metrics = GateMetrics()
     app.state.key_cache = {}
+    app.state.public_limiter = RateLimiter(reg.settings.public_rate_per_minute,
+                                           reg.settings.public_rate_burst)
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
@@ -168,6 +173,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    check_declared(app)
+
     def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
         return JSONResponse({"error": {"code": code, "message": message,
                                        "details": details or {}}}, status_code=status)
@@ -176,7 +183,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     async def _app_error(request: Request, exc: SocialCreditError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -184,7 +191,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}
         return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -35,6 +35,7 @@ from socialcredit.disclosure import search_public
 from socialcredit.errors import (
     InputError,
     PermissionDenied,
+    RateLimited,
     SocialCreditError,
     StoreUnavailable,
 )
@@ -141,7 +142,7 @@ async def decide_fast(request: Request) -> Response:
         response = Response()
         return await decide(body, request, response, registry, who)
     except SocialCreditError as e:
-        return JSONResponse(e.to_dict(), status_code=e.status_code)
+        return JSONResponse(e.to_dict(), status_code=e.status_code, headers=e.headers())
 
 
 @gate_router.post("/decisions:batch", response_model=BatchPublic)
@@ -179,10 +180,19 @@ def metrics(request: Request, registry: RegistryDep) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+def _limit_public(request: Request) -> None:
+    """Spend one of the client's public searches (429 ``rate_limited`` past the limit)."""
+    request.app.state.public_limiter.take(request.client.host if request.client else "?")
+
+
 @public_router.get("/v1/public/entries", response_model=EntriesPublic)
-def public_entries(registry: RegistryDep, q: str = Query(..., max_length=100),
-                   ) -> dict[str, Any]:
-    """Search active public entries by name or full ID number; IDs are masked."""
+def public_entries(request: Request, registry: RegistryDep,
+                   q: str = Query(..., max_length=100)) -> dict[str, Any]:
+    """Search active public entries by name or full ID number; IDs are masked.
+
+    Rate-limited per client (``settings.public_rate_per_minute`` after a burst of
+    ``public_rate_burst``): 429 ``rate_limited`` with ``Retry-After``."""
+    _limit_public(request)
     data, count = search_public(registry.store, registry.policy, q,
                                 min_chars=registry.settings.public_min_query_chars)
     return {"data": data, "count": count}
@@ -191,17 +201,18 @@ def public_entries(registry: RegistryDep, q: str = Query(..., max_length=100),
 @public_router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLResponse:
     results: list[dict[str, Any]] = []
-    count, error = 0, None
-    if q.strip():
-        try:
+    count, error, status, headers = 0, None, 200, {}
+    try:
+        _limit_public(request)
+        if q.strip():
             results, count = search_public(registry.store, registry.policy, q[:100],
                                            min_chars=registry.settings.public_min_query_chars)
-        except InputError as e:
-            error = e.message
+    except (InputError, RateLimited) as e:
+        error, status, headers = e.message, e.status_code, e.headers()
     html = request.app.state.templates.get_template("index.html").render(
         q=q, results=results, count=count, error=error,
         policy_version=registry.policy.version_hash)
-    return HTMLResponse(html, status_code=400 if error else 200)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 @public_router.get("/healthz", include_in_schema=False)

@@ -1,0 +1,68 @@
+"""Per-client rate limit of the public search (anti-enumeration, issue #7).
+
+A token bucket per client address: ``burst`` searches at once, then ``per_minute`` a minute.
+Past it the caller gets :class:`~socialcredit.errors.RateLimited` (429 ``rate_limited``, with
+``Retry-After`` in whole seconds). The client is the TCP peer address, or the address a
+trusted proxy forwarded (uvicorn's ``--proxy-headers`` / ``--forwarded-allow-ips`` set it).
+
+State lives in the process: several server processes each allow the rate, so a deployment
+behind N processes allows N times the rate per client; put the limit in the proxy when that
+matters. Memory is bounded by ``max_clients`` (buckets of idle clients are dropped first).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from socialcredit.errors import RateLimited
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """Token buckets keyed by client address.
+
+    Args:
+        per_minute: sustained rate (tokens added per minute), ≥ 1.
+        burst: bucket size (searches allowed at once), ≥ 1.
+        max_clients: buckets kept; the least recently seen client is forgotten first (a
+            forgotten client starts again with a full bucket).
+        clock: seconds, monotonic (tests pass a fake clock).
+    """
+
+    def __init__(self, per_minute: int, burst: int, *, max_clients: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1 or burst < 1:
+            raise ValueError("per_minute and burst must be at least 1")
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> None:
+        """Spend one token of ``client``'s bucket.
+
+        Raises:
+            RateLimited: the bucket is empty; ``details.retry_after_seconds`` is when one
+                token will be back (rounded up to whole seconds, at least 1).
+        """
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[client] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+                raise RateLimited(
+                    f"too many searches from your address: at most "
+                    f"{round(self.rate * 60)} a minute; retry in {wait} s",
+                    details={"retry_after_seconds": wait})
+            self._buckets[client] = (tokens - 1.0, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)

@@ -1,0 +1,85 @@
+"""Who may call what: one declaration per route, checked when the app is built.
+
+``ROUTE_ROLES`` maps ``"METHOD /path"`` to the roles whose key the route accepts, or to
+``PUBLIC`` (no key needed). :func:`check_declared` refuses to build an app with a route that is
+not declared here, so a route cannot be added without deciding who may call it; the
+declaration is published in the OpenAPI document as ``x-roles`` on each operation; and
+``tests/test_roles.py`` calls every route with every kind of caller to prove the dependencies
+enforce exactly this table.
+
+Roles: ``furnisher`` (submits records), ``gate`` (asks for decisions, only for its own
+services), ``operator`` (runs the registry). A gate key is refused for a service it is not
+registered for, even on a route that accepts gates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
+
+from socialcredit.errors import ConfigError
+
+__all__ = ["PUBLIC", "ROUTE_ROLES", "check_declared", "routes_of"]
+
+#: Anyone, with or without a key.
+PUBLIC: frozenset[str] = frozenset({"public"})
+
+ROUTE_ROLES: dict[str, frozenset[str]] = {
+    "POST /v1/records": frozenset({"furnisher"}),
+    "GET /v1/furnisher/rejects": frozenset({"furnisher", "operator"}),
+    "POST /v1/decisions": frozenset({"gate", "operator"}),
+    "POST /v1/decisions:batch": frozenset({"gate", "operator"}),
+    "GET /v1/report": frozenset({"operator"}),
+    "GET /v1/audit/verify": frozenset({"operator"}),
+    "GET /v1/public/entries": PUBLIC,
+    "GET /": PUBLIC,
+    "GET /healthz": PUBLIC,
+    "GET /metrics": PUBLIC,
+    "GET /static": PUBLIC,
+    "GET /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /redoc": PUBLIC,
+}
+
+
+def routes_of(app: FastAPI) -> Iterator[tuple[str, Route | Mount]]:
+    """Every ``("METHOD /path", route)`` the app serves (``HEAD`` is left out: it follows
+    ``GET``); a mount counts as ``GET /prefix``. Routers included with
+    ``app.include_router`` are walked too (FastAPI ≥ 0.160 keeps them as one lazy entry)."""
+
+    def walk(routes: list[Any], prefix: str) -> Iterator[tuple[str, Route | Mount]]:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:  # fastapi.routing._IncludedRouter
+                context = getattr(route, "include_context", None)
+                yield from walk(included.routes, prefix + getattr(context, "prefix", ""))
+            elif isinstance(route, Mount):
+                yield f"GET {prefix}{route.path}", route
+            elif isinstance(route, Route):
+                for method in sorted(route.methods or ()):
+                    if method != "HEAD":
+                        yield f"{method} {prefix}{route.path}", route
+
+    yield from walk(list(app.router.routes), "")
+
+
+def check_declared(app: FastAPI) -> None:
+    """Publish each route's roles as ``x-roles`` in the OpenAPI document.
+
+    Raises:
+        ConfigError: a route of ``app`` is missing from :data:`ROUTE_ROLES`.
+    """
+    missing = sorted({key for key, _ in routes_of(app)} - set(ROUTE_ROLES))
+    if missing:
+        raise ConfigError(f"route(s) without a declared role in api/roles.py: "
+                          f"{', '.join(missing)}")
+    for key, route in routes_of(app):
+        if isinstance(route, APIRoute):
+            extra = dict(route.openapi_extra or {})
+            extra["x-roles"] = sorted(ROUTE_ROLES[key])
+            route.openapi_extra = extra
