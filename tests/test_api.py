@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -152,6 +153,26 @@ def test_record_submission_errors(api: tuple[str, dict[str, str]]) -> None:
     everyone = httpx.get(base + "/v1/furnisher/rejects", headers=_h(keys["operator"])).json()
     assert mine["count"] == everyone["count"] == 1
     assert mine["data"][0]["field"] == "furnisher_record_id"
+
+
+def test_a_chunked_body_over_the_limit_is_refused(api: tuple[str, dict[str, str]]) -> None:
+    """No Content-Length (chunked transfer): the limit is counted as the body streams in."""
+    base, keys = api
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"records": ['
+        for _ in range(21):
+            yield b" " * (1024 * 1024)
+
+    for path, key in (("/v1/records", "court"), ("/v1/decisions", "air")):
+        r = httpx.post(base + path, content=chunks(), timeout=30,
+                       headers={**_h(keys[key]), "content-type": "application/json"})
+        assert r.status_code == 413, (path, r.text)
+        assert r.json()["error"]["code"] == "payload_too_large"
+    record = json.dumps(dict(FINDING, furnisher_record_id="F-chunked")).encode()
+    small = httpx.post(base + "/v1/records", content=iter([b'{"records": [', record, b"]}"]),
+                       headers={**_h(keys["court"]), "content-type": "application/json"})
+    assert small.status_code == 200 and small.json()["accepted"] == 1, small.text
 
 
 def test_public_search_refuses_enumeration(api: tuple[str, dict[str, str]]) -> None:

@@ -9,7 +9,8 @@ from socialcredit import errors
 def test_exported_members() -> None:
     assert sorted(socialcredit.__all__) == sorted([
         "AuthError", "ConfigError", "Conflict", "IdentifierError", "InputError",
-        "LedgerBroken", "NotFound", "PermissionDenied", "RateLimited", "Registry", "Settings",
+        "LedgerBroken", "NotFound", "PayloadTooLarge", "PermissionDenied", "RateLimited",
+        "Registry", "Settings",
         "SocialCreditError", "StoreUnavailable", "UnknownService", "ValidationFailed",
         "__version__", "create_app"])
     for name in socialcredit.__all__:

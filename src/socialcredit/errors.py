@@ -11,6 +11,7 @@ Hierarchy::
     ├── ConfigError (500 config_error)            settings or policy file unusable
     ├── InputError (400 invalid_input)            a request or file the registry cannot accept
     │   ├── ValidationFailed (422 validation_failed)   details.problems lists every problem
+    │   ├── PayloadTooLarge (413 payload_too_large)
     │   ├── UnknownService (400 unknown_service)
     │   └── IdentifierError (400 invalid_identifier)
     ├── AuthError (401 unauthenticated)           missing or wrong API key
@@ -34,6 +35,7 @@ __all__ = [
     "InputError",
     "LedgerBroken",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
     "RateLimited",
     "SocialCreditError",
@@ -80,6 +82,13 @@ class ValidationFailed(InputError):
 
     status_code = 422
     code = "validation_failed"
+
+
+class PayloadTooLarge(InputError):
+    """A request body over the server's limit (declared or counted while it streams)."""
+
+    status_code = 413
+    code = "payload_too_large"
 
 
 class UnknownService(InputError):

@@ -21,12 +21,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
 from socialcredit.api.roles import check_declared
-from socialcredit.errors import ConfigError, SocialCreditError
+from socialcredit.errors import ConfigError, PayloadTooLarge, SocialCreditError
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
@@ -40,26 +40,56 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
 class BodyLimit:
-    """Pure ASGI middleware: 413 for a declared body over ``limit`` bytes (a plain ASGI class,
-    not ``@app.middleware``, which costs a task per request)."""
+    """Pure ASGI middleware (a plain class, not ``@app.middleware``, which costs a task per
+    request): a body over ``limit`` bytes is refused with 413 ``payload_too_large`` — at once
+    when ``Content-Length`` declares it, else (chunked transfer) as soon as the bytes read
+    pass the limit (``receive`` raises :class:`PayloadTooLarge` into the route, and the
+    response the route makes of it is replaced by the 413)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
+    def _error(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request bodies are limited to {self.limit:,} bytes; send "
+                               "records in calls of at most 10,000")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    if not value.isdigit() or int(value) > self.limit:
-                        response = JSONResponse({"error": {
-                            "code": "payload_too_large",
-                            "message": f"request bodies are limited to {self.limit:,} bytes; "
-                                       "send records in calls of at most 10,000",
-                            "details": {}}}, status_code=413)
-                        await response(scope, receive, send)
-                        return
-                    break
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.limit:
+                    e = self._error()
+                    await JSONResponse(e.to_dict(), status_code=e.status_code)(
+                        scope, receive, send)
+                    return
+                await self.app(scope, receive, send)  # the server enforces the length
+                return
+        seen, over, replaced = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal seen, over
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                over = True
+                raise self._error()
+            return message
+
+        async def reply(message: Message) -> None:
+            # whatever the route made of the interrupted body (FastAPI turns it into a 400
+            # "error parsing the body"), the caller is told the real reason
+            nonlocal replaced
+            if over and message["type"] == "http.response.start":
+                replaced = True
+                e = self._error()
+                await JSONResponse(e.to_dict(), status_code=e.status_code)(
+                    scope, receive, send)
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, counted, reply)
 
 
 def validation_response(errors: Sequence[Any], *, skip: int = 0) -> JSONResponse:
