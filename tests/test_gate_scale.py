@@ -193,7 +193,8 @@ def test_gate_survives_a_lost_database_then_refuses_past_the_limit(tmp_path: Pat
                 assert r.status_code == 503
                 err = r.json()["error"]
                 assert err["code"] == "unavailable"
-                assert err["details"]["limit_seconds"] == 2 or "unreachable" in err["message"]
+                assert err["details"].get("limit_seconds") == 2 \
+                    or err["details"].get("reason") == "unreachable"
                 hotel = c.post("/v1/decisions", json={**ask, "service": "hotel_star"}, headers=h)
                 assert hotel.status_code in (200, 503)
                 if hotel.status_code == 200:  # 300 s limit: still answering, and says how stale
@@ -241,7 +242,7 @@ def test_an_unreadable_database_is_unavailable_not_a_crash(tmp_path: Path) -> No
     bad = tmp_path / "garbage.db"
     bad.write_bytes(os.urandom(100_000))
     store = Store(f"sqlite:///{bad}")
-    with pytest.raises(StoreUnavailable, match="database error during a read"), \
+    with pytest.raises(StoreUnavailable, match="could not be read"), \
             store.read() as conn:
         conn.execute(text("SELECT count(*) FROM events"))
     store.dispose()

@@ -36,6 +36,9 @@ class GateMetrics:
         self.lag_seconds = Gauge("socialcredit_ledger_lag_seconds",
                                  "Age of the oldest unapplied event at the last refresh",
                                  registry=self.registry)
+        self.applied_seq = Gauge("socialcredit_gate_applied_seq",
+                                 "Last ledger seq the gate index has applied",
+                                 registry=self.registry)
         self.staleness = Gauge("socialcredit_gate_staleness_seconds",
                                "Seconds since the gate index last heard from the database",
                                registry=self.registry)
@@ -43,6 +46,7 @@ class GateMetrics:
     def render(self, index: GateIndex) -> bytes:
         self.index_size.set(index.size)
         self.lag_events.set(index.lag_events)
+        self.applied_seq.set(index.last_seq)
         self.lag_seconds.set(index.lag_seconds)
         self.staleness.set(index.staleness_seconds)
         return bytes(generate_latest(self.registry))

@@ -272,7 +272,8 @@ class DecisionService:
         codes = np.zeros(len(people), dtype=np.uint64)
         if self.policy.identity.national_id.scheme == "cn.ric":
             vec = [i for i, p in enumerate(people) if set(p) <= {"national_id", "name"}
-                   and isinstance(p.get("national_id"), str) and len(p["national_id"]) == 18]
+                   and isinstance(p.get("national_id"), str) and len(p["national_id"]) == 18
+                   and p["national_id"].isascii()]
             if vec:
                 vcodes, ok = encode_cn_ids([people[i]["national_id"] for i in vec])
                 codes[vec] = np.where(ok, vcodes, 0)

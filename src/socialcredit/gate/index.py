@@ -55,7 +55,8 @@ class Restriction:
 
 
 class GateIndex:
-    """See the module docstring. One writer (build/refresh) and many readers."""
+    """See the module docstring. One writer at a time (build/refresh are serialised: a server
+    refreshes from its follower thread and after each submission) and many readers."""
 
     def __init__(self, store: Store, policy: Policy, *, compact_after: int = 100_000) -> None:
         self.store, self.policy, self.compact_after = store, policy, compact_after
@@ -65,6 +66,9 @@ class GateIndex:
         self._scoped = {name: any(s.scope == "platform" for s in policy.sanctions_for(name))
                         for name in policy.lists}
         self._lock = threading.Lock()
+        # one build/refresh at a time: a refresh that read the database earlier must not
+        # apply its older state after a later one (tests/faults/test_concurrency.py)
+        self._writer = threading.RLock()
         self._reset(CompactTable.from_entries(self.services, [], []), {})
         self.names: dict[str, set[int]] = defaultdict(set)
         self.subject_names: dict[int, tuple[str, ...]] = {}
@@ -156,6 +160,10 @@ class GateIndex:
 
     def build(self) -> None:
         """(Re)build the base table from the projections."""
+        with self._writer:
+            self._build()
+
+    def _build(self) -> None:
         with self.store.read() as conn:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             entries, keys, name_keys = self._load(conn, None)
@@ -179,6 +187,10 @@ class GateIndex:
 
     def refresh(self) -> int:
         """Apply ledger events after ``last_seq``; return how many subjects were reloaded."""
+        with self._writer:
+            return self._refresh()
+
+    def _refresh(self) -> int:
         with self.store.read() as conn:
             # the head first, then the events up to it: an event committed in between is left
             # for the next refresh instead of being skipped (the ledger lock makes sequence

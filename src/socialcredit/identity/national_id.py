@@ -103,11 +103,12 @@ def _parse_cn_ric(text: str) -> NationalId:
 
     compact = ric.compact(text).upper()
     upgraded = False
-    if len(compact) == 15 and compact.isdigit():
+    if len(compact) == 15 and compact.isascii() and compact.isdigit():
         body = compact[:6] + "19" + compact[6:]
         compact = body + mod_11_2.calc_check_digit(body)
         upgraded = True
-    if len(compact) != 18 or not compact[:17].isdigit() or compact[17] not in "0123456789X":
+    if (len(compact) != 18 or not compact.isascii() or not compact[:17].isdigit()
+            or compact[17] not in "0123456789X"):  # isdigit() alone takes '²', '١', '１'…
         raise IdentifierError(
             f"national ID {text!r} must be 18 characters (17 digits and a check digit or X)"
             " or the 15-digit legacy form",

@@ -9,7 +9,10 @@ Guarantees (DESIGN §3.8):
 * a correction (``corrects`` = an earlier ``furnisher_record_id`` of the same furnisher and kind)
   supersedes that record; both stay in the ledger;
 * each chunk of rows is one transaction: records, subjects, entries and their ledger events land
-  together, and the touched subjects are re-evaluated before commit.
+  together, and the touched subjects are re-evaluated before commit;
+* an ingest killed part-way (a crash, SIGKILL) has landed whole chunks only; sending the same
+  file again completes it — the rows already held count as duplicates — and ends with the
+  ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.ingest.readers import RawRow, read_rows
@@ -35,6 +38,9 @@ from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import furnishers, ingests, quarantine, records
 
 __all__ = ["IngestResult", "ingest_file", "ingest_rows"]
+
+#: Rows an ingest must have landed before it refreshes the planner's statistics.
+ANALYZE_MIN_ROWS = 1000
 
 
 @dataclass
@@ -212,15 +218,21 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
                 select(quarantine.c.line, quarantine.c.field, quarantine.c.reason)
                 .join(ingests, ingests.c.id == quarantine.c.ingest_id)
                 .where(ingests.c.furnisher_id == furnisher_id, ingests.c.sha256 == sha256))}
-            sent_before = b.conn.execute(select(ingests.c.id).where(
-                ingests.c.furnisher_id == furnisher_id, ingests.c.sha256 == sha256).limit(1)
-            ).first() is not None
+            # (attempts of this file, attempts that completed): the counts of an attempt are
+            # written only by its last transaction, so an attempt killed before that keeps
+            # zeros and must not make the re-run look like an identical re-send
+            attempted, completed = b.conn.execute(select(
+                func.count(), func.count(case((
+                    ingests.c.accepted + ingests.c.rejected + ingests.c.duplicates > 0, 1)))
+            ).where(
+                ingests.c.furnisher_id == furnisher_id, ingests.c.sha256 == sha256)).one()
         else:
-            sent_before = False
+            attempted = completed = 0
         ingest_id = b.next_id(ingests)
         b.add(ingests, {"id": ingest_id, "furnisher_id": furnisher_id, "source": source[:500],
                         "sha256": sha256, "at": b.at, "accepted": 0, "rejected": 0,
                         "duplicates": 0})
+    done = 0
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined)
@@ -233,15 +245,22 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
             if chunk.touched:
                 result.evaluation.merge(evaluate_subjects(b, policy, chunk.touched, today))
             result.subjects_created += chunk.linker.stats.subjects_created
-        if n & (n - 1) == 0:  # after chunks 1, 2, 4, 8, ...: statistics follow the growth
+        done += len(part)
+        if n & (n - 1) == 0 and done >= ANALYZE_MIN_ROWS:
+            # after chunks 1, 2, 4, 8, ... of a bulk load: the planner's statistics follow the
+            # growth; small calls (the API's) leave it to autovacuum, as ANALYZE is not free
+            # (79 of 361 ms per 100-row POST on PostgreSQL, bench/load.py)
             store.refresh_statistics("records", "subjects", "identifiers", "list_entries")
         if progress is not None:
             progress(len(part))
     with store.batch() as b:
         b.conn.execute(update(ingests).where(ingests.c.id == ingest_id).values(
             accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates))
-        if sent_before and not result.accepted:
-            return result  # an identical re-send changes nothing, not even the ledger
+        # an identical re-send changes nothing, not even the ledger; a file of no rows leaves
+        # zero counts even when its ingest completed, so any earlier attempt counts for it
+        rows_seen = result.accepted + result.rejected + result.duplicates
+        if (completed if rows_seen else attempted) and not result.accepted:
+            return result
         b.emit("ingest.completed", {"ingest_id": ingest_id, "furnisher_id": furnisher_id,
                                     "source": source, "sha256": sha256,
                                     "accepted": result.accepted, "rejected": result.rejected,

@@ -1,10 +1,15 @@
 """Readers of furnisher files: CSV, JSON Lines and Parquet, one raw row at a time.
 
-Each reader yields :class:`RawRow` (``line``: 1-based physical line of the row in the file, the
-header being line 1 for CSV; row number for Parquet; ``data``: field → value as strings or JSON
-scalars; ``problem``: why the row could not be read at all, e.g. bytes that are not UTF-8).
-A reader never raises for one bad row; it raises :class:`~socialcredit.errors.InputError` only
-for a file it cannot open or whose format is unknown.
+Each reader yields :class:`RawRow` (``line``: 1-based physical line where the row starts, the
+header being line 1 for CSV, each row on its own line; row number for Parquet; ``data``:
+field → value as strings or JSON scalars; ``problem``: why the row could not be read at all,
+e.g. bytes that are not UTF-8; ``raw``: the row's text, safe to store: NUL and
+undecodable bytes escaped as ``\\x00``/``\\xff``).
+A reader never raises for one bad row; it raises :class:`~socialcredit.errors.InputError` for a
+problem of the whole file, before yielding any row: a file it cannot open, an unknown format,
+UTF-16/UTF-32 text (a byte-order mark), or a CSV header that is unreadable, not UTF-8, holds
+control characters, names a column twice or lacks a required column
+(:data:`REQUIRED_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +25,18 @@ from typing import Any
 
 from socialcredit.errors import InputError
 
-__all__ = ["FORMATS", "RawRow", "detect_format", "read_rows"]
+__all__ = ["FORMATS", "REQUIRED_COLUMNS", "RawRow", "detect_format", "read_rows", "row_of",
+           "storable"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet"}
+#: Columns every CSV header names (every row needs them, so a header without one would only
+#: quarantine every row).
+REQUIRED_COLUMNS = ("furnisher_record_id", "kind", "occurred_at")
+#: Byte-order marks of encodings other than UTF-8 (longest first: UTF-32 LE starts like UTF-16).
+_OTHER_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+               (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
 @dataclass
@@ -45,6 +58,17 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
+def storable(text: str) -> str:
+    """``text`` with NUL characters and undecodable bytes (lone surrogates) escaped
+    (``\\x00``, ``\\xff``), so that every store can hold it (PostgreSQL refuses NUL in
+    text; no store takes a lone surrogate)."""
+    try:  # bytes kept by surrogateescape come back as backslash, x, hex digits
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates, e.g. from a JSON "\\ud800" escape
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
+
+
 def _bad_utf8(text: str) -> int | None:
     """Index of the first undecodable byte (kept as a lone surrogate), or None."""
     for i, ch in enumerate(text):
@@ -53,7 +77,40 @@ def _bad_utf8(text: str) -> int | None:
     return None
 
 
-def _read_csv(data: bytes) -> Iterator[RawRow]:
+def _check_encoding(data: bytes, where: str) -> None:
+    for bom, encoding in _OTHER_BOMS:
+        if data.startswith(bom):
+            raise InputError(f"{where}: the file is {encoding} (it starts with a {encoding} "
+                             "byte-order mark); re-encode it as UTF-8",
+                             details={"file": where, "encoding": encoding})
+
+
+def _header(header: list[str], where: str) -> list[str]:
+    """Column names of a CSV header, stripped and lower-case (raises InputError)."""
+    def refuse(why: str) -> InputError:
+        return InputError(f"{where}: line 1, the header, {why}",
+                          details={"file": where, "line": 1})
+
+    text = ",".join(header)
+    if _bad_utf8(text) is not None:
+        raise refuse("holds bytes that are not UTF-8; re-encode the file as UTF-8")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise refuse("holds control characters (is this a binary or UTF-16 file?)")
+    names = [h.strip().lower() for h in header]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in first and name:
+            raise refuse(f"names the column {name!r} twice (columns {first[name]} and {i})")
+        first.setdefault(name, i)
+    missing = [c for c in REQUIRED_COLUMNS if c not in first]
+    if missing:
+        raise refuse(f"lacks the required column(s) {', '.join(missing)}; the first line "
+                     f"must name the columns, e.g. {','.join(REQUIRED_COLUMNS)},…")
+    return names
+
+
+def _read_csv(data: bytes, where: str) -> Iterator[RawRow]:
+    _check_encoding(data, where)
     text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -61,37 +118,40 @@ def _read_csv(data: bytes) -> Iterator[RawRow]:
     except StopIteration:
         return
     except csv.Error as e:
-        yield RawRow(1, problem=f"unreadable CSV header: {e}")
-        return
-    names = [h.strip().lower() for h in header]
+        raise InputError(f"{where}: line 1, the header, is not readable CSV: {e}",
+                         details={"file": where, "line": 1}) from e
+    names = _header(header, where)
     line = reader.line_num
     while True:
+        start = line + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            yield RawRow(reader.line_num, problem=f"malformed CSV: {e}")
+            line = reader.line_num
+            yield RawRow(start, problem=f"malformed CSV: {e}")
             continue
-        start, line = line + 1, reader.line_num
+        line = reader.line_num
         raw = ",".join(cells)
         if not any(c.strip() for c in cells):
             continue  # blank line
-        bad = _bad_utf8(raw)
-        if bad is not None:
+        if _bad_utf8(raw) is not None:
             yield RawRow(start, problem="bytes that are not UTF-8 in this row "
-                         "(re-encode the file as UTF-8)", raw=raw.encode("utf-8",
-                         "backslashreplace").decode())
+                         "(re-encode the file as UTF-8)", raw=storable(raw))
             continue
         if len(cells) != len(names):
-            yield RawRow(start, problem=f"{len(cells)} cells where the header has {len(names)}",
-                         raw=raw)
+            span = (f" (the row runs over lines {start}-{line}: is a quote left open?)"
+                    if line > start else "")
+            yield RawRow(start, problem=f"{len(cells)} cells where the header has "
+                         f"{len(names)}{span}", raw=storable(raw))
             continue
         yield RawRow(start, {k: v for k, v in zip(names, cells, strict=True) if v.strip()},
-                     raw=raw)
+                     raw=storable(raw))
 
 
-def _read_jsonl(data: bytes) -> Iterator[RawRow]:
+def _read_jsonl(data: bytes, where: str) -> Iterator[RawRow]:
+    _check_encoding(data, where)
     for n, raw_line in enumerate(data.splitlines(), start=1):
         if not raw_line.strip():
             continue
@@ -99,20 +159,39 @@ def _read_jsonl(data: bytes) -> Iterator[RawRow]:
             text = raw_line.decode("utf-8")
         except UnicodeDecodeError as e:
             yield RawRow(n, problem=f"bytes that are not UTF-8 at column {e.start + 1} "
-                         "(re-encode the file as UTF-8)")
+                         "(re-encode the file as UTF-8)",
+                         raw=storable(raw_line.decode("utf-8", "surrogateescape")))
             continue
         if n == 1:
             text = text.removeprefix("\ufeff")
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            yield RawRow(n, problem=f"not valid JSON: {e.msg} at column {e.colno}", raw=text)
+            yield RawRow(n, problem=f"not valid JSON: {e.msg} at column {e.colno}",
+                         raw=storable(text))
+            continue
+        except (ValueError, RecursionError) as e:  # an integer over 4,300 digits; deep nesting
+            why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+            yield RawRow(n, problem=f"not valid JSON for the registry: {why}",
+                         raw=storable(text))
             continue
         if not isinstance(obj, dict):
-            yield RawRow(n, problem="a JSON Lines row must be an object", raw=text)
+            yield RawRow(n, problem="a JSON Lines row must be an object", raw=storable(text))
             continue
-        yield RawRow(n, {str(k).lower(): v for k, v in obj.items() if v is not None and v != ""},
-                     raw=text)
+        yield row_of(n, obj, storable(text))
+
+
+def row_of(n: int, obj: dict[Any, Any], raw: str | None = None) -> RawRow:
+    """One record object (a JSON Lines line, a record of ``POST /v1/records``) as a row: keys
+    lower-cased, empty values dropped. Keys that differ only in case make the row a problem
+    (quarantined) rather than one silently winning."""
+    keys = [str(k).lower() for k in obj]
+    if len(set(keys)) < len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        return RawRow(n, problem="keys that differ only in case: "
+                      + ", ".join(repr(storable(k)) for k in twice), raw=raw)
+    return RawRow(n, {str(k).lower(): v for k, v in obj.items() if v is not None and v != ""},
+                  raw=raw)
 
 
 def _read_parquet(path: Path) -> Iterator[RawRow]:
@@ -131,7 +210,8 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
     """Yield the rows of a furnisher file (see the module docstring).
 
     Raises:
-        InputError: the file does not exist or cannot be read, or its type is unknown.
+        InputError: the file does not exist or cannot be read, its type is unknown, it is
+            UTF-16/UTF-32, or its CSV header is unusable (see the module docstring).
     """
     fmt = fmt or detect_format(path)
     if fmt == "parquet":
@@ -142,4 +222,4 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
     except OSError as e:
         raise InputError(f"{path}: cannot read file: {e.strerror}",
                          details={"file": str(path)}) from e
-    yield from (_read_csv(data) if fmt == "csv" else _read_jsonl(data))
+    yield from (_read_csv(data, str(path)) if fmt == "csv" else _read_jsonl(data, str(path)))

@@ -20,6 +20,7 @@ import pycountry
 
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import normalise_phone, scheme_for
+from socialcredit.ingest.readers import storable
 from socialcredit.policy.model import FieldSpec, Policy
 from socialcredit.store.ledger import canonical_json
 
@@ -68,6 +69,12 @@ class ValidRecord:
     sex: str | None = None
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a reason that quotes the value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -81,19 +88,19 @@ def _parse_date(value: Any) -> dt.date:
             return dt.datetime.fromisoformat(text).date()
         return dt.date.fromisoformat(text)
     except ValueError as e:
-        raise ValueError(f"{text!r} is not a possible ISO date (YYYY-MM-DD)") from e
+        raise ValueError(f"{_show(text)} is not a possible ISO date (YYYY-MM-DD)") from e
 
 
 def _field(name: str, spec: FieldSpec, value: Any) -> Any:
     """Coerce one payload field; raises ValueError with the reason."""
     if spec.type in ("int", "money"):
         if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
+            raise ValueError(f"{_show(value)} is not an integer")
         try:
             number = int(str(value).strip())
         except ValueError:
             raise ValueError(
-                f"{value!r} is not an integer"
+                f"{_show(value)} is not an integer"
                 + (" number of minor units (e.g. 1234 for 12.34)" if spec.type == "money" else "")
             ) from None
         if spec.type == "money" and number < 0:
@@ -114,18 +121,18 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise ValueError(f"{value!r} is not true or false")
+        raise ValueError(f"{_show(value)} is not true or false")
     if spec.type == "currency":
         code = str(value).strip().upper()
         if pycountry.currencies.get(alpha_3=code) is None:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+            raise ValueError(f"{_show(value)} is not an ISO 4217 currency code")
         if code in NON_MONEY_CURRENCIES:
             raise ValueError(f"{code} is not a currency of money (ISO 4217 X-code)")
         return code
     if spec.type == "enum":
         text = str(value).strip()
         if spec.choices and text not in spec.choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(spec.choices)}")
+            raise ValueError(f"{_show(text)} is not one of {', '.join(spec.choices)}")
         return text
     if spec.type == "date":
         return _parse_date(value).isoformat()
@@ -134,10 +141,18 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
 
 def _text(value: Any, limit: int) -> str:
     """A text field: a string (or a number, as CSV and JSON writers produce) of at most
-    ``limit`` characters, NFC-normalised. Raises ValueError for lists, objects, booleans."""
+    ``limit`` characters, NFC-normalised. Raises ValueError for lists, objects, booleans, and
+    for control characters other than tab and line breaks or lone surrogates (a JSON
+    ``"\\ud800"``), which no store can hold or no person's record needs."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected text, got {type(value).__name__} {value!r:.60}")
-    text = unicodedata.normalize("NFC", str(value).strip())
+        raise ValueError(f"expected text, got {type(value).__name__} {_show(value)}")
+    raw = str(value)
+    for i, ch in enumerate(raw):
+        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
+            kind = "lone surrogate" if unicodedata.category(ch) == "Cs" else "control character"
+            raise ValueError(f"a {kind} U+{ord(ch):04X} at character {i + 1}; text may hold "
+                             "neither control characters nor lone surrogates")
+    text = unicodedata.normalize("NFC", raw.strip())
     if len(text) > limit:
         raise ValueError(f"{len(text)} characters; at most {limit} are accepted")
     return text
@@ -229,8 +244,8 @@ def validate_row(
                 problems.append(Problem(name, str(e)))
         extra = sorted(set(data) - COMMON_FIELDS - set(spec.fields))
         for name in extra:
-            problems.append(Problem(name[:80], f"field not in the catalogue for kind {kind!r}; "
-                                    "the registry collects only catalogued fields"))
+            problems.append(Problem(storable(name)[:80], "field not in the catalogue for kind "
+                                    f"{kind!r}; the registry collects only catalogued fields"))
     if problems:
         return problems
     person = data.get("name") or None

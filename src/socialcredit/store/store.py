@@ -9,7 +9,13 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, OperationalError
 
 from socialcredit.errors import Conflict, InputError, StoreUnavailable
-from socialcredit.store.db import make_engine, migrate, needs_migration
+from socialcredit.store.db import (
+    first_line,
+    make_engine,
+    migrate,
+    needs_migration,
+    unavailable,
+)
 from socialcredit.store.ledger import Batch, VerifyResult, verify
 from socialcredit.store.tables import ledger_head
 
@@ -42,19 +48,31 @@ class Store:
     @contextmanager
     def batch(self, policy_version: str | None = None) -> Iterator[Batch]:
         """A write transaction holding the ledger lock; commits on normal exit, rolls back on
-        an exception (nothing of the batch lands)."""
+        an exception (nothing of the batch lands).
+
+        Writers queue on the lock (the ``ledger_head`` row): on PostgreSQL a writer waits for
+        the one before it; on SQLite it waits up to the busy timeout (``make_engine``).
+
+        Raises:
+            StoreUnavailable: the database is unreachable, or busy past the SQLite busy timeout
+                (``details.retry_after_seconds``: retry).
+            Conflict: a uniqueness constraint refused a row written concurrently (retry).
+            InputError: the database refused a value.
+        """
         try:
             with self.engine.begin() as conn:
                 b = Batch(conn, policy_version)
                 yield b
                 b.flush()
-        except OperationalError as e:
-            raise StoreUnavailable(f"database error during a write: {e.orig}") from e
+        except OperationalError as e:  # busy (another writer) or unreachable: retriable
+            raise unavailable(e, "this write") from e
         except DataError as e:  # a value validation should have caught: refuse, don't crash
             raise InputError(f"the database refused a value: {e.orig}",
                              details={"statement": str(e.statement)[:200]}) from e
         except IntegrityError as e:
-            raise Conflict(f"a concurrent write conflicted with this one; retry: {e.orig}") from e
+            raise Conflict(f"a concurrent write conflicted with this one ({first_line(e)}) "
+                           "and it was rolled back: retry in a moment",
+                           details={"retry_after_seconds": 1}) from e
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -67,8 +85,11 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except (OperationalError, DatabaseError) as e:
-            raise StoreUnavailable(f"database error during a read: {e.orig}") from e
+        except OperationalError as e:
+            raise unavailable(e, "a read") from e
+        except DatabaseError as e:  # not a database (a corrupted file): no retry will help
+            raise StoreUnavailable(f"the database could not be read: {first_line(e)}",
+                                   details={"reason": "unreadable"}) from e
 
     def head(self) -> tuple[int, str]:
         with self.read() as conn:
@@ -85,13 +106,19 @@ class Store:
         Without them PostgreSQL plans lookups on freshly filled tables as if they were empty
         and scans them (measured in bench/ingest_and_gate.py: 16 s of a 26 s ingest at 20,000
         subjects). SQLite needs nothing here.
+
+        Raises:
+            StoreUnavailable: the database is unreachable (or busy past a lock timeout).
         """
         if self.dialect != "postgresql":
             return
         from sqlalchemy import text
 
-        with self.engine.begin() as conn:
-            conn.execute(text("ANALYZE " + ", ".join(tables)))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("ANALYZE " + ", ".join(tables)))
+        except OperationalError as e:
+            raise unavailable(e, "a statistics refresh") from e
 
     def dispose(self) -> None:
         self.engine.dispose()
