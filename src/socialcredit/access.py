@@ -1,53 +1,86 @@
 """Principals and API keys: furnishers, gates and operators.
 
-A key looks like ``sc_<role>_<key_id>_<secret>``; only the SHA-256 of the secret is stored.
-The secret carries 256 bits of randomness, so a fast hash is sufficient (no dictionary attack is
-possible); comparison is constant-time. Registering a furnisher or gate is a ledger event; keys
-are operational data, never in the ledger.
+A key looks like ``sc_<role>_<key_id>_<secret>`` (role ``f``, ``g`` or ``o``; ``key_id`` 12 hex
+digits; ``secret`` 256 random bits, URL-safe base64). The database holds only an argon2id hash
+of the secret (``$argon2id$v=19$m=19456,t=2,p=1$…``, made by argon2-cffi with the parameters
+of the OWASP Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane; about 20 ms per check).
+A key is found by ``key_id`` and its secret checked by argon2-cffi (constant time); an unknown
+``key_id`` is checked against a dummy hash, so it costs what a wrong secret costs and the time
+of a refusal does not tell which key ids exist. At most :data:`VERIFY_SLOTS` checks run at once
+(19 MiB each), so a flood of bad keys cannot exhaust memory.
+
+Hashes written before revision 0002 were the hex SHA-256 of the secret; migration 0002
+rewrites each as ``sha256$`` + argon2id(hex SHA-256 of the secret), so no fast hash stays in a
+database and every old key keeps working.
+
+Registering a furnisher or gate and revoking keys are ledger events (``access.revoked`` carries
+role, name and key ids — never a secret or a hash); the keys themselves are operational data,
+never in the ledger. A running API server evicts revoked keys from its cache when its follower
+thread sees the event (:func:`revoked_since`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
+import json
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
-from sqlalchemy import select, update
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
 
 from socialcredit.errors import AuthError, Conflict, InputError, NotFound, UnknownService
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.ledger import utc_now
-from socialcredit.store.tables import api_keys, furnishers, gates
+from socialcredit.store.tables import api_keys, events, furnishers, gates
 
 __all__ = [
     "FURNISHER_KINDS",
+    "LEGACY_PREFIX",
+    "REVOKED_EVENT",
+    "VERIFY_SLOTS",
     "Principal",
     "add_furnisher",
     "add_gate",
     "add_operator",
     "authenticate",
     "furnisher_id",
+    "hash_secret",
     "list_furnishers",
     "list_gates",
     "revoke_key",
+    "revoked_since",
 ]
 
 FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform")
 Role = Literal["furnisher", "gate", "operator"]
+#: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
+CallerRole = Literal["furnisher", "gate", "operator", "subject"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _KEY = re.compile(r"^sc_(f|g|o)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+
+#: argon2id with the OWASP Password Storage Cheat Sheet's first setting (m=19 MiB, t=2, p=1).
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+#: Argon2 checks running at once in one process (each holds 19 MiB for ~20 ms).
+VERIFY_SLOTS = 4
+_SLOTS = threading.BoundedSemaphore(VERIFY_SLOTS)
+#: Marks a hash migrated from revision 0001: argon2id over the hex SHA-256 of the secret.
+LEGACY_PREFIX = "sha256$"
+#: Ledger event type of a revocation; payload ``{"role", "name", "key_ids"}``.
+REVOKED_EVENT = "access.revoked"
 
 
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: ``role`` and ``name``; a gate's ``services`` and ``platform`` scope; a
-    furnisher's ``principal_id`` (its furnisher id)."""
+    furnisher's ``principal_id`` (its furnisher id), a subject's (their subject id)."""
 
-    role: Role
+    role: CallerRole
     name: str
     principal_id: int | None = None
     services: frozenset[str] = field(default_factory=frozenset)
@@ -61,14 +94,39 @@ def _check_name(name: str) -> None:
         )
 
 
+def hash_secret(secret: str) -> str:
+    """The argon2id PHC string stored for ``secret`` (``$argon2id$v=19$…``, ~97 characters)."""
+    return _HASHER.hash(secret)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no key matches, checked when the key id is unknown (same cost as a real one)."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
+def _verify_hash(stored: str, secret: str) -> bool:
+    """True if ``secret`` matches the stored hash (argon2-cffi compares in constant time); a
+    malformed stored value never matches."""
+    if stored.startswith(LEGACY_PREFIX):
+        stored = stored[len(LEGACY_PREFIX):]
+        secret = hashlib.sha256(secret.encode()).hexdigest()
+    with _SLOTS:
+        try:
+            return _HASHER.verify(stored, secret)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
 def _new_key(store: Store, role: Role, name: str, principal_id: int | None) -> str:
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    key_hash = hash_secret(secret)  # before the batch: the ledger lock is not held for it
     with store.batch() as b:
         b.add(
             api_keys,
-            {"key_id": key_id, "key_hash": hashlib.sha256(secret.encode()).hexdigest(),
-             "role": role, "principal_id": principal_id, "name": name, "created_at": b.at},
+            {"key_id": key_id, "key_hash": key_hash, "role": role,
+             "principal_id": principal_id, "name": name, "created_at": b.at},
         )
     return f"sc_{role[0]}_{key_id}_{secret}"
 
@@ -142,40 +200,84 @@ def add_operator(store: Store, *, name: str) -> str:
     return _new_key(store, "operator", name, None)
 
 
-def revoke_key(store: Store, *, name: str, role: Role) -> int:
-    """Revoke every key of the principal ``name``; return how many were revoked."""
+def revoke_key(store: Store, *, name: str, role: Role) -> list[str]:
+    """Revoke every live key of the principal ``name``; return the revoked key ids (empty if
+    all were already revoked). One ledger event ``access.revoked`` ``{"role", "name",
+    "key_ids"}`` records it; running API servers drop those keys from their caches when they
+    see it (within ``settings.gate_refresh_ms``; see ``socialcredit.api.deps.KeyCache``).
+
+    Raises:
+        NotFound: no furnisher / gate / operator of that name.
+    """
+    principals = {"furnisher": furnishers, "gate": gates}
     with store.batch() as b:
-        res = b.conn.execute(
-            update(api_keys)
-            .where(api_keys.c.name == name, api_keys.c.role == role,
-                   api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=utc_now())
-        )
-        return int(res.rowcount or 0)
+        if role in principals:
+            table = principals[role]
+            known = b.conn.execute(select(table.c.id).where(table.c.name == name)).first()
+        else:
+            known = b.conn.execute(select(api_keys.c.key_id).where(
+                api_keys.c.role == role, api_keys.c.name == name)).first()
+        if known is None:
+            raise NotFound(f"no {role} named {name!r}; see `socialcredit {role}s list`"
+                           if role != "operator" else f"no operator named {name!r}")
+        key_ids = sorted(b.conn.execute(select(api_keys.c.key_id).where(
+            api_keys.c.name == name, api_keys.c.role == role,
+            api_keys.c.revoked_at.is_(None))).scalars())
+        if key_ids:
+            b.conn.execute(update(api_keys).where(api_keys.c.key_id.in_(key_ids))
+                           .values(revoked_at=b.at))
+            b.emit(REVOKED_EVENT, {"role": role, "name": name, "key_ids": key_ids})
+        return key_ids
+
+
+def revoked_since(store: Store, after_seq: int | None) -> tuple[int, list[str]]:
+    """Key ids revoked by ledger events after ``after_seq``; return ``(head_seq, key_ids)``,
+    ``head_seq`` being the ledger position to pass next time (``after_seq`` None: just the
+    head). Two indexed reads: the head, then the revocations between ``after_seq`` and it.
+
+    Raises:
+        StoreUnavailable: the database cannot be read.
+    """
+    with store.read() as conn:
+        head = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+        if after_seq is None or head <= after_seq:
+            return max(head, after_seq or 0), []
+        payloads = conn.execute(select(events.c.payload).where(
+            events.c.seq > after_seq, events.c.seq <= head,
+            events.c.type == REVOKED_EVENT)).scalars().all()
+    return head, [k for p in payloads for k in json.loads(p)["key_ids"]]
 
 
 def authenticate(store: Store, key: str) -> Principal:
-    """Return the principal of an API key.
+    """Return the principal of an API key. Costs one argon2id check (~20 ms) whether or not
+    the key id exists; callers cache the result (``socialcredit.api.deps.KeyCache``).
 
     Raises:
         AuthError: malformed, unknown or revoked key (one message for all, so as not to leak
-            which keys exist).
+            which keys exist). StoreUnavailable: the database cannot be read.
     """
     m = _KEY.match(key.strip())
     bad = AuthError("invalid or revoked API key")
     if not m:
         raise bad
-    with store.read() as conn:
-        row = conn.execute(select(api_keys).where(api_keys.c.key_id == m.group(2))).first()
-        digest = hashlib.sha256(m.group(3).encode()).hexdigest()
-        if row is None or row.revoked_at is not None or not hmac.compare_digest(
-            row.key_hash, digest
-        ):
-            raise bad
-        if row.role == "gate":
-            g = conn.execute(select(gates).where(gates.c.id == row.principal_id)).one()
-            return Principal("gate", g.name, g.id, frozenset(g.services.split(",")), g.platform)
-        return Principal(row.role, row.name, row.principal_id)
+    with store.read() as conn:  # one query whatever the key: the same cost for every refusal
+        row = conn.execute(
+            select(api_keys.c.key_hash, api_keys.c.role, api_keys.c.name,
+                   api_keys.c.principal_id, api_keys.c.revoked_at,
+                   gates.c.services, gates.c.platform)
+            .select_from(api_keys.outerjoin(gates, (api_keys.c.role == "gate")
+                                            & (gates.c.id == api_keys.c.principal_id)))
+            .where(api_keys.c.key_id == m.group(2))
+        ).first()
+    # the check runs even for an unknown or revoked key (against a dummy hash for an unknown
+    # one), so a refusal takes as long whatever the reason
+    ok = _verify_hash(_dummy_hash() if row is None else row.key_hash, m.group(3))
+    if row is None or row.revoked_at is not None or not ok:
+        raise bad
+    if row.role == "gate":
+        return Principal("gate", row.name, row.principal_id,
+                         frozenset((row.services or "").split(",")), row.platform)
+    return Principal(row.role, row.name, row.principal_id)
 
 
 def furnisher_id(store: Store, name: str) -> int:

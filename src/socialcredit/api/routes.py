@@ -23,6 +23,7 @@ from socialcredit.api.deps import (
 )
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.schemas import (
+    AuditPublic,
     BatchIn,
     BatchPublic,
     DecisionIn,
@@ -30,6 +31,9 @@ from socialcredit.api.schemas import (
     EntriesPublic,
     IngestPublic,
     RecordsIn,
+    RejectsPublic,
+    ReportPublic,
+    error_responses,
 )
 from socialcredit.disclosure import search_public
 from socialcredit.errors import (
@@ -40,7 +44,7 @@ from socialcredit.errors import (
     StoreUnavailable,
 )
 from socialcredit.ingest.pipeline import ingest_rows
-from socialcredit.ingest.readers import RawRow
+from socialcredit.ingest.readers import row_of
 from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.store.ledger import canonical_json
@@ -48,20 +52,24 @@ from socialcredit.store.tables import quarantine
 
 __all__ = ["furnisher_router", "gate_router", "operator_router", "public_router"]
 
-furnisher_router = APIRouter(prefix="/v1", tags=["furnisher"])
-gate_router = APIRouter(prefix="/v1", tags=["gate"])
-public_router = APIRouter(tags=["public"])
-operator_router = APIRouter(prefix="/v1", tags=["operator"])
+furnisher_router = APIRouter(prefix="/v1", tags=["furnisher"],
+                             responses=error_responses(401, 403, 422, 503))
+gate_router = APIRouter(prefix="/v1", tags=["gate"],
+                        responses=error_responses(400, 401, 403, 413, 422, 503))
+public_router = APIRouter(tags=["public"], responses=error_responses(400, 422, 429, 503))
+operator_router = APIRouter(prefix="/v1", tags=["operator"],
+                            responses=error_responses(401, 403, 503))
 
 
-@furnisher_router.post("/records", response_model=IngestPublic)
+@furnisher_router.post("/records", response_model=IngestPublic,
+                       responses=error_responses(400, 409, 413))
 def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) -> dict[str, Any]:
     """Submit records; bad ones are quarantined with their index (``line``) and reason."""
     assert who.principal_id is not None
-    rows = [RawRow(i, {str(k).lower(): v for k, v in rec.items() if v is not None and v != ""})
-            for i, rec in enumerate(body.records, start=1)]
+    rows = [row_of(i, rec) for i, rec in enumerate(body.records, start=1)]
     # the same request sent again quarantines its bad rows once, like a re-sent file
-    digest = hashlib.sha256(canonical_json(body.records).encode()).hexdigest()
+    digest = hashlib.sha256(canonical_json(body.records).encode("utf-8", "surrogatepass")
+                            ).hexdigest()  # a JSON "\\ud800" is quarantined, not a 500
     result = ingest_rows(registry.store, registry.policy, furnisher_id=who.principal_id,
                          rows=rows, source=f"api:{who.name}", sha256=digest,
                          as_of=registry.today,
@@ -71,7 +79,7 @@ def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) ->
     return result.as_dict()
 
 
-@furnisher_router.get("/furnisher/rejects")
+@furnisher_router.get("/furnisher/rejects", response_model=RejectsPublic)
 def rejects(registry: RegistryDep, who: FurnisherOrOperatorDep,
             limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Quarantined rows, newest first: file, line, field, reason — a furnisher sees its own,
@@ -193,7 +201,7 @@ def public_entries(request: Request, registry: RegistryDep,
     Rate-limited per client (``settings.public_rate_per_minute`` after a burst of
     ``public_rate_burst``): 429 ``rate_limited`` with ``Retry-After``."""
     _limit_public(request)
-    data, count = search_public(registry.store, registry.policy, q,
+    data, count = search_public(registry.store, registry.policy, q, today=registry.today,
                                 min_chars=registry.settings.public_min_query_chars)
     return {"data": data, "count": count}
 
@@ -206,6 +214,7 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
         _limit_public(request)
         if q.strip():
             results, count = search_public(registry.store, registry.policy, q[:100],
+                                           today=registry.today,
                                            min_chars=registry.settings.public_min_query_chars)
     except (InputError, RateLimited) as e:
         error, status, headers = e.message, e.status_code, e.headers()
@@ -221,7 +230,7 @@ def healthz(registry: RegistryDep) -> dict[str, Any]:
     return {"status": "ok", "ledger_seq": seq}
 
 
-@operator_router.get("/report")
+@operator_router.get("/report", response_model=ReportPublic)
 def report(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     """Transparency figures (shape: :func:`socialcredit.reports.summarise`)."""
     if "decisions" in registry.__dict__:
@@ -229,7 +238,7 @@ def report(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     return summarise(registry.store, registry.policy, as_of=registry.today)
 
 
-@operator_router.get("/audit/verify")
+@operator_router.get("/audit/verify", response_model=AuditPublic)
 def audit_verify(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     """Recompute the ledger's hash chain; names the first broken event."""
     r = registry.store.verify()

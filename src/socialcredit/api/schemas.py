@@ -1,4 +1,9 @@
-"""API schemas, in layers: requests (``…In``) and responses (``…Public``, ``…sPublic``)."""
+"""API schemas, in layers: requests (``…In``) and responses (``…Public``, ``…sPublic``).
+
+Every error response has one shape, :class:`ErrorOut` (``{"error": {"code", "message",
+"details"}}``, DESIGN §6); :func:`error_responses` declares it in the OpenAPI document for the
+statuses a route can answer, so clients (and the schemathesis test) can rely on them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,19 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AuditPublic",
     "BatchIn",
     "BatchPublic",
     "DecisionIn",
     "DecisionPublic",
     "EntriesPublic",
+    "ErrorOut",
     "IngestPublic",
     "ReasonPublic",
     "RecordsIn",
+    "RejectsPublic",
+    "ReportPublic",
+    "error_responses",
 ]
 
 
@@ -93,9 +103,45 @@ class DecisionPublic(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """``code``: stable machine-readable name (e.g. ``unauthenticated``, ``rate_limited``);
+    ``message``: one human sentence; ``details``: structured context (``problems`` for 422,
+    ``retry_after_seconds`` for 429, …)."""
+
     code: str
     message: str
     details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of the API: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+#: What each error status means, as published in the OpenAPI document.
+ERROR_STATUSES: dict[int, str] = {
+    400: "Invalid input (`invalid_input`, `invalid_identifier`, `unknown_service`)",
+    401: "No API key, or an unknown or revoked one (`unauthenticated`)",
+    403: "The key's role may not call this route or use this service (`forbidden`)",
+    404: "Not found (`not_found`)",
+    409: "A concurrent write conflicted with this one; retry (`conflict`)",
+    413: "Request body too large (`payload_too_large`)",
+    422: "The request does not match its schema; `details.problems` lists every problem "
+         "(`validation_failed`)",
+    429: "Too many requests from this client; see `Retry-After` (`rate_limited`)",
+    503: "The registry database or the gate index is unavailable (`unavailable`)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route or router: each of ``statuses`` (keys of
+    :data:`ERROR_STATUSES`) answered with :class:`ErrorOut`.
+
+    Raises:
+        KeyError: a status without a description in :data:`ERROR_STATUSES`.
+    """
+    return {status: {"model": ErrorOut, "description": ERROR_STATUSES[status]}
+            for status in statuses}
 
 
 class BatchItemPublic(BaseModel):
@@ -135,3 +181,52 @@ class EntryPublic(BaseModel):
 class EntriesPublic(BaseModel):
     data: list[EntryPublic]
     count: int
+
+
+class RejectPublic(BaseModel):
+    """One quarantined problem of a row: ``file`` (path, or ``api:<furnisher>``), 1-based
+    ``line`` (the record's index for the API; ``null`` for a whole-file problem), ``field``
+    (``null`` for a row that could not be read) and ``reason``."""
+
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+
+
+class RejectsPublic(BaseModel):
+    data: list[RejectPublic]
+    count: int
+
+
+class ReportPublic(BaseModel):
+    """Transparency figures (:func:`socialcredit.reports.summarise`): counts of subjects,
+    records, rejected rows, furnishers and ledger events; ``entries``: list → status →
+    count; ``listed_people``: list → people with an active entry; ``decisions``: service →
+    outcome → count. Dates are ISO 8601 (``generated_at`` UTC date-time, ``as_of`` date)."""
+
+    generated_at: str
+    as_of: str
+    policy_version: str
+    subjects: int
+    records: int
+    unlinked_records: int
+    rejected_rows: int
+    furnishers: int
+    ledger_events: int
+    entries: dict[str, dict[str, int]]
+    listed_people: dict[str, int]
+    decisions: dict[str, dict[str, int]]
+    #: ``disputes`` and ``reviews`` by status; ``notices``: on_time, late, pending.
+    due_process: dict[str, dict[str, int]]
+
+
+class AuditPublic(BaseModel):
+    """The ledger's hash chain recomputed: ``ok``, ``events`` checked, ``head_hash`` (hex
+    SHA-256), and for a broken chain the first broken ``broken_seq`` and the ``reason``."""
+
+    ok: bool
+    events: int
+    head_hash: str
+    broken_seq: int | None
+    reason: str | None
