@@ -25,6 +25,7 @@ check: $(STAMP)
 # Serves SOCIALCREDIT_DATABASE_URL if set, else the demo's database if `make demo` ran.
 serve: $(STAMP)
 	@if [ -z "$$SOCIALCREDIT_DATABASE_URL" ] && [ -f var/demo/registry.db ]; then \
+	  SOCIALCREDIT_NOTICES_DIR=var/demo/notices \
 	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve; \
 	else $(BIN)/socialcredit serve; fi
 
@@ -35,6 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/national_day.py
 	$(BIN)/python bench/freshness.py --trials 200
 	$(BIN)/python bench/http_gate.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/crash_trials.py --rows 5000 --batch-rows 250 --evaluate-chunk 100
+	$(BIN)/python bench/clocks.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

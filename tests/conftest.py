@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -94,8 +95,56 @@ def registry(db_url: str) -> Iterator[Registry]:
     reg.close()
 
 
+#: Debian's chromium, driven by Playwright (no `playwright install`).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless chromium; skips without it unless SOCIALCREDIT_REQUIRE_BROWSER is set (CI)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SOCIALCREDIT_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (SOCIALCREDIT_REQUIRE_BROWSER) but not installed")
+        pytest.skip("browser tests need Debian's chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data folder {SHARED_DATA} is absent (present in CI)")
     return SHARED_DATA.resolve()
+
+
+def subject_session(reg: Registry, national_id: str, phone: str) -> Any:
+    """Sign a subject in as a person would: ask for a code, read it from the file adapter's
+    outbox (``settings.notices_dir``), exchange it. Returns the Session (token, csrf)."""
+    import datetime as dt
+
+    from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+    from socialcredit.disclosure.signin import request_code, verify_code
+
+    now = dt.datetime.now(dt.UTC)
+    assert request_code(reg.store, reg.policy, national_id=national_id, phone=phone,
+                        now=now) is not None, "no subject holds this ID and phone"
+    adapter = FileAdapter(reg.settings.notices_dir)
+    deliver_notices(reg.store, adapter, now=now)
+    return verify_code(reg.store, reg.policy, national_id=national_id, phone=phone,
+                       code=last_code(reg.settings.notices_dir), now=now)
+
+
+def last_code(notices_dir: Path) -> str:
+    """The one-time code of the newest sign-in notice in ``notices_dir/outbox.jsonl``."""
+    lines = (Path(notices_dir) / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in reversed(lines):
+        notice = json.loads(line)
+        if notice["kind"] == "sign_in_code":
+            return next(w.rstrip(".") for w in notice["text"].split()
+                        if w.rstrip(".").isdigit() and len(w.rstrip(".")) == 6)
+    raise AssertionError("no sign-in code in the outbox")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +15,7 @@ from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SOCIALCREDIT_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (SOCIALCREDIT_REQUIRE_BROWSER) but not installed")
-        pytest.skip("browser tests need Debian's chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def test_public_search_page(browser: Any, sqlite_url: str, tmp_path: Path) -> None:

@@ -353,8 +353,8 @@ def test_index_renders_result_rows() -> None:
     assert "2 active public entries match" in html
     assert "Ground None" not in html and "None" not in "".join(doc.text)
     assert (
-        "If you are listed and believe this is wrong, ask the furnisher named in the entry to "
-        "verify or correct it, or write to the registry operator."
+        'If you are listed and believe this is wrong, <a href="/me">sign in to your file</a> '
+        "and dispute the entry"
     ) in html
 
     # Form: GET, labelled input named q keeping the query, test ids for the browser test.
@@ -407,7 +407,7 @@ def test_index_without_query_shows_only_the_form() -> None:
     assert 'data-testid="search-form"' in html
     assert 'data-testid="result-count"' not in html
     assert "No active public entries match" not in html
-    assert "ask the furnisher named in the entry to verify or correct it" in html
+    assert '<a href="/me">sign in to your file</a> and dispute the entry' in html
 
 
 def test_index_says_when_results_are_truncated() -> None:

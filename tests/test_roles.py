@@ -5,36 +5,59 @@ serves (walked from the app itself, in both server roles). A route added later w
 declared role makes ``create_app`` refuse to build; one without a sample request here fails
 :func:`test_every_route_has_a_sample_request`. Callers: no key, a malformed key, a well-formed
 unknown key, a revoked key, a furnisher, a gate registered for the service asked, a gate that
-is not, an operator. (Subjects get their role with the due-process sign-in.)
+is not, an operator, a signed-in subject (a session cookie and its CSRF token).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
-from conftest import TODAY, make_id
+from conftest import TODAY, make_id, subject_session, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, add_operator, revoke_key
+from socialcredit.access import (
+    add_furnisher,
+    add_gate,
+    add_operator,
+    authenticate,
+    furnisher_id,
+    revoke_key,
+)
 from socialcredit.api import create_app
+from socialcredit.api.due_process import COOKIE
 from socialcredit.api.roles import PUBLIC, ROUTE_ROLES, check_declared, routes_of
+from socialcredit.disclosure.disputes import answer_dispute, appeal_dispute, open_dispute
+from socialcredit.disclosure.repairs import apply_for_repair
+from socialcredit.disclosure.reviews import request_review
 from socialcredit.errors import ConfigError
+from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
+from socialcredit.store.tables import list_entries, records, subjects
 
 PERSON = make_id(region="110105", birth="19791212", seq=31)
-RECORD = {"furnisher_record_id": "R-1", "kind": "dishonesty_finding",
-          "occurred_at": "2026-03-01", "national_id": PERSON, "name": "王芳",
-          "case_number": "(2026)京0105执1号", "ground": 1, "amount_minor": 100_00,
-          "currency": "CNY"}
+PHONE = "+8613900139000"
 
-#: One request per route that its allowed callers answer with 200.
+
+def _finding(n: int) -> dict[str, Any]:
+    return {"furnisher_record_id": f"R-{n}", "kind": "dishonesty_finding",
+            "occurred_at": "2026-03-01", "national_id": PERSON, "phone": PHONE,
+            "name": "王芳", "case_number": f"(2026)京0105执{n}号", "ground": 1,
+            "amount_minor": 100_00, "currency": "CNY"}
+
+
+#: One request per route, and the status its allowed callers get (200 unless ``ok``); ``{x}``
+#: in a path or body is filled from the fixture's ids. Web forms (under /me) answer 303 (a
+#: redirect to the file, or to the sign-in page for a caller without a session).
 SAMPLES: dict[str, dict[str, Any]] = {
-    "POST /v1/records": {"json": {"records": [RECORD]}},
+    "POST /v1/records": {"json": {"records": [_finding(9)]}},
     "GET /v1/furnisher/rejects": {},
     "POST /v1/decisions": {"json": {"service": "air", "national_id": PERSON}},
     "POST /v1/decisions:batch": {"json": {"service": "air",
@@ -50,33 +73,81 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /docs": {},
     "GET /docs/oauth2-redirect": {},
     "GET /redoc": {},
+    # the subject (a session cookie and its CSRF token)
+    # the same answer whoever asks, and whether or not the pair exists (a stranger's here:
+    # five codes an hour is the limit for one person)
+    "POST /v1/me/sign-in": {"json": {"national_id": make_id(seq=1), "phone": PHONE},
+                            "ok": 202},
+    # public, and the same for everyone: a wrong code for an unknown person is 401
+    "POST /v1/me/session": {"json": {"national_id": make_id(seq=1), "phone": PHONE,
+                                     "code": "123456"}, "ok": 401},
+    "DELETE /v1/me/session": {"ok": 204, "session": "spare"},
+    "GET /v1/me/file": {},
+    "POST /v1/me/disputes": {"json": {"entry_id": "{entry_1}", "reason": "not mine"},
+                             "ok": 201},
+    "POST /v1/me/disputes/{dispute_id}/appeal": {
+        "path": "/v1/me/disputes/{verified}/appeal", "json": {"reason": "receipt ignored"}},
+    "POST /v1/me/reviews": {"json": {"decision_id": "{refusal_2}", "reason": "wrong"},
+                            "ok": 201},
+    "POST /v1/me/repairs": {"json": {"entry_id": "{entry_1}", "condition": "consent",
+                                     "evidence": "letter"}, "ok": 201},
+    "GET /v1/furnisher/disputes": {},
+    "POST /v1/furnisher/disputes/{dispute_id}": {"path": "/v1/furnisher/disputes/{open}",
+                                                 "json": {"answer": "verify"}},
+    "GET /v1/operator/appeals": {},
+    "POST /v1/operator/appeals/{dispute_id}": {"path": "/v1/operator/appeals/{appealed}",
+                                               "json": {"outcome": "upheld"}},
+    "GET /v1/operator/reviews": {},
+    "POST /v1/operator/reviews/{review_id}": {"path": "/v1/operator/reviews/{review}",
+                                              "json": {"outcome": "upheld"}},
+    "GET /v1/operator/repairs": {},
+    "POST /v1/operator/repairs/{repair_id}": {"path": "/v1/operator/repairs/{repair}",
+                                              "json": {"outcome": "refused"}},
+    "GET /me": {"others": 303},  # the file for the subject, else a redirect to sign in
+    "GET /me/sign-in": {},
+    "POST /me/sign-in": {"data": {"national_id": make_id(seq=1), "phone": PHONE}},
+    "POST /me/verify": {"data": {"national_id": make_id(seq=1), "phone": PHONE,
+                                 "code": "123456"}, "ok": 401},
+    "POST /me/disputes": {"data": {"csrf": "{csrf}", "target": "record:{record_2}",
+                                   "reason": "x"}},
+    "POST /me/appeals": {"data": {"csrf": "{csrf}", "dispute_id": "{open}",
+                                  "reason": "x"}},
+    "POST /me/reviews": {"data": {"csrf": "{csrf}", "decision_id": "{refusal_1}",
+                                  "reason": "x"}},
+    "POST /me/repairs": {"data": {"csrf": "{csrf}", "entry_id": "{entry_2}",
+                                  "condition": "performance", "evidence": "receipt"}},
+    "POST /me/sign-out": {"data": {"csrf": "{csrf}"}, "session": "spare2"},
 }
 
 CALLERS = ("none", "malformed", "unknown", "revoked", "furnisher", "gate", "gate_elsewhere",
-           "operator")
+           "operator", "subject")
 
 
 def expected(route: str, caller: str) -> int:
-    roles = ROUTE_ROLES[route]
+    roles, sample = ROUTE_ROLES[route], SAMPLES[route]
+    web = route.split(" ", 1)[1].startswith("/me")
     if roles == PUBLIC:
-        return 200
-    if caller in ("none", "malformed", "unknown", "revoked"):
-        return 401
+        return sample["others"] if "others" in sample and caller != "subject" else \
+            sample.get("ok", 200)
     role = "gate" if caller.startswith("gate") else caller
-    if role not in roles:
-        return 403
-    # a gate key is refused for a service it is not registered for
-    return 403 if caller == "gate_elsewhere" else 200
+    if role in roles and caller != "gate_elsewhere":
+        return 303 if web else sample.get("ok", 200)
+    if web:
+        return 303  # a form without a session sends the caller to the sign-in page
+    if caller in ("none", "malformed", "unknown", "revoked") or "subject" in (role, *roles):
+        return 401  # no credential this route accepts (a key, or a subject's session)
+    return 403  # the wrong role, or a gate asking for a service it is not registered for
 
 
 @pytest.fixture
-def keys(sqlite_url: str) -> Iterator[tuple[Registry, dict[str, str | None]]]:
-    settings = Settings(database_url=sqlite_url, public_rate_burst=1000)
+def world(tmp_path: Path) -> Iterator[tuple[Registry, dict[str, Any]]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'registry.db'}",
+                        public_rate_burst=1000, notices_dir=tmp_path / "notices")
     reg = Registry(settings, today=TODAY)
     reg.ensure_schema()
     revoked = add_furnisher(reg.store, name="old-court", kind="court")
     revoke_key(reg.store, name="old-court", role="furnisher")
-    keys: dict[str, str | None] = {
+    keys: dict[str, Any] = {
         "none": None,
         "malformed": "not-a-key",
         "unknown": "sc_f_0123456789ab_" + "x" * 43,
@@ -87,34 +158,98 @@ def keys(sqlite_url: str) -> Iterator[tuple[Registry, dict[str, str | None]]]:
                                    services=["hotel_star"]),
         "operator": add_operator(reg.store, name="ops"),
     }
-    yield reg, keys
+    court = furnisher_id(reg.store, "court")
+    result = ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
+                         path=write_csv(tmp_path / "court.csv", [_finding(n) for n in (1, 2, 3)]))
+    assert result.accepted == 3
+    with reg.store.read() as conn:
+        sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == PERSON)
+                           ).scalar_one()
+        rec = list(conn.execute(select(records.c.id).where(records.c.subject_id == sid)
+                                .order_by(records.c.id)).scalars())
+        ent = {e.record_id: e.id for e in conn.execute(select(list_entries).where(
+            list_entries.c.subject_id == sid))}
+    now = dt.datetime.now(dt.UTC)
+    ids: dict[str, Any] = {"entry_1": ent[rec[0]], "entry_2": ent[rec[1]],
+                           "record_2": rec[1]}
+    verified = open_dispute(reg.store, reg.policy, subject_id=sid, record_id=rec[0],
+                            reason="x", now=now)["id"]
+    answer_dispute(reg.store, reg.policy, furnisher_id=court, dispute_id=verified,
+                   answer="verify", now=now)
+    appealed = open_dispute(reg.store, reg.policy, subject_id=sid, record_id=rec[2],
+                            reason="x", now=now)["id"]
+    answer_dispute(reg.store, reg.policy, furnisher_id=court, dispute_id=appealed,
+                   answer="verify", now=now)
+    appeal_dispute(reg.store, subject_id=sid, dispute_id=appealed, reason="x", now=now)
+    ids["open"] = open_dispute(reg.store, reg.policy, subject_id=sid, entry_id=ent[rec[1]],
+                               reason="x", now=now)["id"]
+    ids |= {"verified": verified, "appealed": appealed}
+    ids["repair"] = apply_for_repair(reg.store, subject_id=sid, entry_id=ent[rec[2]],
+                                     condition="settlement", evidence="x", now=now)["id"]
+    reg.gate_index.refresh()
+    gate = authenticate(reg.store, keys["gate"])
+    refusals = [reg.decisions.decide(service="air", national_id=PERSON, gate=gate).decision_id
+                for _ in range(3)]
+    reg.decisions.flush()
+    ids |= {"refusal_1": refusals[0], "refusal_2": refusals[1]}
+    ids["review"] = request_review(reg.store, subject_id=sid, decision_id=refusals[2],
+                                   reason="x", now=now)["id"]
+    for name in ("subject", "spare", "spare2"):
+        keys[name] = subject_session(reg, PERSON, PHONE)
+    yield reg, {"keys": keys, "ids": ids}
     reg.close()
+
+
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}") \
+            and value[1:-1] in ids:
+        return ids[value[1:-1]]
+    if isinstance(value, str):
+        return value.format(**ids) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("server_role", ["all", "gate"])
 def test_every_route_answers_every_caller_as_declared(
-        keys: tuple[Registry, dict[str, str | None]], server_role: str) -> None:
-    reg, key_of = keys
+        world: tuple[Registry, dict[str, Any]], server_role: str) -> None:
+    reg, state = world
     app = create_app(registry=reg, role=server_role)
     routes = sorted({route for route, _ in routes_of(app)})
     assert routes, "the app serves no route"
     failures = []
-    with running(reg, app=app) as base, httpx.Client(base_url=base, timeout=20) as client:
+    with running(reg, app=app) as base:
         for route in routes:
             method, path = route.split(" ", 1)
-            sample = dict(SAMPLES[route])
-            path = sample.pop("path", path)
             for caller in CALLERS:
-                key = key_of[caller]
-                headers = {"Authorization": f"Bearer {key}"} if key else {}
-                r = client.request(method, path, headers=headers, **sample)
+                sample = dict(SAMPLES[route])
+                credential = state["keys"][caller]
+                cookies: dict[str, str] = {}
+                headers: dict[str, str] = {}
+                csrf = ""
+                if caller == "subject":
+                    session = state["keys"][sample.get("session", "subject")]
+                    cookies, csrf = {COOKIE: session.token}, session.csrf
+                    headers["X-CSRF-Token"] = csrf
+                elif credential:
+                    headers["Authorization"] = f"Bearer {credential}"
+                ids = {**state["ids"], "csrf": csrf}
+                target = _fill(sample.get("path", path), ids)
+                kwargs = {k: _fill(sample[k], ids) for k in ("json", "params", "data")
+                          if k in sample}
+                with httpx.Client(base_url=base, timeout=20, cookies=cookies) as client:
+                    r = client.request(method, target, headers=headers, **kwargs)
                 want = expected(route, caller)
                 if r.status_code != want:
                     failures.append(f"{route} as {caller}: {r.status_code}, expected {want}: "
-                                    f"{r.text[:120]}")
-                elif want in (401, 403):
+                                    f"{r.text[:160]}")
+                elif want in (401, 403) and r.headers.get("content-type", "").startswith(
+                        "application/json"):
                     error = r.json()["error"]
-                    assert error["code"] == {401: "unauthenticated", 403: "forbidden"}[want]
+                    assert error["code"] in ("unauthenticated", "forbidden"), (route, caller)
                     assert error["message"]
     assert not failures, "\n".join(failures)
 

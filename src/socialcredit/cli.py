@@ -36,8 +36,11 @@ gates_app = typer.Typer(no_args_is_help=True, help="Register and list service ga
 operators_app = typer.Typer(no_args_is_help=True, help="Operator keys.")
 lists_app = typer.Typer(no_args_is_help=True, help="External lists (OFAC SDN).")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit the ledger.")
+clocks_app = typer.Typer(no_args_is_help=True, help="Due-process clocks: dispute deadlines, "
+                                                    "retention, notices.")
 for sub, name in ((furnishers_app, "furnishers"), (gates_app, "gates"),
-                  (operators_app, "operators"), (lists_app, "lists"), (audit_app, "audit")):
+                  (operators_app, "operators"), (lists_app, "lists"), (audit_app, "audit"),
+                  (clocks_app, "clocks")):
     app.add_typer(sub, name=name)
 
 console = Console(stderr=True)
@@ -146,11 +149,22 @@ def furnishers_list(as_json: JsonOpt = False) -> None:
     Console().print(table)
 
 
+def _revoke(name: str, role: access.Role, as_json: bool) -> None:
+    key_ids = access.revoke_key(_registry().store, name=name, role=role)
+    if as_json:
+        _out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
+    elif key_ids:
+        console.print(f"Revoked {len(key_ids)} key(s) of {role} {name!r}; running servers "
+                      "refuse them within a second (one ledger follow, 200 ms by default).")
+    else:
+        console.print(f"{role.capitalize()} {name!r} has no live key: nothing to revoke.")
+
+
 @furnishers_app.command("revoke")
-def furnishers_revoke(name: str) -> None:
-    """Revoke every API key of a furnisher."""
-    n = access.revoke_key(_registry().store, name=name, role="furnisher")
-    console.print(f"Revoked {n} key(s) of furnisher {name!r}.")
+def furnishers_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of a furnisher (ledger event access.revoked); exit 1 if there is
+    no furnisher of that name."""
+    _revoke(name, "furnisher", as_json)
 
 
 @gates_app.command("add")
@@ -182,10 +196,10 @@ def gates_list(as_json: JsonOpt = False) -> None:
 
 
 @gates_app.command("revoke")
-def gates_revoke(name: str) -> None:
-    """Revoke every API key of a gate."""
-    n = access.revoke_key(_registry().store, name=name, role="gate")
-    console.print(f"Revoked {n} key(s) of gate {name!r}.")
+def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of a gate (ledger event access.revoked); exit 1 if there is no
+    gate of that name."""
+    _revoke(name, "gate", as_json)
 
 
 @gates_app.command("export")
@@ -436,6 +450,26 @@ def check(
     raise typer.Exit({"allow": 0, "deny": 3, "review": 4}[decision.decision])
 
 
+@clocks_app.command("run")
+def clocks_run(as_json: JsonOpt = False) -> None:
+    """Run the clocks once now: suppress records of disputes past their deadline, retire
+    records past retention (once a day), project and serve the notices owed (SMTP when
+    SOCIALCREDIT_SMTP_HOST is set, else SOCIALCREDIT_NOTICES_DIR/outbox.jsonl). `serve`
+    does this every few seconds; run it from cron when no server runs."""
+    from socialcredit.disclosure.clocks import tick
+    from socialcredit.disclosure.notices import adapter_for
+
+    reg = _registry()
+    result = tick(reg.store, reg.policy, adapter_for(reg.settings),
+                  now=dt.datetime.now(dt.UTC))
+    if as_json:
+        _out(result.as_dict())
+        return
+    console.print(f"disputes suppressed {result.suppressed:,}; records retired "
+                  f"{result.retired:,}; notices added {result.notices_added:,}, served "
+                  f"{result.served:,}, failed {result.failed:,}")
+
+
 @app.command()
 def report(
     out: Annotated[Path | None, typer.Option(help="Write index.html, charts and JSON here.")
@@ -465,6 +499,11 @@ def report(
     for svc, c in summary["decisions"].items():
         console.print(f"  {svc}: {c['allow']:,} allowed, {c['deny']:,} refused, "
                       f"{c['review']:,} for review")
+    due = summary["due_process"]
+    console.print(f"  disputes: {due['disputes'] or 'none'}; human reviews: "
+                  f"{due['reviews'] or 'none'}; notices: {due['notices']['on_time']:,} served "
+                  f"on time, {due['notices']['late']:,} late, {due['notices']['pending']:,} "
+                  "pending")
     if path:
         console.print(f"Report written to {path}")
 
@@ -476,11 +515,20 @@ def serve(
     role: Annotated[str, typer.Option(
         help="all: every route; gate: a decision replica (decisions, /metrics, /healthz) "
              "following the ledger.")] = "all",
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="debug|info|warning|error. At info every request is logged "
+                            "(method, path without its query string, status): never a key, "
+                            "an identifier or a name.")] = "warning",
 ) -> None:
     """Serve the API, the public search page (/) and OpenAPI docs (/docs)."""
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from socialcredit.api import create_app
+    from socialcredit.api.logs import log_config
+
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise InputError(f"--log-level {log_level!r}: use debug, info, warning or error")
 
     settings = _settings()
     reg = Registry(settings)
@@ -489,10 +537,11 @@ def serve(
                           "or run `make demo` and `make serve`")
     reg.ensure_schema()
     app_ = create_app(registry=reg, role=role)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
     console.print(f"Serving ({role}) on http://{host or settings.host}:"
-                  f"{port or settings.port}/ (database {settings.database_url})")
+                  f"{port or settings.port}/ (database {where})")
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port,
-                log_level="warning")
+                log_level=log_level, log_config=log_config(log_level))
 
 
 @app.command("simulate")
@@ -543,7 +592,8 @@ def demo(
         raise InputError(f"--out {out} is a file; give a folder")
     shutil.rmtree(out, ignore_errors=True)
     url = demo_db or f"sqlite:///{out / 'registry.db'}"
-    settings = _settings().model_copy(update={"database_url": url})
+    settings = _settings().model_copy(update={"database_url": url,
+                                               "notices_dir": out / "notices"})
     reg = Registry(settings, today=day)
     reg.ensure_schema()
     if reg.store.head()[0] > 0:
@@ -576,6 +626,14 @@ def demo(
         f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
         f"Browse the public search page: `make serve` or `socialcredit --database-url {url} "
         "serve`, then http://127.0.0.1:8000/")
+    who = summary.get("sign_in")
+    if who:
+        console.print(
+            f"\nFollow a dispute by hand: a listed person who was refused a ticket today can "
+            f"read and contest their file at http://127.0.0.1:8000/me (after `make serve`).\n"
+            f"  ID number {who['national_id']}, phone {who['phone']}, one-time code "
+            f"[bold]{who['code']}[/] (valid {who['valid_minutes']} minutes; the page sends a "
+            f"new one, written to {who['outbox']})")
 
 
 @lists_app.command("import")
@@ -597,6 +655,60 @@ def lists_import(
         console.print(f"{result.list_name}: {result.listed:,} listed, {result.unchanged:,} "
                       f"unchanged, {result.delisted:,} delisted, {result.documents:,} "
                       f"document numbers; {len(result.problems)} problem rows.")
+
+
+@app.command("backup")
+def backup_cmd(
+    directory: Annotated[Path, typer.Argument(help="New or empty folder for the backup.")],
+    schema: Annotated[str | None, typer.Option(
+        help="PostgreSQL schema to dump (default: the URL's search_path, else public).")
+                      ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Back the registry up into DIRECTORY: SQLite online backup (safe while serving) or
+    pg_dump -Fc, plus manifest.json (ledger head, policy version, sha256 of each file)."""
+    from socialcredit.store.backup import backup
+
+    reg = _registry()
+    try:
+        manifest = backup(reg.store, directory, schema=schema)
+    finally:
+        reg.close()
+    if as_json:
+        _out({"directory": str(directory), **manifest.__dict__})
+    else:
+        console.print(f"Backed up {manifest.dialect} registry at ledger event "
+                      f"{manifest.ledger_seq} (head {manifest.head_hash[:16]}…) into "
+                      f"{directory}.")
+
+
+@app.command("restore")
+def restore_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder written by `socialcredit backup`.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace a target database that is not empty (everything in it, or "
+                        "in its PostgreSQL schema, is dropped).")] = False,
+    schema: Annotated[str | None, typer.Option(
+        help="PostgreSQL schema to restore into (default: the URL's search_path, else "
+             "public); must be the backup's.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup into the configured (empty) database, verify the ledger's hash chain
+    and check its head against the manifest."""
+    from socialcredit.store import Store
+    from socialcredit.store.backup import restore
+
+    store = Store(_settings().database_url)
+    try:
+        result = restore(store, directory, force=force, schema=schema)
+    finally:
+        store.dispose()
+    m = result.manifest
+    if as_json:
+        _out({"directory": str(directory), "events_verified": result.events, **m.__dict__})
+    else:
+        console.print(f"Restored {directory} (made {m.created_at}); ledger verified: "
+                      f"{result.events:,} events, head {m.head_hash[:16]}… as in the manifest.")
 
 
 @audit_app.command("verify")

@@ -2,13 +2,15 @@
 
 simulate → register furnishers and gates → ingest every furnisher file (incremental evaluation
 per batch) → ``evaluate --as-of`` (expiry) → replay a day of ticket purchases through the gates
-→ transparency report. Returns the summary printed by ``socialcredit demo``.
+→ notices served (file adapter) → a listed person's one-time sign-in code → transparency
+report. Returns the summary printed by ``socialcredit demo``.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from typing import Any
 from sqlalchemy import select
 
 from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.disclosure.clocks import tick as clock_tick
+from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+from socialcredit.disclosure.signin import request_code
 from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
@@ -23,7 +28,7 @@ from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.reports import render_report, summarise
 from socialcredit.simulate import simulate
-from socialcredit.store.tables import furnishers
+from socialcredit.store.tables import decisions, furnishers, identifiers, subjects
 
 __all__ = ["DEMO_GATES", "run_demo"]
 
@@ -93,6 +98,11 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
             else:
                 service.decide(service=row["service"], phone=row["phone"], gate=gate)
     service.flush()
+    say("Serving the notices owed (listings, adverse records, refusals) to "
+        f"{registry.settings.notices_dir / 'outbox.jsonl'}")
+    adapter = FileAdapter(registry.settings.notices_dir)
+    clocks = clock_tick(registry.store, registry.policy, adapter, now=dt.datetime.now(dt.UTC))
+    sign_in = _sign_in_example(registry, adapter)
     summary = summarise(registry.store, registry.policy, as_of=as_of)
     titles = {n: s.title for n, s in registry.policy.lists.items()}
     report = render_report(summary, work_dir / "report", list_titles=titles,
@@ -107,4 +117,30 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
         "expired": {n: c["expired"] for n, c in summary["entries"].items()},
         "decisions": summary["decisions"], "ledger_events": summary["ledger_events"],
         "report": str(report), "as_of": as_of.isoformat(),
+        "notices_served": clocks.served, "sign_in": sign_in,
     }
+
+
+def _sign_in_example(registry: Registry, adapter: FileAdapter) -> dict[str, Any] | None:
+    """A listed person who was refused today and has a phone: ask for their one-time code, as
+    they would, so a newcomer can follow a dispute by hand. ``None`` if nobody qualifies."""
+    with registry.store.read() as conn:
+        row = conn.execute(
+            select(subjects.c.national_id, identifiers.c.value)
+            .join(identifiers, identifiers.c.subject_id == subjects.c.id)
+            .join(decisions, decisions.c.subject_id == subjects.c.id)
+            .where(identifiers.c.kind == "phone", identifiers.c.valid_to.is_(None),
+                   decisions.c.outcome == "deny", subjects.c.national_id.is_not(None))
+            .order_by(subjects.c.id).limit(1)).first()
+    if row is None:
+        return None
+    now = dt.datetime.now(dt.UTC)
+    notice = request_code(registry.store, registry.policy, national_id=row.national_id,
+                          phone=row.value, now=now)
+    deliver_notices(registry.store, adapter, now=now)
+    code = next((json.loads(line)["text"].split()[5].rstrip(".")
+                 for line in adapter.path.read_text(encoding="utf-8").splitlines()
+                 if json.loads(line)["notice_id"] == notice), None)
+    return {"national_id": row.national_id, "phone": row.value, "code": code,
+            "valid_minutes": registry.policy.due_process.sign_in_code_minutes,
+            "outbox": str(adapter.path)}

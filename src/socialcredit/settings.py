@@ -58,6 +58,23 @@ class Settings(BaseSettings):
         20, ge=1, description="Public searches one client may make at once before the rate "
                               "applies.")
 
+    notices_dir: Path = Field(
+        Path("var/notices"),
+        description="Folder of the file notice adapter (outbox.jsonl), used when no SMTP relay "
+                    "is set.")
+    smtp_host: str | None = Field(
+        None, description="SMTP relay for notices (e.g. an SMS gateway's mail interface); "
+                          "unset: notices go to notices_dir.")
+    smtp_port: int = Field(25, description="SMTP port of smtp_host.")
+    smtp_from: str = Field("registry@localhost", description="Sender of notice mails.")
+    smtp_to: str = Field("{phone}@sms.invalid",
+                         description="Recipient address of a subject, with {phone} (E.164).")
+    secure_cookies: bool = Field(
+        False, description="Mark the subject's session cookie Secure (set it behind HTTPS).")
+    clocks_every_seconds: float = Field(
+        5.0, gt=0, description="How often `serve` projects and serves notices and runs the "
+                               "dispute deadlines.")
+
     @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

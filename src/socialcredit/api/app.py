@@ -8,6 +8,7 @@ traceback. A background thread keeps the in-process gate index following the led
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -23,10 +24,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from socialcredit.api.deps import KeyCache
+from socialcredit.api.logs import install_access_log_filter
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
 from socialcredit.api.roles import check_declared
-from socialcredit.errors import ConfigError, PayloadTooLarge, SocialCreditError
+from socialcredit.errors import (
+    ConfigError,
+    PayloadTooLarge,
+    SocialCreditError,
+    StoreUnavailable,
+)
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
@@ -111,14 +119,16 @@ def validation_response(errors: Sequence[Any], *, skip: int = 0) -> JSONResponse
 FAILURE_REPEAT_SECONDS = 60.0
 
 
-def _follow(registry: Registry, stop: threading.Event) -> None:
-    """Follow the ledger; on a database failure keep serving from the last good index, log
-    the failure once (then once a minute) and the recovery once."""
+def _follow(registry: Registry, stop: threading.Event, keys: KeyCache) -> None:
+    """Follow the ledger (revoked API keys leave ``keys``, the gate index takes new entries);
+    on a database failure keep serving from the last good index, log the failure once (then
+    once a minute) and the recovery once."""
     period = registry.settings.gate_refresh_ms / 1000
     failing_since: float | None = None
     last_said = 0.0
     while not stop.wait(period):
         try:
+            keys.evict_revoked(registry.store)
             registry.gate_index.refresh()
             registry.decisions.flush()
         except Exception as e:  # unreachable or unreadable database: never stop following
@@ -137,6 +147,26 @@ def _follow(registry: Registry, stop: threading.Event) -> None:
             log.warning("gate refresh recovered after %.0f s",
                         time.monotonic() - failing_since)
             failing_since = None
+
+
+def _run_clocks(registry: Registry, stop: threading.Event) -> None:
+    """Every ``settings.clocks_every_seconds``: dispute deadlines, notices projected and
+    served (:func:`socialcredit.disclosure.clocks.tick`); a failure is logged and retried."""
+    from socialcredit.disclosure.clocks import tick
+    from socialcredit.disclosure.notices import adapter_for
+
+    adapter = adapter_for(registry.settings)
+    failing = False
+    while not stop.wait(registry.settings.clocks_every_seconds):
+        try:
+            tick(registry.store, registry.policy, adapter, now=dt.datetime.now(dt.UTC))
+        except Exception as e:  # never stop the clocks; say so once per failure streak
+            if not failing:
+                log.warning("due-process clocks failed, retrying: %s",
+                            e.message if isinstance(e, SocialCreditError) else type(e).__name__)
+            failing = True
+            continue
+        failing = False
 
 
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None,
@@ -158,17 +188,25 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reg.ensure_schema()
         reg.gate_index.refresh()
+        app.state.key_cache.evict_revoked(reg.store)  # keys are cacheable from the first call
         stop = threading.Event()
-        thread = threading.Thread(target=_follow, args=(reg, stop), daemon=True,
-                                  name="gate-follower")
+        thread = threading.Thread(target=_follow, args=(reg, stop, app.state.key_cache),
+                                  daemon=True, name="gate-follower")
         thread.start()
+        clocks = threading.Thread(target=_run_clocks, args=(reg, stop), daemon=True,
+                                  name="due-process-clocks")
+        if role == "all":
+            clocks.start()
         try:
             yield
         finally:
             stop.set()
             thread.join(timeout=5)
+            if clocks.is_alive():
+                clocks.join(timeout=5)
             reg.close()
 
+    from socialcredit.api.due_process import due_process_routers
     from socialcredit.api.routes import (
         decide_fast,
         furnisher_router,
@@ -184,7 +222,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                               "public search, transparency.")
     app.state.registry = reg
     app.state.metrics = GateMetrics()
-    app.state.key_cache = {}
+    app.state.key_cache = KeyCache()
+    install_access_log_filter()  # no query string (a searched name or ID) in access logs
     app.state.public_limiter = RateLimiter(reg.settings.public_rate_per_minute,
                                            reg.settings.public_rate_burst)
 
@@ -199,7 +238,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/metrics", metrics_route, include_in_schema=False)
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
-        for router in (furnisher_router, gate_router, public_router, operator_router):
+        for router in (furnisher_router, gate_router, public_router, operator_router,
+                       *due_process_routers()):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -211,7 +251,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     @app.exception_handler(SocialCreditError)
     async def _app_error(request: Request, exc: SocialCreditError) -> JSONResponse:
-        if exc.status_code >= 500:
+        if isinstance(exc, StoreUnavailable):  # expected under load or an outage: one line
+            log.warning("%s %s: %s (%s)", request.method, request.url.path,
+                        exc.details.get("reason", "unavailable"), exc.code)
+        elif exc.status_code >= 500:
             log.error("error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers())
 

@@ -7,8 +7,9 @@ declaration is published in the OpenAPI document as ``x-roles`` on each operatio
 ``tests/test_roles.py`` calls every route with every kind of caller to prove the dependencies
 enforce exactly this table.
 
-Roles: ``furnisher`` (submits records), ``gate`` (asks for decisions, only for its own
-services), ``operator`` (runs the registry). A gate key is refused for a service it is not
+Roles: ``furnisher`` (submits records, answers disputes), ``gate`` (asks for decisions,
+only for its own services), ``subject`` (a person signed in with a one-time code: a session
+cookie, not a key), ``operator`` (runs the registry). A gate key is refused for a service it is not
 registered for, even on a route that accepts gates.
 """
 
@@ -35,6 +36,32 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/decisions:batch": frozenset({"gate", "operator"}),
     "GET /v1/report": frozenset({"operator"}),
     "GET /v1/audit/verify": frozenset({"operator"}),
+    "POST /v1/me/sign-in": PUBLIC,
+    "POST /v1/me/session": PUBLIC,
+    "DELETE /v1/me/session": frozenset({"subject"}),
+    "GET /v1/me/file": frozenset({"subject"}),
+    "POST /v1/me/disputes": frozenset({"subject"}),
+    "POST /v1/me/disputes/{dispute_id}/appeal": frozenset({"subject"}),
+    "POST /v1/me/reviews": frozenset({"subject"}),
+    "POST /v1/me/repairs": frozenset({"subject"}),
+    "GET /v1/furnisher/disputes": frozenset({"furnisher"}),
+    "POST /v1/furnisher/disputes/{dispute_id}": frozenset({"furnisher"}),
+    "GET /v1/operator/appeals": frozenset({"operator"}),
+    "POST /v1/operator/appeals/{dispute_id}": frozenset({"operator"}),
+    "GET /v1/operator/reviews": frozenset({"operator"}),
+    "POST /v1/operator/reviews/{review_id}": frozenset({"operator"}),
+    "GET /v1/operator/repairs": frozenset({"operator"}),
+    "POST /v1/operator/repairs/{repair_id}": frozenset({"operator"}),
+    # web pages of the subject: the forms check the session and CSRF themselves
+    "GET /me": PUBLIC,
+    "GET /me/sign-in": PUBLIC,
+    "POST /me/sign-in": PUBLIC,
+    "POST /me/verify": PUBLIC,
+    "POST /me/disputes": frozenset({"subject"}),
+    "POST /me/appeals": frozenset({"subject"}),
+    "POST /me/reviews": frozenset({"subject"}),
+    "POST /me/repairs": frozenset({"subject"}),
+    "POST /me/sign-out": frozenset({"subject"}),
     "GET /v1/public/entries": PUBLIC,
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,

@@ -4,16 +4,18 @@ Only lists with ``public: true`` are searched, only active entries are shown, an
 are always masked (``110101********123X``: first 6 and last 4 characters). Queries shorter than
 ``min_chars``, holding wildcard characters, or made only of digits without being a whole ID
 number are refused, and a name must match a full name exactly (no prefixes), so that the list
-cannot be enumerated by fragments.
+cannot be enumerated by fragments. An entry is shown for its list's public display period by
+severity (``public_display`` in the policy), which may be shorter than the listing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from socialcredit.errors import InputError
 from socialcredit.identity.link import name_key
@@ -36,9 +38,28 @@ def mask_identifier(value: str | None) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
+def _shown(policy: Policy, public_lists: list[str], today: dt.date) -> Any:
+    """Entries of the public lists still within their public display period (a list's
+    ``public_display`` tiers by ground; other grounds: the whole listing)."""
+    parts = []
+    for name in public_lists:
+        spec = policy.lists[name]
+        tiered = sorted({g for t in spec.public_display for g in t.grounds})
+        parts.append(and_(list_entries.c.list == name, or_(
+            list_entries.c.ground.is_(None), list_entries.c.ground.not_in(tiered))))
+        for tier in spec.public_display:
+            cutoff = (today - dt.timedelta(days=tier.days - 1)).isoformat()
+            parts.append(and_(list_entries.c.list == name,
+                              list_entries.c.ground.in_(tier.grounds),
+                              list_entries.c.since >= cutoff))
+    return or_(*parts)
+
+
 def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
-                  limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """Return (results, total count) for query ``q``.
+                  limit: int = 50, today: dt.date | None = None,
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """Return (results, total count) for query ``q`` as of ``today`` (default: today, UTC):
+    entries past their list's public display period for their ground are not shown.
 
     Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
     legal_basis, since, until, furnisher, case_number, amount_minor, currency``.
@@ -78,7 +99,8 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
         .outerjoin(furnishers, furnishers.c.id == list_entries.c.furnisher_id)
         .outerjoin(records, records.c.id == list_entries.c.record_id)
         .where(and_(list_entries.c.status == "active", list_entries.c.public.is_(True),
-                    list_entries.c.list.in_(public_lists), cond))
+                    _shown(policy, public_lists, today or dt.datetime.now(dt.UTC).date()),
+                    cond))
         .order_by(list_entries.c.since.desc(), list_entries.c.id)
     )
     with store.read() as conn:

@@ -3,7 +3,10 @@ the policy implies for them (:func:`socialcredit.policy.rules.desired_entries`).
 
 Ledger events: ``entry.listed`` (new entry, or re-listing of an ended one), ``entry.updated``
 (dates or ground changed, e.g. after a correction), ``entry.removed`` / ``entry.expired``
-(with ``reason`` and the ending record), each carrying the policy version of the batch.
+(with ``reason`` and the ending record), ``entry.suspended`` (an open dispute, when the policy
+suspends listings during disputes), ``entry.warned`` (the list's warning period before a
+listing), each carrying the policy version of the batch. Only
+``active`` records count: a suppressed, deleted or retired record lists nobody.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,9 +24,9 @@ from socialcredit.policy.model import Policy
 from socialcredit.policy.rules import DesiredEntry, RecordView, desired_entries
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import furnishers, list_entries, records
+from socialcredit.store.tables import disputes, furnishers, list_entries, records, repairs
 
-__all__ = ["EvaluationStats", "evaluate_all", "evaluate_subjects"]
+__all__ = ["EvaluationStats", "evaluate_all", "evaluate_due", "evaluate_subjects"]
 
 _CHUNK = 500
 _COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason")
@@ -35,19 +38,23 @@ class EvaluationStats:
     listed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     removed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     expired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    suspended: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    warned: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     updated: int = 0
 
     def merge(self, other: EvaluationStats) -> None:
         self.subjects += other.subjects
         self.updated += other.updated
         for mine, theirs in ((self.listed, other.listed), (self.removed, other.removed),
-                             (self.expired, other.expired)):
+                             (self.expired, other.expired), (self.suspended, other.suspended),
+                             (self.warned, other.warned)):
             for k, v in theirs.items():
                 mine[k] += v
 
     def as_dict(self) -> dict[str, Any]:
         return {"subjects": self.subjects, "listed": dict(self.listed),
                 "removed": dict(self.removed), "expired": dict(self.expired),
+                "suspended": dict(self.suspended), "warned": dict(self.warned),
                 "updated": self.updated}
 
 
@@ -59,7 +66,7 @@ def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, li
                records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
                records.c.payload)
         .where(records.c.subject_id.in_(ids), records.c.superseded_by.is_(None),
-               records.c.kind.in_(sorted(kinds)))
+               records.c.status == "active", records.c.kind.in_(sorted(kinds)))
     )
     for r in rows:
         out[r.subject_id].append(RecordView(
@@ -99,10 +106,13 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         }
         desired = {(d.list, d.subject_id, d.key): d
                    for sid in ids for d in desired_entries(policy, recs.get(sid, []), as_of)}
+        desired = _repaired(batch, ids, current, desired)
+        if policy.due_process.suspend_listing_during_dispute:
+            desired = _suspend_disputed(batch, ids, current, desired)
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key), d)
         for key, row in current.items():
-            if key not in desired and row.status == "active":
+            if key not in desired and row.status in ("active", "suspended"):
                 gone = DesiredEntry(row.list, row.subject_id, row.key, "removed", row.since,
                                     row.until, row.ground, row.record_id, row.furnisher_id,
                                     row.platform, as_of.isoformat(), "record_withdrawn")
@@ -111,18 +121,68 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
     return stats
 
 
+def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
+              desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
+    """An entry with a granted repair application ends on the day of the grant (reason
+    ``repair:<condition>``) unless the rules ended it already."""
+    granted = {r.entry_id: r for r in batch.conn.execute(
+        select(repairs.c.entry_id, repairs.c.condition, repairs.c.decided_on).where(
+            repairs.c.subject_id.in_(ids), repairs.c.status == "granted"))}
+    if not granted:
+        return desired
+    out = {}
+    for key, d in desired.items():
+        row = current.get(key)
+        if d.status == "active" and row is not None and row.id in granted:
+            g = granted[row.id]
+            d = replace(d, status="removed", ended_on=g.decided_on,
+                        end_reason=f"repair:{g.condition}")
+        out[key] = d
+    return out
+
+
+def _suspend_disputed(batch: Batch, ids: list[int], current: dict[Any, Any],
+                      desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
+    """Active entries whose record or entry is under an open dispute become ``suspended``
+    (policy ``due_process.suspend_listing_during_dispute``)."""
+    rows = batch.conn.execute(select(disputes.c.record_id, disputes.c.entry_id).where(
+        disputes.c.subject_id.in_(ids), disputes.c.status == "open")).all()
+    if not rows:
+        return desired
+    record_ids = {r.record_id for r in rows if r.record_id is not None}
+    entry_ids = {r.entry_id for r in rows if r.entry_id is not None}
+    out = {}
+    for key, d in desired.items():
+        row = current.get(key)
+        if d.status == "active" and (d.record_id in record_ids
+                                     or (row is not None and row.id in entry_ids)):
+            d = replace(d, status="suspended")
+        out[key] = d
+    return out
+
+
 def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
                d: DesiredEntry) -> None:
     values = {k: getattr(d, k) for k in (*_COMPARED, "furnisher_id", "platform",
                                           "end_record_id")}
     if row is None:
         entry_id = batch.next_id(list_entries)
+        if d.status == "warned":  # not listed yet: the warning period runs first
+            seq = batch.emit("entry.warned", _event_payload(entry_id, d),
+                             subject_id=d.subject_id)
+            stats.warned[d.list] += 1
+            batch.add(list_entries, {"id": entry_id, "list": d.list,
+                                     "subject_id": d.subject_id, "key": d.key,
+                                     "public": policy.lists[d.list].public,
+                                     "policy_version": policy.version_hash, "seq": seq,
+                                     **values})
+            return
         seq = batch.emit("entry.listed", _event_payload(entry_id, d), subject_id=d.subject_id)
         stats.listed[d.list] += 1
         if d.status != "active":
             seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),
                              subject_id=d.subject_id)
-            (stats.removed if d.status == "removed" else stats.expired)[d.list] += 1
+            _ended(stats, d)
         batch.add(list_entries, {"id": entry_id, "list": d.list, "subject_id": d.subject_id,
                                  "key": d.key, "public": policy.lists[d.list].public,
                                  "policy_version": policy.version_hash, "seq": seq, **values})
@@ -140,10 +200,16 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
         if row.status == d.status:
             stats.updated += 1
         else:
-            (stats.removed if d.status == "removed" else stats.expired)[d.list] += 1
+            _ended(stats, d)
     seq = batch.emit(kind, _event_payload(row.id, d), subject_id=d.subject_id)
     batch.conn.execute(update(list_entries).where(list_entries.c.id == row.id).values(
         policy_version=policy.version_hash, seq=seq, **values))
+
+
+def _ended(stats: EvaluationStats, d: DesiredEntry) -> None:
+    counter = {"removed": stats.removed, "expired": stats.expired,
+               "suspended": stats.suspended, "warned": stats.warned}[d.status]
+    counter[d.list] += 1
 
 
 class _Rollback(Exception):
@@ -175,4 +241,27 @@ def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5
             pass
         if progress is not None:
             progress(min(i + chunk, len(ids)), len(ids))
+    return stats
+
+
+def evaluate_due(store: Store, policy: Policy, as_of: dt.date, *,
+                 chunk: int = 5000) -> EvaluationStats:
+    """Re-evaluate only the subjects whose entries change by the calendar on ``as_of``: an
+    active entry that reaches its ``until`` (expiry) or a warned one that reaches its
+    ``since`` (the listing starts). What the clocks run daily; cheaper than
+    :func:`evaluate_all`, which re-derives everything.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    day = as_of.isoformat()
+    with store.read() as conn:
+        ids = sorted(set(conn.execute(select(list_entries.c.subject_id).where(
+            ((list_entries.c.status == "active") & (list_entries.c.until <= day))
+            | ((list_entries.c.status == "warned") & (list_entries.c.since <= day)))
+        ).scalars()))
+    stats = EvaluationStats()
+    for i in range(0, len(ids), chunk):
+        with store.batch(policy.version_hash) as b:
+            stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
     return stats

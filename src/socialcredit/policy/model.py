@@ -65,6 +65,9 @@ class KindSpec(_Strict):
     #: Furnisher kinds that may report this record kind (None: any); a court reports
     #: judgments, a lender loan defaults.
     furnisher_kinds: tuple[str, ...] | None = None
+    #: An adverse record is served to the subject as a notice when it arrives (as US FCRA
+    #: §1681s-2(a)(7) asks of negative information); a payment or a rating is not.
+    adverse: bool = True
 
 
 class IdentitySpec(_Strict):
@@ -111,6 +114,15 @@ class RatingRule(_Strict):
     below: float
 
 
+class DisplayTier(_Strict):
+    """How long (``days`` from ``since``) an entry with one of ``grounds`` stays on the public
+    search; the listing itself (and its sanctions) lasts its full period."""
+
+    tier: str
+    grounds: tuple[int, ...] = Field(min_length=1)
+    days: int = Field(gt=0)
+
+
 class ListSpec(_Strict):
     title: str
     legal_basis: str = Field(min_length=3)
@@ -127,6 +139,18 @@ class ListSpec(_Strict):
     how_to_contest: str | None = None
     #: The authority that keeps an external list (shown as the furnisher of its entries).
     source: str | None = None
+    #: Days the furnisher has to answer a dispute of an entry of this list (else the policy's).
+    dispute_answer_days: int | None = Field(None, gt=0)
+    #: Days between the trigger and the listing, during which the subject is warned (entry
+    #: ``warned``, notice ``warning``) and nothing is sanctioned: the grace period of SPC
+    #: Opinions Fa Fa [2019] No. 35, para. 16 (one to three months after a notice to perform).
+    warning_days: int = Field(0, ge=0, le=366)
+    #: Public display period by severity tier (grounds not in any tier: the whole period).
+    public_display: tuple[DisplayTier, ...] = ()
+
+    def display_days(self, ground: int | None) -> int | None:
+        """Days an entry with ``ground`` is shown publicly, or None for its whole period."""
+        return next((t.days for t in self.public_display if ground in t.grounds), None)
 
     @model_validator(mode="after")
     def _one_source(self) -> ListSpec:
@@ -160,6 +184,28 @@ class GateSpec(_Strict):
             service, self.staleness_limit_seconds.get("default", 300))
 
 
+class DueProcessSpec(_Strict):
+    """The clocks of due process (DESIGN §3.4), each visible to the subject in their file.
+
+    ``dispute_answer_days``: a furnisher answers a dispute within this many days, else the
+    record is suppressed (30 days: US FCRA, 15 U.S.C. §1681i(a)(1)(A)); a list may set its own
+    (SPC Provisions 2017, Art. 12: 15 days to review an objection to a listing).
+    ``notice_within_hours``: a listing, removal, new adverse record, dispute outcome or gate
+    refusal is served to the subject within this many hours of the event.
+    ``suspend_listing_during_dispute``: while a dispute on a listing (or on the record behind
+    it) is open, the entry is ``suspended`` and no gate refuses on it.
+    ``sign_in_code_minutes`` / ``sign_in_max_attempts`` / ``session_hours``: the subject's
+    one-time sign-in code lives this long and allows this many tries; a session this long.
+    """
+
+    dispute_answer_days: int = Field(30, gt=0)
+    notice_within_hours: int = Field(24, gt=0)
+    suspend_listing_during_dispute: bool = False
+    sign_in_code_minutes: int = Field(10, gt=0, le=60)
+    sign_in_max_attempts: int = Field(5, gt=0, le=20)
+    session_hours: int = Field(12, gt=0, le=24 * 30)
+
+
 class Policy(_Strict):
     """A validated policy. ``version_hash`` (``sha256:…`` of the file bytes) is written on every
     ledger event that evaluation causes."""
@@ -174,6 +220,7 @@ class Policy(_Strict):
     lists: dict[str, ListSpec]
     sanctions: tuple[SanctionSpec, ...]
     gate: GateSpec = GateSpec()
+    due_process: DueProcessSpec = DueProcessSpec()
     version_hash: str = ""
 
     @model_validator(mode="after")
@@ -186,6 +233,13 @@ class Policy(_Strict):
             if spec.rating:
                 rules.append(("rating", spec.rating.kind, spec.rating.field))
             rules += [(f"removal.{i}", r.kind, r.key) for i, r in enumerate(spec.removal)]
+            for i, tier in enumerate(spec.public_display):
+                unknown = sorted(set(tier.grounds) - set(spec.grounds))
+                if not spec.public:
+                    problems.append(f"lists.{name}.public_display: the list is not public")
+                elif unknown:
+                    problems.append(f"lists.{name}.public_display.{i}.grounds: unknown "
+                                    f"ground(s) {unknown}")
             for where, kind, field in rules:
                 if kind not in self.catalogue:
                     problems.append(f"lists.{name}.{where}.kind: unknown record kind {kind!r}")

@@ -5,7 +5,8 @@ and ``socialcredit evaluate --as-of DATE``. Records dated after ``as_of`` are ig
 evaluation is reproducible for any date.
 
 Trigger lists (SPC Provisions 2017, Arts. 1-2, 10): each distinct trigger key lists the subject
-from the record's date for ``period_days``; a removal record with the same key dated on or after
+from the record's date (plus the list's ``warning_days``, during which the entry is ``warned``
+and sanctions nothing) for ``period_days``; a removal record with the same key dated on or after
 the listing ends it (``removed``, reason from the rule); reaching ``until`` ends it
 (``expired``). Rating lists: per platform, the mean of the last ``window`` ratings below
 ``below`` (with at least ``min_count``) lists the subject on that platform from the rating that
@@ -45,7 +46,7 @@ class DesiredEntry:
     list: str
     subject_id: int
     key: str
-    status: str  # active | removed | expired
+    status: str  # active | warned | removed | expired
     since: str
     until: str | None
     ground: int | None = None
@@ -95,13 +96,14 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
             if key is not None and (key not in first or r.occurred_at < first[key].occurred_at):
                 first[key] = r
     for key, r in first.items():
-        since = r.occurred_at
+        # a warning period first, where the policy demands one: listed only after it
+        since = _add_days(r.occurred_at, spec.warning_days)
         until = _until(since, spec)
         status, ended, reason, end_id = "active", None, None, None
         removals = sorted(
             (x for x in recs for rm in spec.removal
              if x.kind == rm.kind and _value(x, rm.key) == key and _matches(x.payload, rm.when)
-             and x.occurred_at >= since),
+             and x.occurred_at >= r.occurred_at),
             key=lambda x: (x.occurred_at, x.id),
         )
         reasons = {rm.kind: rm.reason for rm in spec.removal}
@@ -110,6 +112,8 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
             reason, end_id = reasons[removals[0].kind], removals[0].id
         elif until <= as_of:
             status, ended, reason = "expired", until, "period_ended"
+        elif as_of < since:
+            status = "warned"
         ground = r.payload.get(rule.ground_field) if rule.ground_field else None
         yield DesiredEntry(name, r.subject_id, key, status, since, until,
                            int(ground) if ground is not None else None, r.id, r.furnisher_id,

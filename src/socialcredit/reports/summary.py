@@ -4,9 +4,12 @@ The summary shape is the one :func:`socialcredit.reports.render.render_report` r
 
     {"generated_at", "as_of", "policy_version", "subjects", "records", "unlinked_records",
      "rejected_rows", "furnishers", "ledger_events",
-     "entries": {list: {"active", "removed", "expired", "pending_review"}},
+     "entries": {list: {"active", "removed", "expired", "pending_review", "suspended",
+                        "warned"}},
      "listed_people": {list: people with at least one active entry},
-     "decisions": {service: {"allow", "deny", "review"}}}
+     "decisions": {service: {"allow", "deny", "review"}},
+     "due_process": {"disputes": {status: n}, "reviews": {status: n},
+                     "notices": {"on_time", "late", "pending"}}}
 """
 
 from __future__ import annotations
@@ -21,15 +24,21 @@ from socialcredit.store import Store
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import (
     decision_counts,
+    disputes,
     furnishers,
     ledger_head,
     list_entries,
+    notices,
     quarantine,
     records,
+    reviews,
     subjects,
 )
 
-__all__ = ["summarise"]
+__all__ = ["STATUSES", "summarise"]
+
+#: Statuses of a list entry, as counted in ``entries``.
+STATUSES = ("active", "warned", "suspended", "pending_review", "removed", "expired")
 
 
 def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -38,15 +47,13 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
         def count(stmt: Any) -> int:
             return int(conn.execute(stmt).scalar_one() or 0)
 
-        entries: dict[str, dict[str, int]] = {
-            name: {"active": 0, "removed": 0, "expired": 0, "pending_review": 0}
-            for name in policy.lists}
+        entries: dict[str, dict[str, int]] = {name: dict.fromkeys(STATUSES, 0)
+                                              for name in policy.lists}
         for lst, status, n in conn.execute(
             select(list_entries.c.list, list_entries.c.status, func.count())
             .group_by(list_entries.c.list, list_entries.c.status)
         ):
-            entries.setdefault(lst, {"active": 0, "removed": 0, "expired": 0,
-                                     "pending_review": 0})[status] = int(n)
+            entries.setdefault(lst, dict.fromkeys(STATUSES, 0))[status] = int(n)
         people = {name: 0 for name in policy.lists}
         for lst, n in conn.execute(
             select(list_entries.c.list, func.count(func.distinct(list_entries.c.subject_id)))
@@ -74,4 +81,25 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "entries": entries,
             "listed_people": people,
             "decisions": decisions,
+            "due_process": _due_process(conn),
         }
+
+
+def _due_process(conn: Any) -> dict[str, dict[str, int]]:
+    """``disputes`` and ``reviews`` by status; ``notices``: served on time, served late,
+    pending (sign-in codes left out)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, table in (("disputes", disputes), ("reviews", reviews)):
+        out[name] = {str(st): int(n) for st, n in conn.execute(
+            select(table.c.status, func.count()).group_by(table.c.status))}
+    real = notices.c.kind != "sign_in_code"
+    out["notices"] = {
+        "on_time": int(conn.execute(select(func.count()).where(
+            real, notices.c.served_at.is_not(None),
+            notices.c.served_at <= notices.c.due_at)).scalar_one()),
+        "late": int(conn.execute(select(func.count()).where(
+            real, notices.c.served_at > notices.c.due_at)).scalar_one()),
+        "pending": int(conn.execute(select(func.count()).where(
+            real, notices.c.served_at.is_(None))).scalar_one()),
+    }
+    return out

@@ -7,10 +7,14 @@ never disagree.
 
 Event hash (hex SHA-256) over the UTF-8 bytes of::
 
-    prev_hash | seq | at | type | subject_id ("" if none) | policy_version ("" if none) | payload
+    prev_hash | seq | at | type | subject_id ("" if none) | policy_version ("" if none)
+        | payload_digest
 
-where ``payload`` is canonical JSON (sorted keys, no spaces, UTF-8). The first event's
-``prev_hash`` is 64 zeros.
+where ``payload_digest`` is the hex SHA-256 of the payload, canonical JSON (sorted keys, no
+spaces, UTF-8). The first event's ``prev_hash`` is 64 zeros. Hashing the payload's digest
+rather than the payload lets retention erase a payload (:func:`tombstone`): the payload is
+replaced by ``{"_tombstone": <its digest>, ...}`` and the chain still verifies, while nobody
+can put other content in its place.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from sqlalchemy import Connection, Table, func, insert, select, update
 from socialcredit.errors import LedgerBroken
 from socialcredit.store.tables import events, ledger_head, metadata
 
-__all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_hash", "verify"]
+__all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_hash",
+           "payload_digest", "tombstone", "verify"]
 
 GENESIS_HASH = "0" * 64
 
@@ -47,12 +52,35 @@ def event_hash(
     policy_version: str | None,
     payload: str,
 ) -> str:
-    """Hex SHA-256 of one event; see the module docstring for the exact bytes."""
+    """Hex SHA-256 of one event; see the module docstring for the exact bytes. A tombstoned
+    payload contributes the digest it keeps."""
     text = "|".join(
         (prev_hash, str(seq), at, type_, "" if subject_id is None else str(subject_id),
-         policy_version or "", payload)
+         policy_version or "", payload_digest(payload))
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_TOMBSTONE_PREFIX = '{"_tombstone":"'
+
+
+def payload_digest(payload: str) -> str:
+    """Hex SHA-256 of a canonical payload, or the digest a tombstone keeps."""
+    if payload.startswith(_TOMBSTONE_PREFIX):
+        return str(json.loads(payload)["_tombstone"])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def tombstone(conn: Connection, seq: int, *, reason: str, on: str) -> bool:
+    """Replace the payload of event ``seq`` by ``{"_tombstone": digest, "reason", "on"}``
+    (erasure for retention); return False if it already was one. The hash chain is
+    unchanged and still verifies."""
+    payload = conn.execute(select(events.c.payload).where(events.c.seq == seq)).scalar_one()
+    if payload.startswith(_TOMBSTONE_PREFIX):
+        return False
+    body = canonical_json({"_tombstone": payload_digest(payload), "on": on, "reason": reason})
+    conn.execute(update(events).where(events.c.seq == seq).values(payload=body))
+    return True
 
 
 def utc_now() -> str:
@@ -142,11 +170,12 @@ class VerifyResult:
             )
 
 
-def _iter_events(conn: Connection, chunk: int = 20_000) -> Iterator[Any]:
+def _iter_events(conn: Connection, upto: int, chunk: int = 20_000) -> Iterator[Any]:
     last = 0
     while True:
         rows = conn.execute(
-            select(events).where(events.c.seq > last).order_by(events.c.seq).limit(chunk)
+            select(events).where(events.c.seq > last, events.c.seq <= upto)
+            .order_by(events.c.seq).limit(chunk)
         ).all()
         if not rows:
             return
@@ -156,9 +185,13 @@ def _iter_events(conn: Connection, chunk: int = 20_000) -> Iterator[Any]:
 
 def verify(conn: Connection) -> VerifyResult:
     """Recompute the whole chain: gap-free ``seq`` from 1, each ``prev_hash`` equal to the
-    previous event's hash, each ``hash`` equal to its recomputation, and the head matching."""
+    previous event's hash, each ``hash`` equal to its recomputation, and the head matching.
+
+    Safe on a live registry: the chain is checked up to the head read first (writers commit
+    their events and the head together), so a write committing meanwhile is not a break."""
+    head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
     prev, expected, count = GENESIS_HASH, 1, 0
-    for ev in _iter_events(conn):
+    for ev in _iter_events(conn, head.seq):
         if ev.seq != expected:
             return VerifyResult(False, count, prev, expected, f"sequence gap: found {ev.seq}")
         if ev.prev_hash != prev:
@@ -168,7 +201,10 @@ def verify(conn: Connection) -> VerifyResult:
         if digest != ev.hash:
             return VerifyResult(False, count, prev, ev.seq, "hash does not match its content")
         prev, expected, count = digest, expected + 1, count + 1
-    head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
     if head.seq != count or head.hash != prev:
+        return VerifyResult(False, count, prev, count + 1, "ledger head does not match the chain")
+    # events past the head are a break unless a write committed them (and moved the head) since
+    last = conn.execute(select(func.max(events.c.seq))).scalar() or 0
+    if last > head.seq and last > conn.execute(select(ledger_head.c.seq)).scalar_one():
         return VerifyResult(False, count, prev, count + 1, "ledger head does not match the chain")
     return VerifyResult(True, count, prev)

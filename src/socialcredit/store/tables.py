@@ -27,8 +27,10 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "cursors",
     "decision_counts",
     "decisions",
+    "disputes",
     "events",
     "furnishers",
     "gates",
@@ -38,8 +40,13 @@ __all__ = [
     "list_entries",
     "metadata",
     "names",
+    "notices",
     "quarantine",
     "records",
+    "repairs",
+    "reviews",
+    "sessions",
+    "sign_in_codes",
     "subjects",
 ]
 
@@ -94,12 +101,12 @@ gates = Table(
     Column("created_at", String(32), nullable=False),
 )
 
-# operational: only the SHA-256 of a key is kept; the key is printed once.
+# operational: only an argon2id hash of a key's secret is kept; the key is printed once.
 api_keys = Table(
     "api_keys",
     metadata,
     Column("key_id", String(32), primary_key=True),
-    Column("key_hash", String(64), nullable=False),
+    Column("key_hash", String(255), nullable=False),  # argon2id PHC string (0002)
     Column("role", String(16), nullable=False),  # furnisher | gate | operator
     Column("principal_id", ID, nullable=True),
     Column("name", String(120), nullable=False),
@@ -158,6 +165,9 @@ records = Table(
     Column("corrects_id", ID, nullable=True),
     Column("superseded_by", ID, nullable=True),
     Column("seq", ID, nullable=False),
+    # active | suppressed (dispute unanswered or upheld) | deleted (furnisher) | retired
+    # (past retention: payload gone); only active records are evaluated (0003)
+    Column("status", String(16), nullable=False, server_default="active"),
     UniqueConstraint("furnisher_id", "furnisher_record_id"),
 )
 
@@ -231,4 +241,114 @@ decision_counts = Table(
     Column("service", String(40), primary_key=True),
     Column("outcome", String(10), primary_key=True),
     Column("count", ID, nullable=False),
+)
+
+# --- due process (migration 0003) -------------------------------------------------------------
+# Notices: the outbox. A row is written in the same transaction as the event that causes it (or
+# by the notice projector from the ledger); ``served_at`` is set when an adapter delivered it.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),  # see socialcredit.disclosure.notices.KINDS
+    Column("ref", String(80), nullable=False),  # what it is about: entry:12, dispute:3, ...
+    Column("created_at", String(32), nullable=False),
+    Column("due_at", String(32), nullable=False),  # the promise: served by then
+    Column("served_at", String(32), nullable=True),
+    Column("channel", String(16), nullable=True),  # file | smtp
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String(200), nullable=True),
+    Column("body", Text, nullable=False),  # JSON {title, text, ...}; a code is wiped once served
+    Column("event_seq", ID, nullable=True),
+    UniqueConstraint("kind", "ref"),
+    Index("ix_notices_pending", "served_at", "id"),
+)
+
+# Where each ledger follower of the store (the notice projector) has got to. Operational.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("seq", ID, nullable=False),
+)
+
+# Operational: one-time sign-in codes (only a hash is kept) and subject sessions.
+sign_in_codes = Table(
+    "sign_in_codes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used_at", String(32), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("subject_id", ID, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("ended_at", String(32), nullable=True),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("record_id", ID, nullable=True),
+    Column("entry_id", ID, nullable=True),
+    Column("furnisher_id", ID, nullable=True, index=True),
+    Column("reason", Text, nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("due_on", String(10), nullable=False),
+    # open | verified | corrected | deleted | suppressed | appealed | upheld | overturned
+    Column("status", String(16), nullable=False),
+    Column("answered_at", String(32), nullable=True),
+    Column("answer_note", Text, nullable=True),
+    Column("appeal_reason", Text, nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("seq", ID, nullable=False),
+    Index("ix_disputes_open", "status", "due_on"),
+)
+
+# Requests for human review of an automated refusal (GDPR Art. 22(3)); an operator decides.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("decision_id", String(36), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # open | upheld | overturned
+    Column("decided_at", String(32), nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("seq", ID, nullable=False),
+)
+
+# Applications for early removal of a listing (credit repair), decided by an operator or
+# granted automatically when the evidence record arrives.
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("entry_id", ID, nullable=False, index=True),
+    Column("condition", String(24), nullable=False),  # performance | settlement | consent
+    Column("evidence", Text, nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # open | granted | refused
+    Column("decided_at", String(32), nullable=True),
+    Column("decided_on", String(10), nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("seq", ID, nullable=False),
 )

@@ -1,0 +1,77 @@
+"""One tick of the due-process clocks: what ``socialcredit clocks run`` does, and what
+``serve`` does every ``settings.clocks_every_seconds``.
+
+Order: suppress the records of disputes past their deadline (:func:`run_deadlines`), grant
+the repair applications whose evidence record arrived (:func:`settle_repairs`); once per day
+(the day it last ran is kept in ``cursors`` under ``retention``) end the entries that reach
+their ``until`` and start those whose warning period is over (:func:`evaluate_due`) and retire
+the records past retention (:func:`run_retention`); then project the notices owed
+(:func:`project_notices`) and serve them (:func:`deliver_notices`). Each step is idempotent,
+so a tick may run again or be interrupted at any point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from socialcredit.disclosure.disputes import run_deadlines
+from socialcredit.disclosure.notices import Adapter, deliver_notices, project_notices
+from socialcredit.disclosure.repairs import settle_repairs
+from socialcredit.disclosure.retention import run_retention
+from socialcredit.policy.evaluate import evaluate_due
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import cursors
+
+__all__ = ["TickResult", "tick"]
+
+
+@dataclass
+class TickResult:
+    """Counts of one tick: disputes suppressed, repairs granted automatically, entries
+    expired and listed by the calendar, records retired, notices added, served and failed."""
+
+    suppressed: int = 0
+    repaired: int = 0
+    expired: int = 0
+    listed: int = 0
+    retired: int = 0
+    notices_added: int = 0
+    served: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime) -> TickResult:
+    """Run the clocks once at ``now`` (UTC).
+
+    Raises:
+        StoreUnavailable: the database cannot be reached (nothing is lost: run again).
+    """
+    result = TickResult()
+    result.suppressed = run_deadlines(store, policy, now=now)
+    result.repaired = settle_repairs(store, policy, now=now)
+    day = now.date().toordinal()
+    with store.read() as conn:
+        last = conn.execute(select(cursors.c.seq).where(cursors.c.name == "retention")).scalar()
+    if last is None or last < day:
+        due = evaluate_due(store, policy, now.date())
+        result.expired = sum(due.expired.values())
+        result.listed = sum(due.listed.values())
+        result.retired = run_retention(store, policy, today=now.date())
+        with store.batch() as b:
+            if last is None:
+                b.conn.execute(insert(cursors).values(name="retention", seq=day))
+            else:
+                b.conn.execute(update(cursors).where(cursors.c.name == "retention").values(
+                    seq=day))
+    result.notices_added = project_notices(store, policy, now=now)
+    served = deliver_notices(store, adapter, now=now)
+    result.served, result.failed = served.served, served.failed
+    return result

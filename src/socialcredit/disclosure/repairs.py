@@ -1,0 +1,141 @@
+"""Repair: an application to end a listing early because a removal condition is met.
+
+Conditions (SPC Provisions on the List of Dishonest Judgment Debtors 2017, Art. 10): full
+``performance`` of the obligation, a performed ``settlement``, the creditor's written
+``consent``. The subject applies with a statement of the evidence (:func:`apply_for_repair`).
+Two ways to a decision:
+
+- automatically, when the evidence arrives as a record (``judgment_performance`` with
+  ``full``, ``settlement_performed``, ``creditor_consent`` for the same case): the policy's
+  removal rule ends the entry in the same transaction, and the next clock tick grants every
+  open application on an entry so ended (:func:`settle_repairs`);
+- by an operator (:func:`decide_repair`): ``granted`` ends the entry on the day of the
+  decision (evaluation honours granted repairs: ``entry.removed`` with reason
+  ``repair:<condition>``), ``refused`` leaves it.
+
+Each step is a ledger event (``repair.requested``, ``repair.decided``) and is notified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+
+from socialcredit.disclosure.notices import iso
+from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import list_entries, repairs
+
+__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "open_repairs", "settle_repairs"]
+
+CONDITIONS = ("performance", "settlement", "consent")
+_FIELDS = ("id", "entry_id", "condition", "evidence", "opened_at", "status", "decided_at",
+           "decided_by", "note")
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in _FIELDS}
+
+
+def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition: str,
+                     evidence: str, now: dt.datetime) -> dict[str, Any]:
+    """Apply to end one of the subject's active entries early.
+
+    Raises:
+        InputError: unknown condition; empty or over-long evidence. NotFound: no such entry in
+            the subject's file. Conflict: the entry is not active, or already has an open
+            application.
+    """
+    if condition not in CONDITIONS:
+        raise InputError(f"condition must be one of {', '.join(CONDITIONS)}")
+    text = (evidence or "").strip()
+    if not text or len(text) > 2000:
+        raise InputError("describe the evidence in 1 to 2,000 characters (receipt, "
+                         "settlement, letter of the creditor)")
+    with store.batch() as b:
+        entry = b.conn.execute(select(list_entries).where(list_entries.c.id == entry_id)).first()
+        if entry is None or entry.subject_id != subject_id:
+            b.emit("access.refused", {"what": "repair.apply", "reason":
+                                      "not in the subject's file", "entry_id": entry_id},
+                   subject_id=subject_id)
+            missing = True
+        else:
+            missing = False
+            if entry.status not in ("active", "suspended"):
+                raise Conflict(f"entry {entry_id} is {entry.status}: nothing to repair")
+            busy = b.conn.execute(select(repairs.c.id).where(
+                repairs.c.entry_id == entry_id, repairs.c.status == "open")).scalar()
+            if busy is not None:
+                raise Conflict(f"application {busy} for this entry is already open",
+                               details={"repair_id": int(busy)})
+            rid = b.next_id(repairs)
+            seq = b.emit("repair.requested", {"repair_id": rid, "entry_id": entry_id,
+                                              "condition": condition}, subject_id=subject_id)
+            row = {"id": rid, "subject_id": subject_id, "entry_id": entry_id,
+                   "condition": condition, "evidence": text, "opened_at": iso(now),
+                   "status": "open", "decided_at": None, "decided_on": None,
+                   "decided_by": None, "note": None, "seq": seq}
+            b.add(repairs, row)
+    if missing:
+        raise NotFound(f"there is no entry {entry_id} in your file")
+    return {k: row[k] for k in _FIELDS}
+
+
+def open_repairs(store: Store) -> list[dict[str, Any]]:
+    """The operator's queue, oldest first."""
+    with store.read() as conn:
+        rows = conn.execute(select(repairs).where(repairs.c.status == "open")
+                            .order_by(repairs.c.id)).all()
+    return [_as_dict(r) for r in rows]
+
+
+def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int,
+                  outcome: str, note: str = "", now: dt.datetime) -> dict[str, Any]:
+    """``granted`` (the entry ends today, reason ``repair:<condition>``) or ``refused``.
+
+    Raises:
+        InputError: unknown outcome. NotFound: no such application. Conflict: decided.
+    """
+    if outcome not in ("granted", "refused"):
+        raise InputError("outcome must be granted or refused")
+    with store.batch(policy.version_hash) as b:
+        row = b.conn.execute(select(repairs).where(repairs.c.id == repair_id)).first()
+        if row is None:
+            raise NotFound(f"there is no repair application {repair_id}")
+        if row.status != "open":
+            raise Conflict(f"repair application {repair_id} was already {row.status}")
+        b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
+                                  "outcome": outcome, "note": note[:2000],
+                                  "operator": operator}, subject_id=row.subject_id)
+        b.conn.execute(update(repairs).where(repairs.c.id == repair_id).values(
+            status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),
+            decided_by=operator, note=note[:2000] or None))
+        if outcome == "granted":
+            evaluate_subjects(b, policy, [row.subject_id], now.date())
+        out = b.conn.execute(select(repairs).where(repairs.c.id == repair_id)).one()
+    return _as_dict(out)
+
+
+def settle_repairs(store: Store, policy: Policy, *, now: dt.datetime) -> int:
+    """Grant every open application whose entry already ended by a removal record (the
+    evidence arrived); return how many."""
+    with store.read() as conn:
+        done = conn.execute(
+            select(repairs.c.id).join(list_entries, list_entries.c.id == repairs.c.entry_id)
+            .where(repairs.c.status == "open", list_entries.c.status == "removed")).scalars().all()
+    for rid in done:
+        with store.batch(policy.version_hash) as b:
+            row = b.conn.execute(select(repairs).where(repairs.c.id == rid)).one()
+            if row.status != "open":
+                continue
+            b.emit("repair.decided", {"repair_id": rid, "entry_id": row.entry_id,
+                                      "outcome": "granted", "note": "the evidence record "
+                                      "arrived", "operator": None}, subject_id=row.subject_id)
+            b.conn.execute(update(repairs).where(repairs.c.id == rid).values(
+                status="granted", decided_at=iso(now), decided_on=now.date().isoformat(),
+                decided_by="automatic", note="the evidence record arrived"))
+    return len(done)

@@ -1,0 +1,70 @@
+"""Retention: records past their catalogue ``retention_days`` are erased.
+
+A record is past retention when ``occurred_at + retention_days < today`` (the catalogue's
+figure for its kind, e.g. 1,825 days — five years — for court records, after the Regulation
+on the Administration of the Credit Investigation Industry (2013), Art. 16). For each such
+record, in one transaction per chunk:
+
+- the ``records`` row keeps only what the file must still say (id, kind, date, furnisher) —
+  its payload, national ID, phone and name are erased and its status becomes ``retired``;
+- its ``record.accepted`` ledger event is replaced by a hashed tombstone
+  (:func:`socialcredit.store.ledger.tombstone`), so ``audit verify`` still passes;
+- a ``record.retired`` event says so, and the subject is re-evaluated: a listing that rested
+  on the record ends, and gates follow within their freshness target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import select, update
+
+from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.ledger import tombstone
+from socialcredit.store.tables import records
+
+__all__ = ["due_for_retention", "run_retention"]
+
+
+def due_for_retention(store: Store, policy: Policy, today: dt.date) -> list[int]:
+    """Ids of records (not yet retired) past their kind's retention on ``today``."""
+    out: list[int] = []
+    with store.read() as conn:
+        for kind, spec in policy.catalogue.items():
+            cutoff = (today - dt.timedelta(days=spec.retention_days)).isoformat()
+            out += conn.execute(select(records.c.id).where(
+                records.c.kind == kind, records.c.status != "retired",
+                records.c.occurred_at < cutoff)).scalars().all()
+    return sorted(out)
+
+
+def run_retention(store: Store, policy: Policy, *, today: dt.date, chunk: int = 1000) -> int:
+    """Retire every record past retention on ``today``; return how many.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached (what was done stays done; run
+            again to finish).
+    """
+    ids = due_for_retention(store, policy, today)
+    for i in range(0, len(ids), chunk):
+        part = ids[i:i + chunk]
+        with store.batch(policy.version_hash) as b:
+            rows = b.conn.execute(select(records.c.id, records.c.seq, records.c.kind,
+                                         records.c.subject_id).where(
+                records.c.id.in_(part))).all()
+            touched: dict[int, list[int]] = defaultdict(list)
+            for r in rows:
+                tombstone(b.conn, r.seq, reason="retention", on=today.isoformat())
+                b.emit("record.retired", {
+                    "record_id": r.id, "kind": r.kind,
+                    "retention_days": policy.catalogue[r.kind].retention_days
+                    if r.kind in policy.catalogue else None}, subject_id=r.subject_id)
+                if r.subject_id is not None:
+                    touched[r.subject_id].append(r.id)
+            b.conn.execute(update(records).where(records.c.id.in_(part)).values(
+                status="retired", payload="{}", national_id=None, phone=None, name=None))
+            evaluate_subjects(b, policy, list(touched), today)
+    return len(ids)

@@ -1,0 +1,120 @@
+"""Human review of an automated refusal (GDPR Art. 22(3): "the right to obtain human
+intervention"; SPC Provisions 2017, Art. 11 for a wrongful listing).
+
+A subject asks for a review of a gate's ``deny`` about them (:func:`request_review`); an
+operator takes the queue (:func:`open_reviews`) and decides (:func:`decide_review`):
+``upheld`` (the refusal was right) or ``overturned`` (it was wrong: the records behind every
+entry the refusal cited are suppressed and the subject re-evaluated, so gates stop refusing
+within their freshness target). Both steps are ledger events (``review.requested``,
+``review.decided``); the outcome is served to the subject as a notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+
+from socialcredit.disclosure.notices import iso
+from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import decisions, list_entries, records, reviews
+
+__all__ = ["decide_review", "open_reviews", "request_review"]
+
+_FIELDS = ("id", "decision_id", "reason", "opened_at", "status", "decided_at", "decided_by",
+           "note")
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in _FIELDS}
+
+
+def request_review(store: Store, *, subject_id: int, decision_id: str, reason: str,
+                   now: dt.datetime) -> dict[str, Any]:
+    """Queue a human review of one of the subject's refusals.
+
+    Raises:
+        InputError: empty or over-long reason. NotFound: no refusal with that id about this
+            subject. Conflict: a review of it is already queued or decided.
+    """
+    text = (reason or "").strip()
+    if not text or len(text) > 2000:
+        raise InputError("give a reason of 1 to 2,000 characters")
+    with store.batch() as b:
+        d = b.conn.execute(select(decisions.c.subject_id, decisions.c.outcome).where(
+            decisions.c.id == decision_id)).first()
+        if d is None or d.subject_id != subject_id or d.outcome != "deny":
+            b.emit("access.refused", {"what": "review.request", "reason":
+                                      "not a refusal about the subject",
+                                      "decision_id": decision_id[:40]}, subject_id=subject_id)
+            missing = True
+        else:
+            missing = False
+            dup = b.conn.execute(select(reviews.c.id).where(
+                reviews.c.decision_id == decision_id)).scalar()
+            if dup is not None:
+                raise Conflict(f"review {dup} of this decision already exists",
+                               details={"review_id": int(dup)})
+            rid = b.next_id(reviews)
+            seq = b.emit("review.requested", {"review_id": rid, "decision_id": decision_id},
+                         subject_id=subject_id)
+            row = {"id": rid, "subject_id": subject_id, "decision_id": decision_id,
+                   "reason": text, "opened_at": iso(now), "status": "open",
+                   "decided_at": None, "decided_by": None, "note": None, "seq": seq}
+            b.add(reviews, row)
+    if missing:
+        raise NotFound(f"there is no refusal {decision_id} about you")
+    return {k: row[k] for k in _FIELDS}
+
+
+def open_reviews(store: Store) -> list[dict[str, Any]]:
+    """The operator's queue, oldest first: each review with its decision (``service``,
+    ``gate``, ``at``, ``reasons``)."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(reviews, decisions.c.service, decisions.c.gate, decisions.c.at,
+                   decisions.c.reasons)
+            .join(decisions, decisions.c.id == reviews.c.decision_id)
+            .where(reviews.c.status == "open").order_by(reviews.c.id)).all()
+    return [_as_dict(r) | {"service": r.service, "gate": r.gate, "decided_on": r.at,
+                           "reasons": json.loads(r.reasons)} for r in rows]
+
+
+def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int,
+                  outcome: str, note: str = "", now: dt.datetime) -> dict[str, Any]:
+    """Decide a review: ``upheld`` or ``overturned``.
+
+    Raises:
+        InputError: unknown outcome. NotFound: no such review. Conflict: already decided.
+    """
+    if outcome not in ("upheld", "overturned"):
+        raise InputError("outcome must be upheld or overturned")
+    with store.batch(policy.version_hash) as b:
+        row = b.conn.execute(select(reviews).where(reviews.c.id == review_id)).first()
+        if row is None:
+            raise NotFound(f"there is no review {review_id}")
+        if row.status != "open":
+            raise Conflict(f"review {review_id} was already decided ({row.status})")
+        b.emit("review.decided", {"review_id": review_id, "decision_id": row.decision_id,
+                                  "outcome": outcome, "note": note[:2000],
+                                  "operator": operator}, subject_id=row.subject_id)
+        b.conn.execute(update(reviews).where(reviews.c.id == review_id).values(
+            status=outcome, decided_at=iso(now), decided_by=operator, note=note[:2000] or None))
+        if outcome == "overturned":
+            reasons = json.loads(b.conn.execute(select(decisions.c.reasons).where(
+                decisions.c.id == row.decision_id)).scalar() or "[]")
+            entry_ids = [r.get("entry_id") for r in reasons if r.get("entry_id") is not None]
+            record_ids = [rid for rid in b.conn.execute(select(list_entries.c.record_id).where(
+                list_entries.c.id.in_(entry_ids))).scalars() if rid is not None]
+            if record_ids:
+                b.conn.execute(update(records).where(  # a retired record stays retired
+                    records.c.id.in_(record_ids), records.c.status != "retired").values(
+                    status="suppressed"))
+            evaluate_subjects(b, policy, [row.subject_id], now.date())
+        out = b.conn.execute(select(reviews).where(reviews.c.id == review_id)).one()
+    return _as_dict(out)

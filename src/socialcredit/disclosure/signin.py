@@ -1,0 +1,196 @@
+"""A subject signs in with a one-time code sent to a phone registered for them.
+
+Flow: :func:`request_code` (national ID + phone) → if the phone is a current identifier of
+the subject with that ID, a 6-digit code goes to the outbox (notice ``sign_in_code``, served
+by the adapter at once) — the answer is the same whether or not they match, so the form
+reveals nothing. :func:`verify_code` (national ID + phone + code) → a :class:`Session`: a
+random token (the cookie; only its SHA-256 is stored) and a CSRF token for forms.
+
+Limits (policy ``due_process``): a code lives ``sign_in_code_minutes`` and allows
+``sign_in_max_attempts`` tries, after which it is locked; a used code cannot be replayed; a
+new request replaces the previous code; at most 5 codes per subject per hour. Every refused
+attempt is an ``access.refused`` ledger event (no code or identifier in it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from socialcredit.disclosure.notices import enqueue, iso
+from socialcredit.errors import AuthError, InputError, RateLimited
+from socialcredit.identity import scheme_for
+from socialcredit.identity.phone import normalise_phone
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import identifiers, sessions, sign_in_codes, subjects
+
+__all__ = ["CODES_PER_HOUR", "Session", "end_session", "refuse", "request_code",
+           "session_subject", "verify_code"]
+
+CODES_PER_HOUR = 5
+
+
+@dataclass(frozen=True)
+class Session:
+    """``token`` goes in the HttpOnly cookie; ``csrf`` in every form and state-changing API
+    call (header ``X-CSRF-Token``); ``expires_at`` is ISO 8601 UTC."""
+
+    token: str
+    csrf: str
+    subject_id: int
+    expires_at: str
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def refuse(store: Store, *, what: str, reason: str, subject_id: int | None = None,
+           **details: Any) -> None:
+    """Record a refused attempt as an ``access.refused`` ledger event."""
+    with store.batch() as b:
+        b.emit("access.refused", {"what": what, "reason": reason, **details},
+               subject_id=subject_id)
+
+
+def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
+                 today: dt.date) -> int | None:
+    ident = policy.identity.national_id
+    try:
+        nid = scheme_for(ident.scheme, ident.pattern).parse(national_id).value
+        e164 = normalise_phone(phone, policy.identity.phone.default_region)
+    except InputError:
+        return None
+    with store.read() as conn:
+        sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid)).scalar()
+        if sid is None:
+            return None
+        holds = conn.execute(select(identifiers.c.id).where(
+            identifiers.c.subject_id == sid, identifiers.c.kind == "phone",
+            identifiers.c.value == e164, identifiers.c.valid_from <= today.isoformat(),
+            identifiers.c.valid_to.is_(None))).first()
+    return int(sid) if holds else None
+
+
+def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
+                 now: dt.datetime) -> int | None:
+    """Send a code if ``phone`` is registered for the subject with ``national_id``; return the
+    notice id (for the caller to deliver) or None. Callers answer the same either way.
+
+    Raises:
+        RateLimited: more than 5 codes for this subject within the hour.
+    """
+    sid = _subject_for(store, policy, national_id, phone, now.date())
+    if sid is None:
+        refuse(store, what="sign_in.request", reason="no subject holds this ID and phone")
+        return None
+    rules = policy.due_process
+    code = f"{secrets.randbelow(10**6):06d}"
+    with store.batch() as b:
+        hour_ago = iso(now - dt.timedelta(hours=1))
+        recent = b.conn.execute(select(func.count()).select_from(sign_in_codes).where(
+            sign_in_codes.c.subject_id == sid, sign_in_codes.c.created_at > hour_ago)).scalar()
+        if int(recent or 0) >= CODES_PER_HOUR:
+            b.emit("access.refused", {"what": "sign_in.request",
+                                      "reason": "too many codes this hour"}, subject_id=sid)
+            too_many = True
+        else:
+            too_many = False
+            b.conn.execute(update(sign_in_codes).where(
+                sign_in_codes.c.subject_id == sid, sign_in_codes.c.used_at.is_(None)).values(
+                used_at=iso(now)))  # a new code replaces the old one
+            cid = b.next_id(sign_in_codes)
+            b.add(sign_in_codes, {
+                "id": cid, "subject_id": sid, "code_hash": _digest(f"{cid}:{code}"),
+                "created_at": iso(now),
+                "expires_at": iso(now + dt.timedelta(minutes=rules.sign_in_code_minutes)),
+                "attempts": 0, "used_at": None})
+            notice = enqueue(
+                b, subject_id=sid, kind="sign_in_code", ref=f"code:{cid}",
+                title="Your sign-in code",
+                text=f"Your socialcredit sign-in code is {code}. It expires in "
+                     f"{rules.sign_in_code_minutes} minutes. Nobody from the registry will "
+                     "ask you for it.", now=now, within_hours=1)
+    if too_many:
+        raise RateLimited(f"at most {CODES_PER_HOUR} sign-in codes an hour; try again later",
+                          details={"retry_after_seconds": 3600})
+    return notice
+
+
+def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, code: str,
+                now: dt.datetime) -> Session:
+    """Exchange a code for a session.
+
+    Raises:
+        AuthError: no live code for this ID and phone, a wrong, expired or used code.
+        RateLimited: the code took ``sign_in_max_attempts`` wrong tries and is locked.
+    """
+    rules = policy.due_process
+    sid = _subject_for(store, policy, national_id, phone, now.date())
+    if sid is None:
+        refuse(store, what="sign_in.verify", reason="no subject holds this ID and phone")
+        raise AuthError("wrong or expired code: ask for a new one")
+    with store.batch() as b:
+        row = b.conn.execute(select(sign_in_codes).where(
+            sign_in_codes.c.subject_id == sid, sign_in_codes.c.used_at.is_(None))
+            .order_by(sign_in_codes.c.id.desc())).first()
+        problem: str | None = None
+        if row is None:
+            problem = "no live code (used, replaced or never sent)"
+        elif row.expires_at <= iso(now):
+            problem = "expired code"
+        elif row.attempts >= rules.sign_in_max_attempts:
+            problem = "locked code"
+        elif not hmac.compare_digest(row.code_hash,
+                                     _digest(f"{row.id}:{code.strip()}")):
+            problem = "wrong code"
+            b.conn.execute(update(sign_in_codes).where(sign_in_codes.c.id == row.id).values(
+                attempts=row.attempts + 1))
+        if problem is not None:
+            b.emit("access.refused", {"what": "sign_in.verify", "reason": problem},
+                   subject_id=sid)
+        else:
+            assert row is not None
+            b.conn.execute(update(sign_in_codes).where(sign_in_codes.c.id == row.id).values(
+                used_at=iso(now)))
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            expires = iso(now + dt.timedelta(hours=rules.session_hours))
+            b.conn.execute(insert(sessions).values(
+                token_hash=_digest(token), subject_id=sid, csrf=csrf, created_at=iso(now),
+                expires_at=expires, ended_at=None))
+            b.emit("subject.signed_in", {"expires_at": expires}, subject_id=sid)
+    if problem == "locked code" or (problem == "wrong code" and row is not None
+                                    and row.attempts + 1 >= rules.sign_in_max_attempts):
+        raise RateLimited(
+            f"too many wrong codes: this code is locked; ask for a new one (at most "
+            f"{CODES_PER_HOUR} an hour)", details={"retry_after_seconds": 60})
+    if problem is not None:
+        raise AuthError("wrong or expired code: check it, or ask for a new one")
+    return Session(token, csrf, sid, expires)
+
+
+def session_subject(store: Store, token: str, *, now: dt.datetime) -> tuple[int, str]:
+    """``(subject_id, csrf)`` of a live session.
+
+    Raises:
+        AuthError: unknown, ended or expired session.
+    """
+    with store.read() as conn:
+        row = conn.execute(select(sessions).where(
+            sessions.c.token_hash == _digest(token))).first()
+    if row is None or row.ended_at is not None or row.expires_at <= iso(now):
+        raise AuthError("sign in first: your session is missing or has expired")
+    return int(row.subject_id), str(row.csrf)
+
+
+def end_session(store: Store, token: str, *, now: dt.datetime) -> None:
+    with store.batch() as b:
+        b.conn.execute(update(sessions).where(sessions.c.token_hash == _digest(token)).values(
+            ended_at=iso(now)))

@@ -1,0 +1,165 @@
+"""The subject's own file: everything the registry holds and did about one person.
+
+:func:`subject_file` returns a dict with these keys (``GET /v1/me/file`` and the ``/me`` page):
+
+- ``subject``: ``id, name, national_id`` (masked), ``phones`` (masked, with validity).
+- ``records``: each record with ``id, kind, occurred_at, furnisher, status`` (active /
+  suppressed / deleted / retired), ``fields`` (the kind's fields), ``superseded_by`` and
+  ``linked_because`` (why the registry believes it is about this person).
+- ``entries``: each list entry with ``id, list, title, status, ground, ground_text,
+  legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
+  ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``.
+- ``score``: ``None`` while the policy defines no score model (the policy engine issue adds
+  scores and their top factors).
+- ``decisions``: refusals and reviews logged about the subject — ``id, at, gate, service,
+  outcome, purpose`` (the permissible purpose: deciding a sale of that service), ``reasons``.
+  An ``allow`` is counted, not logged per person.
+- ``notices``: ``id, kind, title, text, created_at, due_at, served_at, channel``
+  (sign-in codes are never shown).
+- ``disputes``, ``reviews`` and ``repairs`` (applications for early removal): the
+  subject's, with their clocks (``due_on``) and outcomes.
+
+Reading the file is itself logged: a ``file.read`` ledger event (principle 7, reads are
+logged).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from socialcredit.disclosure.disputes import dispute_dict
+from socialcredit.disclosure.public import mask_identifier
+from socialcredit.errors import NotFound
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
+from socialcredit.store.tables import (
+    decisions,
+    disputes,
+    furnishers,
+    identifiers,
+    list_entries,
+    notices,
+    records,
+    repairs,
+    reviews,
+    subjects,
+)
+
+__all__ = ["subject_file"]
+
+
+def _linked_because(rec: Any, subject: Any, phones: Sequence[Any]) -> str:
+    if rec.national_id and rec.national_id == subject.national_id:
+        return (f"it carries your national ID number ({mask_identifier(rec.national_id)}), "
+                "checksum-valid")
+    for p in phones:
+        if rec.phone == p.value and p.valid_from <= rec.occurred_at and (
+                p.valid_to is None or rec.occurred_at < p.valid_to):
+            return (f"it carries phone {mask_identifier(rec.phone)}, registered to you since "
+                    f"{p.valid_from}, on the record's date {rec.occurred_at}")
+    return "linked by the registry; dispute it if it is not about you"
+
+
+def _ends_when(policy: Policy, entry: Any) -> list[str]:
+    spec = policy.lists.get(entry.list)
+    out = []
+    if entry.until:
+        out.append(f"expiry on {entry.until}")
+    if spec is not None:
+        for rule in spec.removal:
+            out.append(f"a {rule.kind} record for the same {rule.key}"
+                       + (f" with {', '.join(f'{k}={v}' for k, v in rule.when.items())}"
+                          if rule.when else "") + f" (removal: {rule.reason})")
+        if spec.rating:
+            out.append(f"your mean rating over the last {spec.rating.window} reaching "
+                       f"{spec.rating.below}")
+    out.append("a dispute that suppresses the record behind it")
+    return out
+
+
+def subject_file(store: Store, policy: Policy, subject_id: int, *,
+                 reader: str = "subject") -> dict[str, Any]:
+    """The file of ``subject_id``; the read is logged as a ``file.read`` event by ``reader``.
+
+    Raises:
+        NotFound: no such subject.
+    """
+    with store.read() as conn:
+        subject = conn.execute(select(subjects).where(subjects.c.id == subject_id)).first()
+        if subject is None:
+            raise NotFound(f"there is no subject {subject_id}")
+        phones = conn.execute(select(identifiers).where(
+            identifiers.c.subject_id == subject_id, identifiers.c.kind == "phone")
+            .order_by(identifiers.c.valid_from)).all()
+        names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+        recs = conn.execute(select(records).where(records.c.subject_id == subject_id)
+                            .order_by(records.c.occurred_at, records.c.id)).all()
+        entries = conn.execute(select(list_entries).where(
+            list_entries.c.subject_id == subject_id).order_by(list_entries.c.since)).all()
+        decided = conn.execute(select(decisions).where(decisions.c.subject_id == subject_id)
+                               .order_by(decisions.c.at.desc()).limit(500)).all()
+        served = conn.execute(select(notices).where(
+            notices.c.subject_id == subject_id, notices.c.kind != "sign_in_code")
+            .order_by(notices.c.id.desc()).limit(500)).all()
+        mine = conn.execute(select(disputes).where(disputes.c.subject_id == subject_id)
+                            .order_by(disputes.c.id.desc())).all()
+        asked = conn.execute(select(reviews).where(reviews.c.subject_id == subject_id)
+                             .order_by(reviews.c.id.desc())).all()
+        applied = conn.execute(select(repairs).where(repairs.c.subject_id == subject_id)
+                               .order_by(repairs.c.id.desc())).all()
+    with store.batch() as b:
+        b.emit("file.read", {"reader": reader}, subject_id=subject_id)
+    file: dict[str, Any] = {
+        "subject": {
+            "id": subject.id, "name": subject.name,
+            "national_id": mask_identifier(subject.national_id),
+            "phones": [{"phone": mask_identifier(p.value), "valid_from": p.valid_from,
+                        "valid_to": p.valid_to} for p in phones],
+        },
+        "records": [{
+            "id": r.id, "kind": r.kind, "occurred_at": r.occurred_at,
+            "furnisher": names.get(r.furnisher_id), "status": r.status,
+            "fields": json.loads(r.payload) if r.status != "retired" else {},
+            "superseded_by": r.superseded_by,
+            "linked_because": _linked_because(r, subject, phones),
+        } for r in recs],
+        "entries": [],
+        "score": None,
+        "decisions": [{
+            "id": d.id, "at": d.at, "gate": d.gate, "service": d.service, "outcome": d.outcome,
+            "purpose": f"deciding a sale of {policy.services.get(d.service, d.service)}",
+            "reasons": json.loads(d.reasons),
+        } for d in decided],
+        "notices": [{
+            "id": n.id, "kind": n.kind, **json.loads(n.body), "created_at": n.created_at,
+            "due_at": n.due_at, "served_at": n.served_at, "channel": n.channel,
+        } for n in served],
+        "disputes": [dispute_dict(d) for d in mine],
+        "reviews": [{k: getattr(v, k) for k in ("id", "decision_id", "reason", "opened_at",
+                                                "status", "decided_at", "note")}
+                    for v in asked],
+        "repairs": [{k: getattr(v, k) for k in ("id", "entry_id", "condition", "evidence",
+                                                "opened_at", "status", "decided_at", "note")}
+                    for v in applied],
+    }
+    for e in entries:
+        spec = policy.lists.get(e.list)
+        file["entries"].append({
+            "id": e.id, "list": e.list, "title": spec.title if spec else e.list,
+            "status": e.status, "ground": e.ground,
+            "ground_text": spec.grounds.get(e.ground) if spec and e.ground else None,
+            "legal_basis": spec.legal_basis if spec else None, "since": e.since,
+            "until": e.until, "ended_on": e.ended_on, "end_reason": e.end_reason,
+            "record_id": e.record_id, "furnisher": names.get(e.furnisher_id) or (
+                spec.source if spec else None),
+            "sanctions": {svc: s.legal_basis for s in policy.sanctions_for(e.list)
+                          for svc in s.services},
+            "ends_when": _ends_when(policy, e),
+            "how_to_contest": " ".join(((spec.how_to_contest if spec else None)
+                                        or policy.how_to_contest).split()),
+        })
+    return file
