@@ -79,6 +79,8 @@ _EVENT_KINDS = {
 }
 _CURSOR = "notices"
 _MAX_ATTEMPTS = 10
+#: Notices claimed, sent and recorded per pair of transactions.
+_GROUP = 200
 
 
 def iso(moment: dt.datetime) -> str:
@@ -308,8 +310,10 @@ def _phone_of(conn: Any, subject_id: int) -> str | None:
 
 def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                     limit: int = 1000) -> DeliveryStats:
-    """Serve up to ``limit`` pending notices, oldest first; a failure is counted, its reason
-    kept in ``last_error`` and the notice retried next time (at most 10 tries).
+    """Serve up to ``limit`` pending notices, oldest first, in groups of 200 (one transaction
+    claims a group, one records what was served); a failure is counted, its reason kept in
+    ``last_error`` and the notice retried next time (at most 10 tries). Delivery is at least
+    once: a process killed between sending and recording sends that group again.
 
     Raises:
         StoreUnavailable: the database cannot be reached.
@@ -321,37 +325,43 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                                   notices.c.attempts < _MAX_ATTEMPTS)
             .order_by(notices.c.id).limit(limit)).all()
         phones = {p.subject_id: _phone_of(conn, p.subject_id) for p in pending}
-    for n in pending:
-        # claim the try under the write lock first: every server process serves the same
-        # outbox, and one that read this notice as pending too must not send it again
+    for start in range(0, len(pending), _GROUP):
+        group = pending[start:start + _GROUP]
+        # claim the tries under the write lock first: every server process serves the same
+        # outbox, and one that read these notices as pending too must not send them again
         with store.batch() as b:
-            claimed = b.conn.execute(update(notices).where(
+            claimed = [n for n in group if b.conn.execute(update(notices).where(
                 notices.c.id == n.id, notices.c.served_at.is_(None),
-                notices.c.attempts == n.attempts).values(attempts=n.attempts + 1)).rowcount
-        if not claimed:
-            continue
-        body = json.loads(n.body)
-        notice = Notice(n.id, n.subject_id, n.kind, body["title"], body["text"],
-                        phones[n.subject_id])
-        try:
-            adapter.send(notice)
-        except Exception as e:  # any adapter failure: keep it pending, say why
-            stats.failed += 1
-            with store.batch() as b:
-                b.conn.execute(update(notices).where(notices.c.id == n.id).values(
-                    last_error=f"{type(e).__name__}: {e}"[:200]))
-            continue
-        stats.served += 1
-        with store.batch() as b:
-            values: dict[str, Any] = {"served_at": iso(now), "channel": adapter.channel,
-                                      "attempts": n.attempts + 1, "last_error": None}
-            if n.kind == "sign_in_code":
-                values["body"] = json.dumps({"title": body["title"],
-                                             "text": "(a one-time code, served)"})
+                notices.c.attempts == n.attempts).values(attempts=n.attempts + 1)).rowcount]
+        sent: list[tuple[Any, dict[str, Any]]] = []
+        failed: list[tuple[int, str]] = []
+        for n in claimed:
+            body = json.loads(n.body)
+            try:
+                adapter.send(Notice(n.id, n.subject_id, n.kind, body["title"], body["text"],
+                                    phones[n.subject_id]))
+            except Exception as e:  # any adapter failure: keep it pending, say why
+                failed.append((n.id, f"{type(e).__name__}: {e}"[:200]))
             else:
-                b.emit("notice.served", {"notice_id": n.id, "kind": n.kind, "ref": n.ref,
-                                         "channel": adapter.channel, "served_at": iso(now)},
-                       subject_id=n.subject_id)
-            b.conn.execute(update(notices).where(notices.c.id == n.id).values(**values))
+                sent.append((n, body))
+        stats.served += len(sent)
+        stats.failed += len(failed)
+        if not sent and not failed:
+            continue
+        with store.batch() as b:  # one transaction records the group's outcome
+            for nid, error in failed:
+                b.conn.execute(update(notices).where(notices.c.id == nid).values(
+                    last_error=error))
+            for n, body in sent:
+                values: dict[str, Any] = {"served_at": iso(now), "channel": adapter.channel,
+                                          "last_error": None}
+                if n.kind == "sign_in_code":
+                    values["body"] = json.dumps({"title": body["title"],
+                                                 "text": "(a one-time code, served)"})
+                else:
+                    b.emit("notice.served", {"notice_id": n.id, "kind": n.kind, "ref": n.ref,
+                                             "channel": adapter.channel,
+                                             "served_at": iso(now)}, subject_id=n.subject_id)
+                b.conn.execute(update(notices).where(notices.c.id == n.id).values(**values))
     return stats
 
