@@ -111,6 +111,26 @@ def test_demo_json_summary(tmp_path: Path) -> None:
     # the configured registry is untouched by the demo
     r = run(tmp_path, "furnishers", "list", "--json")
     assert [f["name"] for f in json.loads(r.stdout)["data"]] == ["precious"]
+    # the demo served notices and asked a code for a listed person who was refused
+    assert out["notices_served"] > 0
+    who = out["sign_in"]
+    assert len(who["code"]) == 6 and who["phone"].startswith("+")
+    assert who["code"] in (tmp_path / who["outbox"]).read_text(encoding="utf-8")
+
+
+def test_clocks_run_and_operator_revoke(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    r = run(tmp_path, "clocks", "run", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["served"] == 0
+    assert run(tmp_path, "operators", "add", "alice").returncode == 0
+    r = run(tmp_path, "operators", "revoke", "alice", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["count"] == 1
+    again = run(tmp_path, "operators", "revoke", "alice")
+    assert again.returncode == 0 and "nothing to revoke" in again.stderr
+    nobody = run(tmp_path, "operators", "revoke", "bob")
+    assert nobody.returncode == 1 and "no operator named 'bob'" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
 
 
 def test_evaluate_other_dates_only_as_a_dry_run(tmp_path: Path) -> None:

@@ -303,6 +303,13 @@ def operators_add(name: str) -> None:
     typer.echo(key)
 
 
+@operators_app.command("revoke")
+def operators_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of an operator (ledger event access.revoked); exit 1 if there is
+    no operator of that name."""
+    _revoke(name, "operator", as_json)
+
+
 @app.command()
 def ingest(
     files: Annotated[list[Path] | None, typer.Argument(help="CSV, JSON Lines or Parquet.")] = None,
