@@ -139,12 +139,28 @@ def subject_session(reg: Registry, national_id: str, phone: str) -> Any:
                        code=last_code(reg.settings.notices_dir), now=now)
 
 
-def last_code(notices_dir: Path) -> str:
-    """The one-time code of the newest sign-in notice in ``notices_dir/outbox.jsonl``."""
-    lines = (Path(notices_dir) / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
-    for line in reversed(lines):
-        notice = json.loads(line)
-        if notice["kind"] == "sign_in_code":
+_CODES_SEEN: set[tuple[str, int]] = set()
+
+
+def last_code(notices_dir: Path, *, timeout_s: float = 10.0) -> str:
+    """The one-time code of the newest sign-in notice in ``notices_dir/outbox.jsonl`` that
+    this function has not returned before, waiting for it (the server serves codes from a
+    background thread)."""
+    import time
+
+    path = Path(notices_dir) / "outbox.jsonl"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        for line in reversed(lines):
+            notice = json.loads(line)
+            if notice["kind"] != "sign_in_code":
+                continue
+            if (str(path), notice["notice_id"]) in _CODES_SEEN:
+                break
+            _CODES_SEEN.add((str(path), notice["notice_id"]))
             return next(w.rstrip(".") for w in notice["text"].split()
                         if w.rstrip(".").isdigit() and len(w.rstrip(".")) == 6)
-    raise AssertionError("no sign-in code in the outbox")
+        if time.monotonic() > deadline:
+            raise AssertionError("no new sign-in code in the outbox")
+        time.sleep(0.02)

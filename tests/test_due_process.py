@@ -170,8 +170,10 @@ def test_unanswered_dispute_suppresses_the_record_and_frees_the_gates(listed: Re
     assert _decide(reg, DEBTOR) == "allow"
     file = subject_file(reg.store, reg.policy, sid)
     assert file["disputes"][0]["status"] == "suppressed"
-    assert file["records"][0]["status"] == "suppressed"
-    assert file["entries"][0]["status"] == "removed"
+    # the listing ends; the record behind it stays (the dispute was of the listing)
+    assert file["records"][0]["status"] == "active"
+    assert (file["entries"][0]["status"], file["entries"][0]["end_reason"]) == (
+        "removed", "dispute_suppressed")
     court_a = furnisher_id(reg.store, "court-a")
     with pytest.raises(Conflict):  # too late to answer now
         answer_dispute(reg.store, reg.policy, furnisher_id=court_a, dispute_id=d["id"],
@@ -185,7 +187,8 @@ def test_verified_dispute_appealed_and_overturned(listed: Registry) -> None:
         rid = conn.execute(select(records.c.id).where(records.c.subject_id == sid)).scalar_one()
     d = open_dispute(reg.store, reg.policy, subject_id=sid, record_id=rid,
                      reason="the amount is wrong", now=NOW)
-    assert d["due_on"] == (TODAY + dt.timedelta(days=30)).isoformat()  # FCRA default
+    # the record behind a listing gets the listing's 15 days, as its entry would
+    assert d["due_on"] == (TODAY + dt.timedelta(days=15)).isoformat()
     court_a = furnisher_id(reg.store, "court-a")
     with pytest.raises(InputError, match="corrected record first"):
         answer_dispute(reg.store, reg.policy, furnisher_id=court_a, dispute_id=d["id"],
@@ -415,3 +418,86 @@ def test_the_daily_tick_ends_expired_entries_and_a_retired_record_stays_retired(
     records = subject_file(reg.store, reg.policy, sid)["records"]
     assert [r["status"] for r in records] == ["retired"]
     assert len(_events(reg, "record.retired")) == 2  # one per person, not twice for one
+
+
+def test_a_correction_cannot_undo_a_dispute_and_a_second_phone_cannot_take_sign_in(
+        listed: Registry, tmp_path: Path) -> None:
+    """Found by a newcomer's pass: (1) the furnisher re-sends the disputed finding as a
+    correction; the appeal is overturned; the person must be free, and a later correction
+    must not list them again; (2) another furnisher reports the person's ID with its own
+    phone: a code asked with the person's phone still goes to the person's phone."""
+    reg = listed
+    sid = _sid(reg, DEBTOR)
+    court_a = furnisher_id(reg.store, "court-a")
+    entry = subject_file(reg.store, reg.policy, sid)["entries"][0]["id"]
+    d = open_dispute(reg.store, reg.policy, subject_id=sid, entry_id=entry, reason="paid",
+                     now=NOW)
+    fix = dict(_finding("A-1b", DEBTOR, "(2026)粤01执1号"), corrects="A-1")
+    ingest_file(reg.store, reg.policy, furnisher_id=court_a,
+                path=write_csv(tmp_path / "fix.csv", [fix]), as_of=TODAY)
+    answer_dispute(reg.store, reg.policy, furnisher_id=court_a, dispute_id=d["id"],
+                   answer="correct", now=NOW)
+    appeal_dispute(reg.store, subject_id=sid, dispute_id=d["id"], reason="receipt", now=NOW)
+    decide_appeal(reg.store, reg.policy, operator="ops", dispute_id=d["id"],
+                  outcome="overturned", now=NOW)
+    assert _decide(reg, DEBTOR) == "allow"
+    again = dict(_finding("A-1c", DEBTOR, "(2026)粤01执1号"), corrects="A-1b")
+    ingest_file(reg.store, reg.policy, furnisher_id=court_a,
+                path=write_csv(tmp_path / "again.csv", [again]), as_of=TODAY)
+    assert _decide(reg, DEBTOR) == "allow"
+    with pytest.raises(Conflict, match="nothing to dispute"):  # the listing has ended
+        open_dispute(reg.store, reg.policy, subject_id=sid, entry_id=entry, reason="x",
+                     now=NOW)
+
+    add_furnisher(reg.store, name="shady-pay", kind="payment")
+    hijack = {"furnisher_record_id": "S-1", "kind": "loan_default",
+              "occurred_at": "2026-06-01", "national_id": DEBTOR, "phone": "+8613900000001",
+              "name": "陈静", "loan_id": "L-1", "amount_minor": 100, "currency": "CNY",
+              "days_past_due": 30}
+    r = ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "shady-pay"),
+                    path=write_csv(tmp_path / "shady.csv", [hijack]), as_of=TODAY)
+    assert r.accepted == 1, r.problems
+    adapter = FileAdapter(tmp_path / "codes")
+    request_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, now=NOW)
+    deliver_notices(reg.store, adapter, now=NOW)
+    sent = [json.loads(x) for x in adapter.path.read_text().splitlines()]
+    assert [x["to"] for x in sent if x["kind"] == "sign_in_code"] == [PHONE]
+
+
+def test_a_disputed_rating_listing_ends_and_sign_in_limits_reveal_nothing(
+        registry: Registry, tmp_path: Path) -> None:
+    reg = registry
+    add_furnisher(reg.store, name="ride-x", kind="platform")
+    rider = make_id(region="110101", birth="19920202", seq=55)
+    rows = [{"furnisher_record_id": f"T-{i}", "kind": "ride_rating",
+             "occurred_at": f"2026-06-{i + 1:02d}", "national_id": rider, "phone": PHONE,
+             "rating": 1, "trip_id": f"trip-{i}"} for i in range(6)]
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "ride-x"),
+                path=write_csv(tmp_path / "ratings.csv", rows), as_of=TODAY)
+    sid = _sid(reg, rider)
+    entry = subject_file(reg.store, reg.policy, sid)["entries"][0]
+    assert (entry["list"], entry["status"]) == ("ride_hail_low_rating", "active")
+    open_dispute(reg.store, reg.policy, subject_id=sid, entry_id=entry["id"], reason="x",
+                 now=NOW)
+    run_deadlines(reg.store, reg.policy, now=NOW + dt.timedelta(days=31))
+    ended = subject_file(reg.store, reg.policy, sid)["entries"][0]
+    assert (ended["status"], ended["end_reason"]) == ("removed", "dispute_suppressed")
+
+    # a made-up ID and phone get the same answers and the same limits as a real pair
+    stranger = make_id(region="110101", birth="19920202", seq=57)
+    real: list[str] = []
+    fake: list[str] = []
+    for nid, out in ((rider, real), (stranger, fake)):
+        for _ in range(reg.policy.due_process.sign_in_max_attempts):
+            try:
+                verify_code(reg.store, reg.policy, national_id=nid, phone=PHONE,
+                            code="000001", now=NOW)
+            except (AuthError, RateLimited) as e:
+                out.append(f"{type(e).__name__}: {e.message}")
+        for _ in range(6):
+            try:
+                request_code(reg.store, reg.policy, national_id=nid, phone=PHONE, now=NOW)
+                out.append("sent")
+            except RateLimited as e:
+                out.append(f"RateLimited: {e.message}")
+    assert real == fake and real[-1].startswith("RateLimited")

@@ -225,7 +225,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.key_cache = KeyCache()
     install_access_log_filter()  # no query string (a searched name or ID) in access logs
     app.state.public_limiter = RateLimiter(reg.settings.public_rate_per_minute,
-                                           reg.settings.public_rate_burst)
+                                           reg.settings.public_rate_burst,
+                                           what="requests from your address")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 

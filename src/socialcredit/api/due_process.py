@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import threading
 from typing import Annotated, Any, Literal
 
@@ -48,6 +49,7 @@ from socialcredit.registry import Registry
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
 
 COOKIE = "sc_session"
+log = logging.getLogger("socialcredit.api")
 
 subject_api = APIRouter(prefix="/v1/me", tags=["subject"],
                         responses=error_responses(400, 401, 403, 404, 409, 422, 429, 503))
@@ -201,11 +203,23 @@ _SENT = ("If this ID number and phone match a person in the registry, a one-time
          "sent to that phone.")
 
 
-def _send_code(registry: Registry, national_id: str, phone: str) -> None:
+def _send_code(request: Request, registry: Registry, national_id: str, phone: str) -> None:
+    """Ask for a code; serve it from a background thread, so that the answer takes the same
+    time whether or not a code was sent (a slow relay must not tell who exists)."""
+    request.app.state.public_limiter.take(request.client.host if request.client else "?")
     notice = request_code(registry.store, registry.policy, national_id=national_id,
                           phone=phone, now=_now())
-    if notice is not None:  # serve it now rather than at the next clock tick
-        deliver_notices(registry.store, adapter_for(registry.settings), now=_now())
+    if notice is not None:
+        threading.Thread(target=_serve_one, args=(registry, notice), daemon=True,
+                         name="sign-in-code").start()
+
+
+def _serve_one(registry: Registry, notice: int) -> None:
+    try:
+        deliver_notices(registry.store, adapter_for(registry.settings), now=_now(),
+                        only=notice)
+    except Exception:  # the clocks retry it; the person can ask again
+        log.warning("a sign-in code could not be served now; the clocks will retry")
 
 
 def _set_cookie(response: Response, registry: Registry, token: str, hours: int) -> None:
@@ -214,15 +228,17 @@ def _set_cookie(response: Response, registry: Registry, token: str, hours: int) 
 
 
 @subject_api.post("/sign-in", status_code=202, response_model=SentPublic)
-def sign_in(body: SignInIn, registry: RegistryDep) -> dict[str, str]:
+def sign_in(body: SignInIn, request: Request, registry: RegistryDep) -> dict[str, str]:
     """Ask for a one-time code by SMS (the same answer whether or not the pair exists)."""
-    _send_code(registry, body.national_id, body.phone)
+    _send_code(request, registry, body.national_id, body.phone)
     return {"message": _SENT}
 
 
 @subject_api.post("/session", response_model=SessionOut)
-def start_session(body: SessionIn, response: Response, registry: RegistryDep) -> dict[str, str]:
+def start_session(body: SessionIn, request: Request, response: Response,
+                  registry: RegistryDep) -> dict[str, str]:
     """Exchange the code for a session cookie; the answer carries the CSRF token."""
+    request.app.state.public_limiter.take(request.client.host if request.client else "?")
     session = verify_code(registry.store, registry.policy, national_id=body.national_id,
                           phone=body.phone, code=body.code, now=_now())
     _set_cookie(response, registry, session.token, registry.policy.due_process.session_hours)
@@ -420,7 +436,7 @@ def sign_in_form(request: Request, registry: RegistryDep,
                  national_id: Annotated[str, Form(max_length=40)],
                  phone: Annotated[str, Form(max_length=40)]) -> HTMLResponse:
     try:
-        _send_code(registry, national_id, phone)
+        _send_code(request, registry, national_id, phone)
     except SocialCreditError as e:
         return _page(request, registry, "me_sign_in.html", step="ask", error=e.message,
                      status=e.status_code, national_id=national_id, phone=phone)
@@ -434,6 +450,7 @@ def verify_form(request: Request, registry: RegistryDep,
                 phone: Annotated[str, Form(max_length=40)],
                 code: Annotated[str, Form(max_length=12)]) -> Response:
     try:
+        request.app.state.public_limiter.take(request.client.host if request.client else "?")
         session = verify_code(registry.store, registry.policy, national_id=national_id,
                               phone=phone, code=code, now=_now())
     except SocialCreditError as e:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from socialcredit.disclosure.notices import iso
+from socialcredit.disclosure.repairs import end_entry
 from socialcredit.errors import Conflict, InputError, NotFound, PermissionDenied
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
@@ -66,10 +67,34 @@ def _refused(b: Batch, subject_id: int | None, what: str, reason: str, **details
 
 def _set_record(b: Batch, policy: Policy, record_id: int | None, subject_id: int, status: str,
                 today: dt.date) -> None:
-    if record_id is not None:  # a retired record stays retired (its payload is gone)
+    """Give ``status`` to a record and to every later version of it (a correction must not
+    bring back what a dispute took away), then re-evaluate the subject. A retired record
+    stays retired (its payload is gone)."""
+    seen: set[int] = set()
+    while record_id is not None and record_id not in seen:
+        seen.add(record_id)
         b.conn.execute(update(records).where(records.c.id == record_id,
                                              records.c.status != "retired").values(status=status))
+        record_id = b.conn.execute(select(records.c.superseded_by).where(
+            records.c.id == record_id)).scalar()
     evaluate_subjects(b, policy, [subject_id], today)
+
+
+def _resolve(b: Batch, policy: Policy, row: Any, outcome: str, today: dt.date) -> None:
+    """Carry a dispute's outcome against the subject (``suppressed``, ``deleted``,
+    ``overturned``): a disputed entry ends whatever keeps it (a rating list has many records;
+    a correction may follow), a disputed record and its later versions stop counting."""
+    if row.entry_id is not None:
+        end_entry(b, subject_id=row.subject_id, entry_id=row.entry_id,
+                  condition=f"dispute_{outcome}", on=today,
+                  note=f"dispute {row.id} {outcome}")
+        if outcome == "deleted" and row.record_id is not None:  # the furnisher withdrew it
+            _set_record(b, policy, row.record_id, row.subject_id, "deleted", today)
+        else:
+            evaluate_subjects(b, policy, [row.subject_id], today)
+    else:
+        _set_record(b, policy, row.record_id, row.subject_id,
+                    "deleted" if outcome == "deleted" else "suppressed", today)
 
 
 def open_dispute(store: Store, policy: Policy, *, subject_id: int, reason: str,
@@ -104,11 +129,15 @@ def open_dispute(store: Store, policy: Policy, *, subject_id: int, reason: str,
                     raise InputError(
                         f"entry {entry_id} copies the external list {spec.title!r}: "
                         + " ".join((spec.how_to_contest or policy.how_to_contest).split()))
+                if entry.status not in ("active", "warned", "suspended"):
+                    raise Conflict(f"entry {entry_id} is {entry.status}: it refuses nothing "
+                                   "any more, there is nothing to dispute")
                 days = (spec.dispute_answer_days if spec and spec.dispute_answer_days
                         else days)
                 record_id, furnisher_id = entry.record_id, entry.furnisher_id
         else:
-            rec = b.conn.execute(select(records.c.subject_id, records.c.furnisher_id).where(
+            rec = b.conn.execute(select(records.c.subject_id, records.c.furnisher_id,
+                                        records.c.status).where(
                 records.c.id == record_id)).first()
             if rec is None or rec.subject_id != subject_id:
                 _refused(b, subject_id, "dispute.open", "not in the subject's file",
@@ -116,14 +145,33 @@ def open_dispute(store: Store, policy: Policy, *, subject_id: int, reason: str,
                 missing = NotFound(f"there is no record {record_id} in your file")
             else:
                 missing, furnisher_id = None, rec.furnisher_id
+                if rec.status != "active":
+                    raise Conflict(f"record {record_id} is {rec.status}: it counts for "
+                                   "nothing any more, there is nothing to dispute")
+                # the record behind a listing gets the listing's deadline, as its entry would
+                lists = b.conn.execute(select(list_entries.c.list).where(
+                    list_entries.c.record_id == record_id,
+                    list_entries.c.status.in_(("active", "warned", "suspended")))).scalars()
+                for n in lists:
+                    own = policy.lists[n].dispute_answer_days if n in policy.lists else None
+                    days = min(days, own) if own else days
         if missing is None:
-            target = (disputes.c.entry_id == entry_id if entry_id is not None
+            target = (or_(disputes.c.entry_id == entry_id,
+                          and_(disputes.c.record_id == record_id, disputes.c.record_id.is_not(
+                              None))) if entry_id is not None
                       else disputes.c.record_id == record_id)
-            busy = b.conn.execute(select(disputes.c.id).where(
-                target, disputes.c.status.in_(("open", "appealed")))).scalar()
-            if busy is not None:
-                raise Conflict(f"dispute {busy} about this is already in progress",
-                               details={"dispute_id": int(busy)})
+            earlier = b.conn.execute(select(disputes.c.id, disputes.c.status, disputes.c.entry_id,
+                                            disputes.c.answered_at).where(target)).all()
+            for d in earlier:
+                if d.status in ("open", "appealed"):
+                    raise Conflict(f"dispute {d.id} about this is already in progress",
+                                   details={"dispute_id": int(d.id)})
+                if d.status in ("verified", "upheld") and (d.entry_id == entry_id
+                                                           or entry_id is None):
+                    raise Conflict(
+                        f"dispute {d.id} about this was answered ({d.status}); appeal that "
+                        "answer to the operator instead of disputing again",
+                        details={"dispute_id": int(d.id)})
             did = b.next_id(disputes)
             due_on = (today + dt.timedelta(days=days)).isoformat()
             seq = b.emit("dispute.opened", {
@@ -203,7 +251,7 @@ def answer_dispute(store: Store, policy: Policy, *, furnisher_id: int, dispute_i
             b.conn.execute(update(disputes).where(disputes.c.id == dispute_id).values(
                 status=status, answered_at=iso(now), answer_note=note[:MAX_TEXT] or None))
             if answer == "delete":
-                _set_record(b, policy, row.record_id, row.subject_id, "deleted", today)
+                _resolve(b, policy, row, "deleted", today)
             elif policy.due_process.suspend_listing_during_dispute:
                 evaluate_subjects(b, policy, [row.subject_id], today)
     if refused:
@@ -233,7 +281,7 @@ def run_deadlines(store: Store, policy: Policy, *, now: dt.datetime) -> int:
                 "record_id": row.record_id, "entry_id": row.entry_id}, subject_id=row.subject_id)
             b.conn.execute(update(disputes).where(disputes.c.id == did).values(
                 status="suppressed", answered_at=iso(now)))
-            _set_record(b, policy, row.record_id, row.subject_id, "suppressed", today)
+            _resolve(b, policy, row, "suppressed", today)
     return len(late)
 
 
@@ -289,7 +337,7 @@ def decide_appeal(store: Store, policy: Policy, *, operator: str, dispute_id: in
         b.conn.execute(update(disputes).where(disputes.c.id == dispute_id).values(
             status=outcome, decided_by=operator, answer_note=note[:MAX_TEXT] or row.answer_note))
         if outcome == "overturned":
-            _set_record(b, policy, row.record_id, row.subject_id, "suppressed", now.date())
+            _resolve(b, policy, row, "overturned", now.date())
     with store.read() as conn:
         return dispute_dict(conn.execute(select(disputes).where(
             disputes.c.id == dispute_id)).one())

@@ -78,9 +78,14 @@ _EVENT_KINDS = {
     "repair.decided": "repair_outcome",
 }
 _CURSOR = "notices"
+#: The gate name under which an operator's check (``socialcredit check``) is logged.
+OPERATOR_CHECK = "operator"
 _MAX_ATTEMPTS = 10
 #: Notices claimed, sent and recorded per pair of transactions.
 _GROUP = 200
+#: Failures in a group after which a delivery round stops (a relay that is down must not
+#: hold a round for 10 s per notice).
+_GIVE_UP = 3
 
 
 def iso(moment: dt.datetime) -> str:
@@ -148,8 +153,11 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
 
 
 def enqueue(batch: Batch, *, subject_id: int, kind: str, ref: str, title: str, text: str,
-            now: dt.datetime, within_hours: int, event_seq: int | None = None) -> int | None:
-    """Add one notice to the outbox inside ``batch``; ``None`` if ``(kind, ref)`` exists."""
+            now: dt.datetime, within_hours: int, event_seq: int | None = None,
+            to: str | None = None) -> int | None:
+    """Add one notice to the outbox inside ``batch``; ``None`` if ``(kind, ref)`` exists.
+    ``to`` fixes the phone it goes to (a sign-in code: the phone typed); otherwise it goes to
+    the subject's current phone when served."""
     if batch.conn.execute(select(notices.c.id).where(
             notices.c.kind == kind, notices.c.ref == ref)).first():
         return None
@@ -158,7 +166,8 @@ def enqueue(batch: Batch, *, subject_id: int, kind: str, ref: str, title: str, t
         "id": nid, "subject_id": subject_id, "kind": kind, "ref": ref, "created_at": iso(now),
         "due_at": iso(now + dt.timedelta(hours=within_hours)), "served_at": None,
         "channel": None, "attempts": 0, "last_error": None,
-        "body": json.dumps({"title": title, "text": text}, ensure_ascii=False),
+        "body": json.dumps({"title": title, "text": text, **({"to": to} if to else {})},
+                           ensure_ascii=False),
         "event_seq": event_seq})
     return nid
 
@@ -209,6 +218,7 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
         refusals = conn.execute(
             select(decisions).where(
                 decisions.c.outcome == "deny", decisions.c.subject_id.is_not(None),
+                decisions.c.gate != OPERATOR_CHECK,  # an operator's lookup refused no sale
                 ~exists().where(and_(notices.c.kind == "refusal",
                                      notices.c.ref == "decision:" + decisions.c.id)))
             .order_by(decisions.c.at).limit(limit)).all()
@@ -309,7 +319,7 @@ def _phone_of(conn: Any, subject_id: int) -> str | None:
 
 
 def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
-                    limit: int = 1000) -> DeliveryStats:
+                    limit: int = 1000, only: int | None = None) -> DeliveryStats:
     """Serve up to ``limit`` pending notices, oldest first, in groups of 200 (one transaction
     claims a group, one records what was served); a failure is counted, its reason kept in
     ``last_error`` and the notice retried next time (at most 10 tries). Delivery is at least
@@ -320,10 +330,11 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
     """
     stats = DeliveryStats()
     with store.read() as conn:
-        pending = conn.execute(
-            select(notices).where(notices.c.served_at.is_(None),
-                                  notices.c.attempts < _MAX_ATTEMPTS)
-            .order_by(notices.c.id).limit(limit)).all()
+        stmt = select(notices).where(notices.c.served_at.is_(None),
+                                     notices.c.attempts < _MAX_ATTEMPTS)
+        if only is not None:
+            stmt = stmt.where(notices.c.id == only)
+        pending = conn.execute(stmt.order_by(notices.c.id).limit(limit)).all()
         phones = {p.subject_id: _phone_of(conn, p.subject_id) for p in pending}
     for start in range(0, len(pending), _GROUP):
         group = pending[start:start + _GROUP]
@@ -337,9 +348,11 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
         failed: list[tuple[int, str]] = []
         for n in claimed:
             body = json.loads(n.body)
+            if len(failed) >= _GIVE_UP:  # the relay is down: leave the rest for next time
+                break
             try:
                 adapter.send(Notice(n.id, n.subject_id, n.kind, body["title"], body["text"],
-                                    phones[n.subject_id]))
+                                    body.get("to") or phones[n.subject_id]))
             except Exception as e:  # any adapter failure: keep it pending, say why
                 failed.append((n.id, f"{type(e).__name__}: {e}"[:200]))
             else:
@@ -363,5 +376,7 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                                              "channel": adapter.channel,
                                              "served_at": iso(now)}, subject_id=n.subject_id)
                 b.conn.execute(update(notices).where(notices.c.id == n.id).values(**values))
+        if len(failed) >= _GIVE_UP:
+            break
     return stats
 

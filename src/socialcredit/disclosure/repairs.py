@@ -8,7 +8,8 @@ Two ways to a decision:
 - automatically, when the evidence arrives as a record (``judgment_performance`` with
   ``full``, ``settlement_performed``, ``creditor_consent`` for the same case): the policy's
   removal rule ends the entry in the same transaction, and the next clock tick grants every
-  open application on an entry so ended (:func:`settle_repairs`);
+  open application on an entry so ended, and closes those on entries that ended otherwise
+  (:func:`settle_repairs`);
 - by an operator (:func:`decide_repair`): ``granted`` ends the entry on the day of the
   decision (evaluation honours granted repairs: ``entry.removed`` with reason
   ``repair:<condition>``), ``refused`` leaves it.
@@ -28,9 +29,11 @@ from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
+from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import list_entries, repairs
 
-__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "open_repairs", "settle_repairs"]
+__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "end_entry", "open_repairs",
+           "settle_repairs"]
 
 CONDITIONS = ("performance", "settlement", "consent")
 _FIELDS = ("id", "entry_id", "condition", "evidence", "opened_at", "status", "decided_at",
@@ -85,6 +88,20 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
     return {k: row[k] for k in _FIELDS}
 
 
+def end_entry(b: Batch, *, subject_id: int, entry_id: int, condition: str, on: dt.date,
+              note: str) -> None:
+    """Record inside ``b`` that an entry ends on ``on`` for ``condition`` (an upheld dispute,
+    an overturned review): a granted row in ``repairs``, which evaluation honours whatever
+    records keep the entry (end reason ``condition``). The caller re-evaluates."""
+    rid = b.next_id(repairs)
+    b.add(repairs, {"id": rid, "subject_id": subject_id, "entry_id": entry_id,
+                    "condition": condition[:24], "evidence": note, "opened_at": iso(
+                        dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC)),
+                    "status": "granted", "decided_at": None, "decided_on": on.isoformat(),
+                    "decided_by": "due process", "note": note, "seq": b.seq})
+    b.flush()
+
+
 def open_repairs(store: Store) -> list[dict[str, Any]]:
     """The operator's queue, oldest first."""
     with store.read() as conn:
@@ -120,22 +137,36 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
     return _as_dict(out)
 
 
+#: The end reason of the removal rule that proves each condition (policy removal rules).
+_PROOF = {"performance": "performed", "settlement": "settled", "consent": "creditor_consent"}
+
+
 def settle_repairs(store: Store, policy: Policy, *, now: dt.datetime) -> int:
-    """Grant every open application whose entry already ended by a removal record (the
-    evidence arrived); return how many."""
+    """Close every open application whose entry has ended: ``granted`` when the evidence
+    record of its condition ended it (removal reason ``performed``, ``settled``,
+    ``creditor_consent``), else ``closed`` with how it ended (expiry, a dispute, a review).
+    Return how many were granted."""
     with store.read() as conn:
         done = conn.execute(
-            select(repairs.c.id).join(list_entries, list_entries.c.id == repairs.c.entry_id)
-            .where(repairs.c.status == "open", list_entries.c.status == "removed")).scalars().all()
-    for rid in done:
+            select(repairs.c.id, list_entries.c.status, list_entries.c.end_reason)
+            .join(list_entries, list_entries.c.id == repairs.c.entry_id)
+            .where(repairs.c.status == "open",
+                   list_entries.c.status.in_(("removed", "expired")))).all()
+    granted = 0
+    for rid, status, end_reason in done:
         with store.batch(policy.version_hash) as b:
             row = b.conn.execute(select(repairs).where(repairs.c.id == rid)).one()
             if row.status != "open":
                 continue
+            proved = status == "removed" and end_reason == _PROOF.get(row.condition)
+            outcome = "granted" if proved else "closed"
+            note = ("the evidence record arrived" if proved else
+                    f"the entry ended otherwise ({status}: {end_reason})")
+            granted += proved
             b.emit("repair.decided", {"repair_id": rid, "entry_id": row.entry_id,
-                                      "outcome": "granted", "note": "the evidence record "
-                                      "arrived", "operator": None}, subject_id=row.subject_id)
+                                      "outcome": outcome, "note": note, "operator": None},
+                   subject_id=row.subject_id)
             b.conn.execute(update(repairs).where(repairs.c.id == rid).values(
-                status="granted", decided_at=iso(now), decided_on=now.date().isoformat(),
-                decided_by="automatic", note="the evidence record arrived"))
-    return len(done)
+                status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),
+                decided_by="automatic", note=note))
+    return granted

@@ -3,10 +3,11 @@ intervention"; SPC Provisions 2017, Art. 11 for a wrongful listing).
 
 A subject asks for a review of a gate's ``deny`` about them (:func:`request_review`); an
 operator takes the queue (:func:`open_reviews`) and decides (:func:`decide_review`):
-``upheld`` (the refusal was right) or ``overturned`` (it was wrong: the records behind every
-entry the refusal cited are suppressed and the subject re-evaluated, so gates stop refusing
-within their freshness target). Both steps are ledger events (``review.requested``,
-``review.decided``); the outcome is served to the subject as a notice.
+``upheld`` (the refusal was right) or ``overturned`` (it was wrong: every entry the refusal
+cited ends, whatever records keep it, and gates stop refusing within their freshness target;
+an entry copied from an external list, e.g. OFAC's, is left to that list's own recourse).
+Both steps are ledger events (``review.requested``, ``review.decided``); the outcome is
+served to the subject as a notice.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from socialcredit.disclosure.notices import iso
+from socialcredit.disclosure.repairs import end_entry
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import decisions, list_entries, records, reviews
+from socialcredit.store.tables import decisions, list_entries, reviews
 
 __all__ = ["decide_review", "open_reviews", "request_review"]
 
@@ -109,12 +111,14 @@ def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int
             reasons = json.loads(b.conn.execute(select(decisions.c.reasons).where(
                 decisions.c.id == row.decision_id)).scalar() or "[]")
             entry_ids = [r.get("entry_id") for r in reasons if r.get("entry_id") is not None]
-            record_ids = [rid for rid in b.conn.execute(select(list_entries.c.record_id).where(
-                list_entries.c.id.in_(entry_ids))).scalars() if rid is not None]
-            if record_ids:
-                b.conn.execute(update(records).where(  # a retired record stays retired
-                    records.c.id.in_(record_ids), records.c.status != "retired").values(
-                    status="suppressed"))
+            external = {n for n, spec in policy.lists.items() if spec.external}
+            for entry_id, lst in b.conn.execute(select(list_entries.c.id, list_entries.c.list)
+                                                .where(list_entries.c.id.in_(entry_ids))):
+                if lst in external:
+                    continue  # a copy of another authority's list: its own recourse applies
+                end_entry(b, subject_id=row.subject_id, entry_id=entry_id,
+                          condition="review_overturned", on=now.date(),
+                          note=f"review {review_id} overturned")
             evaluate_subjects(b, policy, [row.subject_id], now.date())
         out = b.conn.execute(select(reviews).where(reviews.c.id == review_id)).one()
     return _as_dict(out)

@@ -7,9 +7,12 @@ reveals nothing. :func:`verify_code` (national ID + phone + code) → a :class:`
 random token (the cookie; only its SHA-256 is stored) and a CSRF token for forms.
 
 Limits (policy ``due_process``): a code lives ``sign_in_code_minutes`` and allows
-``sign_in_max_attempts`` tries, after which it is locked; a used code cannot be replayed; a
-new request replaces the previous code; at most 5 codes per subject per hour. Every refused
-attempt is an ``access.refused`` ledger event (no code or identifier in it).
+``sign_in_max_attempts`` wrong tries, after which sign-in is locked until a new code is asked
+for; a used code cannot be replayed; a new request replaces the previous code; at most 5
+codes per ID number and phone an hour. The limits and messages are the same whether or not a
+subject holds the pair, so they reveal nothing. The code goes to the phone typed (a phone
+another furnisher reported later cannot receive it). Every refused attempt is an
+``access.refused`` ledger event (no code or identifier in it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ __all__ = ["CODES_PER_HOUR", "Session", "end_session", "refuse", "request_code",
            "session_subject", "verify_code"]
 
 CODES_PER_HOUR = 5
+_WRONG = "wrong or expired code: check it, or ask for a new one"
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,66 @@ def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
     return int(sid) if holds else None
 
 
+class _PairBook:
+    """Per (ID number, phone) pair, whether or not a subject holds it — so that no limit tells
+    a real pair from a made-up one: code requests in the last hour, and wrong tries since the
+    last code. Process memory (a deployment of N processes allows N times as many)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, list[float]] = {}
+        self.fails: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(store: Store, policy: Policy, national_id: str, phone: str) -> str:
+        try:
+            phone = normalise_phone(phone, policy.identity.phone.default_region)
+        except InputError:
+            phone = "".join(ch for ch in phone if ch.isdigit())
+        return _digest(f"{store.url}|{national_id.strip().upper()}|{phone}")
+
+    def ask(self, key: str, now: float) -> None:
+        """Count a code request; the wrong tries start again from zero.
+
+        Raises:
+            RateLimited: ``CODES_PER_HOUR`` requests in the last hour.
+        """
+        with self.lock:
+            recent = [t for t in self.codes.get(key, []) if now - t < 3600]
+            if len(recent) >= CODES_PER_HOUR:
+                self.codes[key] = recent
+                wait = int(3600 - (now - recent[0])) + 1
+                raise RateLimited(f"at most {CODES_PER_HOUR} sign-in codes an hour for one ID "
+                                  f"number and phone; try again in {wait // 60 + 1} minutes",
+                                  details={"retry_after_seconds": wait})
+            self.codes[key] = [*recent, now]
+            self.fails.pop(key, None)
+            if len(self.codes) > 100_000:
+                self.codes.clear()
+
+    def failed(self, key: str) -> int:
+        with self.lock:
+            self.fails[key] = self.fails.get(key, 0) + 1
+            return self.fails[key]
+
+    def locked(self, key: str, limit: int) -> bool:
+        with self.lock:
+            return self.fails.get(key, 0) >= limit
+
+    def succeeded(self, key: str) -> None:
+        with self.lock:
+            self.fails.pop(key, None)
+
+
+_BOOK = _PairBook()
+
+
+def _locked_error(policy: Policy) -> RateLimited:
+    return RateLimited(
+        f"too many wrong codes: locked; ask for a new code (at most {CODES_PER_HOUR} an "
+        "hour)", details={"retry_after_seconds": 60})
+
+
 def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
                  now: dt.datetime) -> int | None:
     """Send a code if ``phone`` is registered for the subject with ``national_id``; return the
@@ -87,10 +152,18 @@ def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
     Raises:
         RateLimited: more than 5 codes for this subject within the hour.
     """
+    pair = _BOOK.key(store, policy, national_id, phone)
     sid = _subject_for(store, policy, national_id, phone, now.date())
+    try:
+        _BOOK.ask(pair, now.timestamp())
+    except RateLimited:
+        refuse(store, what="sign_in.request", reason="too many codes this hour",
+               subject_id=sid)
+        raise
     if sid is None:
         refuse(store, what="sign_in.request", reason="no subject holds this ID and phone")
         return None
+    to = normalise_phone(phone, policy.identity.phone.default_region)
     rules = policy.due_process
     code = f"{secrets.randbelow(10**6):06d}"
     with store.batch() as b:
@@ -112,8 +185,8 @@ def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
                 "created_at": iso(now),
                 "expires_at": iso(now + dt.timedelta(minutes=rules.sign_in_code_minutes)),
                 "attempts": 0, "used_at": None})
-            notice = enqueue(
-                b, subject_id=sid, kind="sign_in_code", ref=f"code:{cid}",
+            notice = enqueue(  # to the phone typed, not whichever the file holds
+                b, subject_id=sid, kind="sign_in_code", ref=f"code:{cid}", to=to,
                 title="Your sign-in code",
                 text=f"Your socialcredit sign-in code is {code}. It expires in "
                      f"{rules.sign_in_code_minutes} minutes. Nobody from the registry will "
@@ -133,10 +206,16 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
         RateLimited: the code took ``sign_in_max_attempts`` wrong tries and is locked.
     """
     rules = policy.due_process
+    pair = _BOOK.key(store, policy, national_id, phone)
     sid = _subject_for(store, policy, national_id, phone, now.date())
+    if _BOOK.locked(pair, rules.sign_in_max_attempts):
+        refuse(store, what="sign_in.verify", reason="locked code", subject_id=sid)
+        raise _locked_error(policy)
     if sid is None:
         refuse(store, what="sign_in.verify", reason="no subject holds this ID and phone")
-        raise AuthError("wrong or expired code: ask for a new one")
+        if _BOOK.failed(pair) >= rules.sign_in_max_attempts:
+            raise _locked_error(policy)
+        raise AuthError(_WRONG)
     with store.batch() as b:
         row = b.conn.execute(select(sign_in_codes).where(
             sign_in_codes.c.subject_id == sid, sign_in_codes.c.used_at.is_(None))
@@ -166,13 +245,11 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
                 token_hash=_digest(token), subject_id=sid, csrf=csrf, created_at=iso(now),
                 expires_at=expires, ended_at=None))
             b.emit("subject.signed_in", {"expires_at": expires}, subject_id=sid)
-    if problem == "locked code" or (problem == "wrong code" and row is not None
-                                    and row.attempts + 1 >= rules.sign_in_max_attempts):
-        raise RateLimited(
-            f"too many wrong codes: this code is locked; ask for a new one (at most "
-            f"{CODES_PER_HOUR} an hour)", details={"retry_after_seconds": 60})
     if problem is not None:
-        raise AuthError("wrong or expired code: check it, or ask for a new one")
+        if problem == "locked code" or _BOOK.failed(pair) >= rules.sign_in_max_attempts:
+            raise _locked_error(policy)
+        raise AuthError(_WRONG)
+    _BOOK.succeeded(pair)
     return Session(token, csrf, sid, expires)
 
 

@@ -131,7 +131,9 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
         "score": None,
         "decisions": [{
             "id": d.id, "at": d.at, "gate": d.gate, "service": d.service, "outcome": d.outcome,
-            "purpose": f"deciding a sale of {policy.services.get(d.service, d.service)}",
+            "purpose": (f"an operator's check for {policy.services.get(d.service, d.service)}"
+                        if d.gate == "operator" else
+                        f"deciding a sale of {policy.services.get(d.service, d.service)}"),
             "reasons": json.loads(d.reasons),
         } for d in decided],
         "notices": [{

@@ -169,12 +169,21 @@ class _Chunk:
             "occurred_at": v.occurred_at, "national_id": v.national_id, "phone": v.phone,
             "name": v.name, "payload": v.payload, "corrects_record_id": corrected,
             "content_hash": v.content_hash}, subject_id=sid)
+        # a correction of a record that due process took away (suppressed after a dispute,
+        # deleted by its furnisher) stays away: correcting must not undo a dispute's outcome
+        status = "active"
+        if corrected is not None:
+            before = b.conn.execute(select(records.c.status).where(
+                records.c.id == corrected)).scalar()
+            if before in ("suppressed", "deleted"):
+                status = before
         b.add(records, {"id": rid, "furnisher_id": self.fid,
                         "furnisher_record_id": v.furnisher_record_id, "kind": v.kind,
                         "occurred_at": v.occurred_at, "subject_id": sid,
                         "national_id": v.national_id, "phone": v.phone, "name": v.name,
                         "payload": payload, "content_hash": v.content_hash,
-                        "corrects_id": corrected, "superseded_by": None, "seq": seq})
+                        "corrects_id": corrected, "superseded_by": None, "seq": seq,
+                        "status": status})
         if corrected is not None:
             b.flush()
             b.conn.execute(update(records).where(records.c.id == corrected).values(

@@ -29,6 +29,9 @@ from socialcredit.store.tables import disputes, furnishers, list_entries, record
 __all__ = ["EvaluationStats", "evaluate_all", "evaluate_due", "evaluate_subjects"]
 
 _CHUNK = 500
+#: Repair conditions (an application); other rows of ``repairs`` end an entry for a due
+#: process outcome (``dispute_suppressed``, ``review_overturned`` ...).
+_REPAIRS = ("performance", "settlement", "consent")
 _COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason")
 
 
@@ -123,8 +126,9 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
 
 def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
               desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
-    """An entry with a granted repair application ends on the day of the grant (reason
-    ``repair:<condition>``) unless the rules ended it already."""
+    """An entry with a granted row in ``repairs`` ends on the day of the grant (reason
+    ``repair:<condition>`` for an application, else the due-process outcome that ended it)
+    unless the rules ended it already."""
     granted = {r.entry_id: r for r in batch.conn.execute(
         select(repairs.c.entry_id, repairs.c.condition, repairs.c.decided_on).where(
             repairs.c.subject_id.in_(ids), repairs.c.status == "granted"))}
@@ -136,7 +140,8 @@ def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
         if d.status == "active" and row is not None and row.id in granted:
             g = granted[row.id]
             d = replace(d, status="removed", ended_on=g.decided_on,
-                        end_reason=f"repair:{g.condition}")
+                        end_reason=(f"repair:{g.condition}" if g.condition in _REPAIRS
+                                    else g.condition))
         out[key] = d
     return out
 
