@@ -201,3 +201,45 @@ def test_postgresql_needs_pg_dump_and_a_backup_of_its_dialect(
     with pytest.raises(ConfigError, match="pg_dump is not on PATH"):
         backup(store, tmp_path / "pg-backup")
     store.dispose()
+
+
+def test_a_gate_follows_a_restore_under_it_and_never_allows_what_the_database_denies(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """Found by a newcomer's pass: ``restore --force`` under a running server left the gate
+    index ahead of the restored ledger, so it ignored new listings (a silent allow). The index
+    notices that the ledger went back and rebuilds from it."""
+    from conftest import TODAY, make_id, write_csv
+    from socialcredit.access import add_furnisher, furnisher_id
+    from socialcredit.ingest.pipeline import ingest_file
+    from socialcredit.store.backup import backup, restore
+
+    reg = Registry(Settings(database_url=sqlite_url), today=TODAY)
+    reg.ensure_schema()
+    add_furnisher(reg.store, name="court", kind="court")
+    court = furnisher_id(reg.store, "court")
+
+    def listing(n: int) -> str:
+        nid = make_id(region="110101", birth="19700101", seq=n)
+        row = {"furnisher_record_id": f"R-{n}", "kind": "dishonesty_finding",
+               "occurred_at": "2026-03-01", "national_id": nid, "case_number": f"C-{n}",
+               "ground": 1, "amount_minor": 100, "currency": "CNY"}
+        ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
+                    path=write_csv(tmp_path / f"r{n}.csv", [row]))
+        return nid
+
+    def decide(nid: str) -> str:
+        reg.gate_index.refresh()
+        return reg.decisions.decide(service="air", national_id=nid).decision
+
+    try:
+        first = listing(11)
+        backup(reg.store, tmp_path / "bk")
+        for n in range(13, 40, 2):  # the live registry moves on, well past the backup
+            listing(n)
+        assert decide(first) == "deny"
+        restore(reg.store, tmp_path / "bk", force=True)
+        newcomer = listing(41)  # listed after the restore, at a seq the index has seen
+        assert decide(newcomer) == "deny"
+        assert decide(make_id(region="110101", birth="19700101", seq=13)) == "allow"
+    finally:
+        reg.close()

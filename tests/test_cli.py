@@ -128,6 +128,12 @@ def test_clocks_run_and_operator_revoke(tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["count"] == 1
     again = run(tmp_path, "operators", "revoke", "alice")
     assert again.returncode == 0 and "nothing to revoke" in again.stderr
+    # a revoked furnisher gets a new key (to answer its open disputes, say)
+    assert run(tmp_path, "furnishers", "add", "fx", "--kind", "court").returncode == 0
+    assert run(tmp_path, "furnishers", "revoke", "fx").returncode == 0
+    fresh = run(tmp_path, "furnishers", "key", "fx")
+    assert fresh.returncode == 0 and fresh.stdout.strip().startswith("sc_f_")
+    assert run(tmp_path, "gates", "key", "nowhere").returncode == 1
     nobody = run(tmp_path, "operators", "revoke", "bob")
     assert nobody.returncode == 1 and "no operator named 'bob'" in nobody.stderr
     assert "Traceback" not in nobody.stderr

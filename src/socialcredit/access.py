@@ -50,6 +50,7 @@ __all__ = [
     "add_operator",
     "authenticate",
     "furnisher_id",
+    "issue_key",
     "hash_secret",
     "list_furnishers",
     "list_gates",
@@ -129,6 +130,25 @@ def _new_key(store: Store, role: Role, name: str, principal_id: int | None) -> s
              "principal_id": principal_id, "name": name, "created_at": b.at},
         )
     return f"sc_{role[0]}_{key_id}_{secret}"
+
+
+def issue_key(store: Store, *, role: Role, name: str) -> str:
+    """A new API key for a registered furnisher or gate (after a revocation, or to rotate
+    keys; the old keys stay valid until revoked); return it.
+
+    Raises:
+        NotFound: no furnisher / gate of that name. InputError: ``role`` is operator (use
+            :func:`add_operator`).
+    """
+    tables = {"furnisher": furnishers, "gate": gates}
+    if role not in tables:
+        raise InputError("operators get a key with `socialcredit operators add NAME`")
+    table = tables[role]
+    with store.read() as conn:
+        pid = conn.execute(select(table.c.id).where(table.c.name == name)).scalar()
+    if pid is None:
+        raise NotFound(f"no {role} named {name!r}; see `socialcredit {role}s list`")
+    return _new_key(store, role, name, int(pid))
 
 
 def add_furnisher(store: Store, *, name: str, kind: str) -> str:

@@ -122,7 +122,11 @@ def init(as_json: JsonOpt = False) -> None:
     if as_json:
         _out({"database": reg.store.url, "ledger_seq": seq, "head_hash": head})
     else:
-        console.print(f"Registry ready at {reg.store.url} (ledger at event {seq}).")
+        from sqlalchemy import make_url
+
+        console.print(f"Registry ready at "
+                      f"{make_url(reg.store.url).render_as_string(hide_password=True)} "
+                      f"(ledger at event {seq}).")
 
 
 @furnishers_app.command("add")
@@ -158,6 +162,25 @@ def _revoke(name: str, role: access.Role, as_json: bool) -> None:
                       "refuse them within a second (one ledger follow, 200 ms by default).")
     else:
         console.print(f"{role.capitalize()} {name!r} has no live key: nothing to revoke.")
+
+
+def _issue(name: str, role: access.Role) -> None:
+    key = access.issue_key(_registry().store, role=role, name=name)
+    console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
+                  f"stay valid until `socialcredit {role}s revoke {name}`):")
+    typer.echo(key)
+
+
+@furnishers_app.command("key")
+def furnishers_key(name: str) -> None:
+    """Issue a new API key for a registered furnisher (after a revocation, or to rotate)."""
+    _issue(name, "furnisher")
+
+
+@gates_app.command("key")
+def gates_key(name: str) -> None:
+    """Issue a new API key for a registered gate (after a revocation, or to rotate)."""
+    _issue(name, "gate")
 
 
 @furnishers_app.command("revoke")
@@ -631,12 +654,13 @@ def demo(
         f"({summary['unlinked_records']:,} unlinked); rejected rows "
         f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
         f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
-        f"Browse the public search page: `make serve` or `socialcredit --database-url {url} "
-        "serve`, then http://127.0.0.1:8000/")
+        f"Browse the public search page: `make serve` or `SOCIALCREDIT_NOTICES_DIR="
+        f"{out / 'notices'} socialcredit --database-url {url} serve`, then "
+        "http://127.0.0.1:8000/")
     who = summary.get("sign_in")
     if who:
         console.print(
-            f"\nFollow a dispute by hand: a listed person who was refused a ticket today can "
+            f"\nFollow a dispute by hand: a listed person who was refused a service today can "
             f"read and contest their file at http://127.0.0.1:8000/me (after `make serve`).\n"
             f"  ID number {who['national_id']}, phone {who['phone']}, one-time code "
             f"[bold]{who['code']}[/] (valid {who['valid_minutes']} minutes; the page sends a "

@@ -221,7 +221,9 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
     html = request.app.state.templates.get_template("index.html").render(
         q=q, results=results, count=count, error=error,
         policy_version=registry.policy.version_hash)
-    return HTMLResponse(html, status_code=status, headers=headers)
+    # a searched name or ID must not stay in a shared browser's cache
+    return HTMLResponse(html, status_code=status, headers={**headers,
+                                                           "Cache-Control": "no-store"})
 
 
 @public_router.get("/healthz", include_in_schema=False)

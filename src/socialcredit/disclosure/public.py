@@ -1,7 +1,7 @@
 """The national open platform: search of active *public* list entries by name or ID number.
 
 Only lists with ``public: true`` are searched, only active entries are shown, and identifiers
-are always masked (``110101********123X``: first 6 and last 4 characters). Queries shorter than
+are always masked (``110101************``: the region of issue only). Queries shorter than
 ``min_chars``, holding wildcard characters, or made only of digits without being a whole ID
 number are refused, and a name must match a full name exactly (no prefixes), so that the list
 cannot be enumerated by fragments. An entry is shown for its list's public display period by
@@ -30,12 +30,15 @@ _DIGITS = re.compile(r"^[0-9]+[Xx]?$")
 
 
 def mask_identifier(value: str | None) -> str:
-    """Keep the first 6 and last 4 characters: ``110101********123X`` for an 18-character ID."""
+    """Keep the first 6 characters only: ``110101************`` for an 18-character ID (the
+    region of issue). Showing the last four too, as some registries do, lets anyone recover a
+    listed person's whole ID: the birth dates that fit the check character are few enough to
+    try one by one against the whole-ID search (a newcomer's pass did it in 1,849 queries)."""
     if not value:
         return ""
     if len(value) <= 10:
         return value[:2] + "*" * (len(value) - 2)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    return value[:6] + "*" * (len(value) - 6)
 
 
 def _shown(policy: Policy, public_lists: list[str], today: dt.date) -> Any:

@@ -73,6 +73,9 @@ class GateIndex:
         self.names: dict[str, set[int]] = defaultdict(set)
         self.subject_names: dict[int, tuple[str, ...]] = {}
         self.last_seq = 0
+        #: Hash of the event at ``last_seq`` (None: not known yet): a ledger replaced under
+        #: a running index (a restore) is noticed by it and the index rebuilt.
+        self.last_hash: str | None = None
         #: time.time() of the last successful build or refresh (staleness is measured from it)
         self.last_ok = 0.0
         #: ledger lag seen by the last refresh, before applying: events and seconds
@@ -166,6 +169,8 @@ class GateIndex:
     def _build(self) -> None:
         with self.store.read() as conn:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+            self.last_hash = conn.execute(select(events.c.hash).where(
+                events.c.seq == head)).scalar()
             entries, keys, name_keys = self._load(conn, None)
         coded = [(encode_key(k), sid) for k, sid in keys]
         hashed = {c: k for (c, _), (k, _) in zip(coded, keys, strict=True) if not is_exact(c)}
@@ -182,7 +187,7 @@ class GateIndex:
         scale in ``bench/gate_national.py``); the overlay is cleared."""
         with self._lock:
             self._reset(table, dict(hashed or {}))
-        self.last_seq = last_seq
+        self.last_seq, self.last_hash = last_seq, None
         self.last_ok = time.time()
 
     def refresh(self) -> int:
@@ -195,6 +200,16 @@ class GateIndex:
             # the head first, then the events up to it: an event committed in between is left
             # for the next refresh instead of being skipped (the ledger lock makes sequence
             # order commit order)
+            head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+            mark = conn.execute(select(events.c.hash).where(
+                events.c.seq == self.last_seq)).scalar() if self.last_seq else None
+        if self.last_seq and (head < self.last_seq or (
+                self.last_hash is not None and mark != self.last_hash)):
+            # the ledger went back or was replaced (a restore under a running server): what
+            # this index holds is not that ledger's; start again from it
+            self._build()
+            return -1
+        with self.store.read() as conn:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             rows = conn.execute(
                 select(events.c.seq, events.c.subject_id, events.c.at).where(
@@ -213,6 +228,10 @@ class GateIndex:
             self._apply(touched, *loaded)
             if len(self.overlay_subjects) > self.compact_after:
                 self.build()
+        if int(head) > self.last_seq:
+            with self.store.read() as conn:
+                self.last_hash = conn.execute(select(events.c.hash).where(
+                    events.c.seq == int(head))).scalar()
         self.last_seq = max(int(head), self.last_seq)
         self.last_ok = now
         return len(touched)

@@ -141,6 +141,9 @@ class ListSpec(_Strict):
     source: str | None = None
     #: Days the furnisher has to answer a dispute of an entry of this list (else the policy's).
     dispute_answer_days: int | None = Field(None, gt=0)
+    #: Removal records count only from the furnisher whose record listed (the enforcing
+    #: court); another furnisher's performance record for the same case number is ignored.
+    removal_by_lister: bool = True
     #: Days between the trigger and the listing, during which the subject is warned (entry
     #: ``warned``, notice ``warning``) and nothing is sanctioned: the grace period of SPC
     #: Opinions Fa Fa [2019] No. 35, para. 16 (one to three months after a notice to perform).

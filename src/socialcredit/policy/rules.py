@@ -103,7 +103,10 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
         removals = sorted(
             (x for x in recs for rm in spec.removal
              if x.kind == rm.kind and _value(x, rm.key) == key and _matches(x.payload, rm.when)
-             and x.occurred_at >= r.occurred_at),
+             and x.occurred_at >= r.occurred_at
+             # only the furnisher that listed can end it (the enforcing court, SPC 2017
+             # Art. 10): a case number is public, another court's "performance" is not proof
+             and (not spec.removal_by_lister or x.furnisher_id == r.furnisher_id)),
             key=lambda x: (x.occurred_at, x.id),
         )
         reasons = {rm.kind: rm.reason for rm in spec.removal}
