@@ -501,3 +501,21 @@ def test_a_disputed_rating_listing_ends_and_sign_in_limits_reveal_nothing(
             except RateLimited as e:
                 out.append(f"RateLimited: {e.message}")
     assert real == fake and real[-1].startswith("RateLimited")
+
+
+def test_a_manifest_naming_someone_many_times_sends_one_refusal_notice(listed: Registry,
+                                                                       tmp_path: Path) -> None:
+    reg = listed
+    gate = authenticate(reg.store, add_gate(reg.store, reg.policy, name="airline",
+                                            services=["air"]))
+    reg.gate_index.refresh()
+    out = reg.decisions.decide_batch(service="air", people=[{"national_id": DEBTOR}] * 500,
+                                      gate=gate)
+    assert all(getattr(r, "decision", None) == "deny" for r in out)
+    reg.decisions.flush()
+    project_notices(reg.store, reg.policy, now=NOW)
+    adapter = FileAdapter(tmp_path / "n")
+    deliver_notices(reg.store, adapter, now=NOW, limit=5000)
+    sent = [json.loads(x) for x in adapter.path.read_text().splitlines()]
+    assert sum(x["kind"] == "refusal" for x in sent) == 1
+    assert project_notices(reg.store, reg.policy, now=NOW) == 0  # all 500 accounted for

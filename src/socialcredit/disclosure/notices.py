@@ -8,8 +8,9 @@ seconds inside ``serve``):
    before a listing (``entry.warned``, where the list has ``warning_days``), a listing
    (``entry.listed``), a removal or expiry, a new adverse record (``record.accepted`` of a
    catalogue kind with ``adverse: true``), a dispute's steps and outcome, a human review's
-   outcome — plus one per gate refusal logged in ``decisions``. ``(kind, ref)`` is unique, so
-   re-running never duplicates a notice.
+   outcome — plus one per gate refusal logged in ``decisions`` (only the first refusal of a
+   person for a service in a day is sent; the others are recorded as ``merged`` into it).
+   ``(kind, ref)`` is unique, so re-running never duplicates a notice.
 2. :func:`deliver_notices` hands pending notices to an adapter (:class:`FileAdapter` by default:
    JSON Lines in ``settings.notices_dir``; :class:`SmtpAdapter` when ``settings.smtp_host`` is
    set) and records ``served_at``; each served notice is a ``notice.served`` ledger event. A
@@ -222,13 +223,28 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
                 ~exists().where(and_(notices.c.kind == "refusal",
                                      notices.c.ref == "decision:" + decisions.c.id)))
             .order_by(decisions.c.at).limit(limit)).all()
+        # one message per person, service and day: a manifest naming someone 10,000 times
+        # must not send 10,000 messages; the others are recorded as merged into it
+        told = {(r.subject_id, r.service, r.at[:10]) for r in conn.execute(
+            select(decisions.c.subject_id, decisions.c.service, decisions.c.at)
+            .join(notices, notices.c.ref == "decision:" + decisions.c.id)
+            .where(notices.c.kind == "refusal", notices.c.channel.is_distinct_from("merged"),
+                   decisions.c.subject_id.in_({d.subject_id for d in refusals})))}
         for d in refusals:
             title, text = _text("refusal", {"decision_id": d.id, "gate": d.gate,
                                             "service": d.service, "at": d.at}, policy)
-            if enqueue(b, subject_id=d.subject_id, kind="refusal", ref=f"decision:{d.id}",
-                       title=title, text=text, now=dt.datetime.fromisoformat(d.at),
-                       within_hours=within) is not None:
-                added += 1
+            nid = enqueue(b, subject_id=d.subject_id, kind="refusal", ref=f"decision:{d.id}",
+                          title=title, text=text, now=dt.datetime.fromisoformat(d.at),
+                          within_hours=within)
+            if nid is None:
+                continue
+            added += 1
+            day = (d.subject_id, d.service, d.at[:10])
+            if day in told:
+                b.flush()
+                b.conn.execute(update(notices).where(notices.c.id == nid).values(
+                    served_at=d.at, channel="merged", attempts=0))
+            told.add(day)
     return added
 
 
