@@ -84,7 +84,7 @@ import time_machine
 import yaml
 from sqlalchemy import select
 
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.disclosure.clocks import TickResult, tick
 from socialcredit.disclosure.disputes import (
     answer_dispute,
@@ -240,6 +240,9 @@ class World:
             self._ingest(spec.name, rows, day, source=f"history:{spec.file}")
         self.gate = DecisionService(GateIndex(self.store, self.policy), today=day)
         self.gate.index.build()
+        # a registered airline (an operator's check is not a refused sale, and is not told)
+        self.airline = authenticate(self.store, add_gate(self.store, self.policy,
+                                                         name="airline", services=["air"]))
         # a third of the listings active at the start are performed during the year
         with self.store.read() as conn:
             active = conn.execute(
@@ -524,7 +527,7 @@ class World:
                 picks = self.rng.choice(len(pool), size=min(k, len(pool)), replace=False)
                 travellers += [pool[int(i)].national_id for i in picks]
         for nid in travellers:
-            decision = self.gate.decide(service="air", national_id=nid)
+            decision = self.gate.decide(service="air", national_id=nid, gate=self.airline)
             self.counts[f"tickets {decision.decision}"] += 1
         self.gate.flush()
 
@@ -648,6 +651,7 @@ def measure_disputes(conn: Any, end_day: dt.date) -> Tally:
             .order_by(events.c.seq)):
         first.setdefault((ev.type, int(json.loads(ev.payload)["dispute_id"])), day_of(ev.at))
     status = dict(conn.execute(select(records.c.id, records.c.status)).all())
+    entry_status = dict(conn.execute(select(list_entries.c.id, list_entries.c.status)).all())
     still_listing = set(conn.execute(select(list_entries.c.record_id).where(
         list_entries.c.status.in_(("active", "suspended")))).scalars())
     for d in conn.execute(select(disputes)):
@@ -671,10 +675,14 @@ def measure_disputes(conn: Any, end_day: dt.date) -> Tally:
             tally.pending += 1
             continue
         if d.status in ("suppressed", "deleted", "overturned"):
-            if status.get(d.record_id) not in ("suppressed", "deleted", "retired"):
+            if d.entry_id is not None:  # a disputed listing ends, whatever records keep it
+                if entry_status.get(d.entry_id) in ("active", "suspended"):
+                    tally.fail("listing still in force")
+                    continue
+            elif status.get(d.record_id) not in ("suppressed", "deleted", "retired"):
                 tally.fail("record still active")
                 continue
-            if d.record_id in still_listing:
+            elif d.record_id in still_listing:
                 tally.fail("record still lists the subject")
                 continue
         tally.ok()
