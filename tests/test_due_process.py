@@ -519,3 +519,14 @@ def test_a_manifest_naming_someone_many_times_sends_one_refusal_notice(listed: R
     sent = [json.loads(x) for x in adapter.path.read_text().splitlines()]
     assert sum(x["kind"] == "refusal" for x in sent) == 1
     assert project_notices(reg.store, reg.policy, now=NOW) == 0  # all 500 accounted for
+
+
+def test_free_text_with_control_characters_is_refused_on_every_store(listed: Registry) -> None:
+    sid = _sid(listed, DEBTOR)
+    entry = subject_file(listed.store, listed.policy, sid)["entries"][0]["id"]
+    with pytest.raises(InputError, match="control characters"):
+        open_dispute(listed.store, listed.policy, subject_id=sid, entry_id=entry,
+                     reason="nul\x00byte", now=NOW)
+    d = open_dispute(listed.store, listed.policy, subject_id=sid, entry_id=entry,
+                     reason="两行\n理由", now=NOW)
+    assert d["reason"] == "两行\n理由"

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from socialcredit.disclosure.notices import iso
-from socialcredit.disclosure.repairs import end_entry
+from socialcredit.disclosure.repairs import clean_text, end_entry
 from socialcredit.errors import Conflict, InputError, NotFound, PermissionDenied
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
@@ -45,12 +45,7 @@ MAX_TEXT = 2000
 
 
 def _text(value: str, what: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InputError(f"give a {what}: what is wrong, in a few words")
-    if len(text) > MAX_TEXT:
-        raise InputError(f"the {what} is limited to {MAX_TEXT} characters")
-    return text
+    return clean_text(value, what, MAX_TEXT)
 
 
 def dispute_dict(row: Any) -> dict[str, Any]:

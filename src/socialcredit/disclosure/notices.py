@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import smtplib
 import threading
 from dataclasses import dataclass
@@ -284,8 +285,11 @@ class FileAdapter:
                            "kind": notice.kind, "to": notice.to, "title": notice.title,
                            "text": notice.text, "served_at": iso(dt.datetime.now(dt.UTC))},
                           ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with self._lock:
+            # phones and sign-in codes: readable by the registry's account only (0600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
 
 
 class SmtpAdapter:

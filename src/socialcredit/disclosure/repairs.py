@@ -32,12 +32,30 @@ from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import list_entries, repairs
 
-__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "end_entry", "open_repairs",
-           "settle_repairs"]
+__all__ = ["CONDITIONS", "apply_for_repair", "clean_text", "decide_repair", "end_entry",
+           "open_repairs", "settle_repairs"]
 
 CONDITIONS = ("performance", "settlement", "consent")
 _FIELDS = ("id", "entry_id", "condition", "evidence", "opened_at", "status", "decided_at",
            "decided_by", "note")
+
+
+def clean_text(value: str, what: str, limit: int = 2000) -> str:
+    """A person's free text (a reason, a statement of evidence), stripped.
+
+    Raises:
+        InputError: empty, longer than ``limit`` characters, or holding control characters
+            or lone surrogates (no store keeps them alike).
+    """
+    text = (value or "").strip()
+    if not text:
+        raise InputError(f"give a {what}: what is wrong, in a few words")
+    if len(text) > limit:
+        raise InputError(f"the {what} is limited to {limit:,} characters")
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or 0xD800 <= ord(ch) <= 0xDFFF
+           for ch in text):
+        raise InputError(f"the {what} holds control characters; write plain text")
+    return text
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -55,10 +73,8 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
     """
     if condition not in CONDITIONS:
         raise InputError(f"condition must be one of {', '.join(CONDITIONS)}")
-    text = (evidence or "").strip()
-    if not text or len(text) > 2000:
-        raise InputError("describe the evidence in 1 to 2,000 characters (receipt, "
-                         "settlement, letter of the creditor)")
+    text = clean_text(evidence, "statement of the evidence (receipt, settlement, letter of "
+                      "the creditor)")
     with store.batch() as b:
         entry = b.conn.execute(select(list_entries).where(list_entries.c.id == entry_id)).first()
         if entry is None or entry.subject_id != subject_id:

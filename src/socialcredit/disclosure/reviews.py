@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from socialcredit.disclosure.notices import iso
-from socialcredit.disclosure.repairs import end_entry
+from socialcredit.disclosure.repairs import clean_text, end_entry
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
@@ -44,9 +44,7 @@ def request_review(store: Store, *, subject_id: int, decision_id: str, reason: s
         InputError: empty or over-long reason. NotFound: no refusal with that id about this
             subject. Conflict: a review of it is already queued or decided.
     """
-    text = (reason or "").strip()
-    if not text or len(text) > 2000:
-        raise InputError("give a reason of 1 to 2,000 characters")
+    text = clean_text(reason, "reason")
     with store.batch() as b:
         d = b.conn.execute(select(decisions.c.subject_id, decisions.c.outcome).where(
             decisions.c.id == decision_id)).first()

@@ -67,8 +67,8 @@ class Store:
         except OperationalError as e:  # busy (another writer) or unreachable: retriable
             raise unavailable(e, "this write") from e
         except DataError as e:  # a value validation should have caught: refuse, don't crash
-            raise InputError(f"the database refused a value: {e.orig}",
-                             details={"statement": str(e.statement)[:200]}) from e
+            # neither the statement nor the driver's detail lines: they can quote row values
+            raise InputError(f"the database refused a value: {first_line(e)}") from e
         except IntegrityError as e:
             raise Conflict(f"a concurrent write conflicted with this one ({first_line(e)}) "
                            "and it was rolled back: retry in a moment",
