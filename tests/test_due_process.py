@@ -458,10 +458,16 @@ def test_a_correction_cannot_undo_a_dispute_and_a_second_phone_cannot_take_sign_
                     path=write_csv(tmp_path / "shady.csv", [hijack]), as_of=TODAY)
     assert r.accepted == 1, r.problems
     adapter = FileAdapter(tmp_path / "codes")
+    # the later phone cannot sign in, and the person's notices still go to their own phone
+    assert request_code(reg.store, reg.policy, national_id=DEBTOR, phone="+8613900000001",
+                        now=NOW) is None
     request_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, now=NOW)
-    deliver_notices(reg.store, adapter, now=NOW)
-    sent = [json.loads(x) for x in adapter.path.read_text().splitlines()]
+    project_notices(reg.store, reg.policy, now=NOW)
+    deliver_notices(reg.store, adapter, now=NOW, limit=5000)
+    sent = [json.loads(x) for x in adapter.path.read_text().splitlines()
+            if json.loads(x)["subject_id"] == sid]
     assert [x["to"] for x in sent if x["kind"] == "sign_in_code"] == [PHONE]
+    assert {x["to"] for x in sent} == {PHONE}
 
 
 def test_a_disputed_rating_listing_ends_and_sign_in_limits_reveal_nothing(

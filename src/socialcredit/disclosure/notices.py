@@ -59,6 +59,7 @@ __all__ = [
     "enqueue",
     "iso",
     "project_notices",
+    "trusted_phone",
 ]
 
 #: Notice kinds, in the words of the subject file.
@@ -330,12 +331,19 @@ class DeliveryStats:
     failed: int = 0
 
 
-def _phone_of(conn: Any, subject_id: int) -> str | None:
+def trusted_phone(conn: Any, subject_id: int) -> str | None:
+    """The subject's phone for notices and sign-in: of their current phones, the one the
+    registry has known longest (first attached). A phone another furnisher reports later —
+    perhaps its own — cannot take over a person's notices or sign-in; a record date cannot
+    be back-dated past it, as the order is the registry's, not the record's."""
     return conn.execute(
         select(identifiers.c.value).where(
             identifiers.c.subject_id == subject_id, identifiers.c.kind == "phone",
             identifiers.c.valid_to.is_(None))
-        .order_by(identifiers.c.valid_from.desc())).scalar()
+        .order_by(identifiers.c.id).limit(1)).scalar()
+
+
+_phone_of = trusted_phone
 
 
 def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,

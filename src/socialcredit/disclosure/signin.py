@@ -10,8 +10,9 @@ Limits (policy ``due_process``): a code lives ``sign_in_code_minutes`` and allow
 ``sign_in_max_attempts`` wrong tries, after which sign-in is locked until a new code is asked
 for; a used code cannot be replayed; a new request replaces the previous code; at most 5
 codes per ID number and phone an hour. The limits and messages are the same whether or not a
-subject holds the pair, so they reveal nothing. The code goes to the phone typed (a phone
-another furnisher reported later cannot receive it). Every refused attempt is an
+subject holds the pair, so they reveal nothing. Only the subject's trusted phone — of their
+current phones, the one the registry has known longest — signs in and receives notices: a
+phone another furnisher reports later cannot take them over. Every refused attempt is an
 ``access.refused`` ledger event (no code or identifier in it).
 """
 
@@ -27,13 +28,13 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from socialcredit.disclosure.notices import enqueue, iso
+from socialcredit.disclosure.notices import enqueue, iso, trusted_phone
 from socialcredit.errors import AuthError, InputError, RateLimited
 from socialcredit.identity import scheme_for
 from socialcredit.identity.phone import normalise_phone
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import identifiers, sessions, sign_in_codes, subjects
+from socialcredit.store.tables import sessions, sign_in_codes, subjects
 
 __all__ = ["CODES_PER_HOUR", "Session", "end_session", "refuse", "request_code",
            "session_subject", "verify_code"]
@@ -77,10 +78,8 @@ def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
         sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid)).scalar()
         if sid is None:
             return None
-        holds = conn.execute(select(identifiers.c.id).where(
-            identifiers.c.subject_id == sid, identifiers.c.kind == "phone",
-            identifiers.c.value == e164, identifiers.c.valid_from <= today.isoformat(),
-            identifiers.c.valid_to.is_(None))).first()
+        # only the phone the registry has known longest signs in (see trusted_phone)
+        holds = trusted_phone(conn, int(sid)) == e164
     return int(sid) if holds else None
 
 
