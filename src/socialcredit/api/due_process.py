@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal
 from socialcredit.api.deps import FurnisherDep, OperatorDep, RegistryDep
+from socialcredit.api.ratelimit import limit_client
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.disputes import (
     answer_dispute,
@@ -206,7 +207,7 @@ _SENT = ("If this ID number and phone match a person in the registry, a one-time
 def _send_code(request: Request, registry: Registry, national_id: str, phone: str) -> None:
     """Ask for a code; serve it from a background thread, so that the answer takes the same
     time whether or not a code was sent (a slow relay must not tell who exists)."""
-    request.app.state.public_limiter.take(request.client.host if request.client else "?")
+    limit_client(request)
     notice = request_code(registry.store, registry.policy, national_id=national_id,
                           phone=phone, now=_now())
     if notice is not None:
@@ -238,7 +239,7 @@ def sign_in(body: SignInIn, request: Request, registry: RegistryDep) -> dict[str
 def start_session(body: SessionIn, request: Request, response: Response,
                   registry: RegistryDep) -> dict[str, str]:
     """Exchange the code for a session cookie; the answer carries the CSRF token."""
-    request.app.state.public_limiter.take(request.client.host if request.client else "?")
+    limit_client(request)
     session = verify_code(registry.store, registry.policy, national_id=body.national_id,
                           phone=body.phone, code=body.code, now=_now())
     _set_cookie(response, registry, session.token, registry.policy.due_process.session_hours)
@@ -450,7 +451,7 @@ def verify_form(request: Request, registry: RegistryDep,
                 phone: Annotated[str, Form(max_length=40)],
                 code: Annotated[str, Form(max_length=12)]) -> Response:
     try:
-        request.app.state.public_limiter.take(request.client.host if request.client else "?")
+        limit_client(request)
         session = verify_code(registry.store, registry.policy, national_id=national_id,
                               phone=phone, code=code, now=_now())
     except SocialCreditError as e:

@@ -17,10 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from socialcredit.errors import RateLimited
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "limit_client"]
 
 
 class RateLimiter:
@@ -73,3 +74,13 @@ class RateLimiter:
             self._buckets[client] = (tokens - 1.0, now)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
+
+
+def limit_client(request: Any) -> None:
+    """Spend one of the caller's public requests (``app.state.public_limiter``, keyed by the
+    client address): the public search and the subject's sign-in share it.
+
+    Raises:
+        RateLimited: 429 ``rate_limited`` past the limit.
+    """
+    request.app.state.public_limiter.take(request.client.host if request.client else "?")

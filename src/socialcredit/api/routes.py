@@ -22,6 +22,7 @@ from socialcredit.api.deps import (
     require_role,
 )
 from socialcredit.api.metrics import GateMetrics
+from socialcredit.api.ratelimit import limit_client
 from socialcredit.api.schemas import (
     AuditPublic,
     BatchIn,
@@ -188,11 +189,6 @@ def metrics(request: Request, registry: RegistryDep) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _limit_public(request: Request) -> None:
-    """Spend one of the client's public searches (429 ``rate_limited`` past the limit)."""
-    request.app.state.public_limiter.take(request.client.host if request.client else "?")
-
-
 @public_router.get("/v1/public/entries", response_model=EntriesPublic)
 def public_entries(request: Request, registry: RegistryDep,
                    q: str = Query(..., max_length=100)) -> dict[str, Any]:
@@ -200,7 +196,7 @@ def public_entries(request: Request, registry: RegistryDep,
 
     Rate-limited per client (``settings.public_rate_per_minute`` after a burst of
     ``public_rate_burst``): 429 ``rate_limited`` with ``Retry-After``."""
-    _limit_public(request)
+    limit_client(request)
     data, count = search_public(registry.store, registry.policy, q, today=registry.today,
                                 min_chars=registry.settings.public_min_query_chars)
     return {"data": data, "count": count}
@@ -211,7 +207,7 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
     results: list[dict[str, Any]] = []
     count, error, status, headers = 0, None, 200, {}
     try:
-        _limit_public(request)
+        limit_client(request)
         if q.strip():
             results, count = search_public(registry.store, registry.policy, q[:100],
                                            today=registry.today,

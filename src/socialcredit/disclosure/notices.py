@@ -343,8 +343,6 @@ def trusted_phone(conn: Any, subject_id: int) -> str | None:
         .order_by(identifiers.c.id).limit(1)).scalar()
 
 
-_phone_of = trusted_phone
-
 
 def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                     limit: int = 1000, only: int | None = None) -> DeliveryStats:
@@ -363,7 +361,7 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
         if only is not None:
             stmt = stmt.where(notices.c.id == only)
         pending = conn.execute(stmt.order_by(notices.c.id).limit(limit)).all()
-        phones = {p.subject_id: _phone_of(conn, p.subject_id) for p in pending}
+        phones = {p.subject_id: trusted_phone(conn, p.subject_id) for p in pending}
     for start in range(0, len(pending), _GROUP):
         group = pending[start:start + _GROUP]
         # claim the tries under the write lock first: every server process serves the same

@@ -196,43 +196,43 @@ class GateIndex:
             return self._refresh()
 
     def _refresh(self) -> int:
-        with self.store.read() as conn:
+        touched: list[int] = []
+        with self.store.read() as conn:  # one connection per refresh (every 200 ms)
             # the head first, then the events up to it: an event committed in between is left
             # for the next refresh instead of being skipped (the ledger lock makes sequence
             # order commit order)
-            head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-            mark = conn.execute(select(events.c.hash).where(
-                events.c.seq == self.last_seq)).scalar() if self.last_seq else None
-        if self.last_seq and (head < self.last_seq or (
-                self.last_hash is not None and mark != self.last_hash)):
+            head = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
+                                    ).scalar_one())
+            marks = dict(conn.execute(select(events.c.seq, events.c.hash).where(
+                events.c.seq.in_({self.last_seq, head}))).all())
             # the ledger went back or was replaced (a restore under a running server): what
             # this index holds is not that ledger's; start again from it
+            replaced = bool(self.last_seq) and (head < self.last_seq or (
+                self.last_hash is not None and marks.get(self.last_seq) != self.last_hash))
+            if not replaced:
+                rows = conn.execute(
+                    select(events.c.seq, events.c.subject_id, events.c.at).where(
+                        events.c.seq > self.last_seq, events.c.seq <= head,
+                        or_(*(events.c.type.startswith(p) for p in _TRACKED)))
+                    .order_by(events.c.seq)
+                ).all()
+                touched = sorted({r.subject_id for r in rows if r.subject_id is not None})
+                if touched:
+                    loaded = self._load(conn, touched)
+        if replaced:
             self._build()
             return -1
-        with self.store.read() as conn:
-            head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-            rows = conn.execute(
-                select(events.c.seq, events.c.subject_id, events.c.at).where(
-                    events.c.seq > self.last_seq, events.c.seq <= head,
-                    or_(*(events.c.type.startswith(p) for p in _TRACKED)))
-                .order_by(events.c.seq)
-            ).all()
-            touched = sorted({r.subject_id for r in rows if r.subject_id is not None})
-            if touched:
-                loaded = self._load(conn, touched)
         now = time.time()
-        self.lag_events = int(head) - self.last_seq
+        self.lag_events = head - self.last_seq
         self.lag_seconds = max(0.0, now - dt.datetime.fromisoformat(rows[0].at).timestamp()
                                ) if rows else 0.0
         if touched:
             self._apply(touched, *loaded)
             if len(self.overlay_subjects) > self.compact_after:
                 self.build()
-        if int(head) > self.last_seq:
-            with self.store.read() as conn:
-                self.last_hash = conn.execute(select(events.c.hash).where(
-                    events.c.seq == int(head))).scalar()
-        self.last_seq = max(int(head), self.last_seq)
+        if head > self.last_seq:
+            self.last_hash = marks.get(head)
+        self.last_seq = max(head, self.last_seq)
         self.last_ok = now
         return len(touched)
 
