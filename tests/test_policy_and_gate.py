@@ -159,3 +159,22 @@ def test_low_rating_refuses_only_on_the_rating_platform(
     _furnish(registry, tmp_path, "ride-a", "platform", more)
     entry = _entries(registry)[("ride_hail_low_rating", "ride-a")]
     assert (entry.status, entry.end_reason) == ("removed", "rating_recovered")
+
+
+def test_a_case_sent_by_several_furnishers_lists_from_its_lowest_record_in_any_order(
+        registry: Registry) -> None:
+    """Copies of one case on the same date: the entry rests on the copy stored first (lowest
+    record id), whatever order evaluation reads them in, so a re-evaluation never flips it
+    (the cause of a flaky concurrent-ingest trial: ``entry.updated`` with nothing changed)."""
+    from socialcredit.policy.rules import RecordView, desired_entries
+
+    def copy(rid: int, fid: int) -> RecordView:
+        return RecordView(rid, 1, fid, f"court-{fid}", f"R-{rid}", "dishonesty_finding",
+                          "2026-01-05", {"case_number": "(2026)京0105执1号", "ground": 1})
+
+    copies = [copy(7, 3), copy(4, 2), copy(9, 1)]
+    picks = {(e.record_id, e.furnisher_id)
+             for order in (copies, copies[::-1], copies[1:] + copies[:1])
+             for e in desired_entries(registry.policy, order, dt.date(2026, 2, 1))
+             if e.list == "dishonest_judgment_debtors"}
+    assert picks == {(4, 2)}

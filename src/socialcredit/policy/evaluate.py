@@ -70,6 +70,7 @@ def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, li
                records.c.payload)
         .where(records.c.subject_id.in_(ids), records.c.superseded_by.is_(None),
                records.c.status == "active", records.c.kind.in_(sorted(kinds)))
+        .order_by(records.c.id)
     )
     for r in rows:
         out[r.subject_id].append(RecordView(

@@ -93,7 +93,10 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
     for r in recs:
         if r.kind == rule.kind and _matches(r.payload, rule.when):
             key = _value(r, rule.key)
-            if key is not None and (key not in first or r.occurred_at < first[key].occurred_at):
+            # the earliest record, ties to the lowest id: several furnishers may send the same
+            # case, and the entry must not flip between their copies with the load order
+            if key is not None and (key not in first or (r.occurred_at, r.id)
+                                    < (first[key].occurred_at, first[key].id)):
                 first[key] = r
     for key, r in first.items():
         # a warning period first, where the policy demands one: listed only after it
