@@ -45,20 +45,22 @@ def test_every_kind_of_bad_row_is_quarantined_and_good_rows_land(
         registry: Registry, tmp_path: Path) -> None:
     fid = _court(registry)
     wrong_check = A[:-1] + ("0" if A[-1] != "0" else "1")
+    not_an_id = A[:5] + "Z" + A[6:]
     rows = [
         judgment("1", A),
-        judgment("2", wrong_check),                            # line 3
+        judgment("2", not_an_id),                              # line 3
         judgment("3", B, occurred_at="2023-02-30"),            # line 4
         judgment("4", B, amount_minor=-5),                     # line 5
         judgment("5", B, kind="social_media_post"),            # line 6
         {k: v for k, v in judgment("6", C).items() if k != "case_number"},  # line 7
         judgment("7", C),
         judgment("7", C),                                      # line 9: duplicate in the file
+        judgment("8", wrong_check),  # line 10: a typo'd ID is kept (issue #3), not trusted
     ]
     result = _ingest(registry, fid, write_csv(tmp_path / "court.csv", rows))
-    assert (result.accepted, result.rejected, result.duplicates) == (2, 6, 0)
+    assert (result.accepted, result.rejected, result.duplicates) == (3, 6, 0)
     by_line = {p["line"]: p for p in result.problems}
-    assert by_line[3]["field"] == "national_id" and "check character" in by_line[3]["reason"]
+    assert by_line[3]["field"] == "national_id" and "18 characters" in by_line[3]["reason"]
     assert by_line[4]["field"] == "occurred_at" and "2023-02-30" in by_line[4]["reason"]
     assert by_line[5]["field"] == "amount_minor" and "negative" in by_line[5]["reason"]
     assert by_line[6]["field"] == "kind" and "social_media_post" in by_line[6]["reason"]
@@ -68,8 +70,12 @@ def test_every_kind_of_bad_row_is_quarantined_and_good_rows_land(
     with registry.store.read() as conn:
         stored = conn.execute(select(quarantine.c.line, quarantine.c.field)).all()
     assert sorted(line for line, _ in stored) == [3, 4, 5, 6, 7, 9]
-    assert _count(registry, records) == 2
+    assert _count(registry, records) == 3
     assert _count(registry, subjects) == 2  # A and C: one subject per verified national ID
+    with registry.store.read() as conn:
+        kept = conn.execute(select(records.c.national_id, records.c.claimed_id).where(
+            records.c.furnisher_record_id == "8")).one()
+    assert kept == (None, wrong_check)
 
 
 def test_reingesting_a_file_changes_nothing(registry: Registry, tmp_path: Path) -> None:

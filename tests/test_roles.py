@@ -103,6 +103,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /v1/operator/repairs": {},
     "POST /v1/operator/repairs/{repair_id}": {"path": "/v1/operator/repairs/{repair}",
                                               "json": {"outcome": "refused"}},
+    # identity (api/links.py): this world has no review candidate, merge or second subject,
+    # and its records carry their subject's valid ID, so the operator reaches the handler and
+    # gets its 404 / 409 (tests/test_link_review.py decides real pairs and merges)
+    "GET /v1/operator/links": {},
+    "POST /v1/operator/links/{candidate_id}/accept": {
+        "path": "/v1/operator/links/987654/accept", "json": {}, "ok": 404},
+    "POST /v1/operator/links/{candidate_id}/reject": {
+        "path": "/v1/operator/links/987654/reject", "json": {"note": "x"}, "ok": 404},
+    "POST /v1/operator/records/{record_id}/unlink": {
+        "path": "/v1/operator/records/{record_2}/unlink", "json": {"reason": "x"}, "ok": 409},
+    "POST /v1/operator/merges": {"json": {"survivor_id": 987654, "absorbed_id": 987655,
+                                          "reason": "x"}, "ok": 404},
+    "POST /v1/operator/merges/{merge_id}/split": {
+        "path": "/v1/operator/merges/987654/split", "json": {"reason": "x"}, "ok": 404},
     "GET /me": {"others": 303},  # the file for the subject, else a redirect to sign in
     "GET /me/sign-in": {},
     "POST /me/sign-in": {"data": {"national_id": "{stranger}", "phone": PHONE}},

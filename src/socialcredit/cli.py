@@ -403,18 +403,10 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
     Console().print(table)
 
 
-@app.command()
-def link(as_json: JsonOpt = False) -> None:
-    """Re-run deterministic linkage on unlinked records (phones that now have a holder)."""
-    from socialcredit.identity.relink import relink_unlinked
+# `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
+from socialcredit.link_cli import link_app  # noqa: E402
 
-    reg = _registry()
-    result = relink_unlinked(reg.store, reg.policy, as_of=_as_of(None))
-    if as_json:
-        _out(result)
-    else:
-        console.print(f"Linked {result['linked']:,} records; {result['unlinked']:,} remain "
-                      "unlinked (probabilistic linkage is not enabled).")
+app.add_typer(link_app, name="link")
 
 
 @app.command()

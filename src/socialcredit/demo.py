@@ -81,8 +81,8 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
                     path=data_dir / f.file, as_of=as_of,
                     chunk_rows=registry.settings.ingest_batch_rows, progress=tick)
     linked = relink_unlinked(registry.store, registry.policy, as_of=as_of)
-    say(f"Linked {linked['linked']:,} phone-only records to their subjects; "
-        f"{linked['unlinked']:,} stay unlinked (no verified holder of the number)")
+    say(f"Linked {linked['linked']:,} more records (phone rule and linkage model); "
+        f"{linked['pending']:,} wait for review; {linked['unlinked']:,} stay unlinked")
     say(f"Evaluating the policy as of {as_of}")
     evaluate_all(registry.store, registry.policy, as_of)
     say("Replaying a day of ticket purchases through the gates")

@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             reg.close()
 
     from socialcredit.api.due_process import due_process_routers
+    from socialcredit.api.links import links_router
     from socialcredit.api.routes import (
         decide_fast,
         furnisher_router,
@@ -240,7 +241,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers()):
+                       *due_process_routers(), links_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -52,6 +52,13 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/operator/reviews/{review_id}": frozenset({"operator"}),
     "GET /v1/operator/repairs": frozenset({"operator"}),
     "POST /v1/operator/repairs/{repair_id}": frozenset({"operator"}),
+    # identity (api/links.py): the link review queue, unlinking, merge and split
+    "GET /v1/operator/links": frozenset({"operator"}),
+    "POST /v1/operator/links/{candidate_id}/accept": frozenset({"operator"}),
+    "POST /v1/operator/links/{candidate_id}/reject": frozenset({"operator"}),
+    "POST /v1/operator/records/{record_id}/unlink": frozenset({"operator"}),
+    "POST /v1/operator/merges": frozenset({"operator"}),
+    "POST /v1/operator/merges/{merge_id}/split": frozenset({"operator"}),
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,

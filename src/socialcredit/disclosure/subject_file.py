@@ -4,8 +4,11 @@
 
 - ``subject``: ``id, name, national_id`` (masked), ``phones`` (masked, with validity).
 - ``records``: each record with ``id, kind, occurred_at, furnisher, status`` (active /
-  suppressed / deleted / retired), ``fields`` (the kind's fields), ``superseded_by`` and
-  ``linked_because`` (why the registry believes it is about this person).
+  suppressed / deleted / retired), ``fields`` (the kind's fields; withheld while the record's
+  link is under review), ``superseded_by``, ``linked_because`` (why the registry believes it
+  is about this person, in words) and ``link`` (None for a record carrying the subject's
+  national ID; else rule, status, match weight, probability and each comparison's
+  contribution).
 - ``entries``: each list entry with ``id, list, title, status, ground, ground_text,
   legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
   ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``.
@@ -41,6 +44,7 @@ from socialcredit.store.tables import (
     disputes,
     furnishers,
     identifiers,
+    links,
     list_entries,
     notices,
     records,
@@ -52,7 +56,19 @@ from socialcredit.store.tables import (
 __all__ = ["subject_file"]
 
 
-def _linked_because(rec: Any, subject: Any, phones: Sequence[Any]) -> str:
+def _linked_because(rec: Any, subject: Any, phones: Sequence[Any], link: Any) -> str:
+    if link is not None and link.rule in ("probabilistic", "manual"):
+        why = json.loads(link.explanation or "{}")
+        parts = [f"{name} {v['level']} ({v['weight']:+.1f})" for name, v in why.items()
+                 if isinstance(v, dict) and v.get("weight") is not None]
+        weight = (f"match weight {link.match_weight:.1f}, probability "
+                  f"{link.match_probability:.4f}" if link.match_weight is not None else "")
+        if link.status == "pending":
+            return ("a possible match, under review by an operator (" + weight + "): it "
+                    "sanctions nothing until confirmed; its details are withheld until then")
+        who = ("confirmed by an operator" if link.rule == "manual"
+               else "matched by the linkage model")
+        return f"{who}: {weight}; " + "; ".join(parts) if weight else who
     if rec.national_id and rec.national_id == subject.national_id:
         return (f"it carries your national ID number ({mask_identifier(rec.national_id)}), "
                 "checksum-valid")
@@ -62,6 +78,22 @@ def _linked_because(rec: Any, subject: Any, phones: Sequence[Any]) -> str:
             return (f"it carries phone {mask_identifier(rec.phone)}, registered to you since "
                     f"{p.valid_from}, on the record's date {rec.occurred_at}")
     return "linked by the registry; dispute it if it is not about you"
+
+
+def _pending(link: Any) -> bool:
+    return link is not None and link.status == "pending"
+
+
+def _link_dict(link: Any) -> dict[str, Any] | None:
+    """How a record not carrying the subject's national ID was linked: ``rule`` (phone |
+    probabilistic | manual), ``status``, ``match_weight`` (log2 Bayes factor),
+    ``match_probability`` and ``contributions`` (comparison → ``{level, weight}``)."""
+    if link is None:
+        return None
+    why = json.loads(link.explanation or "{}")
+    return {"rule": link.rule, "status": link.status, "match_weight": link.match_weight,
+            "match_probability": link.match_probability,
+            "contributions": {k: v for k, v in why.items() if isinstance(v, dict)}}
 
 
 def _ends_when(policy: Policy, entry: Any) -> list[str]:
@@ -98,6 +130,8 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
         names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
         recs = conn.execute(select(records).where(records.c.subject_id == subject_id)
                             .order_by(records.c.occurred_at, records.c.id)).all()
+        link_of = {ln.record_id: ln for ln in conn.execute(select(links).where(
+            links.c.subject_id == subject_id))}
         entries = conn.execute(select(list_entries).where(
             list_entries.c.subject_id == subject_id).order_by(list_entries.c.since)).all()
         decided = conn.execute(select(decisions).where(decisions.c.subject_id == subject_id)
@@ -123,9 +157,11 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
         "records": [{
             "id": r.id, "kind": r.kind, "occurred_at": r.occurred_at,
             "furnisher": names.get(r.furnisher_id), "status": r.status,
-            "fields": json.loads(r.payload) if r.status != "retired" else {},
+            "fields": json.loads(r.payload) if r.status != "retired" and not _pending(
+                link_of.get(r.id)) else {},
             "superseded_by": r.superseded_by,
-            "linked_because": _linked_because(r, subject, phones),
+            "linked_because": _linked_because(r, subject, phones, link_of.get(r.id)),
+            "link": _link_dict(link_of.get(r.id)),
         } for r in recs],
         "entries": [],
         "score": None,

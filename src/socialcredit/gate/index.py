@@ -7,9 +7,10 @@ the ledger after the last applied ``seq`` and reloads only the subjects those ev
 small overlay (no restart, no full rebuild per change). When the overlay grows past
 ``compact_after`` subjects the base is rebuilt.
 
-Keys are ``"<kind>:<value>"``: ``national_id`` (canonical form), ``phone`` (E.164, current holder
-only) or ``document`` (passport or ID document number, upper-case, no spaces or hyphens). Names
-are indexed only for subjects on external lists, and a name alone never denies (DESIGN §3.2).
+Keys are ``"<kind>:<value>"``: ``national_id`` (canonical form), ``phone`` (E.164, current
+holder only, and not a number marked shared) or ``document`` (passport or ID document number,
+upper-case, no spaces or hyphens). Names are indexed only for subjects on external lists, and a
+name alone never denies (DESIGN §3.2).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from socialcredit.store.tables import events, furnishers, identifiers, list_entr
 
 __all__ = ["GateIndex", "Restriction"]
 
-_TRACKED = ("entry.", "identifier.", "subject.", "record.linked")
+_TRACKED = ("entry.", "identifier.", "subject.", "record.linked", "record.unlinked")
 _CHUNK = 500
 
 
@@ -141,7 +142,9 @@ class GateIndex:
                     e.platform))
             for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.kind,
                                          identifiers.c.value).where(
-                    identifiers.c.valid_to.is_(None),
+                    # a number two people use (a family phone) is no key: it would refuse
+                    # the one for the other's listing (issue #3)
+                    identifiers.c.valid_to.is_(None), identifiers.c.shared_since.is_(None),
                     identifiers.c.subject_id.in_(active_ids))):
                 kind = "document" if r.kind in ("passport", "document") else r.kind
                 keys.append((f"{kind}:{r.value}", r.subject_id))

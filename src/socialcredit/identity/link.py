@@ -1,29 +1,58 @@
 """Deterministic linkage: one subject per verified national ID; phones follow their holder.
 
-Rules (DESIGN §7, issue "Registry end to end"):
+Rules (DESIGN §7, issues "Registry end to end" and #3):
 
 1. A record with a valid national ID links to the subject with that ID, created on first sight
    (ledger event ``subject.created``).
-2. Its phone, if no subject holds that number yet, becomes an identifier of the subject from the
-   record's date (``identifier.added``, ``valid_from``). A number already held by another
-   subject is not moved (recycled numbers are for probabilistic linkage); it is counted.
-3. A record with a phone but no national ID links to the phone's current holder, if any.
-4. Anything else stays unlinked (``subject_id`` NULL) and is counted.
+2. Its phone becomes an identifier of the subject from the record's date (``identifier.added``
+   with ``valid_from``), unless the subject holds it already. A number is held by one subject
+   at a time, over an interval ``[valid_from, valid_to)``:
+
+   * no holder yet → the subject holds it from the record's date;
+   * another subject holds it, and this record is dated ``recycle_after_days`` (policy, 90) or
+     more after that holder's last record with the number → the number was **recycled**: the
+     old interval ends on this date (``identifier.ended``) and the new holder's starts, so the
+     new subscriber never inherits
+     the previous holder's records or listings (gates look up current holders only);
+   * this record is dated before the holder's ``valid_from`` → the subject held it earlier: a
+     closed interval up to the holder's start is recorded;
+   * otherwise the number is in use by both (a shared family phone): nothing moves; the
+     holder's identifier is marked ``shared_since`` (``identifier.shared``), after which the
+     number alone links no record, and records it linked alone from that date go back to the
+     review queue (:func:`requeue_phone_links`).
+3. Every other record (no national ID, or one that failed its check) is left to
+   :mod:`socialcredit.identity.probabilistic`: a phone held by one subject on the record's date,
+   not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
+   weighs name, birth date, phone *within its validity interval*, ID similarity and address.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
+from socialcredit.identity.names import name_forms
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import identifiers, names, subjects
+from socialcredit.store.tables import (
+    identifiers,
+    link_candidates,
+    links,
+    names,
+    records,
+    subjects,
+)
 
-__all__ = ["DeterministicLinker", "LinkStats", "name_key"]
+__all__ = ["DeterministicLinker", "LinkStats", "name_key", "requeue_phone_links"]
 
 _CHUNK = 500
+
+
+def _add_days(day: str, days: int) -> str:
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
 def name_key(name: str) -> str:
@@ -39,18 +68,62 @@ def name_key(name: str) -> str:
 class LinkStats:
     subjects_created: int = 0
     phones_added: int = 0
+    phones_recycled: int = 0
     phone_conflicts: int = 0
     unlinked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    subject_id: int
+    identifier_id: int
+    valid_from: str
+    phone_shared_since: str | None = None
+
+
+def requeue_phone_links(batch: Batch, phone: str, since: str,
+                        users: tuple[int, ...]) -> set[int]:
+    """Records linked by ``phone`` alone (links rule ``phone``) dated ``since`` or later go
+    back to review: their link becomes ``pending`` (``record.linked`` with that status) and
+    every subject in ``users`` becomes an open candidate. Returns the subjects touched."""
+    conn = batch.conn
+    batch.flush()
+    rows = conn.execute(
+        select(links.c.record_id, links.c.subject_id)
+        .join(records, records.c.id == links.c.record_id)
+        .where(links.c.rule == "phone", links.c.status == "confirmed", records.c.phone == phone,
+               records.c.occurred_at >= since)).all()
+    touched: set[int] = set()
+    why = json.dumps({"phone": {"level": f"a shared phone since {since}: the number alone "
+                                "does not tell who", "weight": None}}, sort_keys=True)
+    for r in rows:
+        seq = batch.emit("record.linked", {"record_id": r.record_id, "subject_id": r.subject_id,
+                                           "rule": "phone", "status": "pending",
+                                           "reason": "shared phone"}, subject_id=r.subject_id)
+        conn.execute(update(links).where(links.c.record_id == r.record_id).values(
+            status="pending", seq=seq))
+        for sid in dict.fromkeys((r.subject_id, *users)):
+            batch.add(link_candidates, {
+                "id": batch.next_id(link_candidates), "record_id": r.record_id,
+                "subject_id": sid, "match_weight": 0.0, "match_probability": 0.5,
+                "explanation": why, "model_version": None, "status": "open",
+                "created_seq": seq})
+        touched.add(int(r.subject_id))
+    return touched
 
 
 class DeterministicLinker:
     """Links records to subjects inside one write :class:`Batch` (see the module docstring)."""
 
-    def __init__(self, batch: Batch, *, region_from_id: bool = True) -> None:
+    def __init__(self, batch: Batch, *, region_from_id: bool = True,
+                 recycle_after_days: int = 90) -> None:
         self.batch = batch
+        self.recycle_after_days = recycle_after_days
         self.region_from_id = region_from_id
         self.by_nid: dict[str, int] = {}
-        self.by_phone: dict[str, int | None] = {}
+        self.by_phone: dict[str, _Holder | None] = {}
+        #: subjects whose phone-rule links went back to review (their entries re-evaluate)
+        self.requeued: set[int] = set()
         self.stats = LinkStats()
 
     def prefetch(self, nids: set[str], phones: set[str]) -> None:
@@ -67,35 +140,84 @@ class DeterministicLinker:
         todo = sorted(phones - self.by_phone.keys())
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
-            found = dict(conn.execute(
-                select(identifiers.c.value, identifiers.c.subject_id).where(
+            found: dict[str, _Holder] = {}
+            for r in conn.execute(
+                select(identifiers.c.value, identifiers.c.subject_id, identifiers.c.id,
+                       identifiers.c.valid_from, identifiers.c.shared_since).where(
                     identifiers.c.kind == "phone", identifiers.c.value.in_(part),
-                    identifiers.c.valid_to.is_(None))
-            ).all())
+                    identifiers.c.valid_to.is_(None)).order_by(identifiers.c.id)):
+                # the first holder (a shared number also has its later users' rows)
+                found.setdefault(r.value, _Holder(r.subject_id, r.id, r.valid_from,
+                                                  r.shared_since))
             for phone in part:
                 self.by_phone[phone] = found.get(phone)
 
     def link(self, *, national_id: str | None, phone: str | None, name: str | None,
              occurred_at: str, birth_date: str | None = None, sex: str | None = None,
              ) -> int | None:
-        """Return the subject id of a record (creating the subject if needed), or None."""
+        """Return the subject id of a record with a verified national ID (creating the subject
+        if needed) and keep its phone's holder current; None for any other record."""
         if national_id is None:
-            sid = self.by_phone.get(phone) if phone else None
-            if sid is None:
-                self.stats.unlinked += 1
-            return sid
+            self.stats.unlinked += 1
+            return None
         sid = self.by_nid.get(national_id)
         if sid is None:
             sid = self._create(national_id, name, occurred_at, birth_date, sex)
         if phone:
-            holder = self.by_phone.get(phone)
-            if holder is None:
-                self._add_identifier(sid, "phone", phone, occurred_at)
-                self.by_phone[phone] = sid
-                self.stats.phones_added += 1
-            elif holder != sid:
-                self.stats.phone_conflicts += 1
+            self._phone(sid, phone, occurred_at)
         return sid
+
+    def _phone(self, sid: int, phone: str, day: str) -> None:
+        holder = self.by_phone.get(phone)
+        if holder is None:
+            self.by_phone[phone] = self._add_identifier(sid, "phone", phone, day)
+            self.stats.phones_added += 1
+            return
+        if holder.subject_id == sid:
+            return
+        conn = self.batch.conn
+        self.batch.flush()
+        if day < holder.valid_from:
+            # this subject held the number before the current holder: a closed interval
+            exists = conn.execute(select(identifiers.c.id).where(
+                identifiers.c.kind == "phone", identifiers.c.value == phone,
+                identifiers.c.subject_id == sid)).first()
+            if exists is None:
+                self._add_identifier(sid, "phone", phone, day, until=holder.valid_from)
+                self.stats.phones_added += 1
+            return
+        last_use = conn.execute(select(func.max(records.c.occurred_at)).where(
+            records.c.subject_id == holder.subject_id, records.c.phone == phone)).scalar()
+        if last_use is not None and day < _add_days(last_use, self.recycle_after_days):
+            # both use it now: a shared phone. Nothing moves, but from now on the number alone
+            # links no record to its holder (the probabilistic stage weighs the name too)
+            self.stats.phone_conflicts += 1
+            if holder.phone_shared_since is None:
+                since = min(day, last_use)
+                b = self.batch
+                b.emit("identifier.shared", {"subject_id": holder.subject_id, "kind": "phone",
+                                             "value": phone, "shared_since": since,
+                                             "with_subject_id": sid},
+                       subject_id=holder.subject_id)
+                conn.execute(update(identifiers).where(
+                    identifiers.c.id == holder.identifier_id).values(shared_since=since))
+                self.by_phone[phone] = _Holder(holder.subject_id, holder.identifier_id,
+                                               holder.valid_from, since)
+                # the other user holds it too, marked shared: a candidate for the records the
+                # number brings, never a gate key (GateIndex skips shared numbers)
+                if day != holder.valid_from:
+                    self._add_identifier(sid, "phone", phone, day, shared_since=since)
+                self.requeued |= requeue_phone_links(b, phone, since, (holder.subject_id, sid))
+            return
+        b = self.batch
+        b.emit("identifier.ended", {"subject_id": holder.subject_id, "kind": "phone",
+                                    "value": phone, "valid_from": holder.valid_from,
+                                    "valid_to": day, "reason": "recycled"},
+               subject_id=holder.subject_id)
+        conn.execute(update(identifiers).where(identifiers.c.id == holder.identifier_id)
+                     .values(valid_to=day))
+        self.by_phone[phone] = self._add_identifier(sid, "phone", phone, day)
+        self.stats.phones_recycled += 1
 
     def _create(self, nid: str, name: str | None, since: str, birth: str | None,
                 sex: str | None) -> int:
@@ -109,16 +231,25 @@ class DeterministicLinker:
                          "created_seq": seq})
         self._add_identifier(sid, "national_id", nid, since, emit=False)
         if name:
-            b.add(names, {"subject_id": sid, "name": name, "name_key": name_key(name)})
+            b.add(names, {"subject_id": sid, "name": name, "name_key": name_key(name),
+                          "full_name": name_forms(name).full_name})
         self.by_nid[nid] = sid
         self.stats.subjects_created += 1
         return sid
 
     def _add_identifier(self, sid: int, kind: str, value: str, since: str,
-                        *, emit: bool = True) -> None:
+                        *, emit: bool = True, until: str | None = None,
+                        shared_since: str | None = None) -> _Holder:
         b = self.batch
         if emit:
-            b.emit("identifier.added", {"subject_id": sid, "kind": kind, "value": value,
-                                        "valid_from": since}, subject_id=sid)
-        b.add(identifiers, {"id": b.next_id(identifiers), "subject_id": sid, "kind": kind,
-                            "value": value, "valid_from": since, "valid_to": None})
+            body = {"subject_id": sid, "kind": kind, "value": value, "valid_from": since}
+            if until is not None:
+                body["valid_to"] = until
+            if shared_since is not None:
+                body["shared_since"] = shared_since
+            b.emit("identifier.added", body, subject_id=sid)
+        iid = b.next_id(identifiers)
+        b.add(identifiers, {"id": iid, "subject_id": sid, "kind": kind, "value": value,
+                            "valid_from": since, "valid_to": until,
+                            "shared_since": shared_since})
+        return _Holder(sid, iid, since, shared_since)

@@ -1,52 +1,227 @@
-"""Re-run deterministic linkage over records that are still unlinked.
+"""Running linkage: the active model, linking unlinked records, and retraining (issue #3).
 
-A record that carried only a phone stays unlinked until some record with a verified national ID
-registers that phone to a subject; this links it then (ledger event ``record.linked``) and
-re-evaluates the subjects it joins.
+* :func:`active_model` — the model every ingest uses: the policy's ``identity.linkage.model``
+  file if set, else the newest model trained on this registry (table ``linkage_models``, written
+  by :func:`retrain`), else the default shipped with the package (trained on a simulated
+  population by ``python -m socialcredit.identity.default_model``).
+* :func:`link_chunk` — probabilistic linkage of one ingest chunk's unlinked records, inside the
+  ingest's transaction (incremental: new records against existing subjects).
+* :func:`relink_unlinked` — the same over every record still unlinked (``socialcredit link``):
+  records that arrived before the subject they belong to, or before a retrain.
+* :func:`retrain` — ``socialcredit link --retrain``: train a new model on the registry's own
+  records and subjects (fixed seed), save it as versioned JSON, make it active (ledger event
+  ``linkage.model_trained``), then run :func:`relink_unlinked`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+import pandas as pd
+from sqlalchemy import Connection, func, select, update
 
+from socialcredit.identity.model import LinkageModel, blocking_warnings, train
+from socialcredit.identity.names import name_forms
+from socialcredit.identity.probabilistic import LinkInput, LinkOutcome, ProbabilisticLinker
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import identifiers, records
+from socialcredit.store.ledger import Batch
+from socialcredit.store.tables import (
+    identifiers,
+    linkage_models,
+    links,
+    names,
+    records,
+    subjects,
+)
 
-__all__ = ["relink_unlinked"]
+__all__ = ["active_model", "link_chunk", "relink_unlinked", "retrain"]
 
 _CHUNK = 500
+_lock = threading.Lock()
+_cache: dict[str, LinkageModel] = {}
+#: Records and subjects a retrain samples at most (EM converges long before).
+TRAIN_SAMPLE = 200_000
 
 
-def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date) -> dict[str, Any]:
-    """Return ``{"linked", "unlinked"}`` counts after linking what the phones now allow."""
-    with store.batch(policy.version_hash) as b:
-        unlinked = b.conn.execute(select(records.c.id, records.c.phone).where(
-            records.c.subject_id.is_(None))).all()
-        by_phone: dict[str, list[int]] = defaultdict(list)
-        for rid, phone in unlinked:
-            if phone:
-                by_phone[phone].append(rid)
-        phones = sorted(by_phone)
-        moves: list[dict[str, int]] = []
-        for i in range(0, len(phones), _CHUNK):
-            for phone, sid in b.conn.execute(
-                select(identifiers.c.value, identifiers.c.subject_id).where(
-                    identifiers.c.kind == "phone", identifiers.c.valid_to.is_(None),
-                    identifiers.c.value.in_(phones[i:i + _CHUNK]))
-            ):
-                for rid in by_phone[phone]:
-                    b.emit("record.linked", {"record_id": rid, "subject_id": sid,
-                                             "rule": "phone"}, subject_id=sid)
-                    moves.append({"rid": rid, "sid": sid})
-        if moves:
-            b.conn.execute(update(records).where(records.c.id == bindparam("rid")).values(
-                subject_id=bindparam("sid")), moves)
+def _default_model() -> LinkageModel:
+    with _lock:
+        if "default" not in _cache:
+            text = resources.files("socialcredit.identity").joinpath(
+                "default_model.json").read_text(encoding="utf-8")
+            _cache["default"] = LinkageModel.from_json(text)
+        return _cache["default"]
+
+
+def active_model(conn: Connection, policy: Policy) -> LinkageModel:
+    """See the module docstring.
+
+    Raises:
+        ConfigError: the policy names a model file that is missing or not a model.
+    """
+    path = policy.identity.linkage.model
+    if path:
+        key = f"file:{path}"
+        with _lock:
+            if key not in _cache:
+                _cache[key] = LinkageModel.load(Path(path))
+            return _cache[key]
+    version = conn.execute(select(linkage_models.c.version).order_by(
+        linkage_models.c.seq.desc()).limit(1)).scalar()
+    if version is None:
+        return _default_model()
+    with _lock:
+        hit = _cache.get(version)
+    if hit is None:
+        text = conn.execute(select(linkage_models.c.model).where(
+            linkage_models.c.version == version)).scalar_one()
+        hit = LinkageModel.from_json(text)
+        with _lock:
+            _cache[version] = hit
+    return hit
+
+
+def link_chunk(batch: Batch, policy: Policy, recs: Sequence[LinkInput]) -> LinkOutcome:
+    """Probabilistic linkage of ``recs`` inside ``batch`` (see :mod:`.probabilistic`)."""
+    if not recs:
+        return LinkOutcome()
+    batch.flush()
+    model = active_model(batch.conn, policy)
+    return ProbabilisticLinker(batch, policy, model).link(recs)
+
+
+def _inputs(conn: Connection, ids: list[int]) -> list[LinkInput]:
+    rows = conn.execute(select(records.c.id, records.c.occurred_at, records.c.name,
+                               records.c.birth_date, records.c.claimed_id, records.c.phone,
+                               records.c.address).where(records.c.id.in_(ids))
+                        .order_by(records.c.id)).all()
+    return [LinkInput(r.id, r.occurred_at, r.name, r.birth_date, r.claimed_id, r.phone,
+                      r.address) for r in rows]
+
+
+def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,
+                    chunk: int = 5000) -> dict[str, Any]:
+    """Link every active record that has no subject and no link decision yet (a rejected link
+    stays rejected). Returns ``{"linked", "pending", "unlinked", "scored_pairs"}``."""
+    with store.read() as conn:
+        todo = list(conn.execute(
+            select(records.c.id).outerjoin(links, links.c.record_id == records.c.id)
+            .where(records.c.subject_id.is_(None), records.c.status == "active",
+                   records.c.superseded_by.is_(None), links.c.record_id.is_(None))
+            .order_by(records.c.id)).scalars())
+    total = LinkOutcome()
+    for i in range(0, len(todo), chunk):
+        with store.batch(policy.version_hash) as b:
+            out = link_chunk(b, policy, _inputs(b.conn, todo[i:i + chunk]))
             b.flush()
-            evaluate_subjects(b, policy, {m["sid"] for m in moves}, as_of)
-    return {"linked": len(moves), "unlinked": len(unlinked) - len(moves)}
+            if out.touched:
+                evaluate_subjects(b, policy, out.touched, as_of)
+        total.linked += out.linked
+        total.pending += out.pending
+        total.unlinked += out.unlinked
+        total.scored_pairs += out.scored_pairs
+    return total.as_dict()
+
+
+def _backfill_names(store: Store) -> int:
+    """Fill ``names.full_name`` where a registry older than migration 0004 left it empty."""
+    done = 0
+    while True:
+        with store.batch() as b:
+            rows = b.conn.execute(select(names.c.subject_id, names.c.name).where(
+                names.c.full_name.is_(None)).limit(5000)).all()
+            if not rows:
+                return done
+            for r in rows:
+                b.conn.execute(update(names).where(names.c.subject_id == r.subject_id,
+                                                   names.c.name == r.name)
+                               .values(full_name=name_forms(r.name).full_name or ""))
+            done += len(rows)
+
+
+def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(records, subjects) frames in the model's input shape (see ``identity.model``) from the
+    registry: records as sent (claimed IDs included) and one row per subject with its first
+    name, birth date, national ID and first phone interval."""
+    recs = conn.execute(select(records.c.id, records.c.occurred_at, records.c.name,
+                               records.c.birth_date, records.c.national_id,
+                               records.c.claimed_id, records.c.phone, records.c.address)
+                        .where(records.c.name.is_not(None), records.c.status == "active")
+                        .order_by(records.c.id).limit(limit)).all()
+    left = []
+    for r in recs:
+        f = name_forms(r.name)
+        left.append({"unique_id": f"r{r.id}", "family_name": f.family_name,
+                     "given_name": f.given_name, "full_name": f.full_name,
+                     "birth_date": r.birth_date, "national_id": r.national_id or r.claimed_id,
+                     "phone": r.phone, "occurred_at": r.occurred_at, "phone_from": None,
+                     "phone_to": None, "address": r.address})
+    subs = conn.execute(select(subjects.c.id, subjects.c.name, subjects.c.birth_date,
+                               subjects.c.national_id)
+                        .where(subjects.c.merged_into.is_(None), subjects.c.name.is_not(None))
+                        .order_by(subjects.c.id).limit(limit)).all()
+    phones: dict[int, tuple[str, str, str | None]] = {}
+    ids = [s.id for s in subs]
+    for i in range(0, len(ids), _CHUNK):
+        for p in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
+                                     identifiers.c.valid_from, identifiers.c.valid_to)
+                              .where(identifiers.c.kind == "phone",
+                                     identifiers.c.subject_id.in_(ids[i:i + _CHUNK]))
+                              .order_by(identifiers.c.id)):
+            phones.setdefault(p.subject_id, (p.value, p.valid_from, p.valid_to))
+    right = []
+    for s in subs:
+        f = name_forms(s.name)
+        value, since, until = phones.get(s.id, (None, None, None))
+        right.append({"unique_id": f"s{s.id}", "family_name": f.family_name,
+                      "given_name": f.given_name, "full_name": f.full_name,
+                      "birth_date": s.birth_date, "national_id": s.national_id,
+                      "phone": value, "occurred_at": None, "phone_from": since,
+                      "phone_to": until, "address": None})
+    return pd.DataFrame(left), pd.DataFrame(right)
+
+
+def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int = 42,
+            out_dir: Path | None = None, as_of: dt.date, spark: Any = None) -> dict[str, Any]:
+    """See the module docstring. Returns ``{"model_version", "path", "trained_on":
+    {"records", "subjects"}, "warnings", "linked", "pending", "unlinked", "scored_pairs"}``.
+
+    Raises:
+        InputError: too few records or subjects to train on (fewer than 50 of either).
+    """
+    from socialcredit.errors import InputError
+
+    _backfill_names(store)
+    with store.read() as conn:
+        left, right = training_frames(conn)
+    if len(left) < 50 or len(right) < 50:
+        raise InputError(f"too little to train a linkage model on: {len(left)} named records "
+                         f"and {len(right)} named subjects (50 of each at least); the shipped "
+                         "default model stays in use")
+    model = train([left, right], link_type="link_only", backend=backend,  # type: ignore[arg-type]
+                  seed=seed, spark=spark)
+    warnings = blocking_warnings([left, right], model)
+    path = model.save(out_dir) if out_dir is not None else None
+    with store.batch(policy.version_hash) as b:
+        known = b.conn.execute(select(func.count()).select_from(linkage_models).where(
+            linkage_models.c.version == model.version)).scalar()
+        seq = b.emit("linkage.model_trained", {
+            "version": model.version, "seed": seed, "backend": backend,
+            "records": len(left), "subjects": len(right)})
+        if known:
+            b.conn.execute(update(linkage_models).where(
+                linkage_models.c.version == model.version).values(seq=seq))
+        else:
+            b.add(linkage_models, {"version": model.version, "trained_at": b.at, "seq": seq,
+                                   "model": model.to_json()})
+    result = relink_unlinked(store, policy, as_of=as_of)
+    return {"model_version": model.version, "path": str(path) if path else None,
+            "trained_on": {"records": len(left), "subjects": len(right)},
+            "warnings": warnings, **result}

@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 
 from socialcredit.identity.link import DeterministicLinker
+from socialcredit.identity.probabilistic import LinkInput
+from socialcredit.identity.relink import link_chunk
 from socialcredit.ingest.readers import RawRow, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
@@ -54,6 +56,8 @@ class IngestResult:
     rejected: int = 0
     duplicates: int = 0
     unlinked: int = 0
+    #: records linked tentatively, waiting in the review queue (their entries sanction nothing)
+    pending_links: int = 0
     subjects_created: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
     evaluation: EvaluationStats = field(default_factory=EvaluationStats)
@@ -61,6 +65,7 @@ class IngestResult:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "accepted": self.accepted, "rejected": self.rejected,
                 "duplicates": self.duplicates, "unlinked": self.unlinked,
+                "pending_links": self.pending_links,
                 "subjects_created": self.subjects_created, "problems": self.problems,
                 "evaluation": self.evaluation.as_dict()}
 
@@ -70,10 +75,14 @@ class _Chunk:
 
     def __init__(self, batch: Batch, furnisher_id: int, ingest_id: int, source: str,
                  result: IngestResult, seen: dict[str, tuple[int, str]],
-                 quarantined: set[tuple[int | None, str | None, str]]) -> None:
+                 quarantined: set[tuple[int | None, str | None, str]],
+                 policy: Policy) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
         self.result, self.seen, self.quarantined = result, seen, quarantined
-        self.linker = DeterministicLinker(batch)
+        self.linker = DeterministicLinker(
+            batch, recycle_after_days=policy.identity.phone.recycle_after_days)
+        #: records the deterministic rules left unlinked: (record id, the record)
+        self.unlinked: list[tuple[int, ValidRecord]] = []
         self.touched: set[int] = set()
 
     def reject(self, line: int | None, problems: list[Problem], raw: str | None) -> None:
@@ -168,7 +177,12 @@ class _Chunk:
             "furnisher_record_id": v.furnisher_record_id, "kind": v.kind,
             "occurred_at": v.occurred_at, "national_id": v.national_id, "phone": v.phone,
             "name": v.name, "payload": v.payload, "corrects_record_id": corrected,
-            "content_hash": v.content_hash}, subject_id=sid)
+            "content_hash": v.content_hash,
+            # identity as sent, only where given (for linkage; earlier events lack the keys)
+            **{k: val for k, val in (("claimed_id", v.claimed_id),
+                                     ("birth_date", None if v.national_id else v.birth_date),
+                                     ("address", v.address), ("flags", list(v.flags)))
+               if val}}, subject_id=sid)
         # a correction of a record that due process took away (suppressed after a dispute,
         # deleted by its furnisher) stays away: correcting must not undo a dispute's outcome
         status = "active"
@@ -183,7 +197,8 @@ class _Chunk:
                         "national_id": v.national_id, "phone": v.phone, "name": v.name,
                         "payload": payload, "content_hash": v.content_hash,
                         "corrects_id": corrected, "superseded_by": None, "seq": seq,
-                        "status": status})
+                        "status": status, "claimed_id": v.claimed_id,
+                        "birth_date": v.birth_date, "address": v.address})
         if corrected is not None:
             b.flush()
             b.conn.execute(update(records).where(records.c.id == corrected).values(
@@ -195,7 +210,7 @@ class _Chunk:
         self.seen[v.furnisher_record_id] = (raw.line, v.content_hash)
         self.result.accepted += 1
         if sid is None:
-            self.result.unlinked += 1
+            self.unlinked.append((rid, v))
         else:
             self.touched.add(sid)
 
@@ -244,13 +259,20 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     done = 0
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
-            chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined)
+            chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined,
+                           policy)
             checked = [(raw, validate_row(raw.data, policy, today=today,
                                           furnisher_kind=furnisher_kind)
                         if raw.problem is None else [Problem(None, raw.problem)])
                        for raw in part]
             chunk.run(checked)
             b.flush()
+            linked = link_chunk(b, policy, [
+                LinkInput(rid, v.occurred_at, v.name, v.birth_date, v.claimed_id, v.phone,
+                          v.address, v.flags) for rid, v in chunk.unlinked])
+            result.unlinked += linked.unlinked
+            result.pending_links += linked.pending
+            chunk.touched |= linked.touched | chunk.linker.requeued
             if chunk.touched:
                 result.evaluation.merge(evaluate_subjects(b, policy, chunk.touched, today))
             result.subjects_created += chunk.linker.stats.subjects_created

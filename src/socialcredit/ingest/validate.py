@@ -4,8 +4,15 @@ A row becomes a :class:`ValidRecord` or a list of :class:`Problem` (every proble
 not just the first). Common fields: ``furnisher_record_id`` (required), ``kind`` (required, in
 the catalogue), ``occurred_at`` (required ISO date or date-time, not in the future),
 ``national_id`` (checked by the policy's scheme), ``phone`` (E.164), ``name``, ``corrects``,
-and optional ``birth_date``/``sex`` cross-checked against the national ID. Money is an integer in
-minor units (``amount_minor``) with an ISO 4217 ``currency``.
+``address`` and optional ``birth_date``/``sex`` cross-checked against the national ID. Money is
+an integer in minor units (``amount_minor``) with an ISO 4217 ``currency``.
+
+A national ID that looks like a typo of a real one (right shape, wrong check character or an
+impossible embedded date; one character too many or too few) does not lose the row: it is kept
+as ``claimed_id`` with the flag ``id_check_failed`` and linked probabilistically (issue #3). An
+ID whose embedded birth date or sex contradicts the row's own ``birth_date``/``sex`` is kept
+the same way (flags ``birth_date_conflict`` / ``sex_conflict``): neither is trusted, so the row
+is never linked by that ID alone.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import pycountry
 
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import normalise_phone, scheme_for
+from socialcredit.identity.national_id import plausible_typo
 from socialcredit.ingest.readers import storable
 from socialcredit.policy.model import FieldSpec, Policy
 from socialcredit.store.ledger import canonical_json
@@ -28,11 +36,12 @@ __all__ = ["COMMON_FIELDS", "Problem", "ValidRecord", "validate_row"]
 
 COMMON_FIELDS = frozenset(
     {"furnisher_record_id", "kind", "occurred_at", "national_id", "phone", "name", "corrects",
-     "birth_date", "sex"}
+     "birth_date", "sex", "address"}
 )
 #: Longest accepted text, in characters, per common field (and for any text field: 200).
 MAX_CHARS = {"furnisher_record_id": 120, "corrects": 120, "name": 200, "national_id": 64,
-             "phone": 32, "kind": 40, "birth_date": 10, "sex": 1}
+             "phone": 32, "kind": 40, "birth_date": 10, "sex": 1,
+             "address": 300}
 MAX_TEXT_CHARS = 200
 #: Largest amount in minor units: 10^15 (10 trillion yuan) — above any real judgment and
 #: within the exact-integer range of JSON readers (2^53).
@@ -67,6 +76,12 @@ class ValidRecord:
     content_hash: str
     birth_date: str | None = None
     sex: str | None = None
+    #: A national ID as sent that cannot be trusted (wrong check character, impossible embedded
+    #: date, or it contradicts the row's birth date or sex): kept for probabilistic linkage.
+    claimed_id: str | None = None
+    address: str | None = None
+    #: Identity warnings, e.g. ``id_check_failed``, ``birth_date_conflict``, ``sex_conflict``.
+    flags: tuple[str, ...] = ()
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -204,7 +219,8 @@ def validate_row(
             occurred = day.isoformat()
         except ValueError as e:
             problems.append(Problem("occurred_at", str(e)))
-    nid = birth = sex = None
+    nid = birth = sex = claimed = None
+    flags: list[str] = []
     if "national_id" in data:
         ident = policy.identity.national_id
         try:
@@ -213,7 +229,11 @@ def validate_row(
             birth = parsed.birth_date.isoformat() if parsed.birth_date else None
             sex = parsed.sex
         except IdentifierError as e:
-            problems.append(Problem("national_id", e.message))
+            claimed = plausible_typo(str(data["national_id"]), e)
+            if claimed is None:
+                problems.append(Problem("national_id", e.message))
+            else:  # a typo (issue #3): kept, never trusted; linked probabilistically
+                flags.append("id_check_failed")
     if birth and occurred and occurred < birth:
         problems.append(Problem("occurred_at", f"{occurred} is before the birth date {birth} "
                                 "embedded in the national ID"))
@@ -221,10 +241,29 @@ def validate_row(
                                                                            "phone"}:
         problems.append(Problem("national_id", "a record needs a national_id or a phone: it "
                                 "must concern someone"))
-    for key, embedded in (("birth_date", birth), ("sex", sex)):
-        if key in data and embedded is not None and str(data[key]).strip().upper() != embedded:
-            problems.append(Problem(key, f"{data[key]!r} contradicts the national ID "
-                                    f"({embedded})"))
+    stated_birth = None
+    if "birth_date" in data:
+        try:
+            day = _parse_date(data["birth_date"])
+            if day > today:
+                problems.append(Problem("birth_date", f"{day} is in the future"))
+            elif day < EARLIEST_DATE:
+                problems.append(Problem("birth_date", f"{day} is before {EARLIEST_DATE}"))
+            else:
+                stated_birth = day.isoformat()
+        except ValueError as e:
+            problems.append(Problem("birth_date", str(e)))
+    stated_sex = str(data["sex"]).strip().upper() if "sex" in data else None
+    if stated_sex is not None and stated_sex not in ("M", "F"):
+        problems.append(Problem("sex", f"{data['sex']!r} is not M or F"))
+    # an ID that disagrees with the row's own birth date or sex: flag it and trust neither (the
+    # row is linked probabilistically and reviewed, never by the ID alone)
+    for key, stated, embedded in (("birth_date", stated_birth, birth),
+                                  ("sex", stated_sex, sex)):
+        if stated is not None and embedded is not None and stated != embedded:
+            flags.append(f"{key}_conflict")
+    if nid is not None and any(f.endswith("_conflict") for f in flags):
+        nid, claimed = None, nid
     phone = None
     if "phone" in data:
         try:
@@ -250,10 +289,14 @@ def validate_row(
         return problems
     person = data.get("name") or None
     corrects = data.get("corrects") or None
+    address = str(data["address"]).strip() or None if "address" in data else None
     assert occurred is not None
-    body = {"furnisher_record_id": frid, "kind": kind, "occurred_at": occurred,
-            "national_id": nid, "phone": phone, "name": person, "corrects": corrects,
-            "payload": payload}
+    body: dict[str, Any] = {"furnisher_record_id": frid, "kind": kind, "occurred_at": occurred,
+                            "national_id": nid or claimed, "phone": phone, "name": person,
+                            "corrects": corrects, "payload": payload}
+    if address is not None:  # absent keys stay out: hashes of earlier rows do not change
+        body["address"] = address
     digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()
     return ValidRecord(frid, kind, occurred, nid, phone, person, corrects, payload, digest,
-                       birth, sex)
+                       stated_birth or birth, sex if nid else stated_sex or sex,
+                       claimed, address, tuple(flags))

@@ -24,7 +24,14 @@ from socialcredit.policy.model import Policy
 from socialcredit.policy.rules import DesiredEntry, RecordView, desired_entries
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import disputes, furnishers, list_entries, records, repairs
+from socialcredit.store.tables import (
+    disputes,
+    furnishers,
+    links,
+    list_entries,
+    records,
+    repairs,
+)
 
 __all__ = ["EvaluationStats", "evaluate_all", "evaluate_due", "evaluate_subjects"]
 
@@ -43,6 +50,8 @@ class EvaluationStats:
     expired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     suspended: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     warned: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: entries resting on a record whose probabilistic link awaits review (issue #3)
+    pending_review: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     updated: int = 0
 
     def merge(self, other: EvaluationStats) -> None:
@@ -50,7 +59,8 @@ class EvaluationStats:
         self.updated += other.updated
         for mine, theirs in ((self.listed, other.listed), (self.removed, other.removed),
                              (self.expired, other.expired), (self.suspended, other.suspended),
-                             (self.warned, other.warned)):
+                             (self.warned, other.warned),
+                             (self.pending_review, other.pending_review)):
             for k, v in theirs.items():
                 mine[k] += v
 
@@ -58,7 +68,7 @@ class EvaluationStats:
         return {"subjects": self.subjects, "listed": dict(self.listed),
                 "removed": dict(self.removed), "expired": dict(self.expired),
                 "suspended": dict(self.suspended), "warned": dict(self.warned),
-                "updated": self.updated}
+                "pending_review": dict(self.pending_review), "updated": self.updated}
 
 
 def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, list[RecordView]]:
@@ -113,10 +123,12 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         desired = _repaired(batch, ids, current, desired)
         if policy.due_process.suspend_listing_during_dispute:
             desired = _suspend_disputed(batch, ids, current, desired)
+        desired = _pending_review(batch, ids, desired)
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key), d)
         for key, row in current.items():
-            if key not in desired and row.status in ("active", "suspended"):
+            if key not in desired and row.status in ("active", "suspended", "warned",
+                                                     "pending_review"):
                 gone = DesiredEntry(row.list, row.subject_id, row.key, "removed", row.since,
                                     row.until, row.ground, row.record_id, row.furnisher_id,
                                     row.platform, as_of.isoformat(), "record_withdrawn")
@@ -147,6 +159,20 @@ def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
     return out
 
 
+def _pending_review(batch: Batch, ids: list[int],
+                    desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
+    """An entry that would be active or warned but rests on a record whose probabilistic link
+    is still ``pending`` becomes ``pending_review``: no sanction, no notice, counted in the
+    report (DESIGN §3.2: probabilistic links feed review, not punishment)."""
+    pending = set(batch.conn.execute(select(links.c.record_id).where(
+        links.c.subject_id.in_(ids), links.c.status == "pending")).scalars())
+    if not pending:
+        return desired
+    return {key: replace(d, status="pending_review")
+            if d.status in ("active", "warned") and d.record_id in pending else d
+            for key, d in desired.items()}
+
+
 def _suspend_disputed(batch: Batch, ids: list[int], current: dict[Any, Any],
                       desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
     """Active entries whose record or entry is under an open dispute become ``suspended``
@@ -173,10 +199,10 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
                                           "end_record_id")}
     if row is None:
         entry_id = batch.next_id(list_entries)
-        if d.status == "warned":  # not listed yet: the warning period runs first
-            seq = batch.emit("entry.warned", _event_payload(entry_id, d),
+        if d.status in ("warned", "pending_review"):  # not listed (yet): no sanction
+            seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),
                              subject_id=d.subject_id)
-            stats.warned[d.list] += 1
+            (stats.warned if d.status == "warned" else stats.pending_review)[d.list] += 1
             batch.add(list_entries, {"id": entry_id, "list": d.list,
                                      "subject_id": d.subject_id, "key": d.key,
                                      "public": policy.lists[d.list].public,
@@ -214,7 +240,8 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
 
 def _ended(stats: EvaluationStats, d: DesiredEntry) -> None:
     counter = {"removed": stats.removed, "expired": stats.expired,
-               "suspended": stats.suspended, "warned": stats.warned}[d.status]
+               "suspended": stats.suspended, "warned": stats.warned,
+               "pending_review": stats.pending_review}[d.status]
     counter[d.list] += 1
 
 

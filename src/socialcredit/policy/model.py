@@ -78,9 +78,33 @@ class IdentitySpec(_Strict):
 
     class Phone(_Strict):
         default_region: str = "CN"
+        #: A number used by a new subscriber at least this many days after its last use by
+        #: the previous holder is taken as recycled (China's carriers hold a cancelled number
+        #: 90 days before re-issuing it, MIIT practice); sooner, it is a shared phone.
+        recycle_after_days: int = Field(default=90, ge=0)
+
+    class Linkage(_Strict):
+        """Probabilistic linkage (issue #3). A record is linked automatically when its best
+        candidate reaches ``auto_link_probability``, is corroborated by a checksum-valid
+        identifier of the subject (the national ID within one typo, or the phone within its
+        validity interval) and has no rival above ``review_probability``; between
+        ``review_probability`` and that, it goes to the review queue (list entries resting on
+        it are ``pending_review`` and sanction nothing)."""
+
+        auto_link_probability: float = Field(default=0.999, gt=0, lt=1)
+        review_probability: float = Field(default=0.5, gt=0, lt=1)
+        max_candidates: int = Field(default=50, ge=1, le=1000)
+        model: str | None = None  # path of a trained model JSON; None: the shipped default
+
+        @model_validator(mode="after")
+        def _ordered(self) -> IdentitySpec.Linkage:
+            if self.review_probability >= self.auto_link_probability:
+                raise ValueError("review_probability must be below auto_link_probability")
+            return self
 
     national_id: NationalId = NationalId()
     phone: Phone = Phone()
+    linkage: Linkage = Linkage()
 
 
 class TriggerRule(_Strict):

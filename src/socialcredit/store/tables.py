@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,8 +37,12 @@ __all__ = [
     "gates",
     "identifiers",
     "ingests",
+    "link_candidates",
+    "linkage_models",
+    "links",
     "ledger_head",
     "list_entries",
+    "merges",
     "metadata",
     "names",
     "notices",
@@ -125,6 +130,9 @@ subjects = Table(
     Column("region_code", String(6), nullable=True),
     Column("source", String(40), nullable=False),  # registry | list:<name>
     Column("created_seq", ID, nullable=False),
+    # set while this subject is merged into another (its records and identifiers moved there)
+    Column("merged_into", ID, nullable=True),  # 0004
+    Index("ix_subjects_birth_date", "birth_date"),  # 0004: name + birth date candidates
 )
 
 identifiers = Table(
@@ -136,6 +144,9 @@ identifiers = Table(
     Column("value", String(80), nullable=False),
     Column("valid_from", String(10), nullable=False),
     Column("valid_to", String(10), nullable=True),
+    # a phone another subject was seen using at the same time (a family phone), from this date:
+    # it then links records by itself no more (0004)
+    Column("shared_since", String(10), nullable=True),
     UniqueConstraint("kind", "value", "valid_from"),
     Index("ix_identifiers_lookup", "kind", "value"),
 )
@@ -146,6 +157,8 @@ names = Table(
     Column("subject_id", ID, ForeignKey("subjects.id"), nullable=False, index=True),
     Column("name", String(300), nullable=False),
     Column("name_key", String(300), nullable=False, index=True),  # normalised for matching
+    # "family given" in pinyin / latin (identity.names.name_forms), for linkage (0004)
+    Column("full_name", String(200), nullable=True, index=True),
 )
 
 records = Table(
@@ -168,6 +181,11 @@ records = Table(
     # active | suppressed (dispute unanswered or upheld) | deleted (furnisher) | retired
     # (past retention: payload gone); only active records are evaluated (0003)
     Column("status", String(16), nullable=False, server_default="active"),
+    # identity as sent, for linkage (0004): a national ID that failed its check or contradicts
+    # the record's birth date is kept here (never trusted as ``national_id``)
+    Column("claimed_id", String(64), nullable=True),
+    Column("birth_date", String(10), nullable=True),
+    Column("address", String(300), nullable=True),
     UniqueConstraint("furnisher_id", "furnisher_record_id"),
 )
 
@@ -351,4 +369,73 @@ repairs = Table(
     Column("decided_by", String(120), nullable=True),
     Column("note", Text, nullable=True),
     Column("seq", ID, nullable=False),
+)
+
+
+# --- probabilistic linkage (migration 0004) ----------------------------------------------------
+# How a record came to its subject, for every record not linked by a checksum-valid national ID
+# (those need no row): rule phone | probabilistic | manual; status confirmed | pending (in the
+# review queue: list entries resting on it are ``pending_review``) | rejected (left unlinked).
+links = Table(
+    "links",
+    metadata,
+    Column("record_id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("rule", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("match_weight", Float, nullable=True),
+    Column("match_probability", Float, nullable=True),
+    Column("explanation", Text, nullable=False),  # JSON {comparison: {level, weight}}, flags
+    Column("model_version", String(32), nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("seq", ID, nullable=False),
+    Index("ix_links_status", "status"),
+)
+
+# The review queue: pairs (record, candidate subject) scored between the review and the
+# auto-link thresholds, or above auto-link without corroboration or with a rival.
+link_candidates = Table(
+    "link_candidates",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("record_id", ID, nullable=False, index=True),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("match_weight", Float, nullable=False),
+    Column("match_probability", Float, nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("model_version", String(32), nullable=True),
+    Column("status", String(16), nullable=False),  # open | accepted | rejected | closed
+    Column("created_seq", ID, nullable=False),
+    Column("decided_at", String(32), nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_link_candidates_open", "status", "match_weight"),
+)
+
+# Merges of two subjects (an operator's decision); a split undoes one.
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("survivor_id", ID, nullable=False, index=True),
+    Column("absorbed_id", ID, nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # merged | split
+    Column("reason", Text, nullable=False),
+    Column("merged_by", String(120), nullable=False),
+    Column("merged_seq", ID, nullable=False),
+    Column("moved", Text, nullable=False),  # JSON {records, identifiers, names, entries}
+    Column("split_by", String(120), nullable=True),
+    Column("split_reason", Text, nullable=True),
+    Column("split_seq", ID, nullable=True),
+)
+
+# Trained linkage models (``socialcredit link --retrain``): the newest is used by every ingest
+# of every server; the training event ``linkage.model_trained`` carries its version.
+linkage_models = Table(
+    "linkage_models",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("trained_at", String(32), nullable=False),
+    Column("seq", ID, nullable=False),
+    Column("model", Text, nullable=False),  # the model JSON (LinkageModel.to_json)
 )

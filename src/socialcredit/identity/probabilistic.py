@@ -1,0 +1,492 @@
+"""Probabilistic linkage of records the deterministic rules left unlinked (issue #3).
+
+A record without a checksum-valid national ID — a typo'd ID, an ID contradicting the row's own
+birth date or sex, or a phone and a name only — is compared with the existing subjects that
+could be the same person, and linked, queued for review, or left unlinked:
+
+0. **The phone rule.** A record with a phone and no claimed ID links to the one subject that
+   held the number on the record's date (identifier validity interval, so a recycled number
+   never carries the previous holder's records to the new one), unless the number was shared
+   by then (:mod:`socialcredit.identity.link`) or the record's name differs from the holder's.
+1. **Candidates** (blocking, in the operational database, a few indexed queries per chunk):
+   subjects whose national ID is one typo away from the claimed one
+   (:func:`~socialcredit.identity.national_id.one_edit_neighbours`), subjects that ever held the
+   record's phone, and subjects with the same name (pinyin "family given") and birth date. At
+   most ``identity.linkage.max_candidates`` per record.
+2. **Scores**: the trained Splink model (:mod:`socialcredit.identity.model`, run through
+   :mod:`socialcredit.identity.scoring`) compares each record with its candidates — one row
+   per name × phone interval of the subject, the best row counts — giving a match weight, a
+   probability and each comparison's contribution.
+3. **Decision** (DESIGN §3.2, no sanction on a name alone): the best candidate is linked
+   (``links.status = confirmed``) when its probability reaches ``auto_link_probability``, it is
+   *corroborated* by a checksum-valid identifier of the subject (the national ID agrees within
+   one typo, or the phone agrees within its validity interval and is not a shared number on
+   the record's date), no other candidate reaches
+   ``review_probability`` (twins, namesakes on a family phone) and the record carries no
+   identity conflict flag. Otherwise, a best candidate at or above ``review_probability`` gets
+   the record *tentatively* (``pending``): every candidate above that line is put in the review
+   queue, and list entries resting on the record are ``pending_review`` — they sanction nothing
+   until an operator accepts the link (:mod:`socialcredit.identity.review`). Below that line
+   the record stays unlinked.
+
+Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight,
+match_probability, model_version}`` (with the subject's id, so gates and lists follow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import bindparam, func, select, update
+
+from socialcredit.identity.model import LinkageModel
+from socialcredit.identity.names import name_forms
+from socialcredit.identity.national_id import one_edit_neighbours
+from socialcredit.identity.scoring import scorer_for
+from socialcredit.policy.model import Policy
+from socialcredit.store.ledger import Batch
+from socialcredit.store.tables import (
+    identifiers,
+    link_candidates,
+    links,
+    names,
+    records,
+    subjects,
+)
+
+__all__ = ["LinkInput", "LinkOutcome", "ProbabilisticLinker", "explain"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500
+#: Comparisons whose agreement is an identifier check (corroboration, see the module docstring).
+_ID_LEVELS = {"national_id", "phone"}
+#: Weight of the model's own name frequency against the registry's (in names): below about
+#: this many names the registry's counts say little about how common a name is.
+TF_PRIOR_NAMES = 10_000
+#: Most name × phone rows kept per candidate subject.
+_ROWS_PER_SUBJECT = 12
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInput:
+    """What linkage reads of one record."""
+
+    record_id: int
+    occurred_at: str
+    name: str | None = None
+    birth_date: str | None = None
+    claimed_id: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def flags_conflict(self) -> bool:
+        """The ID contradicts the row's own birth date or sex: trust neither, review."""
+        return any(f.endswith("_conflict") for f in self.flags)
+
+
+@dataclass
+class LinkOutcome:
+    """Counts of one linkage run and the subjects whose records changed."""
+
+    linked: int = 0
+    pending: int = 0
+    unlinked: int = 0
+    scored_pairs: int = 0
+    touched: set[int] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"linked": self.linked, "pending": self.pending, "unlinked": self.unlinked,
+                "scored_pairs": self.scored_pairs}
+
+
+def explain(row: dict[str, Any] | pd.Series, comparisons: Iterable[str]) -> dict[str, Any]:
+    """``{comparison: {"level", "weight"}}`` of one scored pair (weights in log2 Bayes
+    factor units; the prior is ``match_weight`` minus their sum)."""
+    out: dict[str, Any] = {}
+    for name in comparisons:
+        w = row.get(f"w_{name}")
+        out[name] = {"level": str(row.get(f"level_{name}")),
+                     "weight": None if w is None or pd.isna(w) else round(float(w), 3)}
+    return out
+
+
+class ProbabilisticLinker:
+    """Links a chunk of records inside one write :class:`Batch` (see the module docstring)."""
+
+    def __init__(self, batch: Batch, policy: Policy, model: LinkageModel) -> None:
+        self.batch, self.policy, self.model = batch, policy, model
+        self.spec = policy.identity.linkage
+        #: (subject id, phone) → the date from which that number is known to be shared
+        self.shared: dict[tuple[int, str], str] = {}
+
+    # ------------------------------------------------------------------ candidates
+    def candidates(self, recs: Sequence[LinkInput]) -> dict[int, list[int]]:
+        """record id → candidate subject ids (best-evidence first, capped)."""
+        conn = self.batch.conn
+        by_id: dict[str, list[int]] = defaultdict(list)
+        by_phone: dict[str, list[int]] = defaultdict(list)
+        by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for r in recs:
+            if r.claimed_id:
+                for nid in (r.claimed_id, *one_edit_neighbours(r.claimed_id)):
+                    by_id[nid].append(r.record_id)
+            if r.phone:
+                by_phone[r.phone].append(r.record_id)
+            full = name_forms(r.name).full_name if r.name else None
+            birth = r.birth_date or _embedded_birth(r.claimed_id)
+            if full and birth:
+                by_name[(full, birth)].append(r.record_id)
+        found: dict[int, list[int]] = defaultdict(list)
+        live = subjects.c.merged_into.is_(None)
+        keys = sorted(by_id)
+        for i in range(0, len(keys), _CHUNK):
+            for nid, sid in conn.execute(select(subjects.c.national_id, subjects.c.id).where(
+                    subjects.c.national_id.in_(keys[i:i + _CHUNK]), live)):
+                for rid in by_id[nid]:
+                    found[rid].append(sid)
+        keys = sorted(by_phone)
+        for i in range(0, len(keys), _CHUNK):
+            for value, sid in conn.execute(select(identifiers.c.value, identifiers.c.subject_id)
+                                           .where(identifiers.c.kind == "phone",
+                                                  identifiers.c.value.in_(keys[i:i + _CHUNK]))):
+                for rid in by_phone[value]:
+                    found[rid].append(sid)
+        fulls = sorted({full for full, _ in by_name})
+        for i in range(0, len(fulls), _CHUNK):
+            for full, birth, sid in conn.execute(
+                select(names.c.full_name, subjects.c.birth_date, subjects.c.id)
+                .join(subjects, subjects.c.id == names.c.subject_id)
+                .where(names.c.full_name.in_(fulls[i:i + _CHUNK]), live)
+            ):
+                for rid in by_name.get((full, birth), ()):
+                    found[rid].append(sid)
+        return {rid: list(dict.fromkeys(sids))[:self.spec.max_candidates]
+                for rid, sids in found.items()}
+
+    # ------------------------------------------------------------------ frames
+    def _record_frame(self, recs: Sequence[LinkInput]) -> pd.DataFrame:
+        rows = []
+        for r in recs:
+            forms = name_forms(r.name)
+            rows.append({"unique_id": f"r{r.record_id}", "group_id": r.record_id,
+                         "family_name": forms.family_name, "given_name": forms.given_name,
+                         "full_name": forms.full_name, "birth_date": r.birth_date,
+                         "national_id": r.claimed_id, "phone": r.phone,
+                         "occurred_at": r.occurred_at, "phone_from": None, "phone_to": None,
+                         "address": _address(r.address)})
+        return pd.DataFrame(rows, columns=_COLUMNS)
+
+    def _subject_frame(self, cands: dict[int, list[int]]) -> pd.DataFrame:
+        conn = self.batch.conn
+        sids = sorted({s for ss in cands.values() for s in ss})
+        profile: dict[int, dict[str, Any]] = {}
+        fulls: dict[int, list[str]] = defaultdict(list)
+        phones: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
+        address: dict[int, str] = {}
+        for i in range(0, len(sids), _CHUNK):
+            part = sids[i:i + _CHUNK]
+            for s in conn.execute(select(subjects.c.id, subjects.c.national_id,
+                                         subjects.c.birth_date, subjects.c.name)
+                                  .where(subjects.c.id.in_(part))):
+                profile[s.id] = {"national_id": s.national_id, "birth_date": s.birth_date,
+                                 "name": s.name}
+            for n in conn.execute(select(names.c.subject_id, names.c.name).where(
+                    names.c.subject_id.in_(part))):
+                fulls[n.subject_id].append(n.name)
+            for ph in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
+                                          identifiers.c.valid_from, identifiers.c.valid_to,
+                                          identifiers.c.shared_since)
+                                  .where(identifiers.c.subject_id.in_(part),
+                                         identifiers.c.kind == "phone")
+                                  .order_by(identifiers.c.id)):
+                phones[ph.subject_id].append((ph.value, ph.valid_from, ph.valid_to))
+                if ph.shared_since is not None:
+                    self.shared[(ph.subject_id, ph.value)] = ph.shared_since
+            for a in conn.execute(select(records.c.subject_id, records.c.address)
+                                  .where(records.c.subject_id.in_(part),
+                                         records.c.address.is_not(None))
+                                  .order_by(records.c.occurred_at)):
+                address[a.subject_id] = a.address  # the latest one
+        rows = []
+        for rid, ss in cands.items():
+            for sid in ss:
+                p = profile.get(sid)
+                if p is None:
+                    continue
+                name_list = list(dict.fromkeys(fulls[sid] or [p["name"]]))
+                phone_list: list[tuple[str | None, str | None, str | None]] = (
+                    list(phones[sid]) or [(None, None, None)])
+                k = 0
+                for raw in name_list:
+                    forms = name_forms(raw)
+                    for value, since, until in phone_list:
+                        if k >= _ROWS_PER_SUBJECT:
+                            break
+                        rows.append({"unique_id": f"s{sid}#{rid}#{k}", "group_id": rid,
+                                     "family_name": forms.family_name,
+                                     "given_name": forms.given_name,
+                                     "full_name": forms.full_name,
+                                     "birth_date": p["birth_date"],
+                                     "national_id": p["national_id"], "phone": value,
+                                     "occurred_at": None, "phone_from": since,
+                                     "phone_to": until,
+                                     "address": _address(address.get(sid))})
+                        k += 1
+        return pd.DataFrame(rows, columns=_COLUMNS)
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, recs: Sequence[LinkInput]) -> pd.DataFrame:
+        """Scored (record, subject) pairs: columns ``record_id``, ``subject_id``,
+        ``match_weight``, ``match_probability``, ``w_<comparison>``, ``level_<comparison>``;
+        the best row per pair."""
+        cands = self.candidates(recs)
+        todo = [r for r in recs if r.record_id in cands]
+        if not todo:
+            return pd.DataFrame(columns=["record_id", "subject_id", "match_weight",
+                                         "match_probability"])
+        left, right = self._record_frame(todo), self._subject_frame(cands)
+        tf = self._tf(left, right)
+        pairs = scorer_for(self.model, tuple(sorted(tf))).score(left, right, tf)
+        if pairs.empty:
+            return pairs.assign(record_id=[], subject_id=[])
+        rec_side = pairs["unique_id_l"].str.startswith("r")
+        rid = pairs["unique_id_l"].where(rec_side, pairs["unique_id_r"])
+        sid = pairs["unique_id_r"].where(rec_side, pairs["unique_id_l"])
+        pairs = pairs.assign(record_id=rid.str[1:].astype("int64"),
+                             subject_id=sid.str[1:].str.split("#").str[0].astype("int64"))
+        pairs = pairs.sort_values(["record_id", "subject_id", "match_weight"],
+                                  ascending=[True, True, False], kind="stable")
+        return pairs.drop_duplicates(["record_id", "subject_id"]).reset_index(drop=True)
+
+    def _tf(self, left: pd.DataFrame, right: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Term frequencies of the model's TF columns over the whole registry's names (a
+        chunk's own frequencies would make every name look rare), for the values at hand."""
+        freq = _frequencies(self.batch.conn)
+        out: dict[str, pd.DataFrame] = {}
+        for col, u in tf_columns(self.model).items():
+            counts = freq.get(col)
+            if counts is None:
+                continue
+            total = sum(counts.values())
+            values = sorted({v for v in pd.concat([left[col], right[col]]).dropna()})
+            # smoothed toward the model's u (no adjustment) so that a small registry, where
+            # every name is "common", does not erase the name's evidence: the registry's own
+            # frequency takes over as it grows past TF_PRIOR_NAMES names
+            out[col] = pd.DataFrame({col: values, f"tf_{col}": [
+                (counts.get(v, 0) + TF_PRIOR_NAMES * u) / (total + TF_PRIOR_NAMES)
+                for v in values]})
+        return out
+
+    # ------------------------------------------------------------------ the phone rule
+    def by_phone(self, recs: Sequence[LinkInput]) -> dict[int, tuple[int, Any]]:
+        """record id → (subject id, its phone identifier row) for records the phone rule links:
+        no claimed ID or identity conflict, one holder of the number on the record's date, the
+        number not shared by then, and no usable name that differs from the holder's names."""
+        conn = self.batch.conn
+        todo = [r for r in recs if r.phone and not r.claimed_id and not r.flags]
+        phones = sorted({r.phone for r in todo if r.phone})
+        held: dict[str, list[Any]] = defaultdict(list)
+        for i in range(0, len(phones), _CHUNK):
+            for row in conn.execute(select(identifiers).where(
+                    identifiers.c.kind == "phone", identifiers.c.value.in_(phones[i:i + _CHUNK]))):
+                held[row.value].append(row)
+        sids = sorted({row.subject_id for rows in held.values() for row in rows})
+        fulls: dict[int, set[str]] = defaultdict(set)
+        for i in range(0, len(sids), _CHUNK):
+            for sid, full in conn.execute(select(names.c.subject_id, names.c.full_name).where(
+                    names.c.subject_id.in_(sids[i:i + _CHUNK]))):
+                if full:
+                    fulls[sid].add(full)
+        out: dict[int, tuple[int, Any]] = {}
+        for r in todo:
+            day = r.occurred_at
+            hits = [h for h in held.get(r.phone or "", ())
+                    if h.valid_from <= day and (h.valid_to is None or day < h.valid_to)]
+            if len(hits) != 1:
+                continue
+            h = hits[0]
+            if h.shared_since is not None and day >= h.shared_since:
+                continue
+            full = name_forms(r.name).full_name if r.name else None
+            if full and fulls[h.subject_id] and full not in fulls[h.subject_id]:
+                continue
+            out[r.record_id] = (int(h.subject_id), h)
+        return out
+
+    # ------------------------------------------------------------------ decisions
+    def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model") -> LinkOutcome:
+        """Apply the phone rule, then score, decide and write (see the module docstring)."""
+        out = LinkOutcome()
+        if not recs:
+            return out
+        b = self.batch
+        moves: list[dict[str, Any]] = []
+        phone_links = self.by_phone(recs)
+        for rid, (sid, h) in sorted(phone_links.items()):
+            why = {"phone": {"level": f"held by the subject from {h.valid_from}"
+                             + (f" to {h.valid_to}" if h.valid_to else "")
+                             + " (the record's date is inside)", "weight": None}}
+            seq = b.emit("record.linked", {"record_id": rid, "subject_id": sid,
+                                           "rule": "phone", "status": "confirmed"},
+                         subject_id=sid)
+            b.add(links, {"record_id": rid, "subject_id": sid, "rule": "phone",
+                          "status": "confirmed", "match_weight": None,
+                          "match_probability": None,
+                          "explanation": json.dumps(why, ensure_ascii=False, sort_keys=True),
+                          "model_version": None, "decided_by": "rule", "seq": seq})
+            moves.append({"rid": rid, "sid": sid})
+            out.touched.add(sid)
+            out.linked += 1
+        recs = [r for r in recs if r.record_id not in phone_links]
+        pairs = self.score(recs) if recs else pd.DataFrame()
+        out.scored_pairs = len(pairs)
+        comparisons = comparison_names(self.model)
+        by_record: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in pairs.to_dict("records"):
+            by_record[int(row["record_id"])].append(row)
+        for r in recs:
+            rows = sorted(by_record.get(r.record_id, ()),
+                          key=lambda x: (-x["match_probability"], x["subject_id"]))
+            above = [x for x in rows if x["match_probability"] >= self.spec.review_probability]
+            if not above:
+                out.unlinked += 1
+                continue
+            best = above[0]
+            sid = int(best["subject_id"])
+            shared = self.shared.get((sid, r.phone or ""))
+            auto = (best["match_probability"] >= self.spec.auto_link_probability
+                    and len(above) == 1 and not r.flags_conflict
+                    and _corroborated(best, comparisons, phone_counts=shared is None
+                                      or r.occurred_at < shared))
+            status = "confirmed" if auto else "pending"
+            reasons = explain(best, comparisons)
+            if r.flags:
+                reasons["flags"] = list(r.flags)
+            seq = b.emit("record.linked", {
+                "record_id": r.record_id, "subject_id": sid, "rule": "probabilistic",
+                "status": status, "match_weight": round(float(best["match_weight"]), 3),
+                "match_probability": round(float(best["match_probability"]), 6),
+                "model_version": self.model.version}, subject_id=sid)
+            b.add(links, {"record_id": r.record_id, "subject_id": sid, "rule": "probabilistic",
+                          "status": status, "match_weight": float(best["match_weight"]),
+                          "match_probability": float(best["match_probability"]),
+                          "explanation": json.dumps(reasons, ensure_ascii=False,
+                                                    sort_keys=True),
+                          "model_version": self.model.version, "decided_by": decided_by,
+                          "seq": seq})
+            if not auto:
+                for x in above:
+                    b.add(link_candidates, {
+                        "id": b.next_id(link_candidates), "record_id": r.record_id,
+                        "subject_id": int(x["subject_id"]),
+                        "match_weight": float(x["match_weight"]),
+                        "match_probability": float(x["match_probability"]),
+                        "explanation": json.dumps(explain(x, comparisons), ensure_ascii=False,
+                                                  sort_keys=True),
+                        "model_version": self.model.version, "status": "open",
+                        "created_seq": seq})
+            moves.append({"rid": r.record_id, "sid": sid})
+            out.touched.add(sid)
+            if auto:
+                out.linked += 1
+            else:
+                out.pending += 1
+        if moves:
+            b.flush()
+            b.conn.execute(update(records).where(records.c.id == bindparam("rid"))
+                           .values(subject_id=bindparam("sid")), moves)
+        return out
+
+
+def comparison_names(model: LinkageModel) -> list[str]:
+    """The model's comparisons (``name``, ``birth_date``, ``national_id``, ...)."""
+    return [c["output_column_name"] for c in model.settings["comparisons"]]
+
+
+def tf_columns(model: LinkageModel) -> dict[str, float]:
+    """Columns the model adjusts by term frequency → the u probability of their first
+    adjusted level (the frequency at which the adjustment is nil)."""
+    out: dict[str, float] = {}
+    for c in model.settings["comparisons"]:
+        for lv in c["comparison_levels"]:
+            col = lv.get("tf_adjustment_column")
+            if col and col not in out and lv.get("u_probability"):
+                out[col] = float(lv["u_probability"])
+    return out
+
+
+_FREQ_LOCK = threading.Lock()
+_FREQ: dict[str, tuple[int, dict[str, dict[str, int]]]] = {}
+
+
+def _frequencies(conn: Any) -> dict[str, dict[str, int]]:
+    """Counts of full, family and given names over the ``names`` table, cached per database
+    and recomputed once the table has grown by a tenth (one GROUP BY; a registry of 10 M names
+    takes a few seconds, once)."""
+    key = str(conn.engine.url)
+    size = conn.execute(select(func.count()).select_from(names)).scalar() or 0
+    with _FREQ_LOCK:
+        hit = _FREQ.get(key)
+    if hit is not None and size <= hit[0] * 1.1 + 100:
+        return hit[1]
+    full: dict[str, int] = {}
+    family: dict[str, int] = defaultdict(int)
+    given: dict[str, int] = defaultdict(int)
+    for value, count in conn.execute(select(names.c.full_name, func.count()).where(
+            names.c.full_name.is_not(None)).group_by(names.c.full_name)):
+        if not value:
+            continue
+        full[value] = count
+        fam, _, giv = value.partition(" ")
+        family[fam] += count
+        if giv:
+            given[giv] += count
+    out = {"full_name": full, "family_name": dict(family), "given_name": dict(given)}
+    with _FREQ_LOCK:
+        _FREQ[key] = (size, out)
+    return out
+
+
+_COLUMNS = ["unique_id", "group_id", "family_name", "given_name", "full_name", "birth_date",
+            "national_id", "phone", "occurred_at", "phone_from", "phone_to", "address"]
+
+
+def _address(text: str | None) -> str | None:
+    if not text:
+        return None
+    out = " ".join("".join(ch if ch.isalnum() else " " for ch in text.casefold()).split())
+    return out or None
+
+
+def _embedded_birth(claimed: str | None) -> str | None:
+    """The birth date a (possibly typo'd) 18-character CN ID embeds, if it is a real date."""
+    if not claimed or len(claimed) != 18 or not claimed[6:14].isdigit():
+        return None
+    try:
+        return dt.date(int(claimed[6:10]), int(claimed[10:12]), int(claimed[12:14])).isoformat()
+    except ValueError:
+        return None
+
+
+def _corroborated(row: dict[str, Any], comparisons: Iterable[str], *,
+                  phone_counts: bool = True) -> bool:
+    """A checksum-valid identifier of the subject agrees: a positive national-ID or phone
+    contribution (the phone's counts only inside its validity interval, see the model, and
+    not when the number is shared on the record's date)."""
+    for name in comparisons:
+        if name in _ID_LEVELS and (phone_counts or name != "phone"):
+            w = row.get(f"w_{name}")
+            if w is not None and not pd.isna(w) and float(w) > 0:
+                return True
+    return False

@@ -1,0 +1,303 @@
+"""``socialcredit link …``: linkage runs and the human decisions on identity (issue #3).
+
+* ``socialcredit link`` links what can be linked now
+  (:func:`socialcredit.identity.relink.relink_unlinked`); ``--retrain`` first trains a new model
+  on the registry's own records (:func:`socialcredit.identity.relink.retrain`).
+* ``link review`` lists the review queue: each pair (record, candidate subject) with its match
+  weight, probability and each comparison's contribution.
+* ``link accept`` / ``reject`` decide a pair; ``link unlink`` detaches a wrongly linked record;
+  ``link merge`` / ``split`` merge two subjects and undo a merge
+  (:mod:`socialcredit.identity.review`).
+
+Decisions are recorded as made by ``cli:<OS user name>``. Exit codes follow :mod:`socialcredit.cli`
+(0 success; 1 not found / conflict; 2 bad input). ``link_app`` is registered by
+:mod:`socialcredit.cli` as ``socialcredit link``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["link_app", "review_table"]
+
+link_app = typer.Typer(invoke_without_command=True, help=(
+    "Link records to subjects; review, accept or reject probabilistic links; merge and split "
+    "subjects."))
+
+# socialcredit.cli registers ``link_app`` and this module uses its helpers: ``link_app`` exists
+# before that import, so either module may be imported first
+from socialcredit.cli import AsOfOpt, JsonOpt, _as_of, _out, _registry, console  # noqa: E402
+from socialcredit.errors import InputError  # noqa: E402
+
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
+NoteOpt = Annotated[str | None, typer.Option("--note", help="A note kept with the decision.")]
+
+
+def _by() -> str:
+    """Who decides: ``cli:`` and the OS user name."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return "cli:unknown"
+
+
+def _day(as_of: str | None) -> dt.date:
+    """The evaluation date of a decision: ``--as-of`` or today, never in the future (that
+    would pre-empt the clocks of the entries it touches)."""
+    day = _as_of(as_of)
+    if day > dt.datetime.now(dt.UTC).date():
+        raise InputError(f"--as-of {day} is in the future: decisions are evaluated as of "
+                         "today or an earlier date")
+    return day
+
+
+@link_app.callback()
+def link(
+    ctx: typer.Context,
+    retrain: Annotated[bool, typer.Option(
+        "--retrain", help="Train a new model on the registry's records first (a full run).")
+    ] = False,
+    backend: Annotated[Literal["duckdb", "spark"], typer.Option(
+        help="Engine for --retrain.")] = "duckdb",
+    seed: Annotated[int, typer.Option(help="Random seed for --retrain.")] = 42,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the trained model's JSON (--retrain).")] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link unlinked records to subjects (deterministic, then probabilistic).
+
+    Pairs the model cannot decide go to `socialcredit link review`."""
+    if ctx.invoked_subcommand is not None:
+        if retrain or out or as_json or as_of:
+            sub = ctx.invoked_subcommand
+            raise InputError(f"options given before `{sub}` belong to `socialcredit link` "
+                             f"itself: put them after it (`socialcredit link {sub} --json`)")
+        return
+    from socialcredit.identity import relink
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    show = not as_json and console.is_terminal
+    try:
+        with console.status("Training and linking…" if retrain else "Linking…") if show \
+                else nullcontext():
+            if retrain:
+                result = relink.retrain(reg.store, reg.policy, backend=backend, seed=seed,
+                                        out_dir=out, as_of=day)
+            else:
+                result = relink.relink_unlinked(reg.store, reg.policy, as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+        return
+    if retrain:
+        console.print(f"Trained model {result.get('model_version')} on "
+                      f"{result.get('trained_on', 0):,} records, saved to {result.get('path')}.")
+        for warning in result.get("warnings") or ():
+            console.print(f"  warning: {warning}", highlight=False)
+    console.print(f"Linked {result.get('linked', 0):,} records; "
+                  f"{result.get('pending', 0):,} wait for review "
+                  f"(`socialcredit link review`); {result.get('unlinked', 0):,} remain unlinked.")
+
+
+def _cell(*parts: Any) -> str:
+    return " · ".join(str(p) for p in parts if p not in (None, ""))
+
+
+def _contributions(explanation: dict[str, Any]) -> Text:
+    """``name exact +6.20 · birth_date exact +4.10 …`` (weights in log2 Bayes factor units;
+    ``—``: not compared, e.g. a missing value)."""
+    text = Text()
+    for comparison, value in explanation.items():
+        if not isinstance(value, dict) or "level" not in value:
+            continue  # flags and other annotations are not contributions
+        weight = value.get("weight")
+        if text:
+            text.append(" · ", style="dim")
+        text.append(f"{comparison} ", style="bold")
+        text.append(f"{value['level']} ")
+        if weight is None:
+            text.append("—", style="dim")
+        else:
+            text.append(f"{weight:+.2f}", style="green" if weight > 0 else
+                        "red" if weight < 0 else "")
+    return text
+
+
+def review_table(queue: dict[str, Any]) -> Table:
+    """The review queue (the ``{"data", "count"}`` of
+    :func:`socialcredit.identity.review.review_queue`) as a Rich table that fits a 100-column
+    terminal: one row per pair — candidate id, match weight, probability, then the record
+    (``#id furnisher · kind · date`` and ``name · claimed ID · phone``), the candidate subject
+    (``→ subject #id national ID · name · birth date``) and an indented line of each
+    comparison's level and weight."""
+    table = Table(title=f"{queue['count']} pair(s) to review", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("cand", justify="right", no_wrap=True)
+    table.add_column("weight", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("record → candidate subject; each comparison's level and weight")
+    for pair in queue["data"]:
+        rec, sub = pair["record"], pair["subject"]
+        cell = Text(f"#{rec['id']} {_cell(rec['furnisher'], rec['kind'], rec['occurred_at'])}\n"
+                    f"{_cell(rec['name'], rec['claimed_id'], rec['phone']) or '-'}")
+        if rec.get("tentative"):
+            cell.append("  (rests here, pending review)", style="yellow")
+        cell.append(f"\n→ subject #{sub['id']} "
+                    f"{_cell(sub['national_id'], sub['name'], sub['birth_date'])}\n",
+                    style="cyan")
+        contributions = _contributions(pair.get("explanation") or {})
+        contributions.pad_left(2)
+        cell.append_text(contributions)
+        probability = pair["match_probability"]
+        table.add_row(str(pair["id"]), f"{pair['match_weight']:.2f}",
+                      "-" if probability is None else f"{probability:.3f}", cell,
+                      end_section=True)
+    return table
+
+
+@link_app.command("review")
+def review(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Pairs to show.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Pairs to skip.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the review queue, highest match weight first.
+
+    Each pair shows its match weight, probability and each comparison's contribution (level
+    and weight, in log2 Bayes factor units)."""
+    from socialcredit.identity.review import review_queue
+
+    reg = _registry()
+    try:
+        queue = review_queue(reg.store, limit=limit, offset=offset)
+    finally:
+        reg.close()
+    if as_json:
+        _out(queue)
+    elif not queue["count"]:
+        console.print("The review queue is empty.")
+    else:
+        Console().print(review_table(queue))
+
+
+@link_app.command("accept")
+def accept(candidate_id: int, note: NoteOpt = None, as_of: AsOfOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Confirm a pair of the review queue.
+
+    The record rests on that subject and its entries that were pending review take effect."""
+    from socialcredit.identity.review import accept_candidate
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = accept_candidate(reg.store, reg.policy, candidate_id, by=_by(), note=note,
+                                  as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+        return
+    moved = f" (moved from subject {result['moved_from']})" if result["moved_from"] else ""
+    console.print(f"Accepted candidate {candidate_id}: record {result['record_id']} is linked "
+                  f"to subject {result['subject_id']}{moved}.")
+
+
+@link_app.command("reject")
+def reject(candidate_id: int, note: NoteOpt = None, as_of: AsOfOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Refuse a pair of the review queue.
+
+    The record goes to its next candidate (still pending review) or is left unlinked."""
+    from socialcredit.identity.review import reject_candidate
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = reject_candidate(reg.store, reg.policy, candidate_id, by=_by(), note=note,
+                                  as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+        return
+    after = (f"now rests on subject {result['subject_id']} (pending review)"
+             if result["subject_id"] is not None else "is not linked to anyone")
+    console.print(f"Rejected candidate {candidate_id}: record {result['record_id']} {after}.")
+
+
+@link_app.command("unlink")
+def unlink(record_id: int, reason: ReasonOpt, as_of: AsOfOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Detach a wrongly linked record from its subject (it is left unlinked)."""
+    from socialcredit.identity.review import unlink_record
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = unlink_record(reg.store, reg.policy, record_id, by=_by(), reason=reason,
+                               as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+    else:
+        console.print(f"Record {record_id} unlinked from subject {result['was']}.")
+
+
+@link_app.command("merge")
+def merge(survivor_id: int, absorbed_id: int, reason: ReasonOpt, as_of: AsOfOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Merge subject ABSORBED_ID into SURVIVOR_ID (one person known as two subjects).
+
+    Records, identifiers, names and list entries move to the survivor; `link split` undoes
+    it."""
+    from socialcredit.identity.review import merge_subjects
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = merge_subjects(reg.store, reg.policy, survivor=survivor_id,
+                                absorbed=absorbed_id, by=_by(), reason=reason, as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+    else:
+        console.print(f"Merge {result['merge_id']}: subject {absorbed_id} merged into "
+                      f"{survivor_id} ({result['records']} records, {result['identifiers']} "
+                      f"identifiers, {result['entries']} list entries moved).")
+
+
+@link_app.command("split")
+def split(merge_id: int, reason: ReasonOpt, as_of: AsOfOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Undo a merge: what it moved (and is still on the survivor) goes back."""
+    from socialcredit.identity.review import split_merge
+
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = split_merge(reg.store, reg.policy, merge_id, by=_by(), reason=reason,
+                             as_of=day)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+    else:
+        console.print(f"Merge {merge_id} split: {result['records']} records, "
+                      f"{result['identifiers']} identifiers and {result['entries']} list "
+                      "entries went back.")
