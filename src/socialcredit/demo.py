@@ -137,7 +137,7 @@ def _sign_in_example(registry: Registry, adapter: FileAdapter) -> dict[str, Any]
     now = dt.datetime.now(dt.UTC)
     notice = request_code(registry.store, registry.policy, national_id=row.national_id,
                           phone=row.value, now=now)
-    deliver_notices(registry.store, adapter, now=now)
+    deliver_notices(registry.store, adapter, now=now, only=notice)
     code = next((json.loads(line)["text"].split()[5].rstrip(".")
                  for line in adapter.path.read_text(encoding="utf-8").splitlines()
                  if json.loads(line)["notice_id"] == notice), None)
