@@ -367,3 +367,125 @@ def test_replayed_splink_sql_scores_exactly_as_a_fresh_splink_run() -> None:
         assert len(replayed) == len(right)
         pd.testing.assert_frame_equal(replayed.reset_index(drop=True),
                                       fresh.reset_index(drop=True))
+
+
+# --- found by a newcomer's pass: each was a wrong or lost sanction ----------------------------
+
+def test_a_twins_typoed_id_never_sanctions_the_other_twin(registry: Registry,
+                                                          tmp_path: Path) -> None:
+    """Only A is known; B's finding carries B's ID with one wrong digit — one edit from A's
+    too. A one-typo ID is evidence, not a checksum-valid identifier: no sanction on A."""
+    a = "110105198503170570"
+    bt = "110105198503170577"  # B's ID (…0597) with one wrong digit
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(a, "c1")])
+    finding = _court(bt, "c2", phone=None, finding=True, case="(2026)京0105执8号")
+    result = _ingest(registry, "court2", "court", tmp_path / "b.csv", [finding])
+    assert (result.accepted, len(result.flagged)) == (1, 1)
+    assert _entries(registry).get((a, "(2026)京0105执8号")) in (None, "pending_review")
+    assert _decide(registry, nid=a) == "allow"
+
+
+def test_a_phone_alone_never_sanctions(registry: Registry, tmp_path: Path) -> None:
+    """A finding with only the holder's phone (no name, or the holder's name: a family member
+    may have the same) links by the phone rule for the file, but its entry waits for an
+    operator; confirming it lists the holder."""
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    rows = [{"furnisher_record_id": "p1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-03-01", "phone": PHONE, "name": name,
+             "case_number": f"(2026)京0105执{n}号", "ground": 1, "amount_minor": 100,
+             "currency": "CNY"} | {"furnisher_record_id": f"p{n}"}
+            for n, name in enumerate(["", "张伟"], start=1)]
+    _ingest(registry, "court2", "court", tmp_path / "p.csv", rows)
+    assert _link(registry, "p1").rule == "phone" and _subject_of(registry, "p1") == A
+    entries = _entries(registry)
+    assert entries[(A, "(2026)京0105执1号")] == "pending_review"
+    assert entries[(A, "(2026)京0105执2号")] == "pending_review"
+    assert _decide(registry, nid=A) == "allow" and _decide(registry, phone=PHONE) == "allow"
+    queue = review_queue(registry.store)["data"]
+    assert {p["record"]["id"] for p in queue} == {_link(registry, "p1").record_id,
+                                                 _link(registry, "p2").record_id}
+    accept_candidate(registry.store, registry.policy, queue[0]["id"], by="op", as_of=TODAY)
+    assert "active" in {_entries(registry)[(A, k)] for k in ("(2026)京0105执1号",
+                                                             "(2026)京0105执2号")}
+    assert _decide(registry, nid=A) == "deny"
+
+
+def test_merges_follow_new_records_stale_candidates_and_refuse_a_split_out_of_order(
+        registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.errors import Conflict
+
+    b_id, c_id = make_id("440303", "19850312", 131), make_id("310101", "19850312", 131)
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [
+        _court(A, "c1"), _court(b_id, "c2", phone="+8613700000001", case="B1"),
+        _court(c_id, "c3", phone="+8613700000002", case="C1")])
+    with registry.store.read() as conn:
+        sid = dict(conn.execute(select(subjects.c.national_id, subjects.c.id)).all())
+    # a pending pair naming B, then B merged into A: the pair now names A
+    finding = _court(A, "c9", finding=True, case="(2026)京0105执7号") | {
+        "birth_date": "1985-12-03", "national_id": b_id, "phone": ""}
+    _ingest(registry, "court3", "court", tmp_path / "f.csv", [finding])
+    first = merge_subjects(registry.store, registry.policy, survivor=sid[A],
+                           absorbed=sid[b_id], by="t", reason="same man", as_of=TODAY)
+    assert {p["subject"]["id"] for p in review_queue(registry.store)["data"]} <= {sid[A]}
+    # a new record with B's valid ID lands on the survivor, and its listing sanctions
+    _ingest(registry, "court", "court", tmp_path / "n.csv",
+            [_court(b_id, "c4", phone=None, finding=True, case="B2")])
+    assert _subject_of(registry, "c4") == A
+    assert _decide(registry, nid=b_id) == "deny" and _decide(registry, nid=A) == "deny"
+    # A then merged into C: splitting the first merge now would strand B's things on C
+    second = merge_subjects(registry.store, registry.policy, survivor=sid[c_id],
+                            absorbed=sid[A], by="t", reason="same man", as_of=TODAY)
+    with pytest.raises(Conflict, match="split that merge first"):
+        split_merge(registry.store, registry.policy, first["merge_id"], by="t", reason="x",
+                    as_of=TODAY)
+    split_merge(registry.store, registry.policy, second["merge_id"], by="t", reason="x",
+                as_of=TODAY)
+    split_merge(registry.store, registry.policy, first["merge_id"], by="t", reason="x",
+                as_of=TODAY)
+    assert _subject_of(registry, "c2") == b_id and _subject_of(registry, "c3") == c_id
+
+
+def test_an_unlinked_record_finds_its_real_subject_when_it_arrives(registry: Registry,
+                                                                  tmp_path: Path) -> None:
+    """Unlinking refuses one pair, not the record: once the twin's own subject exists,
+    ``socialcredit link`` proposes it; the refused subject never again."""
+    from socialcredit.identity.relink import relink_unlinked
+    from socialcredit.identity.review import unlink_record
+
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    finding = _court(A, "c9", finding=True, case="(2026)京0105执7号") | {
+        "birth_date": "1985-12-03"}  # contradicts A's ID: pending on A
+    _ingest(registry, "court2", "court", tmp_path / "f.csv", [finding])
+    rid = _link(registry, "c9").record_id
+    unlink_record(registry.store, registry.policy, rid, by="op", reason="dispute: not me",
+                  as_of=TODAY)
+    assert _subject_of(registry, "c9") is None
+    assert relink_unlinked(registry.store, registry.policy, as_of=TODAY)["linked"] == 0
+    assert _subject_of(registry, "c9") is None  # A is never proposed again
+    twin = make_id("110105", "19851203", 153)  # the twin whose birth date it was
+    _ingest(registry, "bank", "lender", tmp_path / "t.csv",
+            [_loan("t1", national_id=twin, name="张伟", address=ADDRESS)])
+    relink_unlinked(registry.store, registry.policy, as_of=TODAY)
+    queue = review_queue(registry.store)["data"]
+    assert [p["subject"]["national_id"] for p in queue if p["record"]["id"] == rid] == [twin]
+
+
+def test_retrain_from_the_cli_on_a_small_registry(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from socialcredit.cli import app
+    from socialcredit.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    reg = Registry(Settings(database_url=url), today=TODAY)
+    reg.ensure_schema()
+    rows = [_court(make_id("110105", f"19{60 + i % 40}0{1 + i % 9}1{i % 10}", 100 + i),
+                   f"c{i}", phone=f"+86139{i:08d}", name=["张伟", "李娜", "王芳"][i % 3]
+                   + "秀英明"[i % 3], case=f"K{i}") for i in range(80)]
+    _ingest(reg, "court", "court", tmp_path / "c.csv", rows)
+    reg.close()
+    out = CliRunner().invoke(app, ["--database-url", url, "link", "--retrain", "--out",
+                                   str(tmp_path / "models")])
+    assert out.exit_code == 0, out.output
+    assert "Trained model" in out.output and "80 records" in out.output
+    assert len(list((tmp_path / "models").glob("linkage-*.json"))) == 1

@@ -381,6 +381,12 @@ def ingest(
             console.print(f"  line {p['line']}: {p['field'] or '(row)'}: {p['reason']}")
         if len(r["problems"]) > 20:
             console.print("  … see `socialcredit ingest --show-rejects`")
+        if r["pending_links"]:
+            console.print(f"  {r['pending_links']:,} records wait for identity review "
+                          "(`socialcredit link review`)")
+        for f in r["flagged"][:20]:
+            console.print(f"  line {f['line']}: {f['field']}: accepted, flagged {f['flag']} "
+                          "(the ID is kept as sent and never trusted alone)")
 
 
 def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:

@@ -103,8 +103,11 @@ def link(
         _out(result)
         return
     if retrain:
+        on = result.get("trained_on") or {}
+        saved = f", saved to {result['path']}" if result.get("path") else ""
         console.print(f"Trained model {result.get('model_version')} on "
-                      f"{result.get('trained_on', 0):,} records, saved to {result.get('path')}.")
+                      f"{on.get('records', 0):,} records and {on.get('subjects', 0):,} "
+                      f"subjects{saved}; it is now the active model.")
         for warning in result.get("warnings") or ():
             console.print(f"  warning: {warning}", highlight=False)
     console.print(f"Linked {result.get('linked', 0):,} records; "
@@ -163,7 +166,7 @@ def review_table(queue: dict[str, Any]) -> Table:
         cell.append_text(contributions)
         probability = pair["match_probability"]
         table.add_row(str(pair["id"]), f"{pair['match_weight']:.2f}",
-                      "-" if probability is None else f"{probability:.3f}", cell,
+                      "-" if probability is None else f"{probability:.6f}", cell,
                       end_section=True)
     return table
 

@@ -8,7 +8,8 @@
   link is under review), ``superseded_by``, ``linked_because`` (why the registry believes it
   is about this person, in words) and ``link`` (None for a record carrying the subject's
   national ID; else rule, status, match weight, probability and each comparison's
-  contribution).
+  contribution) and ``sent`` (for such records: the name and birth date as the furnisher sent
+  them, the phone masked, and the positions where the ID as sent differs from the subject's).
 - ``entries``: each list entry with ``id, list, title, status, ground, ground_text,
   legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
   ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``.
@@ -78,6 +79,23 @@ def _linked_because(rec: Any, subject: Any, phones: Sequence[Any], link: Any) ->
             return (f"it carries phone {mask_identifier(rec.phone)}, registered to you since "
                     f"{p.valid_from}, on the record's date {rec.occurred_at}")
     return "linked by the registry; dispute it if it is not about you"
+
+
+def _as_sent(rec: Any, subject: Any, link: Any) -> dict[str, Any] | None:
+    """What the furnisher said about the person, for a record not carrying the subject's own
+    national ID (so they can tell whether it is theirs): the name and birth date as sent, the
+    phone masked, and where the ID as sent differs from theirs (character positions, 1-based)
+    — never the other digits. None for ID-linked and for pending records (withheld)."""
+    if link is None or _pending(link):
+        return None
+    diff = None
+    if rec.claimed_id and subject.national_id:
+        a, b = rec.claimed_id, subject.national_id
+        diff = [i + 1 for i in range(max(len(a), len(b)))
+                if i >= len(a) or i >= len(b) or a[i] != b[i]]
+    return {"name": rec.name, "birth_date": rec.birth_date,
+            "phone": mask_identifier(rec.phone) if rec.phone else None,
+            "id_differs_at": diff}
 
 
 def _pending(link: Any) -> bool:
@@ -162,6 +180,7 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "superseded_by": r.superseded_by,
             "linked_because": _linked_because(r, subject, phones, link_of.get(r.id)),
             "link": _link_dict(link_of.get(r.id)),
+            "sent": _as_sent(r, subject, link_of.get(r.id)),
         } for r in recs],
         "entries": [],
         "score": None,

@@ -4,7 +4,7 @@ A fresh registry has no data to train on, so it links with a model trained on a 
 population (:mod:`socialcredit.simulate.population`: realistic name frequencies, valid IDs,
 phones) and furnisher-like records about it with the faults issue #3 names: national IDs with
 one wrong or two swapped digits or none at all, names in Han script or pinyin in either order,
-birth-date typos and day/month swaps, shared family phones and recycled numbers, and records
+birth-date typos and day/month swaps, address typos and moves, shared family phones, and records
 about people the registry does not know. ``socialcredit link --retrain`` replaces it with a
 model trained on the registry's own data.
 
@@ -101,10 +101,17 @@ def training_frames(people: int = 20_000, *, seed: int = SEED,
         phone = (p.phone if rng.random() < 0.7 else
                  random_mobile(rng) if rng.random() < 0.5 else None)
         occurred = (AS_OF - dt.timedelta(days=rng.randint(0, 150))).isoformat()
+        address = _address(random.Random(p.index), p)
+        r = rng.random()
+        if r < 0.1:  # a typo in the address
+            i = rng.randrange(len(address))
+            address = address[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") \
+                + address[i + 1:]
+        elif r < 0.2:  # moved since
+            address = _address(rng, p)
         recs.append(_row(f"r{n}", name, birth_date=birth if rng.random() < 0.8 else None,
                          national_id=nid, phone=phone, occurred_at=occurred,
-                         address=_address(random.Random(p.index), p)
-                         if rng.random() < 0.5 else None))
+                         address=address if rng.random() < 0.5 else None))
     return pd.DataFrame(recs), pd.DataFrame(subj)
 
 

@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -46,7 +47,8 @@ from socialcredit.store.tables import (
     subjects,
 )
 
-__all__ = ["DeterministicLinker", "LinkStats", "name_key", "requeue_phone_links"]
+__all__ = ["DeterministicLinker", "LinkStats", "name_key", "requeue_phone_links",
+           "survivor_of"]
 
 _CHUNK = 500
 
@@ -79,6 +81,19 @@ class _Holder:
     identifier_id: int
     valid_from: str
     phone_shared_since: str | None = None
+
+
+def survivor_of(conn: Any, subject_id: int) -> int:
+    """The live subject at the end of a chain of merges starting at ``subject_id``."""
+    seen = set()
+    sid = subject_id
+    while sid not in seen:
+        seen.add(sid)
+        nxt = conn.execute(select(subjects.c.merged_into).where(subjects.c.id == sid)).scalar()
+        if nxt is None:
+            return sid
+        sid = int(nxt)
+    return sid
 
 
 def requeue_phone_links(batch: Batch, phone: str, since: str,
@@ -133,10 +148,12 @@ class DeterministicLinker:
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
             for row in conn.execute(
-                select(subjects.c.national_id, subjects.c.id).where(
+                select(subjects.c.national_id, subjects.c.id, subjects.c.merged_into).where(
                     subjects.c.national_id.in_(part))
             ):
-                self.by_nid[row.national_id] = row.id
+                # a subject merged into another: its records go to the survivor
+                self.by_nid[row.national_id] = (row.id if row.merged_into is None
+                                                else survivor_of(conn, row.merged_into))
         todo = sorted(phones - self.by_phone.keys())
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
@@ -193,7 +210,7 @@ class DeterministicLinker:
             # links no record to its holder (the probabilistic stage weighs the name too)
             self.stats.phone_conflicts += 1
             if holder.phone_shared_since is None:
-                since = min(day, last_use)
+                since = day  # first seen used by two people on this date
                 b = self.batch
                 b.emit("identifier.shared", {"subject_id": holder.subject_id, "kind": "phone",
                                              "value": phone, "shared_since": since,

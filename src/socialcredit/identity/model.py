@@ -79,7 +79,6 @@ _SIGNIFICANT_DIGITS = 12
 # A level never seen in training (e.g. day/month swapped on FEBRL) would get Splink's
 # default; we assume instead that one true match in a thousand shows it (m) and, if random
 # pairs never showed it either, Splink's own "not observed" u of 1e-6.
-_UNOBSERVED_M = 0.001
 _UNOBSERVED_U = 1e-6
 _RECYCLED_LABEL = "same number outside its validity interval"
 
@@ -599,7 +598,7 @@ def _level_dicts(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _finish_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Drop the random linker id, give unobserved levels their fallback m/u, neutralise the
+    """Drop the random linker id, make unobserved levels neutral (m = u), neutralise the
     recycled-phone level, round floats."""
     out = json.loads(json.dumps(settings))
     out.pop("linker_uid", None)
@@ -607,8 +606,11 @@ def _finish_settings(settings: dict[str, Any]) -> dict[str, Any]:
         for level in levels:
             if level.get("is_null_level"):
                 continue
-            level.setdefault("m_probability", _UNOBSERVED_M)
+            # a level training never saw is no evidence either way (m = u, weight 0): a
+            # fallback m would turn e.g. "different address" into evidence FOR a match when
+            # the training data had no addresses (found by a newcomer's retrain)
             level.setdefault("u_probability", _UNOBSERVED_U)
+            level.setdefault("m_probability", level["u_probability"])
             if level.get("label_for_charts") == _RECYCLED_LABEL and "u_probability" in level:
                 level["m_probability"] = level["u_probability"]
             for key in ("m_probability", "u_probability"):

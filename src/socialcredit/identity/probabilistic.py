@@ -19,9 +19,9 @@ could be the same person, and linked, queued for review, or left unlinked:
    probability and each comparison's contribution.
 3. **Decision** (DESIGN §3.2, no sanction on a name alone): the best candidate is linked
    (``links.status = confirmed``) when its probability reaches ``auto_link_probability``, it is
-   *corroborated* by a checksum-valid identifier of the subject (the national ID agrees within
-   one typo, or the phone agrees within its validity interval and is not a shared number on
-   the record's date), no other candidate reaches
+   *corroborated* by a checksum-valid identifier (the national ID exactly, or the phone within
+   its validity interval and not a shared number on the record's date — an ID one typo away
+   is evidence, not corroboration), no other candidate reaches
    ``review_probability`` (twins, namesakes on a family phone) and the record carries no
    identity conflict flag. Otherwise, a best candidate at or above ``review_probability`` gets
    the record *tentatively* (``pending``): every candidate above that line is put in the review
@@ -129,6 +129,8 @@ class ProbabilisticLinker:
         self.spec = policy.identity.linkage
         #: (subject id, phone) → the date from which that number is known to be shared
         self.shared: dict[tuple[int, str], str] = {}
+        #: record id → subjects an operator rejected for it (never proposed again)
+        self.exclude: dict[int, set[int]] = defaultdict(set)
 
     # ------------------------------------------------------------------ candidates
     def candidates(self, recs: Sequence[LinkInput]) -> dict[int, list[int]]:
@@ -171,7 +173,8 @@ class ProbabilisticLinker:
             ):
                 for rid in by_name.get((full, birth), ()):
                     found[rid].append(sid)
-        return {rid: list(dict.fromkeys(sids))[:self.spec.max_candidates]
+        return {rid: [s for s in dict.fromkeys(sids)
+                      if s not in self.exclude.get(rid, ())][:self.spec.max_candidates]
                 for rid, sids in found.items()}
 
     # ------------------------------------------------------------------ frames
@@ -326,14 +329,36 @@ class ProbabilisticLinker:
 
     # ------------------------------------------------------------------ decisions
     def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model") -> LinkOutcome:
-        """Apply the phone rule, then score, decide and write (see the module docstring)."""
+        """Apply the phone rule, then score, decide and write (see the module docstring).
+
+        Records decided before (``socialcredit link`` re-scores pending and unlinked ones as
+        new subjects arrive) keep their row in ``links``, updated only when the outcome
+        changes; a subject an operator rejected for a record (or unlinked it from) is never
+        proposed for it again."""
         out = LinkOutcome()
         if not recs:
             return out
         b = self.batch
+        ids = [r.record_id for r in recs]
+        prior: dict[int, Any] = {}
+        queued: dict[int, set[int]] = defaultdict(set)
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i:i + _CHUNK]
+            prior.update({row.record_id: row for row in b.conn.execute(
+                select(links).where(links.c.record_id.in_(part)))})
+            for c in b.conn.execute(select(link_candidates.c.record_id,
+                                           link_candidates.c.subject_id,
+                                           link_candidates.c.status)
+                                    .where(link_candidates.c.record_id.in_(part))):
+                if c.status == "rejected":
+                    self.exclude[c.record_id].add(int(c.subject_id))
+                elif c.status == "open":
+                    queued[c.record_id].add(int(c.subject_id))
         moves: list[dict[str, Any]] = []
-        phone_links = self.by_phone(recs)
+        phone_links = self.by_phone([r for r in recs if r.record_id not in prior])
         for rid, (sid, h) in sorted(phone_links.items()):
+            if sid in self.exclude.get(rid, ()):
+                continue
             why = {"phone": {"level": f"held by the subject from {h.valid_from}"
                              + (f" to {h.valid_to}" if h.valid_to else "")
                              + " (the record's date is inside)", "weight": None}}
@@ -359,8 +384,12 @@ class ProbabilisticLinker:
             rows = sorted(by_record.get(r.record_id, ()),
                           key=lambda x: (-x["match_probability"], x["subject_id"]))
             above = [x for x in rows if x["match_probability"] >= self.spec.review_probability]
+            before = prior.get(r.record_id)
             if not above:
-                out.unlinked += 1
+                if before is None or before.status != "pending":
+                    out.unlinked += 1
+                else:
+                    out.pending += 1  # stays in review as it was
                 continue
             best = above[0]
             sid = int(best["subject_id"])
@@ -370,6 +399,12 @@ class ProbabilisticLinker:
                     and _corroborated(best, comparisons, phone_counts=shared is None
                                       or r.occurred_at < shared))
             status = "confirmed" if auto else "pending"
+            offered = {int(x["subject_id"]) for x in above} if not auto else set()
+            if (before is not None and before.subject_id == sid and before.status == status
+                    and queued.get(r.record_id, set()) == offered):
+                out.linked += auto
+                out.pending += not auto
+                continue  # nothing new: no event, no churn in the queue
             reasons = explain(best, comparisons)
             if r.flags:
                 reasons["flags"] = list(r.flags)
@@ -378,24 +413,32 @@ class ProbabilisticLinker:
                 "status": status, "match_weight": round(float(best["match_weight"]), 3),
                 "match_probability": round(float(best["match_probability"]), 6),
                 "model_version": self.model.version}, subject_id=sid)
-            b.add(links, {"record_id": r.record_id, "subject_id": sid, "rule": "probabilistic",
-                          "status": status, "match_weight": float(best["match_weight"]),
-                          "match_probability": float(best["match_probability"]),
-                          "explanation": json.dumps(reasons, ensure_ascii=False,
-                                                    sort_keys=True),
-                          "model_version": self.model.version, "decided_by": decided_by,
-                          "seq": seq})
-            if not auto:
-                for x in above:
-                    b.add(link_candidates, {
-                        "id": b.next_id(link_candidates), "record_id": r.record_id,
-                        "subject_id": int(x["subject_id"]),
-                        "match_weight": float(x["match_weight"]),
-                        "match_probability": float(x["match_probability"]),
-                        "explanation": json.dumps(explain(x, comparisons), ensure_ascii=False,
-                                                  sort_keys=True),
-                        "model_version": self.model.version, "status": "open",
-                        "created_seq": seq})
+            row = {"subject_id": sid, "rule": "probabilistic", "status": status,
+                   "match_weight": float(best["match_weight"]),
+                   "match_probability": float(best["match_probability"]),
+                   "explanation": json.dumps(reasons, ensure_ascii=False, sort_keys=True),
+                   "model_version": self.model.version, "decided_by": decided_by, "seq": seq}
+            if before is None:
+                b.add(links, {"record_id": r.record_id, **row})
+            else:
+                b.flush()
+                b.conn.execute(update(links).where(links.c.record_id == r.record_id)
+                               .values(**row))
+                b.conn.execute(update(link_candidates).where(
+                    link_candidates.c.record_id == r.record_id,
+                    link_candidates.c.status == "open").values(status="closed"))
+                if before.subject_id is not None:
+                    out.touched.add(int(before.subject_id))
+            for x in above if not auto else ():
+                b.add(link_candidates, {
+                    "id": b.next_id(link_candidates), "record_id": r.record_id,
+                    "subject_id": int(x["subject_id"]),
+                    "match_weight": float(x["match_weight"]),
+                    "match_probability": float(x["match_probability"]),
+                    "explanation": json.dumps(explain(x, comparisons), ensure_ascii=False,
+                                              sort_keys=True),
+                    "model_version": self.model.version, "status": "open",
+                    "created_seq": seq})
             moves.append({"rid": r.record_id, "sid": sid})
             out.touched.add(sid)
             if auto:
@@ -481,10 +524,12 @@ def _embedded_birth(claimed: str | None) -> str | None:
 
 def _corroborated(row: dict[str, Any], comparisons: Iterable[str], *,
                   phone_counts: bool = True) -> bool:
-    """A checksum-valid identifier of the subject agrees: a positive national-ID or phone
-    contribution (the phone's counts only inside its validity interval, see the model, and
-    not when the number is shared on the record's date)."""
+    """A checksum-valid identifier agrees: the national ID exactly (a one-typo match is
+    evidence, not corroboration: the typo'd ID could be a twin's), or the phone inside its
+    validity interval (see the model) when the number is not shared on the record's date."""
     for name in comparisons:
+        if name == "national_id" and row.get("level_national_id") != "exact":
+            continue  # a typo'd ID is evidence, not a checksum-valid identifier
         if name in _ID_LEVELS and (phone_counts or name != "phone"):
             w = row.get(f"w_{name}")
             if w is not None and not pd.isna(w) and float(w) > 0:

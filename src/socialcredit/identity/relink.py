@@ -23,11 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from socialcredit.identity.model import LinkageModel, blocking_warnings, train
 from socialcredit.identity.names import name_forms
-from socialcredit.identity.probabilistic import LinkInput, LinkOutcome, ProbabilisticLinker
+from socialcredit.identity.probabilistic import (
+    LinkInput,
+    LinkOutcome,
+    ProbabilisticLinker,
+    _address,
+)
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -107,13 +112,14 @@ def _inputs(conn: Connection, ids: list[int]) -> list[LinkInput]:
 
 def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,
                     chunk: int = 5000) -> dict[str, Any]:
-    """Link every active record that has no subject and no link decision yet (a rejected link
-    stays rejected). Returns ``{"linked", "pending", "unlinked", "scored_pairs"}``."""
+    """Link, or score again, every active record without a subject or still in review, against
+    today's subjects (pairs an operator rejected stay rejected; an unchanged outcome writes
+    nothing). Returns ``{"linked", "pending", "unlinked", "scored_pairs"}``."""
     with store.read() as conn:
         todo = list(conn.execute(
             select(records.c.id).outerjoin(links, links.c.record_id == records.c.id)
-            .where(records.c.subject_id.is_(None), records.c.status == "active",
-                   records.c.superseded_by.is_(None), links.c.record_id.is_(None))
+            .where(records.c.status == "active", records.c.superseded_by.is_(None),
+                   or_(records.c.subject_id.is_(None), links.c.status == "pending"))
             .order_by(records.c.id)).scalars())
     total = LinkOutcome()
     for i in range(0, len(todo), chunk):
@@ -162,7 +168,7 @@ def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
                      "given_name": f.given_name, "full_name": f.full_name,
                      "birth_date": r.birth_date, "national_id": r.national_id or r.claimed_id,
                      "phone": r.phone, "occurred_at": r.occurred_at, "phone_from": None,
-                     "phone_to": None, "address": r.address})
+                     "phone_to": None, "address": _address(r.address)})
     subs = conn.execute(select(subjects.c.id, subjects.c.name, subjects.c.birth_date,
                                subjects.c.national_id)
                         .where(subjects.c.merged_into.is_(None), subjects.c.name.is_not(None))
@@ -176,6 +182,13 @@ def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
                                      identifiers.c.subject_id.in_(ids[i:i + _CHUNK]))
                               .order_by(identifiers.c.id)):
             phones.setdefault(p.subject_id, (p.value, p.valid_from, p.valid_to))
+    address: dict[int, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for a in conn.execute(select(records.c.subject_id, records.c.address)
+                              .where(records.c.subject_id.in_(ids[i:i + _CHUNK]),
+                                     records.c.address.is_not(None))
+                              .order_by(records.c.occurred_at)):
+            address[a.subject_id] = a.address  # the latest
     right = []
     for s in subs:
         f = name_forms(s.name)
@@ -184,8 +197,13 @@ def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
                       "given_name": f.given_name, "full_name": f.full_name,
                       "birth_date": s.birth_date, "national_id": s.national_id,
                       "phone": value, "occurred_at": None, "phone_from": since,
-                      "phone_to": until, "address": None})
-    return pd.DataFrame(left), pd.DataFrame(right)
+                      "phone_to": until, "address": _address(address.get(s.id))})
+    left_df, right_df = pd.DataFrame(left), pd.DataFrame(right)
+    # a column empty on either side cannot be trained: leave its comparison out of the model
+    # (it would be all "unobserved" levels; the occurred_at / phone_from pair stays)
+    empty = [c for c in ("birth_date", "national_id", "phone", "address")
+             if c in left_df and (left_df[c].isna().all() or right_df[c].isna().all())]
+    return left_df.drop(columns=empty), right_df.drop(columns=empty)
 
 
 def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int = 42,

@@ -123,10 +123,12 @@ def _move_record(b: Batch, record_id: int, subject_id: int | None) -> int | None
 def accept_candidate(store: Store, policy: Policy, candidate_id: int, *, by: str,
                      note: str | None = None, as_of: dt.date) -> dict[str, Any]:
     """Confirm a pair of the review queue (see the module docstring); returns
-    ``{"record_id", "subject_id", "moved_from"}``."""
+    ``{"record_id", "subject_id", "moved_from"}``. Raises Conflict when the candidate subject
+    has been merged into another since (accept the survivor's pair instead)."""
     text = clean_text(note, "note") if note else None
     with store.batch(policy.version_hash) as b:
         c = _candidate(b, candidate_id)
+        _live_subject(b, c.subject_id)
         at = b.at
         before = _move_record(b, c.record_id, c.subject_id)
         b.emit("record.linked", {"record_id": c.record_id, "subject_id": c.subject_id,
@@ -195,7 +197,8 @@ def _detach(b: Batch, record_id: int, old: int, new: int | None, *, by: str,
 def unlink_record(store: Store, policy: Policy, record_id: int, *, by: str, reason: str,
                   as_of: dt.date) -> dict[str, Any]:
     """Detach a record from its subject (a wrong link found by a dispute): the record is left
-    unlinked, its link ``rejected`` and its candidates closed. Records linked by their own
+    unlinked, its link ``rejected``, its candidates closed and the pair refused for good
+    (``socialcredit link`` may still find the record's real subject). Records linked by their own
     checksum-valid national ID cannot be detached (correct or delete them instead)."""
     text = clean_text(reason, "reason")
     with store.batch(policy.version_hash) as b:
@@ -219,6 +222,13 @@ def unlink_record(store: Store, policy: Policy, record_id: int, *, by: str, reas
         b.conn.execute(update(link_candidates).where(
             link_candidates.c.record_id == record_id, link_candidates.c.status == "open"
         ).values(status="closed", decided_at=b.at, decided_by=by))
+        # only this pair is refused: later linkage may find the record's real subject
+        b.add(link_candidates, {"id": b.next_id(link_candidates), "record_id": record_id,
+                                "subject_id": int(rec.subject_id), "match_weight": 0.0,
+                                "match_probability": 0.0, "explanation": "{}",
+                                "model_version": None, "status": "rejected",
+                                "created_seq": b.seq, "decided_at": b.at, "decided_by": by,
+                                "note": text})
         b.flush()
         evaluate_subjects(b, policy, {int(rec.subject_id)}, as_of)
     return {"record_id": record_id, "subject_id": None, "was": int(rec.subject_id)}
@@ -273,6 +283,11 @@ def merge_subjects(store: Store, policy: Policy, *, survivor: int, absorbed: int
         b.emit("subject.absorbed", {"merge_id": merge_id, "into": survivor},
                subject_id=absorbed)
         _move(b, moved, absorbed, survivor)
+        # open review pairs naming the absorbed subject now name the survivor
+        moved["candidates"] = list(conn.execute(select(link_candidates.c.id).where(
+            link_candidates.c.subject_id == absorbed,
+            link_candidates.c.status == "open")).scalars())
+        _move_candidates(b, moved["candidates"], survivor)
         conn.execute(update(subjects).where(subjects.c.id == absorbed).values(
             merged_into=survivor))
         b.add(merges, {"id": merge_id, "survivor_id": survivor, "absorbed_id": absorbed,
@@ -305,10 +320,18 @@ def _move(b: Batch, moved: dict[str, list[Any]], src: int, dst: int) -> None:
                          .values(subject_id=dst))
 
 
+def _move_candidates(b: Batch, ids: list[int], to: int) -> None:
+    for i in range(0, len(ids), 500):
+        b.conn.execute(update(link_candidates).where(
+            link_candidates.c.id.in_(ids[i:i + 500]), link_candidates.c.status == "open")
+            .values(subject_id=to))
+
+
 def split_merge(store: Store, policy: Policy, merge_id: int, *, by: str, reason: str,
                 as_of: dt.date) -> dict[str, Any]:
     """Undo merge ``merge_id``: what it moved and is still on the survivor returns to the
-    absorbed subject, which is live again. Returns ``{"merge_id", "records", "identifiers",
+    absorbed subject, which is live again (Conflict while the survivor is itself merged into a
+    third subject: split that later merge first). Returns ``{"merge_id", "records", "identifiers",
     "entries"}`` (counts moved back)."""
     text = clean_text(reason, "reason")
     with store.batch(policy.version_hash) as b:
@@ -318,6 +341,12 @@ def split_merge(store: Store, policy: Policy, merge_id: int, *, by: str, reason:
         if m.status != "merged":
             raise Conflict(f"merge {merge_id} was already split",
                            details={"merge_id": merge_id})
+        later = b.conn.execute(select(subjects.c.merged_into).where(
+            subjects.c.id == m.survivor_id)).scalar()
+        if later is not None:
+            raise Conflict(f"subject {m.survivor_id} was merged into subject {later} after "
+                           f"merge {merge_id}: split that merge first",
+                           details={"merge_id": merge_id, "merged_into": later})
         moved = json.loads(m.moved)
         seq = b.emit("subject.split", {"merge_id": merge_id, "survivor_id": m.survivor_id,
                                        "absorbed_id": m.absorbed_id, "by": by,
@@ -325,6 +354,7 @@ def split_merge(store: Store, policy: Policy, merge_id: int, *, by: str, reason:
         b.emit("subject.restored", {"merge_id": merge_id, "from": m.survivor_id},
                subject_id=m.absorbed_id)
         _move(b, moved, m.survivor_id, m.absorbed_id)
+        _move_candidates(b, moved.get("candidates", []), m.absorbed_id)
         b.conn.execute(update(subjects).where(subjects.c.id == m.absorbed_id).values(
             merged_into=None))
         b.conn.execute(update(merges).where(merges.c.id == merge_id).values(

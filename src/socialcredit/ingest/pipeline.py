@@ -58,6 +58,10 @@ class IngestResult:
     unlinked: int = 0
     #: records linked tentatively, waiting in the review queue (their entries sanction nothing)
     pending_links: int = 0
+    #: accepted rows whose identity is flagged (a typo'd ID kept as claimed, an ID that
+    #: contradicts the row's birth date or sex): ``{"file", "line", "field", "flag"}``, up to
+    #: the first 1,000
+    flagged: list[dict[str, Any]] = field(default_factory=list)
     subjects_created: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
     evaluation: EvaluationStats = field(default_factory=EvaluationStats)
@@ -65,7 +69,7 @@ class IngestResult:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "accepted": self.accepted, "rejected": self.rejected,
                 "duplicates": self.duplicates, "unlinked": self.unlinked,
-                "pending_links": self.pending_links,
+                "pending_links": self.pending_links, "flagged": self.flagged,
                 "subjects_created": self.subjects_created, "problems": self.problems,
                 "evaluation": self.evaluation.as_dict()}
 
@@ -209,6 +213,12 @@ class _Chunk:
                 self.touched.add(int(old_sid))
         self.seen[v.furnisher_record_id] = (raw.line, v.content_hash)
         self.result.accepted += 1
+        for flag in v.flags:
+            if len(self.result.flagged) < 1000:
+                self.result.flagged.append({
+                    "file": self.source, "line": raw.line,
+                    "field": "national_id" if flag == "id_check_failed" else flag[:-9],
+                    "flag": flag})
         if sid is None:
             self.unlinked.append((rid, v))
         else:

@@ -27,6 +27,7 @@ from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
     disputes,
     furnishers,
+    link_candidates,
     links,
     list_entries,
     records,
@@ -161,16 +162,41 @@ def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
 
 def _pending_review(batch: Batch, ids: list[int],
                     desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
-    """An entry that would be active or warned but rests on a record whose probabilistic link
-    is still ``pending`` becomes ``pending_review``: no sanction, no notice, counted in the
-    report (DESIGN §3.2: probabilistic links feed review, not punishment)."""
-    pending = set(batch.conn.execute(select(links.c.record_id).where(
-        links.c.subject_id.in_(ids), links.c.status == "pending")).scalars())
-    if not pending:
+    """An entry that would be active or warned but rests on a record not linked by its own
+    checksum-valid national ID nor confirmed by an operator — a probabilistic or phone-rule
+    link, or one still in review — becomes ``pending_review``: no sanction, no notice,
+    counted in the report (DESIGN §3.2: "a list entry that triggers sanctions needs a
+    checksum-valid identifier or a human-confirmed link"). Such a link goes into the review
+    queue, so that an operator can confirm it."""
+    unconfirmed = {r.record_id: r for r in batch.conn.execute(select(links).where(
+        links.c.subject_id.in_(ids), links.c.status.in_(("pending", "confirmed")),
+        links.c.rule != "manual"))}
+    if not unconfirmed:
         return desired
-    return {key: replace(d, status="pending_review")
-            if d.status in ("active", "warned") and d.record_id in pending else d
-            for key, d in desired.items()}
+    out = {}
+    for key, d in desired.items():
+        if d.status in ("active", "warned") and d.record_id in unconfirmed:
+            d = replace(d, status="pending_review")
+            _queue(batch, unconfirmed[d.record_id])
+        out[key] = d
+    return out
+
+
+def _queue(batch: Batch, link: Any) -> None:
+    """An open review-queue pair for a model- or phone-confirmed link, unless there is one."""
+    if link.status != "confirmed":
+        return  # a pending link has its candidates queued already
+    batch.flush()
+    if batch.conn.execute(select(link_candidates.c.id).where(
+            link_candidates.c.record_id == link.record_id,
+            link_candidates.c.status == "open")).first() is not None:
+        return
+    batch.add(link_candidates, {
+        "id": batch.next_id(link_candidates), "record_id": link.record_id,
+        "subject_id": link.subject_id, "match_weight": link.match_weight or 0.0,
+        "match_probability": link.match_probability or 0.0,
+        "explanation": link.explanation, "model_version": link.model_version,
+        "status": "open", "created_seq": link.seq})
 
 
 def _suspend_disputed(batch: Batch, ids: list[int], current: dict[Any, Any],

@@ -86,10 +86,11 @@ class IdentitySpec(_Strict):
     class Linkage(_Strict):
         """Probabilistic linkage (issue #3). A record is linked automatically when its best
         candidate reaches ``auto_link_probability``, is corroborated by a checksum-valid
-        identifier of the subject (the national ID within one typo, or the phone within its
-        validity interval) and has no rival above ``review_probability``; between
-        ``review_probability`` and that, it goes to the review queue (list entries resting on
-        it are ``pending_review`` and sanction nothing)."""
+        identifier (the national ID exactly, or the phone within its validity interval and not
+        shared; an ID one typo away is evidence, not corroboration) and has no rival above
+        ``review_probability``; between ``review_probability`` and that, it goes to the review
+        queue. List entries resting on any link not by the record's own ID and not confirmed
+        by an operator are ``pending_review`` and sanction nothing."""
 
         auto_link_probability: float = Field(default=0.999, gt=0, lt=1)
         review_probability: float = Field(default=0.5, gt=0, lt=1)
