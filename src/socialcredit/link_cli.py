@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -171,6 +172,22 @@ def review_table(queue: dict[str, Any]) -> Table:
     return table
 
 
+def _run(action: Callable[..., dict[str, Any]], as_of: str | None, as_json: bool,
+         *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """Run one decision on the registry (``by`` = this CLI user); print JSON and return None
+    in --json mode, else return the result for a one-line summary."""
+    day = _day(as_of)
+    reg = _registry(today=day)
+    try:
+        result = action(reg.store, reg.policy, *args, by=_by(), as_of=day, **kwargs)
+    finally:
+        reg.close()
+    if as_json:
+        _out(result)
+        return None
+    return result
+
+
 @link_app.command("review")
 def review(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Pairs to show.")] = 50,
@@ -204,15 +221,8 @@ def accept(candidate_id: int, note: NoteOpt = None, as_of: AsOfOpt = None,
     The record rests on that subject and its entries that were pending review take effect."""
     from socialcredit.identity.review import accept_candidate
 
-    day = _day(as_of)
-    reg = _registry(today=day)
-    try:
-        result = accept_candidate(reg.store, reg.policy, candidate_id, by=_by(), note=note,
-                                  as_of=day)
-    finally:
-        reg.close()
-    if as_json:
-        _out(result)
+    result = _run(accept_candidate, as_of, as_json, candidate_id, note=note)
+    if result is None:
         return
     moved = f" (moved from subject {result['moved_from']})" if result["moved_from"] else ""
     console.print(f"Accepted candidate {candidate_id}: record {result['record_id']} is linked "
@@ -227,15 +237,8 @@ def reject(candidate_id: int, note: NoteOpt = None, as_of: AsOfOpt = None,
     The record goes to its next candidate (still pending review) or is left unlinked."""
     from socialcredit.identity.review import reject_candidate
 
-    day = _day(as_of)
-    reg = _registry(today=day)
-    try:
-        result = reject_candidate(reg.store, reg.policy, candidate_id, by=_by(), note=note,
-                                  as_of=day)
-    finally:
-        reg.close()
-    if as_json:
-        _out(result)
+    result = _run(reject_candidate, as_of, as_json, candidate_id, note=note)
+    if result is None:
         return
     after = (f"now rests on subject {result['subject_id']} (pending review)"
              if result["subject_id"] is not None else "is not linked to anyone")
@@ -248,17 +251,10 @@ def unlink(record_id: int, reason: ReasonOpt, as_of: AsOfOpt = None,
     """Detach a wrongly linked record from its subject (it is left unlinked)."""
     from socialcredit.identity.review import unlink_record
 
-    day = _day(as_of)
-    reg = _registry(today=day)
-    try:
-        result = unlink_record(reg.store, reg.policy, record_id, by=_by(), reason=reason,
-                               as_of=day)
-    finally:
-        reg.close()
-    if as_json:
-        _out(result)
-    else:
-        console.print(f"Record {record_id} unlinked from subject {result['was']}.")
+    result = _run(unlink_record, as_of, as_json, record_id, reason=reason)
+    if result is None:
+        return
+    console.print(f"Record {record_id} unlinked from subject {result['was']}.")
 
 
 @link_app.command("merge")
@@ -270,19 +266,13 @@ def merge(survivor_id: int, absorbed_id: int, reason: ReasonOpt, as_of: AsOfOpt 
     it."""
     from socialcredit.identity.review import merge_subjects
 
-    day = _day(as_of)
-    reg = _registry(today=day)
-    try:
-        result = merge_subjects(reg.store, reg.policy, survivor=survivor_id,
-                                absorbed=absorbed_id, by=_by(), reason=reason, as_of=day)
-    finally:
-        reg.close()
-    if as_json:
-        _out(result)
-    else:
-        console.print(f"Merge {result['merge_id']}: subject {absorbed_id} merged into "
-                      f"{survivor_id} ({result['records']} records, {result['identifiers']} "
-                      f"identifiers, {result['entries']} list entries moved).")
+    result = _run(merge_subjects, as_of, as_json, survivor=survivor_id,
+                  absorbed=absorbed_id, reason=reason)
+    if result is None:
+        return
+    console.print(f"Merge {result['merge_id']}: subject {absorbed_id} merged into "
+                  f"{survivor_id} ({result['records']} records, {result['identifiers']} "
+                  f"identifiers, {result['entries']} list entries moved).")
 
 
 @link_app.command("split")
@@ -291,16 +281,9 @@ def split(merge_id: int, reason: ReasonOpt, as_of: AsOfOpt = None,
     """Undo a merge: what it moved (and is still on the survivor) goes back."""
     from socialcredit.identity.review import split_merge
 
-    day = _day(as_of)
-    reg = _registry(today=day)
-    try:
-        result = split_merge(reg.store, reg.policy, merge_id, by=_by(), reason=reason,
-                             as_of=day)
-    finally:
-        reg.close()
-    if as_json:
-        _out(result)
-    else:
-        console.print(f"Merge {merge_id} split: {result['records']} records, "
-                      f"{result['identifiers']} identifiers and {result['entries']} list "
-                      "entries went back.")
+    result = _run(split_merge, as_of, as_json, merge_id, reason=reason)
+    if result is None:
+        return
+    console.print(f"Merge {merge_id} split: {result['records']} records, "
+                  f"{result['identifiers']} identifiers and {result['entries']} list "
+                  "entries went back.")
