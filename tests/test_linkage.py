@@ -489,3 +489,79 @@ def test_retrain_from_the_cli_on_a_small_registry(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "Trained model" in out.output and "80 records" in out.output
     assert len(list((tmp_path / "models").glob("linkage-*.json"))) == 1
+
+
+# --- found by a second newcomer pass -----------------------------------------------------------
+
+def test_a_rating_ban_waits_while_any_of_its_ratings_rests_on_a_guess(registry: Registry,
+                                                                      tmp_path: Path) -> None:
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    rows = [{"furnisher_record_id": f"t{i}", "kind": "ride_rating",
+             "occurred_at": f"2026-03-0{i + 1}", "phone": PHONE, "name": "张伟", "rating": 1,
+             "trip_id": f"T{i}"} for i in range(4)]
+    rows.append({"furnisher_record_id": "t9", "kind": "ride_rating", "occurred_at": "2026-03-09",
+                 "national_id": A, "rating": 1, "trip_id": "T9"})
+    _ingest(registry, "didi", "platform", tmp_path / "r.csv", rows)
+    assert _entries(registry)[(A, "didi")] == "pending_review"
+    assert _decide(registry, nid=A, service="ride_hail") == "allow"
+    assert {p["record"]["id"] for p in review_queue(registry.store)["data"]} == {
+        _link(registry, f"t{i}").record_id for i in range(4)}
+
+
+def test_a_15_digit_id_is_kept_but_never_trusted_alone(registry: Registry,
+                                                       tmp_path: Path) -> None:
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    legacy = A[:6] + A[8:17]  # 15 digits: no check character to catch a typo
+    finding = _court(legacy, "c2", name="李强", phone="+8613700000009", finding=True,
+                     case="L1")
+    result = _ingest(registry, "court2", "court", tmp_path / "l.csv", [finding])
+    assert [f["flag"] for f in result.flagged] == ["legacy_id_unchecked"]
+    assert _entries(registry).get((A, "L1")) in (None, "pending_review")
+    assert _decide(registry, nid=A) == "allow"
+    assert _decide(registry, phone="+8613700000009") == "allow"
+
+
+def test_relinking_keeps_a_records_flags(registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.identity.relink import relink_unlinked
+
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    finding = _court(A, "c9", finding=True, case="K9") | {"birth_date": "1985-12-03"}
+    _ingest(registry, "court2", "court", tmp_path / "f.csv", [finding])
+    assert _link(registry, "c9").status == "pending"
+    relink_unlinked(registry.store, registry.policy, as_of=TODAY)
+    link = _link(registry, "c9")
+    assert link.status == "pending"  # a conflict flag never auto-links, on any run
+    assert json.loads(link.explanation)["flags"] == ["birth_date_conflict"]
+
+
+def test_a_correction_keeps_an_operators_confirmation(registry: Registry,
+                                                      tmp_path: Path) -> None:
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    finding = _court(A, "c9", finding=True, case="K9") | {"birth_date": "1985-12-03"}
+    _ingest(registry, "court2", "court", tmp_path / "f.csv", [finding])
+    pair = review_queue(registry.store)["data"][0]
+    accept_candidate(registry.store, registry.policy, pair["id"], by="op", as_of=TODAY)
+    assert _decide(registry, nid=A) == "deny"
+    fix = finding | {"furnisher_record_id": "c9b", "corrects": "c9", "amount_minor": 400000}
+    _ingest(registry, "court2", "court", tmp_path / "g.csv", [fix])
+    assert (_link(registry, "c9b").rule, _link(registry, "c9b").status) == ("manual",
+                                                                           "confirmed")
+    assert _entries(registry)[(A, "K9")] == "active" and _decide(registry, nid=A) == "deny"
+    assert review_queue(registry.store)["count"] == 0
+
+
+def test_retention_erases_what_linkage_kept(registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.disclosure.retention import run_retention
+
+    _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
+    old = {"furnisher_record_id": "t1", "kind": "ride_rating", "occurred_at": "2020-01-01",
+           "national_id": _one_typo(A), "name": "张伟", "birth_date": "1985-03-12",
+           "rating": 5, "trip_id": "T1"}
+    _ingest(registry, "didi", "platform", tmp_path / "r.csv", [old])
+    run_retention(registry.store, registry.policy, today=TODAY)
+    with registry.store.read() as conn:
+        kept = conn.execute(select(records.c.status, records.c.claimed_id, records.c.birth_date,
+                                   records.c.flags).where(
+            records.c.furnisher_record_id == "t1")).one()
+    assert kept == ("retired", None, None, None)
+    assert review_queue(registry.store)["count"] == 0

@@ -38,11 +38,19 @@ class RecordsIn(BaseModel):
 
 
 class IngestPublic(BaseModel):
+    """Counts of one submission. ``problems``: quarantined rows (``line``, ``field``,
+    ``reason``); ``flagged``: accepted rows whose national ID is kept as sent but not trusted
+    (``line``, ``field``, ``flag``: ``id_check_failed``, ``legacy_id_unchecked``,
+    ``birth_date_conflict``, ``sex_conflict``); ``pending_links``: records waiting in the
+    identity review queue."""
+
     accepted: int
     rejected: int
     duplicates: int
     unlinked: int
+    pending_links: int = 0
     problems: list[dict[str, Any]]
+    flagged: list[dict[str, Any]] = []
 
 
 class DecisionIn(BaseModel):

@@ -6,7 +6,9 @@ on the Administration of the Credit Investigation Industry (2013), Art. 16). For
 record, in one transaction per chunk:
 
 - the ``records`` row keeps only what the file must still say (id, kind, date, furnisher) —
-  its payload, national ID, phone and name are erased and its status becomes ``retired``;
+  its payload, national ID, phone, name and the identity kept for linkage (claimed ID,
+  birth date, address, flags, link explanation, open review pairs) are erased and its status
+  becomes ``retired``;
 - its ``record.accepted`` ledger event is replaced by a hashed tombstone
   (:func:`socialcredit.store.ledger.tombstone`), so ``audit verify`` still passes;
 - a ``record.retired`` event says so, and the subject is re-evaluated: a listing that rested
@@ -24,7 +26,7 @@ from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import tombstone
-from socialcredit.store.tables import records
+from socialcredit.store.tables import link_candidates, links, records
 
 __all__ = ["due_for_retention", "run_retention"]
 
@@ -65,6 +67,14 @@ def run_retention(store: Store, policy: Policy, *, today: dt.date, chunk: int = 
                 if r.subject_id is not None:
                     touched[r.subject_id].append(r.id)
             b.conn.execute(update(records).where(records.c.id.in_(part)).values(
-                status="retired", payload="{}", national_id=None, phone=None, name=None))
+                status="retired", payload="{}", national_id=None, phone=None, name=None,
+                claimed_id=None, birth_date=None, address=None, flags=None))
+            # what linkage kept of it goes too: the explanation (it quotes the comparison
+            # levels) and any open review pair (a retired record is linked to no one anew)
+            b.conn.execute(update(links).where(links.c.record_id.in_(part)).values(
+                explanation="{}"))
+            b.conn.execute(update(link_candidates).where(
+                link_candidates.c.record_id.in_(part), link_candidates.c.status == "open")
+                .values(status="closed", explanation="{}"))
             evaluate_subjects(b, policy, list(touched), today)
     return len(ids)

@@ -12,7 +12,9 @@
   them, the phone masked, and the positions where the ID as sent differs from the subject's).
 - ``entries``: each list entry with ``id, list, title, status, ground, ground_text,
   legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
-  ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``.
+  ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``;
+  an entry ``pending_review`` (resting on an unconfirmed link) shows only its list, status
+  and a ``note``: it may be a namesake's.
 - ``score``: ``None`` while the policy defines no score model (the policy engine issue adds
   scores and their top factors).
 - ``decisions``: refusals and reviews logged about the subject — ``id, at, gate, service,
@@ -219,4 +221,13 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "how_to_contest": " ".join(((spec.how_to_contest if spec else None)
                                         or policy.how_to_contest).split()),
         })
+        if e.status == "pending_review":
+            # it rests on a record whose link to this person is unconfirmed: it may be a
+            # namesake's listing, so only its existence is shown (it sanctions nothing)
+            file["entries"][-1].update({
+                "ground": None, "ground_text": None, "since": None, "until": None,
+                "ended_on": None, "end_reason": None, "record_id": None, "furnisher": None,
+                "sanctions": {}, "ends_when": [],
+                "note": "under identity review: it sanctions nothing, and its details are "
+                        "withheld until an operator confirms the record is about you"})
     return file

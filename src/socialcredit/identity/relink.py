@@ -104,10 +104,11 @@ def link_chunk(batch: Batch, policy: Policy, recs: Sequence[LinkInput]) -> LinkO
 def _inputs(conn: Connection, ids: list[int]) -> list[LinkInput]:
     rows = conn.execute(select(records.c.id, records.c.occurred_at, records.c.name,
                                records.c.birth_date, records.c.claimed_id, records.c.phone,
-                               records.c.address).where(records.c.id.in_(ids))
-                        .order_by(records.c.id)).all()
+                               records.c.address, records.c.flags)
+                        .where(records.c.id.in_(ids)).order_by(records.c.id)).all()
     return [LinkInput(r.id, r.occurred_at, r.name, r.birth_date, r.claimed_id, r.phone,
-                      r.address) for r in rows]
+                      r.address, tuple(r.flags.split(",")) if r.flags else ())
+            for r in rows]
 
 
 def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,

@@ -37,7 +37,14 @@ from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import furnishers, ingests, quarantine, records
+from socialcredit.store.tables import (
+    furnishers,
+    ingests,
+    link_candidates,
+    links,
+    quarantine,
+    records,
+)
 
 __all__ = ["IngestResult", "ingest_file", "ingest_rows"]
 
@@ -145,6 +152,22 @@ class _Chunk:
                 corrected = target[0]
             self._accept(raw, v, corrected)
 
+    def _inherited_link(self, corrected: int, v: ValidRecord) -> Any:
+        """The operator-confirmed link of the record a correction supersedes, when the
+        correction names the person exactly as it did (same claimed ID, name, birth date and
+        phone): a correction of the amount must not send the person back to review."""
+        row = self.b.conn.execute(
+            select(links, records.c.claimed_id, records.c.name, records.c.birth_date,
+                   records.c.phone)
+            .join(records, records.c.id == links.c.record_id)
+            .where(links.c.record_id == corrected)).first()
+        if (row is None or row.rule != "manual" or row.status != "confirmed"
+                or row.subject_id is None):
+            return None
+        same = (row.claimed_id, row.name, row.birth_date, row.phone) == (
+            v.claimed_id, v.name, v.birth_date, v.phone)
+        return row if same else None
+
     def _held(self, ids: set[str]) -> dict[str, tuple[int, str]]:
         out: dict[str, tuple[int, str]] = {}
         part = sorted(i for i in ids if i)
@@ -174,6 +197,10 @@ class _Chunk:
         b = self.b
         sid = self.linker.link(national_id=v.national_id, phone=v.phone, name=v.name,
                                occurred_at=v.occurred_at, birth_date=v.birth_date, sex=v.sex)
+        inherited = (self._inherited_link(corrected, v)
+                     if sid is None and corrected is not None else None)
+        if inherited is not None:
+            sid = int(inherited.subject_id)
         rid = b.next_id(records)
         payload = json.dumps(v.payload, sort_keys=True, ensure_ascii=False)
         seq = b.emit("record.accepted", {
@@ -202,11 +229,27 @@ class _Chunk:
                         "payload": payload, "content_hash": v.content_hash,
                         "corrects_id": corrected, "superseded_by": None, "seq": seq,
                         "status": status, "claimed_id": v.claimed_id,
-                        "birth_date": v.birth_date, "address": v.address})
+                        "birth_date": v.birth_date, "address": v.address,
+                        "flags": ",".join(v.flags) or None})
+        if inherited is not None:
+            seq = b.emit("record.linked", {"record_id": rid, "subject_id": sid,
+                                           "rule": "manual", "status": "confirmed",
+                                           "inherited_from": corrected}, subject_id=sid)
+            b.add(links, {"record_id": rid, "subject_id": sid, "rule": "manual",
+                          "status": "confirmed", "match_weight": inherited.match_weight,
+                          "match_probability": inherited.match_probability,
+                          "explanation": inherited.explanation,
+                          "model_version": inherited.model_version,
+                          "decided_by": f"{inherited.decided_by} (record {corrected})",
+                          "seq": seq})
         if corrected is not None:
             b.flush()
             b.conn.execute(update(records).where(records.c.id == corrected).values(
                 superseded_by=rid))
+            # a superseded record is linked to no one anew: its open review pairs close
+            b.conn.execute(update(link_candidates).where(
+                link_candidates.c.record_id == corrected,
+                link_candidates.c.status == "open").values(status="closed"))
             old_sid = b.conn.execute(select(records.c.subject_id).where(
                 records.c.id == corrected)).scalar()
             if old_sid is not None:
@@ -217,7 +260,7 @@ class _Chunk:
             if len(self.result.flagged) < 1000:
                 self.result.flagged.append({
                     "file": self.source, "line": raw.line,
-                    "field": "national_id" if flag == "id_check_failed" else flag[:-9],
+                    "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
         if sid is None:
             self.unlinked.append((rid, v))

@@ -12,7 +12,8 @@ impossible embedded date; one character too many or too few) does not lose the r
 as ``claimed_id`` with the flag ``id_check_failed`` and linked probabilistically (issue #3). An
 ID whose embedded birth date or sex contradicts the row's own ``birth_date``/``sex`` is kept
 the same way (flags ``birth_date_conflict`` / ``sex_conflict``): neither is trusted, so the row
-is never linked by that ID alone.
+is never linked by that ID alone. So is a 15-digit legacy ID (upgraded to 18 characters): it
+has no check character (flag ``legacy_id_unchecked``).
 """
 
 from __future__ import annotations
@@ -228,6 +229,11 @@ def validate_row(
             nid = parsed.value
             birth = parsed.birth_date.isoformat() if parsed.birth_date else None
             sex = parsed.sex
+            if parsed.upgraded_from_15:
+                # the 15-digit form has no check character: a typo in it passes unseen, so
+                # it is linked like a claimed ID, never by itself (issue #3)
+                nid, claimed = None, nid
+                flags.append("legacy_id_unchecked")
         except IdentifierError as e:
             claimed = plausible_typo(str(data["national_id"]), e)
             if claimed is None:

@@ -124,7 +124,7 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         desired = _repaired(batch, ids, current, desired)
         if policy.due_process.suspend_listing_during_dispute:
             desired = _suspend_disputed(batch, ids, current, desired)
-        desired = _pending_review(batch, ids, desired)
+        desired = _pending_review(batch, policy, ids, desired)
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key), d)
         for key, row in current.items():
@@ -160,7 +160,7 @@ def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
     return out
 
 
-def _pending_review(batch: Batch, ids: list[int],
+def _pending_review(batch: Batch, policy: Policy, ids: list[int],
                     desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
     """An entry that would be active or warned but rests on a record not linked by its own
     checksum-valid national ID nor confirmed by an operator — a probabilistic or phone-rule
@@ -173,11 +173,24 @@ def _pending_review(batch: Batch, ids: list[int],
         links.c.rule != "manual"))}
     if not unconfirmed:
         return desired
+    # a rating entry rests on every rating of its platform, not only on the one that crossed
+    # the line: (subject, kind, furnisher) → the unconfirmed records among them
+    by_source: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for rid, sid, kind, source in batch.conn.execute(
+            select(records.c.id, records.c.subject_id, records.c.kind, furnishers.c.name)
+            .join(furnishers, furnishers.c.id == records.c.furnisher_id)
+            .where(records.c.id.in_(sorted(unconfirmed)))):
+        by_source[(sid, kind, source)].append(rid)
     out = {}
     for key, d in desired.items():
-        if d.status in ("active", "warned") and d.record_id in unconfirmed:
+        resting = [d.record_id] if d.record_id in unconfirmed else []
+        rule = policy.lists[d.list].rating
+        if rule is not None and d.platform is not None:
+            resting += by_source.get((d.subject_id, rule.kind, d.platform), [])
+        if d.status in ("active", "warned") and resting:
             d = replace(d, status="pending_review")
-            _queue(batch, unconfirmed[d.record_id])
+            for rid in dict.fromkeys(resting):
+                _queue(batch, unconfirmed[rid])
         out[key] = d
     return out
 

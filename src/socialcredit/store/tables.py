@@ -186,6 +186,7 @@ records = Table(
     Column("claimed_id", String(64), nullable=True),
     Column("birth_date", String(10), nullable=True),
     Column("address", String(300), nullable=True),
+    Column("flags", String(100), nullable=True),  # comma-separated identity flags
     UniqueConstraint("furnisher_id", "furnisher_record_id"),
 )
 

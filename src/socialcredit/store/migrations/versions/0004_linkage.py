@@ -2,7 +2,7 @@
 
 Adds ``links`` (how a record not linked by a checksum-valid national ID came to its subject),
 ``link_candidates`` (the review queue), ``merges``, ``linkage_models``; ``records.claimed_id`` / ``birth_date`` /
-``address`` (identity as sent), ``names.full_name`` (pinyin / latin "family given"), ``identifiers.shared_since``,
+``address`` / ``flags`` (identity as sent), ``names.full_name`` (pinyin / latin "family given"), ``identifiers.shared_since``,
 ``subjects.merged_into`` and an index on ``subjects.birth_date``. Existing rows keep NULLs:
 ``socialcredit link --retrain`` fills ``names.full_name``.
 
@@ -86,6 +86,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('claimed_id', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('birth_date', sa.String(length=10), nullable=True))
         batch.add_column(sa.Column('address', sa.String(length=300), nullable=True))
+        batch.add_column(sa.Column('flags', sa.String(length=100), nullable=True))
     with op.batch_alter_table('identifiers') as batch:
         batch.add_column(sa.Column('shared_since', sa.String(length=10), nullable=True))
     with op.batch_alter_table('names') as batch:
@@ -106,6 +107,7 @@ def downgrade() -> None:
         batch.drop_index(batch.f('ix_names_full_name'))
         batch.drop_column('full_name')
     with op.batch_alter_table('records') as batch:
+        batch.drop_column('flags')
         batch.drop_column('address')
         batch.drop_column('birth_date')
         batch.drop_column('claimed_id')
