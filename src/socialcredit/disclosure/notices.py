@@ -372,28 +372,19 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                 notices.c.attempts == n.attempts).values(attempts=n.attempts + 1)).rowcount]
         sent: list[tuple[Any, dict[str, Any]]] = []
         failed: list[tuple[int, str]] = []
-        unreachable: list[int] = []
         for n in claimed:
             body = json.loads(n.body)
             if len(failed) >= _GIVE_UP:  # the relay is down: leave the rest for next time
                 break
-            to = body.get("to") or phones[n.subject_id]
-            if not to:
-                # no current phone (e.g. the number was recycled to someone else): the notice
-                # is not served — never to the old number — and stays owed
-                unreachable.append(n.id)
-                continue
             try:
                 adapter.send(Notice(n.id, n.subject_id, n.kind, body["title"], body["text"],
-                                    to))
+                                    body.get("to") or phones[n.subject_id]))
             except Exception as e:  # any adapter failure: keep it pending, say why
                 failed.append((n.id, f"{type(e).__name__}: {e}"[:200]))
             else:
                 sent.append((n, body))
         stats.served += len(sent)
-        stats.failed += len(failed) + len(unreachable)
-        failed += [(nid, "no current phone: the subject cannot be reached")
-                   for nid in unreachable]
+        stats.failed += len(failed)
         if not sent and not failed:
             continue
         with store.batch() as b:  # one transaction records the group's outcome
@@ -411,7 +402,7 @@ def deliver_notices(store: Store, adapter: Adapter, *, now: dt.datetime,
                                              "channel": adapter.channel,
                                              "served_at": iso(now)}, subject_id=n.subject_id)
                 b.conn.execute(update(notices).where(notices.c.id == n.id).values(**values))
-        if len(failed) - len(unreachable) >= _GIVE_UP:
+        if len(failed) >= _GIVE_UP:
             break
     return stats
 
