@@ -17,13 +17,12 @@ import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal
-from socialcredit.api.deps import FurnisherDep, OperatorDep, RegistryDep
+from socialcredit.api.deps import FurnisherDep, OperatorDep, RegistryDep, RowId
 from socialcredit.api.ratelimit import limit_client
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.disputes import (
@@ -270,11 +269,6 @@ def my_dispute(body: DisputeIn, registry: RegistryDep, who: SubjectWriteDep) -> 
     return _refreshed(registry, open_dispute(
         registry.store, registry.policy, subject_id=who.principal_id, record_id=body.record_id,
         entry_id=body.entry_id, reason=body.reason, now=_now()))
-
-
-#: A dispute or review id in a path: a 64-bit row id (a larger number was a 500 from the
-#: database driver, found by tests/test_fuzz_api.py).
-RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 @subject_api.post("/disputes/{dispute_id}/appeal", response_model=DisputePublic)

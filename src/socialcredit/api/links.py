@@ -19,11 +19,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.access import Principal
-from socialcredit.api.deps import OperatorDep, RegistryDep
+from socialcredit.api.deps import OperatorDep, RegistryDep, RowId
 from socialcredit.api.schemas import error_responses
 from socialcredit.identity.review import (
     accept_candidate,
@@ -50,7 +49,6 @@ __all__ = [
 links_router = APIRouter(prefix="/v1/operator", tags=["operator"],
                          responses=error_responses(400, 401, 403, 404, 409, 422, 503))
 
-RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 BodyId = Annotated[int, Field(ge=1, le=2**62)]
 
 
