@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
@@ -19,6 +19,7 @@ from socialcredit.store import Store
 
 __all__ = [
     "RowId",
+    "refreshed",
     "KEY_CACHE_SECONDS",
     "KeyCache",
     "principal_of",
@@ -200,3 +201,12 @@ OperatorDep = Annotated[Principal, Depends(_role("operator"))]
 #: A row id in a path (dispute, review, link candidate, record, merge): a 64-bit row id (a
 #: larger number was a 500 from the database driver, found by tests/test_fuzz_api.py).
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+
+def refreshed(registry: Registry, result: Any) -> Any:
+    """Return ``result`` after this process's gate index has applied the ledger: a step that
+    can change a listing (an operator's decision, a dispute step) is seen by this process's
+    gates at once, by other gates within their follower period."""
+    if "gate_index" in registry.__dict__:
+        registry.gate_index.refresh()
+    return result

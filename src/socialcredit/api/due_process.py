@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal
-from socialcredit.api.deps import FurnisherDep, OperatorDep, RegistryDep, RowId
+from socialcredit.api.deps import FurnisherDep, OperatorDep, RegistryDep, RowId, refreshed
 from socialcredit.api.ratelimit import limit_client
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.disputes import (
@@ -62,14 +62,6 @@ operator_queue = APIRouter(prefix="/v1/operator", tags=["operator"],
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _refreshed(registry: Registry, result: dict[str, Any]) -> dict[str, Any]:
-    """After a step that can change a listing, this process's gates see it at once (others
-    within their follower period), as after ``POST /v1/records``."""
-    if "gate_index" in registry.__dict__:
-        registry.gate_index.refresh()
-    return result
 
 
 # ----------------------------------------------------------------------------- the subject
@@ -266,7 +258,7 @@ def my_file(registry: RegistryDep, who: SubjectDep, response: Response) -> dict[
 def my_dispute(body: DisputeIn, registry: RegistryDep, who: SubjectWriteDep) -> dict[str, Any]:
     """Dispute a record or an entry of your file; the answer carries its deadline."""
     assert who.principal_id is not None
-    return _refreshed(registry, open_dispute(
+    return refreshed(registry, open_dispute(
         registry.store, registry.policy, subject_id=who.principal_id, record_id=body.record_id,
         entry_id=body.entry_id, reason=body.reason, now=_now()))
 
@@ -342,7 +334,7 @@ def furnisher_answer(dispute_id: RowId, body: AnswerIn, registry: RegistryDep,
                      who: FurnisherDep) -> dict[str, Any]:
     """Answer ``verify``, ``correct`` (after sending the corrected record) or ``delete``."""
     assert who.principal_id is not None
-    return _refreshed(registry, answer_dispute(
+    return refreshed(registry, answer_dispute(
         registry.store, registry.policy, furnisher_id=who.principal_id, dispute_id=dispute_id,
         answer=body.answer, note=body.note, now=_now()))
 
@@ -359,7 +351,7 @@ def appeals(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
 def decide_an_appeal(dispute_id: RowId, body: OutcomeIn, registry: RegistryDep,
                      who: OperatorDep) -> dict[str, Any]:
     """``upheld`` (the record stands) or ``overturned`` (it is suppressed)."""
-    return _refreshed(registry, decide_appeal(registry.store, registry.policy, operator=who.name,
+    return refreshed(registry, decide_appeal(registry.store, registry.policy, operator=who.name,
                          dispute_id=dispute_id, outcome=body.outcome, note=body.note,
                          now=_now()))
 
@@ -375,7 +367,7 @@ def reviews_queue(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
 def decide_a_review(review_id: RowId, body: OutcomeIn, registry: RegistryDep,
                     who: OperatorDep) -> dict[str, Any]:
     """``upheld`` or ``overturned`` (the records behind the refusal are suppressed)."""
-    return _refreshed(registry, decide_review(registry.store, registry.policy, operator=who.name,
+    return refreshed(registry, decide_review(registry.store, registry.policy, operator=who.name,
                          review_id=review_id, outcome=body.outcome, note=body.note,
                          now=_now()))
 
@@ -391,7 +383,7 @@ def repairs_queue(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
 def decide_a_repair(repair_id: RowId, body: RepairOutcomeIn, registry: RegistryDep,
                     who: OperatorDep) -> dict[str, Any]:
     """``granted`` (the entry ends today) or ``refused``."""
-    return _refreshed(registry, decide_repair(
+    return refreshed(registry, decide_repair(
         registry.store, registry.policy, operator=who.name, repair_id=repair_id,
         outcome=body.outcome, note=body.note, now=_now()))
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.access import Principal
-from socialcredit.api.deps import OperatorDep, RegistryDep, RowId
+from socialcredit.api.deps import OperatorDep, RegistryDep, RowId, refreshed
 from socialcredit.api.schemas import error_responses
 from socialcredit.identity.review import (
     accept_candidate,
@@ -159,13 +159,6 @@ def _as_of(registry: Registry) -> dt.date:
     return registry.today or dt.datetime.now(dt.UTC).date()
 
 
-def _refreshed(registry: Registry, result: dict[str, Any]) -> dict[str, Any]:
-    """A decision can change a listing: this process's gates see it at once."""
-    if "gate_index" in registry.__dict__:
-        registry.gate_index.refresh()
-    return result
-
-
 @links_router.get("/links", response_model=CandidatesPublic)
 def links_queue(registry: RegistryDep, who: OperatorDep,
                 limit: int = Query(50, ge=1, le=1000),
@@ -179,7 +172,7 @@ def accept_link(candidate_id: RowId, registry: RegistryDep, who: OperatorDep,
                 body: NoteIn | None = None) -> dict[str, Any]:
     """Confirm a pair: the record rests on that subject; its entries pending review take
     effect."""
-    return _refreshed(registry, accept_candidate(
+    return refreshed(registry, accept_candidate(
         registry.store, registry.policy, candidate_id, by=_by(who), note=_note(body),
         as_of=_as_of(registry)))
 
@@ -189,7 +182,7 @@ def reject_link(candidate_id: RowId, registry: RegistryDep, who: OperatorDep,
                 body: NoteIn | None = None) -> dict[str, Any]:
     """Refuse a pair: the record goes to its next candidate (still pending review) or is left
     unlinked."""
-    return _refreshed(registry, reject_candidate(
+    return refreshed(registry, reject_candidate(
         registry.store, registry.policy, candidate_id, by=_by(who), note=_note(body),
         as_of=_as_of(registry)))
 
@@ -198,7 +191,7 @@ def reject_link(candidate_id: RowId, registry: RegistryDep, who: OperatorDep,
 def unlink(record_id: RowId, body: ReasonIn, registry: RegistryDep,
            who: OperatorDep) -> dict[str, Any]:
     """Detach a wrongly linked record from its subject (it is left unlinked)."""
-    return _refreshed(registry, unlink_record(
+    return refreshed(registry, unlink_record(
         registry.store, registry.policy, record_id, by=_by(who), reason=body.reason,
         as_of=_as_of(registry)))
 
@@ -207,7 +200,7 @@ def unlink(record_id: RowId, body: ReasonIn, registry: RegistryDep,
 def merge(body: MergeIn, registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     """Merge two subjects found to be one person: records, identifiers, names and list
     entries of ``absorbed_id`` move to ``survivor_id``."""
-    return _refreshed(registry, merge_subjects(
+    return refreshed(registry, merge_subjects(
         registry.store, registry.policy, survivor=body.survivor_id,
         absorbed=body.absorbed_id, by=_by(who), reason=body.reason, as_of=_as_of(registry)))
 
@@ -216,6 +209,6 @@ def merge(body: MergeIn, registry: RegistryDep, who: OperatorDep) -> dict[str, A
 def split(merge_id: RowId, body: ReasonIn, registry: RegistryDep,
           who: OperatorDep) -> dict[str, Any]:
     """Undo a merge: what it moved (and is still on the survivor) goes back."""
-    return _refreshed(registry, split_merge(
+    return refreshed(registry, split_merge(
         registry.store, registry.policy, merge_id, by=_by(who), reason=body.reason,
         as_of=_as_of(registry)))

@@ -19,6 +19,7 @@ from socialcredit.api.deps import (
     OperatorDep,
     RegistryDep,
     principal_of,
+    refreshed,
     require_role,
 )
 from socialcredit.api.metrics import GateMetrics
@@ -75,9 +76,7 @@ def submit_records(body: RecordsIn, registry: RegistryDep, who: FurnisherDep) ->
                          rows=rows, source=f"api:{who.name}", sha256=digest,
                          as_of=registry.today,
                          chunk_rows=registry.settings.ingest_batch_rows)
-    if "gate_index" in registry.__dict__:
-        registry.gate_index.refresh()
-    return result.as_dict()
+    return refreshed(registry, result.as_dict())
 
 
 @furnisher_router.get("/furnisher/rejects", response_model=RejectsPublic)

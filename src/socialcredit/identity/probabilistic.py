@@ -39,6 +39,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -470,19 +471,26 @@ def tf_columns(model: LinkageModel) -> dict[str, float]:
 
 
 _FREQ_LOCK = threading.Lock()
-_FREQ: dict[str, tuple[int, dict[str, dict[str, int]]]] = {}
+_FREQ: dict[str, tuple[float, int, dict[str, dict[str, int]]]] = {}
+#: Seconds between two checks of the names table's size (a COUNT scans it: not per chunk).
+FREQ_RECHECK_S = 60.0
 
 
 def _frequencies(conn: Any) -> dict[str, dict[str, int]]:
     """Counts of full, family and given names over the ``names`` table, cached per database
-    and recomputed once the table has grown by a tenth (one GROUP BY; a registry of 10 M names
-    takes a few seconds, once)."""
+    and recomputed once the table has grown by a tenth, looked at once a minute at most (one
+    GROUP BY; a registry of 10 M names takes a few seconds, once)."""
     key = str(conn.engine.url)
-    size = conn.execute(select(func.count()).select_from(names)).scalar() or 0
     with _FREQ_LOCK:
         hit = _FREQ.get(key)
-    if hit is not None and size <= hit[0] * 1.1 + 100:
-        return hit[1]
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < FREQ_RECHECK_S:
+        return hit[2]
+    size = conn.execute(select(func.count()).select_from(names)).scalar() or 0
+    if hit is not None and size <= hit[1] * 1.1 + 100:
+        with _FREQ_LOCK:
+            _FREQ[key] = (now, hit[1], hit[2])
+        return hit[2]
     full: dict[str, int] = {}
     family: dict[str, int] = defaultdict(int)
     given: dict[str, int] = defaultdict(int)
@@ -497,7 +505,7 @@ def _frequencies(conn: Any) -> dict[str, dict[str, int]]:
             given[giv] += count
     out = {"full_name": full, "family_name": dict(family), "given_name": dict(given)}
     with _FREQ_LOCK:
-        _FREQ[key] = (size, out)
+        _FREQ[key] = (now, size, out)
     return out
 
 
