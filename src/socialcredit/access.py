@@ -58,7 +58,7 @@ __all__ = [
     "revoked_since",
 ]
 
-FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform")
+FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school")
 Role = Literal["furnisher", "gate", "operator"]
 #: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
 CallerRole = Literal["furnisher", "gate", "operator", "subject"]

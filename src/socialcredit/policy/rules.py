@@ -1,17 +1,49 @@
-"""Policy semantics: from one subject's records to the list entries the policy implies.
+"""Policy semantics: from one subject's records to the list entries and scores the policy implies.
 
-Pure functions, no database: the same code serves incremental evaluation after each ingest batch
-and ``socialcredit evaluate --as-of DATE``. Records dated after ``as_of`` are ignored, so an
-evaluation is reproducible for any date.
+Pure functions, no database. This module is the reference: incremental evaluation after each
+ingest batch calls it per subject, and the batch engines (:mod:`socialcredit.policy.compile`,
+DuckDB and Spark) must give identical results (``tests/test_engines.py`` checks it on random
+histories). Records dated after ``as_of`` are ignored, so an evaluation is reproducible for any
+date. Dates are ISO strings (``YYYY-MM-DD``); a period ending on ``until`` has ended on that day.
 
-Trigger lists (SPC Provisions 2017, Arts. 1-2, 10): each distinct trigger key lists the subject
-from the record's date (plus the list's ``warning_days``, during which the entry is ``warned``
-and sanctions nothing) for ``period_days``; a removal record with the same key dated on or after
-the listing ends it (``removed``, reason from the rule); reaching ``until`` ends it
-(``expired``). Rating lists: per platform, the mean of the last ``window`` ratings below
-``below`` (with at least ``min_count``) lists the subject on that platform from the rating that
-first crossed the threshold, until ``period_days`` after the latest rating; a recovered mean
-ends it (``removed``, reason ``rating_recovered``).
+**Trigger lists** (SPC Provisions 2017, Arts. 1-2, 10). Records of the trigger kind that match
+``when`` are grouped by their ``key`` value; the earliest of a group (ties: lowest id) not
+*exempt* lists the subject from its date plus ``warning_days`` (``warned`` before that) for the
+period, extended by the largest ``extension`` record of the same key dated within the listing
+(at most ``max_years``). The earliest removal record of the same key dated on or after the
+trigger and before ``until`` (from the listing furnisher when ``removal_by_lister``) ends it
+(``removed``); otherwise reaching ``until`` ends it (``expired``). A group whose records are all
+exempt gives an ``exempt`` entry (``end_reason`` ``exempt:<name>``), which lists nobody.
+
+**Criteria lists**. Each record of the kind matching ``when``, not exempt and not cured (a
+``cured_by`` record with the same key value dated on or after it), is valued 1 (count) or its
+``field``; at each such record the aggregate over those dated within ``window_days`` up to and
+including its date (all records of that date) is taken. Records where it reaches ``at_least``
+*qualify*. An episode starts at a qualifying record unless the previous qualifying record's
+period (from its date) still runs; each episode is an entry keyed by its first date, listed from
+that date until the period after its last qualifying record (``expired`` once reached).
+
+**Rating lists**. Per platform, ratings in date order; a rating is *low* when the window of the
+last ``window`` ratings holds at least ``min_count`` and their sum is below ``below`` × count.
+The latest run of low ratings is the episode; its first ``warnings`` ratings warn, the next one
+refuses (``since``). The entry lasts until the period after the platform's latest rating; a
+rating that is not low ends it (``removed``, ``rating_recovered``).
+
+**Scores**. ``base`` plus each factor's points in hundredths: a record factor gives
+``points × percent`` per matching record, ``percent`` from the first decay band its age (days
+before ``as_of``) is under (0 past the last band; 100 without bands), the factor's sum capped at
+``cap × 100``; a list factor gives ``points × 100`` while the subject's entry on that list is
+``active``. The sum is clamped to [``min``, ``max``] × 100 and floored to whole points. Reason
+codes: the factors that cost points, most first (ties: code), at most ``reason_codes``. A
+subject is scored when it has a record of a kind the policy reads.
+
+**Score lists** are ``active`` (``key`` ``score``, ``since`` = ``as_of``, no ``until``) while the
+score is below ``below`` or its grade is one of ``grades``.
+
+**Lifting** (SPC 2015, Art. 9). For a sanction with ``lifting``: the latest lifting record of
+the entry's key (dated on or after the listing record, from the listing furnisher when
+``removal_by_lister``) per service it names lifts that service until its ``until_field`` date
+(or for good); a lift whose date has passed on ``as_of`` is dropped.
 """
 
 from __future__ import annotations
@@ -19,12 +51,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from socialcredit.policy.model import ListSpec, Policy
+from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
 
-__all__ = ["DesiredEntry", "RecordView", "desired_entries"]
+__all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult", "add_years",
+           "desired_entries", "evaluate_records", "kinds_read", "matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +76,13 @@ class RecordView:
 
 @dataclass(frozen=True, slots=True)
 class DesiredEntry:
+    """An entry the rules imply. ``status``: active | warned | removed | expired | exempt.
+    ``lifted``: (service, until or None) of sanctions lifted for this entry."""
+
     list: str
     subject_id: int
     key: str
-    status: str  # active | warned | removed | expired
+    status: str
     since: str
     until: str | None
     ground: int | None = None
@@ -56,10 +92,43 @@ class DesiredEntry:
     ended_on: str | None = None
     end_reason: str | None = None
     end_record_id: int | None = None
+    lifted: tuple[tuple[str, str | None], ...] = ()
 
 
-def _matches(payload: dict[str, Any], when: dict[str, Any]) -> bool:
-    return all(payload.get(k) == v for k, v in when.items())
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """A subject's score on ``as_of``: whole points, grade, reason codes (most costly first)."""
+
+    score: str
+    subject_id: int
+    value: int
+    grade: str
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class Evaluation:
+    entries: list[DesiredEntry] = field(default_factory=list)
+    scores: list[ScoreResult] = field(default_factory=list)
+
+
+def matches(payload: dict[str, Any], when: dict[str, Any]) -> bool:
+    """Does ``payload`` meet every condition of ``when`` (a value, a list of values, a range)?"""
+    for k, cond in when.items():
+        v = payload.get(k)
+        if isinstance(cond, Range):
+            if isinstance(v, bool) or not isinstance(v, int):
+                return False
+            if cond.at_least is not None and v < cond.at_least:
+                return False
+            if cond.below is not None and v >= cond.below:
+                return False
+        elif isinstance(cond, list):
+            if v not in cond:
+                return False
+        elif v != cond or isinstance(v, bool) != isinstance(cond, bool):
+            return False
+    return True
 
 
 def _value(rec: RecordView, key: str) -> str | None:
@@ -73,45 +142,87 @@ def _add_days(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
+def add_years(day: str, years: int) -> str:
+    """``day`` plus calendar years; 29 February becomes 28 February in a common year."""
+    start = dt.date.fromisoformat(day)
+    try:
+        return start.replace(year=start.year + years).isoformat()
+    except ValueError:
+        return start.replace(year=start.year + years, day=28).isoformat()
+
+
 def _until(day: str, spec: ListSpec) -> str:
     """End of a listing that starts on ``day`` (exclusive: on that date it has ended)."""
     if spec.period_years is not None:
-        start = dt.date.fromisoformat(day)
-        try:
-            return start.replace(year=start.year + spec.period_years).isoformat()
-        except ValueError:  # 29 February in a year without one
-            return start.replace(year=start.year + spec.period_years, day=28).isoformat()
+        return add_years(day, spec.period_years)
     assert spec.period_days is not None
     return _add_days(day, spec.period_days)
 
 
-def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
+def _order(r: RecordView) -> tuple[str, int]:
+    return (r.occurred_at, r.id)
+
+
+def _exemption(exemptions: tuple[Exemption, ...], r: RecordView,
+               recs: list[RecordView]) -> str | None:
+    """Name of the first exemption ``r`` falls under, or None."""
+    for e in exemptions:
+        if not matches(r.payload, e.when):
+            continue
+        if e.record is None:
+            return e.name
+        earliest = _add_days(r.occurred_at, -e.within_days)
+        if any(x.kind == e.record and earliest <= x.occurred_at <= r.occurred_at
+               and matches(x.payload, e.record_when) for x in recs):
+            return e.name
+    return None
+
+
+def _trigger(policy: Policy, name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
              ) -> Iterable[DesiredEntry]:
     assert spec.trigger is not None
     rule = spec.trigger
-    first: dict[str, RecordView] = {}
+    groups: dict[str, list[RecordView]] = defaultdict(list)
     for r in recs:
-        if r.kind == rule.kind and _matches(r.payload, rule.when):
+        if r.kind == rule.kind and matches(r.payload, rule.when):
             key = _value(r, rule.key)
-            # the earliest record, ties to the lowest id: several furnishers may send the same
-            # case, and the entry must not flip between their copies with the load order
-            if key is not None and (key not in first or (r.occurred_at, r.id)
-                                    < (first[key].occurred_at, first[key].id)):
-                first[key] = r
-    for key, r in first.items():
+            if key is not None:
+                groups[key].append(r)
+    for key, group in groups.items():
+        # the earliest record, ties to the lowest id: several furnishers may send the same
+        # case, and the entry must not flip between their copies with the load order
+        group.sort(key=_order)
+        live = [r for r in group if _exemption(spec.exemptions, r, recs) is None]
+        if not live:
+            r = group[0]
+            yield DesiredEntry(name, r.subject_id, key, "exempt", r.occurred_at, None,
+                               _ground(r, rule.ground_field), r.id, r.furnisher_id,
+                               end_reason=f"exempt:{_exemption(spec.exemptions, r, recs)}")
+            continue
+        r = live[0]
+
+        def same_case(x: RecordView, kind: str, key_field: str, first: RecordView = r,
+                      case: str = key) -> bool:
+            # only the furnisher that listed can end or change it (the enforcing court, SPC
+            # 2017 Art. 10): a case number is public, another court's record is not proof
+            return (x.kind == kind and _value(x, key_field) == case
+                    and x.occurred_at >= first.occurred_at
+                    and (not spec.removal_by_lister or x.furnisher_id == first.furnisher_id))
+
         # a warning period first, where the policy demands one: listed only after it
         since = _add_days(r.occurred_at, spec.warning_days)
         until = _until(since, spec)
+        if (ext := spec.extension) is not None:
+            years = [int(x.payload[ext.field]) for x in recs
+                     if same_case(x, ext.kind, ext.key) and x.occurred_at < until
+                     and isinstance(x.payload.get(ext.field), int)]
+            extra = min(max(years, default=0), ext.max_years)
+            if extra > 0:
+                until = add_years(until, extra)
         status, ended, reason, end_id = "active", None, None, None
-        removals = sorted(
-            (x for x in recs for rm in spec.removal
-             if x.kind == rm.kind and _value(x, rm.key) == key and _matches(x.payload, rm.when)
-             and x.occurred_at >= r.occurred_at
-             # only the furnisher that listed can end it (the enforcing court, SPC 2017
-             # Art. 10): a case number is public, another court's "performance" is not proof
-             and (not spec.removal_by_lister or x.furnisher_id == r.furnisher_id)),
-            key=lambda x: (x.occurred_at, x.id),
-        )
+        removals = sorted((x for x in recs for rm in spec.removal
+                           if same_case(x, rm.kind, rm.key) and matches(x.payload, rm.when)),
+                          key=_order)
         reasons = {rm.kind: rm.reason for rm in spec.removal}
         if removals and removals[0].occurred_at < until:
             status, ended = "removed", removals[0].occurred_at
@@ -120,10 +231,71 @@ def _trigger(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
             status, ended, reason = "expired", until, "period_ended"
         elif as_of < since:
             status = "warned"
-        ground = r.payload.get(rule.ground_field) if rule.ground_field else None
+        lifted: dict[str, tuple[tuple[str, int], str | None]] = {}
+        for sanction in policy.sanctions_for(name):
+            if (lf := sanction.lifting) is None:
+                continue
+            for x in recs:
+                service = x.payload.get(lf.service_field)
+                if same_case(x, lf.kind, lf.key) and service in sanction.services:
+                    end = x.payload.get(lf.until_field) if lf.until_field else None
+                    if service not in lifted or _order(x) > lifted[service][0]:
+                        lifted[service] = (_order(x), end)
+        lifts = tuple(sorted((svc, end) for svc, (_, end) in lifted.items()
+                             if end is None or end > as_of))
         yield DesiredEntry(name, r.subject_id, key, status, since, until,
-                           int(ground) if ground is not None else None, r.id, r.furnisher_id,
-                           None, ended, reason, end_id)
+                           _ground(r, rule.ground_field), r.id, r.furnisher_id, None, ended,
+                           reason, end_id, lifts)
+
+
+def _ground(r: RecordView, ground_field: str | None) -> int | None:
+    ground = r.payload.get(ground_field) if ground_field else None
+    return int(ground) if ground is not None else None
+
+
+def _criteria(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
+              ) -> Iterable[DesiredEntry]:
+    assert spec.criteria is not None
+    rule = spec.criteria
+    counted: list[tuple[RecordView, int]] = []
+    for r in recs:
+        if r.kind != rule.kind or not matches(r.payload, rule.when):
+            continue
+        if _exemption(spec.exemptions, r, recs) is not None:
+            continue
+        if (cb := rule.cured_by) is not None:
+            key = _value(r, cb.key)
+            if key is not None and any(
+                    y.kind == cb.kind and _value(y, cb.key) == key
+                    and y.occurred_at >= r.occurred_at and matches(y.payload, cb.when)
+                    for y in recs):
+                continue
+        if rule.field is None:
+            counted.append((r, 1))
+        elif isinstance(v := r.payload.get(rule.field), int) and not isinstance(v, bool):
+            counted.append((r, v))
+    counted.sort(key=lambda rv: _order(rv[0]))
+    qualifying: list[RecordView] = []
+    for r, _ in counted:
+        start = _add_days(r.occurred_at, -rule.window_days)
+        values = [v for x, v in counted if start < x.occurred_at <= r.occurred_at]
+        agg = (len(values) if rule.aggregate == "count"
+               else sum(values) if rule.aggregate == "sum" else max(values))
+        if agg >= rule.at_least:
+            qualifying.append(r)
+    episodes: list[list[RecordView]] = []
+    for q in qualifying:
+        if episodes and q.occurred_at < _until(episodes[-1][-1].occurred_at, spec):
+            episodes[-1].append(q)
+        else:
+            episodes.append([q])
+    for ep in episodes:
+        first, until = ep[0], _until(ep[-1].occurred_at, spec)
+        expired = until <= as_of
+        yield DesiredEntry(name, first.subject_id, first.occurred_at,
+                           "expired" if expired else "active", first.occurred_at, until, None,
+                           first.id, first.furnisher_id, None, until if expired else None,
+                           "period_ended" if expired else None)
 
 
 def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
@@ -132,47 +304,124 @@ def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
     rule = spec.rating
     by_platform: dict[str, list[RecordView]] = defaultdict(list)
     for r in recs:
-        if r.kind == rule.kind and isinstance(r.payload.get(rule.field), int):
+        v = r.payload.get(rule.field)
+        if r.kind == rule.kind and isinstance(v, int) and not isinstance(v, bool):
             by_platform[r.furnisher].append(r)
     for platform, ratings in by_platform.items():
-        ratings.sort(key=lambda x: (x.occurred_at, x.id))
+        ratings.sort(key=_order)
         window: deque[int] = deque(maxlen=rule.window)
-        total, start, was_low = 0, None, False
-        first_low: RecordView | None = None
+        total = 0
+        low: list[bool] = []
         for r in ratings:
             if len(window) == window.maxlen:
                 total -= window[0]
             value = int(r.payload[rule.field])
             window.append(value)
             total += value
-            low = len(window) >= rule.min_count and total / len(window) < rule.below
-            if low and not was_low:
-                first_low, start = r, r.occurred_at
-            was_low = low
-        if first_low is None or start is None:
+            # sum against threshold × count: the same float comparison in SQL
+            low.append(len(window) >= rule.min_count and total < rule.below * len(window))
+        starts = [i for i, lo in enumerate(low) if lo and (i == 0 or not low[i - 1])]
+        if not starts:
             continue
-        last = ratings[-1]
+        s = starts[-1]
+        end = next((j for j in range(s + 1, len(low)) if not low[j]), None)
+        refused = s + rule.warnings
+        refusal = ratings[refused] if refused < (end if end is not None else len(low)) else None
+        first, last = ratings[s], ratings[-1]
         until = _until(last.occurred_at, spec)
-        status, ended, reason = "active", None, None
-        if not was_low:
-            status, ended, reason = "removed", last.occurred_at, "rating_recovered"
+        since = refusal.occurred_at if refusal is not None else first.occurred_at
+        status, ended, reason, end_id = "active", None, None, None
+        if end is not None:
+            status, ended = "removed", ratings[end].occurred_at
+            reason, end_id = "rating_recovered", ratings[end].id
         elif until <= as_of:
             status, ended, reason = "expired", until, "period_ended"
-        yield DesiredEntry(name, first_low.subject_id, platform, status, start, until, None,
-                           first_low.id, first_low.furnisher_id, platform, ended, reason,
-                           last.id if reason == "rating_recovered" else None)
+        elif refusal is None:
+            status = "warned"
+        yield DesiredEntry(name, first.subject_id, platform, status, since, until, None,
+                           first.id, first.furnisher_id, platform, ended, reason, end_id)
+
+
+def _percent(spec: ScoreSpec, age_days: int) -> int:
+    if not spec.decay:
+        return 100
+    return next((b.percent for b in spec.decay if age_days < b.days), 0)
+
+
+def _score(name: str, spec: ScoreSpec, subject_id: int, recs: list[RecordView],
+           entries: list[DesiredEntry], as_of: dt.date) -> ScoreResult:
+    active = {e.list for e in entries if e.status == "active"}
+    points: dict[str, int] = {}
+    for f in spec.factors:
+        if f.list is not None:
+            total = f.points * 100 if f.list in active else 0
+        else:
+            total = sum(f.points * _percent(spec, (as_of - dt.date.fromisoformat(
+                r.occurred_at)).days) for r in recs
+                if r.kind == f.kind and matches(r.payload, f.when))
+            if f.cap is not None:
+                total = max(total, f.cap * 100) if f.points < 0 else min(total, f.cap * 100)
+        points[f.code] = total
+    centi = min(max(spec.base * 100 + sum(points.values()), spec.min * 100), spec.max * 100)
+    value = centi // 100
+    costly = sorted((p, code) for code, p in points.items() if p < 0)
+    return ScoreResult(name, subject_id, value, spec.grade_of(value),
+                       tuple(code for _, code in costly[:spec.reason_codes]))
+
+
+def kinds_read(policy: Policy) -> set[str]:
+    """Record kinds that evaluation reads (sources, removals, cures, extensions, exemptions,
+    liftings, score factors)."""
+    kinds: set[str] = set()
+    for spec in policy.lists.values():
+        for rule in (spec.trigger, spec.rating, spec.criteria, spec.extension):
+            if rule is not None:
+                kinds.add(rule.kind)
+        if spec.criteria is not None and spec.criteria.cured_by is not None:
+            kinds.add(spec.criteria.cured_by.kind)
+        kinds.update(r.kind for r in spec.removal)
+        kinds.update(e.record for e in spec.exemptions if e.record)
+    kinds.update(s.lifting.kind for s in policy.sanctions if s.lifting)
+    for score in policy.scores.values():
+        kinds.update(f.kind for f in score.factors if f.kind)
+    return kinds
+
+
+def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
+                     as_of: dt.date) -> Evaluation:
+    """Entries and scores the policy implies for one subject's records on ``as_of`` (external
+    lists are not evaluated: their entries come from ``lists import``). Lists and scores are
+    taken in :meth:`Policy.evaluation_order`, so a score sees the lists it reads."""
+    day = as_of.isoformat()
+    recs = [r for r in records if r.occurred_at <= day]
+    out = Evaluation()
+    read = kinds_read(policy)
+    if not any(r.kind in read for r in recs):
+        return out
+    for node, name in policy.evaluation_order():
+        if node == "score":
+            out.scores.append(_score(name, policy.scores[name], subject_id, recs, out.entries,
+                                     as_of))
+            continue
+        spec = policy.lists[name]
+        if spec.trigger is not None:
+            out.entries.extend(_trigger(policy, name, spec, recs, day))
+        elif spec.criteria is not None:
+            out.entries.extend(_criteria(name, spec, recs, day))
+        elif spec.rating is not None:
+            out.entries.extend(_rating(name, spec, recs, day))
+        elif spec.score is not None:
+            result = next(s for s in out.scores if s.score == spec.score.name)
+            low = (result.value < spec.score.below if spec.score.below is not None
+                   else result.grade in spec.score.grades)
+            if low:
+                out.entries.append(DesiredEntry(name, subject_id, "score", "active", day, None))
+    return out
 
 
 def desired_entries(policy: Policy, records: list[RecordView], as_of: dt.date,
                     ) -> list[DesiredEntry]:
-    """Entries the policy implies for one subject's records on ``as_of`` (external lists are
-    not evaluated: their entries come from ``lists import``)."""
-    day = as_of.isoformat()
-    recs = [r for r in records if r.occurred_at <= day]
-    out: list[DesiredEntry] = []
-    for name, spec in policy.lists.items():
-        if spec.trigger is not None:
-            out.extend(_trigger(name, spec, recs, day))
-        elif spec.rating is not None:
-            out.extend(_rating(name, spec, recs, day))
-    return out
+    """The entries of :func:`evaluate_records` for one subject's records."""
+    if not records:
+        return []
+    return evaluate_records(policy, records[0].subject_id, records, as_of).entries
