@@ -137,28 +137,53 @@ def test_gate_scope_services_and_bad_requests(registry: Registry, tmp_path: Path
     assert counts["rail_hsr"] == {"allow": 1, "deny": 1, "review": 0}
 
 
-def test_low_rating_refuses_only_on_the_rating_platform(
+def test_low_rating_warns_twice_then_refuses_on_the_rating_platform_and_its_sharing_partner(
         registry: Registry, tmp_path: Path) -> None:
+    """The default policy: the mean of the last 500 ratings below 3.5 (at least 5) warns at
+    the first two low ratings and refuses from the third, on ride-didi and on ride-caocao (a
+    sharing agreement names it), never on a platform outside the agreement."""
     phone = "+8613811112222"
     rows = [{"furnisher_record_id": f"r{i}", "kind": "ride_rating",
              "occurred_at": f"2026-05-{i + 1:02d}", "national_id": DEBTOR, "phone": phone,
              "rating": 2 if i < 6 else 5, "trip_id": f"t{i}"} for i in range(8)]
-    _furnish(registry, tmp_path, "ride-a", "platform", rows[:6])
-    entry = _entries(registry)[("ride_hail_low_rating", "ride-a")]
-    assert (entry.status, entry.platform, entry.since) == ("active", "ride-a", "2026-05-05")
-    gate_a, gate_b = _gate(registry, ["ride_hail"], "ride-a"), _gate(registry, ["ride_hail"],
-                                                                      "ride-b")
+    # ratings 1-5 all 2: the fifth is the first low one (min_count 5); the sixth warns again
+    _furnish(registry, tmp_path, "ride-didi", "platform", rows[:6])
+    entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
+    assert (entry.status, entry.platform, entry.since) == ("warned", "ride-didi", "2026-05-05")
+    gates = {p: _gate(registry, ["ride_hail"], p) for p in ("ride-didi", "ride-caocao", "ride-t3")}
     decisions = DecisionService(registry.gate_index, today=TODAY)
-    assert decisions.decide(service="ride_hail", phone=phone, gate=gate_a).decision == "deny"
-    assert decisions.decide(service="ride_hail", phone=phone, gate=gate_b).decision == "allow"
-    # ratings recover: mean of the last 500 is (6*2 + 2*5) / 8 = 2.75, still low
-    _furnish(registry, tmp_path, "ride-a", "platform", rows[6:])
-    assert _entries(registry)[("ride_hail_low_rating", "ride-a")].status == "active"
+    assert decisions.decide(service="ride_hail", phone=phone,
+                            gate=gates["ride-didi"]).decision == "allow"
+    # the seventh rating (a 5) leaves the mean at 17/7 = 2.43: the third low rating refuses
+    _furnish(registry, tmp_path, "ride-didi", "platform", rows[6:7])
+    entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
+    assert (entry.status, entry.since) == ("active", "2026-05-07")
+    registry.gate_index.refresh()
+    answers = {p: decisions.decide(service="ride_hail", phone=phone, gate=g)
+               for p, g in gates.items()}
+    assert {p: a.decision for p, a in answers.items()} == {
+        "ride-didi": "deny", "ride-caocao": "deny", "ride-t3": "allow"}
+    assert answers["ride-didi"].reasons[0]["shared_under"] is None
+    assert answers["ride-caocao"].reasons[0]["shared_under"] == "ride_hail_safety_sharing"
+    assert answers["ride-caocao"].reasons[0]["severity"] == 1
+    # the same refusal in a batch decision (the vectorised base-table path)
+    registry.gate_index.build()
+    batch = decisions.decide_batch(service="ride_hail", people=[{"phone": phone}],
+                                   gate=gates["ride-caocao"])
+    assert [getattr(d, "decision", d) for d in batch] == ["deny"]
+    batch = decisions.decide_batch(service="ride_hail", people=[{"phone": phone}],
+                                   gate=gates["ride-t3"])
+    assert [getattr(d, "decision", d) for d in batch] == ["allow"]
+    # mean of the last 500 is (6*2 + 2*5) / 8 = 2.75, still low
+    _furnish(registry, tmp_path, "ride-didi", "platform", rows[7:])
+    assert _entries(registry)[("ride_hail_low_rating", "ride-didi")].status == "active"
     more = [dict(rows[7], furnisher_record_id=f"s{i}", trip_id=f"s{i}",
                  occurred_at="2026-06-01") for i in range(10)]
-    _furnish(registry, tmp_path, "ride-a", "platform", more)
-    entry = _entries(registry)[("ride_hail_low_rating", "ride-a")]
-    assert (entry.status, entry.end_reason) == ("removed", "rating_recovered")
+    _furnish(registry, tmp_path, "ride-didi", "platform", more)
+    entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
+    # (12 + 12*5) / 18 = 4.0 from the 14th rating on; 3.37 at the 13th: ended on 2026-06-01
+    assert (entry.status, entry.end_reason, entry.ended_on) == (
+        "removed", "rating_recovered", "2026-06-01")
 
 
 def test_a_case_sent_by_several_furnishers_lists_from_its_lowest_record_in_any_order(

@@ -101,6 +101,10 @@ class ReasonPublic(BaseModel):
     until: str | None
     furnisher: str | None
     how_to_contest: str
+    #: severity grade of the sanction (1 mild … 5 most severe), from the policy
+    severity: int
+    #: the sharing agreement under which another platform's entry refuses here, if any
+    shared_under: str | None = None
 
 
 class DecisionPublic(BaseModel):

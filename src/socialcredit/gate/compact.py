@@ -161,11 +161,11 @@ class CompactTable:
         return int(sum(a.nbytes for a in arrays)) + table
 
     def deny_rows(self, rows: npt.NDArray[np.int64], bit: np.uint32, day: int,
-                  platform_code: int, scoped_lists: npt.NDArray[np.bool_],
-                  ) -> npt.NDArray[np.bool_]:
+                  platform_ok: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """For each subject row, whether one of its entries refuses the service ``bit`` on
-        ``day`` (days since 1970), platform-scoped lists only on ``platform_code``. Vectorised
-        over every entry of the rows."""
+        ``day`` (days since 1970); ``platform_ok[list, label]`` says whether an entry of that
+        list made on that platform label applies (its last column: entries without a
+        platform). Vectorised over every entry of the rows."""
         starts = self.row_start[rows].astype(np.int64)
         counts = self.row_start[rows + 1].astype(np.int64) - starts
         out = np.zeros(len(rows), dtype=np.bool_)
@@ -175,7 +175,7 @@ class CompactTable:
         offsets = np.cumsum(counts) - counts
         idx = np.repeat(starts - offsets, counts) + np.arange(total)
         ok = ((self.entry_mask[idx] & bit) != 0) & (self.entry_until[idx] > day)
-        ok &= ~scoped_lists[self.entry_list[idx]] | (self.entry_platform[idx] == platform_code)
+        ok &= platform_ok[self.entry_list[idx], self.entry_platform[idx]]
         present = counts > 0
         out[present] = np.logical_or.reduceat(ok, offsets[present])
         return out

@@ -125,11 +125,21 @@ class DecisionService:
             return False  # past its period even if expiry has not been evaluated yet
         if not any(svc == service for svc, _ in r.services):
             return False
-        return not (r.scoped_to_platform and r.platform != platform)
+        # a platform-scoped list refuses on its own platform and, under a sharing agreement
+        # of the policy, on the recipient platforms
+        return not (r.scoped_to_platform
+                    and r.platform not in self.policy.shared_with(r.list, platform))
 
-    def _reason(self, r: Restriction, service: str) -> dict[str, Any]:
+    def _reason(self, r: Restriction, service: str, platform: str | None = None,
+                ) -> dict[str, Any]:
         spec = self.policy.lists[r.list]
+        shared = (next((a.name for a in self.policy.sharing if r.list in a.lists
+                        and a.source == r.platform and platform in a.recipients), None)
+                  if r.scoped_to_platform and r.platform != platform else None)
         return {
+            "severity": max((s.severity for s in self.policy.sanctions_for(r.list)
+                             if service in s.services), default=3),
+            "shared_under": shared,
             "list": r.list, "entry_id": r.entry_id, "ground": r.ground,
             "ground_text": spec.grounds.get(r.ground) if r.ground else None,
             "legal_basis": next(lb for svc, lb in r.services if svc == service),
@@ -185,7 +195,7 @@ class DecisionService:
                 self._next_serial += 1
             decision_id = f"{self._prefix}-{serial:012x}"
         decision = Decision(outcome, decision_id, service,
-                            [self._reason(r, service) for r in hits])
+                            [self._reason(r, service, platform) for r in hits])
         with self._lock:
             if count:
                 self.counts[(service, outcome)] += 1
@@ -250,7 +260,7 @@ class DecisionService:
         hits = [r for r in self.index.table_restrictions(outcome.table, outcome.base_rows[i])
                 if self._applies(r, outcome.service, outcome.platform, outcome.day)]
         return Decision("deny", outcome.decision_id(i), outcome.service,
-                        [self._reason(r, outcome.service) for r in hits])
+                        [self._reason(r, outcome.service, outcome.platform) for r in hits])
 
     def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
                      gate: Principal | None = None, platform: str | None = None,

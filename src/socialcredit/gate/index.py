@@ -16,6 +16,7 @@ name alone never denies (DESIGN §3.2).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections import defaultdict
@@ -136,8 +137,13 @@ class GateIndex:
                 stmt = stmt.where(list_entries.c.subject_id.in_(part))
                 active_ids = active_ids.where(list_entries.c.subject_id.in_(part))
             for e in conn.execute(stmt):
+                # a sanction a court lifted for this entry refuses nothing (the daily clock
+                # re-evaluates the entry when the lift ends, and the rules drop it)
+                lifted = {svc for svc, _ in json.loads(e.lifted)} if e.lifted else set()
                 entries.append(EntryRow(
-                    e.subject_id, e.id, e.list, services_of[e.list], e.ground, e.since, e.until,
+                    e.subject_id, e.id, e.list,
+                    tuple(s for s in services_of[e.list] if s not in lifted), e.ground,
+                    e.since, e.until,
                     labels.get(e.furnisher_id) or self.policy.lists[e.list].source,
                     e.platform))
             for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.kind,
@@ -334,12 +340,25 @@ class GateIndex:
             may = ((base.row_mask[r] & bit) != 0) & (base.row_until[r] > day_number(day)) \
                 & ~stale[r]
             cand, r = found[may], r[may]
-            scoped = np.array([self._scoped.get(n, False) for n in base.lists], dtype=np.bool_)
-            code = base.labels.index(platform) if platform in base.labels else -2
-            denied = cand[base.deny_rows(r, bit, day_number(day), code, scoped)]
+            denied = cand[base.deny_rows(r, bit, day_number(day),
+                                         self._platform_ok(base, platform))]
         overlay = np.flatnonzero(np.isin(codes, self.overlay_codes)) \
             if len(self.overlay_codes) else np.zeros(0, dtype=np.int64)
         return base, denied, rows[denied], overlay
+
+    def _platform_ok(self, base: CompactTable, platform: str | None) -> npt.NDArray[np.bool_]:
+        """``[list, label]``: does an entry of that list made on that platform label refuse on
+        ``platform``? Unscoped lists: always; platform-scoped ones: on the listing platform and
+        on the recipients of a sharing agreement (last column: entries without a platform)."""
+        ok = np.zeros((len(base.lists), len(base.labels) + 1), dtype=np.bool_)
+        for i, name in enumerate(base.lists):
+            if not self._scoped.get(name, False):
+                ok[i, :] = True
+                continue
+            for source in self.policy.shared_with(name, platform):
+                if source in base.labels:
+                    ok[i, base.labels.index(source)] = True
+        return ok
 
     def table_restrictions(self, table: CompactTable, row: int) -> tuple[Restriction, ...]:
         """Restrictions of a row of ``table`` (a base table, possibly replaced since)."""

@@ -6,7 +6,8 @@
   that gate's operator only.
 
 A snapshot lists, per restricted identifier and entry, the gate's services it is refused
-(platform-scoped sanctions only on the gate's own platform) and until when, under
+(platform-scoped sanctions only on the gate's own platform and those sharing with it under an
+agreement of the policy; sanctions a court lifted for an entry left out) and until when, under
 HMAC-SHA256 of the identifier with the gate's key (:mod:`socialcredit.gate.snapshot`).
 """
 
@@ -82,8 +83,9 @@ def export_gate_snapshot(registry: Registry, *, gate: str, out: Path,
               if any(s.scope == "platform" for s in registry.policy.sanctions_for(n))}
     items = []
     for e in entries:
-        if e.list in scoped and e.platform != row.platform:
-            continue
+        if e.list in scoped and e.platform not in registry.policy.shared_with(e.list,
+                                                                             row.platform):
+            continue  # another platform's entry, unless a sharing agreement names this one
         refused = tuple(s for s in e.services if s in services)
         if refused:
             items += [SnapshotItem(k, refused, e.until, (e.entry_id,))

@@ -1,11 +1,15 @@
-"""Incremental evaluation: reconcile the ``list_entries`` projection of some subjects with what
-the policy implies for them (:func:`socialcredit.policy.rules.desired_entries`).
+"""Evaluation into the registry: reconcile the ``list_entries`` projection and the ``scores``
+history of some subjects with what the policy implies for them
+(:func:`socialcredit.policy.rules.evaluate_records`, or the same results computed by a batch
+engine over a Parquet export, :mod:`socialcredit.policy.batch`).
 
 Ledger events: ``entry.listed`` (new entry, or re-listing of an ended one), ``entry.updated``
 (dates or ground changed, e.g. after a correction), ``entry.removed`` / ``entry.expired``
 (with ``reason`` and the ending record), ``entry.suspended`` (an open dispute, when the policy
 suspends listings during disputes), ``entry.warned`` (the list's warning period before a
-listing), each carrying the policy version of the batch. Only
+listing), each carrying the policy version of the batch; ``score.changed`` when a subject's
+score, grade or reason codes change (a new row of ``scores``). An ``exempt`` result writes no
+entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 """
 
@@ -13,15 +17,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
-from socialcredit.policy.rules import DesiredEntry, RecordView, desired_entries
+from socialcredit.policy.rules import (
+    DesiredEntry,
+    Evaluation,
+    RecordView,
+    ScoreResult,
+    evaluate_records,
+    kinds_read,
+)
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -32,7 +46,10 @@ from socialcredit.store.tables import (
     list_entries,
     records,
     repairs,
+    scores,
 )
+
+Engine = Literal["incremental", "python", "duckdb", "spark"]
 
 __all__ = ["EvaluationStats", "evaluate_all", "evaluate_due", "evaluate_subjects"]
 
@@ -40,7 +57,12 @@ _CHUNK = 500
 #: Repair conditions (an application); other rows of ``repairs`` end an entry for a due
 #: process outcome (``dispute_suppressed``, ``review_overturned`` ...).
 _REPAIRS = ("performance", "settlement", "consent")
-_COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason")
+_COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason",
+             "lifted")
+_LIVE = ("active", "suspended", "warned", "pending_review")
+#: Why an entry the rules no longer imply ends, by the kind of list.
+_GONE = {"trigger": "record_withdrawn", "criteria": "criteria_no_longer_met",
+         "rating": "record_withdrawn", "score": "score_recovered"}
 
 
 @dataclass
@@ -54,6 +76,13 @@ class EvaluationStats:
     #: entries resting on a record whose probabilistic link awaits review (issue #3)
     pending_review: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     updated: int = 0
+    #: subjects whose score, grade or reason codes changed, per score
+    scores_changed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: how the results were computed: incremental (per subject, in the database's process) or
+    #: a batch engine over a Parquet export, with its rows and seconds
+    engine: str = "incremental"
+    engine_rows: int = 0
+    engine_seconds: float = 0.0
 
     def merge(self, other: EvaluationStats) -> None:
         self.subjects += other.subjects
@@ -61,7 +90,8 @@ class EvaluationStats:
         for mine, theirs in ((self.listed, other.listed), (self.removed, other.removed),
                              (self.expired, other.expired), (self.suspended, other.suspended),
                              (self.warned, other.warned),
-                             (self.pending_review, other.pending_review)):
+                             (self.pending_review, other.pending_review),
+                             (self.scores_changed, other.scores_changed)):
             for k, v in theirs.items():
                 mine[k] += v
 
@@ -69,7 +99,10 @@ class EvaluationStats:
         return {"subjects": self.subjects, "listed": dict(self.listed),
                 "removed": dict(self.removed), "expired": dict(self.expired),
                 "suspended": dict(self.suspended), "warned": dict(self.warned),
-                "pending_review": dict(self.pending_review), "updated": self.updated}
+                "pending_review": dict(self.pending_review), "updated": self.updated,
+                "scores_changed": dict(self.scores_changed), "engine": self.engine,
+                "engine_rows": self.engine_rows,
+                "engine_seconds": round(self.engine_seconds, 3)}
 
 
 def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, list[RecordView]]:
@@ -96,23 +129,31 @@ def _event_payload(entry_id: int, d: DesiredEntry) -> dict[str, Any]:
     return body
 
 
+def _lifted(d: DesiredEntry) -> str | None:
+    return json.dumps([list(x) for x in d.lifted]) if d.lifted else None
+
+
 def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
-                      as_of: dt.date) -> EvaluationStats:
-    """Reconcile the entries of ``subject_ids`` inside ``batch`` (same transaction as the
-    records that caused it). Lists marked ``external`` are left alone."""
+                      as_of: dt.date, *, results: Mapping[int, Evaluation] | None = None,
+                      ) -> EvaluationStats:
+    """Reconcile the entries and scores of ``subject_ids`` inside ``batch`` (same transaction
+    as the records that caused it). Lists marked ``external`` are left alone.
+
+    ``results`` (subject id → :class:`Evaluation`, from a batch engine) replaces reading the
+    records and running the rules; a subject missing from it has no entries and no score.
+    """
     stats = EvaluationStats()
-    kinds: set[str] = set()
-    for spec in policy.lists.values():
-        if spec.trigger:
-            kinds.add(spec.trigger.kind)
-        if spec.rating:
-            kinds.add(spec.rating.kind)
-        kinds.update(r.kind for r in spec.removal)
+    kinds = kinds_read(policy)
     evaluated = [n for n, s in policy.lists.items() if not s.external]
     todo = sorted(set(subject_ids))
     for i in range(0, len(todo), _CHUNK):
         ids = todo[i:i + _CHUNK]
-        recs = _load_records(batch, ids, kinds)
+        if results is None:
+            recs = _load_records(batch, ids, kinds)
+            found = {sid: evaluate_records(policy, sid, recs[sid], as_of)
+                     for sid in ids if sid in recs}
+        else:
+            found = {sid: results[sid] for sid in ids if sid in results}
         current = {
             (r.list, r.subject_id, r.key): r
             for r in batch.conn.execute(
@@ -120,7 +161,9 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
                                            list_entries.c.list.in_(evaluated)))
         }
         desired = {(d.list, d.subject_id, d.key): d
-                   for sid in ids for d in desired_entries(policy, recs.get(sid, []), as_of)}
+                   for ev in found.values() for d in ev.entries}
+        desired = _kept_since(policy, current, desired)
+        desired = _exempted(current, desired, as_of)
         desired = _repaired(batch, ids, current, desired)
         if policy.due_process.suspend_listing_during_dispute:
             desired = _suspend_disputed(batch, ids, current, desired)
@@ -128,14 +171,72 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key), d)
         for key, row in current.items():
-            if key not in desired and row.status in ("active", "suspended", "warned",
-                                                     "pending_review"):
+            if key not in desired and row.status in _LIVE:
                 gone = DesiredEntry(row.list, row.subject_id, row.key, "removed", row.since,
                                     row.until, row.ground, row.record_id, row.furnisher_id,
-                                    row.platform, as_of.isoformat(), "record_withdrawn")
+                                    row.platform, as_of.isoformat(),
+                                    _GONE[policy.lists[row.list].rule])
                 _reconcile(batch, policy, stats, row, gone)
+        _write_scores(batch, policy, stats, [s for ev in found.values() for s in ev.scores],
+                      as_of)
         stats.subjects += len(ids)
     return stats
+
+
+def _kept_since(policy: Policy, current: dict[Any, Any],
+                desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
+    """A score-list entry is computed with ``since`` = the evaluation date; one already live
+    keeps the date it was first listed."""
+    out = {}
+    for key, d in desired.items():
+        row = current.get(key)
+        if (policy.lists[d.list].score is not None and row is not None
+                and row.status == d.status):
+            d = replace(d, since=row.since)
+        out[key] = d
+    return out
+
+
+def _exempted(current: dict[Any, Any], desired: dict[Any, DesiredEntry], as_of: dt.date,
+              ) -> dict[Any, DesiredEntry]:
+    """An exempt case whose entry is live (listed before the exemption was known) ends on
+    ``as_of`` with reason ``exempt:<name>``."""
+    out = {}
+    for key, d in desired.items():
+        row = current.get(key)
+        if d.status == "exempt" and row is not None and row.status in _LIVE:
+            d = replace(d, status="removed", since=row.since, until=row.until,
+                        ended_on=as_of.isoformat())
+        out[key] = d
+    return out
+
+
+def _write_scores(batch: Batch, policy: Policy, stats: EvaluationStats,
+                  results: list[ScoreResult], as_of: dt.date) -> None:
+    """Append a ``scores`` row (and a ``score.changed`` event) for each result that differs
+    from the subject's newest row for that score."""
+    if not results:
+        return
+    ids = sorted({r.subject_id for r in results})
+    newest = select(func.max(scores.c.id)).where(scores.c.subject_id.in_(ids)).group_by(
+        scores.c.subject_id, scores.c.score)
+    latest = {(r.subject_id, r.score): r for r in batch.conn.execute(
+        select(scores).where(scores.c.id.in_(newest)))}
+    for res in results:
+        reasons = json.dumps(list(res.reasons))
+        row = latest.get((res.subject_id, res.score))
+        if row is not None and (row.value, row.grade, row.reasons) == (res.value, res.grade,
+                                                                         reasons):
+            continue
+        body = {"score": res.score, "value": res.value, "grade": res.grade,
+                "reasons": list(res.reasons), "as_of": as_of.isoformat(),
+                "previous": None if row is None else {"value": row.value, "grade": row.grade}}
+        seq = batch.emit("score.changed", body, subject_id=res.subject_id)
+        batch.add(scores, {"id": batch.next_id(scores), "subject_id": res.subject_id,
+                           "score": res.score, "value": res.value, "grade": res.grade,
+                           "reasons": reasons, "as_of": as_of.isoformat(),
+                           "policy_version": policy.version_hash, "seq": seq})
+        stats.scores_changed[res.score] += 1
 
 
 def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
@@ -234,8 +335,11 @@ def _suspend_disputed(batch: Batch, ids: list[int], current: dict[Any, Any],
 
 def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
                d: DesiredEntry) -> None:
-    values = {k: getattr(d, k) for k in (*_COMPARED, "furnisher_id", "platform",
+    if d.status == "exempt":
+        return  # an exempt case lists nobody (a live entry was ended by _exempted)
+    values = {k: getattr(d, k) for k in (*_COMPARED[:-1], "furnisher_id", "platform",
                                           "end_record_id")}
+    values["lifted"] = _lifted(d)
     if row is None:
         entry_id = batch.next_id(list_entries)
         if d.status in ("warned", "pending_review"):  # not listed (yet): no sanction
@@ -289,24 +393,51 @@ class _Rollback(Exception):
 
 
 def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5000,
-                 dry_run: bool = False, progress: Any = None) -> EvaluationStats:
+                 dry_run: bool = False, progress: Any = None,
+                 engine: Engine = "incremental") -> EvaluationStats:
     """Re-evaluate every subject with records or entries (``socialcredit evaluate``), one
     transaction per ``chunk`` subjects; ``progress(done, total)`` is called after each.
 
+    ``engine``: ``incremental`` runs the rules per chunk of subjects in this process;
+    ``python``, ``duckdb`` or ``spark`` first export the records to Parquet and evaluate them
+    there (:func:`socialcredit.policy.batch.evaluate_parquet`), then reconcile the registry
+    from those results in the same transactions — one definition, the same writes.
+
     With ``dry_run`` every transaction is rolled back: the statistics say what *would* change
     (a what-if for another date), and nothing is written.
+
+    Raises:
+        InputError: an unknown engine.
+        StoreUnavailable: the database cannot be reached.
     """
+    if engine not in ("incremental", "python", "duckdb", "spark"):
+        raise InputError(f"unknown engine {engine!r}: use incremental, python, duckdb or spark")
     with store.read() as conn:
         ids = sorted(
             set(conn.execute(select(records.c.subject_id).where(
                 records.c.subject_id.is_not(None)).distinct()).scalars())
             | set(conn.execute(select(list_entries.c.subject_id).distinct()).scalars())
         )
-    stats = EvaluationStats()
+    results: dict[int, Evaluation] | None = None
+    stats = EvaluationStats(engine=engine)
+    if engine != "incremental":
+        from socialcredit.policy.batch import evaluate_parquet, export_records
+
+        results = defaultdict(Evaluation)
+        with tempfile.TemporaryDirectory(prefix="socialcredit-evaluate-") as tmp:
+            path = Path(tmp) / "records.parquet"
+            export_records(store, policy, path)
+            out = evaluate_parquet(policy, path, as_of, engine=engine)
+        for e in out.entries:
+            results[e.subject_id].entries.append(e)
+        for sc in out.scores:
+            results[sc.subject_id].scores.append(sc)
+        stats.engine_rows, stats.engine_seconds = out.rows, out.seconds
     for i in range(0, len(ids), chunk):
         try:
             with store.batch(policy.version_hash) as b:
-                stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
+                stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of,
+                                              results=results))
                 if dry_run:
                     raise _Rollback
         except _Rollback:
@@ -330,7 +461,12 @@ def evaluate_due(store: Store, policy: Policy, as_of: dt.date, *,
     with store.read() as conn:
         ids = sorted(set(conn.execute(select(list_entries.c.subject_id).where(
             ((list_entries.c.status == "active") & (list_entries.c.until <= day))
-            | ((list_entries.c.status == "warned") & (list_entries.c.since <= day)))
+            # a warned trigger entry is listed on its ``since``; a warned rating entry (its
+            # ``since`` is the first low rating) changes only with a new rating
+            | ((list_entries.c.status == "warned") & (list_entries.c.since <= day)
+               & list_entries.c.platform.is_(None))
+            # a court's lift of one sanction may end on a date (SPC 2015, Art. 9)
+            | ((list_entries.c.status == "active") & list_entries.c.lifted.is_not(None)))
         ).scalars()))
     stats = EvaluationStats()
     for i in range(0, len(ids), chunk):

@@ -4,7 +4,7 @@ Every row has ``furnisher_record_id`` (unique within the furnisher), ``kind``, `
 (ISO ``YYYY-MM-DD``), and identifies its subject by ``national_id`` (18-character CN resident
 identity number), ``phone`` (E.164) and ``name`` (Han script); ``corrects`` names an earlier
 ``furnisher_record_id`` of the same furnisher that the row supersedes.  Kind fields are listed
-in :data:`KIND_FIELDS`.  Money is ``amount_minor``: an integer number of minor units (fen for
+in :data:`KIND_FIELDS` and optional ones in :data:`OPTIONAL_FIELDS`.  Money is ``amount_minor``: an integer number of minor units (fen for
 ``CNY``) with an ISO 4217 ``currency`` — never a float.
 
 In CSV files the header is the union of the furnisher's columns, absent values are empty cells
@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +28,13 @@ __all__ = [
     "COMMON_COLUMNS",
     "KIND_FIELDS",
     "OPTIONAL_FIELDS",
+    "PHONE_SHARE",
     "Draft",
     "FurnisherSpec",
     "Row",
     "Value",
     "finalize",
+    "phone_draft",
     "write_rows",
 ]
 
@@ -51,21 +54,32 @@ COMMON_COLUMNS: tuple[str, ...] = (
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "court_judgment": ("case_number", "amount_minor", "currency"),
     "dishonesty_finding": ("case_number", "ground", "amount_minor", "currency"),
+    "listing_extended": ("case_number", "years"),
+    "listing_revoked": ("case_number",),
+    "restriction_lifted": ("case_number", "service"),
     "judgment_performance": ("case_number", "amount_minor", "currency", "full"),
     "loan_default": ("loan_id", "amount_minor", "currency", "days_past_due"),
     "loan_repayment": ("loan_id", "amount_minor", "currency", "full"),
     "fare_evasion": ("service", "amount_minor", "currency"),
     "unruly_passenger": ("service", "conduct"),
     "ride_rating": ("rating", "trip_id"),
+    "student_status": ("full_time",),
 }
-#: Optional kind fields.
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"court_judgment": ("creditor",)}
+#: Optional kind fields (``until``: ISO date; ``years``: 1–3).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "court_judgment": ("creditor",),
+    "dishonesty_finding": ("debtor_role",),
+    "restriction_lifted": ("until",),
+    "loan_default": ("loan_purpose",),
+}
+#: Share of non-ride-hail records that carry the subject's ``phone`` beside ID and name.
+PHONE_SHARE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
 class FurnisherSpec:
     """A furnisher: ``name`` (e.g. ``court-beijing-no1``), its ``kind`` (court, lender, payment,
-    transport, platform), output ``fmt``, the record ``kinds`` it submits and its id prefix."""
+    transport, platform, school), output ``fmt``, the record ``kinds`` it submits and its id prefix."""
 
     name: str
     kind: str
@@ -106,6 +120,20 @@ class Draft:
     with_name: bool = True
     corrects: Draft | None = None
     record_id: str = field(default="")
+
+
+def phone_draft(
+    rng: random.Random,
+    kind: str,
+    day: dt.date,
+    person: Person,
+    fields: dict[str, Value],
+    corrects: Draft | None = None,
+) -> Draft:
+    """A draft with ID and name, and the phone with probability :data:`PHONE_SHARE`."""
+    return Draft(
+        kind, day, person, fields, with_phone=rng.random() < PHONE_SHARE, corrects=corrects
+    )
 
 
 def finalize(spec: FurnisherSpec, drafts: Iterable[Draft]) -> list[Row]:

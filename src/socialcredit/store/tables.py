@@ -49,6 +49,7 @@ __all__ = [
     "quarantine",
     "records",
     "repairs",
+    "scores",
     "reviews",
     "sessions",
     "sign_in_codes",
@@ -210,6 +211,9 @@ list_entries = Table(
     Column("end_record_id", ID, nullable=True),
     Column("policy_version", String(80), nullable=False),
     Column("seq", ID, nullable=False),
+    # JSON [[service, until or null], ...]: sanctions a court lifted for this entry (SPC 2015,
+    # Art. 9); the gate refuses none of them while ``until`` has not come
+    Column("lifted", String(400), nullable=True),
     UniqueConstraint("list", "subject_id", "key"),
     Index("ix_list_entries_status", "list", "status"),
 )
@@ -439,4 +443,21 @@ linkage_models = Table(
     Column("trained_at", String(32), nullable=False),
     Column("seq", ID, nullable=False),
     Column("model", Text, nullable=False),  # the model JSON (LinkageModel.to_json)
+)
+
+# Score history (issue #4): one row per change of a subject's score, grade or reason codes, as
+# evaluated on ``as_of`` under ``policy_version``; the newest row per (subject, score) is current.
+scores = Table(
+    "scores",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False),
+    Column("score", String(64), nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("grade", String(8), nullable=False),
+    Column("reasons", String(200), nullable=False),  # JSON list of factor codes, costliest first
+    Column("as_of", String(10), nullable=False),
+    Column("policy_version", String(80), nullable=False),
+    Column("seq", ID, nullable=False),
+    Index("ix_scores_subject", "subject_id", "score", "id"),
 )

@@ -1,0 +1,530 @@
+"""What-if: a candidate policy (NEW) against another (CURRENT) on the registry's records, writing
+nothing (``socialcredit evaluate --policy NEW --compare CURRENT``).
+
+Both policies are evaluated the same way on the same records as of the same day — by the
+reference rules in process (engine ``python``) or by a batch engine over a Parquet export in a
+temporary folder (``duckdb``, ``spark``: :mod:`socialcredit.policy.batch`) — and the same
+read-only due-process overlay is applied to both (granted repairs end an entry, an open dispute
+suspends it where the policy says so, an entry resting on an unconfirmed link is
+``pending_review``; entries of external lists are taken from the registry as they stand). The
+registry is only read: no transaction is opened for writing, the ledger head does not move.
+
+:func:`compare` (pure) reports, as one JSON-ready mapping:
+
+* ``lists``: per list, entries by status under each policy, entries ``added`` (active under NEW,
+  not under CURRENT, same ``(list, subject, key)``) and ``removed`` (the reverse), subjects
+  listed;
+* ``refusals``: per service and platform (platform-scoped sanctions: the listing platform and
+  the recipients of its sharing agreements), subjects refused under NEW only and under CURRENT
+  only. A subject is refused for a service when an active entry's list has a sanction with that
+  service not lifted on ``as_of``;
+* ``decisions``: the gate refusals logged in the last :data:`DECISION_WINDOW_DAYS` days (table
+  ``decisions``; allows are only counted, so only a deny can be re-decided) and how many each
+  policy would now allow;
+* ``scores``: per score, subjects by grade under each policy and subjects whose grade changes;
+* ``disparate_impact``: per region (province of the ID's address code, GB/T 2260), age band on
+  ``as_of`` (from the ID's birth date) and sex (the ID's 17th digit: odd male, even female), the
+  population (subjects with a valid national ID in ``identifiers``), the listing rate under
+  each policy (subjects with an active entry on a list that has a sanction) and its ratio to the
+  overall rate, flagged outside [0.8, 1.25] — the four-fifths rule of the US Uniform Guidelines
+  on Employee Selection Procedures, 29 CFR 1607.4(D), applied here to a group's rate against the
+  overall rate in both directions (a rate 25 % above the overall one is the inverse of 0.8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from socialcredit.errors import InputError
+from socialcredit.policy.model import Policy
+from socialcredit.policy.rules import (
+    DesiredEntry,
+    RecordView,
+    ScoreResult,
+    evaluate_records,
+    kinds_read,
+)
+from socialcredit.store import Store
+from socialcredit.store.tables import (
+    decisions,
+    disputes,
+    furnishers,
+    gates,
+    identifiers,
+    links,
+    list_entries,
+    records,
+    repairs,
+    subjects,
+)
+
+__all__ = ["AGE_BANDS", "DECISION_WINDOW_DAYS", "FOUR_FIFTHS", "GB2260_PROVINCES", "Denial",
+           "Engine", "Outcome", "Person", "compare", "evaluate_policy", "logged_denials",
+           "people", "person_of", "refusals", "what_if"]
+
+Engine = Literal["python", "duckdb", "spark"]
+
+#: Logged refusals younger than this many days (before ``as_of``, inclusive) are re-decided.
+DECISION_WINDOW_DAYS = 30
+
+#: A ratio to the overall rate outside this band is flagged (four-fifths rule, 29 CFR
+#: 1607.4(D): a rate below 4/5 of the reference; 1.25 = 5/4, the same gap the other way).
+FOUR_FIFTHS = (0.8, 1.25)
+
+#: Age bands (label, first age, first age of the next band) on ``as_of``.
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("<25", 0, 25), ("25-34", 25, 35), ("35-44", 35, 45), ("45-54", 45, 55),
+    ("55-64", 55, 65), ("65+", 65, 1000))
+
+#: The 31 province-level divisions of mainland China by the first two digits of their
+#: administrative division code (GB/T 2260-2007, Codes for the administrative divisions of the
+#: PRC; the first six digits of a resident ID are the address code, GB 11643-1999 §5.2).
+GB2260_PROVINCES: dict[str, str] = {
+    "11": "Beijing", "12": "Tianjin", "13": "Hebei", "14": "Shanxi", "15": "Inner Mongolia",
+    "21": "Liaoning", "22": "Jilin", "23": "Heilongjiang", "31": "Shanghai", "32": "Jiangsu",
+    "33": "Zhejiang", "34": "Anhui", "35": "Fujian", "36": "Jiangxi", "37": "Shandong",
+    "41": "Henan", "42": "Hubei", "43": "Hunan", "44": "Guangdong", "45": "Guangxi",
+    "46": "Hainan", "50": "Chongqing", "51": "Sichuan", "52": "Guizhou", "53": "Yunnan",
+    "54": "Tibet", "61": "Shaanxi", "62": "Gansu", "63": "Qinghai", "64": "Ningxia",
+    "65": "Xinjiang",
+}
+
+_REPAIRS = ("performance", "settlement", "consent")  # as policy.evaluate: an application
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One policy evaluated on the registry: its entries and scores, the records read (rows)
+    and the time taken (seconds), by ``engine``."""
+
+    entries: list[DesiredEntry]
+    scores: list[ScoreResult]
+    rows: int
+    seconds: float
+    engine: str
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A member of the disparate-impact population: province code (2 digits), birth date and
+    sex (``M``/``F``) read from the national ID."""
+
+    subject_id: int
+    province: str
+    birth_date: dt.date
+    sex: str
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """A logged gate refusal: service, subject, the platform of the gate (None: no platform,
+    or an operator's check) and when (ISO instant)."""
+
+    service: str
+    subject_id: int
+    platform: str | None
+    at: str
+
+
+# ------------------------------------------------------------------------ reading the registry
+def _python(store: Store, policies: list[Policy], as_of: dt.date) -> list[Outcome]:
+    """Every policy by the reference rules, one pass over the active records."""
+    start = time.perf_counter()
+    kinds = sorted(set().union(*(kinds_read(p) for p in policies)))
+    outs: list[tuple[list[DesiredEntry], list[ScoreResult]]] = [([], []) for _ in policies]
+    rows = 0
+
+    def flush(recs: list[RecordView]) -> None:
+        for policy, (entries, scores) in zip(policies, outs, strict=True):
+            ev = evaluate_records(policy, recs[0].subject_id, recs, as_of)
+            entries.extend(ev.entries)
+            scores.extend(ev.scores)
+
+    with store.read() as conn:
+        names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+        stmt = (select(records.c.id, records.c.subject_id, records.c.furnisher_id,
+                       records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
+                       records.c.payload)
+                .where(records.c.subject_id.is_not(None), records.c.superseded_by.is_(None),
+                       records.c.status == "active", records.c.kind.in_(kinds))
+                .order_by(records.c.subject_id, records.c.id)
+                .execution_options(yield_per=10_000))
+        current: list[RecordView] = []
+        for r in conn.execute(stmt):
+            rows += 1
+            if current and current[0].subject_id != r.subject_id:
+                flush(current)
+                current = []
+            current.append(RecordView(r.id, r.subject_id, r.furnisher_id, names[r.furnisher_id],
+                                      r.furnisher_record_id, r.kind, r.occurred_at,
+                                      json.loads(r.payload)))
+        if current:
+            flush(current)
+    seconds = time.perf_counter() - start
+    return [Outcome(e, s, rows, seconds, "python") for e, s in outs]
+
+
+def _batch(store: Store, policy: Policy, as_of: dt.date, engine: str, spark: Any) -> Outcome:
+    """One policy by a batch engine over a Parquet export in a temporary folder."""
+    from socialcredit.policy.batch import evaluate_parquet, export_records
+
+    with tempfile.TemporaryDirectory(prefix="socialcredit-whatif-") as tmp:
+        path = Path(tmp) / "records.parquet"
+        export_records(store, policy, path)
+        result = evaluate_parquet(policy, path, as_of, engine=engine, spark=spark)
+    return Outcome(list(result.entries), list(result.scores), result.rows, result.seconds,
+                   result.engine)
+
+
+def _overlay(store: Store, policy: Policy, entries: list[DesiredEntry]) -> list[DesiredEntry]:
+    """The registry's due-process state on the rule entries (read only, as
+    :func:`socialcredit.policy.evaluate.evaluate_subjects` applies it when it writes), plus the
+    registry's active entries of the policy's external lists."""
+    external = sorted(n for n, s in policy.lists.items() if s.external)
+    with store.read() as conn:
+        granted = {(r.list, r.subject_id, r.key): r for r in conn.execute(
+            select(list_entries.c.list, list_entries.c.subject_id, list_entries.c.key,
+                   repairs.c.condition, repairs.c.decided_on)
+            .join(repairs, repairs.c.entry_id == list_entries.c.id)
+            .where(repairs.c.status == "granted"))}
+        disputed_records: set[int] = set()
+        disputed_entries: set[tuple[str, int, str]] = set()
+        if policy.due_process.suspend_listing_during_dispute:
+            for r in conn.execute(select(disputes.c.record_id, list_entries.c.list,
+                                         list_entries.c.subject_id, list_entries.c.key)
+                                  .outerjoin(list_entries,
+                                             list_entries.c.id == disputes.c.entry_id)
+                                  .where(disputes.c.status == "open")):
+                if r.record_id is not None:
+                    disputed_records.add(r.record_id)
+                if r.list is not None:
+                    disputed_entries.add((r.list, r.subject_id, r.key))
+        unconfirmed: set[int] = set()
+        by_source: dict[tuple[int, str, str], bool] = {}
+        for r in conn.execute(select(records.c.id, records.c.subject_id, records.c.kind,
+                                     furnishers.c.name)
+                              .join(links, links.c.record_id == records.c.id)
+                              .join(furnishers, furnishers.c.id == records.c.furnisher_id)
+                              .where(links.c.status.in_(("pending", "confirmed")),
+                                     links.c.rule != "manual")):
+            unconfirmed.add(r.id)
+            by_source[(r.subject_id, r.kind, r.name)] = True
+        ext = [DesiredEntry(r.list, r.subject_id, r.key, "active", r.since, r.until, r.ground,
+                            r.record_id, r.furnisher_id, r.platform)
+               for r in conn.execute(select(list_entries).where(
+                   list_entries.c.status == "active", list_entries.c.list.in_(external)))]
+    out = []
+    for d in entries:
+        key = (d.list, d.subject_id, d.key)
+        if d.status == "active" and key in granted:
+            g = granted[key]
+            d = replace(d, status="removed", ended_on=g.decided_on,
+                        end_reason=(f"repair:{g.condition}" if g.condition in _REPAIRS
+                                    else g.condition))
+        if d.status == "active" and (d.record_id in disputed_records
+                                     or key in disputed_entries):
+            d = replace(d, status="suspended")
+        if d.status in ("active", "warned"):
+            rating = policy.lists[d.list].rating
+            resting = d.record_id in unconfirmed or (
+                rating is not None and d.platform is not None
+                and (d.subject_id, rating.kind, d.platform) in by_source)
+            if resting:
+                d = replace(d, status="pending_review")
+        out.append(d)
+    return out + ext
+
+
+def evaluate_policy(store: Store, policies: list[Policy], as_of: dt.date, *,
+                    engine: Engine = "duckdb", spark: Any = None) -> list[Outcome]:
+    """Evaluate each of ``policies`` on the registry's active records as of ``as_of``, with the
+    due-process overlay (module docstring); nothing is written.
+
+    Raises:
+        InputError: an unknown ``engine``.
+        ImportError: the engine's extra is not installed (``socialcredit[spark]``).
+    """
+    if engine == "python":
+        raw = _python(store, policies, as_of)
+    elif engine in ("duckdb", "spark"):
+        raw = [_batch(store, p, as_of, engine, spark) for p in policies]
+    else:
+        raise InputError(f"unknown engine {engine!r}: use python, duckdb or spark")
+    return [replace(o, entries=_overlay(store, p, o.entries))
+            for p, o in zip(policies, raw, strict=True)]
+
+
+def person_of(subject_id: int, national_id: str) -> Person | None:
+    """The ID's province, birth date and sex, or None unless it is a valid 18-character CN
+    resident ID (GB 11643-1999: address code, birth date, order code with sex digit, check)."""
+    from socialcredit.errors import IdentifierError
+    from socialcredit.identity import scheme_for
+
+    try:
+        nid = scheme_for("cn.ric").parse(national_id)
+    except IdentifierError:
+        return None
+    if nid.birth_date is None or nid.sex is None:
+        return None
+    return Person(subject_id, nid.value[:2], nid.birth_date, nid.sex)
+
+
+def people(store: Store, policy: Policy) -> tuple[list[Person], int]:
+    """The disparate-impact population: subjects (not merged away) with a national ID in
+    ``identifiers`` (the current one; else the latest), and how many IDs were not valid CN
+    resident IDs. Empty unless the policy's ID scheme is ``cn.ric``."""
+    if policy.identity.national_id.scheme != "cn.ric":
+        return [], 0
+    best: dict[int, tuple[bool, str, str]] = {}
+    with store.read() as conn:
+        for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
+                                     identifiers.c.valid_from, identifiers.c.valid_to)
+                              .join(subjects, subjects.c.id == identifiers.c.subject_id)
+                              .where(identifiers.c.kind == "national_id",
+                                     subjects.c.merged_into.is_(None))):
+            rank = (r.valid_to is None, r.valid_from, r.value)
+            if r.subject_id not in best or rank > best[r.subject_id]:
+                best[r.subject_id] = rank
+    out, invalid = [], 0
+    for sid, (_, _, value) in sorted(best.items()):
+        p = person_of(sid, value)
+        if p is None:
+            invalid += 1
+        else:
+            out.append(p)
+    return out, invalid
+
+
+def logged_denials(store: Store, as_of: dt.date, days: int = DECISION_WINDOW_DAYS,
+                   ) -> list[Denial]:
+    """Refusals logged in the ``days`` days up to ``as_of`` (inclusive), with the platform of
+    the deciding gate."""
+    start = (as_of - dt.timedelta(days=days - 1)).isoformat()
+    end = (as_of + dt.timedelta(days=1)).isoformat()
+    with store.read() as conn:
+        return [Denial(r.service, r.subject_id, r.platform, r.at) for r in conn.execute(
+            select(decisions.c.service, decisions.c.subject_id, gates.c.platform,
+                   decisions.c.at)
+            .outerjoin(gates, gates.c.name == decisions.c.gate)
+            .where(decisions.c.outcome == "deny", decisions.c.subject_id.is_not(None),
+                   decisions.c.at >= start, decisions.c.at < end)
+            .order_by(decisions.c.at))]
+
+
+# ------------------------------------------------------------------------------- comparing
+Refusal = tuple[str, str | None, int]
+
+
+def refusals(policy: Policy, entries: Iterable[DesiredEntry], as_of: dt.date) -> set[Refusal]:
+    """(service, platform or None, subject) refused: an active entry, a sanction of its list
+    with that service not lifted on ``as_of``; a platform-scoped sanction refuses on the
+    entry's platform and the recipients of a sharing agreement from it for that list."""
+    day = as_of.isoformat()
+    out: set[Refusal] = set()
+    for e in entries:
+        if e.status != "active" or (e.until is not None and e.until <= day):
+            continue
+        lifted = {svc for svc, until in e.lifted if until is None or until > day}
+        for s in policy.sanctions_for(e.list):
+            if s.scope == "platform":
+                where: set[str | None] = {e.platform} | {
+                    r for a in policy.sharing if a.source == e.platform and e.list in a.lists
+                    for r in a.recipients}
+            else:
+                where = {None}
+            out.update((svc, p, e.subject_id) for svc in s.services if svc not in lifted
+                       for p in where)
+    return out
+
+
+def _refused(refused: set[Refusal], d: Denial) -> bool:
+    return ((d.service, None, d.subject_id) in refused
+            or (d.platform is not None and (d.service, d.platform, d.subject_id) in refused))
+
+
+def _listed(policy: Policy, entries: Iterable[DesiredEntry]) -> set[int]:
+    """Subjects with an active entry on a list that has at least one sanction."""
+    sanctioned = {s.list for s in policy.sanctions}
+    return {e.subject_id for e in entries if e.status == "active" and e.list in sanctioned}
+
+
+def _lists(new: Outcome, cur: Outcome, names: list[str]) -> dict[str, Any]:
+    def active(o: Outcome) -> dict[str, set[tuple[int, str]]]:
+        out: dict[str, set[tuple[int, str]]] = defaultdict(set)
+        for e in o.entries:
+            if e.status == "active":
+                out[e.list].add((e.subject_id, e.key))
+        return out
+
+    def statuses(o: Outcome) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = defaultdict(Counter)
+        for e in o.entries:
+            out[e.list][e.status] += 1
+        return out
+
+    a_new, a_cur, s_new, s_cur = active(new), active(cur), statuses(new), statuses(cur)
+    return {name: {
+        "added": len(a_new[name] - a_cur[name]), "removed": len(a_cur[name] - a_new[name]),
+        "subjects": {"current": len({s for s, _ in a_cur[name]}),
+                     "new": len({s for s, _ in a_new[name]})},
+        "status": {"current": dict(sorted(s_cur[name].items())),
+                   "new": dict(sorted(s_new[name].items()))},
+    } for name in names}
+
+
+def _refusal_changes(r_new: set[Refusal], r_cur: set[Refusal], sample: int,
+                     ) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str | None], dict[str, set[int]]] = defaultdict(
+        lambda: {"new": set(), "current": set()})
+    for side, refused in (("new", r_new), ("current", r_cur)):
+        for svc, platform, sid in refused:
+            groups[(svc, platform)][side].add(sid)
+    out = []
+    for (svc, platform), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        only_new, only_cur = sorted(g["new"] - g["current"]), sorted(g["current"] - g["new"])
+        out.append({"service": svc, "platform": platform,
+                    "refused": {"current": len(g["current"]), "new": len(g["new"])},
+                    "new_only": len(only_new), "current_only": len(only_cur),
+                    "new_only_sample": only_new[:sample],
+                    "current_only_sample": only_cur[:sample]})
+    return out
+
+
+def _decisions(denials: list[Denial], r_new: set[Refusal], r_cur: set[Refusal],
+               ) -> dict[str, Any]:
+    by: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in denials:
+        c = by[d.service]
+        c["denied"] += 1
+        c["allow_under_new"] += not _refused(r_new, d)
+        c["allow_under_current"] += not _refused(r_cur, d)
+        c["flip"] += _refused(r_cur, d) and not _refused(r_new, d)
+    keys = ("denied", "allow_under_new", "allow_under_current", "flip")
+    return {"window_days": DECISION_WINDOW_DAYS,
+            "total": {k: sum(c[k] for c in by.values()) for k in keys},
+            "by_service": {svc: {k: c[k] for k in keys} for svc, c in sorted(by.items())}}
+
+
+def _scores(new: Policy, cur: Policy, o_new: Outcome, o_cur: Outcome) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in list(dict.fromkeys([*new.scores, *cur.scores])):
+        grades = [g.grade for p in (new, cur) if name in p.scores for g in p.scores[name].grades]
+        g_new = {s.subject_id: s.grade for s in o_new.scores if s.score == name}
+        g_cur = {s.subject_id: s.grade for s in o_cur.scores if s.score == name}
+        c_new, c_cur = Counter(g_new.values()), Counter(g_cur.values())
+        out[name] = {
+            "grades": {g: {"current": c_cur[g], "new": c_new[g], "change": c_new[g] - c_cur[g]}
+                       for g in dict.fromkeys(grades)},
+            "scored": {"current": len(g_cur), "new": len(g_new)},
+            "grade_changed": sum(1 for s, g in g_new.items() if s in g_cur and g_cur[s] != g),
+        }
+    return out
+
+
+def _age(birth: dt.date, on: dt.date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _band(age: int) -> str:
+    return next(label for label, lo, hi in AGE_BANDS if lo <= max(age, 0) < hi)
+
+
+def _impact(persons: list[Person], invalid: int, l_new: set[int], l_cur: set[int],
+            as_of: dt.date) -> dict[str, Any]:
+    n = len(persons)
+    overall = {"current": sum(p.subject_id in l_cur for p in persons),
+               "new": sum(p.subject_id in l_new for p in persons)}
+    rate = {k: (v / n if n else None) for k, v in overall.items()}
+    lo, hi = FOUR_FIFTHS
+
+    def row(group: str, label: str, members: list[Person]) -> dict[str, Any]:
+        out: dict[str, Any] = {"group": group, "label": label, "population": len(members)}
+        flags = []
+        for side, listed in (("current", l_cur), ("new", l_new)):
+            k = sum(p.subject_id in listed for p in members)
+            r = k / len(members) if members else None
+            overall_rate = rate[side]
+            ratio = r / overall_rate if r is not None and overall_rate else None
+            out[side] = {"listed": k, "rate": r, "ratio": ratio}
+            if ratio is not None and not lo <= ratio <= hi:
+                flags.append(side)
+        out["flagged"] = flags
+        return out
+
+    by: dict[str, dict[str, list[Person]]] = {"region": defaultdict(list),
+                                              "age_band": defaultdict(list),
+                                              "sex": defaultdict(list)}
+    for p in persons:
+        by["region"][p.province].append(p)
+        by["age_band"][_band(_age(p.birth_date, as_of))].append(p)
+        by["sex"][p.sex].append(p)
+    order = {"region": sorted(by["region"]),
+             "age_band": [b for b, _, _ in AGE_BANDS if b in by["age_band"]],
+             "sex": [s for s in ("M", "F") if s in by["sex"]]}
+    labels = {"region": lambda c: GB2260_PROVINCES.get(c, f"other ({c})"),
+              "age_band": lambda b: b, "sex": lambda s: {"M": "male", "F": "female"}[s]}
+    return {
+        "population": n, "invalid_ids": invalid,
+        "overall": {side: {"listed": overall[side], "rate": rate[side]} for side in overall},
+        "band": list(FOUR_FIFTHS),
+        "groups": {dim: [row(g, labels[dim](g), by[dim][g]) for g in order[dim]]
+                   for dim in ("region", "age_band", "sex")},
+    }
+
+
+def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of: dt.date, *,
+            persons: Sequence[Person] = (), invalid_ids: int = 0,
+            denials: Sequence[Denial] = (), sample: int = 20) -> dict[str, Any]:
+    """The what-if report of two evaluated outcomes (pure; see the module docstring).
+
+    Returns ``{"as_of", "new": {version, version_hash, name, engine, rows, seconds},
+    "current": {…}, "lists": {list: {added, removed, subjects: {current, new}, status:
+    {current: {status: n}, new: {…}}}}, "refusals": [{service, platform, refused: {current,
+    new}, new_only, current_only, new_only_sample, current_only_sample}], "decisions":
+    {window_days, total, by_service: {service: {denied, allow_under_new, allow_under_current,
+    flip}}}, "scores": {score: {grades: {grade: {current, new, change}}, scored, grade_changed}},
+    "disparate_impact": {population, invalid_ids, overall, band, groups: {region | age_band |
+    sex: [{group, label, population, current: {listed, rate, ratio}, new: {…}, flagged}]}}}``.
+    ``flip`` counts logged refusals that CURRENT would still refuse and NEW would allow;
+    samples are the lowest ``sample`` subject ids.
+    """
+    names = list(dict.fromkeys([*current.lists, *new.lists]))
+    r_new, r_cur = refusals(new, o_new.entries, as_of), refusals(current, o_cur.entries, as_of)
+
+    def about(p: Policy, o: Outcome) -> dict[str, Any]:
+        return {"name": p.name, "version": p.version, "version_hash": p.version_hash,
+                "engine": o.engine, "rows": o.rows, "seconds": round(o.seconds, 3)}
+
+    return {
+        "as_of": as_of.isoformat(), "new": about(new, o_new), "current": about(current, o_cur),
+        "lists": _lists(o_new, o_cur, names),
+        "refusals": _refusal_changes(r_new, r_cur, sample),
+        "decisions": _decisions(list(denials), r_new, r_cur),
+        "scores": _scores(new, current, o_new, o_cur),
+        "disparate_impact": _impact(list(persons), invalid_ids, _listed(new, o_new.entries),
+                                    _listed(current, o_cur.entries), as_of),
+    }
+
+
+def what_if(store: Store, new: Policy, current: Policy, as_of: dt.date, *,
+            engine: Engine = "duckdb", spark: Any = None) -> dict[str, Any]:
+    """Evaluate ``new`` and ``current`` on the registry and :func:`compare` them; reads only.
+
+    Raises:
+        InputError: an unknown engine. StoreUnavailable: the database cannot be reached.
+        ImportError: the engine's extra is not installed.
+    """
+    o_new, o_cur = evaluate_policy(store, [new, current], as_of, engine=engine, spark=spark)
+    persons, invalid = people(store, new)
+    return compare(new, current, o_new, o_cur, as_of, persons=persons, invalid_ids=invalid,
+                   denials=logged_denials(store, as_of))
