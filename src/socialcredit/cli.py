@@ -411,8 +411,10 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
 
 # `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
 from socialcredit.link_cli import link_app  # noqa: E402
+from socialcredit.policy_cli import policy_app  # noqa: E402
 
 app.add_typer(link_app, name="link")
+app.add_typer(policy_app, name="policy")
 
 
 @app.command()
@@ -420,30 +422,81 @@ def evaluate(
     as_of: AsOfOpt = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Compute what would change and write nothing.")] = False,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", metavar="NEW", help="The policy to evaluate (default: the registry's, "
+                                        "from the global --policy or SOCIALCREDIT_POLICY_PATH"
+                                        "); with --compare, the candidate.")] = None,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", metavar="CURRENT", help="What-if: compare the policy (NEW) with this one "
+                                             "on the registry's records; writes nothing.")
+                       ] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="incremental (default: per subject, in the database) | python | duckdb | spark "
+             "(over a Parquet export); with --compare: duckdb (default) | python | spark.")
+                      ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate the policy for every subject as of today (expiry, removals).
+    """Evaluate the policy for every subject as of today (expiry, removals), or compare two
+    policies (--compare).
 
     The registry's state is written only as of today: another date would pre-empt the clock
     (a future date) or withdraw entries whose records came later (a past date), so any other
     ``--as-of`` needs ``--dry-run``, which reports what would change and writes nothing.
+
+    ``evaluate --policy NEW --compare CURRENT`` writes nothing at any ``--as-of``: it reports
+    entries added and removed per list, refusals that would change (and logged gate refusals
+    that would flip), score grade shifts and a disparate-impact table by region, age band and
+    sex (see socialcredit.policy.whatif).
     """
+    day = _as_of(as_of)
+    if policy is not None:
+        state.policy = policy  # the same as the global --policy, for this command
+    if compare is not None:
+        _what_if(compare, day, engine or "duckdb", as_json)
+        return
     from socialcredit.policy.evaluate import evaluate_all
 
-    day = _as_of(as_of)
+    engine = engine or "incremental"
+    if engine not in ("incremental", "python", "duckdb", "spark"):
+        raise InputError(f"--engine {engine!r}: use incremental, python, duckdb or spark")
     today = dt.datetime.now(dt.UTC).date()
     if day != today and not dry_run:
         raise InputError(f"--as-of {day} is not today ({today}): the registry is evaluated "
                          "only as of today; add --dry-run to preview that date")
     reg = _registry(today=day)
-    stats = evaluate_all(reg.store, reg.policy, day, dry_run=dry_run)
+    stats = evaluate_all(reg.store, reg.policy, day, dry_run=dry_run,
+                         engine=engine)  # type: ignore[arg-type]
     if as_json:
-        _out({"as_of": day.isoformat(), "dry_run": dry_run, **stats.as_dict()})
+        _out({"as_of": day.isoformat(), "dry_run": dry_run, "engine": engine,
+              **stats.as_dict()})
     else:
         verb = "would be" if dry_run else "were"
         console.print(f"Evaluated {stats.subjects:,} subjects as of {day}; entries that {verb} "
                       f"listed {dict(stats.listed)}, removed {dict(stats.removed)}, expired "
                       f"{dict(stats.expired)}, updated {stats.updated}.")
+
+
+def _what_if(compare: Path, day: dt.date, engine: str, as_json: bool) -> None:
+    """``evaluate --policy NEW --compare CURRENT``: read-only; see socialcredit.policy.whatif."""
+    from socialcredit.policy.model import load_policy
+    from socialcredit.policy.whatif import what_if
+    from socialcredit.policy_cli import print_what_if
+
+    if engine == "incremental":
+        engine = "python"  # the same rules in this process
+    if engine not in ("python", "duckdb", "spark"):
+        raise InputError(f"--engine {engine!r}: use duckdb, python or spark with --compare")
+    current = load_policy(compare)
+    reg = _registry(today=day)
+    try:
+        report = what_if(reg.store, reg.policy, current, day,
+                         engine=engine)  # type: ignore[arg-type]
+    finally:
+        reg.close()
+    if as_json:
+        _out(report)
+    else:
+        print_what_if(report)
 
 
 @app.command()
