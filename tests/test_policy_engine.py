@@ -223,3 +223,52 @@ def test_scores_keep_a_history_with_reason_codes_and_the_policy_version(
     with registry.store.read() as conn:
         last = list(conn.execute(select(scores).order_by(scores.c.id)))[-1]
     assert (last.value, json.loads(last.reasons)) == (850, ["D01", "T02", "T01"])
+
+
+def test_the_subject_file_shows_scores_with_reasons_severity_and_lifted_sanctions(
+        registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.disclosure.subject_file import subject_file
+
+    court = "court-beijing-no1"
+    _furnish(registry, tmp_path, court, "court", [
+        _finding("f1", "(2026)京01执7号", "2026-01-10"),
+        _row("l1", "restriction_lifted", "2026-06-01", case_number="(2026)京01执7号",
+             service="rail_first_class")])
+    [entry] = _entries(registry, "dishonest_judgment_debtors")
+    file = subject_file(registry.store, registry.policy, entry.subject_id)
+    [shown] = file["entries"]
+    assert shown["lifted"] == [{"service": "rail_first_class", "until": None}]
+    assert shown["severity"]["air"] == 4 and shown["severity"]["credit"] == 3
+    [score] = file["scores"]
+    # listed: L01 -300 → 700, grade C
+    assert (score["score"], score["value"], score["grade"]) == ("personal_credit", 700, "C")
+    assert score["reasons"] == [{"code": "L01",
+                                 "reason": "Listed as a dishonest judgment debtor"}]
+    assert _decide(registry, "rail_first_class", PERSON).decision == "allow"
+    assert _decide(registry, "rail_hsr", PERSON).decision == "deny"
+
+
+def test_public_search_shows_only_the_lists_public_fields(
+        db_url: str, tmp_path: Path) -> None:
+    import yaml
+
+    from socialcredit.disclosure.public import search_public
+    from socialcredit.settings import Settings
+
+    data = yaml.safe_load(Settings(database_url=db_url).policy_path
+                          .read_text(encoding="utf-8"))
+    data["lists"]["dishonest_judgment_debtors"]["public_fields"] = ["ground", "since"]
+    policy_file = tmp_path / "narrow.yaml"
+    policy_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    reg = Registry(Settings(database_url=db_url, policy_path=policy_file), today=TODAY)
+    reg.ensure_schema()
+    try:
+        _furnish(reg, tmp_path, "court-beijing-no1", "court",
+                 [_finding("f1", "(2026)京01执8号", "2026-01-10")])
+        [hit], _ = search_public(reg.store, reg.policy, PERSON, today=TODAY)
+    finally:
+        reg.close()
+    assert (hit["ground"], hit["since"]) == (2, "2026-01-10")
+    assert hit["case_number"] is None and hit["amount_minor"] is None
+    assert hit["furnisher"] is None and hit["until"] is None and hit["legal_basis"] is None
+    assert hit["name"] == "王芳" and hit["masked_id"] != PERSON

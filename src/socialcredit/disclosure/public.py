@@ -112,12 +112,19 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     for r in rows[:limit]:
         spec = policy.lists[r.list]
         payload = json.loads(r.payload) if r.payload else {}
-        results.append({
-            "entry_id": r.id, "list": r.list, "list_title": spec.title, "name": r.name,
-            "masked_id": mask_identifier(r.national_id), "ground": r.ground,
-            "ground_text": spec.grounds.get(r.ground) if r.ground else None,
+        shown = set(spec.public_fields)
+        full = {
+            "ground": r.ground, "ground_text": spec.grounds.get(r.ground) if r.ground else None,
             "legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
             "furnisher": r.furnisher, "case_number": payload.get("case_number"),
             "amount_minor": payload.get("amount_minor"), "currency": payload.get("currency"),
+        }
+        # the list's ``public_fields`` say what is published (SPC 2017, Art. 6); the rest is
+        # null, never guessed
+        field_of = {"ground_text": "ground", "amount_minor": "amount", "currency": "amount"}
+        results.append({
+            "entry_id": r.id, "list": r.list, "list_title": spec.title, "name": r.name,
+            "masked_id": mask_identifier(r.national_id),
+            **{k: (v if field_of.get(k, k) in shown else None) for k, v in full.items()},
         })
     return results, len(rows) if len(rows) <= limit else limit + 1

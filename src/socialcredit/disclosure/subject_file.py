@@ -53,6 +53,7 @@ from socialcredit.store.tables import (
     records,
     repairs,
     reviews,
+    scores,
     subjects,
 )
 
@@ -129,7 +130,41 @@ def _ends_when(policy: Policy, entry: Any) -> list[str]:
         if spec.rating:
             out.append(f"your mean rating over the last {spec.rating.window} reaching "
                        f"{spec.rating.below}")
+        if spec.criteria:
+            c = spec.criteria
+            out.append(f"no new {c.kind} record bringing the {c.aggregate} within "
+                       f"{c.window_days} days to {c.at_least:,}, until the period ends")
+            if c.cured_by:
+                out.append(f"a {c.cured_by.kind} record for the same {c.cured_by.key} (the "
+                           "record no longer counts)")
+        if spec.score:
+            out.append(f"your {spec.score.name} score recovering")
+        if spec.extension:
+            out.append(f"(the court may extend it by up to {spec.extension.max_years} years "
+                       f"with a {spec.extension.kind} record)")
     out.append("a dispute that suppresses the record behind it")
+    return out
+
+
+def _scores(policy: Policy, history: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each score of the policy: the current value, grade and reason codes (with their text,
+    costliest first, as an adverse-action notice gives them) and the history, newest first."""
+    out = []
+    for name, spec in policy.scores.items():
+        rows = [h for h in history if h.score == name]
+        if not rows:
+            continue
+        reason_of = {f.code: f.reason for f in spec.factors}
+        now = rows[0]
+        out.append({
+            "score": name, "title": spec.title, "legal_basis": spec.legal_basis,
+            "value": now.value, "grade": now.grade, "as_of": now.as_of,
+            "range": [spec.min, spec.max],
+            "reasons": [{"code": c, "reason": reason_of.get(c, c)}
+                        for c in json.loads(now.reasons)],
+            "history": [{"as_of": h.as_of, "value": h.value, "grade": h.grade,
+                         "reasons": json.loads(h.reasons)} for h in rows],
+        })
     return out
 
 
@@ -165,6 +200,8 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
                              .order_by(reviews.c.id.desc())).all()
         applied = conn.execute(select(repairs).where(repairs.c.subject_id == subject_id)
                                .order_by(repairs.c.id.desc())).all()
+        history = conn.execute(select(scores).where(scores.c.subject_id == subject_id)
+                               .order_by(scores.c.id.desc())).all()
     with store.batch() as b:
         b.emit("file.read", {"reader": reader}, subject_id=subject_id)
     file: dict[str, Any] = {
@@ -185,7 +222,7 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "sent": _as_sent(r, subject, link_of.get(r.id)),
         } for r in recs],
         "entries": [],
-        "score": None,
+        "scores": _scores(policy, history),
         "decisions": [{
             "id": d.id, "at": d.at, "gate": d.gate, "service": d.service, "outcome": d.outcome,
             "purpose": (f"an operator's check for {policy.services.get(d.service, d.service)}"
@@ -217,6 +254,11 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
                 spec.source if spec else None),
             "sanctions": {svc: s.legal_basis for s in policy.sanctions_for(e.list)
                           for svc in s.services},
+            "severity": {svc: s.severity for s in policy.sanctions_for(e.list)
+                         for svc in s.services},
+            # services a court allowed despite the listing, until a date or for good
+            "lifted": [{"service": svc, "until": until}
+                       for svc, until in (json.loads(e.lifted) if e.lifted else [])],
             "ends_when": _ends_when(policy, e),
             "how_to_contest": " ".join(((spec.how_to_contest if spec else None)
                                         or policy.how_to_contest).split()),
