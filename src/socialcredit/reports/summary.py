@@ -8,6 +8,7 @@ The summary shape is the one :func:`socialcredit.reports.render.render_report` r
                         "warned"}},
      "listed_people": {list: people with at least one active entry},
      "decisions": {service: {"allow", "deny", "review"}},
+     "scores": {score: {grade: people whose newest score has that grade}},
      "due_process": {"disputes": {status: n}, "reviews": {status: n},
                      "notices": {"on_time", "late", "pending"}}}
 """
@@ -32,6 +33,7 @@ from socialcredit.store.tables import (
     quarantine,
     records,
     reviews,
+    scores,
     subjects,
 )
 
@@ -64,6 +66,14 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
         for service, outcome, n in conn.execute(select(
                 decision_counts.c.service, decision_counts.c.outcome, decision_counts.c.count)):
             decisions.setdefault(service, {"allow": 0, "deny": 0, "review": 0})[outcome] = int(n)
+        grades: dict[str, dict[str, int]] = {
+            name: dict.fromkeys((g.grade for g in spec.grades), 0)
+            for name, spec in policy.scores.items()}
+        newest = select(func.max(scores.c.id)).group_by(scores.c.subject_id, scores.c.score)
+        for name, grade, n in conn.execute(
+                select(scores.c.score, scores.c.grade, func.count())
+                .where(scores.c.id.in_(newest)).group_by(scores.c.score, scores.c.grade)):
+            grades.setdefault(name, {})[grade] = int(n)
         return {
             "generated_at": utc_now(),
             "as_of": (as_of or dt.datetime.now(dt.UTC).date()).isoformat(),
@@ -81,6 +91,7 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "entries": entries,
             "listed_people": people,
             "decisions": decisions,
+            "scores": grades,
             "due_process": _due_process(conn),
         }
 
