@@ -477,7 +477,8 @@ def test_a_disputed_rating_listing_ends_and_sign_in_limits_reveal_nothing(
     rider = make_id(region="110101", birth="19920202", seq=55)
     rows = [{"furnisher_record_id": f"T-{i}", "kind": "ride_rating",
              "occurred_at": f"2026-06-{i + 1:02d}", "national_id": rider, "phone": PHONE,
-             "rating": 1, "trip_id": f"trip-{i}"} for i in range(6)]
+             "rating": 1, "trip_id": f"trip-{i}"} for i in range(7)]
+    # the fifth rating is the first low one; two warnings, the seventh refuses
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "ride-x"),
                 path=write_csv(tmp_path / "ratings.csv", rows), as_of=TODAY)
     sid = _sid(reg, rider)
