@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.gate import DecisionService
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.evaluate import evaluate_all, evaluate_due
 from socialcredit.registry import Registry
-from socialcredit.store.tables import events, list_entries, scores
+from socialcredit.store.tables import events, list_entries, records, scores
 
 PERSON = make_id(birth="19900305", seq=111)
 STUDENT = make_id(birth="20050101", seq=222)
@@ -272,3 +272,27 @@ def test_public_search_shows_only_the_lists_public_fields(
     assert hit["case_number"] is None and hit["amount_minor"] is None
     assert hit["furnisher"] is None and hit["until"] is None and hit["legal_basis"] is None
     assert hit["name"] == "王芳" and hit["masked_id"] != PERSON
+
+
+def test_a_suppressed_record_takes_its_points_out_of_the_score(
+        registry: Registry, tmp_path: Path) -> None:
+    from socialcredit.disclosure.disputes import open_dispute, run_deadlines
+
+    _furnish(registry, tmp_path, "rail-12306", "transport", [
+        _row("fe1", "fare_evasion", "2026-05-05", service="metro", amount_minor=300,
+             currency="CNY")])
+    with registry.store.read() as conn:
+        rec = conn.execute(select(scores)).one()
+        subject_id = rec.subject_id
+    assert (rec.value, json.loads(rec.reasons)) == (980, ["T01"])
+    with registry.store.read() as conn:
+        record_id = conn.execute(select(records.c.id)).scalar_one()
+    now = dt.datetime.combine(TODAY, dt.time(9, 0), tzinfo=dt.UTC)
+    open_dispute(registry.store, registry.policy, subject_id=subject_id, record_id=record_id,
+                 reason="not me", now=now)
+    # the furnisher does not answer within 30 days: the record is suppressed
+    assert run_deadlines(registry.store, registry.policy, now=now + dt.timedelta(days=31)) == 1
+    with registry.store.read() as conn:
+        rows = list(conn.execute(select(scores).order_by(scores.c.id)))
+    assert [(r.value, r.grade, json.loads(r.reasons)) for r in rows] == [
+        (980, "A", ["T01"]), (1000, "AA", [])]

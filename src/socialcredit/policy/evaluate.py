@@ -177,7 +177,7 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
                                     row.platform, as_of.isoformat(),
                                     _GONE[policy.lists[row.list].rule])
                 _reconcile(batch, policy, stats, row, gone)
-        _write_scores(batch, policy, stats, [s for ev in found.values() for s in ev.scores],
+        _write_scores(batch, policy, stats, ids, [s for ev in found.values() for s in ev.scores],
                       as_of)
         stats.subjects += len(ids)
     return stats
@@ -211,17 +211,23 @@ def _exempted(current: dict[Any, Any], desired: dict[Any, DesiredEntry], as_of: 
     return out
 
 
-def _write_scores(batch: Batch, policy: Policy, stats: EvaluationStats,
+def _write_scores(batch: Batch, policy: Policy, stats: EvaluationStats, ids: list[int],
                   results: list[ScoreResult], as_of: dt.date) -> None:
     """Append a ``scores`` row (and a ``score.changed`` event) for each result that differs
-    from the subject's newest row for that score."""
-    if not results:
+    from the subject's newest row for that score. A subject with a score row but no result
+    (its last records were suppressed, withdrawn or moved by a merge) is back at ``base``."""
+    if not policy.scores:
         return
-    ids = sorted({r.subject_id for r in results})
     newest = select(func.max(scores.c.id)).where(scores.c.subject_id.in_(ids)).group_by(
         scores.c.subject_id, scores.c.score)
     latest = {(r.subject_id, r.score): r for r in batch.conn.execute(
         select(scores).where(scores.c.id.in_(newest)))}
+    have = {(r.subject_id, r.score) for r in results}
+    for sid, name in sorted(set(latest) - have):
+        spec = policy.scores.get(name)
+        if spec is not None:
+            results = [*results, ScoreResult(name, sid, spec.base, spec.grade_of(spec.base),
+                                             ())]
     for res in results:
         reasons = json.dumps(list(res.reasons))
         row = latest.get((res.subject_id, res.score))
