@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import phonenumbers
@@ -22,9 +22,10 @@ import pytest
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
-from socialcredit.policy.model import load_policy
+from socialcredit.policy.model import Policy, load_policy
+from socialcredit.policy.rules import RecordView, desired_entries, evaluate_records
 from socialcredit.settings import DEFAULT_POLICY_PATH
-from socialcredit.simulate import FAULTS, SimulationManifest, simulate
+from socialcredit.simulate import COMMON_COLUMNS, FAULTS, SimulationManifest, simulate
 
 AS_OF = dt.date(2025, 6, 30)
 # the catalogue of the shipped policy is the contract the simulator must follow
@@ -32,6 +33,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     kind: tuple(name for name, f in spec.fields.items() if f.required)
     for kind, spec in load_policy(DEFAULT_POLICY_PATH).catalogue.items()
 }
+COMMON = set(COMMON_COLUMNS)
 HAN = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 E164_CN = re.compile(r"^\+861\d{10}$")
 
@@ -58,9 +60,9 @@ def read_lines(path: Path) -> list[Line]:
         for key, cell in zip(header, cells, strict=True):
             if cell == "":
                 continue
-            if key in ("amount_minor", "ground", "days_past_due", "rating"):
+            if key in ("amount_minor", "ground", "days_past_due", "rating", "years"):
                 row[key] = int(cell)
-            elif key == "full":
+            elif key in ("full", "full_time"):
                 assert cell in ("true", "false"), raw
                 row[key] = cell == "true"
             else:
@@ -138,25 +140,38 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Sim:
     return run(tmp_path_factory.mktemp("sim20k"), 20_000, 2025)
 
 
+def plus_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def listed_now(sim: Sim) -> set[str]:
-    """National ids with a dishonesty finding that is neither fully performed nor older than
-    two years (730 days) on AS_OF."""
-    performed: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    """National ids with a dishonesty finding on AS_OF: not naming a company officer (exempt,
+    SPC 2017 Art. 3), neither fully performed nor revoked, and within two years of the finding
+    plus the years of an extension dated within those two years."""
+    ends: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    extended: dict[tuple[str, str], list[tuple[dt.date, int]]] = defaultdict(list)
     findings = []
     for name, rows in sim.good.items():
         for r in rows:
-            if r["kind"] == "judgment_performance" and r["full"] is True:
-                performed[(name, str(r["case_number"]))].append(
-                    dt.date.fromisoformat(str(r["occurred_at"]))
-                )
-            elif r["kind"] == "dishonesty_finding":
+            key = (name, str(r.get("case_number")))
+            day = dt.date.fromisoformat(str(r["occurred_at"]))
+            ended = r["kind"] == "judgment_performance" and r["full"] is True
+            if ended or r["kind"] == "listing_revoked":
+                ends[key].append(day)
+            elif r["kind"] == "listing_extended":
+                extended[key].append((day, int(r["years"])))
+            elif r["kind"] == "dishonesty_finding" and r.get("debtor_role") != "company_officer":
                 findings.append((name, r))
     active = set()
     for name, r in findings:
+        key = (name, str(r["case_number"]))
         day = dt.date.fromisoformat(str(r["occurred_at"]))
-        if day <= AS_OF - dt.timedelta(days=730):
-            continue
-        if any(p > day for p in performed[(name, str(r["case_number"]))]):
+        until = plus_years(day, 2)
+        until = plus_years(until, max((y for d, y in extended[key] if d < until), default=0))
+        if until <= AS_OF or any(day <= e < until for e in ends[key]):
             continue
         active.add(str(r["national_id"]))
     return active
@@ -181,9 +196,11 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         "court-shanghai-high.jsonl",
         "bank-icbc.csv",
         "pay-alipay.jsonl",
+        "school-pku.csv",
         "air-caac.csv",
         "rail-12306.csv",
         "ride-didi.jsonl",
+        "ride-caocao.csv",
     }
     assert a == b
 
@@ -225,9 +242,11 @@ def test_manifest_file_matches_returned_model(sim: Sim) -> None:
         "court-shanghai-high": "court",
         "bank-icbc": "lender",
         "pay-alipay": "payment",
+        "school-pku": "school",
         "air-caac": "transport",
         "rail-12306": "transport",
         "ride-didi": "platform",
+        "ride-caocao": "platform",
     }
     suffixes = {Path(f["file"]).suffix for f in on_disk["furnishers"]}
     assert suffixes == {".csv", ".jsonl"}
@@ -328,10 +347,27 @@ def test_good_rows_follow_the_contract(sim: Sim) -> None:
             kind = r["kind"]
             if kind == "dishonesty_finding":
                 assert r["ground"] in range(1, 7)
+                assert r.get("debtor_role", "debtor") in ("debtor", "company_officer")
+            elif kind == "listing_extended":
+                assert r["years"] in (1, 2, 3)
+            elif kind == "restriction_lifted":
+                assert r["service"] in ("air", "rail_hsr", "rail_first_class", "hotel_star")
+                if "until" in r:
+                    assert dt.date.fromisoformat(str(r["until"])) > dt.date.fromisoformat(
+                        str(r["occurred_at"])
+                    )
+            elif kind == "student_status":
+                assert isinstance(r["full_time"], bool) and f.kind == "school"
             elif kind in ("judgment_performance", "loan_repayment"):
                 assert isinstance(r["full"], bool)
             elif kind == "loan_default":
                 assert isinstance(r["days_past_due"], int) and r["days_past_due"] >= 0
+                assert r.get("loan_purpose", "consumer") in (
+                    "consumer",
+                    "campus",
+                    "business",
+                    "mortgage",
+                )
             elif kind == "fare_evasion":
                 assert r["service"] in ("air", "rail_hsr", "rail")
             elif kind == "unruly_passenger":
@@ -412,14 +448,215 @@ def test_other_rates(sim: Sim) -> None:
     evasions = {r["national_id"] for r in sim.rows("fare_evasion")}
     assert 0.0015 < len(evasions) / n < 0.005
     by_rider: dict[str, list[int]] = defaultdict(list)
-    for r in sim.rows("ride_rating"):
-        by_rider[str(r["phone"])].append(int(r["rating"]))
+    per_platform: Counter[tuple[str, str]] = Counter()
+    for name in ("ride-didi", "ride-caocao"):
+        for r in sim.good[name]:
+            by_rider[str(r["phone"])].append(int(r["rating"]))
+            per_platform[(name, str(r["phone"]))] += 1
     assert 0.08 < len(by_rider) / n < 0.12
-    assert all(3 <= len(v) <= 30 for v in by_rider.values())
+    assert all(3 <= count <= 30 for count in per_platform.values())
     ratings = Counter(x for v in by_rider.values() for x in v)
     assert (ratings[4] + ratings[5]) / sum(ratings.values()) > 0.85
     low = sum(1 for v in by_rider.values() if sum(v) / len(v) < 3.5) / len(by_rider)
     assert 0.003 < low < 0.025, low
+
+
+# --- features of the default policy -------------------------------------------------------
+
+
+def day_of(r: dict[str, str | int | bool]) -> dt.date:
+    return dt.date.fromisoformat(str(r["occurred_at"]))
+
+
+def test_courts_extend_revoke_and_lift_listings(sim: Sim) -> None:
+    for court in ("court-beijing-no1", "court-shanghai-high"):
+        rows = sim.good[court]
+        findings = {r["case_number"]: r for r in rows if r["kind"] == "dishonesty_finding"}
+        for r in rows:
+            if r["kind"] not in ("listing_extended", "listing_revoked", "restriction_lifted"):
+                continue
+            finding = findings[r["case_number"]]  # a ruling on a listing of the same court
+            assert finding["national_id"] == r["national_id"]
+            assert finding.get("debtor_role") != "company_officer"  # exempt: nothing to rule on
+            start, end = day_of(finding), plus_years(day_of(finding), 2)
+            if r["kind"] == "listing_extended":  # SPC 2017 Art. 2(2): serious cases only
+                assert finding["ground"] in (2, 3) and start < day_of(r) < end
+            else:
+                assert start < day_of(r)
+    extended = sim.rows("listing_extended")
+    assert extended and {r["years"] for r in extended} <= {1, 2, 3}
+    revoked = {r["case_number"] for r in sim.rows("listing_revoked")}
+    performed = {r["case_number"] for r in sim.rows("judgment_performance") if r["full"]}
+    assert revoked and not revoked & performed
+    lifts = sim.rows("restriction_lifted")
+    assert "air" in {r["service"] for r in lifts}  # e.g. a flight for medical care
+    current = [r for r in lifts if "until" in r and dt.date.fromisoformat(str(r["until"])) > AS_OF]
+    assert current  # some debtors are allowed a flight or a train on AS_OF
+    findings = sim.rows("dishonesty_finding")
+    officers = [r for r in findings if r.get("debtor_role") == "company_officer"]
+    assert 0.02 < len(officers) / len(findings) < 0.1
+
+
+def test_school_reports_young_students_mostly_full_time(sim: Sim) -> None:
+    rows = sim.good["school-pku"]
+    assert {r["kind"] for r in rows} == {"student_status"}
+    by_id = sim.by_id
+    ages = []
+    for r in rows:
+        birth = dt.date.fromisoformat(by_id[str(r["national_id"])]["birth_date"])
+        age = AS_OF.year - birth.year - ((AS_OF.month, AS_OF.day) < (birth.month, birth.day))
+        ages.append(age)
+        assert day_of(r) >= plus_years(birth, 18)  # enrolled at 18 or later
+    assert min(ages) >= 18 and max(ages) <= 24
+    young = sum(1 for p in sim.people if p["birth_date"] > plus_years(AS_OF, -25).isoformat())
+    students = {r["national_id"] for r in rows}
+    assert 0.25 < len(students) / young < 0.6
+    assert 0.75 < sum(r["full_time"] is True for r in rows) / len(rows) < 0.95
+
+
+def test_lenders_report_purposes_campus_loans_and_several_large_defaults(sim: Sim) -> None:
+    defaults = [r for r in sim.rows("loan_default") if "corrects" not in r]
+    purposes = Counter(r.get("loan_purpose") for r in defaults)
+    assert set(purposes) == {"consumer", "campus", "business", "mortgage"}
+    assert all(
+        r["loan_purpose"] == "consumer"
+        for r in sim.good["pay-alipay"]
+        if r["kind"] == "loan_default"
+    )
+    # campus loans go to students: a full-time status from the school within the year before
+    full_time: dict[str, list[dt.date]] = defaultdict(list)
+    for r in sim.rows("student_status"):
+        if r["full_time"] is True:
+            full_time[str(r["national_id"])].append(day_of(r))
+    campus = [r for r in defaults if r["loan_purpose"] == "campus"]
+    exempt = [
+        r
+        for r in campus
+        if any(
+            day_of(r) - dt.timedelta(days=365) <= d <= day_of(r)
+            for d in full_time[str(r["national_id"])]
+        )
+    ]
+    assert exempt and len(exempt) < len(campus)  # some borrowers had left school or study part-time
+    # several 90+ day defaults within 365 days summing to 50,000 CNY, none reaching it alone
+    repaid = {r["loan_id"] for r in sim.rows("loan_repayment") if r["full"]}
+    serious: dict[str, list[dict[str, str | int | bool]]] = defaultdict(list)
+    for r in defaults:
+        if int(r["days_past_due"]) >= 90:
+            serious[str(r["national_id"])].append(r)
+    several = set()
+    for nid, loans in serious.items():
+        for last in loans:
+            window = [
+                r
+                for r in loans
+                if day_of(last) - dt.timedelta(days=365) < day_of(r) <= day_of(last)
+            ]
+            if (
+                len(window) >= 2
+                and sum(int(r["amount_minor"]) for r in window) >= 5_000_000
+                and all(int(r["amount_minor"]) < 5_000_000 for r in window)
+            ):
+                several.add(nid)
+    assert len(several) >= 5
+    assert any(r["loan_id"] in repaid for nid in several for r in serious[nid])
+
+
+def test_some_fare_evaders_evade_on_rail_three_times_within_a_year(sim: Sim) -> None:
+    rail: dict[str, list[dt.date]] = defaultdict(list)
+    for r in sim.rows("fare_evasion"):
+        if r["service"] in ("rail", "rail_hsr"):
+            rail[str(r["national_id"])].append(day_of(r))
+    repeat = {
+        nid
+        for nid, days in rail.items()
+        if any(sum(d - dt.timedelta(days=365) < x <= d for x in days) >= 3 for d in days)
+    }
+    assert repeat and len(repeat) < 0.3 * len(rail)
+
+
+def test_two_ride_hail_platforms_share_riders(sim: Sim) -> None:
+    phones = {
+        name: {str(r["phone"]) for r in sim.good[name]} for name in ("ride-didi", "ride-caocao")
+    }
+    both = phones["ride-didi"] & phones["ride-caocao"]
+    assert len(phones["ride-caocao"]) < 0.3 * len(phones["ride-didi"])
+    assert 0.01 < len(both) / len(phones["ride-didi"] | phones["ride-caocao"]) < 0.15
+    prefixes = {str(r["trip_id"])[:2] for r in sim.good["ride-caocao"]}
+    assert prefixes == {"CC"}
+
+
+def test_default_policy_finds_every_feature_in_the_data(sim: Sim) -> None:
+    """The shipped policy's reference rules (policy/rules.py), run on each person's good rows,
+    give entries on every list, an exemption of each kind and a lifted restriction; and the
+    people they list as dishonest are those :func:`listed_now` restates."""
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    by_phone = {p["phone"]: p["national_id"] for p in sim.people}
+    records: dict[str, list[RecordView]] = defaultdict(list)
+    fids = {f.name: i for i, f in enumerate(sim.manifest.furnishers, start=1)}
+    number = 0
+    for name, rows in sim.good.items():
+        superseded = {r["corrects"] for r in rows if "corrects" in r}
+        for r in rows:
+            if r["furnisher_record_id"] in superseded:
+                continue
+            number += 1
+            nid = str(r.get("national_id") or by_phone[str(r["phone"])])
+            payload = {k: v for k, v in r.items() if k not in COMMON}
+            records[nid].append(
+                RecordView(
+                    number,
+                    0,
+                    fids[name],
+                    name,
+                    str(r["furnisher_record_id"]),
+                    str(r["kind"]),
+                    str(r["occurred_at"]),
+                    payload,
+                )
+            )
+    entries = []
+    for subject, (nid, recs) in enumerate(sorted(records.items()), start=1):
+        recs = [replace(x, subject_id=subject) for x in recs]
+        entries += [(nid, e) for e in evaluate_records(policy, subject, recs, AS_OF).entries]
+    by_list: dict[str, Counter[str]] = defaultdict(Counter)
+    for _, e in entries:
+        by_list[e.list][e.end_reason or e.status] += 1
+    assert by_list["dishonest_judgment_debtors"]["exempt:company_officer"] > 0
+    assert by_list["dishonest_judgment_debtors"]["court_ruling"] > 0
+    assert by_list["repeat_fare_evaders"]
+    assert by_list["serious_loan_defaulters"]["active"] > 0
+    assert {e.platform for _, e in entries if e.list == "ride_hail_low_rating"} == {
+        "ride-didi",
+        "ride-caocao",
+    }
+    dishonest = [(nid, e) for nid, e in entries if e.list == "dishonest_judgment_debtors"]
+    assert any(
+        e.until is not None
+        and dt.date.fromisoformat(e.until) > plus_years(dt.date.fromisoformat(e.since), 2)
+        for _, e in dishonest
+    )
+    assert any(e.status == "active" and e.lifted for _, e in dishonest)
+    assert {nid for nid, e in dishonest if e.status == "active"} == listed_now(sim)
+    # campus-loan students the exemption keeps off the list of serious loan defaulters
+    loans = policy.lists["serious_loan_defaulters"]
+    lists = {**policy.lists, "serious_loan_defaulters": loans.model_copy(update={"exemptions": ()})}
+    without = policy.model_copy(update={"lists": lists})
+
+    def serious(p: Policy, recs: list[RecordView]) -> set[tuple[str, str | None, str]]:
+        return {
+            (e.since, e.until, e.status)
+            for e in desired_entries(p, recs, AS_OF)
+            if e.list == "serious_loan_defaulters"
+        }
+
+    kept_off = [
+        nid
+        for nid, recs in records.items()
+        if any(r.kind == "student_status" for r in recs)
+        and serious(without, recs) != serious(policy, recs)
+    ]
+    assert kept_off
 
 
 # --- tickets -----------------------------------------------------------------------------
@@ -437,7 +674,7 @@ def test_tickets_reference_real_people_and_favour_the_listed(sim: Sim) -> None:
     assert ranked[:2] == ["rail_hsr", "air"]
     for t in tickets:
         if t["service"] == "ride_hail":
-            assert t["national_id"] == "" and t["platform"] == "ride-didi"
+            assert t["national_id"] == "" and t["platform"] in ("ride-didi", "ride-caocao")
             assert t["phone"] in phones
         else:
             assert t["platform"] == ""

@@ -38,6 +38,7 @@ DEMO_GATES: dict[str, tuple[list[str], str | None]] = {
     "railway-12306-ticketing": (["rail_hsr", "rail_first_class"], None),
     "hotel-booking": (["hotel_star"], None),
     "ride-didi-gate": (["ride_hail"], "ride-didi"),
+    "ride-caocao-gate": (["ride_hail"], "ride-caocao"),
 }
 
 
@@ -87,11 +88,12 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
     evaluate_all(registry.store, registry.policy, as_of)
     say("Replaying a day of ticket purchases through the gates")
     by_service = {svc: gates[name] for name, (svcs, _) in DEMO_GATES.items() for svc in svcs}
+    by_platform = {p: gates[name] for name, (_, p) in DEMO_GATES.items() if p}
     service = registry.decisions
     registry.gate_index.refresh()
     with (data_dir / manifest.tickets_file).open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
-            gate = by_service[row["service"]]
+            gate = by_platform.get(row["platform"]) or by_service[row["service"]]
             if row["national_id"]:
                 service.decide(service=row["service"], national_id=row["national_id"],
                                gate=gate)

@@ -8,16 +8,20 @@ Figures (sources / assumptions):
   amounts are log-normal around 60 000 CNY, micro-loans around 3 000 CNY, in fen.
 * :data:`SEVERAL_DEFAULTS_SHARE` (8 %) of defaulters instead default on two to four loans
   within 300 days, each log-normal around 25 000 CNY and 90–360 days past due, so that many of
-  them reach 50 000 CNY within a year (assumption: borrowers with several lenders, as in the
-  PBOC's multi-lender debt warnings);
+  them reach 50 000 CNY within a year (assumption: borrowers in debt to several lenders at
+  once); :data:`STUDENT_SEVERAL_DEFAULTS_SHARE` (30 %) of defaulting students do, while enrolled
+  or in the year after (assumption: borrowing from one lender to repay another was the pattern
+  of the campus-loan cases behind Yinjianfa [2017] No. 26);
 * 35 % of defaulted loans are later fully repaid, 15 % partly; 2 % of bank default reports are
   corrected (``days_past_due``);
 * ``loan_purpose`` is reported on every default: micro-loans are ``consumer`` credit; bank
   loans are ``consumer`` (60 %), ``business`` (25 %) or ``mortgage`` (15 %) — illustrative;
 * :data:`CAMPUS_SHARE` (60 %) of the bank loans of students (see
   :mod:`socialcredit.simulate.school`) are ``campus`` loans, defaulting while enrolled or in the
-  year after; log-normal around 15 000 CNY.  Since Yinjianfa [2017] No. 26 only banks may lend
-  to students on campus, so micro-loans are never ``campus``.
+  year after (so are their bank loans among several defaults); log-normal around 20 000 CNY
+  (assumption: campus debts snowballed to tens of thousands of yuan in the cases that led to
+  the 2017 rules).  Since Yinjianfa [2017] No. 26 only banks may lend to students on campus,
+  so micro-loans are never ``campus``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "DEFAULT_SHARE",
     "LENDER_NAMES",
     "SEVERAL_DEFAULTS_SHARE",
+    "STUDENT_SEVERAL_DEFAULTS_SHARE",
     "generate_lenders",
 ]
 
@@ -46,6 +51,7 @@ __all__ = [
 LENDER_NAMES = {"bank-icbc": "中国工商银行股份有限公司", "pay-alipay": "重庆蚂蚁消费金融有限公司"}
 DEFAULT_SHARE = 0.05
 SEVERAL_DEFAULTS_SHARE = 0.08
+STUDENT_SEVERAL_DEFAULTS_SHARE = 0.3
 CAMPUS_SHARE = 0.6
 _BANK_PURPOSES = (("consumer", 0.6), ("business", 0.25), ("mortgage", 0.15))
 
@@ -95,7 +101,7 @@ def _single_loans(
             span = _campus_span(first, as_of, enrolment)
             if span is not None and rng.random() < CAMPUS_SHARE:
                 day, purpose = random_date(rng, *span), "campus"
-                amount = _yuan(rng, 15_000, 0.9) * 100
+                amount = _yuan(rng, 20_000, 1.0) * 100
             else:
                 day, purpose = random_date(rng, first, as_of), _bank_purpose(rng)
                 amount = _yuan(rng, 60_000, 1.0) * 100
@@ -103,21 +109,25 @@ def _single_loans(
     return loans
 
 
-def _several_loans(rng: random.Random, first: dt.date, as_of: dt.date) -> list[_Loan]:
-    lo = random_date(rng, first, max(first, as_of - dt.timedelta(days=300)))
+def _several_loans(
+    rng: random.Random, first: dt.date, as_of: dt.date, campus: tuple[dt.date, dt.date] | None
+) -> list[_Loan]:
+    lo_bound, hi_bound = campus or (first, as_of)
+    lo = random_date(rng, lo_bound, max(lo_bound, hi_bound - dt.timedelta(days=300)))
     hi = min(as_of, lo + dt.timedelta(days=300))
     loans = []
     for _ in range(rng.choice((2, 3, 3, 4))):
         bank = rng.random() < 0.7
-        loans.append(
-            _Loan(
-                "bank-icbc" if bank else "pay-alipay",
-                random_date(rng, lo, hi),
-                _yuan(rng, 25_000, 0.4) * 100,
-                rng.randint(90, 360),
-                _bank_purpose(rng) if bank else "consumer",
-            )
-        )
+        day = random_date(rng, lo, hi)
+        if not bank:
+            purpose = "consumer"
+        elif campus and day <= campus[1] and rng.random() < CAMPUS_SHARE:
+            purpose = "campus"
+        else:
+            purpose = _bank_purpose(rng)
+        lender = "bank-icbc" if bank else "pay-alipay"
+        amount = _yuan(rng, 25_000, 0.4) * 100
+        loans.append(_Loan(lender, day, amount, rng.randint(90, 360), purpose))
     return loans
 
 
@@ -137,8 +147,10 @@ def generate_lenders(
     for i in rng.sample(range(len(people)), round(len(people) * DEFAULT_SHARE)):
         person = people[i]
         first = min(as_of, max(start, shift_years(person.birth_date, 18)))
-        if rng.random() < SEVERAL_DEFAULTS_SHARE:
-            loans = _several_loans(rng, first, as_of)
+        span = _campus_span(first, as_of, enrolments.get(i))
+        several = STUDENT_SEVERAL_DEFAULTS_SHARE if span else SEVERAL_DEFAULTS_SHARE
+        if rng.random() < several:
+            loans = _several_loans(rng, first, as_of, span)
         else:
             loans = _single_loans(rng, first, as_of, enrolments.get(i))
         for lender, day, amount, dpd, purpose in loans:

@@ -3,9 +3,10 @@
 Every row has ``furnisher_record_id`` (unique within the furnisher), ``kind``, ``occurred_at``
 (ISO ``YYYY-MM-DD``), and identifies its subject by ``national_id`` (18-character CN resident
 identity number), ``phone`` (E.164) and ``name`` (Han script); ``corrects`` names an earlier
-``furnisher_record_id`` of the same furnisher that the row supersedes.  Kind fields are listed
-in :data:`KIND_FIELDS` and optional ones in :data:`OPTIONAL_FIELDS`.  Money is ``amount_minor``: an integer number of minor units (fen for
-``CNY``) with an ISO 4217 ``currency`` — never a float.
+``furnisher_record_id`` of the same furnisher that the row supersedes.  Required kind fields
+are listed in :data:`KIND_FIELDS`, optional ones in :data:`OPTIONAL_FIELDS`.  Money is
+``amount_minor``: an integer number of minor units (fen for ``CNY``) with an ISO 4217
+``currency`` — never a float.
 
 In CSV files the header is the union of the furnisher's columns, absent values are empty cells
 and booleans are ``true``/``false``; in JSON Lines absent keys are omitted.
@@ -79,7 +80,8 @@ PHONE_SHARE = 0.6
 @dataclass(frozen=True, slots=True)
 class FurnisherSpec:
     """A furnisher: ``name`` (e.g. ``court-beijing-no1``), its ``kind`` (court, lender, payment,
-    transport, platform, school), output ``fmt``, the record ``kinds`` it submits and its id prefix."""
+    transport, platform, school), output ``fmt``, the record ``kinds`` it submits and its id
+    prefix."""
 
     name: str
     kind: str

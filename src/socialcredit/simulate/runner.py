@@ -10,14 +10,12 @@ from pydantic import BaseModel, ConfigDict
 
 from socialcredit.simulate.courts import generate_courts
 from socialcredit.simulate.faults import FaultCursor, inject_faults
-from socialcredit.simulate.furnishers import (
-    FURNISHERS,
-    generate_lenders,
-    generate_ride_hail,
-    generate_transport,
-)
+from socialcredit.simulate.furnishers import FURNISHERS, generate_transport
+from socialcredit.simulate.lenders import generate_lenders
 from socialcredit.simulate.population import generate_population, write_population
 from socialcredit.simulate.records import Draft, finalize, write_rows
+from socialcredit.simulate.ride import generate_ride_hail
+from socialcredit.simulate.school import SCHOOL, generate_school
 from socialcredit.simulate.tickets import write_tickets
 
 __all__ = ["FurnisherFile", "SimulationManifest", "simulate"]
@@ -80,19 +78,29 @@ def simulate(
     master = random.Random(seed)
     stage = {
         name: random.Random(master.getrandbits(64))
-        for name in ("population", "lenders", "courts", "transport", "ride", "faults", "tickets")
+        for name in (
+            "population",
+            "lenders",
+            "courts",
+            "transport",
+            "ride",
+            "faults",
+            "tickets",
+            "school",
+        )
     }
     people = generate_population(stage["population"], subjects, as_of)
     write_population(out_dir / POPULATION_FILE, people)
 
     drafts: dict[str, list[Draft]] = {}
-    lender_drafts, debtors = generate_lenders(stage["lenders"], people, as_of)
+    drafts[SCHOOL], enrolments = generate_school(stage["school"], people, as_of)
+    lender_drafts, debtors = generate_lenders(stage["lenders"], people, as_of, enrolments)
     drafts.update(lender_drafts)
     courts = generate_courts(stage["courts"], people, as_of, debtors)
     drafts.update(courts.drafts)
     drafts.update(generate_transport(stage["transport"], people, as_of))
     ride_drafts, riders = generate_ride_hail(stage["ride"], people, as_of)
-    drafts["ride-didi"] = ride_drafts
+    drafts.update(ride_drafts)
 
     cursor = FaultCursor()
     entries: list[FurnisherFile] = []

@@ -1,4 +1,4 @@
-"""The school furnisher: ``student_status`` records of the young people enrolled in higher education.
+"""The school furnisher: ``student_status`` of young people enrolled in higher education.
 
 Figures (sources / assumptions):
 

@@ -1,12 +1,15 @@
 """One day of ticket purchases to replay through the service gates.
 
 ``tickets.csv`` columns: ``service`` (``air``, ``rail_hsr``, ``hotel_star``, ``ride_hail``),
-``national_id``, ``phone`` (E.164) and ``platform`` (``ride-didi`` for ``ride_hail``, else
-empty).  About 0.3 purchases per person per day; rail_hsr is the most common service, then air
-(illustrative mix in :data:`SERVICE_WEIGHTS`).  Real-name ticketing identifies air, rail and
-hotel buyers by ``national_id`` (``phone`` given 60 % of the time); ride-hail rows carry the
-``phone`` only.  People with an active dishonesty finding buy :data:`LISTED_PROPENSITY` times
-as often as others, so refusals are visible; 80 % of ride-hail trips are by existing riders.
+``national_id``, ``phone`` (E.164) and ``platform`` (``ride-didi`` or ``ride-caocao`` for
+``ride_hail``, else empty).  About 0.3 purchases per person per day; rail_hsr is the most
+common service, then air (illustrative mix in :data:`SERVICE_WEIGHTS`).  Real-name ticketing
+identifies air, rail and hotel buyers by ``national_id`` (``phone`` given 60 % of the time);
+ride-hail rows carry the ``phone`` only.  People with an active dishonesty finding buy
+:data:`LISTED_PROPENSITY` times as often as others, so refusals are visible.  A ride-hail trip
+is on ``ride-caocao`` with probability :data:`CAOCAO_TRIP_SHARE` (about its share of riders, see
+:mod:`socialcredit.simulate.ride`), else on ``ride-didi``; 80 % of trips are by that platform's
+existing riders.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import csv
 import itertools
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from socialcredit.simulate.population import Person
 
 __all__ = [
+    "CAOCAO_TRIP_SHARE",
     "LISTED_PROPENSITY",
     "SERVICE_WEIGHTS",
     "TICKET_COLUMNS",
@@ -38,6 +42,7 @@ SERVICE_WEIGHTS: tuple[tuple[str, float], ...] = (
 )
 PHONE_SHARE = 0.6
 RIDER_SHARE_OF_TRIPS = 0.8
+CAOCAO_TRIP_SHARE = 0.12
 
 
 def write_tickets(
@@ -45,10 +50,10 @@ def write_tickets(
     rng: random.Random,
     people: Sequence[Person],
     listed: Collection[int],
-    riders: Sequence[Person],
+    riders: Mapping[str, Sequence[Person]],
 ) -> int:
-    """Write ``tickets.csv`` for ``people`` (``listed``: indices of actively listed people)
-    and return the number of rows."""
+    """Write ``tickets.csv`` for ``people`` (``listed``: indices of actively listed people;
+    ``riders``: each platform's riders) and return the number of rows."""
     count = round(len(people) * TICKETS_PER_PERSON)
     cum = list(
         itertools.accumulate(LISTED_PROPENSITY if p.index in listed else 1.0 for p in people)
@@ -62,9 +67,11 @@ def write_tickets(
         writer.writerow(TICKET_COLUMNS)
         for buyer, service in zip(buyers, services, strict=True):
             if service == "ride_hail":
-                if riders and rng.random() < RIDER_SHARE_OF_TRIPS:
-                    buyer = rng.choice(riders)
-                writer.writerow((service, "", buyer.phone, "ride-didi"))
+                platform = "ride-caocao" if rng.random() < CAOCAO_TRIP_SHARE else "ride-didi"
+                own = riders.get(platform)
+                if own and rng.random() < RIDER_SHARE_OF_TRIPS:
+                    buyer = rng.choice(own)
+                writer.writerow((service, "", buyer.phone, platform))
             else:
                 phone = buyer.phone if rng.random() < PHONE_SHARE else ""
                 writer.writerow((service, buyer.national_id, phone, ""))
