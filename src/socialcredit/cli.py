@@ -132,7 +132,7 @@ def init(as_json: JsonOpt = False) -> None:
 @furnishers_app.command("add")
 def furnishers_add(
     name: str,
-    kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform")],
+    kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform|school")],
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
     key = access.add_furnisher(_registry().store, name=name, kind=kind)
@@ -491,6 +491,8 @@ def _what_if(compare: Path, day: dt.date, engine: str, as_json: bool) -> None:
     try:
         report = what_if(reg.store, reg.policy, current, day,
                          engine=engine)  # type: ignore[arg-type]
+    except ImportError as e:  # the engine's extra (pyspark, duckdb) is not installed
+        raise ConfigError(f"--engine {engine}: {e}") from e
     finally:
         reg.close()
     if as_json:

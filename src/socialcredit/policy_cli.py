@@ -35,7 +35,8 @@ policy_app = typer.Typer(no_args_is_help=True, help="Validate a policy file; dif
 # exists before that import, so either module may be imported first
 from socialcredit.cli import JsonOpt, _out, console  # noqa: E402
 from socialcredit.errors import ConfigError  # noqa: E402
-from socialcredit.policy.model import Policy, _line, _lines, load_policy  # noqa: E402
+from socialcredit.policy.model import Policy, line_of, load_policy, yaml_lines  # noqa: E402
+from socialcredit.policy.whatif import SMALL_GROUP  # noqa: E402
 
 FileArg = Annotated[Path, typer.Argument(help="Policy YAML file.", show_default=False)]
 
@@ -62,8 +63,8 @@ def _checked(path: Path, as_json: bool) -> Policy:
 
 
 def _warnings(path: Path, policy: Policy) -> list[dict[str, Any]]:
-    lines = _lines(path.read_bytes())
-    return [{"path": where, "line": _line(lines, where), "message": msg}
+    lines = yaml_lines(path.read_bytes())
+    return [{"path": where, "line": line_of(lines, where), "message": msg}
             for where, msg in policy.warnings()]
 
 
@@ -189,9 +190,9 @@ def print_what_if(report: dict[str, Any]) -> None:
               f"  NEW     {new['name']} {new['version']} ({new['version_hash']})\n"
               f"  CURRENT {cur['name']} {cur['version']} ({cur['version_hash']})",
               highlight=False)
-    t = Table("list", "active CURRENT", "active NEW", "added", "removed", "subjects C → N",
-              "warned C → N", "exempt C → N", "pending C → N", title="Entries",
-              box=box.SIMPLE)
+    t = Table("list", "active CURRENT", "active NEW", "added", "removed", "dates changed",
+              "subjects C → N", "warned C → N", "exempt C → N", "pending C → N",
+              title="Entries", box=box.SIMPLE)
     for name, c in report["lists"].items():
         s = c["status"]
 
@@ -199,7 +200,7 @@ def print_what_if(report: dict[str, Any]) -> None:
             return f"{s['current'].get(status, 0):,} → {s['new'].get(status, 0):,}"
 
         t.add_row(name, f"{s['current'].get('active', 0):,}", f"{s['new'].get('active', 0):,}",
-                  f"+{c['added']:,}", f"-{c['removed']:,}",
+                  f"+{c['added']:,}", f"-{c['removed']:,}", f"{c['dates_changed']:,}",
                   f"{c['subjects']['current']:,} → {c['subjects']['new']:,}",
                   pair("warned"), pair("exempt"), pair("pending_review"))
     out.print(t)
@@ -223,7 +224,9 @@ def print_what_if(report: dict[str, Any]) -> None:
         out.print(f"No gate refusals logged in the last {dec['window_days']} days.")
     for name, sc in report["scores"].items():
         t = Table("grade", "CURRENT", "NEW", "change", box=box.SIMPLE,
-                  title=f"Score {name}: {sc['grade_changed']:,} subjects change grade")
+                  title=f"Score {name}: {sc['scored']['current']:,} → "
+                        f"{sc['scored']['new']:,} subjects scored, {sc['grade_changed']:,} "
+                        "change grade")
         for grade, g in sc["grades"].items():
             t.add_row(grade, f"{g['current']:,}", f"{g['new']:,}", f"{g['change']:+,}")
         out.print(t)
@@ -241,11 +244,14 @@ def print_what_if(report: dict[str, Any]) -> None:
               _pct(ov["new"]["rate"]), "1.00")
     for dim, rows in di["groups"].items():
         for row in rows:
-            t.add_row(dim, row["label"], f"{row['population']:,}",
+            t.add_row(dim, row["label"] + (" (small)" if row["small"] else ""),
+                      f"{row['population']:,}",
                       _pct(row["current"]["rate"]),
                       _ratio(row["current"], "current" in row["flagged"]),
                       _pct(row["new"]["rate"]), _ratio(row["new"], "new" in row["flagged"]))
     out.print(t)
+    out.print(f"(small: a group of fewer than {SMALL_GROUP} people, where a rate differs by "
+              "chance; 29 CFR 1607.4(D) discounts differences based on small numbers.)")
     if di["invalid_ids"]:
         out.print(f"({di['invalid_ids']:,} subjects' national IDs are not valid CN resident "
                   "IDs and are left out.)")

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, true, update
 
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
@@ -51,7 +51,8 @@ from socialcredit.store.tables import (
 
 Engine = Literal["incremental", "python", "duckdb", "spark"]
 
-__all__ = ["EvaluationStats", "evaluate_all", "evaluate_due", "evaluate_subjects"]
+__all__ = ["DueProcessState", "EvaluationStats", "apply_due_process", "evaluate_all",
+           "evaluate_due", "evaluate_subjects", "load_due_process"]
 
 _CHUNK = 500
 #: Repair conditions (an application); other rows of ``repairs`` end an entry for a due
@@ -164,10 +165,11 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
                    for ev in found.values() for d in ev.entries}
         desired = _kept_since(policy, current, desired)
         desired = _exempted(current, desired, as_of)
-        desired = _repaired(batch, ids, current, desired)
-        if policy.due_process.suspend_listing_during_dispute:
-            desired = _suspend_disputed(batch, ids, current, desired)
-        desired = _pending_review(batch, policy, ids, desired)
+        state = load_due_process(batch.conn, policy, ids)
+        for key, d in desired.items():
+            desired[key], resting = apply_due_process(policy, state, d)
+            for rid in resting:  # queued, so that an operator can confirm the link
+                _queue(batch, state.unconfirmed[rid])
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key), d)
         for key, row in current.items():
@@ -245,61 +247,91 @@ def _write_scores(batch: Batch, policy: Policy, stats: EvaluationStats, ids: lis
         stats.scores_changed[res.score] += 1
 
 
-def _repaired(batch: Batch, ids: list[int], current: dict[Any, Any],
-              desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
-    """An entry with a granted row in ``repairs`` ends on the day of the grant (reason
-    ``repair:<condition>`` for an application, else the due-process outcome that ended it)
-    unless the rules ended it already."""
-    granted = {r.entry_id: r for r in batch.conn.execute(
-        select(repairs.c.entry_id, repairs.c.condition, repairs.c.decided_on).where(
-            repairs.c.subject_id.in_(ids), repairs.c.status == "granted"))}
-    if not granted:
-        return desired
-    out = {}
-    for key, d in desired.items():
-        row = current.get(key)
-        if d.status == "active" and row is not None and row.id in granted:
-            g = granted[row.id]
-            d = replace(d, status="removed", ended_on=g.decided_on,
-                        end_reason=(f"repair:{g.condition}" if g.condition in _REPAIRS
-                                    else g.condition))
-        out[key] = d
-    return out
+@dataclass
+class DueProcessState:
+    """What due process says about some subjects' entries, read from the registry: granted
+    repairs and due-process outcomes (entry key → condition, day), open disputes (records and
+    entry keys), and records resting on a link not confirmed by an operator (record id → link
+    row; ``(subject, kind, furnisher)`` → those record ids, for rating lists). An entry key is
+    ``(list, subject_id, key)``."""
+
+    granted: dict[tuple[str, int, str], tuple[str, str | None]]
+    disputed_records: set[int]
+    disputed_entries: set[tuple[str, int, str]]
+    unconfirmed: dict[int, Any]
+    by_source: dict[tuple[int, str, str], list[int]]
 
 
-def _pending_review(batch: Batch, policy: Policy, ids: list[int],
-                    desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
-    """An entry that would be active or warned but rests on a record not linked by its own
-    checksum-valid national ID nor confirmed by an operator — a probabilistic or phone-rule
-    link, or one still in review — becomes ``pending_review``: no sanction, no notice,
-    counted in the report (DESIGN §3.2: "a list entry that triggers sanctions needs a
-    checksum-valid identifier or a human-confirmed link"). Such a link goes into the review
-    queue, so that an operator can confirm it."""
-    unconfirmed = {r.record_id: r for r in batch.conn.execute(select(links).where(
-        links.c.subject_id.in_(ids), links.c.status.in_(("pending", "confirmed")),
+def load_due_process(conn: Connection, policy: Policy, subject_ids: list[int] | None,
+                     ) -> DueProcessState:
+    """Read :class:`DueProcessState` for ``subject_ids`` (None: every subject)."""
+    def of(col: Any) -> Any:
+        return col.in_(subject_ids) if subject_ids is not None else true()
+
+    granted = {(r.list, r.subject_id, r.key): (r.condition, r.decided_on)
+               for r in conn.execute(
+                   select(list_entries.c.list, list_entries.c.subject_id, list_entries.c.key,
+                          repairs.c.condition, repairs.c.decided_on)
+                   .join(repairs, repairs.c.entry_id == list_entries.c.id)
+                   .where(of(repairs.c.subject_id), repairs.c.status == "granted"))}
+    disputed_records: set[int] = set()
+    disputed_entries: set[tuple[str, int, str]] = set()
+    if policy.due_process.suspend_listing_during_dispute:
+        for r in conn.execute(
+                select(disputes.c.record_id, list_entries.c.list, list_entries.c.subject_id,
+                       list_entries.c.key)
+                .outerjoin(list_entries, list_entries.c.id == disputes.c.entry_id)
+                .where(of(disputes.c.subject_id), disputes.c.status == "open")):
+            if r.record_id is not None:
+                disputed_records.add(r.record_id)
+            if r.list is not None:
+                disputed_entries.add((r.list, r.subject_id, r.key))
+    unconfirmed = {r.record_id: r for r in conn.execute(select(links).where(
+        of(links.c.subject_id), links.c.status.in_(("pending", "confirmed")),
         links.c.rule != "manual"))}
-    if not unconfirmed:
-        return desired
-    # a rating entry rests on every rating of its platform, not only on the one that crossed
-    # the line: (subject, kind, furnisher) → the unconfirmed records among them
     by_source: dict[tuple[int, str, str], list[int]] = defaultdict(list)
-    for rid, sid, kind, source in batch.conn.execute(
-            select(records.c.id, records.c.subject_id, records.c.kind, furnishers.c.name)
-            .join(furnishers, furnishers.c.id == records.c.furnisher_id)
-            .where(records.c.id.in_(sorted(unconfirmed)))):
-        by_source[(sid, kind, source)].append(rid)
-    out = {}
-    for key, d in desired.items():
-        resting = [d.record_id] if d.record_id in unconfirmed else []
+    if unconfirmed:
+        # a rating entry rests on every rating of its platform, not only on the one that
+        # crossed the line
+        for rid, sid, kind, source in conn.execute(
+                select(records.c.id, records.c.subject_id, records.c.kind, furnishers.c.name)
+                .join(furnishers, furnishers.c.id == records.c.furnisher_id)
+                .join(links, links.c.record_id == records.c.id)
+                .where(of(links.c.subject_id), links.c.status.in_(("pending", "confirmed")),
+                       links.c.rule != "manual")):
+            by_source[(sid, kind, source)].append(rid)
+    return DueProcessState(granted, disputed_records, disputed_entries, unconfirmed, by_source)
+
+
+def apply_due_process(policy: Policy, state: DueProcessState, d: DesiredEntry,
+                      ) -> tuple[DesiredEntry, list[int]]:
+    """The entry as due process leaves it, and the unconfirmed records it rests on.
+
+    * A granted repair or due-process outcome ends an active entry on the day of the grant
+      (reason ``repair:<condition>`` for an application, else the outcome that ended it).
+    * Under ``due_process.suspend_listing_during_dispute``, an active entry whose record or
+      entry is disputed is ``suspended``.
+    * An active or warned entry resting on a record not linked by its own checksum-valid ID
+      nor confirmed by an operator is ``pending_review`` (DESIGN §3.2: "a list entry that
+      triggers sanctions needs a checksum-valid identifier or a human-confirmed link").
+    """
+    key = (d.list, d.subject_id, d.key)
+    if d.status == "active" and key in state.granted:
+        condition, day = state.granted[key]
+        d = replace(d, status="removed", ended_on=day,
+                    end_reason=f"repair:{condition}" if condition in _REPAIRS else condition)
+    if d.status == "active" and (d.record_id in state.disputed_records
+                                 or key in state.disputed_entries):
+        d = replace(d, status="suspended")
+    resting: list[int] = []
+    if d.status in ("active", "warned"):
+        resting = [d.record_id] if d.record_id in state.unconfirmed else []
         rule = policy.lists[d.list].rating
         if rule is not None and d.platform is not None:
-            resting += by_source.get((d.subject_id, rule.kind, d.platform), [])
-        if d.status in ("active", "warned") and resting:
+            resting += state.by_source.get((d.subject_id, rule.kind, d.platform), [])
+        if resting:
             d = replace(d, status="pending_review")
-            for rid in dict.fromkeys(resting):
-                _queue(batch, unconfirmed[rid])
-        out[key] = d
-    return out
+    return d, list(dict.fromkeys(resting))
 
 
 def _queue(batch: Batch, link: Any) -> None:
@@ -317,26 +349,6 @@ def _queue(batch: Batch, link: Any) -> None:
         "match_probability": link.match_probability or 0.0,
         "explanation": link.explanation, "model_version": link.model_version,
         "status": "open", "created_seq": link.seq})
-
-
-def _suspend_disputed(batch: Batch, ids: list[int], current: dict[Any, Any],
-                      desired: dict[Any, DesiredEntry]) -> dict[Any, DesiredEntry]:
-    """Active entries whose record or entry is under an open dispute become ``suspended``
-    (policy ``due_process.suspend_listing_during_dispute``)."""
-    rows = batch.conn.execute(select(disputes.c.record_id, disputes.c.entry_id).where(
-        disputes.c.subject_id.in_(ids), disputes.c.status == "open")).all()
-    if not rows:
-        return desired
-    record_ids = {r.record_id for r in rows if r.record_id is not None}
-    entry_ids = {r.entry_id for r in rows if r.entry_id is not None}
-    out = {}
-    for key, d in desired.items():
-        row = current.get(key)
-        if d.status == "active" and (d.record_id in record_ids
-                                     or (row is not None and row.id in entry_ids)):
-            d = replace(d, status="suspended")
-        out[key] = d
-    return out
 
 
 def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,

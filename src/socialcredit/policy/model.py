@@ -29,7 +29,9 @@ __all__ = [
     "RemovalRule",
     "SanctionSpec",
     "TriggerRule",
+    "line_of",
     "load_policy",
+    "yaml_lines",
 ]
 
 FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
@@ -527,7 +529,7 @@ class Policy(_Strict):
         return tuple(sorted({svc for s in self.sanctions_for(list_name) for svc in s.services}))
 
 
-def _lines(text: bytes) -> dict[str, int]:
+def yaml_lines(text: bytes) -> dict[str, int]:
     """YAML path (``lists.x.trigger.kind``) → 1-based line of that node in the file."""
     out: dict[str, int] = {}
 
@@ -551,7 +553,7 @@ def _lines(text: bytes) -> dict[str, int]:
     return out
 
 
-def _line(lines: dict[str, int], path: str) -> int | None:
+def line_of(lines: dict[str, int], path: str) -> int | None:
     """Line of ``path`` or of its nearest ancestor present in the file."""
     parts = path.split(".")
     while parts:
@@ -588,7 +590,7 @@ def load_policy(path: Path | str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as e:
-        lines = _lines(raw_bytes)
+        lines = yaml_lines(raw_bytes)
         problems: list[dict[str, Any]] = []
         for err in e.errors():
             where = ".".join(str(p) for p in err["loc"])
@@ -600,7 +602,7 @@ def load_policy(path: Path | str) -> Policy:
                 sub, _, why = part.partition(": ")
                 problems.append({"path": sub, "reason": why})
         for prob in problems:
-            prob["line"] = _line(lines, prob["path"])
+            prob["line"] = line_of(lines, prob["path"])
         summary = "; ".join(f"{p['path']}{_at_line(p['line'])}: {p['reason']}"
                             for p in problems)
         raise ConfigError(

@@ -12,8 +12,8 @@ registry is only read: no transaction is opened for writing, the ledger head doe
 :func:`compare` (pure) reports, as one JSON-ready mapping:
 
 * ``lists``: per list, entries by status under each policy, entries ``added`` (active under NEW,
-  not under CURRENT, same ``(list, subject, key)``) and ``removed`` (the reverse), subjects
-  listed;
+  not under CURRENT, same ``(list, subject, key)``; on a criteria list, same subject) and
+  ``removed`` (the reverse), entries active under both whose dates change, subjects listed;
 * ``refusals``: per service and platform (platform-scoped sanctions: the listing platform and
   the recipients of its sharing agreements), subjects refused under NEW only and under CURRENT
   only. A subject is refused for a service when an active entry's list has a sanction with that
@@ -38,7 +38,7 @@ import json
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from socialcredit.errors import InputError
+from socialcredit.policy.evaluate import apply_due_process, load_due_process
 from socialcredit.policy.model import Policy
 from socialcredit.policy.rules import (
     DesiredEntry,
@@ -57,18 +58,16 @@ from socialcredit.policy.rules import (
 from socialcredit.store import Store
 from socialcredit.store.tables import (
     decisions,
-    disputes,
     furnishers,
     gates,
     identifiers,
-    links,
     list_entries,
     records,
-    repairs,
     subjects,
 )
 
-__all__ = ["AGE_BANDS", "DECISION_WINDOW_DAYS", "FOUR_FIFTHS", "GB2260_PROVINCES", "Denial",
+__all__ = ["AGE_BANDS", "DECISION_WINDOW_DAYS", "FOUR_FIFTHS", "GB2260_PROVINCES", "SMALL_GROUP",
+           "Denial",
            "Engine", "Outcome", "Person", "compare", "evaluate_policy", "logged_denials",
            "people", "person_of", "refusals", "what_if"]
 
@@ -80,6 +79,10 @@ DECISION_WINDOW_DAYS = 30
 #: A ratio to the overall rate outside this band is flagged (four-fifths rule, 29 CFR
 #: 1607.4(D): a rate below 4/5 of the reference; 1.25 = 5/4, the same gap the other way).
 FOUR_FIFTHS = (0.8, 1.25)
+
+#: A group smaller than this is marked ``small``: 29 CFR 1607.4(D) warns that differences in
+#: rates "based on small numbers" may not show adverse impact.
+SMALL_GROUP = 30
 
 #: Age bands (label, first age, first age of the next band) on ``as_of``.
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (
@@ -99,7 +102,6 @@ GB2260_PROVINCES: dict[str, str] = {
     "65": "Xinjiang",
 }
 
-_REPAIRS = ("performance", "settlement", "consent")  # as policy.evaluate: an application
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def _python(store: Store, policies: list[Policy], as_of: dt.date) -> list[Outcom
     return [Outcome(e, s, rows, seconds, "python") for e, s in outs]
 
 
-def _batch(store: Store, policy: Policy, as_of: dt.date, engine: str, spark: Any) -> Outcome:
+def _batch(store: Store, policy: Policy, as_of: dt.date, engine: Engine, spark: Any) -> Outcome:
     """One policy by a batch engine over a Parquet export in a temporary folder."""
     from socialcredit.policy.batch import evaluate_parquet, export_records
 
@@ -187,62 +189,17 @@ def _batch(store: Store, policy: Policy, as_of: dt.date, engine: str, spark: Any
 
 
 def _overlay(store: Store, policy: Policy, entries: list[DesiredEntry]) -> list[DesiredEntry]:
-    """The registry's due-process state on the rule entries (read only, as
-    :func:`socialcredit.policy.evaluate.evaluate_subjects` applies it when it writes), plus the
+    """The registry's due-process state on the rule entries, read only, by the same code
+    :func:`socialcredit.policy.evaluate.evaluate_subjects` applies when it writes; plus the
     registry's active entries of the policy's external lists."""
     external = sorted(n for n, s in policy.lists.items() if s.external)
     with store.read() as conn:
-        granted = {(r.list, r.subject_id, r.key): r for r in conn.execute(
-            select(list_entries.c.list, list_entries.c.subject_id, list_entries.c.key,
-                   repairs.c.condition, repairs.c.decided_on)
-            .join(repairs, repairs.c.entry_id == list_entries.c.id)
-            .where(repairs.c.status == "granted"))}
-        disputed_records: set[int] = set()
-        disputed_entries: set[tuple[str, int, str]] = set()
-        if policy.due_process.suspend_listing_during_dispute:
-            for r in conn.execute(select(disputes.c.record_id, list_entries.c.list,
-                                         list_entries.c.subject_id, list_entries.c.key)
-                                  .outerjoin(list_entries,
-                                             list_entries.c.id == disputes.c.entry_id)
-                                  .where(disputes.c.status == "open")):
-                if r.record_id is not None:
-                    disputed_records.add(r.record_id)
-                if r.list is not None:
-                    disputed_entries.add((r.list, r.subject_id, r.key))
-        unconfirmed: set[int] = set()
-        by_source: dict[tuple[int, str, str], bool] = {}
-        for r in conn.execute(select(records.c.id, records.c.subject_id, records.c.kind,
-                                     furnishers.c.name)
-                              .join(links, links.c.record_id == records.c.id)
-                              .join(furnishers, furnishers.c.id == records.c.furnisher_id)
-                              .where(links.c.status.in_(("pending", "confirmed")),
-                                     links.c.rule != "manual")):
-            unconfirmed.add(r.id)
-            by_source[(r.subject_id, r.kind, r.name)] = True
+        state = load_due_process(conn, policy, None)
         ext = [DesiredEntry(r.list, r.subject_id, r.key, "active", r.since, r.until, r.ground,
                             r.record_id, r.furnisher_id, r.platform)
                for r in conn.execute(select(list_entries).where(
                    list_entries.c.status == "active", list_entries.c.list.in_(external)))]
-    out = []
-    for d in entries:
-        key = (d.list, d.subject_id, d.key)
-        if d.status == "active" and key in granted:
-            g = granted[key]
-            d = replace(d, status="removed", ended_on=g.decided_on,
-                        end_reason=(f"repair:{g.condition}" if g.condition in _REPAIRS
-                                    else g.condition))
-        if d.status == "active" and (d.record_id in disputed_records
-                                     or key in disputed_entries):
-            d = replace(d, status="suspended")
-        if d.status in ("active", "warned"):
-            rating = policy.lists[d.list].rating
-            resting = d.record_id in unconfirmed or (
-                rating is not None and d.platform is not None
-                and (d.subject_id, rating.kind, d.platform) in by_source)
-            if resting:
-                d = replace(d, status="pending_review")
-        out.append(d)
-    return out + ext
+    return [apply_due_process(policy, state, d)[0] for d in entries] + ext
 
 
 def evaluate_policy(store: Store, policies: list[Policy], as_of: dt.date, *,
@@ -358,12 +315,18 @@ def _listed(policy: Policy, entries: Iterable[DesiredEntry]) -> set[int]:
     return {e.subject_id for e in entries if e.status == "active" and e.list in sanctioned}
 
 
-def _lists(new: Outcome, cur: Outcome, names: list[str]) -> dict[str, Any]:
-    def active(o: Outcome) -> dict[str, set[tuple[int, str]]]:
-        out: dict[str, set[tuple[int, str]]] = defaultdict(set)
+def _lists(new: Policy, cur: Policy, o_new: Outcome, o_cur: Outcome, names: list[str],
+           ) -> dict[str, Any]:
+    """Per list: active entries matched across the policies by (subject, key) — by subject
+    alone on a criteria list, whose key is the date its episode started (a lower threshold
+    starts the same episode earlier; a subject has at most one active episode per list)."""
+    def active(p: Policy, o: Outcome) -> dict[str, dict[tuple[int, str], DesiredEntry]]:
+        out: dict[str, dict[tuple[int, str], DesiredEntry]] = defaultdict(dict)
         for e in o.entries:
             if e.status == "active":
-                out[e.list].add((e.subject_id, e.key))
+                spec = p.lists.get(e.list)
+                key = "" if spec is not None and spec.criteria is not None else e.key
+                out[e.list][(e.subject_id, key)] = e
         return out
 
     def statuses(o: Outcome) -> dict[str, Counter[str]]:
@@ -372,9 +335,14 @@ def _lists(new: Outcome, cur: Outcome, names: list[str]) -> dict[str, Any]:
             out[e.list][e.status] += 1
         return out
 
-    a_new, a_cur, s_new, s_cur = active(new), active(cur), statuses(new), statuses(cur)
+    a_new, a_cur = active(new, o_new), active(cur, o_cur)
+    s_new, s_cur = statuses(o_new), statuses(o_cur)
     return {name: {
-        "added": len(a_new[name] - a_cur[name]), "removed": len(a_cur[name] - a_new[name]),
+        "added": len(a_new[name].keys() - a_cur[name].keys()),
+        "removed": len(a_cur[name].keys() - a_new[name].keys()),
+        "dates_changed": sum(1 for k, e in a_new[name].items() if k in a_cur[name]
+                             and (a_cur[name][k].since, a_cur[name][k].until)
+                             != (e.since, e.until)),
         "subjects": {"current": len({s for s, _ in a_cur[name]}),
                      "new": len({s for s, _ in a_new[name]})},
         "status": {"current": dict(sorted(s_cur[name].items())),
@@ -448,7 +416,8 @@ def _impact(persons: list[Person], invalid: int, l_new: set[int], l_cur: set[int
     lo, hi = FOUR_FIFTHS
 
     def row(group: str, label: str, members: list[Person]) -> dict[str, Any]:
-        out: dict[str, Any] = {"group": group, "label": label, "population": len(members)}
+        out: dict[str, Any] = {"group": group, "label": label, "population": len(members),
+                               "small": len(members) < SMALL_GROUP}
         flags = []
         for side, listed in (("current", l_cur), ("new", l_new)):
             k = sum(p.subject_id in listed for p in members)
@@ -468,11 +437,12 @@ def _impact(persons: list[Person], invalid: int, l_new: set[int], l_cur: set[int
         by["region"][p.province].append(p)
         by["age_band"][_band(_age(p.birth_date, as_of))].append(p)
         by["sex"][p.sex].append(p)
-    order = {"region": sorted(by["region"]),
+    order: dict[str, list[str]] = {"region": sorted(by["region"]),
              "age_band": [b for b, _, _ in AGE_BANDS if b in by["age_band"]],
              "sex": [s for s in ("M", "F") if s in by["sex"]]}
-    labels = {"region": lambda c: GB2260_PROVINCES.get(c, f"other ({c})"),
-              "age_band": lambda b: b, "sex": lambda s: {"M": "male", "F": "female"}[s]}
+    labels: dict[str, Callable[[str], str]] = {
+        "region": lambda c: GB2260_PROVINCES.get(c, f"other ({c})"),
+        "age_band": lambda b: b, "sex": lambda s: {"M": "male", "F": "female"}[s]}
     return {
         "population": n, "invalid_ids": invalid,
         "overall": {side: {"listed": overall[side], "rate": rate[side]} for side in overall},
@@ -488,13 +458,14 @@ def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of:
     """The what-if report of two evaluated outcomes (pure; see the module docstring).
 
     Returns ``{"as_of", "new": {version, version_hash, name, engine, rows, seconds},
-    "current": {…}, "lists": {list: {added, removed, subjects: {current, new}, status:
-    {current: {status: n}, new: {…}}}}, "refusals": [{service, platform, refused: {current,
+    "current": {…}, "lists": {list: {added, removed, dates_changed, subjects: {current, new},
+    status: {current: {status: n}, new: {…}}}}, "refusals": [{service, platform, refused: {current,
     new}, new_only, current_only, new_only_sample, current_only_sample}], "decisions":
     {window_days, total, by_service: {service: {denied, allow_under_new, allow_under_current,
     flip}}}, "scores": {score: {grades: {grade: {current, new, change}}, scored, grade_changed}},
     "disparate_impact": {population, invalid_ids, overall, band, groups: {region | age_band |
-    sex: [{group, label, population, current: {listed, rate, ratio}, new: {…}, flagged}]}}}``.
+    sex: [{group, label, population, small, current: {listed, rate, ratio}, new: {…},
+    flagged}]}}}``.
     ``flip`` counts logged refusals that CURRENT would still refuse and NEW would allow;
     samples are the lowest ``sample`` subject ids.
     """
@@ -507,7 +478,7 @@ def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of:
 
     return {
         "as_of": as_of.isoformat(), "new": about(new, o_new), "current": about(current, o_cur),
-        "lists": _lists(o_new, o_cur, names),
+        "lists": _lists(new, current, o_new, o_cur, names),
         "refusals": _refusal_changes(r_new, r_cur, sample),
         "decisions": _decisions(list(denials), r_new, r_cur),
         "scores": _scores(new, current, o_new, o_cur),
