@@ -710,6 +710,14 @@ def demo(
         f"Browse the public search page: `make serve` or `SOCIALCREDIT_NOTICES_DIR="
         f"{out / 'notices'} socialcredit --database-url {url} serve`, then "
         "http://127.0.0.1:8000/")
+    others = ", ".join(f"{name} {n:,}" for name, n in summary["listed"].items()
+                       if name != "dishonest_judgment_debtors")
+    grades = "; ".join(f"{name}: " + ", ".join(f"{g} {n:,}" for g, n in by_grade.items())
+                       for name, by_grade in summary.get("scores", {}).items())
+    console.print(
+        f"\nPeople on the other lists: {others}.\nScores by grade: {grades}.\n"
+        f"What if the policy were harsher? `socialcredit --database-url {url} evaluate "
+        "--policy policies/strict.yaml --compare policies/default.yaml` (writes nothing).")
     who = summary.get("sign_in")
     if who:
         console.print(

@@ -118,6 +118,7 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
         "removed": {n: c["removed"] for n, c in summary["entries"].items()},
         "expired": {n: c["expired"] for n, c in summary["entries"].items()},
         "decisions": summary["decisions"], "ledger_events": summary["ledger_events"],
+        "scores": summary["scores"],
         "report": str(report), "as_of": as_of.isoformat(),
         "notices_served": clocks.served, "sign_in": sign_in,
     }
