@@ -54,6 +54,24 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict[str, Any]],
+            as_of: dt.date = TODAY) -> None:
+    """Ingest ``rows`` from furnisher ``name`` (registered as ``kind`` on first use) through a
+    CSV file in ``tmp_path``, as a furnisher would; every row must be accepted."""
+    from socialcredit.access import add_furnisher, furnisher_id
+    from socialcredit.errors import NotFound
+    from socialcredit.ingest.pipeline import ingest_file
+
+    try:
+        fid = furnisher_id(reg.store, name)
+    except NotFound:
+        add_furnisher(reg.store, name=name, kind=kind)
+        fid = furnisher_id(reg.store, name)
+    path = write_csv(tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.csv", rows)
+    result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=as_of)
+    assert result.rejected == 0, result.problems
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                     encoding="utf-8")

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from conftest import TODAY, furnish, make_id
+from socialcredit.access import add_gate, authenticate
 from socialcredit.errors import IdentifierError, InputError, PermissionDenied, UnknownService
 from socialcredit.gate import DecisionService
-from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries
@@ -33,18 +32,6 @@ def performance(frid: str, nid: str, case: str, day: str, full: bool) -> dict[st
             "currency": "CNY", "full": full}
 
 
-def _furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict[str, Any]],
-             as_of: dt.date = TODAY) -> None:
-    try:
-        fid = furnisher_id(reg.store, name)
-    except Exception:
-        add_furnisher(reg.store, name=name, kind=kind)
-        fid = furnisher_id(reg.store, name)
-    path = write_csv(tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.csv", rows)
-    result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=as_of)
-    assert result.rejected == 0, result.problems
-
-
 def _entries(reg: Registry) -> dict[tuple[str, str], Any]:
     with reg.store.read() as conn:
         return {(r.list, r.key): r for r in conn.execute(select(list_entries))}
@@ -58,7 +45,7 @@ def _gate(reg: Registry, services: list[str], platform: str | None = None):  # t
 
 def test_listing_denies_with_reasons_and_performance_removes(
         registry: Registry, tmp_path: Path) -> None:
-    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
+    furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
     entry = _entries(registry)[("dishonest_judgment_debtors", "K1")]
     assert (entry.status, entry.since, entry.until, entry.ground) == (
         "active", "2026-01-05", "2028-01-05", 1)
@@ -75,10 +62,10 @@ def test_listing_denies_with_reasons_and_performance_removes(
     allow = decisions.decide(service="air", national_id=OTHER, gate=air)
     assert allow.decision == "allow" and allow.reasons == []
     # a partial payment changes nothing; full performance removes within the same ingest
-    _furnish(registry, tmp_path, "court", "court",
+    furnish(registry, tmp_path, "court", "court",
              [performance("p1", DEBTOR, "K1", "2026-03-01", full=False)])
     assert _entries(registry)[("dishonest_judgment_debtors", "K1")].status == "active"
-    _furnish(registry, tmp_path, "court", "court",
+    furnish(registry, tmp_path, "court", "court",
              [performance("p2", DEBTOR, "K1", "2026-04-01", full=True)])
     removed = _entries(registry)[("dishonest_judgment_debtors", "K1")]
     assert (removed.status, removed.end_reason, removed.ended_on) == (
@@ -93,7 +80,7 @@ def test_listing_denies_with_reasons_and_performance_removes(
 
 
 def test_expiry_by_evaluate_as_of(registry: Registry, tmp_path: Path) -> None:
-    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K9", "2025-01-01")])
+    furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K9", "2025-01-01")])
     assert _entries(registry)[("dishonest_judgment_debtors", "K9")].status == "active"
     stats = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 1))
     assert stats.expired == {"dishonest_judgment_debtors": 1}
@@ -104,8 +91,8 @@ def test_expiry_by_evaluate_as_of(registry: Registry, tmp_path: Path) -> None:
 
 
 def test_gate_scope_services_and_bad_requests(registry: Registry, tmp_path: Path) -> None:
-    _furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
-    _furnish(registry, tmp_path, "airline", "transport", [
+    furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
+    furnish(registry, tmp_path, "airline", "transport", [
         {"furnisher_record_id": "u1", "kind": "unruly_passenger", "occurred_at": "2026-02-01",
          "national_id": OTHER, "service": "air", "conduct": "smoking_on_board"}])
     rail, air = _gate(registry, ["rail_hsr"]), _gate(registry, ["air"])
@@ -147,7 +134,7 @@ def test_low_rating_warns_twice_then_refuses_on_the_rating_platform_and_its_shar
              "occurred_at": f"2026-05-{i + 1:02d}", "national_id": DEBTOR, "phone": phone,
              "rating": 2 if i < 6 else 5, "trip_id": f"t{i}"} for i in range(8)]
     # ratings 1-5 all 2: the fifth is the first low one (min_count 5); the sixth warns again
-    _furnish(registry, tmp_path, "ride-didi", "platform", rows[:6])
+    furnish(registry, tmp_path, "ride-didi", "platform", rows[:6])
     entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
     assert (entry.status, entry.platform, entry.since) == ("warned", "ride-didi", "2026-05-05")
     gates = {p: _gate(registry, ["ride_hail"], p) for p in ("ride-didi", "ride-caocao", "ride-t3")}
@@ -155,7 +142,7 @@ def test_low_rating_warns_twice_then_refuses_on_the_rating_platform_and_its_shar
     assert decisions.decide(service="ride_hail", phone=phone,
                             gate=gates["ride-didi"]).decision == "allow"
     # the seventh rating (a 5) leaves the mean at 17/7 = 2.43: the third low rating refuses
-    _furnish(registry, tmp_path, "ride-didi", "platform", rows[6:7])
+    furnish(registry, tmp_path, "ride-didi", "platform", rows[6:7])
     entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
     assert (entry.status, entry.since) == ("active", "2026-05-07")
     registry.gate_index.refresh()
@@ -175,11 +162,11 @@ def test_low_rating_warns_twice_then_refuses_on_the_rating_platform_and_its_shar
                                    gate=gates["ride-t3"])
     assert [getattr(d, "decision", d) for d in batch] == ["allow"]
     # mean of the last 500 is (6*2 + 2*5) / 8 = 2.75, still low
-    _furnish(registry, tmp_path, "ride-didi", "platform", rows[7:])
+    furnish(registry, tmp_path, "ride-didi", "platform", rows[7:])
     assert _entries(registry)[("ride_hail_low_rating", "ride-didi")].status == "active"
     more = [dict(rows[7], furnisher_record_id=f"s{i}", trip_id=f"s{i}",
                  occurred_at="2026-06-01") for i in range(10)]
-    _furnish(registry, tmp_path, "ride-didi", "platform", more)
+    furnish(registry, tmp_path, "ride-didi", "platform", more)
     entry = _entries(registry)[("ride_hail_low_rating", "ride-didi")]
     # (12 + 12*5) / 18 = 4.0 from the 14th rating on; 3.37 at the 13th: ended on 2026-06-01
     assert (entry.status, entry.end_reason, entry.ended_on) == (

@@ -11,10 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from conftest import TODAY, furnish, make_id
 from socialcredit.gate import DecisionService
-from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.evaluate import evaluate_all, evaluate_due
 from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries, records, scores
@@ -22,18 +20,6 @@ from socialcredit.store.tables import events, list_entries, records, scores
 PERSON = make_id(birth="19900305", seq=111)
 STUDENT = make_id(birth="20050101", seq=222)
 OFFICER = make_id(birth="19700707", seq=333)
-
-
-def _furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict[str, Any]],
-             as_of: dt.date = TODAY) -> None:
-    try:
-        fid = furnisher_id(reg.store, name)
-    except Exception:
-        add_furnisher(reg.store, name=name, kind=kind)
-        fid = furnisher_id(reg.store, name)
-    path = write_csv(tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.csv", rows)
-    result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=as_of)
-    assert result.rejected == 0, result.problems
 
 
 def _entries(reg: Registry, list_name: str) -> list[Any]:
@@ -65,15 +51,15 @@ def test_three_rail_fare_evasions_in_a_year_restrict_high_speed_rail(
                     currency="CNY")
 
     # two in a year, and a third 400 days after the first: never three within 365 days
-    _furnish(registry, tmp_path, "rail-12306", "transport",
+    furnish(registry, tmp_path, "rail-12306", "transport",
              [evasion(1, "2025-01-10"), evasion(2, "2025-06-01"), evasion(3, "2026-02-14")])
     assert _entries(registry, "repeat_fare_evaders") == []
     assert _decide(registry, "rail_hsr", PERSON).decision == "allow"
     # a metro evasion does not count (when: service in [rail_hsr, rail])
-    _furnish(registry, tmp_path, "rail-12306", "transport", [evasion(4, "2026-03-01", "metro")])
+    furnish(registry, tmp_path, "rail-12306", "transport", [evasion(4, "2026-03-01", "metro")])
     assert _entries(registry, "repeat_fare_evaders") == []
     # the 2025-06-01, 2026-02-14 and 2026-05-20 evasions fall within 365 days: listed on the third
-    _furnish(registry, tmp_path, "rail-12306", "transport", [evasion(5, "2026-05-20", "rail")])
+    furnish(registry, tmp_path, "rail-12306", "transport", [evasion(5, "2026-05-20", "rail")])
     [entry] = _entries(registry, "repeat_fare_evaders")
     assert (entry.status, entry.since, entry.until) == ("active", "2026-05-20", "2026-11-16")
     answer = _decide(registry, "rail_hsr", PERSON)
@@ -95,7 +81,7 @@ def test_serious_loan_defaults_list_unless_repaid_or_a_students_campus_loan(
         return _row(frid, "loan_default", day, nid, loan_id=loan, amount_minor=amount,
                     currency="CNY", days_past_due=dpd, loan_purpose=purpose)
 
-    _furnish(registry, tmp_path, "bank-icbc", "lender", [
+    furnish(registry, tmp_path, "bank-icbc", "lender", [
         # 30,000 + 25,000 CNY, both 90+ days past due, within a year: 55,000 ≥ 50,000
         default("d1", PERSON, "L1", "2026-01-05", 30_000_00, 120),
         default("d2", PERSON, "L2", "2026-03-01", 25_000_00, 95),
@@ -112,7 +98,7 @@ def test_serious_loan_defaults_list_unless_repaid_or_a_students_campus_loan(
     assert _decide(registry, "credit", PERSON).decision == "deny"
     # the student is listed until the school confirms full-time enrolment
     assert _decide(registry, "credit", STUDENT).decision == "deny"
-    _furnish(registry, tmp_path, "school-pku", "school",
+    furnish(registry, tmp_path, "school-pku", "school",
              [_row("st1", "student_status", "2025-09-01", STUDENT, full_time=True)])
     student_entry = {e.key: e for e in _entries(registry, "serious_loan_defaulters")
                      }["2026-02-01"]
@@ -120,7 +106,7 @@ def test_serious_loan_defaults_list_unless_repaid_or_a_students_campus_loan(
                                                                 "criteria_no_longer_met")
     assert _decide(registry, "credit", STUDENT).decision == "allow"
     # L2 repaid in full: 30,000 CNY left, below the threshold; the entry ends
-    _furnish(registry, tmp_path, "bank-icbc", "lender", [
+    furnish(registry, tmp_path, "bank-icbc", "lender", [
         _row("p1", "loan_repayment", "2026-04-01", loan_id="L2", amount_minor=25_000_00,
              currency="CNY", full=True)])
     entry = next(e for e in _entries(registry, "serious_loan_defaulters")
@@ -132,7 +118,7 @@ def test_serious_loan_defaults_list_unless_repaid_or_a_students_campus_loan(
 def test_extension_court_ruling_and_company_officer_exemption(
         registry: Registry, tmp_path: Path) -> None:
     court = "court-beijing-no1"
-    _furnish(registry, tmp_path, court, "court", [
+    furnish(registry, tmp_path, court, "court", [
         _finding("f1", "(2025)京01执1号", "2025-01-10"),
         # an officer named in a finding against his company is not listed (SPC 2017, Art. 3)
         _finding("f2", "(2025)京01执2号", "2025-02-01", OFFICER, debtor_role="company_officer"),
@@ -141,14 +127,14 @@ def test_extension_court_ruling_and_company_officer_exemption(
     assert (entry.status, entry.until) == ("active", "2027-01-10")
     assert _decide(registry, "air", OFFICER).decision == "allow"
     # the court extends the listing by two years (Art. 2(2)); another court cannot
-    _furnish(registry, tmp_path, "court-other", "court", [
+    furnish(registry, tmp_path, "court-other", "court", [
         _row("x9", "listing_extended", "2026-01-01", case_number="(2025)京01执1号", years=3)])
     assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2027-01-10"
-    _furnish(registry, tmp_path, court, "court", [
+    furnish(registry, tmp_path, court, "court", [
         _row("x1", "listing_extended", "2026-01-01", case_number="(2025)京01执1号", years=2)])
     assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2029-01-10"
     # a ruling on the debtor's objection ends the listing (Arts. 11-12)
-    _furnish(registry, tmp_path, court, "court", [
+    furnish(registry, tmp_path, court, "court", [
         _row("x2", "listing_revoked", "2026-04-02", case_number="(2025)京01执1号")])
     entry = _entries(registry, "dishonest_judgment_debtors")[0]
     assert (entry.status, entry.end_reason, entry.ended_on) == ("removed", "court_ruling",
@@ -159,11 +145,11 @@ def test_extension_court_ruling_and_company_officer_exemption(
 def test_a_court_lifts_one_sanction_for_a_while_and_the_rest_still_refuse(
         registry: Registry, tmp_path: Path) -> None:
     court = "court-beijing-no1"
-    _furnish(registry, tmp_path, court, "court", [_finding("f1", "(2026)京01执9号",
+    furnish(registry, tmp_path, court, "court", [_finding("f1", "(2026)京01执9号",
                                                            "2026-01-10")])
     assert _decide(registry, "air", PERSON).decision == "deny"
     # SPC 2015, Art. 9: a flight for medical care, allowed until 2026-07-10
-    _furnish(registry, tmp_path, court, "court", [
+    furnish(registry, tmp_path, court, "court", [
         _row("l1", "restriction_lifted", "2026-06-20", case_number="(2026)京01执9号",
              service="air", until="2026-07-10")])
     [entry] = _entries(registry, "dishonest_judgment_debtors")
@@ -178,12 +164,12 @@ def test_a_court_lifts_one_sanction_for_a_while_and_the_rest_still_refuse(
 
 
 def test_a_part_time_student_is_not_exempt(registry: Registry, tmp_path: Path) -> None:
-    _furnish(registry, tmp_path, "bank-icbc", "lender", [
+    furnish(registry, tmp_path, "bank-icbc", "lender", [
         _row("s1", "loan_default", "2026-02-01", STUDENT, loan_id="C1", amount_minor=60_000_00,
              currency="CNY", days_past_due=200, loan_purpose="campus")])
     assert _entries(registry, "serious_loan_defaulters")[0].status == "active"
     # a part-time student is not exempt
-    _furnish(registry, tmp_path, "school-pku", "school",
+    furnish(registry, tmp_path, "school-pku", "school",
              [_row("st1", "student_status", "2025-09-01", STUDENT, full_time=False)])
     assert _entries(registry, "serious_loan_defaulters")[0].status == "active"
 
@@ -191,7 +177,7 @@ def test_a_part_time_student_is_not_exempt(registry: Registry, tmp_path: Path) -
 def test_scores_keep_a_history_with_reason_codes_and_the_policy_version(
         registry: Registry, tmp_path: Path) -> None:
     # fare evasions: -20 each at full weight within a year
-    _furnish(registry, tmp_path, "rail-12306", "transport", [
+    furnish(registry, tmp_path, "rail-12306", "transport", [
         _row(f"fe{i}", "fare_evasion", day, service="metro", amount_minor=300, currency="CNY")
         for i, day in enumerate(("2026-01-05", "2026-02-05"))])
     with registry.store.read() as conn:
@@ -199,10 +185,10 @@ def test_scores_keep_a_history_with_reason_codes_and_the_policy_version(
     assert [(r.value, r.grade, json.loads(r.reasons)) for r in rows] == [(960, "A", ["T01"])]
     # a loan 120 days past due (-80) and an unruly passenger (-50): four reason codes at most,
     # costliest first
-    _furnish(registry, tmp_path, "bank-icbc", "lender", [
+    furnish(registry, tmp_path, "bank-icbc", "lender", [
         _row("d1", "loan_default", "2026-03-01", loan_id="L1", amount_minor=1000_00,
              currency="CNY", days_past_due=120)])
-    _furnish(registry, tmp_path, "air-caac", "transport", [
+    furnish(registry, tmp_path, "air-caac", "transport", [
         _row("u1", "unruly_passenger", "2026-04-01", service="rail_hsr",
              conduct="smoking_on_board")])
     with registry.store.read() as conn:
@@ -230,7 +216,7 @@ def test_the_subject_file_shows_scores_with_reasons_severity_and_lifted_sanction
     from socialcredit.disclosure.subject_file import subject_file
 
     court = "court-beijing-no1"
-    _furnish(registry, tmp_path, court, "court", [
+    furnish(registry, tmp_path, court, "court", [
         _finding("f1", "(2026)京01执7号", "2026-01-10"),
         _row("l1", "restriction_lifted", "2026-06-01", case_number="(2026)京01执7号",
              service="rail_first_class")])
@@ -263,7 +249,7 @@ def test_public_search_shows_only_the_lists_public_fields(
     reg = Registry(Settings(database_url=db_url, policy_path=policy_file), today=TODAY)
     reg.ensure_schema()
     try:
-        _furnish(reg, tmp_path, "court-beijing-no1", "court",
+        furnish(reg, tmp_path, "court-beijing-no1", "court",
                  [_finding("f1", "(2026)京01执8号", "2026-01-10")])
         [hit], _ = search_public(reg.store, reg.policy, PERSON, today=TODAY)
     finally:
@@ -278,7 +264,7 @@ def test_a_suppressed_record_takes_its_points_out_of_the_score(
         registry: Registry, tmp_path: Path) -> None:
     from socialcredit.disclosure.disputes import open_dispute, run_deadlines
 
-    _furnish(registry, tmp_path, "rail-12306", "transport", [
+    furnish(registry, tmp_path, "rail-12306", "transport", [
         _row("fe1", "fare_evasion", "2026-05-05", service="metro", amount_minor=300,
              currency="CNY")])
     with registry.store.read() as conn:
