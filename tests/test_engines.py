@@ -408,3 +408,29 @@ def test_export_of_a_real_store_evaluates_as_incremental(sqlite_url: str,
     assert frames[0].to_pylist() == evaluate_parquet_frames(
         reg.policy, path, TODAY, engine="python")[0].to_pylist()
     reg.close()
+
+
+def test_a_removal_record_matching_two_rules_takes_the_first_rules_reason(
+        tmp_path: Path, engine: str) -> None:
+    import yaml
+
+    data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
+    removal = data["lists"]["dishonest_judgment_debtors"]["removal"]
+    # a full performance matches both rules of kind judgment_performance: the first one wins
+    removal[:1] = [{"kind": "judgment_performance", "key": "case_number",
+                    "when": {"full": True}, "reason": "performed"},
+                   {"kind": "judgment_performance", "key": "case_number",
+                    "reason": "paid_something"}]
+    path = tmp_path / "two-rules.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    policy = load_policy(path)
+    paid = _rec(2, "judgment_performance", "2025-03-01", 1, "court-a", case_number="K1",
+                amount_minor=100_000, currency="CNY", full=True)
+    (e,) = _run([_finding(1, "2025-01-10"), paid], dt.date(2025, 6, 1), tmp_path, engine,
+                policy).entries
+    assert (e.status, e.end_reason, e.end_record_id) == ("removed", "performed", 2)
+    part = _rec(3, "judgment_performance", "2025-02-01", 1, "court-a", case_number="K1",
+                amount_minor=1_000, currency="CNY", full=False)
+    (e,) = _run([_finding(1, "2025-01-10"), paid, part], dt.date(2025, 6, 1), tmp_path,
+                engine, policy).entries
+    assert (e.status, e.end_reason, e.end_record_id) == ("removed", "paid_something", 3)

@@ -78,6 +78,10 @@ CYCLE = """  low_score_watch:
      "      trip_id: {type: str, required: true}\n"
      "      health_status: {type: str, required: false}",
      "catalogue.ride_rating.fields.health_status", 1, "special-category"),
+    # a condition reads the payload: furnisher_record_id is a key, never a field
+    ("when: {service: air}}", "when: {furnisher_record_id: X1}}",
+     "lists.unruly_passengers.trigger.when.furnisher_record_id", 0,
+     "has no field 'furnisher_record_id'"),
 ])
 def test_validate_refuses_naming_the_yaml_path_and_line(
         tmp_path: Path, old: str, new: str, path: str, offset: int, needle: str) -> None:

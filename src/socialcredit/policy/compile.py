@@ -314,21 +314,23 @@ class CompiledPolicy:
             first = first.mutate(until=first.until0)
 
         if spec.removal:
-            reasons = {rm.kind: rm.reason for rm in spec.removal}  # the last rule per kind
             parts = []
-            for rm in spec.removal:
+            for i, rm in enumerate(spec.removal):
                 x = r.filter((r.kind == rm.kind) & self.match(r, rm.kind, rm.when))
                 x = x.select(m_subject=x.subject_id, m_key=self.key(x, rm.kind, rm.key),
                              m_day=x.occurred_at, m_id=x.id, m_fid=x.furnisher_id,
-                             m_reason=ibis.literal(reasons[rm.kind]))
+                             m_rule=ibis.literal(i), m_reason=ibis.literal(rm.reason))
                 parts.append(x)
             m = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
             preds = [m.m_subject == first.f_subject, m.m_key == first.f_key,
                      m.m_day >= first.f_day]
             if spec.removal_by_lister:
                 preds.append(m.m_fid == first.f_fid)
-            j = first.join(m, preds).select("f_subject", "f_key", "m_day", "m_id", "m_reason")
-            wm = ibis.window(group_by=[j.f_subject, j.f_key], order_by=[j.m_day, j.m_id])
+            j = first.join(m, preds).select("f_subject", "f_key", "m_day", "m_id", "m_rule",
+                                            "m_reason")
+            # the earliest removal record; one matching two rules: the first rule's reason
+            wm = ibis.window(group_by=[j.f_subject, j.f_key],
+                             order_by=[j.m_day, j.m_id, j.m_rule])
             j = j.mutate(rn=ibis.row_number().over(wm))
             j = j.filter(j.rn == 0).select(rm_subject=j.f_subject, rm_key=j.f_key,
                                            rm_day=j.m_day, rm_id=j.m_id, rm_reason=j.m_reason)

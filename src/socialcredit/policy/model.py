@@ -690,7 +690,9 @@ def _problems(policy: Policy) -> list[tuple[str, str]]:
 
     def when_of(where: str, kind: str | None, when: dict[str, Any]) -> None:
         for f in when:
-            field_of(f"{where}.{f}", kind, f)
+            # conditions read the payload: furnisher_record_id is a key, not a field
+            field_of(f"{where}.{f}", kind, f, types=("str", "int", "bool", "money",
+                                                     "currency", "enum", "date"))
 
     for kname, kspec in cat.items():
         if (w := _special(kname)):

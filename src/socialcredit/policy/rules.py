@@ -220,13 +220,13 @@ def _trigger(policy: Policy, name: str, spec: ListSpec, recs: list[RecordView], 
             if extra > 0:
                 until = add_years(until, extra)
         status, ended, reason, end_id = "active", None, None, None
-        removals = sorted((x for x in recs for rm in spec.removal
+        # the earliest removal record; one that matches two rules takes the first's reason
+        removals = sorted(((x, i) for x in recs for i, rm in enumerate(spec.removal)
                            if same_case(x, rm.kind, rm.key) and matches(x.payload, rm.when)),
-                          key=_order)
-        reasons = {rm.kind: rm.reason for rm in spec.removal}
-        if removals and removals[0].occurred_at < until:
-            status, ended = "removed", removals[0].occurred_at
-            reason, end_id = reasons[removals[0].kind], removals[0].id
+                          key=lambda xi: (_order(xi[0]), xi[1]))
+        if removals and removals[0][0].occurred_at < until:
+            x, i = removals[0]
+            status, ended, reason, end_id = "removed", x.occurred_at, spec.removal[i].reason, x.id
         elif until <= as_of:
             status, ended, reason = "expired", until, "period_ended"
         elif as_of < since:
