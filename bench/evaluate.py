@@ -13,10 +13,14 @@
    consents, revocations, extensions and liftings (one subject in ten), fare evasions (5 %; 30 %
    of them by 1 % of the subjects, who reach three within a year), unruly passengers, student
    status; each dated within its kind's retention and at most three years before the as-of date.
-2. ``evaluate_parquet(engine="duckdb")`` on it: seconds, rows/s, peak RSS, entries per list.
-3. Baseline, same run: a hand-written DuckDB query of ``repeat_fare_evaders`` (3 rail fare
-   evasions within 365 days, episodes, 180-day period) over the same file; timed against the
-   engine on the whole policy and on a policy holding that list alone; its entries are
+2. ``evaluate_parquet(engine="duckdb")`` on it: seconds, rows/s, peak RSS, entries per list;
+   then on a policy holding each list alone, and the scores with the list they read (where
+   the time goes); ``engine="python"`` (rules.py per subject) on the same file, its entries
+   compared with DuckDB's (``--skip-breakdown``, ``--skip-python``).
+3. Baselines, same run: hand-written DuckDB queries of ``repeat_fare_evaders`` (3 rail fare
+   evasions within 365 days, episodes, 180-day period) and ``dishonest_judgment_debtors``
+   (trigger by case, exemption, extension, removal) over the same file; timed against the
+   engine on the whole policy and on a policy holding that list alone; their entries are
    compared with the engine's (mismatches printed).
 4. ``evaluate_parquet(engine="spark")`` in local mode: session start apart, a sample of about
    ``--spark-sample-records`` records (whole subjects) first, then the full file unless the
@@ -54,9 +58,11 @@ import pyarrow.parquet as pq
 from socialcredit.policy.model import Policy, load_policy
 
 AS_OF = dt.date(2026, 6, 30)
+#: the list timed with the scores (the score's L01 factor reads it)
+SCORED_WITH = "dishonest_judgment_debtors"
 SEED = 1
-POLICY_PATH = Path(__file__).resolve().parents[1] / "src" / "socialcredit" / "policy" / "default.yaml"
-BASELINE_LIST = "repeat_fare_evaders"
+POLICY_PATH = (Path(__file__).resolve().parents[1] / "src" / "socialcredit" / "policy"
+               / "default.yaml")
 #: (id, name, kind) of the synthetic furnishers; court, lender and platform follow the subject
 FURNISHERS = [(1, "court-beijing", "court"), (2, "court-shanghai", "court"),
               (3, "court-guangzhou", "court"), (4, "bank-icbc", "lender"),
@@ -89,7 +95,14 @@ def policy() -> Policy:
 def only_list(pol: Policy, name: str) -> Policy:
     """``pol`` holding one list (its sanctions) and no score: what the engine compiles for it."""
     return pol.model_copy(update={"lists": {name: pol.lists[name]}, "scores": {},
-                                  "sanctions": tuple(pol.sanctions_for(name)), "sharing": ()})
+                                  "sanctions": tuple(pol.sanctions_for(name)), "sharing": (),
+                                  "version_hash": ""})
+
+
+def with_scores(pol: Policy, name: str) -> Policy:
+    """``pol`` holding its scores and the list ``name`` (a policy without lists is not
+    compiled: its empty entries frame fails, see the report of bench/README.md)."""
+    return only_list(pol, name).model_copy(update={"scores": pol.scores})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,18 +110,7 @@ def only_list(pol: Policy, name: str) -> Policy:
 
 
 def record_schema(pol: Policy) -> pa.Schema:
-    try:
-        from socialcredit.policy.batch import record_schema as schema
-    except ImportError:  # TEMPORARY until batch.py lands
-        cols = [("id", pa.int64()), ("subject_id", pa.int64()), ("furnisher_id", pa.int64()),
-                ("furnisher", pa.string()), ("furnisher_record_id", pa.string()),
-                ("kind", pa.string()), ("occurred_at", pa.date32())]
-        seen: dict[str, pa.DataType] = {}
-        for spec in pol.catalogue.values():
-            for name, f in spec.fields.items():
-                seen.setdefault(name, pa.int64() if f.type in ("int", "money") else
-                                pa.bool_() if f.type == "bool" else pa.string())
-        return pa.schema(cols + [(f"f_{n}", t) for n, t in seen.items()])
+    from socialcredit.policy.batch import record_schema as schema
     return schema(pol)
 
 
@@ -145,7 +147,8 @@ def generation_sql(pol: Policy, subjects: int, records: int, seed: int, path: Pa
     days_case = " ".join(f"WHEN '{k}' THEN {d}" for k, d in retention.items())
     court_in = ", ".join(f"'{k}'" for k in COURT_KINDS)
     fields = {
-        "case_number": f"CASE WHEN kind IN ({court_in}) THEN 'C' || subject_id || '-' || (h3 % 2) END",
+        "case_number": f"""CASE WHEN kind IN ({court_in})
+            THEN 'C' || subject_id || '-' || (h3 % 2) END""",
         "amount_minor": """CASE
             WHEN kind IN ('court_judgment', 'dishonesty_finding', 'judgment_performance')
                 THEN 100000 + h3 % 50000000
@@ -154,10 +157,12 @@ def generation_sql(pol: Policy, subjects: int, records: int, seed: int, path: Pa
         "currency": """CASE WHEN kind IN ('court_judgment', 'dishonesty_finding',
             'judgment_performance', 'loan_default', 'loan_repayment', 'fare_evasion')
             THEN 'CNY' END""",
-        "creditor": "CASE WHEN kind = 'court_judgment' AND h4 % 3 > 0 THEN 'creditor-' || (h4 % 1000) END",
+        "creditor": """CASE WHEN kind = 'court_judgment' AND h4 % 3 > 0
+            THEN 'creditor-' || (h4 % 1000) END""",
         "ground": "CASE WHEN kind = 'dishonesty_finding' THEN 1 + h4 % 6 END",
         "debtor_role": """CASE WHEN kind = 'dishonesty_finding' THEN
-            CASE (h4 // 7) % 20 WHEN 0 THEN 'company_officer' WHEN 1 THEN NULL ELSE 'debtor' END END""",
+            CASE (h4 // 7) % 20 WHEN 0 THEN 'company_officer' WHEN 1 THEN NULL
+                 ELSE 'debtor' END END""",
         "years": "CASE WHEN kind = 'listing_extended' THEN 1 + h4 % 3 END",
         "service": f"""CASE kind
             WHEN 'restriction_lifted' THEN {_pick('h4', [("'air'", 40), ("'rail_hsr'", 20),
@@ -169,7 +174,8 @@ def generation_sql(pol: Policy, subjects: int, records: int, seed: int, path: Pa
             THEN strftime(occurred_at + 30, '%Y-%m-%d') END""",
         "full": """CASE WHEN kind = 'judgment_performance' THEN h4 % 10 < 6
             WHEN kind = 'loan_repayment' THEN h4 % 2 = 0 END""",
-        "loan_id": "CASE WHEN kind IN ('loan_default', 'loan_repayment') THEN 'L' || subject_id || '-' || (h3 % 3) END",
+        "loan_id": """CASE WHEN kind IN ('loan_default', 'loan_repayment')
+            THEN 'L' || subject_id || '-' || (h3 % 3) END""",
         "days_past_due": "CASE WHEN kind = 'loan_default' THEN h4 % 240 END",
         "loan_purpose": f"""CASE WHEN kind = 'loan_default' THEN {_pick('(h4 // 240)', [
             ("'consumer'", 60), ("'business'", 20), ("'mortgage'", 10), ("'campus'", 5),
@@ -180,16 +186,14 @@ def generation_sql(pol: Policy, subjects: int, records: int, seed: int, path: Pa
             ("'disrupting_order'", 20), ("'violence_against_crew'", 10)])} END""",
         "rating": f"""CASE WHEN kind = 'ride_rating' THEN
             CASE WHEN subject_id % 50 = 7 THEN 1 + h3 % 3
-                 ELSE {_pick('h3', [('5', 70), ('4', 20), ('3', 7), ('2', 2), ('1', 1)])} END END""",
+                 ELSE {_pick('h3', [('5', 70), ('4', 20), ('3', 7), ('2', 2), ('1', 1)])}
+            END END""",
         "trip_id": "CASE WHEN kind = 'ride_rating' THEN 'T' || id END",
     }
     schema = record_schema(pol)
     cols = []
     for f in schema:
-        if f.name.startswith("f_"):
-            expr = fields.get(f.name[2:], "NULL")
-        else:
-            expr = f.name
+        expr = fields.get(f.name[2:], "NULL") if f.name.startswith("f_") else f.name
         cols.append(f"CAST({expr} AS {_sql_type(f.type)}) AS {f.name}")
     return f"""
 COPY (
@@ -243,6 +247,7 @@ def ensure_export(pol: Policy, subjects: int, records: int, seed: int, cache: Pa
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{cache / 'duckdb_tmp'}'")
+    con.execute("SET enable_progress_bar = false")
     con.execute(generation_sql(pol, subjects, records, seed, tmp))
     con.close()
     tmp.rename(path)
@@ -313,7 +318,7 @@ def mismatches(con: duckdb.DuckDBPyConnection, a: str, b: str) -> int:
     return int(con.execute(
         f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b}))"
         f" + (SELECT count(*) FROM (SELECT {cols} FROM {b} EXCEPT ALL SELECT {cols} FROM {a}))"
-    ).fetchone()[0])  # type: ignore[index]
+    ).fetchall()[0][0])
 
 
 def mismatch_by_list(con: duckdb.DuckDBPyConnection, a: str, b: str) -> dict[str, int]:
@@ -335,7 +340,9 @@ def step_engine(args: argparse.Namespace) -> dict[str, Any]:
     """The DuckDB engine on the whole policy (entries written to ``--out``), or on one list."""
     from socialcredit.policy.batch import evaluate_parquet
     pol = policy()
-    if args.only_list:
+    if args.only_list == "scores":
+        pol = with_scores(pol, SCORED_WITH)
+    elif args.only_list:
         pol = only_list(pol, args.only_list)
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()
@@ -351,7 +358,7 @@ def step_engine(args: argparse.Namespace) -> dict[str, Any]:
             "scores": len(res.scores), "by_list": by_list(table)}
 
 
-def hand_sql(path: str) -> str:
+def hand_fare_evaders(path: str) -> str:
     """repeat_fare_evaders by hand (rules.py, criteria lists): rail fare evasions; at each,
     the count within 365 days up to its date (all of that date); records reaching 3 qualify;
     an episode runs while the next qualifying record comes within 180 days of the previous."""
@@ -372,7 +379,7 @@ WITH fe AS (
             OVER (PARTITION BY subject_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS ep
   FROM q
 )
-SELECT '{BASELINE_LIST}' AS list, subject_id, strftime(min(occurred_at), '%Y-%m-%d') AS key,
+SELECT 'repeat_fare_evaders' AS list, subject_id, strftime(min(occurred_at), '%Y-%m-%d') AS key,
        CASE WHEN max(occurred_at) + 180 <= DATE '{AS_OF.isoformat()}' THEN 'expired'
             ELSE 'active' END AS status,
        strftime(min(occurred_at), '%Y-%m-%d') AS since,
@@ -382,20 +389,85 @@ FROM e GROUP BY subject_id, ep
 """
 
 
+def hand_dishonest_debtors(path: str) -> str:
+    """dishonest_judgment_debtors by hand (rules.py, trigger lists): findings grouped by case
+    number; the earliest not exempt (company officers) lists for two years, extended by the
+    largest ``listing_extended`` (at most 3 years) of the listing court dated within the
+    listing; the earliest removal record of that court (full performance, settlement,
+    creditor consent, revocation) on or after the finding and before the end removes it.
+    A case whose findings are all exempt is an ``exempt`` entry."""
+    day = f"DATE '{AS_OF.isoformat()}'"
+    return f"""
+WITH r AS (
+  SELECT id, subject_id, furnisher_id, kind, occurred_at, f_case_number AS case_no,
+         f_debtor_role AS role, f_years AS years, f_full AS full
+  FROM read_parquet('{path}')
+  WHERE occurred_at <= {day} AND f_case_number IS NOT NULL
+    AND kind IN ('dishonesty_finding', 'listing_extended', 'judgment_performance',
+                 'settlement_performed', 'creditor_consent', 'listing_revoked')
+), t AS (
+  SELECT * FROM r WHERE kind = 'dishonesty_finding'
+), cases AS (
+  SELECT subject_id, case_no, first(id ORDER BY occurred_at, id) AS id,
+         first(occurred_at ORDER BY occurred_at, id) AS d,
+         bool_and(role IS NOT DISTINCT FROM 'company_officer') AS all_exempt
+  FROM t GROUP BY subject_id, case_no
+), live AS (
+  SELECT subject_id, case_no, first(id ORDER BY occurred_at, id) AS id,
+         first(occurred_at ORDER BY occurred_at, id) AS d,
+         first(furnisher_id ORDER BY occurred_at, id) AS fid,
+         CAST(first(occurred_at ORDER BY occurred_at, id) + INTERVAL 2 YEAR AS DATE) AS until0
+  FROM t WHERE role IS DISTINCT FROM 'company_officer' GROUP BY subject_id, case_no
+), ext AS (
+  SELECT l.subject_id, l.case_no, least(max(x.years), 3) AS extra
+  FROM live l JOIN r x ON x.subject_id = l.subject_id AND x.case_no = l.case_no
+   AND x.kind = 'listing_extended' AND x.furnisher_id = l.fid AND x.occurred_at >= l.d
+   AND x.occurred_at < l.until0 AND x.years IS NOT NULL
+  GROUP BY l.subject_id, l.case_no
+), rm AS (
+  SELECT l.subject_id, l.case_no, min(x.occurred_at) AS rd
+  FROM live l JOIN r x ON x.subject_id = l.subject_id AND x.case_no = l.case_no
+   AND x.furnisher_id = l.fid AND x.occurred_at >= l.d
+   AND (x.kind IN ('settlement_performed', 'creditor_consent', 'listing_revoked')
+        OR (x.kind = 'judgment_performance' AND x.full))
+  GROUP BY l.subject_id, l.case_no
+), ended AS (
+  SELECT l.*, CASE WHEN coalesce(e.extra, 0) > 0
+                   THEN CAST(l.until0 + to_years(CAST(e.extra AS INTEGER)) AS DATE)
+                   ELSE l.until0 END AS until, rm.rd
+  FROM live l LEFT JOIN ext e USING (subject_id, case_no) LEFT JOIN rm USING (subject_id, case_no)
+)
+SELECT 'dishonest_judgment_debtors' AS list, subject_id, case_no AS key,
+       CASE WHEN rd IS NOT NULL AND rd < until THEN 'removed'
+            WHEN until <= {day} THEN 'expired' ELSE 'active' END AS status,
+       strftime(d, '%Y-%m-%d') AS since, strftime(until, '%Y-%m-%d') AS until, id AS record_id
+FROM ended
+UNION ALL
+SELECT 'dishonest_judgment_debtors', subject_id, case_no, 'exempt', strftime(d, '%Y-%m-%d'),
+       NULL, id
+FROM cases WHERE all_exempt
+"""
+
+
+#: list → hand-written DuckDB SQL of the same rule (the baselines)
+BASELINES = {"repeat_fare_evaders": hand_fare_evaders,
+             "dishonest_judgment_debtors": hand_dishonest_debtors}
+
+
 def step_hand(args: argparse.Namespace) -> dict[str, Any]:
     con = duckdb.connect()
     rows = pq.ParquetFile(args.parquet).metadata.num_rows
     t0 = time.perf_counter()
-    con.execute(f"CREATE TEMP TABLE hand AS {hand_sql(args.parquet)}")
+    con.execute(f"CREATE TEMP TABLE hand AS {BASELINES[args.only_list](args.parquet)}")
     wall = time.perf_counter() - t0
     rss = peak_rss_mb()
-    n = con.execute("SELECT count(*) FROM hand").fetchone()[0]  # type: ignore[index]
+    n = con.execute("SELECT count(*) FROM hand").fetchall()[0][0]
     out: dict[str, Any] = {"rows": rows, "seconds": wall, "rows_per_s": rows / wall,
                            "peak_rss_mb": rss, "entries": n}
     if args.out:
         con.execute(f"CREATE TEMP VIEW eng AS SELECT * FROM read_parquet('{args.out}') "
-                    f"WHERE list = '{BASELINE_LIST}'")
-        out["engine_entries"] = con.execute("SELECT count(*) FROM eng").fetchone()[0]  # type: ignore[index]
+                    f"WHERE list = '{args.only_list}'")
+        out["engine_entries"] = con.execute("SELECT count(*) FROM eng").fetchall()[0][0]
         out["mismatches"] = mismatches(con, "hand", "eng")
     return out
 
@@ -405,10 +477,15 @@ def step_spark(args: argparse.Namespace) -> dict[str, Any]:
 
     from socialcredit.policy.batch import evaluate_parquet
     t0 = time.perf_counter()
-    spark = (SparkSession.builder.master("local[*]").appName("socialcredit-bench")
+    local = tempfile.mkdtemp(prefix="sc-bench-spark-")
+    spark = (SparkSession.builder.master("local[2]").appName("socialcredit-bench")
              .config("spark.driver.memory", args.spark_memory)
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.default.parallelism", "4")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.local.dir", local)
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     start = time.perf_counter() - t0
@@ -554,7 +631,8 @@ def child(step: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
 def machine() -> dict[str, Any]:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import platform
-    return {"cores": os.cpu_count(), "ram_gb": round(mem, 1), "python": platform.python_version(),
+    return {"cores": os.cpu_count(), "ram_gb": round(mem, 1), "load_avg": os.getloadavg(),
+            "python": platform.python_version(),
             "duckdb": duckdb.__version__, "pyarrow": pa.__version__}
 
 
@@ -563,7 +641,8 @@ def report(r: dict[str, Any]) -> str:
     lines = [f"socialcredit evaluation bench — {r['records']:,} records over {r['subjects']:,} "
              f"subjects, as of {AS_OF}, seed {SEED}",
              f"machine: {m['cores']} cores, {m['ram_gb']} GB RAM, Python {m['python']}, "
-             f"DuckDB {m['duckdb']}, pyarrow {m['pyarrow']}",
+             f"DuckDB {m['duckdb']}, pyarrow {m['pyarrow']}; load average at start "
+             f"{m['load_avg'][0]:.1f}, at end {r['load_avg_end'][0]:.1f}",
              f"export: {r['parquet']} ({r['parquet_mb']:,.0f} MB"
              + (f", generated in {r['generate_seconds']:.1f} s" if r.get("generate_seconds")
                 else ", cached") + ")", "",
@@ -580,16 +659,35 @@ def report(r: dict[str, Any]) -> str:
                      f"{'' if rss is None else f'{rss:,.0f} MB':>10}"
                      f"{'' if ratio is None else f'{ratio:.2f}':>8}")
 
-    eng, one, hand = r.get("duckdb"), r.get("duckdb_one_list"), r.get("hand")
-    hs = hand["seconds"] if hand and "seconds" in hand else None
-    row("DuckDB engine, whole policy", eng, eng["seconds"] / hs if hs and eng and
-        "seconds" in eng else None)
-    row(f"DuckDB engine, {BASELINE_LIST} alone", one, one["seconds"] / hs if hs and one and
-        "seconds" in one else None)
-    row(f"hand-written DuckDB SQL, {BASELINE_LIST}", hand, 1.0 if hs else None)
-    if hand and "mismatches" in hand:
-        lines.append(f"  {BASELINE_LIST}: hand {hand['entries']:,} entries, engine "
-                     f"{hand['engine_entries']:,}, mismatches {hand['mismatches']:,}")
+    eng = r.get("duckdb")
+    row("DuckDB engine, whole policy", eng)
+    if "python" in r:
+        py = r["python"]
+        row("reference engine (rules.py per subject), whole policy", py,
+            py["seconds"] / eng["seconds"] if eng and "seconds" in eng and "seconds" in py
+            else None)
+        if "mismatches_vs_duckdb" in py:
+            mm = py["mismatches_vs_duckdb"]
+            lines.append(f"  entries: reference {py['entries']:,}, DuckDB "
+                         f"{(eng or {}).get('entries', 0):,}; mismatches {sum(mm.values()):,}"
+                         f" {mm}")
+    others = [k.removeprefix("duckdb_") for k in r if k.startswith("duckdb_")
+              and k.removeprefix("duckdb_") not in BASELINES]
+    for name in others:
+        label = f"scores + {SCORED_WITH}" if name == "scores" else f"{name} alone"
+        row(f"  DuckDB engine, {label}", r[f"duckdb_{name}"])
+    for name in BASELINES:
+        one, hand = r.get(f"duckdb_{name}"), r.get(f"hand_{name}")
+        hs = hand["seconds"] if hand and "seconds" in hand else None
+        lines.append(f"{name}:")
+        if hs and eng and "seconds" in eng:
+            row("  DuckDB engine, whole policy (ratio to hand)", eng, eng["seconds"] / hs)
+        row("  DuckDB engine, this list alone", one,
+            one["seconds"] / hs if hs and one and "seconds" in one else None)
+        row("  hand-written DuckDB SQL", hand, 1.0 if hs else None)
+        if hand and "mismatches" in hand:
+            lines.append(f"  hand {hand['entries']:,} entries, engine {hand['engine_entries']:,},"
+                         f" mismatches {hand['mismatches']:,}")
     sp = r.get("spark")
     if sp and "runs" in sp:
         lines.append(f"Spark local session start: {sp['session_start_seconds']:.1f} s")
@@ -613,7 +711,7 @@ def report(r: dict[str, Any]) -> str:
                      f"{inc['subjects']:,} subjects ({inc['records']:,} records, loaded in "
                      f"{inc['load_seconds']:.1f} s)")
         row("  touched subjects/s", inc, rate_key="subjects_per_s")
-        row("  records/s", inc)
+        row("  records/s", inc, rate_key="records_per_s")
         if inc.get("error"):
             lines.append(f"  stopped by: {inc['error']}")
         mm = inc.get("mismatches_vs_duckdb")
@@ -634,6 +732,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--large", action="store_true", help="10 M subjects, 100 M records")
     p.add_argument("--skip-spark", action="store_true")
     p.add_argument("--skip-postgres", action="store_true")
+    p.add_argument("--skip-breakdown", action="store_true",
+                   help="skip the DuckDB engine on each other list and on the scores")
+    p.add_argument("--skip-python", action="store_true",
+                   help="skip the reference engine (rules.py per subject over the same file)")
     p.add_argument("--incremental-subjects", type=int, default=20_000)
     p.add_argument("--chunk", type=int, default=5000,
                    help="subjects per evaluate_subjects transaction (incremental)")
@@ -667,12 +769,28 @@ def main(argv: list[str] | None = None) -> int:
     entries = path.with_name(path.stem + "_duckdb_entries.parquet")
     say("DuckDB engine, whole policy")
     result["duckdb"] = child("engine", args, parquet=path, out=entries)
-    say(f"DuckDB engine, {BASELINE_LIST} alone")
-    result["duckdb_one_list"] = child("engine", args, parquet=path, only_list=BASELINE_LIST)
-    say(f"hand-written SQL, {BASELINE_LIST}")
-    result["hand"] = child("hand", args, parquet=path,
-                           out=entries if entries.exists() else None)
+    for name in BASELINES:
+        say(f"DuckDB engine, {name} alone")
+        result[f"duckdb_{name}"] = child("engine", args, parquet=path, only_list=name)
+        say(f"hand-written SQL, {name}")
+        result[f"hand_{name}"] = child("hand", args, parquet=path, only_list=name,
+                                       out=entries if entries.exists() else None)
     have = entries if entries.exists() else None
+    if not args.skip_breakdown:
+        for name in [*(n for n, spec in pol.lists.items()
+                       if n not in BASELINES and not spec.external), "scores"]:
+            say(f"DuckDB engine, {name} alone" if name != "scores"
+                else f"DuckDB engine, scores + {SCORED_WITH}")
+            result[f"duckdb_{name}"] = child("engine", args, parquet=path, only_list=name)
+    if not args.skip_python:
+        say("reference engine (python, rules.py per subject)")
+        ref = path.with_name(path.stem + "_python_entries.parquet")
+        result["python"] = child("engine", args, parquet=path, engine="python", out=ref)
+        if have and ref.exists():
+            con = duckdb.connect()
+            con.execute(f"CREATE VIEW py AS SELECT * FROM read_parquet('{ref}')")
+            con.execute(f"CREATE VIEW dk AS SELECT * FROM read_parquet('{have}')")
+            result["python"]["mismatches_vs_duckdb"] = mismatch_by_list(con, "py", "dk")
     if not args.skip_spark:
         runs = []
         if args.records > args.spark_sample_records:
@@ -688,6 +806,10 @@ def main(argv: list[str] | None = None) -> int:
         say("incremental, PostgreSQL")
         result["incremental_postgresql"] = child("incremental", args, parquet=path, out=have,
                                                  db=args.database_url)
+    result["load_avg_end"] = os.getloadavg()
+    saved = path.with_name(path.stem + "_result.json")
+    saved.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    say(f"result saved to {saved}")
     print(json.dumps(result, indent=2, default=str) if args.json else report(result))
     return 0
 
