@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_gate.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/crash_trials.py --rows 5000 --batch-rows 250 --evaluate-chunk 100
+	$(BIN)/python bench/evaluate.py --skip-spark
 	$(BIN)/python bench/clocks.py
 
 clean:

@@ -434,3 +434,20 @@ def test_a_removal_record_matching_two_rules_takes_the_first_rules_reason(
     (e,) = _run([_finding(1, "2025-01-10"), paid, part], dt.date(2025, 6, 1), tmp_path,
                 engine, policy).entries
     assert (e.status, e.end_reason, e.end_record_id) == ("removed", "paid_something", 3)
+
+
+def test_a_policy_with_scores_and_no_lists_runs_on_every_engine(
+        tmp_path: Path, engine: str) -> None:
+    # the same policy content under another list set: compiled anew, not taken from the cache
+    data = DEFAULT.model_dump()
+    data.update(lists={}, sanctions=[], sharing=[])
+    score = data["scores"]["personal_credit"]
+    score["factors"] = [f for f in score["factors"] if f["list"] is None]
+    scores_only = Policy.model_validate(data)
+    recs = [_fare(1, "2026-01-10", "metro")]
+    got = _run(recs, dt.date(2026, 3, 1), tmp_path, engine, scores_only)
+    assert got.entries == []
+    assert [(s.score, s.value, s.reasons) for s in got.scores] == [
+        ("personal_credit", 980, ("T01",))]
+    full = _run(recs, dt.date(2026, 3, 1), tmp_path, engine)
+    assert [s.value for s in full.scores] == [980]

@@ -71,8 +71,8 @@ def payload_columns(policy: Policy) -> dict[str, str]:
 
 
 def _policy_key(policy: Policy) -> str:
-    return policy.version_hash or "sha256:" + hashlib.sha256(
-        policy.model_dump_json().encode()).hexdigest()
+    # the content, not ``version_hash``: a copy with other lists may keep the file's hash
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
 
 
 _CACHE: dict[str, CompiledPolicy] = {}
@@ -252,8 +252,11 @@ class CompiledPolicy:
                 s = s.filter(low)
                 entries[name] = self._entry(s, name, subject_id=s.subject_id, key="score",
                                             status="active", since=day)
-        empty_e = ibis.memtable({c: [] for c in ENTRY_SCHEMA}, schema=ENTRY_SCHEMA)
-        empty_s = ibis.memtable({c: [] for c in SCORE_SCHEMA}, schema=SCORE_SCHEMA)
+        # a policy without lists (or scores): a typed empty table over the records, not an
+        # empty in-memory frame (whose columns would come back as doubles)
+        none = r.limit(0)
+        empty_e = none.select(**{c: _null(str(t)) for c, t in ENTRY_SCHEMA.items()})
+        empty_s = none.select(**{c: _null(str(t)) for c, t in SCORE_SCHEMA.items()})
         e_all = ibis.union(*entries.values(), distinct=False) if entries else empty_e
         s_all = ibis.union(*scores.values(), distinct=False) if scores else empty_s
         return e_all, s_all
