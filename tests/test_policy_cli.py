@@ -78,6 +78,23 @@ CYCLE = """  low_score_watch:
      "      trip_id: {type: str, required: true}\n"
      "      health_status: {type: str, required: false}",
      "catalogue.ride_rating.fields.health_status", 1, "special-category"),
+    # a sum of amounts in several currencies adds RUB to CNY: the currency must be fixed
+    ("when: {days_past_due: {at_least: 90}, currency: CNY}",
+     "when: {days_past_due: {at_least: 90}}",
+     "lists.serious_loan_defaulters.criteria.when", 0, "must fix the currency"),
+    # a value outside the enum's choices never matches: the exemption would never apply
+    ("when: {debtor_role: company_officer}", "when: {debtor_role: ceo}",
+     "lists.dishonest_judgment_debtors.exemptions.0.when.debtor_role", 0, "never match"),
+    ("window: 500, min_count: 5, below: 3.5,", "window: 500, min_count: 5, below: 35,",
+     "lists.ride_hail_low_rating.rating.below", 0, "everyone would be refused"),
+    # an enum of faiths or peoples is special-category whatever the field is called
+    ("      trip_id: {type: str, required: true}",
+     "      trip_id: {type: str, required: true}\n"
+     "      group: {type: enum, required: false, choices: [han, uyghur, tibetan]}",
+     "catalogue.ride_rating.fields.group.choices", 1, "special-category values"),
+    ("      trip_id: {type: str, required: true}",
+     "      trip_id: {type: str, required: true}\n      hiv_status: {type: bool, required: false}",
+     "catalogue.ride_rating.fields.hiv_status", 1, "special-category"),
     # a condition reads the payload: furnisher_record_id is a key, never a field
     ("when: {service: air}}", "when: {furnisher_record_id: X1}}",
      "lists.unruly_passengers.trigger.when.furnisher_record_id", 0,
@@ -350,3 +367,23 @@ def test_what_if_on_a_simulated_nation_shows_a_real_difference(tmp_path: Path) -
     assert 100 < rep["disparate_impact"]["population"] <= subjects
     assert (rep["disparate_impact"]["overall"]["new"]["rate"]
             > rep["disparate_impact"]["overall"]["current"]["rate"])
+
+
+def test_validate_refuses_a_key_given_twice_and_passes_innocent_names(tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    twice = text.replace("    period_years: 1\n", "    period_years: 1\n    period_years: 5\n", 1)
+    bad = tmp_path / "twice.yaml"
+    bad.write_text(twice, encoding="utf-8")
+    r = run(tmp_path, "policy", "validate", str(bad))
+    assert r.returncode == 1
+    line = twice.splitlines().index("    period_years: 5") + 1
+    assert f"key 'period_years' is given twice (lines {line - 1} and {line})" in r.stderr
+    # words that merely contain a category's stem are not special-category data
+    ok = text.replace("      trip_id: {type: str, required: true}",
+                      "      trip_id: {type: str, required: true}\n"
+                      "      third_party_name: {type: str, required: false}\n"
+                      "      unionpay_card: {type: str, required: false}")
+    good = tmp_path / "innocent.yaml"
+    good.write_text(ok, encoding="utf-8")
+    r = run(tmp_path, "policy", "validate", str(good))
+    assert r.returncode == 0, r.stderr

@@ -563,6 +563,24 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
     return None
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last
+    silently: ``period_years: 2`` then ``period_years: 5`` would be 5)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False,
+                          ) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {seen[key]} and {line}); "
+                    "the second would silently replace the first", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _at_line(line: int | None) -> str:
     return f" (line {line})" if line else ""
 
@@ -581,7 +599,7 @@ def load_policy(path: Path | str) -> Policy:
     except OSError as e:
         raise ConfigError(f"cannot read policy file {path}: {e.strerror}") from e
     try:
-        data = yaml.safe_load(raw_bytes)
+        data = yaml.load(raw_bytes, Loader=_UniqueKeys)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         raise ConfigError(f"policy file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):
@@ -614,18 +632,40 @@ def load_policy(path: Path | str) -> Policy:
 #: information"; DESIGN §10): no record kind, field or condition may carry them. Matched as
 #: prefixes of the words of a name (``religion``, ``ethnic_group``, ``health_status``,
 #: ``political_opinion``), so ``trace_id`` or ``reunion_date`` pass.
-SPECIAL_CATEGORIES = ("religio", "faith", "belief", "ethnic", "ethnicity", "race", "racial",
-                      "minzu", "politic", "opinion", "party", "union", "health", "medical",
-                      "diagnos", "disabilit", "pregnan", "sexual", "orientation", "genetic",
-                      "biometric", "petition")
+SPECIAL_CATEGORIES = ("religio", "faith", "belief", "church", "mosque", "temple", "worship",
+                      "ethnic", "race", "racial", "minzu", "tribe", "politic", "opinion",
+                      "health", "medical", "diagnos", "disabilit", "pregnan", "hiv", "aids",
+                      "illness", "disease", "sexual", "orientation", "genetic", "biometric",
+                      "petition")
+#: Word pairs that name a category where each word alone does not (``party_member``,
+#: ``trade_union``; ``third_party_name`` and ``unionpay_card`` pass).
+_SPECIAL_PAIRS = (("sex", "life"), ("party", "member"), ("party", "membership"),
+                  ("trade", "union"), ("union", "member"), ("union", "membership"))
+#: Enum choices that are special-category values (religions, ethnic groups of the PRC's 56
+#: and of common census lists): a field of such choices reveals them whatever its name.
+_SPECIAL_VALUES = frozenset((
+    "muslim", "islam", "christian", "catholic", "protestant", "buddhist", "taoist", "jewish",
+    "hindu", "atheist", "uyghur", "uighur", "tibetan", "hui", "zhuang", "manchu", "mongol",
+    "mongolian", "kazakh", "miao", "yi", "tujia", "dong", "yao", "bai", "korean", "hani",
+    "li", "dai", "she", "han_ethnic", "white", "black", "asian", "hispanic", "latino",
+    "lgbt", "gay", "lesbian", "heterosexual", "homosexual", "bisexual", "hiv_positive"))
 
 
 def _special(name: str) -> str | None:
     words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
-    if "sex" in words and "life" in words:
-        return "sex_life"
+    for a, b in _SPECIAL_PAIRS:
+        if a in words and b in words:
+            return f"{a}_{b}"
     return next((stem for stem in SPECIAL_CATEGORIES for w in words
-                 if w.startswith(stem) and not (stem == "race" and w != "race")), None)
+                 if w.startswith(stem) and not (stem in ("race", "hiv", "aids", "temple")
+                                                and w != stem)), None)
+
+
+def _special_choices(choices: tuple[str, ...] | None) -> list[str]:
+    """Choices of an enum that are special-category values (at least two: one word such as
+    ``li`` or ``dong`` may be a code; a set of them is a census of faiths or peoples)."""
+    found = [c for c in choices or () if c.lower() in _SPECIAL_VALUES]
+    return found if len(found) >= 2 else []
 
 
 def _dependencies(policy: Policy) -> dict[tuple[str, str], set[tuple[str, str]]]:
@@ -689,19 +729,31 @@ def _problems(policy: Policy) -> list[tuple[str, str]]:
         return True
 
     def when_of(where: str, kind: str | None, when: dict[str, Any]) -> None:
-        for f in when:
+        for f, cond in when.items():
             # conditions read the payload: furnisher_record_id is a key, not a field
             field_of(f"{where}.{f}", kind, f, types=("str", "int", "bool", "money",
                                                      "currency", "enum", "date"))
+            spec = cat[kind].fields.get(f) if kind in cat else None
+            if spec is not None and spec.choices:
+                values = cond if isinstance(cond, list) else [cond]
+                wrong = [v for v in values if not isinstance(v, Range)
+                         and v not in spec.choices]
+                if wrong:
+                    out.append((f"{where}.{f}", f"{wrong} never match: {f!r} of {kind!r} "
+                                f"is one of {', '.join(spec.choices)}"))
 
     for kname, kspec in cat.items():
         if (w := _special(kname)):
             out.append((f"catalogue.{kname}", f"special-category data ({w}…) may not be "
                         "collected (GDPR Art. 9, PIPL Art. 28)"))
-        for fname in kspec.fields:
+        for fname, fspec in kspec.fields.items():
             if (w := _special(fname)):
                 out.append((f"catalogue.{kname}.fields.{fname}", f"special-category data "
                             f"({w}…) may not be collected (GDPR Art. 9, PIPL Art. 28)"))
+            elif (values := _special_choices(fspec.choices)):
+                out.append((f"catalogue.{kname}.fields.{fname}.choices", "special-category "
+                            f"values ({', '.join(values)}) may not be collected (GDPR "
+                            "Art. 9, PIPL Art. 28)"))
     for name, spec in policy.lists.items():
         at = f"lists.{name}"
         if (t := spec.trigger) and kind_of(f"{at}.trigger.kind", t.kind):
@@ -710,9 +762,20 @@ def _problems(policy: Policy) -> list[tuple[str, str]]:
             when_of(f"{at}.trigger.when", t.kind, t.when)
         if (r := spec.rating) and kind_of(f"{at}.rating.kind", r.kind):
             field_of(f"{at}.rating.field", r.kind, r.field, ("int",))
+            rated = cat[r.kind].fields.get(r.field)
+            if rated is not None and rated.max is not None and r.below > rated.max + 1:
+                out.append((f"{at}.rating.below", f"{r.below} is above every possible mean "
+                            f"({r.field} is at most {rated.max}): everyone would be refused"))
         if (c := spec.criteria) and kind_of(f"{at}.criteria.kind", c.kind):
             field_of(f"{at}.criteria.field", c.kind, c.field, ("int", "money"))
             when_of(f"{at}.criteria.when", c.kind, c.when)
+            summed = cat[c.kind].fields.get(c.field or "")
+            currencies = [f for f, fs in cat[c.kind].fields.items() if fs.type == "currency"]
+            if (summed is not None and summed.type == "money" and currencies
+                    and not any(isinstance(c.when.get(f), str) for f in currencies)):
+                out.append((f"{at}.criteria.when", f"a {c.aggregate} of money must fix the "
+                            f"currency (e.g. `{currencies[0]}: CNY`): amounts in different "
+                            "currencies do not add up"))
             if (cb := c.cured_by) and kind_of(f"{at}.criteria.cured_by.kind", cb.kind):
                 field_of(f"{at}.criteria.cured_by.key", cb.kind, cb.key)
                 field_of(f"{at}.criteria.cured_by.key", c.kind, cb.key)
