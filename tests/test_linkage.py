@@ -104,12 +104,13 @@ def _entries(reg: Registry) -> dict[tuple[str, str], str]:
 
 
 def _decide(reg: Registry, nid: str | None = None, phone: str | None = None,
-            service: str = "air") -> str:
+            service: str = "air", platform: str | None = None) -> str:
     index = GateIndex(reg.store, reg.policy)
     index.build()
     from socialcredit.gate import DecisionService
     ident = {"national_id": nid} if nid else {"phone": phone}
-    return DecisionService(index, today=TODAY).decide(service=service, **ident).decision
+    return DecisionService(index, today=TODAY).decide(service=service, platform=platform,
+                                                      **ident).decision
 
 
 @pytest.mark.parametrize("typo", [_one_typo, _swap], ids=["one-digit", "transposed"])
@@ -498,14 +499,15 @@ def test_a_rating_ban_waits_while_any_of_its_ratings_rests_on_a_guess(registry: 
     _ingest(registry, "court", "court", tmp_path / "a.csv", [_court(A, "c1")])
     rows = [{"furnisher_record_id": f"t{i}", "kind": "ride_rating",
              "occurred_at": f"2026-03-0{i + 1}", "phone": PHONE, "name": "张伟", "rating": 1,
-             "trip_id": f"T{i}"} for i in range(4)]
+             "trip_id": f"T{i}"} for i in range(6)]
+    # seven low ratings: past the policy's two warnings, a refusal but for the guesses
     rows.append({"furnisher_record_id": "t9", "kind": "ride_rating", "occurred_at": "2026-03-09",
                  "national_id": A, "rating": 1, "trip_id": "T9"})
     _ingest(registry, "didi", "platform", tmp_path / "r.csv", rows)
     assert _entries(registry)[(A, "didi")] == "pending_review"
-    assert _decide(registry, nid=A, service="ride_hail") == "allow"
+    assert _decide(registry, nid=A, service="ride_hail", platform="didi") == "allow"
     assert {p["record"]["id"] for p in review_queue(registry.store)["data"]} == {
-        _link(registry, f"t{i}").record_id for i in range(4)}
+        _link(registry, f"t{i}").record_id for i in range(6)}
 
 
 def test_a_15_digit_id_is_kept_but_never_trusted_alone(registry: Registry,

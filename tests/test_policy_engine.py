@@ -282,3 +282,45 @@ def test_a_suppressed_record_takes_its_points_out_of_the_score(
         rows = list(conn.execute(select(scores).order_by(scores.c.id)))
     assert [(r.value, r.grade, json.loads(r.reasons)) for r in rows] == [
         (980, "A", ["T01"]), (1000, "AA", [])]
+
+
+def test_a_list_the_new_policy_drops_ends_its_live_entries(
+        registry: Registry, tmp_path: Path) -> None:
+    import yaml
+
+    from socialcredit.policy.model import load_policy
+
+    furnish(registry, tmp_path, "rail-12306", "transport", [
+        _row(f"fe{i}", "fare_evasion", day, service="rail", amount_minor=500, currency="CNY")
+        for i, day in enumerate(("2026-03-01", "2026-04-01", "2026-05-01"))])
+    assert _entries(registry, "repeat_fare_evaders")[0].status == "active"
+    data = yaml.safe_load(registry.settings.policy_path.read_text(encoding="utf-8"))
+    del data["lists"]["repeat_fare_evaders"]
+    data["sanctions"] = [s for s in data["sanctions"] if s["list"] != "repeat_fare_evaders"]
+    path = tmp_path / "without.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    stats = evaluate_all(registry.store, load_policy(path), TODAY)
+    assert stats.removed == {"repeat_fare_evaders": 1}
+    [entry] = _entries(registry, "repeat_fare_evaders")
+    assert (entry.status, entry.end_reason, entry.ended_on) == ("removed", "list_withdrawn",
+                                                                TODAY.isoformat())
+
+
+def test_a_check_as_of_a_day_before_the_listing_allows_and_ride_hail_needs_a_platform(
+        registry: Registry, tmp_path: Path) -> None:
+    import pytest
+
+    from socialcredit.errors import InputError
+
+    furnish(registry, tmp_path, "court-beijing-no1", "court",
+            [_finding("f1", "(2026)京01执5号", "2026-03-10")])
+    registry.gate_index.build()
+    for day, expected in ((dt.date(2026, 3, 9), "allow"), (dt.date(2026, 3, 10), "deny")):
+        service = DecisionService(registry.gate_index, today=day)
+        assert service.decide(service="air", national_id=PERSON).decision == expected
+        # the vectorised path answers the same
+        [one] = service.decide_batch(service="air", people=[{"national_id": PERSON}])
+        assert getattr(one, "decision", one) == expected
+    with pytest.raises(InputError, match="refused per platform"):
+        DecisionService(registry.gate_index, today=TODAY).decide(service="ride_hail",
+                                                                 national_id=PERSON)

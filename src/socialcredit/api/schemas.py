@@ -229,6 +229,8 @@ class ReportPublic(BaseModel):
     entries: dict[str, dict[str, int]]
     listed_people: dict[str, int]
     decisions: dict[str, dict[str, int]]
+    #: score → grade → people whose newest score has that grade
+    scores: dict[str, dict[str, int]]
     #: ``disputes`` and ``reviews`` by status; ``notices``: on_time, late, pending.
     due_process: dict[str, dict[str, int]]
 

@@ -174,7 +174,8 @@ class CompactTable:
             return out
         offsets = np.cumsum(counts) - counts
         idx = np.repeat(starts - offsets, counts) + np.arange(total)
-        ok = ((self.entry_mask[idx] & bit) != 0) & (self.entry_until[idx] > day)
+        ok = ((self.entry_mask[idx] & bit) != 0) & (self.entry_until[idx] > day) \
+            & (self.entry_since[idx] <= day)
         ok &= platform_ok[self.entry_list[idx], self.entry_platform[idx]]
         present = counts > 0
         out[present] = np.logical_or.reduceat(ok, offsets[present])

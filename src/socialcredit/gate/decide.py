@@ -123,6 +123,8 @@ class DecisionService:
     def _applies(self, r: Restriction, service: str, platform: str | None, day: str) -> bool:
         if r.until is not None and r.until <= day:
             return False  # past its period even if expiry has not been evaluated yet
+        if r.since > day:
+            return False  # not listed yet on that day (an operator's check --as-of)
         if not any(svc == service for svc, _ in r.services):
             return False
         # a platform-scoped list refuses on its own platform and, under a sharing agreement
@@ -176,6 +178,12 @@ class DecisionService:
             if service not in gate.services:
                 raise PermissionDenied(f"gate {gate.name!r} is not registered for {service!r}")
             return gate.platform
+        if platform is None and any(s.scope == "platform" and service in s.services
+                                    for s in self.policy.sanctions):
+            # a platform-scoped refusal exists only on a platform: without one the answer
+            # would be a silent allow
+            raise InputError(f"{service!r} is refused per platform: give the platform "
+                             "(--platform, or `platform` in the request)")
         return platform
 
     def _day(self) -> str:

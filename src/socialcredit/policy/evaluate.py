@@ -145,7 +145,9 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
     """
     stats = EvaluationStats()
     kinds = kinds_read(policy)
-    evaluated = [n for n, s in policy.lists.items() if not s.external]
+    # every list but the policy's external ones: a list the policy no longer defines is
+    # evaluated too, and its live entries end (``list_withdrawn``)
+    external = [n for n, s in policy.lists.items() if s.external]
     todo = sorted(set(subject_ids))
     for i in range(0, len(todo), _CHUNK):
         ids = todo[i:i + _CHUNK]
@@ -159,7 +161,7 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
             (r.list, r.subject_id, r.key): r
             for r in batch.conn.execute(
                 select(list_entries).where(list_entries.c.subject_id.in_(ids),
-                                           list_entries.c.list.in_(evaluated)))
+                                           list_entries.c.list.not_in(external)))
         }
         desired = {(d.list, d.subject_id, d.key): d
                    for ev in found.values() for d in ev.entries}
@@ -177,7 +179,8 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
                 gone = DesiredEntry(row.list, row.subject_id, row.key, "removed", row.since,
                                     row.until, row.ground, row.record_id, row.furnisher_id,
                                     row.platform, as_of.isoformat(),
-                                    _GONE[policy.lists[row.list].rule])
+                                    _GONE[policy.lists[row.list].rule]
+                                    if row.list in policy.lists else "list_withdrawn")
                 _reconcile(batch, policy, stats, row, gone)
         _write_scores(batch, policy, stats, ids, [s for ev in found.values() for s in ev.scores],
                       as_of)
