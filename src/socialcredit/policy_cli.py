@@ -167,7 +167,14 @@ def diff(a: FileArg, b: FileArg, as_json: JsonOpt = False) -> None:
         text = {"added": f"+ {_show(c['new'])}", "removed": f"- {_show(c['old'])}",
                 "changed": f"{_show(c['old'], 34)} → {_show(c['new'], 34)}"}[c["change"]]
         table.add_row(c["path"], c["change"], text)
-    Console().print(table)
+    Console().print(_fold(table))
+
+
+def _fold(table: Table) -> Table:
+    """Long YAML paths and list names wrap in narrow terminals instead of being cut short."""
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
 
 
 # ---------------------------------------------------------------------------------- what-if
@@ -203,13 +210,13 @@ def print_what_if(report: dict[str, Any]) -> None:
                   f"+{c['added']:,}", f"-{c['removed']:,}", f"{c['dates_changed']:,}",
                   f"{c['subjects']['current']:,} → {c['subjects']['new']:,}",
                   pair("warned"), pair("exempt"), pair("pending_review"))
-    out.print(t)
+    out.print(_fold(t))
     t = Table("service", "platform", "refused CURRENT", "refused NEW", "NEW only",
               "CURRENT only", title="Refusals (subjects)", box=box.SIMPLE)
     for r in report["refusals"]:
         t.add_row(r["service"], r["platform"] or "all", f"{r['refused']['current']:,}",
                   f"{r['refused']['new']:,}", f"+{r['new_only']:,}", f"-{r['current_only']:,}")
-    out.print(t)
+    out.print(_fold(t))
     dec = report["decisions"]
     if dec["by_service"]:
         t = Table("service", "logged refusals", "NEW would allow", "CURRENT would allow",
@@ -219,7 +226,7 @@ def print_what_if(report: dict[str, Any]) -> None:
         for svc, c in dec["by_service"].items():
             t.add_row(svc, f"{c['denied']:,}", f"{c['allow_under_new']:,}",
                       f"{c['allow_under_current']:,}", f"{c['flip']:,}")
-        out.print(t)
+        out.print(_fold(t))
     else:
         out.print(f"No gate refusals logged in the last {dec['window_days']} days.")
     for name, sc in report["scores"].items():
@@ -229,7 +236,7 @@ def print_what_if(report: dict[str, Any]) -> None:
                         "change grade")
         for grade, g in sc["grades"].items():
             t.add_row(grade, f"{g['current']:,}", f"{g['new']:,}", f"{g['change']:+,}")
-        out.print(t)
+        out.print(_fold(t))
     di = report["disparate_impact"]
     if not di["population"]:
         out.print("Disparate impact: no subject with a valid CN resident ID.")
@@ -249,7 +256,7 @@ def print_what_if(report: dict[str, Any]) -> None:
                       _pct(row["current"]["rate"]),
                       _ratio(row["current"], "current" in row["flagged"]),
                       _pct(row["new"]["rate"]), _ratio(row["new"], "new" in row["flagged"]))
-    out.print(t)
+    out.print(_fold(t))
     out.print(f"(small: a group of fewer than {SMALL_GROUP} people, where a rate differs by "
               "chance; 29 CFR 1607.4(D) discounts differences based on small numbers.)")
     if di["invalid_ids"]:
