@@ -377,7 +377,12 @@ def test_a_list_with_a_warning_period_warns_before_it_lists(db_url: str, tmp_pat
         assert _decide(reg, DEBTOR) == "allow"
         stats = evaluate_all(reg.store, reg.policy, TODAY + dt.timedelta(days=30))
         assert stats.listed["dishonest_judgment_debtors"] == 1
-        assert _decide(reg, DEBTOR) == "deny"
+        # listed from the end of the warning period: refused on that day, not the day before
+        from socialcredit.gate import DecisionService
+        reg.gate_index.refresh()
+        for day, expected in ((29, "allow"), (30, "deny")):
+            service = DecisionService(reg.gate_index, today=TODAY + dt.timedelta(days=day))
+            assert service.decide(service="air", national_id=DEBTOR).decision == expected
         project_notices(reg.store, reg.policy, now=NOW)
         kinds = [n["kind"] for n in subject_file(reg.store, reg.policy,
                                                  _sid(reg, DEBTOR))["notices"]]
