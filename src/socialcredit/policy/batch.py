@@ -15,7 +15,6 @@ The Parquet file (:func:`record_schema`): ``id, subject_id, furnisher_id`` (int6
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
 from socialcredit.errors import InputError
 from socialcredit.policy.compile import compile_policy, payload_columns
@@ -38,7 +36,6 @@ from socialcredit.policy.rules import (
     kinds_read,
 )
 from socialcredit.store import Store
-from socialcredit.store.tables import furnishers, records
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -141,21 +138,12 @@ def export_records(store: Store, policy: Policy, path: Path) -> int:
 
     def rows() -> Iterator[RecordView]:
         nonlocal written
+        from socialcredit.policy.evaluate import record_views
+
         with store.read() as conn:
-            names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
-            result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(
-                select(records.c.id, records.c.subject_id, records.c.furnisher_id,
-                       records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
-                       records.c.payload)
-                .where(records.c.status == "active", records.c.superseded_by.is_(None),
-                       records.c.subject_id.is_not(None),
-                       records.c.kind.in_(sorted(kinds_read(policy))))
-                .order_by(records.c.id))
-            for r in result:
+            for rec in record_views(conn, kinds_read(policy)):
                 written += 1
-                yield RecordView(r.id, r.subject_id, r.furnisher_id, names[r.furnisher_id],
-                                 r.furnisher_record_id, r.kind, r.occurred_at,
-                                 json.loads(r.payload))
+                yield rec
 
     write_records_parquet(policy, rows(), path)
     return written

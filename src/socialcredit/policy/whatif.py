@@ -34,7 +34,6 @@ registry is only read: no transaction is opened for writing, the ledger head doe
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -46,7 +45,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from socialcredit.errors import InputError
-from socialcredit.policy.evaluate import apply_due_process, load_due_process
+from socialcredit.policy.evaluate import apply_due_process, load_due_process, record_views
 from socialcredit.policy.model import Policy
 from socialcredit.policy.rules import (
     DesiredEntry,
@@ -58,11 +57,9 @@ from socialcredit.policy.rules import (
 from socialcredit.store import Store
 from socialcredit.store.tables import (
     decisions,
-    furnishers,
     gates,
     identifiers,
     list_entries,
-    records,
     subjects,
 )
 
@@ -153,23 +150,13 @@ def _python(store: Store, policies: list[Policy], as_of: dt.date) -> list[Outcom
             scores.extend(ev.scores)
 
     with store.read() as conn:
-        names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
-        stmt = (select(records.c.id, records.c.subject_id, records.c.furnisher_id,
-                       records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
-                       records.c.payload)
-                .where(records.c.subject_id.is_not(None), records.c.superseded_by.is_(None),
-                       records.c.status == "active", records.c.kind.in_(kinds))
-                .order_by(records.c.subject_id, records.c.id)
-                .execution_options(yield_per=10_000))
         current: list[RecordView] = []
-        for r in conn.execute(stmt):
+        for rec in record_views(conn, kinds):
             rows += 1
-            if current and current[0].subject_id != r.subject_id:
+            if current and current[0].subject_id != rec.subject_id:
                 flush(current)
                 current = []
-            current.append(RecordView(r.id, r.subject_id, r.furnisher_id, names[r.furnisher_id],
-                                      r.furnisher_record_id, r.kind, r.occurred_at,
-                                      json.loads(r.payload)))
+            current.append(rec)
         if current:
             flush(current)
     seconds = time.perf_counter() - start
