@@ -18,7 +18,6 @@ Guarantees (DESIGN §3.8):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from sqlalchemy import case, func, select, update
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
 from socialcredit.identity.relink import link_chunk
-from socialcredit.ingest.readers import RawRow, read_rows
+from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.model import Policy
@@ -361,11 +360,19 @@ def ingest_file(store: Store, policy: Policy, *, furnisher_id: int, path: Path,
     Raises:
         InputError: the file cannot be read or its type is unknown.
     """
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
-    rows = list(read_rows(path))
-    result = ingest_rows(store, policy, furnisher_id=furnisher_id, rows=rows, source=str(path),
-                         sha256=digest, as_of=as_of, chunk_rows=chunk_rows, progress=progress)
-    if not rows:
+    digest = file_sha256(path) if path.is_file() else ""
+    read = 0
+
+    def counted() -> Iterator[RawRow]:
+        nonlocal read
+        for row in read_rows(path):
+            read += 1
+            yield row
+
+    result = ingest_rows(store, policy, furnisher_id=furnisher_id, rows=counted(),
+                         source=str(path), sha256=digest, as_of=as_of, chunk_rows=chunk_rows,
+                         progress=progress)
+    if not read:
         result.problems.append({"file": str(path), "line": None, "field": None,
                                 "reason": "the file holds no rows (empty or header only)"})
     return result

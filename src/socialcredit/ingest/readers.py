@@ -15,18 +15,18 @@ control characters, names a column twice or lacks a required column
 from __future__ import annotations
 
 import csv
-import io
+import hashlib
 import json
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from socialcredit.errors import InputError
 
-__all__ = ["FORMATS", "REQUIRED_COLUMNS", "RawRow", "detect_format", "read_rows", "row_of",
-           "storable"]
+__all__ = ["FORMATS", "MAX_LINE_BYTES", "REQUIRED_COLUMNS", "RawRow", "detect_format",
+           "file_sha256", "read_rows", "row_of", "storable"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -109,10 +109,58 @@ def _header(header: list[str], where: str) -> list[str]:
     return names
 
 
-def _read_csv(data: bytes, where: str) -> Iterator[RawRow]:
-    _check_encoding(data, where)
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+#: Longest physical line read, in bytes (1 MiB). A furnisher row is a few hundred bytes (every
+#: text field is capped, ``validate.MAX_CHARS``); a longer line is quarantined unread, so that a
+#: file with a line of a billion characters is read in bounded memory.
+MAX_LINE_BYTES = 1 << 20
+#: Bytes read at a time when hashing or skipping the rest of an overlong line.
+_BLOCK = 1 << 20
+
+
+def _lines(fh: BinaryIO, too_long: list[int]) -> Iterator[str]:
+    """The physical lines of ``fh`` (ending ``\\n``) decoded as UTF-8 with undecodable bytes
+    kept as lone surrogates (a UTF-8 sequence never spans a newline byte). A line longer than
+    :data:`MAX_LINE_BYTES` is consumed in blocks without being held, its 1-based number is
+    appended to ``too_long``, and an empty line stands in for it."""
+    n = 0
+    while True:
+        chunk = fh.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
+        n += 1
+        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = fh.readline(_BLOCK)
+            too_long.append(n)
+            yield "\n"
+            continue
+        text = chunk.decode("utf-8", errors="surrogateescape")
+        yield text.removeprefix("\ufeff") if n == 1 else text
+
+
+def _too_long(line: int) -> RawRow:
+    return RawRow(line, problem=f"line longer than {MAX_LINE_BYTES:,} bytes (the limit of one "
+                  "row); not read")
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        fh: BinaryIO = path.open("rb")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read file: {e.strerror}",
+                         details={"file": str(path)}) from e
+    try:
+        _check_encoding(fh.read(4), str(path))
+    except InputError:
+        fh.close()
+        raise
+    fh.seek(0)
+    return fh
+
+
+def _read_csv(fh: BinaryIO, where: str) -> Iterator[RawRow]:
+    too_long: list[int] = []
+    reader = csv.reader(_lines(fh, too_long))
     try:
         header = next(reader)
     except StopIteration:
@@ -120,6 +168,9 @@ def _read_csv(data: bytes, where: str) -> Iterator[RawRow]:
     except csv.Error as e:
         raise InputError(f"{where}: line 1, the header, is not readable CSV: {e}",
                          details={"file": where, "line": 1}) from e
+    if too_long:
+        raise InputError(f"{where}: line 1, the header, is longer than {MAX_LINE_BYTES:,} "
+                         "bytes", details={"file": where, "line": 1})
     names = _header(header, where)
     line = reader.line_num
     while True:
@@ -127,12 +178,17 @@ def _read_csv(data: bytes, where: str) -> Iterator[RawRow]:
         try:
             cells = next(reader)
         except StopIteration:
+            yield from (_too_long(n) for n in too_long)
             return
         except csv.Error as e:
             line = reader.line_num
             yield RawRow(start, problem=f"malformed CSV: {e}")
-            continue
+            cells = []
         line = reader.line_num
+        while too_long and too_long[0] <= line:
+            yield _too_long(too_long.pop(0))
+        if not cells:
+            continue
         raw = ",".join(cells)
         if not any(c.strip() for c in cells):
             continue  # blank line
@@ -150,35 +206,44 @@ def _read_csv(data: bytes, where: str) -> Iterator[RawRow]:
                      raw=storable(raw))
 
 
-def _read_jsonl(data: bytes, where: str) -> Iterator[RawRow]:
-    _check_encoding(data, where)
-    for n, raw_line in enumerate(data.splitlines(), start=1):
-        if not raw_line.strip():
+def _read_jsonl(fh: BinaryIO, where: str) -> Iterator[RawRow]:
+    n = 0
+    while True:
+        block = fh.readline(MAX_LINE_BYTES + 1)
+        if not block:
+            return
+        if len(block) > MAX_LINE_BYTES and not block.endswith(b"\n"):
+            while block and not block.endswith(b"\n"):
+                block = fh.readline(_BLOCK)
+            n += 1
+            yield _too_long(n)
             continue
-        try:
-            text = raw_line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            yield RawRow(n, problem=f"bytes that are not UTF-8 at column {e.start + 1} "
-                         "(re-encode the file as UTF-8)",
-                         raw=storable(raw_line.decode("utf-8", "surrogateescape")))
-            continue
-        if n == 1:
-            text = text.removeprefix("\ufeff")
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            yield RawRow(n, problem=f"not valid JSON: {e.msg} at column {e.colno}",
-                         raw=storable(text))
-            continue
-        except (ValueError, RecursionError) as e:  # an integer over 4,300 digits; deep nesting
-            why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
-            yield RawRow(n, problem=f"not valid JSON for the registry: {why}",
-                         raw=storable(text))
-            continue
-        if not isinstance(obj, dict):
-            yield RawRow(n, problem="a JSON Lines row must be an object", raw=storable(text))
-            continue
-        yield row_of(n, obj, storable(text))
+        for raw_line in block.splitlines():  # also splits at a lone carriage return
+            n += 1
+            if raw_line.strip():
+                yield _jsonl_row(n, raw_line)
+
+
+def _jsonl_row(n: int, raw_line: bytes) -> RawRow:
+    try:
+        text = raw_line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return RawRow(n, problem=f"bytes that are not UTF-8 at column {e.start + 1} "
+                      "(re-encode the file as UTF-8)",
+                      raw=storable(raw_line.decode("utf-8", "surrogateescape")))
+    if n == 1:
+        text = text.removeprefix("\ufeff")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        return RawRow(n, problem=f"not valid JSON: {e.msg} at column {e.colno}",
+                      raw=storable(text))
+    except (ValueError, RecursionError) as e:  # an integer over 4,300 digits; deep nesting
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        return RawRow(n, problem=f"not valid JSON for the registry: {why}", raw=storable(text))
+    if not isinstance(obj, dict):
+        return RawRow(n, problem="a JSON Lines row must be an object", raw=storable(text))
+    return row_of(n, obj, storable(text))
 
 
 def row_of(n: int, obj: dict[Any, Any], raw: str | None = None) -> RawRow:
@@ -194,16 +259,41 @@ def row_of(n: int, obj: dict[Any, Any], raw: str | None = None) -> RawRow:
                   raw=raw)
 
 
-def _read_parquet(path: Path) -> Iterator[RawRow]:
+def _read_parquet(path: Path, batch_rows: int = 10_000) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        pfile = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file: {e}",
                          details={"file": str(path)}) from e
-    for n, row in enumerate(table.to_pylist(), start=1):
-        yield RawRow(n, {k.lower(): v for k, v in row.items() if v is not None and v != ""})
+    n = 0
+    try:
+        for batch in pfile.iter_batches(batch_size=batch_rows):
+            for row in batch.to_pylist():
+                n += 1
+                yield RawRow(n, {k.lower(): v for k, v in row.items()
+                                 if v is not None and v != ""})
+    except OSError as e:  # a row group that cannot be decoded: the rows before it landed
+        raise InputError(f"{path}: row group after row {n} is not readable Parquet: {e}",
+                         details={"file": str(path), "line": n + 1}) from e
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks of 1 MiB (any size, bounded memory).
+
+    Raises:
+        InputError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(_BLOCK):
+                digest.update(block)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read file: {e.strerror}",
+                         details={"file": str(path)}) from e
+    return digest.hexdigest()
 
 
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
@@ -217,9 +307,5 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
     if fmt == "parquet":
         yield from _read_parquet(path)
         return
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read file: {e.strerror}",
-                         details={"file": str(path)}) from e
-    yield from (_read_csv(data, str(path)) if fmt == "csv" else _read_jsonl(data, str(path)))
+    with _open(path) as fh:
+        yield from (_read_csv(fh, str(path)) if fmt == "csv" else _read_jsonl(fh, str(path)))

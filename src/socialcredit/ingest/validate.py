@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pycountry
@@ -98,6 +100,12 @@ def _parse_date(value: Any) -> dt.date:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO date string, got {type(value).__name__} {value!r:.40}")
+    return _parse_date_text(value)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_date_text(value: str) -> dt.date:
+    """An ISO date (or date-time) string as a date; memoised, as a file repeats its days."""
     text = value.strip()
     try:
         if len(text) > 10:
@@ -105,6 +113,11 @@ def _parse_date(value: Any) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError as e:
         raise ValueError(f"{_show(text)} is not a possible ISO date (YYYY-MM-DD)") from e
+
+
+@lru_cache(maxsize=1024)
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
 
 
 def _field(name: str, spec: FieldSpec, value: Any) -> Any:
@@ -140,7 +153,7 @@ def _field(name: str, spec: FieldSpec, value: Any) -> Any:
         raise ValueError(f"{_show(value)} is not true or false")
     if spec.type == "currency":
         code = str(value).strip().upper()
-        if pycountry.currencies.get(alpha_3=code) is None:
+        if not _is_currency(code):
             raise ValueError(f"{_show(value)} is not an ISO 4217 currency code")
         if code in NON_MONEY_CURRENCIES:
             raise ValueError(f"{code} is not a currency of money (ISO 4217 X-code)")
@@ -163,15 +176,22 @@ def _text(value: Any, limit: int) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {type(value).__name__} {_show(value)}")
     raw = str(value)
-    for i, ch in enumerate(raw):
-        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
-            kind = "lone surrogate" if unicodedata.category(ch) == "Cs" else "control character"
-            raise ValueError(f"a {kind} U+{ord(ch):04X} at character {i + 1}; text may hold "
-                             "neither control characters nor lone surrogates")
-    text = unicodedata.normalize("NFC", raw.strip())
+    bad = _FORBIDDEN.search(raw)
+    if bad is not None:
+        ch = bad.group()
+        kind = "lone surrogate" if unicodedata.category(ch) == "Cs" else "control character"
+        raise ValueError(f"a {kind} U+{ord(ch):04X} at character {bad.start() + 1}; text may "
+                         "hold neither control characters nor lone surrogates")
+    text = raw.strip()
+    if not text.isascii():  # ASCII is already NFC: skip the normalisation for most fields
+        text = unicodedata.normalize("NFC", text)
     if len(text) > limit:
         raise ValueError(f"{len(text)} characters; at most {limit} are accepted")
     return text
+
+
+#: Unicode categories Cc (C0 and C1 controls, DEL) but tab and line breaks, and Cs (surrogates).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 #: No record is older than this (the registry's data starts in the 20th century).
@@ -185,13 +205,15 @@ def validate_row(
     checked against the kind's ``furnisher_kinds`` in the catalogue."""
     problems: list[Problem] = []
     failed: set[str] = set()
+    clean = dict(data)
     for key in [k for k in data if k in MAX_CHARS]:
         try:
-            data = {**data, key: _text(data[key], MAX_CHARS[key])}
+            clean[key] = _text(data[key], MAX_CHARS[key])
         except ValueError as e:
             problems.append(Problem(key, str(e)))
             failed.add(key)
-            data = {k: v for k, v in data.items() if k != key}
+            del clean[key]
+    data = clean
     frid = str(data.get("furnisher_record_id", "")).strip()
     if not frid and "furnisher_record_id" not in failed:
         problems.append(Problem("furnisher_record_id", "missing required field"))

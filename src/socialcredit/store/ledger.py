@@ -27,9 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, func, select, update
 
 from socialcredit.errors import LedgerBroken
+from socialcredit.store.bulk import bulk_insert
 from socialcredit.store.tables import events, ledger_head, metadata
 
 __all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_hash",
@@ -139,12 +140,12 @@ class Batch:
     def flush(self) -> None:
         """Insert queued events and rows, and move the head. Idempotent within a batch."""
         if self._events:
-            self.conn.execute(insert(events), self._events)
+            bulk_insert(self.conn, events, self._events)
             self._events = []
         for table in metadata.sorted_tables:  # parents before children (foreign keys)
             rows = self._rows.get(table)
             if rows:
-                self.conn.execute(insert(table), rows)
+                bulk_insert(self.conn, table, rows)
         self._rows.clear()
         self.conn.execute(
             update(ledger_head).where(ledger_head.c.id == 1).values(seq=self.seq, hash=self.hash)
