@@ -31,6 +31,7 @@ from sqlalchemy import func, insert, select, update
 from socialcredit.disclosure.notices import enqueue, iso, trusted_phone
 from socialcredit.errors import AuthError, InputError, RateLimited
 from socialcredit.identity import scheme_for
+from socialcredit.identity.national_id import normalise_id_text
 from socialcredit.identity.phone import normalise_phone
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -104,7 +105,12 @@ class _PairBook:
             phone = normalise_phone(phone, policy.identity.phone.default_region)
         except InputError:
             phone = "".join(ch for ch in phone if ch.isdigit())
-        return _digest(f"{store.url}|{national_id.strip().upper()}|{phone}")
+        ident = policy.identity.national_id
+        try:  # the one normalisation: a full-width form is the same person and the same key
+            nid = scheme_for(ident.scheme, ident.pattern).parse(national_id).value
+        except InputError:
+            nid = normalise_id_text(national_id)
+        return _digest(f"{store.url}|{nid}|{phone}")
 
     def ask(self, key: str, now: float) -> None:
         """Count a code request; the wrong tries start again from zero.
