@@ -117,6 +117,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                           "reason": "x"}, "ok": 404},
     "POST /v1/operator/merges/{merge_id}/split": {
         "path": "/v1/operator/merges/987654/split", "json": {"reason": "x"}, "ok": 404},
+    # the trusted contact channel (api/contact.py): a code to a new phone; a wrong code is 401;
+    # the operator's change of a subject that does not exist is 404
+    "POST /v1/me/channel": {"json": {"phone": "+8615912345678"}, "ok": 202},
+    "POST /v1/me/channel/confirm": {"json": {"phone": "+8615912345678", "code": "12345"},
+                                    "ok": 401},
+    "GET /v1/operator/channels/flagged": {},
+    "POST /v1/operator/subjects/{subject_id}/channel": {
+        "path": "/v1/operator/subjects/987654/channel",
+        "json": {"phone": "+8615912345678", "evidence": "ID card seen"}, "ok": 404},
     "GET /me": {"others": 303},  # the file for the subject, else a redirect to sign in
     "GET /me/sign-in": {},
     "POST /me/sign-in": {"data": {"national_id": "{stranger}", "phone": PHONE}},

@@ -206,6 +206,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 clocks.join(timeout=5)
             reg.close()
 
+    from socialcredit.api.contact import contact_routers
     from socialcredit.api.due_process import due_process_routers
     from socialcredit.api.links import links_router
     from socialcredit.api.routes import (
@@ -241,7 +242,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers(), links_router):
+                       *due_process_routers(), links_router, *contact_routers()):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -59,6 +59,11 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/operator/records/{record_id}/unlink": frozenset({"operator"}),
     "POST /v1/operator/merges": frozenset({"operator"}),
     "POST /v1/operator/merges/{merge_id}/split": frozenset({"operator"}),
+    # the trusted contact channel (api/contact.py): furnishers never move it
+    "POST /v1/me/channel": frozenset({"subject"}),
+    "POST /v1/me/channel/confirm": frozenset({"subject"}),
+    "GET /v1/operator/channels/flagged": frozenset({"operator"}),
+    "POST /v1/operator/subjects/{subject_id}/channel": frozenset({"operator"}),
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, exists, insert, select, update
 
 from socialcredit.errors import ConfigError
+from socialcredit.identity.channel import channel_of
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
@@ -43,7 +44,6 @@ from socialcredit.store.tables import (
     cursors,
     decisions,
     events,
-    identifiers,
     notices,
 )
 
@@ -64,7 +64,8 @@ __all__ = [
 
 #: Notice kinds, in the words of the subject file.
 KINDS = ("warning", "listing", "removal", "expiry", "adverse_record", "refusal", "dispute_opened",
-         "dispute_answered", "dispute_outcome", "review_outcome", "repair_outcome", "sign_in_code")
+         "dispute_answered", "dispute_outcome", "review_outcome", "repair_outcome", "sign_in_code",
+         "channel_changed", "channel_flagged")
 
 #: Ledger event type → notice kind.
 _EVENT_KINDS = {
@@ -79,6 +80,9 @@ _EVENT_KINDS = {
     "dispute.decided": "dispute_outcome",
     "review.decided": "review_outcome",
     "repair.decided": "repair_outcome",
+    # to the OLD channel: the person hears of a change they did not make
+    "contact.channel_changed": "channel_changed",
+    "contact.channel_flagged": "channel_flagged",
 }
 _CURSOR = "notices"
 #: The gate name under which an operator's check (``socialcredit check``) is logged.
@@ -152,6 +156,17 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
         return ("Outcome of your application for early removal",
                 f"Application {payload.get('repair_id')} for entry {payload.get('entry_id')}: "
                 f"{payload.get('outcome')}. {payload.get('note') or ''}")
+    if kind == "channel_changed":
+        return ("Your sign-in phone was changed",
+                f"From now on your sign-in codes and notices go to a number ending "
+                f"{str(payload.get('to') or '')[-4:]} (changed by {payload.get('how')}). If "
+                "you did not ask for this, contact the registry operator at once: they can "
+                "restore your number after checking your identity.")
+    if kind == "channel_flagged":
+        return ("Is this still your phone?",
+                "A furnisher's records suggest this number now belongs to someone else. Your "
+                "sign-in codes and notices still come here; the registry operator will check. "
+                "If this is still your number, nothing changes.")
     raise ValueError(f"no text for notice kind {kind!r}")
 
 
@@ -211,9 +226,12 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
                 continue  # listed and ended in one step (a back-dated record): the end says it
             title, text = _text(kind, payload, policy)
             at = dt.datetime.fromisoformat(ev.at)
+            to = payload.get("from") if kind == "channel_changed" else None
+            if kind == "channel_changed" and not to:
+                continue  # no old channel to tell
             if enqueue(b, subject_id=ev.subject_id, kind=kind, ref=f"event:{ev.seq}",
                        title=title, text=text, now=at, within_hours=within,
-                       event_seq=ev.seq) is not None:
+                       event_seq=ev.seq, to=to) is not None:
                 added += 1
         if rows:
             # the cursor moves past the events read, including the last batch's skipped ones
@@ -332,15 +350,9 @@ class DeliveryStats:
 
 
 def trusted_phone(conn: Any, subject_id: int) -> str | None:
-    """The subject's phone for notices and sign-in: of their current phones, the one the
-    registry has known longest (first attached). A phone another furnisher reports later —
-    perhaps its own — cannot take over a person's notices or sign-in; a record date cannot
-    be back-dated past it, as the order is the registry's, not the record's."""
-    return conn.execute(
-        select(identifiers.c.value).where(
-            identifiers.c.subject_id == subject_id, identifiers.c.kind == "phone",
-            identifiers.c.valid_to.is_(None))
-        .order_by(identifiers.c.id).limit(1)).scalar()
+    """The subject's phone for notices and sign-in: their trusted contact channel
+    (:mod:`socialcredit.identity.channel`), which no furnisher row moves."""
+    return channel_of(conn, subject_id)
 
 
 

@@ -80,7 +80,9 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     if not public_lists:
         return [], 0
     cond: Any
-    if _DIGITS.match(text):
+    from socialcredit.identity.national_id import normalise_id_text
+
+    if _DIGITS.match(normalise_id_text(text)):  # an ID, also in full-width digits
         from socialcredit.identity import scheme_for
 
         ident = policy.identity.national_id

@@ -10,9 +10,9 @@ Limits (policy ``due_process``): a code lives ``sign_in_code_minutes`` and allow
 ``sign_in_max_attempts`` wrong tries, after which sign-in is locked until a new code is asked
 for; a used code cannot be replayed; a new request replaces the previous code; at most 5
 codes per ID number and phone an hour. The limits and messages are the same whether or not a
-subject holds the pair, so they reveal nothing. Only the subject's trusted phone — of their
-current phones, the one the registry has known longest — signs in and receives notices: a
-phone another furnisher reports later cannot take them over. Every refused attempt is an
+subject holds the pair, so they reveal nothing. Only the subject's trusted contact channel
+(:mod:`socialcredit.identity.channel`) signs in and receives notices: no furnisher row moves
+it, so a furnisher cannot take them over. Every refused attempt is an
 ``access.refused`` ledger event (no code or identifier in it).
 """
 
@@ -31,12 +31,13 @@ from sqlalchemy import func, insert, select, update
 from socialcredit.disclosure.notices import enqueue, iso, trusted_phone
 from socialcredit.errors import AuthError, InputError, RateLimited
 from socialcredit.identity import scheme_for
+from socialcredit.identity.national_id import normalise_id_text
 from socialcredit.identity.phone import normalise_phone
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import sessions, sign_in_codes, subjects
 
-__all__ = ["CODES_PER_HOUR", "Session", "end_session", "refuse", "request_code",
+__all__ = ["CODES_PER_HOUR", "Session", "code_digest", "end_session", "refuse", "request_code",
            "session_subject", "verify_code"]
 
 CODES_PER_HOUR = 5
@@ -56,6 +57,11 @@ class Session:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def code_digest(store: Store, value: str) -> str:
+    """What the store keeps of a one-time code (hex)."""
+    return _digest(value)
 
 
 def refuse(store: Store, *, what: str, reason: str, subject_id: int | None = None,
@@ -78,7 +84,7 @@ def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
         sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid)).scalar()
         if sid is None:
             return None
-        # only the phone the registry has known longest signs in (see trusted_phone)
+        # only the trusted contact channel signs in (furnisher rows never move it)
         holds = trusted_phone(conn, int(sid)) == e164
     return int(sid) if holds else None
 
@@ -99,7 +105,12 @@ class _PairBook:
             phone = normalise_phone(phone, policy.identity.phone.default_region)
         except InputError:
             phone = "".join(ch for ch in phone if ch.isdigit())
-        return _digest(f"{store.url}|{national_id.strip().upper()}|{phone}")
+        ident = policy.identity.national_id
+        try:  # the one normalisation: a full-width form is the same person and the same key
+            nid = scheme_for(ident.scheme, ident.pattern).parse(national_id).value
+        except InputError:
+            nid = normalise_id_text(national_id)
+        return _digest(f"{store.url}|{nid}|{phone}")
 
     def ask(self, key: str, now: float) -> None:
         """Count a code request; the wrong tries start again from zero.

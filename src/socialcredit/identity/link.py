@@ -20,7 +20,12 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
      holder's identifier is marked ``shared_since`` (``identifier.shared``), after which the
      number alone links no record, and records it linked alone from that date go back to the
      review queue (:func:`requeue_phone_links`).
-3. Every other record (no national ID, or one that failed its check) is left to
+3. Where codes and notices go is not linkage: the subject's first phone becomes its trusted
+   contact channel (``contact.channel_set``), and no later furnisher row moves it
+   (:mod:`socialcredit.identity.channel`). A recycling ending the interval of a holder's
+   channel phone only flags the channel for an operator (``contact.channel_flagged``); a
+   furnisher of a kind the policy names authoritative (``authoritative_by``) moves it.
+4. Every other record (no national ID, or one that failed its check) is left to
    :mod:`socialcredit.identity.probabilistic`: a phone held by one subject on the record's date,
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
    weighs name, birth date, phone *within its validity interval*, ID similarity and address.
@@ -36,6 +41,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from socialcredit.identity.channel import (
+    change_channel,
+    channel_of,
+    channels_of,
+    flag_channel,
+    set_first_channel,
+)
 from socialcredit.identity.names import name_forms
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -131,8 +143,13 @@ class DeterministicLinker:
     """Links records to subjects inside one write :class:`Batch` (see the module docstring)."""
 
     def __init__(self, batch: Batch, *, region_from_id: bool = True,
-                 recycle_after_days: int = 90) -> None:
+                 recycle_after_days: int = 90, authoritative_by: str | None = None) -> None:
         self.batch = batch
+        #: set when the furnisher is of a kind the policy names authoritative for phones
+        #: (``furnisher:<id>``): its phones move the trusted channel
+        self.authoritative_by = authoritative_by
+        #: subject → trusted channel phone (None: none yet), loaded as needed
+        self.channel: dict[int, str | None] = {}
         self.recycle_after_days = recycle_after_days
         self.region_from_id = region_from_id
         self.by_nid: dict[str, int] = {}
@@ -154,6 +171,10 @@ class DeterministicLinker:
                 # a subject merged into another: its records go to the survivor
                 self.by_nid[row.national_id] = (row.id if row.merged_into is None
                                                 else survivor_of(conn, row.merged_into))
+            known = {self.by_nid[n] for n in part if n in self.by_nid} - self.channel.keys()
+            found_channels = channels_of(conn, known)
+            for sid in known:
+                self.channel[sid] = found_channels.get(sid)
         todo = sorted(phones - self.by_phone.keys())
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
@@ -182,7 +203,24 @@ class DeterministicLinker:
             sid = self._create(national_id, name, occurred_at, birth_date, sex)
         if phone:
             self._phone(sid, phone, occurred_at)
+            self._channel(sid, phone)
         return sid
+
+    def _channel(self, sid: int, phone: str) -> None:
+        """First sight sets the trusted channel; only an authoritative furnisher moves it."""
+        if sid not in self.channel:
+            self.batch.flush()
+            self.channel[sid] = channel_of(self.batch.conn, sid)
+        current = self.channel[sid]
+        if current is None:
+            holder = self.by_phone.get(phone)
+            if holder is not None and holder.subject_id == sid:  # held now, by them alone
+                set_first_channel(self.batch, sid, phone)
+                self.channel[sid] = phone
+        elif self.authoritative_by is not None and current != phone:
+            change_channel(self.batch, subject_id=sid, phone=phone, how="authoritative",
+                           by=self.authoritative_by)
+            self.channel[sid] = phone
 
     def _phone(self, sid: int, phone: str, day: str) -> None:
         holder = self.by_phone.get(phone)
@@ -233,6 +271,11 @@ class DeterministicLinker:
                subject_id=holder.subject_id)
         conn.execute(update(identifiers).where(identifiers.c.id == holder.identifier_id)
                      .values(valid_to=day))
+        if channel_of(conn, holder.subject_id) == phone:
+            # furnisher rows alone never move where a person's codes and notices go
+            flag_channel(b, subject_id=holder.subject_id, phone=phone,
+                         reason="furnisher data suggest this number was recycled",
+                         new_holder_subject_id=sid, on=day)
         self.by_phone[phone] = self._add_identifier(sid, "phone", phone, day)
         self.stats.phones_recycled += 1
 
@@ -251,6 +294,7 @@ class DeterministicLinker:
             b.add(names, {"subject_id": sid, "name": name, "name_key": name_key(name),
                           "full_name": name_forms(name).full_name})
         self.by_nid[nid] = sid
+        self.channel[sid] = None
         self.stats.subjects_created += 1
         return sid
 

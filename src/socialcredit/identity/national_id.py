@@ -27,7 +27,25 @@ from stdnum.iso7064 import mod_11_2
 
 from socialcredit.errors import ConfigError, IdentifierError
 
-__all__ = ["NationalId", "NationalIdScheme", "scheme_for"]
+__all__ = ["NationalId", "NationalIdScheme", "normalise_id_text", "scheme_for"]
+
+#: Full-width digits (U+FF10..FF19, as East Asian input methods type them) and the full-width
+#: Latin X in either case (the CN check character), to ASCII.
+_WIDE = {**{0xFF10 + d: str(d) for d in range(10)}, 0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
+#: Separators people put between the groups of an ID (region, birth date, sequence): ASCII and
+#: ideographic spaces, tabs, ASCII, full-width and typographic hyphens and dashes.
+_SEPARATORS = {ord(c): None for c in " \t\u3000-\uff0d\u2010\u2011\u2012\u2013\u2014\u2015"}
+
+
+def normalise_id_text(raw: str) -> str:
+    """The one character normalisation of a national ID as typed or sent, before any scheme
+    checks it: full-width digits and X (either case) to ASCII, lower-case ``x`` to ``X``,
+    spaces and hyphens between groups removed. Every door (ingest validation, gate decisions
+    and ``check``, public search, sign-in and its rate-limit keys, screening) goes through it
+    via :meth:`NationalIdScheme.parse`. Other characters are left alone (a superscript or an
+    Arabic-Indic digit stays and fails the check), so nothing invalid becomes valid.
+    ``normalise_id_text("１１０１０５ １９４９１２３１ ００２ｘ") == "11010519491231002X"``."""
+    return str(raw).strip().translate(_SEPARATORS).translate(_WIDE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +119,7 @@ class NationalIdScheme:
 def _parse_cn_ric(text: str) -> NationalId:
     from stdnum.cn import ric
 
-    compact = ric.compact(text).upper()
+    compact = ric.compact(normalise_id_text(text)).upper()
     upgraded = False
     if len(compact) == 15 and compact.isascii() and compact.isdigit():
         body = compact[:6] + "19" + compact[6:]

@@ -86,11 +86,14 @@ class _Chunk:
     def __init__(self, batch: Batch, furnisher_id: int, ingest_id: int, source: str,
                  result: IngestResult, seen: dict[str, tuple[int, str]],
                  quarantined: set[tuple[int | None, str | None, str]],
-                 policy: Policy) -> None:
+                 policy: Policy, furnisher_kind: str | None = None) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
-            batch, recycle_after_days=policy.identity.phone.recycle_after_days)
+            batch, recycle_after_days=policy.identity.phone.recycle_after_days,
+            authoritative_by=(f"furnisher:{furnisher_id}" if furnisher_kind is not None and
+                              furnisher_kind in policy.identity.phone
+                              .authoritative_furnisher_kinds else None))
         #: records the deterministic rules left unlinked: (record id, the record)
         self.unlinked: list[tuple[int, ValidRecord]] = []
         self.touched: set[int] = set()
@@ -312,7 +315,7 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined,
-                           policy)
+                           policy, furnisher_kind)
             checked = [(raw, validate_row(raw.data, policy, today=today,
                                           furnisher_kind=furnisher_kind)
                         if raw.problem is None else [Problem(None, raw.problem)])

@@ -85,6 +85,11 @@ class IdentitySpec(_Strict):
         #: the previous holder is taken as recycled (China's carriers hold a cancelled number
         #: 90 days before re-issuing it, MIIT practice); sooner, it is a shared phone.
         recycle_after_days: int = Field(default=90, ge=0)
+        #: Furnisher kinds whose phones are authoritative for a person's trusted contact
+        #: channel (e.g. ``carrier`` for a carrier's real-name registration, MIIT 2013 rules).
+        #: A row from such a furnisher moves where codes and notices go; no other furnisher
+        #: data ever does (identity/channel.py). Default: none.
+        authoritative_furnisher_kinds: list[str] = Field(default_factory=list)
 
     class Linkage(_Strict):
         """Probabilistic linkage (issue #3). A record is linked automatically when its best

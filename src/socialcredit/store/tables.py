@@ -28,6 +28,8 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "contact_channels",
+    "contact_codes",
     "cursors",
     "decision_counts",
     "decisions",
@@ -150,6 +152,23 @@ identifiers = Table(
     Column("shared_since", String(10), nullable=True),
     UniqueConstraint("kind", "value", "valid_from"),
     Index("ix_identifiers_lookup", "kind", "value"),
+)
+
+# The trusted contact channel of each subject: where one-time codes and notices go. Written only
+# with the ledger events ``contact.channel_set`` / ``contact.channel_changed`` /
+# ``contact.channel_flagged`` (identity/channel.py); furnisher data never moves it (0006).
+contact_channels = Table(
+    "contact_channels",
+    metadata,
+    Column("subject_id", ID, primary_key=True, autoincrement=False),
+    Column("phone", String(80), nullable=False),
+    # first_sight | subject_proof | operator | authoritative | migration
+    Column("source", String(20), nullable=False),
+    Column("set_seq", ID, nullable=True),
+    Column("set_at", String(32), nullable=False),
+    # furnisher rows suggest the number changed hands: an operator must look (never moves it)
+    Column("flagged_reason", String(200), nullable=True),
+    Column("flagged_at", String(32), nullable=True),
 )
 
 names = Table(
@@ -302,6 +321,20 @@ sign_in_codes = Table(
     metadata,
     Column("id", ID, primary_key=True, autoincrement=False),
     Column("subject_id", ID, nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used_at", String(32), nullable=True),
+)
+
+# Operational: a code sent to a new phone a signed-in subject wants as their channel (0006).
+contact_codes = Table(
+    "contact_codes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("phone", String(80), nullable=False),
     Column("code_hash", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),

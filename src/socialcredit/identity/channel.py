@@ -1,0 +1,127 @@
+"""The trusted contact channel: the one phone a subject's codes and notices go to.
+
+Furnisher data never changes it (issue #20, finding 1). The projection ``contact_channels``
+(one row per subject) is written only together with these ledger events:
+
+* ``contact.channel_set`` ``{subject_id, phone, source: "first_sight"}`` — the first phone the
+  registry attaches to a subject (trust on first use);
+* ``contact.channel_changed`` ``{subject_id, from, to, how, by, evidence}`` — ``how`` is one of
+  :data:`HOWS`: ``subject_proof`` (the person, signed in through the old channel, typed a code
+  sent to the new phone), ``operator`` (an operator confirmed it after an identity check,
+  ``evidence`` says which) or ``authoritative`` (a furnisher of a kind the policy names in
+  ``identity.phone.authoritative_furnisher_kinds``, e.g. a carrier's real-name registration,
+  reported it). The notices stage sends a notice of every change to the *old* channel;
+* ``contact.channel_flagged`` ``{subject_id, phone, reason, ...}`` — furnisher rows suggest the
+  number changed hands (the linker inferred a recycling): an operator must look; nothing moves.
+
+Linkage still follows phone intervals (``identity/link.py``); only where codes and notices go
+is fixed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from socialcredit.errors import InputError
+from socialcredit.store.ledger import Batch
+from socialcredit.store.tables import contact_channels
+
+__all__ = ["HOWS", "change_channel", "channel_of", "channels_of", "flag_channel",
+           "flagged_channels", "set_first_channel"]
+
+#: The only ways a channel changes.
+HOWS = ("subject_proof", "operator", "authoritative")
+
+
+def channel_of(conn: Any, subject_id: int) -> str | None:
+    """The subject's trusted phone (E.164) or None."""
+    return conn.execute(select(contact_channels.c.phone).where(
+        contact_channels.c.subject_id == subject_id)).scalar()
+
+
+def channels_of(conn: Any, subject_ids: set[int]) -> dict[int, str]:
+    """``{subject_id: trusted phone}`` for those that have one."""
+    out: dict[int, str] = {}
+    ids = sorted(subject_ids)
+    for i in range(0, len(ids), 500):
+        for row in conn.execute(select(contact_channels.c.subject_id, contact_channels.c.phone)
+                                .where(contact_channels.c.subject_id.in_(ids[i:i + 500]))):
+            out[int(row.subject_id)] = str(row.phone)
+    return out
+
+
+def set_first_channel(batch: Batch, subject_id: int, phone: str) -> None:
+    """Trust ``phone`` as the channel of a subject that has none yet (the caller knows it has
+    none: this inserts). Emits ``contact.channel_set``."""
+    seq = batch.emit("contact.channel_set", {"subject_id": subject_id, "phone": phone,
+                                             "source": "first_sight"}, subject_id=subject_id)
+    batch.add(contact_channels, {"subject_id": subject_id, "phone": phone,
+                                 "source": "first_sight", "set_seq": seq, "set_at": batch.at,
+                                 "flagged_reason": None, "flagged_at": None})
+
+
+def change_channel(batch: Batch, *, subject_id: int, phone: str, how: str, by: str,
+                   evidence: str | None = None) -> bool:
+    """Move the subject's channel to ``phone``; False if it already is (a pending flag is
+    cleared either way when an operator confirms). Emits ``contact.channel_changed`` (whose
+    notice goes to the old channel).
+
+    Raises:
+        InputError: ``how`` is not one of :data:`HOWS`, or an operator gave no evidence.
+    """
+    if how not in HOWS:
+        raise InputError(f"a channel changes only by {', '.join(HOWS)}, not {how!r}")
+    if how == "operator" and not (evidence or "").strip():
+        raise InputError("say which identity check the operator made (evidence)")
+    batch.flush()
+    conn = batch.conn
+    old = channel_of(conn, subject_id)
+    if old == phone:
+        if how == "operator":
+            batch.emit("contact.channel_confirmed", {"subject_id": subject_id, "phone": phone,
+                                                     "by": by, "evidence": evidence},
+                       subject_id=subject_id)
+            conn.execute(update(contact_channels).where(
+                contact_channels.c.subject_id == subject_id).values(
+                flagged_reason=None, flagged_at=None))
+        return False
+    seq = batch.emit("contact.channel_changed", {
+        "subject_id": subject_id, "from": old, "to": phone, "how": how, "by": by,
+        "evidence": evidence}, subject_id=subject_id)
+    values = {"phone": phone, "source": how, "set_seq": seq, "set_at": batch.at,
+              "flagged_reason": None, "flagged_at": None}
+    if old is None:
+        conn.execute(insert(contact_channels).values(subject_id=subject_id, **values))
+    else:
+        conn.execute(update(contact_channels).where(
+            contact_channels.c.subject_id == subject_id).values(**values))
+    return True
+
+
+def flag_channel(batch: Batch, *, subject_id: int, phone: str, reason: str,
+                 **details: Any) -> None:
+    """Mark the subject's channel ``phone`` for operator review (nothing moves). Emits
+    ``contact.channel_flagged`` once per open flag."""
+    batch.flush()
+    conn = batch.conn
+    row = conn.execute(select(contact_channels).where(
+        contact_channels.c.subject_id == subject_id)).first()
+    if row is None or row.phone != phone or row.flagged_reason is not None:
+        return
+    batch.emit("contact.channel_flagged", {"subject_id": subject_id, "phone": phone,
+                                           "reason": reason, **details},
+               subject_id=subject_id)
+    conn.execute(update(contact_channels).where(
+        contact_channels.c.subject_id == subject_id).values(
+        flagged_reason=reason[:200], flagged_at=batch.at))
+
+
+def flagged_channels(conn: Any, limit: int = 500) -> list[dict[str, Any]]:
+    """Channels awaiting an operator: ``[{subject_id, phone, reason, flagged_at}]``."""
+    return [{"subject_id": int(r.subject_id), "phone": r.phone, "reason": r.flagged_reason,
+             "flagged_at": r.flagged_at}
+            for r in conn.execute(select(contact_channels).where(
+                contact_channels.c.flagged_reason.is_not(None))
+                .order_by(contact_channels.c.flagged_at).limit(limit))]

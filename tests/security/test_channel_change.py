@@ -1,0 +1,155 @@
+"""The three ways a trusted contact channel may change, each a ledger event with a notice to the
+old channel (issue #20, finding 1): the person proves the new number from the old one; an
+operator confirms it after an identity check (route and CLI); an authoritative furnisher kind
+the policy names reports it. Driven over a real server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from conftest import TODAY, last_code, make_id, write_csv
+from security.test_takeover import _outbox, _row, _wait_for
+from servers import running
+from socialcredit.access import add_furnisher, add_operator, furnisher_id
+from socialcredit.cli import app as cli
+from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.registry import Registry
+from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
+from socialcredit.store.tables import events
+
+PERSON = make_id(region="320102", birth="19881111", seq=23)
+OLD = "+8613566667777"
+NEW = "+8615988889999"
+
+
+def _registry(db_url: str, tmp_path: Path, policy: Path = DEFAULT_POLICY_PATH) -> Registry:
+    reg = Registry(Settings(database_url=db_url, notices_dir=tmp_path / "notices",
+                            clocks_every_seconds=0.2, policy_path=policy), today=TODAY)
+    reg.ensure_schema()
+    add_furnisher(reg.store, name="court-1", kind="court")
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-1"),
+                path=write_csv(tmp_path / "c.csv", [_row("court_judgment", "J-1", PERSON, OLD,
+                                                         "2026-02-01")]), as_of=TODAY)
+    return reg
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
+    reg = _registry(db_url, tmp_path)
+    with running(reg) as base:
+        yield base, reg
+    reg.close()
+
+
+def _changes(reg: Registry) -> list[dict[str, Any]]:
+    with reg.store.read() as conn:
+        return [json.loads(p) for p in conn.execute(select(events.c.payload).where(
+            events.c.type == "contact.channel_changed").order_by(events.c.seq)).scalars()]
+
+
+def _signs_in(c: httpx.Client, reg: Registry, phone: str) -> bool:
+    c.cookies.clear()
+    assert c.post("/v1/me/sign-in", json={"national_id": PERSON, "phone": phone}
+                  ).status_code == 202
+    try:
+        code = last_code(reg.settings.notices_dir, timeout_s=1.5)
+    except AssertionError:
+        return False
+    return c.post("/v1/me/session", json={"national_id": PERSON, "phone": phone,
+                                          "code": code}).status_code == 200
+
+
+def _told_old_phone(reg: Registry) -> None:
+    _wait_for(lambda: [n for n in _outbox(reg) if n["kind"] == "channel_changed"
+                       and n["to"] == OLD], "the change notice to the old phone")
+
+
+def test_the_person_proves_the_new_number_from_the_old_one(
+        served: tuple[str, Registry]) -> None:
+    base, reg = served
+    with httpx.Client(base_url=base, timeout=20) as c:
+        c.post("/v1/me/sign-in", json={"national_id": PERSON, "phone": OLD})
+        r = c.post("/v1/me/session", json={"national_id": PERSON, "phone": OLD,
+                                           "code": last_code(reg.settings.notices_dir)})
+        csrf = r.json()["csrf"]
+        # without the CSRF token: refused
+        assert c.post("/v1/me/channel", json={"phone": NEW}).status_code == 403
+        r = c.post("/v1/me/channel", json={"phone": NEW}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 202, r.text
+        code = last_code(reg.settings.notices_dir)
+        wrong = "000000" if code != "000000" else "111111"
+        r = c.post("/v1/me/channel/confirm", json={"phone": NEW, "code": wrong},
+                   headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 401 and _changes(reg) == []
+        r = c.post("/v1/me/channel/confirm", json={"phone": NEW, "code": code},
+                   headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 200, r.text
+        assert [(e["from"], e["to"], e["how"]) for e in _changes(reg)] == [
+            (OLD, NEW, "subject_proof")]
+        _told_old_phone(reg)
+        assert _signs_in(c, reg, NEW)
+        assert not _signs_in(c, reg, OLD)
+
+
+def test_an_operator_confirms_after_an_identity_check(served: tuple[str, Registry]) -> None:
+    base, reg = served
+    key = add_operator(reg.store, name="desk-1")
+    with reg.store.read() as conn:
+        sid = conn.execute(select(events.c.subject_id).where(
+            events.c.type == "contact.channel_set")).scalar()
+    with httpx.Client(base_url=base, timeout=20,
+                      headers={"Authorization": f"Bearer {key}"}) as c:
+        r = c.post(f"/v1/operator/subjects/{sid}/channel", json={"phone": NEW})
+        assert r.status_code == 422  # no evidence of an identity check: refused
+        r = c.post(f"/v1/operator/subjects/{sid}/channel",
+                   json={"phone": NEW, "evidence": "ID card seen at the counter, ticket 7"})
+        assert r.status_code == 200 and r.json()["changed"] is True, r.text
+    assert [(e["to"], e["how"], e["evidence"]) for e in _changes(reg)] == [
+        (NEW, "operator", "ID card seen at the counter, ticket 7")]
+    _told_old_phone(reg)
+    with httpx.Client(base_url=base, timeout=20) as c:
+        assert _signs_in(c, reg, NEW)
+    # the CLI does the same, back to the old number
+    result = CliRunner().invoke(cli, ["--database-url", reg.settings.database_url, "contact",
+                                      "set", str(sid), OLD, "--evidence", "passport seen",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert [e["to"] for e in _changes(reg)] == [NEW, OLD]
+
+
+def test_an_authoritative_source_the_policy_names_moves_it(db_url: str,
+                                                           tmp_path: Path) -> None:
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace(
+        "    recycle_after_days: 90", "    authoritative_furnisher_kinds: [lender]\n"
+        "    recycle_after_days: 90", 1)
+    assert "authoritative_furnisher_kinds" in text
+    policy = tmp_path / "carrier-trusted.yaml"
+    policy.write_text(text, encoding="utf-8")
+    reg = _registry(db_url, tmp_path, policy)
+    lender = add_furnisher(reg.store, name="carrier-like", kind="lender")
+    payer = add_furnisher(reg.store, name="pay", kind="payment")
+    try:
+        with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
+            # a payment app is not named: its phone does not move the channel
+            r = c.post("/v1/records", headers={"Authorization": f"Bearer {payer}"},
+                       json={"records": [_row("loan_repayment", "P-1", PERSON, NEW,
+                                              "2026-06-01")]})
+            assert r.status_code == 200 and _changes(reg) == []
+            r = c.post("/v1/records", headers={"Authorization": f"Bearer {lender}"},
+                       json={"records": [_row("loan_repayment", "L-1", PERSON, NEW,
+                                              "2026-06-02")]})
+            assert r.status_code == 200, r.text
+            assert [(e["from"], e["to"], e["how"]) for e in _changes(reg)] == [
+                (OLD, NEW, "authoritative")]
+            _told_old_phone(reg)
+            assert _signs_in(c, reg, NEW)
+    finally:
+        reg.close()

@@ -1,0 +1,157 @@
+"""No furnisher can take over a person's sign-in or notices (issue #20, finding 1).
+
+The attack, as any furnisher key can send it over ``POST /v1/records``: one record gives the
+victim the attacker's phone; a second, for a made-up person carrying the victim's own phone and
+dated 90+ days after its last use, makes the linker infer the victim's number was recycled.
+Then the attacker asks for a sign-in code with the victim's ID and the attacker's phone. It
+must get no code and no session, and the victim's notices keep going to the victim's phone;
+the inferred recycling only flags the channel for an operator. Run as every furnisher kind the
+policy's catalogue names (each with a record kind it may send), plus a lender sending harmless
+``loan_repayment`` rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from conftest import TODAY, last_code, make_id, write_csv
+from servers import running
+from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.policy.model import FieldSpec, load_policy
+from socialcredit.registry import Registry
+from socialcredit.settings import Settings
+from socialcredit.store.tables import events
+
+VICTIM = make_id(region="310104", birth="19780214", seq=41)
+VICTIM_PHONE = "+8613911112222"
+ATTACKER_PHONE = "+8618655556666"
+MADE_UP = make_id(region="310104", birth="19990909", seq=77)
+_POLICY = load_policy(Settings().policy_path)
+
+
+def _value(name: str, spec: FieldSpec) -> Any:
+    if spec.type == "money":
+        return 12_300
+    if spec.type == "currency":
+        return "CNY"
+    if spec.type == "int":
+        return spec.min if spec.min is not None else 1
+    if spec.type == "bool":
+        return "true"
+    if spec.type == "date":
+        return "2026-06-01"
+    if spec.type == "enum":
+        assert spec.choices
+        return spec.choices[0]
+    return f"{name}-1"
+
+
+def _attacks() -> list[tuple[str, str]]:
+    """(furnisher kind, record kind): every furnisher kind of the default policy with the
+    first record kind it may send, and a lender's ``loan_repayment``."""
+    catalogue = _POLICY.catalogue
+    chosen: dict[str, str] = {}
+    for kind, spec in catalogue.items():
+        for fk in spec.furnisher_kinds or ():
+            chosen.setdefault(fk, kind)
+    assert {"court", "lender", "payment", "transport", "platform", "school"} <= chosen.keys()
+    return [*sorted(chosen.items()), ("lender", "loan_repayment")]
+
+
+def _row(record_kind: str, frid: str, nid: str, phone: str, day: str) -> dict[str, Any]:
+    spec = _POLICY.catalogue[record_kind]
+    row: dict[str, Any] = {"furnisher_record_id": frid, "kind": record_kind, "occurred_at": day,
+                           "national_id": nid, "phone": phone, "name": "林晓"}
+    row.update({name: _value(name, f) for name, f in spec.fields.items() if f.required})
+    return row
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
+    settings = Settings(database_url=db_url, notices_dir=tmp_path / "notices",
+                        clocks_every_seconds=0.2)
+    reg = Registry(settings, today=TODAY)
+    reg.ensure_schema()
+    add_furnisher(reg.store, name="court-real", kind="court")
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-real"),
+                path=write_csv(tmp_path / "court.csv", [_row(
+                    "court_judgment", "J-1", VICTIM, VICTIM_PHONE, "2026-01-10")]),
+                as_of=TODAY)
+    with running(reg) as base:
+        yield base, reg
+
+
+def _outbox(reg: Registry) -> list[dict[str, Any]]:
+    path = Path(reg.settings.notices_dir) / "outbox.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _event_types(reg: Registry) -> list[str]:
+    with reg.store.read() as conn:
+        return list(conn.execute(select(events.c.type).order_by(events.c.seq)).scalars())
+
+
+def _wait_for(check: Any, what: str) -> Any:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize(("furnisher_kind", "record_kind"), _attacks())
+def test_a_furnisher_cannot_take_over_sign_in_or_notices(
+        served: tuple[str, Registry], furnisher_kind: str, record_kind: str) -> None:
+    base, reg = served
+    key = add_furnisher(reg.store, name=f"attacker-{furnisher_kind}", kind=furnisher_kind)
+    with httpx.Client(base_url=base, timeout=20) as c:
+        # 1. the victim "gets" the attacker's phone; 2. a made-up person "takes" the victim's
+        # number 166 days after its last use (the linker infers a recycling)
+        for row in (_row(record_kind, "X-1", VICTIM, ATTACKER_PHONE, "2026-06-20"),
+                    _row(record_kind, "X-2", MADE_UP, VICTIM_PHONE, "2026-06-25")):
+            r = c.post("/v1/records", json={"records": [row]},
+                       headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        types = _event_types(reg)
+        assert "identifier.ended" in types  # linkage still follows the phone intervals
+        assert "contact.channel_flagged" in types  # ... and only flags the channel
+        assert "contact.channel_changed" not in types
+
+        # the attacker asks for the victim's code on the attacker's phone: the same answer as
+        # ever, but no code is sent and no code opens a session
+        r = c.post("/v1/me/sign-in", json={"national_id": VICTIM, "phone": ATTACKER_PHONE})
+        assert r.status_code == 202, r.text
+        for guess in ("000000", "123456"):
+            r = c.post("/v1/me/session", json={"national_id": VICTIM, "phone": ATTACKER_PHONE,
+                                               "code": guess})
+            assert r.status_code in (401, 429), r.text
+            assert "set-cookie" not in r.headers
+
+        # the victim still signs in with their own phone
+        r = c.post("/v1/me/sign-in", json={"national_id": VICTIM, "phone": VICTIM_PHONE})
+        assert r.status_code == 202
+        r = c.post("/v1/me/session", json={"national_id": VICTIM, "phone": VICTIM_PHONE,
+                                           "code": last_code(reg.settings.notices_dir)})
+        assert r.status_code == 200, r.text
+        sid = c.get("/v1/me/file").json()["subject"]["id"]
+
+    # the flag's notice reaches the victim's own phone, and nothing of theirs the attacker's
+    _wait_for(lambda: [n for n in _outbox(reg) if n["subject_id"] == sid
+                       and n["kind"] == "channel_flagged"], "the flag's notice")
+    mine = [n for n in _outbox(reg) if n["subject_id"] == sid]
+    assert mine and {n["to"] for n in mine} == {VICTIM_PHONE}, mine
+    assert not [n for n in _outbox(reg) if n["to"] == ATTACKER_PHONE
+                and n["kind"] == "sign_in_code"]
