@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, or_, select
 
+from socialcredit.gate.base_load import load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
 from socialcredit.policy.model import Policy
@@ -180,10 +181,8 @@ class GateIndex:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             self.last_hash = conn.execute(select(events.c.hash).where(
                 events.c.seq == head)).scalar()
-            entries, keys, name_keys = self._load(conn, None)
-        coded = [(encode_key(k), sid) for k, sid in keys]
-        hashed = {c: k for (c, _), (k, _) in zip(coded, keys, strict=True) if not is_exact(c)}
-        base = CompactTable.from_entries(self.services, entries, coded)
+            # column by column, in blocks (gate/base_load.py): national scale in bounded memory
+            base, hashed, name_keys = load_base(conn, self.policy, self.services)
         with self._lock:
             self._reset(base, hashed)
             self._set_names(name_keys, replace_all=True)
