@@ -20,48 +20,67 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from sqlalchemy import Connection, select
 
-from socialcredit.gate.codes import encode_cn_ids, encode_key, is_exact
+from socialcredit.gate.codes import EXACT_TAGS, encode_cn_ids, encode_key
 from socialcredit.gate.compact import OPEN, CompactTable
 from socialcredit.policy.model import Policy
 from socialcredit.store.tables import furnishers, identifiers, list_entries, names
 
 __all__ = ["BLOCK_ROWS", "load_base"]
 
+#: Bits below a code's tag (``gate/codes.py``).
+TAG_SHIFT = 60
 #: Rows fetched and converted at a time.
 BLOCK_ROWS = 250_000
 
 
 def _blocks(conn: Connection, stmt: Any) -> Iterator[Sequence[Any]]:
-    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=BLOCK_ROWS))
-    yield from result.partitions(BLOCK_ROWS)
+    """Rows of ``stmt`` as plain tuples, :data:`BLOCK_ROWS` at a time, from the driver's own
+    cursor (a server-side cursor on PostgreSQL): no SQLAlchemy row object per row."""
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    conn.execute(select(1))  # the connection's transaction: a server-side cursor lives in it
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    named = conn.dialect.name == "postgresql"
+    cur = raw.cursor(name="gate_base_load") if named else raw.cursor()
+    try:
+        cur.execute(sql)
+        while block := cur.fetchmany(BLOCK_ROWS):
+            yield block
+    finally:
+        cur.close()
 
 
 def _days(values: Sequence[str | None]) -> npt.NDArray[np.int32]:
     """ISO dates → days since 1970-01-01; None → ``OPEN``."""
-    missing = np.array([v is None for v in values], dtype=np.bool_)
-    raw = np.array(["1970-01-01" if v is None else v for v in values], dtype=object)
+    raw = np.asarray(values, dtype=object)
+    missing = pd.isna(raw)
+    if missing.any():
+        raw = raw.copy()
+        raw[missing] = "1970-01-01"
     days = raw.astype("datetime64[D]").astype(np.int64)
     days[missing] = OPEN
     return days.astype(np.int32)
 
 
-def _codes(keys: list[tuple[str, str]]) -> npt.NDArray[np.uint64]:
+def _codes(kinds: Sequence[str], values: Sequence[str]) -> npt.NDArray[np.uint64]:
     """64-bit codes of ``(kind, value)`` keys: CN resident IDs vectorised, the rest one by one
     (:func:`encode_key`, which agrees with :func:`encode_cn_ids` on valid IDs)."""
-    out = np.zeros(len(keys), dtype=np.uint64)
-    cn = [i for i, (k, v) in enumerate(keys) if k == "national_id" and len(v) == 18]
-    if cn:
-        coded, ok = encode_cn_ids([keys[i][1] for i in cn])
-        out[np.array(cn, dtype=np.int64)] = coded
-        rest = set(np.array(cn)[~ok].tolist())
-    else:
-        rest = set()
-    cn_set = set(cn)
-    for i, (k, v) in enumerate(keys):
-        if i not in cn_set or i in rest:
-            out[i] = encode_key(f"{k}:{v}")
+    n = len(values)
+    out = np.zeros(n, dtype=np.uint64)
+    kind = np.asarray(kinds, dtype=object)
+    cn = np.flatnonzero((kind == "national_id")
+                        & (np.fromiter(map(len, values), np.int64, count=n) == 18)
+                        & np.fromiter(map(str.isascii, values), np.bool_, count=n))
+    slow = np.ones(n, dtype=np.bool_)
+    if len(cn):
+        coded, ok = encode_cn_ids([values[i] for i in cn.tolist()])
+        out[cn[ok]] = coded[ok]
+        slow[cn[ok]] = False
+    for i in np.flatnonzero(slow).tolist():
+        out[i] = encode_key(f"{kinds[i]}:{values[i]}")
     return out
 
 
@@ -74,8 +93,9 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
     bit = {s: 1 << i for i, s in enumerate(services)}
     list_mask = {n: sum(bit[s] for s in svcs if s in bit) for n, svcs in services_of.items()}
     cols: dict[str, list[Any]] = defaultdict(list)
-    # names are numbered in order of first sight per block, then renumbered in sorted order
-    # (the order from_entries gives): the columns hold small integers, never a string per row
+    # names are numbered in order of first sight, per block with pandas' factorize (C speed),
+    # then renumbered in sorted order (the order from_entries gives): the columns hold small
+    # integers, never a string per row
     seen_lists: dict[str, int] = {}
     seen_labels: dict[str, int] = {}
 
@@ -86,6 +106,10 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
             seen[name] = len(seen)
         return seen[name]
 
+    def factorised(values: Sequence[Any]) -> tuple[Any, Any]:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        return codes, uniques.tolist()
+
     stmt = select(list_entries.c.subject_id, list_entries.c.id, list_entries.c.list,
                   list_entries.c.ground, list_entries.c.since, list_entries.c.until,
                   list_entries.c.furnisher_id, list_entries.c.platform,
@@ -95,20 +119,32 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
         sid, eid, lst, ground, since, until, fid, platform, lifted = zip(*block, strict=True)
         cols["subject"].append(np.array(sid, dtype=np.int64))
         cols["entry_id"].append(np.array(eid, dtype=np.int64))
-        cols["list"].append(np.array([number(seen_lists, n) for n in lst], dtype=np.int32))
-        cols["ground"].append(np.array([-1 if g is None else g for g in ground],
-                                       dtype=np.int8))
+        lcode, lnames = factorised(lst)
+        cols["list"].append(np.array([number(seen_lists, n) for n in lnames],
+                                     dtype=np.int32)[lcode])
+        grounds = np.asarray(ground, dtype=object)
+        grounds[pd.isna(grounds)] = -1
+        cols["ground"].append(grounds.astype(np.int8))
         cols["since"].append(_days(since))
         cols["until"].append(_days(until))
+        # the furnisher's label: its name, else the list's source (an external list)
+        fcode, fids = factorised(fid)
+        pair = (fcode.astype(np.int64) + 1) * len(lnames) + lcode
+        pairs, inverse = np.unique(pair, return_inverse=True)
+        label = [number(seen_labels, labels_by_id.get(fids[p // len(lnames) - 1])
+                        if p // len(lnames) else None) for p in pairs.tolist()]
+        source = [policy.lists[lnames[p % len(lnames)]].source for p in pairs.tolist()]
         cols["furnisher"].append(np.array(
-            [number(seen_labels, labels_by_id.get(f) or policy.lists[n].source)
-             for f, n in zip(fid, lst, strict=True)], dtype=np.int32))
-        cols["platform"].append(np.array([number(seen_labels, p) for p in platform],
-                                         dtype=np.int32))
-        mask = np.array([list_mask[n] for n in lst], dtype=np.uint32)
-        for i, text in enumerate(lifted):
-            if text:  # a sanction a court lifted refuses nothing while lifted
-                gone = {svc for svc, _ in json.loads(text)}
+            [lab if lab >= 0 else number(seen_labels, src)
+             for lab, src in zip(label, source, strict=True)], dtype=np.int32)[inverse])
+        pcode, pnames = factorised(platform)
+        cols["platform"].append(np.array([number(seen_labels, n) for n in pnames] + [-1],
+                                         dtype=np.int32)[pcode])
+        mask = np.array([list_mask[n] for n in lnames], dtype=np.uint32)[lcode]
+        texts = np.asarray(lifted, dtype=object)
+        for i in np.flatnonzero(~pd.isna(texts)).tolist():
+            if texts[i]:  # a sanction a court lifted refuses nothing while lifted
+                gone = {svc for svc, _ in json.loads(texts[i])}
                 mask[i] = sum(bit[s] for s in services_of[lst[i]]
                               if s in bit and s not in gone)
         cols["mask"].append(mask)
@@ -152,15 +188,18 @@ def _keys(conn: Connection, subject_ids: npt.NDArray[np.int64],
     rows: list[npt.NDArray[np.int64]] = []
     hashed: dict[int, str] = {}
     for block in _blocks(conn, stmt):
-        sid = np.array([r[0] for r in block], dtype=np.int64)
-        keys = [("document" if k in ("passport", "document") else k, v) for _, k, v in block]
-        coded = _codes(keys)
+        sids, raw_kinds, values = zip(*block, strict=True)
+        sid = np.array(sids, dtype=np.int64)
+        kcode, knames = pd.factorize(np.asarray(raw_kinds, dtype=object))
+        kinds = np.array(["document" if k in ("passport", "document") else k
+                          for k in knames.tolist()], dtype=object)[kcode].tolist()
+        coded = _codes(kinds, values)
         row = np.searchsorted(subject_ids, sid)
         known = row < len(subject_ids)
         known[known] &= subject_ids[row[known]] == sid[known]
-        for i in np.flatnonzero(known):
-            if not is_exact(int(coded[i])):
-                hashed[int(coded[i])] = f"{keys[i][0]}:{keys[i][1]}"
+        inexact = ~np.isin(coded >> np.uint64(TAG_SHIFT), sorted(EXACT_TAGS))
+        for i in np.flatnonzero(known & inexact).tolist():
+            hashed[int(coded[i])] = f"{kinds[i]}:{values[i]}"
         codes.append(coded[known])
         rows.append(row[known])
     if not codes:
