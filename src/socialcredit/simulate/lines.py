@@ -1,0 +1,151 @@
+"""Arrow tables → CSV / JSON Lines bytes, a chunk at a time, with the simulator's conventions.
+
+CSV: UTF-8, ``\\n`` line ends, a cell quoted only when it holds a comma, a double quote or a
+line break (as :mod:`csv`'s ``QUOTE_MINIMAL`` does), nulls as empty cells, booleans as
+``true``/``false``.  JSON Lines: one compact object per line, keys in column order, null values
+omitted, non-ASCII characters kept as they are (``ensure_ascii=False``).  Every line is built
+by Arrow compute kernels, so no Python code runs per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["csv_header", "write_csv", "write_jsonl"]
+
+
+def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as strings (nulls kept)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_string(column.type):
+        return column
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), pa.string())
+    return pc.cast(column, pa.string())
+
+
+def _bytes(arrays: list[pa.Array]) -> np.ndarray:
+    """The UTF-8 bytes of string arrays, concatenated (offsets ignored: a superset is fine)."""
+    parts = [np.frombuffer(a.buffers()[2], np.uint8) for a in arrays
+             if len(a) and a.buffers()[2] is not None]
+    return np.concatenate(parts) if parts else np.empty(0, np.uint8)
+
+
+def _has_any(arrays: list[pa.Array], chars: str) -> bool:
+    data = _bytes(arrays)
+    return any(bool((data == ord(c)).any()) for c in chars) or (
+        "\x00" in chars and bool((data < 0x20).any()))
+
+
+Slot = str | tuple[str, pa.Array, str]
+
+
+def _assemble(n: int, slots: Sequence[Slot]) -> pa.Array:
+    """One string per row: each slot is a literal, or (prefix, values, suffix) left out of the
+    row where the value is null.  Built with one ``take`` and one ``binary_join``."""
+    literals: dict[str, int] = {}
+    for slot in slots:
+        for text in (slot,) if isinstance(slot, str) else (slot[0], slot[2]):
+            if text:
+                literals.setdefault(text, len(literals))
+    pool = [pa.array(list(literals), pa.string())]
+    width = sum(
+        (1 if slot else 0) if isinstance(slot, str) else 1 + bool(slot[0]) + bool(slot[2])
+        for slot in slots
+    )
+    grid = np.empty((n, width), np.int32)
+    base, at = len(literals), 0
+    for slot in slots:
+        if isinstance(slot, str):
+            if slot:
+                grid[:, at] = literals[slot]
+                at += 1
+            continue
+        prefix, values, suffix = slot
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        pool.append(pc.fill_null(values, ""))
+        if prefix:
+            grid[:, at] = np.where(valid, literals[prefix], -1)
+            at += 1
+        grid[:, at] = np.where(valid, np.arange(base, base + n), -1)
+        at += 1
+        if suffix:
+            grid[:, at] = np.where(valid, literals[suffix], -1)
+            at += 1
+        base += n
+    present = grid >= 0
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    values = pa.concat_arrays(pool).take(pa.array(grid[present]))
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), "")
+
+
+def csv_header(columns: Sequence[str]) -> bytes:
+    """The header line of a CSV file with ``columns``."""
+    return (",".join(columns) + "\n").encode("utf-8")
+
+
+def _write(fh: BinaryIO, lines: pa.Array) -> None:
+    """Write the concatenated bytes of a string array without nulls."""
+    if len(lines) == 0:
+        return
+    _, offsets_buf, data = lines.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    fh.write(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    if not _has_any([cells], ',"\n\r'):
+        return cells
+    needs = pc.match_substring_regex(cells, r'[,"\n\r]')
+    escaped = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(needs, escaped, cells)
+
+
+def write_csv(fh: BinaryIO, table: pa.Table, columns: Sequence[str]) -> None:
+    """Append ``table``'s rows as CSV lines (``columns`` in that order, absent ones empty)."""
+    n = table.num_rows
+    if n == 0:
+        return
+    slots: list[Slot] = []
+    for i, name in enumerate(columns):
+        if i:
+            slots.append(",")
+        if name in table.column_names:
+            slots.append(("", _quoted(_text(table[name])), ""))
+    slots.append("\n")
+    _write(fh, _assemble(n, slots))
+
+
+def _json_string(cells: pa.Array) -> pa.Array:
+    if _has_any([cells], '"\\\x00'):
+        if pc.any(pc.match_substring_regex(cells, r"[\x00-\x1f]")).as_py():
+            raise ValueError("control characters in a simulated value")
+        cells = pc.replace_substring(cells, "\\", "\\\\")
+        cells = pc.replace_substring(cells, '"', '\\"')
+    return cells
+
+
+def write_jsonl(fh: BinaryIO, table: pa.Table, columns: Sequence[str]) -> None:
+    """Append ``table``'s rows as JSON Lines (keys in ``columns`` order, nulls omitted; the
+    first column must have no nulls)."""
+    n = table.num_rows
+    if n == 0:
+        return
+    present = [c for c in columns if c in table.column_names]
+    if table[present[0]].null_count:
+        raise ValueError(f"{present[0]} must be present in every JSON line")
+    slots: list[Slot] = []
+    for i, name in enumerate(present):
+        column = table[name].combine_chunks()
+        quote = '"' if pa.types.is_string(column.type) else ""
+        values = _json_string(column) if quote else _text(column)
+        slots.append((f'{"," if i else "{"}"{name}":{quote}', values, quote))
+    slots.append("}\n")
+    _write(fh, _assemble(n, slots))
