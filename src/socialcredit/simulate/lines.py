@@ -3,8 +3,9 @@
 CSV: UTF-8, ``\\n`` line ends, a cell quoted only when it holds a comma, a double quote or a
 line break (as :mod:`csv`'s ``QUOTE_MINIMAL`` does), nulls as empty cells, booleans as
 ``true``/``false``.  JSON Lines: one compact object per line, keys in column order, null values
-omitted, non-ASCII characters kept as they are (``ensure_ascii=False``).  Every line is built
-by Arrow compute kernels, so no Python code runs per row.
+omitted, non-ASCII characters kept as they are (``ensure_ascii=False``).  Arrow's CSV writer writes
+CSV chunks with nothing to quote; JSON lines are joined by Arrow compute kernels; no Python
+code runs per row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 __all__ = ["csv_header", "write_csv", "write_jsonl"]
 
@@ -41,49 +43,6 @@ def _has_any(arrays: list[pa.Array], chars: str) -> bool:
     data = _bytes(arrays)
     return any(bool((data == ord(c)).any()) for c in chars) or (
         "\x00" in chars and bool((data < 0x20).any()))
-
-
-Slot = str | tuple[str, pa.Array, str]
-
-
-def _assemble(n: int, slots: Sequence[Slot]) -> pa.Array:
-    """One string per row: each slot is a literal, or (prefix, values, suffix) left out of the
-    row where the value is null.  Built with one ``take`` and one ``binary_join``."""
-    literals: dict[str, int] = {}
-    for slot in slots:
-        for text in (slot,) if isinstance(slot, str) else (slot[0], slot[2]):
-            if text:
-                literals.setdefault(text, len(literals))
-    pool = [pa.array(list(literals), pa.string())]
-    width = sum(
-        (1 if slot else 0) if isinstance(slot, str) else 1 + bool(slot[0]) + bool(slot[2])
-        for slot in slots
-    )
-    grid = np.empty((n, width), np.int32)
-    base, at = len(literals), 0
-    for slot in slots:
-        if isinstance(slot, str):
-            if slot:
-                grid[:, at] = literals[slot]
-                at += 1
-            continue
-        prefix, values, suffix = slot
-        valid = values.is_valid().to_numpy(zero_copy_only=False)
-        pool.append(pc.fill_null(values, ""))
-        if prefix:
-            grid[:, at] = np.where(valid, literals[prefix], -1)
-            at += 1
-        grid[:, at] = np.where(valid, np.arange(base, base + n), -1)
-        at += 1
-        if suffix:
-            grid[:, at] = np.where(valid, literals[suffix], -1)
-            at += 1
-        base += n
-    present = grid >= 0
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(present.sum(axis=1), out=offsets[1:])
-    values = pa.concat_arrays(pool).take(pa.array(grid[present]))
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), "")
 
 
 def csv_header(columns: Sequence[str]) -> bytes:
@@ -113,14 +72,22 @@ def write_csv(fh: BinaryIO, table: pa.Table, columns: Sequence[str]) -> None:
     n = table.num_rows
     if n == 0:
         return
-    slots: list[Slot] = []
-    for i, name in enumerate(columns):
-        if i:
-            slots.append(",")
+    cells = {}
+    plain = True
+    for name in columns:
         if name in table.column_names:
-            slots.append(("", _quoted(_text(table[name])), ""))
-    slots.append("\n")
-    _write(fh, _assemble(n, slots))
+            column = table[name].combine_chunks()
+            cells[name] = column
+            if pa.types.is_string(column.type) and _has_any([column], ',"\n\r'):
+                plain = False
+        else:
+            cells[name] = pa.nulls(n, pa.string())
+    if plain:  # Arrow's writer, nothing to quote
+        pcsv.write_csv(pa.table(cells), fh,
+                       pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        return
+    quoted = [_quoted(pc.fill_null(_text(cells[name]), "")) for name in columns]
+    _write(fh, pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, ","), "\n", ""))
 
 
 def _json_string(cells: pa.Array) -> pa.Array:
@@ -141,11 +108,15 @@ def write_jsonl(fh: BinaryIO, table: pa.Table, columns: Sequence[str]) -> None:
     present = [c for c in columns if c in table.column_names]
     if table[present[0]].null_count:
         raise ValueError(f"{present[0]} must be present in every JSON line")
-    slots: list[Slot] = []
+    parts = []
     for i, name in enumerate(present):
         column = table[name].combine_chunks()
         quote = '"' if pa.types.is_string(column.type) else ""
         values = _json_string(column) if quote else _text(column)
-        slots.append((f'{"," if i else "{"}"{name}":{quote}', values, quote))
-    slots.append("}\n")
-    _write(fh, _assemble(n, slots))
+        opening = pa.repeat(pa.scalar(f'{"," if i else "{"}"{name}":{quote}'), n)
+        if quote:
+            parts.append(pc.binary_join_element_wise(opening, values, pa.repeat(quote, n), ""))
+        else:
+            parts.append(pc.binary_join_element_wise(opening, values, ""))
+    parts.append(pa.repeat(pa.scalar("}\n"), n))
+    _write(fh, pc.binary_join_element_wise(*parts, "", null_handling="skip"))

@@ -4,8 +4,9 @@ Each block of people yields, per furnisher, an Arrow table of rows (the furnishe
 except ``furnisher_record_id`` and ``corrects``, plus ``_day`` — days since 1970-01-01 —,
 ``_key`` — a block-unique row key — and ``_corrects`` — the key of the row a correction
 supersedes), sorted by ``_day`` in generation order.  :class:`Spool` appends them to one Arrow
-IPC file per furnisher in a scratch folder.  :meth:`Spool.finish` then reads those files
-memory-mapped, a window of days at a time (about :data:`WINDOW_ROWS` rows), orders the window
+IPC file per furnisher in a scratch folder, in batches of :data:`BUCKET_DAYS` days.
+:meth:`Spool.finish` then reads those files a window of days at a time (about
+:data:`WINDOW_ROWS` rows; each batch is read once), orders the window
 stably by day (so the output is the same as one stable sort of every row), numbers the rows
 (``<prefix>-00000001`` …), resolves ``corrects``, mixes in the deliberately broken rows
 (:mod:`socialcredit.simulate.faults`) and appends the window to the furnisher's file.  Memory
@@ -27,11 +28,12 @@ from socialcredit.simulate.faults import FaultCursor, inject_table_faults
 from socialcredit.simulate.lines import csv_header, write_csv, write_jsonl
 from socialcredit.simulate.records import Draft, FurnisherSpec
 
-__all__ = ["BOOL_FIELDS", "INT_FIELDS", "WINDOW_ROWS", "Spool", "drafts_table", "row_schema"]
+__all__ = ["BOOL_FIELDS", "BUCKET_DAYS", "INT_FIELDS", "WINDOW_ROWS", "Spool", "drafts_table", "row_schema"]
 
 INT_FIELDS = frozenset({"amount_minor", "ground", "days_past_due", "rating", "years"})
 BOOL_FIELDS = frozenset({"full", "full_time"})
 WINDOW_ROWS = 500_000
+BUCKET_DAYS = 8
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 _INTERNAL = ("_day", "_key", "_corrects")
 
@@ -95,27 +97,38 @@ def record_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(f"{prefix}-", digits, "")
 
 
-def _windows(days: list[np.ndarray], rows: int) -> list[tuple[int, int]]:
-    """Day ranges [lo, hi) holding about ``rows`` rows each (a busier day is never split)."""
-    days = [d for d in days if len(d)]
-    if not days:
-        return []
-    lo = min(int(d[0]) for d in days)
-    hi = max(int(d[-1]) for d in days) + 1
-    counts = sum(np.bincount(d - lo, minlength=hi - lo) for d in days)
-    cum = np.cumsum(counts)
-    cuts = np.searchsorted(cum, np.arange(rows, int(cum[-1]), rows), side="left") + 1
-    bounds = np.unique(np.concatenate([[0], cuts, [hi - lo]])) + lo
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+def _windows(buckets: list[tuple[int, int]], rows: int) -> list[list[int]]:
+    """Batch numbers grouped into windows of consecutive buckets of about ``rows`` rows (one
+    bucket is never split); ``buckets`` holds (bucket, rows) per batch, in batch order."""
+    by_bucket: dict[int, list[int]] = {}
+    sizes: dict[int, int] = {}
+    for number, (bucket, n) in enumerate(buckets):
+        by_bucket.setdefault(bucket, []).append(number)
+        sizes[bucket] = sizes.get(bucket, 0) + n
+    windows: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for bucket in sorted(by_bucket):
+        if current and size + sizes[bucket] > rows:
+            windows.append(sorted(current))
+            current, size = [], 0
+        current += by_bucket[bucket]
+        size += sizes[bucket]
+    if current:
+        windows.append(sorted(current))
+    return windows
 
 
 class Spool:
-    """Scratch files of spooled rows, one per furnisher, under ``folder``."""
+    """Scratch files of spooled rows, one per furnisher, under ``folder``: each block's rows
+    are cut into record batches of :data:`BUCKET_DAYS` days, so that a window reads only its
+    own batches, once."""
 
     def __init__(self, folder: Path, specs: Sequence[FurnisherSpec]) -> None:
         self.folder = folder
         self.specs = tuple(specs)
         self._writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
+        self._buckets: dict[str, list[tuple[int, int]]] = {}
 
     def add(self, spec: FurnisherSpec, table: pa.Table) -> None:
         """Append one block's rows of ``spec`` (sorted by day, :func:`row_schema`)."""
@@ -125,7 +138,14 @@ class Spool:
         if writer is None:
             writer = pa.ipc.new_file(self.folder / f"{spec.name}.arrow", row_schema(spec))
             self._writers[spec.name] = writer
-        writer.write_table(table.combine_chunks(), max_chunksize=1 << 30)
+            self._buckets[spec.name] = []
+        table = table.combine_chunks()
+        bucket = table["_day"].to_numpy() // BUCKET_DAYS
+        cuts = np.concatenate([[0], np.nonzero(np.diff(bucket))[0] + 1, [len(bucket)]])
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            for batch in table.slice(int(start), int(stop - start)).to_batches():
+                writer.write_batch(batch)
+                self._buckets[spec.name].append((int(bucket[start]), batch.num_rows))
 
     def finish(
         self, out_dir: Path, rng: random.Random, bad_row_rate: float
@@ -139,31 +159,27 @@ class Spool:
 
     def _merge(self, spec: FurnisherSpec, path: Path, rng: random.Random, rate: float,
                cursor: FaultCursor) -> tuple[int, int]:
-        batches: list[pa.RecordBatch] = []
-        if spec.name in self._writers:
-            reader = pa.ipc.open_file(pa.memory_map(str(self.folder / f"{spec.name}.arrow")))
-            batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-        days = [b.column("_day").to_numpy() for b in batches]
-        number, bad_number, bad_rows = 0, sum(len(d) for d in days), 0
-        columns = spec.columns
+        buckets = self._buckets.get(spec.name, [])
+        number, bad_rows = 0, 0
+        bad_number = sum(n for _, n in buckets)
         write = write_csv if spec.fmt == "csv" else write_jsonl
         with path.open("wb") as fh:
             if spec.fmt == "csv":
-                fh.write(csv_header(columns))
-            for lo, hi in _windows(days, WINDOW_ROWS):
-                pieces = []
-                for batch, d in zip(batches, days, strict=True):
-                    start, stop = np.searchsorted(d, [lo, hi], side="left")
-                    if stop > start:
-                        pieces.append(batch.slice(int(start), int(stop - start)))
-                window = sort_by_day(pa.Table.from_batches(pieces, row_schema(spec)))
-                numbers = np.arange(number + 1, number + window.num_rows + 1)
-                number += window.num_rows
-                table = self._numbered(spec, window, numbers)
-                table, bad, bad_number = inject_table_faults(rng, spec, table, rate, cursor,
-                                                             bad_number)
-                bad_rows += bad
-                write(fh, table, columns)
+                fh.write(csv_header(spec.columns))
+            if not buckets:
+                return 0, 0
+            with pa.OSFile(str(self.folder / f"{spec.name}.arrow")) as source:
+                reader = pa.ipc.open_file(source)
+                for batches in _windows(buckets, WINDOW_ROWS):
+                    window = sort_by_day(pa.Table.from_batches(
+                        [reader.get_batch(i) for i in batches], row_schema(spec)))
+                    numbers = np.arange(number + 1, number + window.num_rows + 1)
+                    number += window.num_rows
+                    table = self._numbered(spec, window, numbers)
+                    table, bad, bad_number = inject_table_faults(rng, spec, table, rate, cursor,
+                                                                 bad_number)
+                    bad_rows += bad
+                    write(fh, table, spec.columns)
         return number + bad_rows, bad_rows
 
     @staticmethod
