@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import io
 import json
-from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
+from typer.testing import CliRunner
 
+from socialcredit.cli import app as cli_app
 from socialcredit.simulate import FURNISHERS, simulate
 from socialcredit.simulate import spool as spool_module
 from socialcredit.simulate.lines import write_csv, write_jsonl
@@ -103,8 +104,11 @@ def test_corrections_follow_what_they_correct_across_blocks(blocks: Path) -> Non
 
 
 def test_block_runs_are_deterministic(tmp_path: Path) -> None:
+    done: list[int] = []
     for name in ("a", "b"):
-        simulate(tmp_path / name, subjects=2500, seed=4, as_of=AS_OF, block_size=1000)
+        simulate(tmp_path / name, subjects=2500, seed=4, as_of=AS_OF, block_size=1000,
+                 progress=done.append)
+    assert done == [1000, 1000, 500] * 2
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert not any(name.startswith(".") for name in files)  # the scratch folder is gone
     for name in files:
@@ -151,3 +155,15 @@ def test_lines_read_back_as_the_values(rows: list[tuple[str | None, int | None, 
          {True: "true", False: "false", None: ""}[b], ""]
         for i, (s, n, b) in enumerate(rows)
     ]
+
+
+def test_cli_simulate_writes_the_manifest(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli_app, ["simulate", "--subjects", "1500", "--seed", "3",
+                                          "--out", str(tmp_path / "sim"), "--json"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["subjects"] == 1500
+    on_disk = json.loads((tmp_path / "sim" / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == manifest
+    lines = (tmp_path / "sim" / "population.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1501

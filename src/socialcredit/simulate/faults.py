@@ -1,7 +1,8 @@
 """Deliberately broken rows, so that ingestion's validation and de-duplication are exercised.
 
 A fraction ``rate`` of the rows of each window of a file (rounded stochastically, see
-:mod:`socialcredit.simulate.spool`) is added as broken copies of good rows of the window, cycling over :data:`FAULTS` across all files so every kind of fault appears:
+:mod:`socialcredit.simulate.spool`) is added as broken copies of good rows of the window,
+cycling over :data:`FAULTS` across all files so every kind of fault appears:
 
 * ``bad_check_character`` — ``national_id`` with a wrong ISO 7064 MOD 11-2 check character;
 * ``impossible_date`` — ``occurred_at`` such as ``2023-02-30`` or ``2023-13-01``;
@@ -108,7 +109,10 @@ def inject_table_faults(
                 break
         if src is None:
             continue
-        at = rng.randint(src + 1, min(n, src + 50)) if fault == "duplicate_row" else rng.randint(0, n)
+        if fault == "duplicate_row":
+            at = rng.randint(src + 1, min(n, src + 50))
+        else:
+            at = rng.randint(0, n)
         picks.append((at, fault, src))
     if not picks:
         return table, 0, number

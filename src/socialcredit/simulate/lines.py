@@ -55,7 +55,8 @@ def _write(fh: BinaryIO, lines: pa.Array) -> None:
     if len(lines) == 0:
         return
     _, offsets_buf, data = lines.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)
+    offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
     fh.write(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
 
 

@@ -15,7 +15,6 @@ million people) — the only state that grows with the population.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
@@ -131,7 +130,8 @@ class PeopleBlock:
             "national_id": self.national_id,
             "phone": self.phone,
             "name": self.name,
-            "birth_date": pc.cast(pa.array(self.birth.astype(np.int32), pa.date32()), pa.string()),
+            "birth_date": pc.cast(pa.array(self.birth.astype(np.int32), pa.date32()),
+                                  pa.string()),
             "sex": pc.take(_SEXES, pa.array(self.male.astype(np.int8))),
             "region_code": pc.cast(pa.array(self.region), pa.string()),
         })
@@ -196,9 +196,9 @@ def draw_people(
     used_ids: UsedKeys,
     used_phones: UsedKeys,
 ) -> PeopleBlock:
-    """Draw block ``index``: ``size`` people (population indices ``start``…) aged 18–80 on ``as_of``; their
-    identity numbers and phones differ from every key in ``used_ids`` / ``used_phones``, which
-    are updated."""
+    """Draw block ``index``: ``size`` people (population indices ``start``…) aged 18–80 on
+    ``as_of``; their identity numbers and phones differ from every key in ``used_ids`` /
+    ``used_phones``, which are updated."""
     male = rng.random(size) < _MALE_SHARE
     ages = _AGES[np.searchsorted(_AGE_CUM, rng.random(size) * _AGE_CUM[-1], side="right")]
     # first and last possible birth day (days since 1970) for each age in whole years on as_of

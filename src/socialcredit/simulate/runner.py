@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,7 @@ def simulate(
     as_of: dt.date,
     bad_row_rate: float = 0.003,
     block_size: int = BLOCK_SIZE,
+    progress: Callable[[int], None] | None = None,
 ) -> SimulationManifest:
     """Write a synthetic population of ``subjects`` people and its records to ``out_dir``.
 
@@ -95,6 +97,7 @@ def simulate(
     record about a person comes from their block, and furnisher rows are spooled to a scratch
     folder inside ``out_dir`` and merged into date order (:mod:`socialcredit.simulate.spool`),
     so memory stays bounded by the block, not the population: 10 million people take minutes.
+    ``progress`` is called with the number of people of each block once it is drawn.
 
     Raises:
         ValueError: ``subjects`` or ``block_size`` below 1, or ``bad_row_rate`` outside [0, 1).
@@ -146,6 +149,8 @@ def simulate(
             listed[list(courts.active)] = True
             write_csv(tickets, tickets_block(np_rng["tickets"], block, listed, riders),
                       TICKET_COLUMNS)
+            if progress is not None:
+                progress(len(block))
         counts = spool.finish(out_dir, _python_rng(_seeds(seed, -1)["population"]), bad_row_rate)
     entries = [
         FurnisherFile(name=spec.name, kind=spec.kind, file=spec.file,

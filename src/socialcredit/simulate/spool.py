@@ -28,11 +28,20 @@ from socialcredit.simulate.faults import FaultCursor, inject_table_faults
 from socialcredit.simulate.lines import csv_header, write_csv, write_jsonl
 from socialcredit.simulate.records import Draft, FurnisherSpec
 
-__all__ = ["BOOL_FIELDS", "BUCKET_DAYS", "INT_FIELDS", "WINDOW_ROWS", "Spool", "drafts_table", "row_schema"]
+__all__ = [
+    "BOOL_FIELDS",
+    "BUCKET_DAYS",
+    "INT_FIELDS",
+    "WINDOW_ROWS",
+    "Spool",
+    "conform",
+    "drafts_table",
+    "row_schema",
+]
 
 INT_FIELDS = frozenset({"amount_minor", "ground", "days_past_due", "rating", "years"})
 BOOL_FIELDS = frozenset({"full", "full_time"})
-WINDOW_ROWS = 500_000
+WINDOW_ROWS = 250_000
 BUCKET_DAYS = 8
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 _INTERNAL = ("_day", "_key", "_corrects")
@@ -45,7 +54,8 @@ def row_schema(spec: FurnisherSpec) -> pa.Schema:
     for name in spec.columns:
         if name in ("furnisher_record_id", "corrects"):
             continue
-        kind = pa.int64() if name in INT_FIELDS else pa.bool_() if name in BOOL_FIELDS else pa.string()
+        kind = (pa.int64() if name in INT_FIELDS
+                else pa.bool_() if name in BOOL_FIELDS else pa.string())
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
 

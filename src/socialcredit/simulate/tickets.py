@@ -78,5 +78,7 @@ def tickets_block(
         "service": pc.take(pa.array([s for s, _ in SERVICE_WEIGHTS]), pa.array(service)),
         "national_id": pc.if_else(is_ride, "", block.national_id.take(who)),
         "phone": pc.if_else(pa.array(shown), block.phone.take(who), ""),
-        "platform": pc.if_else(is_ride, pc.take(pa.array(_PLATFORMS), pa.array(caocao.astype(np.int8))), ""),
+        "platform": pc.if_else(
+            is_ride, pc.take(pa.array(_PLATFORMS), pa.array(caocao.astype(np.int8))), ""
+        ),
     })
