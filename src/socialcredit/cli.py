@@ -642,7 +642,9 @@ def simulate_cmd(
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
-    manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of))
+    with _bar(not as_json, "people simulated", subjects) as tick:
+        manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of),
+                            progress=tick)
     if as_json:
         _out(manifest.model_dump(mode="json"))
     else:

@@ -180,9 +180,11 @@ def generate_courts(
     people: Sequence[Person],
     as_of: dt.date,
     debtors: Sequence[Debtor],
+    counters: dict[tuple[int, int], int] | None = None,
 ) -> CourtOutcome:
     """Simulate enforcement cases; ``debtors`` are defaulted borrowers their lender may sue
-    (sued at least 60 days after the default)."""
+    (sued at least 60 days after the default).  ``counters`` (court index, year) → last case
+    number is advanced in place, so case numbers stay unique across blocks of people."""
     out = CourtOutcome(drafts={name: [] for name, _, _ in COURTS})
     target = round(len(people) * JUDGMENT_SHARE)
     cases: list[tuple[Person, Debtor | None]] = [
@@ -194,7 +196,7 @@ def generate_courts(
             break
         if i not in taken:
             cases.append((people[i], None))
-    counters: dict[tuple[int, int], int] = {}
+    counters = {} if counters is None else counters
     start, last = shift_years(as_of, -4), as_of - dt.timedelta(days=30)
     for person, debtor in cases:
         adult = max(start, shift_years(person.birth_date, 18))

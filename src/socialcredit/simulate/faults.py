@@ -1,7 +1,8 @@
 """Deliberately broken rows, so that ingestion's validation and de-duplication are exercised.
 
-A fraction ``rate`` of each file's rows (rounded stochastically) is added as broken copies of
-good rows, cycling over :data:`FAULTS` across all files so every kind of fault appears:
+A fraction ``rate`` of the rows of each window of a file (rounded stochastically, see
+:mod:`socialcredit.simulate.spool`) is added as broken copies of good rows of the window,
+cycling over :data:`FAULTS` across all files so every kind of fault appears:
 
 * ``bad_check_character`` — ``national_id`` with a wrong ISO 7064 MOD 11-2 check character;
 * ``impossible_date`` — ``occurred_at`` such as ``2023-02-30`` or ``2023-13-01``;
@@ -17,13 +18,15 @@ each broken row has exactly one fault, and good rows are never altered.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
 
 from socialcredit.simulate.identifiers import with_wrong_check
 from socialcredit.simulate.records import KIND_FIELDS, FurnisherSpec, Row
 
-__all__ = ["FAULTS", "UNKNOWN_KINDS", "FaultCursor", "inject_faults"]
+__all__ = ["FAULTS", "UNKNOWN_KINDS", "FaultCursor", "inject_table_faults"]
 
 FAULTS: tuple[str, ...] = (
     "bad_check_character",
@@ -50,14 +53,6 @@ class FaultCursor:
         return fault
 
 
-def _applies(fault: str, row: Row) -> bool:
-    if fault == "bad_check_character":
-        return "national_id" in row
-    if fault == "negative_amount":
-        return "amount_minor" in row
-    return True
-
-
 def _break(fault: str, rng: random.Random, bad: Row) -> None:
     if fault == "bad_check_character":
         bad["national_id"] = with_wrong_check(rng, str(bad["national_id"]))
@@ -71,52 +66,67 @@ def _break(fault: str, rng: random.Random, bad: Row) -> None:
         del bad[rng.choice(KIND_FIELDS[str(bad["kind"])])]
 
 
-def _pick(rng: random.Random, rows: Sequence[Row], fault: str) -> int | None:
+def _pick(rng: random.Random, n: int, fault: str, has: dict[str, np.ndarray]) -> int | None:
+    """A random row index the fault applies to (a row with a ``national_id`` for a wrong check
+    character, with an ``amount_minor`` for a negative amount), or None after 20 tries."""
+    need = {"bad_check_character": "national_id", "negative_amount": "amount_minor"}.get(fault)
     for _ in range(20):
-        i = rng.randrange(len(rows))
-        if _applies(fault, rows[i]):
+        i = rng.randrange(n)
+        if need is None or has[need][i]:
             return i
     return None
 
 
-def inject_faults(
+def inject_table_faults(
     rng: random.Random,
     spec: FurnisherSpec,
-    rows: Sequence[Row],
+    table: pa.Table,
     rate: float,
     cursor: FaultCursor,
-) -> tuple[list[Row], int]:
-    """Return ``rows`` with broken rows mixed in, and the number of broken rows."""
-    if not rows or rate <= 0:
-        return list(rows), 0
-    wanted = int(len(rows) * rate + rng.random())
-    inserts: list[tuple[int, Row]] = []  # (insert before this good row index, bad row)
-    number = len(rows)
+    number: int,
+) -> tuple[pa.Table, int, int]:
+    """Mix broken copies of ``table``'s rows (columns :attr:`FurnisherSpec.columns`) into it.
+
+    A fraction ``rate`` of the rows (rounded stochastically) is added; broken copies other than
+    duplicates are numbered from ``number + 1``.  Returns the table, the number of broken rows
+    and the last number used."""
+    n = table.num_rows
+    if n == 0 or rate <= 0:
+        return table, 0, number
+    wanted = int(n * rate + rng.random())
+    has = {
+        name: (table[name].is_valid().to_numpy(zero_copy_only=False)
+               if name in table.column_names else np.zeros(n, bool))
+        for name in ("national_id", "amount_minor")
+    }
+    picks: list[tuple[int, str, int]] = []  # (insert before this good row, fault, source row)
     for _ in range(wanted):
         src: int | None = None
         for _attempt in range(len(FAULTS)):
             fault = cursor.next()
-            src = _pick(rng, rows, fault)
+            src = _pick(rng, n, fault, has)
             if src is not None:
                 break
         if src is None:
             continue
         if fault == "duplicate_row":
-            inserts.append((rng.randint(src + 1, min(len(rows), src + 50)), dict(rows[src])))
-            continue
-        bad = dict(rows[src])
-        number += 1
-        bad["furnisher_record_id"] = spec.record_id(number)
-        bad.pop("corrects", None)
-        _break(fault, rng, bad)
-        inserts.append((rng.randint(0, len(rows)), bad))
-    inserts.sort(key=lambda item: item[0])
-    out: list[Row] = []
-    j = 0
-    for i, row in enumerate(rows):
-        while j < len(inserts) and inserts[j][0] == i:
-            out.append(inserts[j][1])
-            j += 1
-        out.append(row)
-    out.extend(bad for _, bad in inserts[j:])
-    return out, len(inserts)
+            at = rng.randint(src + 1, min(n, src + 50))
+        else:
+            at = rng.randint(0, n)
+        picks.append((at, fault, src))
+    if not picks:
+        return table, 0, number
+    bad_rows: list[Row] = []
+    copies = table.take(pa.array([src for _, _, src in picks])).to_pylist()
+    for (_, fault, _), copy in zip(picks, copies, strict=True):
+        bad: Row = {k: v for k, v in copy.items() if v is not None}
+        if fault != "duplicate_row":
+            number += 1
+            bad["furnisher_record_id"] = spec.record_id(number)
+            bad.pop("corrects", None)
+            _break(fault, rng, bad)
+        bad_rows.append(bad)
+    keys = np.concatenate([np.arange(n) * 2 + 1, np.array([at for at, _, _ in picks]) * 2])
+    order = np.argsort(keys, kind="stable")
+    merged = pa.concat_tables([table, pa.Table.from_pylist(bad_rows, schema=table.schema)])
+    return merged.take(pa.array(order)), len(picks), number

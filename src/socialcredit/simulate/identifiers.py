@@ -22,7 +22,14 @@ import phonenumbers
 from stdnum.cn import ric
 from stdnum.iso7064 import mod_11_2
 
-__all__ = ["REGIONS", "national_id", "region_valid", "random_mobile", "with_wrong_check"]
+__all__ = [
+    "MOBILE_PREFIXES",
+    "REGIONS",
+    "national_id",
+    "random_mobile",
+    "region_valid",
+    "with_wrong_check",
+]
 
 #: (6-digit region code, prefecture/county name) — real codes, mostly urban districts.
 REGIONS: tuple[tuple[str, str], ...] = (
@@ -70,14 +77,16 @@ REGIONS: tuple[tuple[str, str], ...] = (
     ("140121", "太原市清徐县"),
 )
 
-#: Mobile prefixes (1 + 2 digits) with rough integer weights by subscriber base.
-_MOBILE_PREFIXES: tuple[tuple[int, int], ...] = (
+#: Mobile prefixes (1 + 2 digits) with rough integer weights by subscriber base.  Every
+#: 11-digit number under these prefixes is valid for ``phonenumbers`` (its CN mobile pattern
+#: only looks at the first three digits here; ``tests/test_simulate.py`` checks each number).
+MOBILE_PREFIXES: tuple[tuple[int, int], ...] = (
     *((p, 6) for p in range(130, 140)),
     *((p, 4) for p in (150, 151, 152, 153, 155, 156, 157, 158, 159)),
     *((p, 5) for p in range(180, 190)),
     *((p, 2) for p in (166, 176, 177, 178, 191, 193, 195, 198, 199)),
 )
-_PREFIX_POOL = tuple(p * 100_000_000 for p, w in _MOBILE_PREFIXES for _ in range(w))
+_PREFIX_POOL = tuple(p * 100_000_000 for p, w in MOBILE_PREFIXES for _ in range(w))
 _CHECK_CHARS = "0123456789X"
 
 

@@ -136,13 +136,16 @@ def generate_lenders(
     people: Sequence[Person],
     as_of: dt.date,
     enrolments: Mapping[int, Enrolment],
+    counters: dict[str, int] | None = None,
 ) -> tuple[dict[str, list[Draft]], list[Debtor]]:
     """Loan defaults and repayments per lender, and the borrowers with a default never fully
     repaid (one per person, candidates for a court judgment), in random order.
-    ``enrolments`` (person index → :class:`Enrolment`) decides who may have campus loans."""
+    ``enrolments`` (person index → :class:`Enrolment`) decides who may have campus loans;
+    ``counters["loan"]``, the last loan number, is advanced in place (unique across blocks)."""
     drafts: dict[str, list[Draft]] = {"bank-icbc": [], "pay-alipay": []}
     unpaid: list[Debtor] = []
-    seq = 0
+    counters = {} if counters is None else counters
+    seq = counters.get("loan", 0)
     start = shift_years(as_of, -4)
     for i in rng.sample(range(len(people)), round(len(people) * DEFAULT_SHARE)):
         person = people[i]
@@ -194,6 +197,7 @@ def generate_lenders(
                 if full:
                     continue
             unpaid.append(Debtor(person, LENDER_NAMES[lender], day))
+    counters["loan"] = seq
     rng.shuffle(unpaid)
     first_debt: dict[int, Debtor] = {}
     for debtor in unpaid:

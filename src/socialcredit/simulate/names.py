@@ -15,7 +15,11 @@ import itertools
 import random
 from collections.abc import Sequence
 
-__all__ = ["SURNAMES", "GIVEN_FEMALE", "GIVEN_MALE", "GIVEN_NEUTRAL", "draw_names"]
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["SURNAMES", "GIVEN_FEMALE", "GIVEN_MALE", "GIVEN_NEUTRAL", "draw_names", "draw_names_np"]
 
 #: (surname, approximate share of the population in per cent), MPS name reports.
 SURNAMES: tuple[tuple[str, float], ...] = (
@@ -105,3 +109,26 @@ def draw_names(rng: random.Random, sexes: Sequence[str]) -> list[str]:
             given = (male_first[i] if male else female_first[i]) + given
         names.append(surnames[i] + given)
     return names
+
+
+def _draw(rng: np.random.Generator, values: Sequence[str], cum: Sequence[float], n: int
+          ) -> pa.Array:
+    cum_arr = np.asarray(cum)
+    idx = np.searchsorted(cum_arr, rng.random(n) * cum_arr[-1], side="right")
+    return pc.take(pa.array(values), pa.array(np.minimum(idx, len(values) - 1)))
+
+
+def draw_names_np(rng: np.random.Generator, male: np.ndarray) -> pa.Array:
+    """:func:`draw_names` for a block: one Han name per entry of the boolean mask ``male``,
+    same frequencies, drawn with NumPy; returns an Arrow string array."""
+    n = len(male)
+    is_male = pa.array(male)
+    surname = _draw(rng, _SURNAME_VALUES, _SURNAME_CUM, n)
+    last = pc.if_else(is_male, _draw(rng, _MALE, _MALE_CUM, n), _draw(rng, _FEMALE, _FEMALE_CUM, n))
+    first = pc.if_else(
+        is_male,
+        _draw(rng, _MALE_FIRST, _MALE_FIRST_CUM, n),
+        _draw(rng, _FEMALE_FIRST, _FEMALE_FIRST_CUM, n),
+    )
+    first = pc.if_else(pa.array(rng.random(n) < _SINGLE_GIVEN_SHARE), "", first)
+    return pc.binary_join_element_wise(surname, first, last, "")

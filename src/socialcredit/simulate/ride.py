@@ -19,18 +19,19 @@ Figures (sources / assumptions):
 from __future__ import annotations
 
 import datetime as dt
-import random
-from collections.abc import Sequence
 
-from socialcredit.simulate.population import Person
-from socialcredit.simulate.records import Draft, Value
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialcredit.simulate.people import PeopleBlock
 
 __all__ = [
     "LOW_RATED_BOTH_SHARE",
     "LOW_RATED_RIDER_SHARE",
     "PLATFORMS",
     "RIDER_SHARE",
-    "generate_ride_hail",
+    "ride_block",
 ]
 
 #: Platform furnisher names and their trip id prefixes.
@@ -41,52 +42,67 @@ BOTH_SHARE = 0.05
 LOW_RATED_RIDER_SHARE = 0.009
 LOW_RATED_BOTH_SHARE = 0.3
 VERIFIED_SHARE = 0.7
-_RATING_CUM_NORMAL = (0.01, 0.02, 0.05, 0.22, 1.0)
-_RATING_CUM_LOW = (0.25, 0.5, 0.75, 0.9, 1.0)
+_RATING_CUM_NORMAL = np.array((0.01, 0.02, 0.05, 0.22, 1.0))
+_RATING_CUM_LOW = np.array((0.25, 0.5, 0.75, 0.9, 1.0))
+_EPOCH = dt.date(1970, 1, 1)
 
 
-def generate_ride_hail(
-    rng: random.Random, people: Sequence[Person], as_of: dt.date
-) -> tuple[dict[str, list[Draft]], dict[str, list[Person]]]:
-    """Driver ratings of riders per platform, and each platform's riders in random order."""
-    drafts: dict[str, list[Draft]] = {p: [] for p in PLATFORMS}
-    riders: dict[str, list[Person]] = {p: [] for p in PLATFORMS}
-    n = len(people)
-    window = [as_of - dt.timedelta(days=d) for d in range(365)]
-    trips = dict.fromkeys(PLATFORMS, 0)
-    for rider in (people[i] for i in rng.sample(range(n), round(n * RIDER_SHARE))):
-        low = rng.random() < LOW_RATED_RIDER_SHARE
-        cum = _RATING_CUM_LOW if low else _RATING_CUM_NORMAL
-        r = rng.random()
-        both = LOW_RATED_BOTH_SHARE if low else BOTH_SHARE
-        counts = (
-            {"ride-didi": rng.randint(3, 20), "ride-caocao": rng.randint(3, 12)}
-            if r < both
-            else {"ride-caocao": rng.randint(3, 30)}
-            if r < both + CAOCAO_ONLY_SHARE
-            else {"ride-didi": rng.randint(3, 30)}
+def ride_block(
+    rng: np.random.Generator, block: PeopleBlock, as_of: dt.date, trips: dict[str, int]
+) -> tuple[dict[str, dict[str, pa.Array]], dict[str, np.ndarray]]:
+    """Driver ratings of riders per platform (spool columns, see
+    :mod:`socialcredit.simulate.spool`) and each platform's riders (block indices, in random
+    order).  ``trips`` holds each platform's last trip number and is advanced, so trip ids
+    stay unique across blocks."""
+    n = len(block)
+    riders = rng.choice(n, round(n * RIDER_SHARE), replace=False)
+    k = len(riders)
+    low = rng.random(k) < LOW_RATED_RIDER_SHARE
+    r = rng.random(k)
+    both_share = np.where(low, LOW_RATED_BOTH_SHARE, BOTH_SHARE)
+    both = r < both_share
+    caocao_only = ~both & (r < both_share + CAOCAO_ONLY_SHARE)
+    counts = {
+        "ride-didi": np.where(
+            both, rng.integers(3, 21, k), np.where(caocao_only, 0, rng.integers(3, 31, k))
+        ),
+        "ride-caocao": np.where(
+            both, rng.integers(3, 13, k), np.where(caocao_only, rng.integers(3, 31, k), 0)
+        ),
+    }
+    today = (as_of - _EPOCH).days
+    rows: dict[str, dict[str, pa.Array]] = {}
+    users: dict[str, np.ndarray] = {}
+    for platform, prefix in PLATFORMS.items():
+        uses = counts[platform] > 0
+        who, count = riders[uses], counts[platform][uses]
+        users[platform] = who
+        verified = np.repeat(rng.random(len(who)) < VERIFIED_SHARE, count)
+        person = pa.array(np.repeat(who, count))
+        m = int(count.sum())
+        cum = np.where(np.repeat(low[uses], count)[:, None], _RATING_CUM_LOW, _RATING_CUM_NORMAL)
+        rating = (rng.random(m)[:, None] >= cum).sum(axis=1) + 1
+        days = today - rng.integers(0, 365, m)
+        trip = trips[platform] + np.cumsum(rng.integers(1, 501, m))
+        if m:
+            trips[platform] = int(trip[-1])
+        iso = pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string())
+        trip_id = pc.binary_join_element_wise(
+            prefix,
+            pc.replace_substring(iso, "-", ""),
+            pc.utf8_lpad(pc.cast(pa.array(trip), pa.string()), 10, "0"),
+            "",
         )
-        for platform, count in counts.items():
-            riders[platform].append(rider)
-            verified = rng.random() < VERIFIED_SHARE
-            prefix = PLATFORMS[platform]
-            for rating in rng.choices((1, 2, 3, 4, 5), cum_weights=cum, k=count):
-                day = window[rng.randrange(365)]
-                trips[platform] += rng.randint(1, 500)
-                fields: dict[str, Value] = {
-                    "rating": rating,
-                    "trip_id": f"{prefix}{day.year}{day.month:02d}{day.day:02d}"
-                    f"{trips[platform]:010d}",
-                }
-                drafts[platform].append(
-                    Draft(
-                        "ride_rating",
-                        day,
-                        rider,
-                        fields,
-                        with_national_id=verified,
-                        with_phone=True,
-                        with_name=verified,
-                    )
-                )
-    return drafts, riders
+        shown = pa.array(verified)
+        rows[platform] = {
+            "_day": pa.array(days.astype(np.int32)),
+            "_key": pa.array((block.index << 32) + np.arange(m)),
+            "kind": pa.array(["ride_rating"] * m),
+            "occurred_at": iso,
+            "national_id": pc.if_else(shown, block.national_id.take(person), None),
+            "phone": block.phone.take(person),
+            "name": pc.if_else(shown, block.name.take(person), None),
+            "rating": pa.array(rating),
+            "trip_id": trip_id,
+        }
+    return rows, users

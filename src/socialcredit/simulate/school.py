@@ -21,20 +21,23 @@ population; a real registry has one furnisher per school or the MOE's student re
 from __future__ import annotations
 
 import datetime as dt
-import random
-from collections.abc import Sequence
 from typing import NamedTuple
 
-from socialcredit.simulate.dates import shift_years
-from socialcredit.simulate.population import Person
-from socialcredit.simulate.records import Draft, phone_draft
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["FULL_TIME_SHARE", "SCHOOL", "STUDENT_SHARE", "Enrolment", "generate_school"]
+from socialcredit.simulate.dates import shift_years
+from socialcredit.simulate.people import PeopleBlock, date_parts
+from socialcredit.simulate.records import PHONE_SHARE
+
+__all__ = ["FULL_TIME_SHARE", "SCHOOL", "STUDENT_SHARE", "Enrolment", "school_block"]
 
 SCHOOL = "school-pku"
 STUDENT_SHARE = 0.45
 FULL_TIME_SHARE = 0.85
 _MIN_AGE, _MAX_AGE = 18, 24
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class Enrolment(NamedTuple):
@@ -45,33 +48,45 @@ class Enrolment(NamedTuple):
     full_time: bool
 
 
-def _age(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+def _september_first(years: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of 1 September of each year."""
+    months = (years - 1970) * 12 + 8
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
-def generate_school(
-    rng: random.Random, people: Sequence[Person], as_of: dt.date
-) -> tuple[list[Draft], dict[int, Enrolment]]:
-    """``student_status`` drafts of :data:`SCHOOL` and the enrolments by person index (people
-    who enter after ``as_of`` have an enrolment but no record yet)."""
-    drafts: list[Draft] = []
-    enrolments: dict[int, Enrolment] = {}
+def school_block(
+    rng: np.random.Generator, block: PeopleBlock, as_of: dt.date
+) -> tuple[dict[str, pa.Array], dict[int, Enrolment]]:
+    """``student_status`` rows of :data:`SCHOOL` for ``block`` (spool columns, see
+    :mod:`socialcredit.simulate.spool`, in generation order) and the enrolments by block index
+    (people who enter after ``as_of`` have an enrolment but no record yet)."""
+    year, month, day = date_parts(block.birth)
+    age = as_of.year - year - ((as_of.month * 100 + as_of.day) < (month * 100 + day))
+    young = np.nonzero((age >= _MIN_AGE) & (age <= _MAX_AGE))[0]
+    who = young[rng.random(len(young)) < STUDENT_SHARE]
+    k = len(who)
+    entry = year[who] + 18 + (month[who] >= 9)
+    years = rng.choice(np.array([3, 4]), k)
+    full_time = rng.random(k) < FULL_TIME_SHARE
+    enrolments = {
+        int(i): Enrolment(dt.date(int(e), 9, 1), dt.date(int(e + y), 7, 1), bool(f))
+        for i, e, y, f in zip(who, entry, years, full_time, strict=True)
+    }
+    person = np.repeat(np.arange(k), years)
+    nth = np.arange(len(person)) - np.repeat(np.cumsum(years) - years, years)
+    days = _september_first(entry[person] + nth) + rng.integers(0, 14, len(person))
     first = shift_years(as_of, -4)
-    for person in people:
-        if not _MIN_AGE <= _age(person.birth_date, as_of) <= _MAX_AGE:
-            continue
-        if rng.random() >= STUDENT_SHARE:
-            continue
-        entry = person.birth_date.year + 18 + (person.birth_date.month >= 9)
-        years = rng.choice((3, 4))
-        full_time = rng.random() < FULL_TIME_SHARE
-        enrolments[person.index] = Enrolment(
-            dt.date(entry, 9, 1), dt.date(entry + years, 7, 1), full_time
-        )
-        for year in range(entry, entry + years):
-            day = dt.date(year, 9, 1) + dt.timedelta(days=rng.randint(0, 13))
-            if first <= day <= as_of:
-                drafts.append(
-                    phone_draft(rng, "student_status", day, person, {"full_time": full_time})
-                )
-    return drafts, enrolments
+    keep = (days >= (first - _EPOCH).days) & (days <= (as_of - _EPOCH).days)
+    person, days = person[keep], days[keep]
+    phone = rng.random(len(person)) < PHONE_SHARE
+    rows = pa.array(who[person])
+    return {
+        "_day": pa.array(days.astype(np.int32)),
+        "_key": pa.array((block.index << 32) + np.arange(len(days))),
+        "kind": pa.array(["student_status"] * len(days)),
+        "occurred_at": pa.array(days.astype(np.int32), pa.date32()),
+        "national_id": block.national_id.take(rows),
+        "phone": pc.if_else(pa.array(phone), block.phone.take(rows), None),
+        "name": block.name.take(rows),
+        "full_time": pa.array(full_time[person]),
+    }, enrolments

@@ -9,18 +9,19 @@ ride-hail rows carry the ``phone`` only.  People with an active dishonesty findi
 :data:`LISTED_PROPENSITY` times as often as others, so refusals are visible.  A ride-hail trip
 is on ``ride-caocao`` with probability :data:`CAOCAO_TRIP_SHARE` (about its share of riders, see
 :mod:`socialcredit.simulate.ride`), else on ``ride-didi``; 80 % of trips are by that platform's
-existing riders.
+existing riders.  Purchases are drawn a block of people at a time (about 0.3 per person of
+the block), in random order within the block.
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
-import random
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 
-from socialcredit.simulate.population import Person
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialcredit.simulate.people import PeopleBlock
 
 __all__ = [
     "CAOCAO_TRIP_SHARE",
@@ -28,7 +29,7 @@ __all__ = [
     "SERVICE_WEIGHTS",
     "TICKET_COLUMNS",
     "TICKETS_PER_PERSON",
-    "write_tickets",
+    "tickets_block",
 ]
 
 TICKET_COLUMNS = ("service", "national_id", "phone", "platform")
@@ -43,36 +44,41 @@ SERVICE_WEIGHTS: tuple[tuple[str, float], ...] = (
 PHONE_SHARE = 0.6
 RIDER_SHARE_OF_TRIPS = 0.8
 CAOCAO_TRIP_SHARE = 0.12
+_RIDE = next(i for i, (s, _) in enumerate(SERVICE_WEIGHTS) if s == "ride_hail")
+_PLATFORMS = ("ride-didi", "ride-caocao")
 
 
-def write_tickets(
-    path: Path,
-    rng: random.Random,
-    people: Sequence[Person],
-    listed: Collection[int],
-    riders: Mapping[str, Sequence[Person]],
-) -> int:
-    """Write ``tickets.csv`` for ``people`` (``listed``: indices of actively listed people;
-    ``riders``: each platform's riders) and return the number of rows."""
-    count = round(len(people) * TICKETS_PER_PERSON)
-    cum = list(
-        itertools.accumulate(LISTED_PROPENSITY if p.index in listed else 1.0 for p in people)
-    )
-    buyers = rng.choices(people, cum_weights=cum, k=count)
-    services = rng.choices(
-        [s for s, _ in SERVICE_WEIGHTS], weights=[w for _, w in SERVICE_WEIGHTS], k=count
-    )
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(TICKET_COLUMNS)
-        for buyer, service in zip(buyers, services, strict=True):
-            if service == "ride_hail":
-                platform = "ride-caocao" if rng.random() < CAOCAO_TRIP_SHARE else "ride-didi"
-                own = riders.get(platform)
-                if own and rng.random() < RIDER_SHARE_OF_TRIPS:
-                    buyer = rng.choice(own)
-                writer.writerow((service, "", buyer.phone, platform))
-            else:
-                phone = buyer.phone if rng.random() < PHONE_SHARE else ""
-                writer.writerow((service, buyer.national_id, phone, ""))
-    return count
+def tickets_block(
+    rng: np.random.Generator,
+    block: PeopleBlock,
+    listed: np.ndarray,
+    riders: Mapping[str, np.ndarray],
+) -> pa.Table:
+    """The purchases of ``block`` (columns :data:`TICKET_COLUMNS`, absent values empty):
+    ``listed`` is a boolean mask of the actively listed people, ``riders`` each platform's
+    riders (block indices)."""
+    n = len(block)
+    count = round(n * TICKETS_PER_PERSON)
+    weights = np.where(listed, LISTED_PROPENSITY, 1.0)
+    buyers = rng.choice(n, count, p=weights / weights.sum())
+    shares = np.array([w for _, w in SERVICE_WEIGHTS])
+    service = rng.choice(len(shares), count, p=shares / shares.sum())
+    ride = service == _RIDE
+    caocao = rng.random(count) < CAOCAO_TRIP_SHARE
+    own = rng.random(count) < RIDER_SHARE_OF_TRIPS
+    for i, platform in enumerate(_PLATFORMS):
+        pool = riders.get(platform, np.empty(0, np.int64))
+        mask = ride & (caocao == bool(i)) & own
+        if len(pool) and mask.any():
+            buyers[mask] = pool[rng.integers(0, len(pool), int(mask.sum()))]
+    shown = ride | (rng.random(count) < PHONE_SHARE)
+    who = pa.array(buyers)
+    is_ride = pa.array(ride)
+    return pa.table({
+        "service": pc.take(pa.array([s for s, _ in SERVICE_WEIGHTS]), pa.array(service)),
+        "national_id": pc.if_else(is_ride, "", block.national_id.take(who)),
+        "phone": pc.if_else(pa.array(shown), block.phone.take(who), ""),
+        "platform": pc.if_else(
+            is_ride, pc.take(pa.array(_PLATFORMS), pa.array(caocao.astype(np.int8))), ""
+        ),
+    })
