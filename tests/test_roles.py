@@ -71,7 +71,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /static": {"path": "/static/style.css"},
     "GET /openapi.json": {},
     "GET /docs": {},
-    "GET /docs/oauth2-redirect": {},
+    "GET /docs/assets": {"path": "/docs/assets/swagger-init.js"},
     "GET /redoc": {},
     # the subject (a session cookie and its CSRF token)
     # the same answer whoever asks, and whether or not the pair exists (a made-up person

@@ -38,6 +38,7 @@ from socialcredit.errors import (
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
+from socialcredit.web.docs import install_docs
 
 __all__ = ["create_app"]
 
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     from socialcredit.api.routes import metrics as metrics_route
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served from local assets: web/docs.py
                   description="Social credit registry with due process: furnishers, gates, "
                               "public search, transparency.")
     app.state.registry = reg
@@ -245,6 +247,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    install_docs(app)
     check_declared(app)
 
     def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

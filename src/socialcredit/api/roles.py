@@ -76,7 +76,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /static": PUBLIC,
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /docs/assets": PUBLIC,  # Swagger UI and ReDoc files (web/docs.py), no CDN
     "GET /redoc": PUBLIC,
 }
 
