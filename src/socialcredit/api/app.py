@@ -39,6 +39,7 @@ from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
 from socialcredit.web.docs import install_docs
+from socialcredit.web.i18n import LanguageMiddleware
 
 __all__ = ["create_app"]
 
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                                            what="requests from your address")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(LanguageMiddleware)  # the pages' language: ?lang=, cookie, Accept-Language
 
     app.state.templates = make_environment()
     # the hot path first: the same contract as the FastAPI route below it (which documents

@@ -45,6 +45,7 @@ from socialcredit.disclosure.signin import (
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
 from socialcredit.registry import Registry
+from socialcredit.web.plain import explain
 
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
 
@@ -407,10 +408,10 @@ def me_page(request: Request, registry: RegistryDep) -> Response:
         sid, csrf = session_subject(registry.store, token, now=_now())
     except AuthError:
         return RedirectResponse("/me/sign-in", status_code=303)
-    file = subject_file(registry.store, registry.policy, sid)
+    file = explain(subject_file(registry.store, registry.policy, sid), registry.policy)
     message, error = _flashed(token)
     return _page(request, registry, "me.html", file=file, csrf=csrf, message=message,
-                 error=error)
+                 error=error, policy_services=registry.policy.services)
 
 
 @subject_web.get("/sign-in")
