@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from axe import assert_accessible
 from conftest import TODAY, furnish, make_id, subject_session
 from servers import running
 from socialcredit.api.due_process import COOKIE
@@ -65,6 +66,7 @@ def test_the_file_in_chinese_in_plain_words(browser: Any, tmp_path: Path) -> Non
         text = page.locator("main").inner_text()
         assert [word for word in INTERNAL if word in text] == []
         page.screenshot(path=str(tmp_path / "me-zh.png"), full_page=True)
+        assert_accessible(page)
 
         page.get_by_test_id("lang-en").click()
         page.wait_for_url("**/me?lang=en")
@@ -72,5 +74,13 @@ def test_the_file_in_chinese_in_plain_words(browser: Any, tmp_path: Path) -> Non
         assert "You pay in full what the court ordered in this case." in \
             page.get_by_test_id("ends-when").inner_text()
         assert [word for word in INTERNAL if word in page.locator("main").inner_text()] == []
+        # the served notices' titles are in plain words too (their text, kept as it was sent
+        # by SMS, is behind "Text as sent")
+        for title in page.locator("[data-testid=notices] li strong").all():
+            assert [word for word in INTERNAL if word in title.inner_text()] == []
         page.goto(base + "/")  # the choice is remembered
         assert page.locator("h1").inner_text() == "Search the public list"
+        assert_accessible(page)
+        page.goto(base + "/?lang=zh&q=徐英")
+        assert page.get_by_test_id("result-row").count() == 1
+        assert_accessible(page)

@@ -126,7 +126,7 @@ def test_dispute_form_from_sign_in_to_outcome(browser: Any, tmp_path: Path) -> N
         assert DEBTOR not in page.content()  # identifiers are masked, even to the subject
         _reload_until_served(page, {"listing", "refusal"})  # the airline's refusal too
         entry_id = page.get_by_test_id("entry-row").get_attribute("data-entry-id")
-        listed = page.locator("[data-testid=notices] li[data-kind=listing]").inner_text()
+        listed = page.locator("[data-testid=notices] li[data-kind=listing]").text_content() or ""
         assert f"Entry {entry_id} " in listed and "Legal basis" in listed, listed
         assert page.get_by_test_id("decision-row").count() == 1
         _accessible(page)  # with the review form of the refusal

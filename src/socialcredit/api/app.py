@@ -244,8 +244,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/metrics", metrics_route, include_in_schema=False)
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
+        from socialcredit.web.admin import admin_router
+
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers(), links_router):
+                       *due_process_routers(), links_router, admin_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

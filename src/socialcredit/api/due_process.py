@@ -6,6 +6,9 @@ A subject is signed in by a session cookie (``sc_session``: HttpOnly, SameSite=S
 when ``settings.secure_cookies``); every state-changing call of a signed-in subject also needs
 the session's CSRF token — header ``X-CSRF-Token`` on the API, hidden field ``csrf`` in forms.
 A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event.
+
+Longer than 400 lines: the JSON routes and the ``/me`` form routes share the session, CSRF
+and flash helpers; the ``/me`` pages are the next facet to move out (web/, like web/admin).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@
 what a person can read without knowing the registry's internal names: for each entry
 ``plain_status``, ``plain_ends`` (what ends it, as sentences) and ``plain_end_reason``; for
 each record ``plain_kind``, ``plain_status``, ``plain_fields`` (label → value) and
-``plain_why`` (why it is in this file); for each decision ``plain_purpose`` and
-``plain_service``. The words come from the gettext catalogue (:mod:`socialcredit.web.i18n`);
-a kind, reason or field the catalogue does not name yet is shown by its name with the
+``plain_why`` (why it is in this file); for each decision ``plain_service`` and
+``plain_outcome``; for each notice ``plain_title`` (its text stays as it was sent). The words
+come from the gettext catalogue (:mod:`socialcredit.web.i18n`); a kind, reason or field the
+catalogue does not name yet is shown by its name with the
 underscores taken out, never dropped.
 
 The sentences are written for the shipped China policy (``policy/default.yaml``); its removal
@@ -79,6 +80,20 @@ REMOVALS = {
 }
 END_REASONS = {**REMOVALS, "expired": N_("Its period ended."),
                "list_withdrawn": N_("The list no longer exists.")}
+#: The title of a notice, by its kind (the text as sent stays as it was sent).
+NOTICES = {
+    "warning": N_("Warning: you will be listed unless you act"),
+    "listing": N_("You have been listed"),
+    "removal": N_("Your listing was removed"),
+    "expiry": N_("Your listing ended"),
+    "adverse_record": N_("A new record about you"),
+    "refusal": N_("A service was refused to you"),
+    "dispute_opened": N_("Your dispute was received"),
+    "dispute_answered": N_("Your dispute was answered"),
+    "dispute_outcome": N_("The outcome of your dispute"),
+    "review_outcome": N_("The outcome of the human review you asked for"),
+    "repair_outcome": N_("The outcome of your application for early removal"),
+}
 FIELDS = {
     "case_number": N_("case number"), "ground": N_("ground"), "amount_minor": N_("amount"),
     "full": N_("in full"), "years": N_("years"), "service": N_("service"),
@@ -176,4 +191,6 @@ def explain(file: dict[str, Any], policy: Policy) -> dict[str, Any]:
         d["plain_outcome"] = status_name(d["outcome"])
     for d in file["disputes"]:
         d["plain_status"] = status_name(d["status"])
+    for n in file["notices"]:
+        n["plain_title"] = tr(NOTICES[n["kind"]]) if n["kind"] in NOTICES else n.get("title")
     return file
