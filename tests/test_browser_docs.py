@@ -47,6 +47,8 @@ def test_docs_render_every_operation_offline(browser: Any, tmp_path: Path) -> No
         operations = {(method.upper(), path) for path, item in spec["paths"].items()
                       for method in item}
         assert ("POST", "/v1/records") in operations
+        icon = httpx.get(base + "/favicon.ico", timeout=20)
+        assert icon.status_code == 200 and icon.content.startswith(b"\x89PNG")
         for page_path in ("/docs", "/redoc"):
             html = httpx.get(base + page_path, timeout=20).text
             assert not re.search(r"(src|href)=\"(https?:)?//", html), html

@@ -72,6 +72,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /openapi.json": {},
     "GET /docs": {},
     "GET /docs/assets": {"path": "/docs/assets/swagger-init.js"},
+    "GET /favicon.ico": {},
     "GET /redoc": {},
     # the subject (a session cookie and its CSRF token)
     # the same answer whoever asks, and whether or not the pair exists (a made-up person

@@ -85,6 +85,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /static": PUBLIC,
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
     "GET /docs/assets": PUBLIC,  # Swagger UI and ReDoc files (web/docs.py), no CDN
     "GET /redoc": PUBLIC,
 }

@@ -14,8 +14,10 @@ validator.swagger.io) is switched off.
 
 from __future__ import annotations
 
+from importlib import resources
+
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from socialcredit.web import STATIC_DIR
@@ -27,9 +29,9 @@ ASSETS_PREFIX = "/docs/assets"
 
 
 def install_docs(app: FastAPI) -> None:
-    """Serve ``GET /docs``, ``GET /redoc`` and the assets mount on ``app`` (built with
-    ``docs_url=None, redoc_url=None``); the pages render ``docs.html`` / ``redoc.html`` from
-    ``app.state.templates`` with the app's title and ``openapi_url``.
+    """Serve ``GET /docs``, ``GET /redoc``, ``GET /favicon.ico`` and the assets mount on
+    ``app`` (built with ``docs_url=None, redoc_url=None``); the pages render ``docs.html`` /
+    ``redoc.html`` from ``app.state.templates`` with the app's title and ``openapi_url``.
 
     Raises:
         RuntimeError: (from Starlette, at start-up) the ``fastapi-offline`` package is not
@@ -47,6 +49,13 @@ def install_docs(app: FastAPI) -> None:
     async def redoc(request: Request) -> HTMLResponse:
         return page("redoc.html", request)
 
+    async def favicon() -> Response:
+        # browsers ask every site for it; a 404 in every log is noise
+        icon = resources.files("fastapi_offline") / "static" / "favicon.png"
+        return Response(icon.read_bytes(), media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route("/docs", swagger, methods=["GET"], include_in_schema=False)
     app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
     app.mount(ASSETS_PREFIX, StaticFiles(directory=STATIC_DIR / "docs",
