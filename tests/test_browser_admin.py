@@ -190,6 +190,14 @@ def test_every_queue_from_the_console(browser: Any, tmp_path: Path) -> None:
             "report-entries").inner_text()
         page.screenshot(path=str(tmp_path / "admin-report.png"), full_page=True)
         assert_accessible(page)
+        # the console in Chinese too, with the same switch
+        page.get_by_test_id("lang-zh").click()
+        page.wait_for_url("**/admin/report?lang=zh")
+        assert page.locator("h1").inner_text() == "透明度报告"
+        assert "失信被执行人名单" in page.get_by_test_id("report-entries").inner_text()
+        page.goto(base + "/admin")
+        assert page.locator("h1").inner_text() == "待办队列"
+        assert_accessible(page)
 
         # a forged CSRF token is refused and logged
         page.goto(base + "/admin")

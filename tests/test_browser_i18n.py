@@ -68,6 +68,14 @@ def test_the_file_in_chinese_in_plain_words(browser: Any, tmp_path: Path) -> Non
         page.screenshot(path=str(tmp_path / "me-zh.png"), full_page=True)
         assert_accessible(page)
 
+        # a dispute from the Chinese page: what it did is said in Chinese, with the date
+        page.get_by_test_id("dispute-reason").fill("我已经全部还清")
+        page.get_by_test_id("dispute-submit").click()
+        page.wait_for_selector("[data-testid=me-message]")
+        said = page.get_by_test_id("me-message").inner_text()
+        assert "已提出，必须在" in said and "年" in said, said
+        assert page.get_by_test_id("dispute-status").inner_text() == "等待答复"
+
         page.get_by_test_id("lang-en").click()
         page.wait_for_url("**/me?lang=en")
         assert page.locator("h1").inner_text() == "Your file"

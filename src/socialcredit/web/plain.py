@@ -24,7 +24,7 @@ from socialcredit.web.i18n import gettext as _
 from socialcredit.web.i18n import gettext as tr  # for words of the policy (not extracted)
 from socialcredit.web.i18n import local_date
 
-__all__ = ["explain", "kind_name", "status_name"]
+__all__ = ["explain", "kind_name", "said", "status_name"]
 
 
 def N_(message: str) -> str:
@@ -94,6 +94,25 @@ NOTICES = {
     "review_outcome": N_("The outcome of the human review you asked for"),
     "repair_outcome": N_("The outcome of your application for early removal"),
 }
+#: What a form on /me did, shown once on the next page (api/due_process.py).
+SAID = {
+    "code_sent": N_("If this ID number and phone match a person in the registry, a one-time "
+                    "code was sent to that phone."),
+    "dispute_opened": N_("Dispute %(id)s opened; it must be answered by %(day)s."),
+    "appealed": N_("Dispute %(id)s appealed to the registry operator."),
+    "review_requested": N_("Review %(id)s requested; an operator will decide it."),
+    "repair_requested": N_("Application %(id)s for early removal sent; an operator will "
+                           "decide it."),
+}
+
+
+def said(what: str, **values: object) -> str:
+    """One of :data:`SAID` in the page's language, ``day`` written the local way."""
+    if "day" in values:
+        values["day"] = local_date(str(values["day"]))
+    return tr(SAID[what]) % values
+
+
 FIELDS = {
     "case_number": N_("case number"), "ground": N_("ground"), "amount_minor": N_("amount"),
     "full": N_("in full"), "years": N_("years"), "service": N_("service"),

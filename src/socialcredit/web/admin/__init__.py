@@ -30,8 +30,9 @@ from socialcredit.web.admin.common import now as _now
 from socialcredit.web.admin.common import page as _page
 from socialcredit.web.admin.common import signed_in
 from socialcredit.web.admin.pages import pages_router
-from socialcredit.web.admin.queues import QUEUES, queues
+from socialcredit.web.admin.queues import OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
+from socialcredit.web.i18n import gettext as tr
 
 __all__ = ["admin_router"]
 
@@ -68,7 +69,8 @@ def console(request: Request, registry: RegistryDep, furnisher: str = "") -> Res
     done, error = _SESSIONS.said(request.cookies.get(COOKIE))
     return _page(request, registry, "admin.html", operator=session.operator,
                  csrf=session.csrf, queues=queues(registry.store, furnisher=furnisher or None),
-                 titles=QUEUES, furnisher=furnisher[:120], done=done, error=error)
+                 titles=QUEUES, outcomes_text=OUTCOMES, furnisher=furnisher[:120], done=done,
+                 error=error)
 
 
 def _act(registry: Registry, operator: str, queue: str, item: int, outcome: str,
@@ -90,7 +92,7 @@ def _act(registry: Registry, operator: str, queue: str, item: int, outcome: str,
                                 as_of=registry.today or _now().date()))
     else:
         raise InputError(f"no action {outcome!r} on the {queue!r} queue")
-    return f"{QUEUES[queue]} {item}: {outcome}"
+    return f"{tr(QUEUES[queue])} {item}: {tr(OUTCOMES[outcome])}"
 
 
 @admin_router.post("/decide")

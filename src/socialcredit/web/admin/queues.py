@@ -24,12 +24,22 @@ from socialcredit.identity.review import review_queue
 from socialcredit.store import Store
 from socialcredit.store.tables import furnishers, quarantine
 
-__all__ = ["QUEUES", "queues"]
+__all__ = ["OUTCOMES", "QUEUES", "queues"]
+
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction (translated on the page)."""
+    return message
+
 
 #: Queue name → its title on the page.
-QUEUES = {"links": "Identity review", "appeals": "Appeals", "disputes": "Open disputes",
-          "reviews": "Human reviews of refusals", "repairs": "Early removal (repair)",
-          "quarantine": "Quarantine per furnisher"}
+QUEUES = {"links": N_("Identity review"), "appeals": N_("Appeals"),
+          "disputes": N_("Open disputes"), "reviews": N_("Human reviews of refusals"),
+          "repairs": N_("Early removal (repair)"), "quarantine": N_("Quarantine per furnisher")}
+#: The label of each decision button.
+OUTCOMES = {"accept": N_("accept"), "reject": N_("reject"), "upheld": N_("uphold"),
+            "overturned": N_("overturn"), "granted": N_("grant"), "refused": N_("refuse")}
 
 
 def _pair(item: dict[str, Any]) -> dict[str, Any]:
