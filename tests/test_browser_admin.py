@@ -183,6 +183,33 @@ def test_every_queue_from_the_console(browser: Any, tmp_path: Path) -> None:
         assert _events(reg, "file.read")[-1]["reader"] == "operator:alice"
         assert_accessible(page)
 
+        # identity on a subject's page: merge twin B into A, split it again, and unlink the
+        # finding confirmed above (each through identity/review.py, each a ledger event)
+        with reg.store.read() as conn:
+            b = conn.execute(select(subjects.c.id).where(subjects.c.national_id == TWIN_B)
+                             ).scalar_one()
+        page.goto(base + f"/admin/subjects/{a}")
+        page.get_by_test_id("merge-absorbed").fill(str(b))
+        page.get_by_test_id("merge-note").fill("same person, two IDs (test)")
+        _click(page, "merge-submit")
+        assert page.url == base + f"/admin/subjects/{a}"
+        assert "merge" in page.get_by_test_id("admin-done").inner_text()
+        merge_form = page.locator("[data-testid^=split-]")
+        merge_form.get_by_label("Why").fill("two people after all")
+        merge_form.get_by_role("button", name="split").click()
+        page.wait_for_load_state()
+        assert "split" in page.get_by_test_id("admin-done").inner_text()
+        finding = page.locator("[data-testid^=unlink-]")
+        assert finding.count() == 1  # the one record not linked by its own national ID
+        finding.get_by_label("Why").fill("the court confirmed it is B's")
+        finding.get_by_role("button", name="unlink").click()
+        page.wait_for_load_state()
+        assert "unlink" in page.get_by_test_id("admin-done").inner_text()
+        kinds = [li.get_attribute("data-type")
+                 for li in page.get_by_test_id("timeline").locator("li").all()]
+        assert {"subject.merged", "subject.split", "record.unlinked"} <= set(kinds)
+        assert_accessible(page)
+
         # the transparency report
         page.get_by_role("link", name="Transparency report").click()
         page.wait_for_url("**/admin/report")

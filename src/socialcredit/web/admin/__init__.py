@@ -23,14 +23,20 @@ from socialcredit.disclosure.disputes import decide_appeal
 from socialcredit.disclosure.repairs import decide_repair
 from socialcredit.disclosure.reviews import decide_review
 from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
-from socialcredit.identity.review import accept_candidate, reject_candidate
+from socialcredit.identity.review import (
+    accept_candidate,
+    merge_subjects,
+    reject_candidate,
+    split_merge,
+    unlink_record,
+)
 from socialcredit.registry import Registry
 from socialcredit.web.admin.common import SESSIONS as _SESSIONS
 from socialcredit.web.admin.common import now as _now
 from socialcredit.web.admin.common import page as _page
 from socialcredit.web.admin.common import signed_in
 from socialcredit.web.admin.pages import pages_router
-from socialcredit.web.admin.queues import OUTCOMES, QUEUES, queues
+from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
 from socialcredit.web.i18n import gettext as tr
 
@@ -74,8 +80,9 @@ def console(request: Request, registry: RegistryDep, furnisher: str = "") -> Res
 
 
 def _act(registry: Registry, operator: str, queue: str, item: int, outcome: str,
-         note: str) -> str:
+         note: str, subject: int | None = None) -> str:
     store, policy = registry.store, registry.policy
+    by, as_of = f"operator:{operator}", registry.today or _now().date()
     if queue == "appeals" and outcome in ("upheld", "overturned"):
         refreshed(registry, decide_appeal(store, policy, operator=operator, dispute_id=item,
                                           outcome=outcome, note=note, now=_now()))
@@ -87,12 +94,18 @@ def _act(registry: Registry, operator: str, queue: str, item: int, outcome: str,
                                           outcome=outcome, note=note, now=_now()))
     elif queue == "links" and outcome in ("accept", "reject"):
         act = accept_candidate if outcome == "accept" else reject_candidate
-        refreshed(registry, act(store, policy, item, by=f"operator:{operator}",
-                                note=note or None,
-                                as_of=registry.today or _now().date()))
+        refreshed(registry, act(store, policy, item, by=by, note=note or None, as_of=as_of))
+    elif queue == "merge" and outcome == "merge" and subject is not None:
+        refreshed(registry, merge_subjects(store, policy, survivor=subject, absorbed=item,
+                                           by=by, reason=note, as_of=as_of))
+    elif queue == "split" and outcome == "split":
+        refreshed(registry, split_merge(store, policy, item, by=by, reason=note, as_of=as_of))
+    elif queue == "unlink" and outcome == "unlink":
+        refreshed(registry, unlink_record(store, policy, item, by=by, reason=note,
+                                          as_of=as_of))
     else:
         raise InputError(f"no action {outcome!r} on the {queue!r} queue")
-    return f"{tr(QUEUES[queue])} {item}: {tr(OUTCOMES[outcome])}"
+    return f"{tr(ACTIONS[queue])} {item}: {tr(OUTCOMES[outcome])}"
 
 
 @admin_router.post("/decide")
@@ -101,7 +114,10 @@ def decide(request: Request, registry: RegistryDep,
            queue: Annotated[str, Form(max_length=20)] = "",
            item: Annotated[int, Form(ge=1, le=2**62)] = 1,
            outcome: Annotated[str, Form(max_length=20)] = "",
-           note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+           note: Annotated[str, Form(max_length=2000)] = "",
+           subject: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
+    """One form for every action; the subject page's forms (merge, split, unlink) return
+    to that subject's page, the queues' forms to the queues."""
     session = signed_in(request, registry)
     if session is None:
         return RedirectResponse("/admin/sign-in", status_code=303)
@@ -112,10 +128,11 @@ def decide(request: Request, registry: RegistryDep,
     token = request.cookies.get(COOKIE, "")
     try:
         _SESSIONS.say(token, "done", _act(registry, session.operator, queue, item, outcome,
-                                          note))
+                                          note, subject))
     except SocialCreditError as e:
         _SESSIONS.say(token, "error", e.message)
-    return RedirectResponse("/admin", status_code=303)
+    back = f"/admin/subjects/{subject}" if subject is not None else "/admin"
+    return RedirectResponse(back, status_code=303)
 
 
 @admin_router.post("/sign-out")

@@ -18,8 +18,9 @@ from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import NotFound
 from socialcredit.reports import summarise
 from socialcredit.reports.render import headline
-from socialcredit.store.tables import events, links, subjects
-from socialcredit.web.admin.common import page, signed_in
+from socialcredit.store.tables import events, merges, subjects
+from socialcredit.web.admin.common import SESSIONS, page, signed_in
+from socialcredit.web.admin.sessions import COOKIE
 
 __all__ = ["TIMELINE_LIMIT", "pages_router"]
 
@@ -82,11 +83,13 @@ def subject_page(request: Request, registry: RegistryDep, subject_id: int) -> Re
     except NotFound as e:
         return page(request, registry, "me_error.html", status=404, error=e.message)
     with registry.store.read() as conn:
-        linked = conn.execute(select(links).where(links.c.subject_id == subject_id)
-                              .order_by(links.c.record_id)).all()
+        merged = conn.execute(select(merges).where(
+            or_(merges.c.survivor_id == subject_id, merges.c.absorbed_id == subject_id),
+            merges.c.status == "merged").order_by(merges.c.id)).all()
+    done, error = SESSIONS.said(request.cookies.get(COOKIE))
     return page(request, registry, "admin_subject.html", operator=session.operator,
-                file=file, links=linked, timeline=_timeline(registry, subject_id),
-                limit=TIMELINE_LIMIT)
+                csrf=session.csrf, file=file, merges=merged, done=done, error=error,
+                timeline=_timeline(registry, subject_id), limit=TIMELINE_LIMIT)
 
 
 @pages_router.get("/report")

@@ -24,7 +24,7 @@ from socialcredit.identity.review import review_queue
 from socialcredit.store import Store
 from socialcredit.store.tables import furnishers, quarantine
 
-__all__ = ["OUTCOMES", "QUEUES", "queues"]
+__all__ = ["ACTIONS", "OUTCOMES", "QUEUES", "queues"]
 
 
 
@@ -39,7 +39,11 @@ QUEUES = {"links": N_("Identity review"), "appeals": N_("Appeals"),
           "repairs": N_("Early removal (repair)"), "quarantine": N_("Quarantine per furnisher")}
 #: The label of each decision button.
 OUTCOMES = {"accept": N_("accept"), "reject": N_("reject"), "upheld": N_("uphold"),
-            "overturned": N_("overturn"), "granted": N_("grant"), "refused": N_("refuse")}
+            "overturned": N_("overturn"), "granted": N_("grant"), "refused": N_("refuse"),
+            "merge": N_("merge"), "split": N_("split"), "unlink": N_("unlink")}
+#: What the subject page's identity actions are called in the message after them.
+ACTIONS = {**QUEUES, "merge": N_("Merge of subject"), "split": N_("Merge"),
+           "unlink": N_("Record")}
 
 
 def _pair(item: dict[str, Any]) -> dict[str, Any]:
