@@ -6,10 +6,15 @@ else that cookie, else the browser's ``Accept-Language`` (q-values honoured), el
 template rendered while serving it (Jinja2's ``i18n`` extension, installed by
 :func:`install`) speaks that language without each route passing it along.
 
-Messages live in the package as a gettext catalogue, ``web/locale/zh/LC_MESSAGES/messages.po``
-(Babel extracts them from the templates and from :mod:`socialcredit.web.plain`:
-``pybabel extract -F babel.cfg -o messages.pot src/socialcredit/web``); it is read once per
-process and compiled in memory, so there is no ``.mo`` file to forget to rebuild.
+Messages live in the package as a gettext catalogue, ``web/locale/zh/LC_MESSAGES/messages.po``,
+read once per process and compiled in memory (no ``.mo`` file to forget to rebuild). Babel
+extracts them from the templates, the ``N_()`` tables of the web modules and, with
+:func:`extract_policy`, the text for people in ``policy/default.yaml``; to add messages::
+
+    pybabel extract -F babel.cfg -k N_ -o messages.pot src/socialcredit
+    pybabel update -i messages.pot -d src/socialcredit/web/locale -l zh   # then fill msgstr
+
+``tests/test_i18n.py`` fails while a message has no Chinese.
 
 An unknown ``?lang=`` value is not an error page: the page is served in the language chosen
 otherwise and says which languages exist (template global ``lang_error()``).
@@ -21,8 +26,10 @@ import datetime as dt
 import functools
 import gettext as gettext_module
 import io
+from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jinja2
@@ -40,8 +47,10 @@ __all__ = [
     "gettext",
     "install",
     "local_date",
+    "extract_policy",
     "negotiate",
     "ngettext",
+    "policy_texts",
     "using",
 ]
 
@@ -54,6 +63,33 @@ LOCALE_DIR: Path = Path(__file__).resolve().parent / "locale"
 
 _lang: ContextVar[str] = ContextVar("sc_lang", default="en")
 _error: ContextVar[str | None] = ContextVar("sc_lang_error", default=None)
+
+
+def policy_texts(policy: dict[str, Any]) -> Iterator[str]:
+    """The text a policy writes for people (a parsed policy YAML): service names, the general
+    way to contest, each list's title, grounds and way to contest, each score's title and
+    factor reasons; whitespace runs folded to one space, as the pages show them."""
+    yield from (str(v) for v in (policy.get("services") or {}).values())
+    if policy.get("how_to_contest"):
+        yield " ".join(str(policy["how_to_contest"]).split())
+    for spec in (policy.get("lists") or {}).values():
+        yield str(spec["title"])
+        yield from (str(v) for v in (spec.get("grounds") or {}).values())
+        if spec.get("how_to_contest"):
+            yield " ".join(str(spec["how_to_contest"]).split())
+    for score in (policy.get("scores") or {}).values():
+        yield str(score["title"])
+        yield from (str(f["reason"]) for f in score.get("factors") or ())
+
+
+def extract_policy(fileobj: Any, keywords: Any, comment_tags: Any,
+                   options: Any) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extraction method for a policy YAML file (babel.cfg names it), yielding
+    :func:`policy_texts` as ``(lineno 0, None, message, [comment])``."""
+    import yaml
+
+    for text in policy_texts(yaml.safe_load(fileobj)):
+        yield 0, None, text, ["text for people in the policy"]
 
 
 def _code(tag: str) -> str | None:
