@@ -414,10 +414,10 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
 
 # `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
 from socialcredit.link_cli import link_app  # noqa: E402
+from socialcredit.policy_cli import policy_app  # noqa: E402
 from socialcredit.totp_cli import operators_totp  # noqa: E402
 
 operators_app.command("totp")(operators_totp)
-from socialcredit.policy_cli import policy_app  # noqa: E402
 
 app.add_typer(link_app, name="link")
 app.add_typer(policy_app, name="policy")
