@@ -54,7 +54,7 @@ def _reload_until_served(page: Any, kinds: set[str]) -> None:
     for _ in range(100):
         served = {li.get_attribute("data-kind") for li in
                   page.locator("[data-testid=notices] li").all()
-                  if "not yet served" not in li.inner_text()}
+                  if li.get_attribute("data-served") == "yes"}
         if kinds <= served:
             return
         page.wait_for_timeout(100)
@@ -126,7 +126,7 @@ def test_dispute_form_from_sign_in_to_outcome(browser: Any, tmp_path: Path) -> N
         assert DEBTOR not in page.content()  # identifiers are masked, even to the subject
         _reload_until_served(page, {"listing", "refusal"})  # the airline's refusal too
         entry_id = page.get_by_test_id("entry-row").get_attribute("data-entry-id")
-        listed = page.locator("[data-testid=notices] li[data-kind=listing]").inner_text()
+        listed = page.locator("[data-testid=notices] li[data-kind=listing]").text_content() or ""
         assert f"Entry {entry_id} " in listed and "Legal basis" in listed, listed
         assert page.get_by_test_id("decision-row").count() == 1
         _accessible(page)  # with the review form of the refusal
@@ -158,7 +158,7 @@ def test_dispute_form_from_sign_in_to_outcome(browser: Any, tmp_path: Path) -> N
         assert "must be answered by" in message, message
         row = page.get_by_test_id("dispute-row")
         assert row.count() == 1 and row.get_attribute("data-status") == "open"
-        assert row.get_by_test_id("dispute-status").inner_text() == "open"
+        assert row.get_by_test_id("dispute-status").inner_text() == "waiting for an answer"
         assert message.rstrip(".").endswith(row.locator("td.nowrap").inner_text())
         dispute_id = row.get_attribute("data-dispute-id")
 

@@ -71,7 +71,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /static": {"path": "/static/style.css"},
     "GET /openapi.json": {},
     "GET /docs": {},
-    "GET /docs/oauth2-redirect": {},
+    "GET /docs/assets": {"path": "/docs/assets/swagger-init.js"},
+    "GET /favicon.ico": {},
     "GET /redoc": {},
     # the subject (a session cookie and its CSRF token)
     # the same answer whoever asks, and whether or not the pair exists (a made-up person
@@ -140,6 +141,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /me/repairs": {"data": {"csrf": "{csrf}", "entry_id": "{entry_2}",
                                   "condition": "performance", "evidence": "receipt"}},
     "POST /me/sign-out": {"data": {"csrf": "{csrf}"}, "session": "spare2"},
+    # the operator console: a key is no session, so every caller is sent to its sign-in page
+    # (tests/test_browser_admin.py signs in and decides); a wrong key at sign-in is a 401 page
+    "GET /admin/sign-in": {},
+    "POST /admin/sign-in": {"data": {"key": "not-a-key"}, "ok": 401},
+    "GET /admin": {},
+    "POST /admin/decide": {"data": {"csrf": "x", "queue": "appeals", "item": "1",
+                                    "outcome": "upheld"}},
+    "POST /admin/sign-out": {"data": {"csrf": "x"}},
+    "GET /admin/subjects": {"params": {"find": "1"}},
+    "GET /admin/subjects/{subject_id}": {"path": "/admin/subjects/1"},
+    "GET /admin/report": {},
 }
 
 CALLERS = ("none", "malformed", "unknown", "revoked", "furnisher", "gate", "gate_elsewhere",
@@ -148,7 +160,7 @@ CALLERS = ("none", "malformed", "unknown", "revoked", "furnisher", "gate", "gate
 
 def expected(route: str, caller: str) -> int:
     roles, sample = ROUTE_ROLES[route], SAMPLES[route]
-    web = route.split(" ", 1)[1].startswith("/me")
+    web = route.split(" ", 1)[1].startswith(("/me", "/admin"))
     if roles == PUBLIC:
         return sample["others"] if "others" in sample and caller != "subject" else \
             sample.get("ok", 200)

@@ -38,6 +38,8 @@ from socialcredit.errors import (
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
+from socialcredit.web.docs import install_docs
+from socialcredit.web.i18n import LanguageMiddleware
 
 __all__ = ["create_app"]
 
@@ -220,6 +222,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     from socialcredit.api.routes import metrics as metrics_route
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served from local assets: web/docs.py
                   description="Social credit registry with due process: furnishers, gates, "
                               "public search, transparency.")
     app.state.registry = reg
@@ -231,6 +234,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                                            what="requests from your address")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(LanguageMiddleware)  # the pages' language: ?lang=, cookie, Accept-Language
 
     app.state.templates = make_environment()
     # the hot path first: the same contract as the FastAPI route below it (which documents
@@ -241,11 +245,15 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/metrics", metrics_route, include_in_schema=False)
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
+        from socialcredit.web.admin import admin_router
+
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers(), links_router, *contact_routers()):
+                       *due_process_routers(), links_router, *contact_routers(),
+                       admin_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    install_docs(app)
     check_declared(app)
 
     def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

@@ -6,6 +6,9 @@ A subject is signed in by a session cookie (``sc_session``: HttpOnly, SameSite=S
 when ``settings.secure_cookies``); every state-changing call of a signed-in subject also needs
 the session's CSRF token — header ``X-CSRF-Token`` on the API, hidden field ``csrf`` in forms.
 A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event.
+
+Longer than 400 lines: the JSON routes and the ``/me`` form routes share the session, CSRF
+and flash helpers; the ``/me`` pages are the next facet to move out (web/, like web/admin).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from socialcredit.disclosure.signin import (
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
 from socialcredit.registry import Registry
+from socialcredit.web.plain import explain, said
 
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
 
@@ -407,10 +411,10 @@ def me_page(request: Request, registry: RegistryDep) -> Response:
         sid, csrf = session_subject(registry.store, token, now=_now())
     except AuthError:
         return RedirectResponse("/me/sign-in", status_code=303)
-    file = subject_file(registry.store, registry.policy, sid)
+    file = explain(subject_file(registry.store, registry.policy, sid), registry.policy)
     message, error = _flashed(token)
     return _page(request, registry, "me.html", file=file, csrf=csrf, message=message,
-                 error=error)
+                 error=error, policy_services=registry.policy.services)
 
 
 @subject_web.get("/sign-in")
@@ -427,7 +431,7 @@ def sign_in_form(request: Request, registry: RegistryDep,
     except SocialCreditError as e:
         return _page(request, registry, "me_sign_in.html", step="ask", error=e.message,
                      status=e.status_code, national_id=national_id, phone=phone)
-    return _page(request, registry, "me_sign_in.html", step="code", message=_SENT,
+    return _page(request, registry, "me_sign_in.html", step="code", message=said("code_sent"),
                  national_id=national_id, phone=phone)
 
 
@@ -501,7 +505,7 @@ def dispute_form(request: Request, registry: RegistryDep,
             raise InputError("choose the record or entry you dispute")
         d = open_dispute(registry.store, registry.policy, subject_id=sid, reason=reason,
                          now=_now(), **{f"{kind}_id": int(number)})
-        return f"Dispute {d['id']} opened; it must be answered by {d['due_on']}."
+        return said("dispute_opened", id=d["id"], day=d["due_on"])
 
     return _form_action(request, registry, csrf, act)
 
@@ -514,7 +518,7 @@ def appeal_form(request: Request, registry: RegistryDep,
     def act(sid: int) -> str:
         appeal_dispute(registry.store, subject_id=sid, dispute_id=dispute_id, reason=reason,
                        now=_now())
-        return f"Dispute {dispute_id} appealed to the registry operator."
+        return said("appealed", id=dispute_id)
 
     return _form_action(request, registry, csrf, act)
 
@@ -527,7 +531,7 @@ def review_form(request: Request, registry: RegistryDep,
     def act(sid: int) -> str:
         r = request_review(registry.store, subject_id=sid, decision_id=decision_id,
                            reason=reason, now=_now())
-        return f"Review {r['id']} requested; an operator will decide it."
+        return said("review_requested", id=r["id"])
 
     return _form_action(request, registry, csrf, act)
 
@@ -541,7 +545,7 @@ def repair_form(request: Request, registry: RegistryDep,
     def act(sid: int) -> str:
         r = apply_for_repair(registry.store, subject_id=sid, entry_id=entry_id,
                              condition=condition, evidence=evidence, now=_now())
-        return f"Application {r['id']} for early removal sent; an operator will decide it."
+        return said("repair_requested", id=r["id"])
 
     return _form_action(request, registry, csrf, act)
 

@@ -74,6 +74,15 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /me/reviews": frozenset({"subject"}),
     "POST /me/repairs": frozenset({"subject"}),
     "POST /me/sign-out": frozenset({"subject"}),
+    # the operator console (web/admin): pages check the operator session and CSRF themselves
+    "GET /admin/sign-in": PUBLIC,
+    "POST /admin/sign-in": PUBLIC,
+    "GET /admin": frozenset({"operator"}),
+    "POST /admin/decide": frozenset({"operator"}),
+    "POST /admin/sign-out": frozenset({"operator"}),
+    "GET /admin/subjects": frozenset({"operator"}),
+    "GET /admin/subjects/{subject_id}": frozenset({"operator"}),
+    "GET /admin/report": frozenset({"operator"}),
     "GET /v1/public/entries": PUBLIC,
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
@@ -81,7 +90,8 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /static": PUBLIC,
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
+    "GET /docs/assets": PUBLIC,  # Swagger UI and ReDoc files (web/docs.py), no CDN
     "GET /redoc": PUBLIC,
 }
 

@@ -325,7 +325,9 @@ def decide_appeal(store: Store, policy: Policy, *, operator: str, dispute_id: in
         if row is None:
             raise NotFound(f"there is no dispute {dispute_id}")
         if row.status != "appealed":
-            raise Conflict(f"dispute {dispute_id} is {row.status}, not appealed")
+            raise Conflict(f"dispute {dispute_id} is {row.status}, not appealed"
+                           + (f" (decided by {row.decided_by})" if row.decided_by else ""),
+                           details={"status": row.status, "decided_by": row.decided_by})
         b.emit("dispute.decided", {"dispute_id": dispute_id, "outcome": outcome,
                                    "note": note[:MAX_TEXT], "operator": operator},
                subject_id=row.subject_id)

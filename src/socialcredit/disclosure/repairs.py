@@ -140,7 +140,10 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
         if row is None:
             raise NotFound(f"there is no repair application {repair_id}")
         if row.status != "open":
-            raise Conflict(f"repair application {repair_id} was already {row.status}")
+            raise Conflict(f"repair application {repair_id} was already {row.status} by "
+                           f"{row.decided_by} at {row.decided_at}",
+                           details={"status": row.status, "decided_by": row.decided_by,
+                                    "decided_at": row.decided_at})
         b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
                                   "outcome": outcome, "note": note[:2000],
                                   "operator": operator}, subject_id=row.subject_id)

@@ -99,7 +99,10 @@ def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int
         if row is None:
             raise NotFound(f"there is no review {review_id}")
         if row.status != "open":
-            raise Conflict(f"review {review_id} was already decided ({row.status})")
+            raise Conflict(f"review {review_id} was already decided ({row.status}) by "
+                           f"{row.decided_by} at {row.decided_at}",
+                           details={"status": row.status, "decided_by": row.decided_by,
+                                    "decided_at": row.decided_at})
         b.emit("review.decided", {"review_id": review_id, "decision_id": row.decision_id,
                                   "outcome": outcome, "note": note[:2000],
                                   "operator": operator}, subject_id=row.subject_id)

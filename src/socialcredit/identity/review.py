@@ -106,8 +106,10 @@ def _candidate(b: Batch, candidate_id: int) -> Any:
         raise NotFound(f"no link candidate {candidate_id}",
                        details={"candidate_id": candidate_id})
     if row.status != "open":
-        raise Conflict(f"link candidate {candidate_id} is already {row.status}",
-                       details={"candidate_id": candidate_id, "status": row.status})
+        raise Conflict(f"link candidate {candidate_id} is already {row.status} (by "
+                       f"{row.decided_by} at {row.decided_at})",
+                       details={"candidate_id": candidate_id, "status": row.status,
+                                "decided_by": row.decided_by, "decided_at": row.decided_at})
     return row
 
 

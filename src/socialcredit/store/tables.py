@@ -494,3 +494,13 @@ scores = Table(
     Column("seq", ID, nullable=False),
     Index("ix_scores_subject", "subject_id", "score", "id"),
 )
+
+# Operators' optional second factor (socialcredit/totp.py): a TOTP secret per operator name.
+# Readable on purpose (codes are checked against it); never written to the ledger.
+operator_totp = Table(
+    "operator_totp",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)

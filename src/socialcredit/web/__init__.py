@@ -121,4 +121,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["number"] = number
     env.globals["static_prefix"] = "/static"
+    from socialcredit.web.i18n import install
+
+    install(env)  # gettext in the request's language, local_date, the language switch
     return env
