@@ -410,8 +410,11 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
 
 
 # `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
+from socialcredit.audit_cli import register as _register_audit  # noqa: E402
 from socialcredit.link_cli import link_app  # noqa: E402
 from socialcredit.policy_cli import policy_app  # noqa: E402
+
+_register_audit(audit_app)
 
 app.add_typer(link_app, name="link")
 app.add_typer(policy_app, name="policy")
