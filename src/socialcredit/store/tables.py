@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -54,6 +55,8 @@ __all__ = [
     "sessions",
     "sign_in_codes",
     "subjects",
+    "tree_heads",
+    "tree_nodes",
 ]
 
 metadata = MetaData(
@@ -460,4 +463,28 @@ scores = Table(
     Column("policy_version", String(80), nullable=False),
     Column("seq", ID, nullable=False),
     Index("ix_scores_subject", "subject_id", "score", "id"),
+)
+
+
+# --- Merkle tree over the ledger (issue #15, migration 0007) -----------------------------------
+# Derived from the events' hashes (RFC 9162 §2.1): the hash of every perfect subtree
+# ``(level, idx)``, i.e. leaves [idx * 2**level, (idx + 1) * 2**level), level 0 the leaves. Not a
+# projection: rebuilt from ``events.hash`` alone (store/tree_store.py).
+tree_nodes = Table(
+    "tree_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", ID, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed tree heads: size, root, time, Ed25519 signature by the registry key (store/tree_head.py).
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("tree_size", ID, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("timestamp", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
 )
