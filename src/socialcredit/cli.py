@@ -544,16 +544,18 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     does this every few seconds; run it from cron when no server runs."""
     from socialcredit.disclosure.clocks import tick
     from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.gate.offline import signing_key
 
     reg = _registry()
     result = tick(reg.store, reg.policy, adapter_for(reg.settings),
-                  now=dt.datetime.now(dt.UTC))
+                  now=dt.datetime.now(dt.UTC), signer=signing_key(reg.settings.keys_dir))
     if as_json:
         _out(result.as_dict())
         return
     console.print(f"disputes suppressed {result.suppressed:,}; records retired "
                   f"{result.retired:,}; notices added {result.notices_added:,}, served "
-                  f"{result.served:,}, failed {result.failed:,}")
+                  f"{result.served:,}, failed {result.failed:,}; tree head signed at "
+                  f"{result.tree_size:,} events")
 
 
 @app.command()

@@ -70,6 +70,12 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /me/repairs": frozenset({"subject"}),
     "POST /me/sign-out": frozenset({"subject"}),
     "GET /v1/public/entries": PUBLIC,
+    # transparency (api/transparency.py): signed tree heads and proofs, for anyone
+    "GET /v1/transparency/key": PUBLIC,
+    "GET /v1/transparency/heads/latest": PUBLIC,
+    "GET /v1/transparency/proofs/inclusion": PUBLIC,
+    "GET /v1/transparency/proofs/consistency": PUBLIC,
+    "GET /v1/me/receipts": frozenset({"subject"}),
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
     "GET /metrics": PUBLIC,

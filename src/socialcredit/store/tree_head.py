@@ -39,12 +39,14 @@ from socialcredit.store.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from socialcredit.store.store import Store
 from socialcredit.store.tables import events, ledger_head, tree_heads
 from socialcredit.store.tree_store import extend_tree, node_source, tree_size
 
-__all__ = ["FORMAT", "RECEIPT_FORMAT", "consistency", "head_at_least", "key_id",
-           "latest_head", "load_public_key", "receipt", "sign_head", "verify_head",
-           "verify_receipt"]
+__all__ = ["FORMAT", "RECEIPT_FORMAT", "check_consistency", "consistency", "head_at_least",
+           "inclusion", "key_id", "latest_head", "load_public_key", "receipt", "sign_head",
+           "sign_latest", "subject_receipts",
+           "verify_head", "verify_receipt"]
 
 FORMAT = "socialcredit-sth/1"
 RECEIPT_FORMAT = "socialcredit-receipt/1"
@@ -94,6 +96,20 @@ def sign_head(conn: Connection, key: Ed25519PrivateKey, *, now: dt.datetime | No
     head["signature"] = base64.b64encode(key.sign(_signed_bytes(head))).decode("ascii")
     conn.execute(insert(tree_heads).values(**head))
     return head
+
+
+def sign_latest(store: Store, key: Ed25519PrivateKey, *, now: dt.datetime | None = None,
+                ) -> dict[str, Any] | None:
+    """:func:`sign_head` in its own write transaction (holding the ledger lock, so the tree
+    is extended by one writer at a time); None on an empty ledger.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached.
+    """
+    with store.batch() as b:
+        if b.seq == 0:
+            return None
+        return sign_head(b.conn, key, now=now)
 
 
 def latest_head(conn: Connection, *, missing_ok: bool = False) -> dict[str, Any] | None:
@@ -161,6 +177,54 @@ def receipt(conn: Connection, seq: int, *, size: int | None = None) -> dict[str,
             "inclusion_path": [p.hex() for p in path], "head": head}
 
 
+def subject_receipts(conn: Connection, subject_id: int, *, limit: int = 500,
+                     ) -> dict[str, Any]:
+    """Receipts for the newest ``limit`` events about ``subject_id`` that the latest signed
+    head covers, all against that head: ``{"head", "receipts": [...], "pending": n}``, where
+    ``pending`` counts newer events not yet covered by a head (they get receipts after the
+    next one). Raises NotFound when no head was signed yet."""
+    head = latest_head(conn)
+    assert head is not None
+    size = int(head["tree_size"])
+    rows = conn.execute(select(events).where(events.c.subject_id == subject_id)
+                        .order_by(events.c.seq.desc()).limit(limit)).all()
+    source = node_source(conn)
+    out = []
+    for ev in rows:
+        if ev.seq > size:
+            continue
+        path = inclusion_proof(ev.seq - 1, size, source)
+        out.append({"format": RECEIPT_FORMAT,
+                    "event": {k: getattr(ev, k) for k in _EVENT_FIELDS},
+                    "event_hash": ev.hash, "leaf_index": ev.seq - 1,
+                    "inclusion_path": [p.hex() for p in path], "head": head})
+    return {"head": head, "receipts": out[::-1],
+            "pending": sum(1 for ev in rows if ev.seq > size)}
+
+
+def inclusion(conn: Connection, seq: int, size: int) -> dict[str, Any]:
+    """A public inclusion proof of event ``seq`` in the tree of ``size`` events: the event's
+    hash (never its content), the path, and the head signed at ``size`` if there is one.
+
+    Raises:
+        InputError: ``size`` < 1 or past the signed tree; ``seq`` outside ``[1, size]``.
+    """
+    if size < 1:
+        raise InputError("size must be at least 1 (a tree of that many events)",
+                         details={"size": size})
+    stored = tree_size(conn)
+    if size > stored:
+        raise InputError(f"size {size} is past the signed tree ({stored} events)",
+                         details={"size": size, "tree_size": stored})
+    _seq_in(conn, seq, size)
+    event_hash_hex = conn.execute(select(events.c.hash).where(events.c.seq == seq)).scalar_one()
+    path = inclusion_proof(seq - 1, size, node_source(conn))
+    head = conn.execute(select(tree_heads).where(tree_heads.c.tree_size == size)).first()
+    return {"seq": seq, "size": size, "leaf_index": seq - 1, "event_hash": event_hash_hex,
+            "inclusion_path": [p.hex() for p in path],
+            "head": None if head is None else dict(head._mapping)}
+
+
 def _head_of(conn: Connection, size: int) -> dict[str, Any]:
     if size < 1:
         raise InputError("size must be at least 1 (a tree of that many events)",
@@ -174,22 +238,27 @@ def _head_of(conn: Connection, size: int) -> dict[str, Any]:
 
 
 def consistency(conn: Connection, first: int, second: int) -> dict[str, Any]:
-    """A consistency proof between the tree of ``first`` events and the signed head of
-    ``second``: ``{"first", "second", "proof": [hex], "first_root", "head"}``.
+    """A consistency proof between the trees of ``first`` and ``second`` events:
+    ``{"first", "second", "first_root", "second_root", "proof": [hex], "head"}`` (``head``:
+    the head signed at ``second``, or None).
 
     Raises:
-        InputError: ``first`` < 1 or ``first`` > ``second``, or ``second`` past the tree.
-        NotFound: no head was signed at ``second``.
+        InputError: ``first`` < 1, ``first`` > ``second``, or ``second`` past the signed tree.
     """
-    head = _head_of(conn, second)
     if not 1 <= first <= second:
         raise InputError(f"first must be from 1 to second ({second})",
                          details={"first": first, "second": second})
+    stored = tree_size(conn)
+    if second > stored:
+        raise InputError(f"second ({second}) is past the signed tree ({stored} events)",
+                         details={"second": second, "tree_size": stored})
     source = node_source(conn)
+    head = conn.execute(select(tree_heads).where(tree_heads.c.tree_size == second)).first()
     return {"first": first, "second": second,
             "first_root": root_hash(first, source).hex(),
+            "second_root": root_hash(second, source).hex(),
             "proof": [p.hex() for p in consistency_proof(first, second, source)],
-            "head": head}
+            "head": None if head is None else dict(head._mapping)}
 
 
 def verify_receipt(r: dict[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
