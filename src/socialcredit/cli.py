@@ -547,8 +547,11 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     from socialcredit.gate.offline import signing_key
 
     reg = _registry()
-    result = tick(reg.store, reg.policy, adapter_for(reg.settings),
-                  now=dt.datetime.now(dt.UTC), signer=signing_key(reg.settings.keys_dir))
+    try:
+        result = tick(reg.store, reg.policy, adapter_for(reg.settings),
+                      now=dt.datetime.now(dt.UTC), signer=signing_key(reg.settings.keys_dir))
+    finally:
+        reg.close()
     if as_json:
         _out(result.as_dict())
         return
