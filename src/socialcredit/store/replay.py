@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, create_engine, insert, select
+from sqlalchemy import Column, Connection, MetaData, Table, create_engine, select
 from sqlalchemy import String as SAString
 from sqlalchemy.engine import make_url
 
@@ -157,32 +157,38 @@ def _write_scratch(url: str, proj: Projections) -> None:
         md = MetaData()
         tables = [_scratch_table(md, s.name) for s in SPECS]
         md.create_all(engine)
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         with engine.begin() as conn:
             for spec, table in zip(SPECS, tables, strict=True):
-                rows = [{"id": k, **r} if "id" not in r else r
-                        for k, r in proj.tables[spec.name].items()]
+                # the driver's executemany on plain tuples: the scratch copy is written at
+                # the speed the database takes rows, not at SQLAlchemy's per-row cost
                 names = [c.name for c in table.columns]
-                rows = [{c: r.get(c) for c in names} for r in rows]
+                sql = (f"INSERT INTO {spec.name} ({', '.join(names)}) "
+                       f"VALUES ({', '.join([mark] * len(names))})")
+                get = [(n, n == "id") for n in names]
+                rows = [tuple(k if is_id and n not in r else r.get(n) for n, is_id in get)
+                        for k, r in proj.tables[spec.name].items()]
                 for i in range(0, len(rows), _INSERT_CHUNK):
-                    conn.execute(insert(table), rows[i:i + _INSERT_CHUNK])
+                    conn.exec_driver_sql(sql, rows[i:i + _INSERT_CHUNK])
     finally:
         engine.dispose()
 
 
 def _ordered(conn: Connection, spec: TableSpec,
-             ) -> Generator[tuple[tuple[Any, ...], Any], None, None]:
-    """Rows of ``spec``'s table in key order, the same order Python's tuple comparison gives
-    (code-point order for text: ``COLLATE "C"`` on PostgreSQL, SQLite's default)."""
+             ) -> Generator[tuple[Any, ...], None, None]:
+    """Rows of ``spec``'s table as tuples, key columns first, in key order — the order
+    Python's tuple comparison gives (code-point order for text: ``COLLATE "C"`` on PostgreSQL,
+    SQLite's default)."""
     table = metadata.tables[spec.name]
     pg = conn.dialect.name == "postgresql"
     order = [table.c[k].collate("C") if pg and isinstance(table.c[k].type, SAString)
              else table.c[k] for k in spec.key]
+    cols = [*spec.key, *(c for c in spec.columns if c not in spec.key)]
     result = conn.execution_options(yield_per=10_000).execute(
-        select(*[table.c[c] for c in spec.columns]).order_by(*order))
+        select(*[table.c[c] for c in cols]).order_by(*order))
     try:
         for row in result:
-            m = row._mapping
-            yield tuple(m[k] for k in spec.key), m
+            yield tuple(row)
     finally:
         result.close()  # a server-side cursor on PostgreSQL
 
@@ -196,23 +202,25 @@ def _compare(live: Connection, scratch: Connection, spec: TableSpec) -> TableRes
         b.close()
 
 
-def _walk(spec: TableSpec, a: Iterator[tuple[tuple[Any, ...], Any]],
-          b: Iterator[tuple[tuple[Any, ...], Any]]) -> TableResult:
+def _walk(spec: TableSpec, a: Iterator[tuple[Any, ...]], b: Iterator[tuple[Any, ...]],
+          ) -> TableResult:
+    n = len(spec.key)
+    cols = [*spec.key, *(c for c in spec.columns if c not in spec.key)]
     n_live = n_replayed = 0
     la, lb = next(a, None), next(b, None)
     while la is not None or lb is not None:
-        if lb is None or (la is not None and la[0] < lb[0]):
+        if lb is None or (la is not None and la[:n] < lb[:n]):
             assert la is not None
             return TableResult(spec.name, n_replayed, n_live + 1, Difference(
-                spec.name, dict(zip(spec.key, la[0], strict=True)), "extra"))
-        if la is None or lb[0] < la[0]:
+                spec.name, dict(zip(spec.key, la[:n], strict=True)), "extra"))
+        if la is None or lb[:n] < la[:n]:
             return TableResult(spec.name, n_replayed + 1, n_live, Difference(
-                spec.name, dict(zip(spec.key, lb[0], strict=True)), "missing"))
-        for col in spec.columns:
-            if la[1][col] != lb[1][col]:
-                return TableResult(spec.name, n_replayed + 1, n_live + 1, Difference(
-                    spec.name, dict(zip(spec.key, la[0], strict=True)), "changed", col,
-                    la[1][col], lb[1][col]))
+                spec.name, dict(zip(spec.key, lb[:n], strict=True)), "missing"))
+        if la != lb:
+            i = next(i for i in range(len(cols)) if la[i] != lb[i])
+            return TableResult(spec.name, n_replayed + 1, n_live + 1, Difference(
+                spec.name, dict(zip(spec.key, la[:n], strict=True)), "changed", cols[i],
+                la[i], lb[i]))
         n_live, n_replayed = n_live + 1, n_replayed + 1
         la, lb = next(a, None), next(b, None)
     return TableResult(spec.name, n_replayed, n_live)
