@@ -468,13 +468,13 @@ scores = Table(
 
 # --- Merkle tree over the ledger (issue #15, migration 0007) -----------------------------------
 # Derived from the events' hashes (RFC 9162 §2.1): the hash of every perfect subtree
-# ``(level, idx)``, i.e. leaves [idx * 2**level, (idx + 1) * 2**level), level 0 the leaves. Not a
-# projection: rebuilt from ``events.hash`` alone (store/tree_store.py).
+# ``(level, idx)``, i.e. leaves [idx * 2**level, (idx + 1) * 2**level), level 0 the leaves, keyed
+# by ``node = level << 40 | idx`` (one integer key: a proof's nodes are one ``IN`` on the
+# primary key). Not a projection: rebuilt from ``events.hash`` alone (store/tree_store.py).
 tree_nodes = Table(
     "tree_nodes",
     metadata,
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", ID, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 

@@ -3,7 +3,8 @@
 :func:`extend_tree` appends the events past the stored tree (leaves first, then each parent
 whose two children exist), reading only the right edge of the stored tree (at most one node
 per level). :func:`node_source` serves proofs (:mod:`socialcredit.store.merkle`) with one
-``SELECT`` per proof of the O(log n) nodes it needs, through the primary key ``(level, idx)``.
+``SELECT`` per proof of the O(log n) nodes it needs, through the primary key
+``node = level << 40 | idx``.
 
 The tree trails the ledger: it is extended when a head is signed
 (:func:`socialcredit.store.tree_head.sign_head`), not in the write path, so ingest pays nothing
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, and_, func, insert, or_, select
+from sqlalchemy import Connection, func, select
 
 from socialcredit.store.merkle import NodeSource, leaf_hash, node_hash
 from socialcredit.store.tables import events, tree_nodes
@@ -24,21 +25,24 @@ __all__ = ["extend_tree", "node_source", "tree_size"]
 _CHUNK = 20_000
 
 
+#: ``node = level << _SHIFT | idx``: room for 2**40 leaves.
+_SHIFT = 40
+
+
 def tree_size(conn: Connection) -> int:
     """Leaves stored (events folded into the tree so far)."""
-    last = conn.execute(select(func.max(tree_nodes.c.idx)).where(tree_nodes.c.level == 0)
-                        ).scalar()
+    last = conn.execute(select(func.max(tree_nodes.c.node)).where(
+        tree_nodes.c.node < (1 << _SHIFT))).scalar()
     return 0 if last is None else int(last) + 1
 
 
 def _fetch(conn: Connection, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    keys = sorted(set(wanted))
+    keys = sorted({lv << _SHIFT | ix for lv, ix in wanted})
     out: dict[tuple[int, int], bytes] = {}
-    for i in range(0, len(keys), 200):
-        part = keys[i:i + 200]
-        rows = conn.execute(select(tree_nodes).where(or_(*[
-            and_(tree_nodes.c.level == lv, tree_nodes.c.idx == ix) for lv, ix in part])))
-        out.update({(r.level, r.idx): bytes(r.hash) for r in rows})
+    for i in range(0, len(keys), 500):
+        rows = conn.execute(select(tree_nodes).where(tree_nodes.c.node.in_(keys[i:i + 500])))
+        out.update({(r.node >> _SHIFT, r.node & ((1 << _SHIFT) - 1)): bytes(r.hash)
+                    for r in rows})
     return out
 
 
@@ -67,6 +71,7 @@ def extend_tree(conn: Connection, upto: int) -> int:
     # the right edge: the pending left siblings of the stored tree, one per level at most
     edge_keys = [(lv, (size >> lv) - 1) for lv in range(size.bit_length()) if (size >> lv) & 1]
     edge = _fetch(conn, edge_keys)
+    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * 2)
     done = size
     while done < upto:
         rows = conn.execute(select(events.c.seq, events.c.hash).where(
@@ -74,18 +79,19 @@ def extend_tree(conn: Connection, upto: int) -> int:
         ).all()
         if not rows:
             break
-        new: list[dict[str, object]] = []
+        new: list[tuple[int, bytes]] = []
         for r in rows:
             i = int(r.seq) - 1
             if i != done:
                 raise LookupError(f"ledger gap at event {done + 1}: run `audit verify`")
             h, lv, ix = leaf_hash(r.hash), 0, i
-            new.append({"level": 0, "idx": ix, "hash": h})
+            new.append((ix, h))
             while ix & 1:  # a right child: its parent is complete now
                 h = node_hash(edge.pop((lv, ix - 1)), h)
                 lv, ix = lv + 1, ix >> 1
-                new.append({"level": lv, "idx": ix, "hash": h})
+                new.append((lv << _SHIFT | ix, h))
             edge[(lv, ix)] = h
             done += 1
-        conn.execute(insert(tree_nodes), new)
+        # the driver's executemany on tuples (SQLAlchemy's per-row work would dominate)
+        conn.exec_driver_sql(f"INSERT INTO tree_nodes (node, hash) VALUES ({marks})", new)
     return done

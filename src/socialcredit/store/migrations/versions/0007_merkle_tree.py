@@ -1,7 +1,7 @@
 """Merkle tree over the ledger: stored perfect subtrees and signed tree heads (issue #15)
 
 Adds ``tree_nodes`` (the hash of every perfect subtree of the RFC 9162 tree over the events,
-so that a proof reads O(log n) rows) and ``tree_heads`` (signed tree heads).
+keyed ``level << 40 | index``, so that a proof reads O(log n) rows by primary key) and ``tree_heads`` (signed tree heads).
 
 Revision ID: 0007
 Revises: 0005
@@ -21,10 +21,9 @@ ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 def upgrade() -> None:
     op.create_table('tree_nodes',
-    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('idx', ID, autoincrement=False, nullable=False),
+    sa.Column('node', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_tree_nodes'))
+    sa.PrimaryKeyConstraint('node', name=op.f('pk_tree_nodes'))
     )
     op.create_table('tree_heads',
     sa.Column('tree_size', ID, autoincrement=False, nullable=False),
