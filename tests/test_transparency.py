@@ -178,3 +178,29 @@ def test_http_routes_cli_verify_proof_and_the_monitor_sees_a_fork(
             verify_head(h, _key(r).public_key())
     finally:
         r.close()
+
+
+def test_retention_tombstones_keep_receipts_and_proofs_valid(reg: Registry) -> None:
+    import datetime as dt
+
+    from socialcredit.disclosure.retention import run_retention
+
+    key = _key(reg)
+    sign_latest(reg.store, key)
+    with reg.store.read() as conn:
+        accepted = conn.execute(select(events.c.seq).where(
+            events.c.type == "record.accepted")).scalar_one()
+        before = receipt(conn, accepted)
+    assert run_retention(reg.store, reg.policy, today=dt.date(2045, 1, 1)) == 1
+    head = sign_latest(reg.store, key)
+    assert head is not None
+    with reg.store.read() as conn:
+        after = receipt(conn, accepted, size=head["tree_size"])
+        proof = consistency(conn, before["head"]["tree_size"], head["tree_size"])
+    # the erased payload is gone from the registry, yet the old receipt (which keeps it) and
+    # a new one (which holds only the tombstone) both verify, and the heads stay consistent
+    assert "_tombstone" in after["event"]["payload"]
+    assert "_tombstone" not in before["event"]["payload"]
+    verify_receipt(before, key.public_key())
+    verify_receipt(after, key.public_key())
+    check_consistency(before["head"], head, proof["proof"])

@@ -233,6 +233,9 @@ class ReportPublic(BaseModel):
     scores: dict[str, dict[str, int]]
     #: ``disputes`` and ``reviews`` by status; ``notices``: on_time, late, pending.
     due_process: dict[str, dict[str, int]]
+    #: the newest signed tree head over the ledger (tree_size, root_hash, timestamp, key_id,
+    #: signature), or null before the first clock tick
+    tree_head: dict[str, Any] | None = None
 
 
 class AuditPublic(BaseModel):
