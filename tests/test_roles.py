@@ -140,6 +140,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /v1/transparency/proofs/consistency": {"params": {"first": 1,
                                                            "second": "{tree_size}"}},
     "GET /v1/me/receipts": {},
+    "GET /v1/audit/replay": {},
 }
 
 CALLERS = ("none", "malformed", "unknown", "revoked", "furnisher", "gate", "gate_elsewhere",

@@ -142,6 +142,18 @@ def test_http_routes_cli_verify_proof_and_the_monitor_sees_a_fork(
             mon = runner.invoke(app, ["audit", "monitor", "--url", base, "--state", str(state),
                                       "--json"])
             assert mon.exit_code == 0, mon.output
+            # a tampered projection found while the server runs: named, not a 500
+            from socialcredit.access import add_operator
+            from socialcredit.store.tables import list_entries
+
+            ops = {"Authorization": f"Bearer {add_operator(r.store, name='ops')}"}
+            with r.store.engine.begin() as conn:
+                conn.execute(update(list_entries).values(until="2027-01-01"))
+            found = httpx.get(f"{base}/v1/audit/replay", headers=ops, timeout=60)
+            assert found.status_code == 200, found.text
+            diff = found.json()["first_difference"]
+            assert found.json()["ok"] is False and diff["table"] == "list_entries"
+            assert diff["column"] == "until" and diff["live"] == "2027-01-01"
             # the registry grows: the next head is consistent with the first
             furnish(r, tmp_path, "court-bj", "court", [_finding("c2", "(2026)京01执2号")])
             sign_latest(r.store, _key(r))

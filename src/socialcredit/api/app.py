@@ -219,7 +219,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         public_router,
     )
     from socialcredit.api.routes import metrics as metrics_route
-    from socialcredit.api.transparency import me_receipts_router, transparency_router
+    from socialcredit.api.transparency import (
+        audit_replay_router,
+        me_receipts_router,
+        transparency_router,
+    )
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
                   description="Social credit registry with due process: furnishers, gates, "
@@ -245,7 +249,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     else:
         for router in (furnisher_router, gate_router, public_router, operator_router,
                        *due_process_routers(), links_router, transparency_router,
-                       me_receipts_router):
+                       me_receipts_router, audit_replay_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -76,6 +76,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /v1/transparency/proofs/inclusion": PUBLIC,
     "GET /v1/transparency/proofs/consistency": PUBLIC,
     "GET /v1/me/receipts": frozenset({"subject"}),
+    "GET /v1/audit/replay": frozenset({"operator"}),
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
     "GET /metrics": PUBLIC,

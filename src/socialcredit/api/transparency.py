@@ -8,7 +8,9 @@ anyone, and each person's receipts.
 * ``GET /v1/transparency/proofs/consistency?first=&second=``: that the tree of ``first``
   events is a prefix of the tree of ``second``;
 * ``GET /v1/me/receipts``: the signed-in person's events, each with an inclusion proof against
-  the latest head (checked offline by ``socialcredit audit verify-proof``).
+  the latest head (checked offline by ``socialcredit audit verify-proof``);
+* ``GET /v1/audit/replay`` (operator): ``audit replay`` on the running registry; a tampered
+  projection is a 200 with ``ok`` false and ``first_difference`` naming the row, not an error.
 
 Bad input (a ``seq`` past the tree, a size of zero) is a 400 ``invalid_input``; no head yet is
 a 404.
@@ -20,11 +22,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from socialcredit.api.deps import RegistryDep
+from socialcredit.api.deps import OperatorDep, RegistryDep
 from socialcredit.api.due_process import SubjectDep
 from socialcredit.api.schemas import error_responses
 
-__all__ = ["me_receipts_router", "transparency_router"]
+__all__ = ["audit_replay_router", "me_receipts_router", "transparency_router"]
 
 transparency_router = APIRouter(prefix="/v1/transparency", tags=["transparency"],
                                 responses=error_responses(400, 404, 422, 503))
@@ -32,6 +34,9 @@ me_receipts_router = APIRouter(prefix="/v1/me", tags=["subject"],
                                responses=error_responses(401, 404, 503))
 
 #: a count of events or a seq (0 reaches the handler, which names the problem)
+audit_replay_router = APIRouter(prefix="/v1/audit", tags=["operator"],
+                                responses=error_responses(401, 403, 503))
+
 Count = Annotated[int, Query(ge=0, le=2**62)]
 
 
@@ -89,3 +94,15 @@ def my_receipts(registry: RegistryDep, who: SubjectDep, response: Response) -> d
     response.headers["Cache-Control"] = "no-store"
     with registry.store.read() as conn:
         return subject_receipts(conn, who.principal_id)
+
+
+@audit_replay_router.get("/replay")
+def audit_replay(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
+    """Rebuild the projections from the ledger into a scratch database and compare them with
+    the live tables (:func:`socialcredit.store.replay.replay`): ``{"ok", "events",
+    "first_difference": {table, key, what, column, live, replayed, message} | null, "tables",
+    "not_projections", "not_yet_replayed", ...}``."""
+    from socialcredit.store.replay import replay
+
+    public = {name: spec.public for name, spec in registry.policy.lists.items()}
+    return replay(registry.store, list_public=public).to_dict()
