@@ -149,3 +149,58 @@ def test_cli_audit_replay_names_the_row_and_exits_non_zero(populated: Registry) 
     bad = runner.invoke(app, ["--database-url", url, "audit", "replay"])
     assert bad.exit_code == 1
     assert f"list_entries row (id={key['id']})" in bad.output and "until" in bad.output
+
+
+def test_an_external_list_listed_delisted_and_relisted_replays(registry: Registry,
+                                                               tmp_path: Path) -> None:
+    import datetime as dt
+
+    from socialcredit.ingest.external import import_ofac_sdn
+
+    e = ",-0- " * 6
+
+    def sdn(folder: Path, rows: list[str]) -> Path:
+        folder.mkdir()
+        for name, lines in (("sdn.csv", rows), ("alt.csv", []), ("sdn_comments.csv", [])):
+            (folder / name).write_bytes(("\r\n".join(lines) + "\r\n\x1a").encode("cp1252"))
+        return folder
+
+    both = [f'10,"MULLER, Hans","individual","SDGT",-0- {e},"Passport X1234567 (Germany)"',
+            f'15,"GOOD, Last","individual","SDGT",-0- {e},-0- ']
+    days = (dt.date(2026, 6, 1), dt.date(2026, 6, 2), dt.date(2026, 6, 3))
+    for i, (rows, day) in enumerate(((both, days[0]), (both[1:], days[1]), (both, days[2]))):
+        import_ofac_sdn(registry.store, registry.policy, sdn(tmp_path / f"sdn{i}", rows),
+                        as_of=day)
+    result = replay(registry.store, list_public=_public(registry))
+    assert result.first_difference is None, result.first_difference.describe()
+    assert {t.table: t.rows for t in result.tables}["list_entries"] == 2
+
+
+def test_disputes_merges_and_splits_replay(populated: Registry) -> None:
+    import datetime as dt
+
+    from socialcredit.disclosure.disputes import open_dispute, run_deadlines
+    from socialcredit.identity.review import merge_subjects, split_merge
+
+    reg = populated
+    with reg.store.read() as conn:
+        a, b = (int(conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid))
+                    .scalar_one()) for nid in (DEBTOR, OTHER))
+        rid = conn.execute(select(records.c.id).where(records.c.subject_id == b,
+                                                      records.c.kind == "fare_evasion")
+                           ).scalars().first()
+    now = dt.datetime(2026, 6, 30, 9, tzinfo=dt.UTC)
+    open_dispute(reg.store, reg.policy, subject_id=b, record_id=rid, reason="not me", now=now)
+    assert run_deadlines(reg.store, reg.policy, now=now + dt.timedelta(days=60)) == 1
+    day = dt.date(2026, 6, 30)
+    merged = merge_subjects(reg.store, reg.policy, survivor=a, absorbed=b, by="ops",
+                            reason="same person", as_of=day)
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    split_merge(reg.store, reg.policy, merged["merge_id"], by="ops", reason="two people",
+                as_of=day)
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    with reg.store.read() as conn:
+        assert conn.execute(select(records.c.status).where(records.c.id == rid)
+                            ).scalar_one() == "suppressed"
