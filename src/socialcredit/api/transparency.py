@@ -43,12 +43,17 @@ Count = Annotated[int, Query(ge=0, le=2**62)]
 @transparency_router.get("/key")
 def registry_key(registry: RegistryDep) -> dict[str, Any]:
     """The public key that signs tree heads and receipts: ``{"key_id", "public_key_pem"}``."""
-    from socialcredit.gate.offline import public_key_path, signing_key
-    from socialcredit.store.tree_head import key_id
+    from socialcredit.errors import NotFound
+    from socialcredit.gate.offline import public_key_path
+    from socialcredit.store.tree_head import key_id, load_public_key
 
-    key = signing_key(registry.settings.keys_dir)
-    pem = public_key_path(registry.settings.keys_dir).read_text(encoding="ascii")
-    return {"key_id": key_id(key), "public_key_pem": pem}
+    path = public_key_path(registry.settings.keys_dir)
+    try:  # never made here: the key is made by the first signature (a clock tick)
+        pem = path.read_text(encoding="ascii")
+    except OSError as e:
+        raise NotFound("the registry has no signing key yet: it is made by the first clock "
+                       "tick (`socialcredit clocks run`)") from e
+    return {"key_id": key_id(load_public_key(pem.encode("ascii"))), "public_key_pem": pem}
 
 
 @transparency_router.get("/heads/latest")

@@ -38,7 +38,7 @@ from socialcredit.store.replay_tables import (
 )
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.store import Store
-from socialcredit.store.tables import events, ledger_head, metadata
+from socialcredit.store.tables import ledger_head, metadata
 
 __all__ = ["Difference", "ReplayResult", "TableResult", "replay", "replay_events"]
 
@@ -117,16 +117,18 @@ class ReplayResult:
 
 
 def _iter_events(conn: Connection, upto: int, chunk: int = 20_000) -> Iterator[Any]:
-    cols = (events.c.seq, events.c.at, events.c.type, events.c.subject_id,
-            events.c.policy_version, events.c.payload)
+    """``(seq, at, type, subject_id, policy_version, payload)`` tuples in ``seq`` order, read
+    in keyset pages with the driver's cursor (no per-row SQLAlchemy objects)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = ("SELECT seq, at, type, subject_id, policy_version, payload FROM events "
+           f"WHERE seq > {mark} AND seq <= {mark} ORDER BY seq LIMIT {int(chunk)}")
     last = 0
     while last < upto:
-        rows = conn.execute(select(*cols).where(events.c.seq > last, events.c.seq <= upto)
-                            .order_by(events.c.seq).limit(chunk)).all()
+        rows = conn.exec_driver_sql(sql, (last, upto)).fetchall()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        last = rows[-1][0]
 
 
 def replay_events(conn: Connection, *, upto: int | None = None,
@@ -137,8 +139,8 @@ def replay_events(conn: Connection, *, upto: int | None = None,
         upto = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
     proj = Projections(list_public)
     apply, loads, n = proj.apply, json.loads, 0
-    for ev in _iter_events(conn, upto):
-        apply(ev.seq, ev.at, ev.type, ev.subject_id, ev.policy_version, loads(ev.payload))
+    for seq, at, type_, subject_id, policy_version, payload in _iter_events(conn, upto):
+        apply(seq, at, type_, subject_id, policy_version, loads(payload))
         n += 1
     return proj, n
 
