@@ -142,11 +142,23 @@ def test_http_routes_cli_verify_proof_and_the_monitor_sees_a_fork(
             mon = runner.invoke(app, ["audit", "monitor", "--url", base, "--state", str(state),
                                       "--json"])
             assert mon.exit_code == 0, mon.output
-            # a tampered projection found while the server runs: named, not a 500
+            # a refusal carries its receipt: the entry's ledger event and a head covering it
             from socialcredit.access import add_operator
             from socialcredit.store.tables import list_entries
 
             ops = {"Authorization": f"Bearer {add_operator(r.store, name='ops')}"}
+            refusal = httpx.post(f"{base}/v1/decisions", headers=ops,
+                                 json={"service": "air", "national_id": DEBTOR}).json()
+            assert refusal["decision"] == "deny", refusal
+            got_receipt = refusal["receipt"]
+            assert [e["entry_id"] for e in got_receipt["entries"]] == [
+                x["entry_id"] for x in refusal["reasons"]]
+            assert got_receipt["head"] == head  # the one head signed so far covers it
+            verify_head(got_receipt["head"], _key(r).public_key())
+            with r.store.read() as conn:
+                kind = conn.execute(select(events.c.type).where(
+                    events.c.seq == got_receipt["entries"][0]["seq"])).scalar_one()
+            assert kind == "entry.listed"
             with r.store.engine.begin() as conn:
                 conn.execute(update(list_entries).values(until="2027-01-01"))
             found = httpx.get(f"{base}/v1/audit/replay", headers=ops, timeout=60)

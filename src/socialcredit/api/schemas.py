@@ -112,6 +112,9 @@ class DecisionPublic(BaseModel):
     decision_id: str
     service: str
     reasons: list[ReasonPublic]
+    #: on a deny: ``{"entries": [{"entry_id", "seq"}], "tree_size", "head"}``, the ledger
+    #: events the refusal rests on and the signed tree head covering them (null until signed)
+    receipt: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):

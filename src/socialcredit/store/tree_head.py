@@ -43,10 +43,9 @@ from socialcredit.store.store import Store
 from socialcredit.store.tables import events, ledger_head, tree_heads
 from socialcredit.store.tree_store import extend_tree, node_source, tree_size
 
-__all__ = ["FORMAT", "RECEIPT_FORMAT", "check_consistency", "consistency", "head_at_least",
-           "inclusion", "key_id", "latest_head", "load_public_key", "receipt", "sign_head",
-           "sign_latest", "subject_receipts",
-           "verify_head", "verify_receipt"]
+__all__ = ["FORMAT", "RECEIPT_FORMAT", "check_consistency", "consistency", "entry_receipt",
+           "head_at_least", "inclusion", "key_id", "latest_head", "load_public_key", "receipt",
+           "sign_head", "sign_latest", "subject_receipts", "verify_head", "verify_receipt"]
 
 FORMAT = "socialcredit-sth/1"
 RECEIPT_FORMAT = "socialcredit-receipt/1"
@@ -200,6 +199,25 @@ def subject_receipts(conn: Connection, subject_id: int, *, limit: int = 500,
                     "inclusion_path": [p.hex() for p in path], "head": head})
     return {"head": head, "receipts": out[::-1],
             "pending": sum(1 for ev in rows if ev.seq > size)}
+
+
+def entry_receipt(conn: Connection, entry_ids: list[int]) -> dict[str, Any]:
+    """What a refusal commits to: for each list entry it rests on, the ``seq`` of the ledger
+    event that gave the entry its current state, and the oldest signed head covering them all
+    (None while the next head is not signed yet: the person's receipts, with the inclusion
+    proofs, come from ``GET /v1/me/receipts``). Shape: ``{"entries": [{"entry_id", "seq"}],
+    "tree_size", "head"}``."""
+    from socialcredit.store.tables import list_entries
+
+    rows = conn.execute(select(list_entries.c.id, list_entries.c.seq).where(
+        list_entries.c.id.in_(sorted(set(entry_ids)))).order_by(list_entries.c.id)).all()
+    entries = [{"entry_id": int(r.id), "seq": int(r.seq)} for r in rows]
+    top = max((e["seq"] for e in entries), default=0)
+    row = conn.execute(select(tree_heads).where(tree_heads.c.tree_size >= top)
+                       .order_by(tree_heads.c.tree_size).limit(1)).first() if top else None
+    head = None if row is None else dict(row._mapping)
+    return {"entries": entries, "tree_size": None if head is None else head["tree_size"],
+            "head": head}
 
 
 def inclusion(conn: Connection, seq: int, size: int) -> dict[str, Any]:
