@@ -183,16 +183,17 @@ def _ordered(conn: Connection, spec: TableSpec,
     SQLite's default)."""
     table = metadata.tables[spec.name]
     pg = conn.dialect.name == "postgresql"
-    order = [table.c[k].collate("C") if pg and isinstance(table.c[k].type, SAString)
-             else table.c[k] for k in spec.key]
+    order = [f'{k} COLLATE "C"' if pg and isinstance(table.c[k].type, SAString) else k
+             for k in spec.key]
     cols = [*spec.key, *(c for c in spec.columns if c not in spec.key)]
-    result = conn.execution_options(yield_per=10_000).execute(
-        select(*[table.c[c] for c in cols]).order_by(*order))
+    # the driver's cursor, streamed (server-side on PostgreSQL): plain tuples, no Row objects
+    result = conn.execution_options(yield_per=10_000).exec_driver_sql(
+        f"SELECT {', '.join(cols)} FROM {spec.name} ORDER BY {', '.join(order)}")
     try:
         for row in result:
             yield tuple(row)
     finally:
-        result.close()  # a server-side cursor on PostgreSQL
+        result.close()
 
 
 def _compare(live: Connection, scratch: Connection, spec: TableSpec) -> TableResult:
