@@ -37,10 +37,12 @@ from socialcredit.disclosure.disputes import answer_dispute, appeal_dispute, ope
 from socialcredit.disclosure.repairs import apply_for_repair
 from socialcredit.disclosure.reviews import request_review
 from socialcredit.errors import ConfigError
+from socialcredit.gate.offline import signing_key
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, records, subjects
+from socialcredit.store.tree_head import sign_latest
 
 PERSON = make_id(region="110105", birth="19791212", seq=31)
 PHONE = "+8613900139000"
@@ -152,6 +154,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /admin/subjects": {"params": {"find": "1"}},
     "GET /admin/subjects/{subject_id}": {"path": "/admin/subjects/1"},
     "GET /admin/report": {},
+    # transparency (api/transparency.py): a head is signed at the end of the world
+    "GET /v1/transparency/key": {},
+    "GET /v1/transparency/heads/latest": {},
+    "GET /v1/transparency/proofs/inclusion": {"params": {"seq": 1, "size": "{tree_size}"}},
+    "GET /v1/transparency/proofs/consistency": {"params": {"first": 1,
+                                                           "second": "{tree_size}"}},
+    "GET /v1/me/receipts": {},
+    "GET /v1/audit/replay": {},
 }
 
 CALLERS = ("none", "malformed", "unknown", "revoked", "furnisher", "gate", "gate_elsewhere",
@@ -177,7 +187,8 @@ def expected(route: str, caller: str) -> int:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Registry, dict[str, Any]]]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'registry.db'}",
-                        public_rate_burst=1000, notices_dir=tmp_path / "notices")
+                        public_rate_burst=1000, notices_dir=tmp_path / "notices",
+                        keys_dir=tmp_path / "keys")
     reg = Registry(settings, today=TODAY)
     reg.ensure_schema()
     revoked = add_furnisher(reg.store, name="old-court", kind="court")
@@ -231,6 +242,9 @@ def world(tmp_path: Path) -> Iterator[tuple[Registry, dict[str, Any]]]:
                                    reason="x", now=now)["id"]
     for name in ("subject", "spare", "spare2"):
         keys[name] = subject_session(reg, PERSON, PHONE)
+    head = sign_latest(reg.store, signing_key(settings.keys_dir))
+    assert head is not None
+    ids["tree_size"] = head["tree_size"]
     yield reg, {"keys": keys, "ids": ids}
     reg.close()
 

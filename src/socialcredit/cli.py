@@ -413,12 +413,15 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
 
 
 # `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
+from socialcredit.audit_cli import register as _register_audit  # noqa: E402
 from socialcredit.contact_cli import contact_app  # noqa: E402
 from socialcredit.link_cli import link_app  # noqa: E402
 from socialcredit.policy_cli import policy_app  # noqa: E402
 from socialcredit.totp_cli import operators_totp  # noqa: E402
 
 operators_app.command("totp")(operators_totp)
+
+_register_audit(audit_app)
 
 app.add_typer(link_app, name="link")
 app.add_typer(policy_app, name="policy")
@@ -549,16 +552,21 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     does this every few seconds; run it from cron when no server runs."""
     from socialcredit.disclosure.clocks import tick
     from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.gate.offline import signing_key
 
     reg = _registry()
-    result = tick(reg.store, reg.policy, adapter_for(reg.settings),
-                  now=dt.datetime.now(dt.UTC))
+    try:
+        result = tick(reg.store, reg.policy, adapter_for(reg.settings),
+                      now=dt.datetime.now(dt.UTC), signer=signing_key(reg.settings.keys_dir))
+    finally:
+        reg.close()
     if as_json:
         _out(result.as_dict())
         return
     console.print(f"disputes suppressed {result.suppressed:,}; records retired "
                   f"{result.retired:,}; notices added {result.notices_added:,}, served "
-                  f"{result.served:,}, failed {result.failed:,}")
+                  f"{result.served:,}, failed {result.failed:,}; tree head signed at "
+                  f"{result.tree_size:,} events")
 
 
 @app.command()

@@ -20,6 +20,7 @@ Hierarchy::
     ├── Conflict (409 conflict)
     ├── RateLimited (429 rate_limited)            details.retry_after_seconds says when
     ├── LedgerBroken (500 ledger_broken)          details.seq names the first broken event
+    ├── ProjectionMismatch (500 projection_mismatch)  a table differs from the ledger's replay
     └── StoreUnavailable (503 unavailable)        the database cannot be reached
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ProjectionMismatch",
     "RateLimited",
     "SocialCreditError",
     "StoreUnavailable",
@@ -129,6 +131,13 @@ class RateLimited(SocialCreditError):
 
 class LedgerBroken(SocialCreditError):
     code = "ledger_broken"
+
+
+class ProjectionMismatch(SocialCreditError):
+    """A projection table differs from what the ledger implies (``audit replay``);
+    ``details`` names the table, the row's key and the column."""
+
+    code = "projection_mismatch"
 
 
 class StoreUnavailable(SocialCreditError):

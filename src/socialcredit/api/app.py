@@ -156,12 +156,14 @@ def _run_clocks(registry: Registry, stop: threading.Event) -> None:
     served (:func:`socialcredit.disclosure.clocks.tick`); a failure is logged and retried."""
     from socialcredit.disclosure.clocks import tick
     from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.gate.offline import signing_key
 
     adapter = adapter_for(registry.settings)
     failing = False
     while not stop.wait(registry.settings.clocks_every_seconds):
-        try:
-            tick(registry.store, registry.policy, adapter, now=dt.datetime.now(dt.UTC))
+        try:  # a tree head is signed at every tick: at least every clocks_every_seconds
+            tick(registry.store, registry.policy, adapter, now=dt.datetime.now(dt.UTC),
+                 signer=signing_key(registry.settings.keys_dir))
         except Exception as e:  # never stop the clocks; say so once per failure streak
             if not failing:
                 log.warning("due-process clocks failed, retrying: %s",
@@ -220,6 +222,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         public_router,
     )
     from socialcredit.api.routes import metrics as metrics_route
+    from socialcredit.api.transparency import (
+        audit_replay_router,
+        me_receipts_router,
+        transparency_router,
+    )
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None,  # served from local assets: web/docs.py
@@ -249,7 +256,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
         for router in (furnisher_router, gate_router, public_router, operator_router,
                        *due_process_routers(), links_router, *contact_routers(),
-                       admin_router):
+                       admin_router, transparency_router, me_receipts_router,
+                       audit_replay_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

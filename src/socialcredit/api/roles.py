@@ -84,6 +84,13 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /admin/subjects/{subject_id}": frozenset({"operator"}),
     "GET /admin/report": frozenset({"operator"}),
     "GET /v1/public/entries": PUBLIC,
+    # transparency (api/transparency.py): signed tree heads and proofs, for anyone
+    "GET /v1/transparency/key": PUBLIC,
+    "GET /v1/transparency/heads/latest": PUBLIC,
+    "GET /v1/transparency/proofs/inclusion": PUBLIC,
+    "GET /v1/transparency/proofs/consistency": PUBLIC,
+    "GET /v1/me/receipts": frozenset({"subject"}),
+    "GET /v1/audit/replay": frozenset({"operator"}),
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
     "GET /metrics": PUBLIC,

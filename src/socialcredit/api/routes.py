@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal
 from socialcredit.api.deps import (
@@ -128,11 +129,27 @@ async def decide(body: DecisionIn, request: Request, response: Response, registr
     decision = registry.decisions.decide(
         service=body.service, national_id=body.national_id, phone=body.phone,
         document=body.document, name=body.name, gate=gate, platform=body.platform)
+    out = decision.as_dict()
+    if decision.decision == "deny":  # a refusal names the ledger events it rests on
+        out["receipt"] = await run_in_threadpool(
+            _deny_receipt, registry, [r["entry_id"] for r in decision.reasons])
     metrics: GateMetrics = request.app.state.metrics
     metrics.decisions.labels(body.service, decision.decision).inc()
     metrics.latency.labels("single").observe(time.perf_counter() - start)
-    return JSONResponse(decision.as_dict(), headers={
+    return JSONResponse(out, headers={
         "X-Gate-Staleness-Ms": response.headers["X-Gate-Staleness-Ms"]})
+
+
+def _deny_receipt(registry: Registry, entry_ids: list[int]) -> dict[str, Any] | None:
+    """The refusal's receipt (:func:`socialcredit.store.tree_head.entry_receipt`), or None
+    when the store cannot be read: the refusal itself never waits on it."""
+    from socialcredit.store.tree_head import entry_receipt
+
+    try:
+        with registry.store.read() as conn:
+            return entry_receipt(conn, entry_ids)
+    except SocialCreditError:
+        return None
 
 
 async def decide_fast(request: Request) -> Response:

@@ -112,6 +112,9 @@ class DecisionPublic(BaseModel):
     decision_id: str
     service: str
     reasons: list[ReasonPublic]
+    #: on a deny: ``{"entries": [{"entry_id", "seq"}], "tree_size", "head"}``, the ledger
+    #: events the refusal rests on and the signed tree head covering them (null until signed)
+    receipt: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -233,6 +236,9 @@ class ReportPublic(BaseModel):
     scores: dict[str, dict[str, int]]
     #: ``disputes`` and ``reviews`` by status; ``notices``: on_time, late, pending.
     due_process: dict[str, dict[str, int]]
+    #: the newest signed tree head over the ledger (tree_size, root_hash, timestamp, key_id,
+    #: signature), or null before the first clock tick
+    tree_head: dict[str, Any] | None = None
 
 
 class AuditPublic(BaseModel):

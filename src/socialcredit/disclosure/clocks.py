@@ -6,8 +6,9 @@ the repair applications whose evidence record arrived (:func:`settle_repairs`); 
 (the day it last ran is kept in ``cursors`` under ``retention``) end the entries that reach
 their ``until`` and start those whose warning period is over (:func:`evaluate_due`) and retire
 the records past retention (:func:`run_retention`); then project the notices owed
-(:func:`project_notices`) and serve them (:func:`deliver_notices`). Each step is idempotent,
-so a tick may run again or be interrupted at any point.
+(:func:`project_notices`) and serve them (:func:`deliver_notices`); last, given the registry's
+signing key, sign a tree head over the ledger (:func:`socialcredit.store.tree_head.sign_latest`).
+Each step is idempotent, so a tick may run again or be interrupted at any point.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, update
 
 from socialcredit.disclosure.disputes import run_deadlines
@@ -26,6 +28,7 @@ from socialcredit.policy.evaluate import evaluate_due
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import cursors
+from socialcredit.store.tree_head import sign_latest
 
 __all__ = ["TickResult", "tick"]
 
@@ -43,12 +46,14 @@ class TickResult:
     notices_added: int = 0
     served: int = 0
     failed: int = 0
+    tree_size: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime) -> TickResult:
+def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime,
+         signer: Ed25519PrivateKey | None = None) -> TickResult:
     """Run the clocks once at ``now`` (UTC).
 
     Raises:
@@ -74,4 +79,7 @@ def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime) ->
     result.notices_added = project_notices(store, policy, now=now)
     served = deliver_notices(store, adapter, now=now)
     result.served, result.failed = served.served, served.failed
+    if signer is not None:
+        head = sign_latest(store, signer, now=now)
+        result.tree_size = 0 if head is None else int(head["tree_size"])
     return result

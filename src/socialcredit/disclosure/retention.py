@@ -54,16 +54,24 @@ def run_retention(store: Store, policy: Policy, *, today: dt.date, chunk: int = 
     for i in range(0, len(ids), chunk):
         part = ids[i:i + chunk]
         with store.batch(policy.version_hash) as b:
-            rows = b.conn.execute(select(records.c.id, records.c.seq, records.c.kind,
-                                         records.c.subject_id).where(
-                records.c.id.in_(part))).all()
+            rows = b.conn.execute(select(
+                records.c.id, records.c.seq, records.c.kind, records.c.subject_id,
+                records.c.furnisher_id, records.c.furnisher_record_id, records.c.occurred_at,
+                records.c.content_hash, records.c.corrects_id, records.c.superseded_by,
+            ).where(records.c.id.in_(part))).all()
             touched: dict[int, list[int]] = defaultdict(list)
             for r in rows:
                 tombstone(b.conn, r.seq, reason="retention", on=today.isoformat())
                 b.emit("record.retired", {
                     "record_id": r.id, "kind": r.kind,
                     "retention_days": policy.catalogue[r.kind].retention_days
-                    if r.kind in policy.catalogue else None}, subject_id=r.subject_id)
+                    if r.kind in policy.catalogue else None,
+                    # what the record keeps once its record.accepted payload is erased, so
+                    # `audit replay` rebuilds the retired row from the ledger alone
+                    "furnisher_id": r.furnisher_id, "furnisher_record_id": r.furnisher_record_id,
+                    "occurred_at": r.occurred_at, "content_hash": r.content_hash,
+                    "corrects_id": r.corrects_id, "superseded_by": r.superseded_by,
+                    "accepted_seq": r.seq}, subject_id=r.subject_id)
                 if r.subject_id is not None:
                     touched[r.subject_id].append(r.id)
             b.conn.execute(update(records).where(records.c.id.in_(part)).values(

@@ -46,6 +46,7 @@ def signing_key(keys_dir: Path) -> Ed25519PrivateKey:
     use."""
     path = keys_dir / "registry-ed25519.pem"
     if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
         key = new_signing_key()
         save_signing_key(key, path)
         public_key_path(keys_dir).write_bytes(public_key_pem(key))

@@ -285,7 +285,9 @@ class DeterministicLinker:
         sid = b.next_id(subjects)
         region = nid[:6] if self.region_from_id and nid[:6].isdigit() else None
         seq = b.emit("subject.created", {"subject_id": sid, "national_id": nid, "name": name,
-                                         "birth_date": birth, "sex": sex}, subject_id=sid)
+                                         "birth_date": birth, "sex": sex,
+                                         "region_code": region, "valid_from": since},
+                     subject_id=sid)
         b.add(subjects, {"id": sid, "national_id": nid, "name": name, "birth_date": birth,
                          "sex": sex, "region_code": region, "source": "registry",
                          "created_seq": seq})

@@ -122,7 +122,7 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
                 result.documents += 1
             entry_id = b.next_id(list_entries)
             body = {"entry_id": entry_id, "list": list_name, "subject_id": sid, "key": key,
-                    "since": day, "programs": list(person.programs)}
+                    "since": day, "programs": list(person.programs), "public": spec.public}
             seq = b.emit("entry.listed", body, subject_id=sid)
             b.add(list_entries, {"id": entry_id, "list": list_name, "subject_id": sid,
                                  "key": key, "status": "active", "ground": None, "since": day,
@@ -134,7 +134,8 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
         for key, row in current.items():
             if key not in seen and row.status == "active":
                 seq = b.emit("entry.removed", {"entry_id": row.id, "list": list_name,
-                                               "key": key, "reason": "delisted"},
+                                               "key": key, "reason": "delisted",
+                                               "ended_on": day},
                              subject_id=row.subject_id)
                 b.conn.execute(update(list_entries).where(list_entries.c.id == row.id).values(
                     status="removed", ended_on=day, end_reason="delisted", seq=seq))

@@ -135,9 +135,14 @@ def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, li
     return out
 
 
-def _event_payload(entry_id: int, d: DesiredEntry) -> dict[str, Any]:
+def _event_payload(entry_id: int, d: DesiredEntry, public: bool | None = None,
+                   ) -> dict[str, Any]:
+    """The entry event's payload: the whole entry, and on creation whether it is public (so
+    ``audit replay`` rebuilds the row from the ledger alone)."""
     body = asdict(d)
     body["entry_id"] = entry_id
+    if public is not None:
+        body["public"] = public
     return body
 
 
@@ -375,7 +380,8 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
     if row is None:
         entry_id = batch.next_id(list_entries)
         if d.status in ("warned", "pending_review"):  # not listed (yet): no sanction
-            seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),
+            seq = batch.emit(f"entry.{d.status}",
+                             _event_payload(entry_id, d, policy.lists[d.list].public),
                              subject_id=d.subject_id)
             (stats.warned if d.status == "warned" else stats.pending_review)[d.list] += 1
             batch.add(list_entries, {"id": entry_id, "list": d.list,
@@ -384,7 +390,9 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
                                      "policy_version": policy.version_hash, "seq": seq,
                                      **values})
             return
-        seq = batch.emit("entry.listed", _event_payload(entry_id, d), subject_id=d.subject_id)
+        seq = batch.emit("entry.listed",
+                         _event_payload(entry_id, d, policy.lists[d.list].public),
+                         subject_id=d.subject_id)
         stats.listed[d.list] += 1
         if d.status != "active":
             seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),

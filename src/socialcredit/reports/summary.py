@@ -10,7 +10,9 @@ The summary shape is the one :func:`socialcredit.reports.render.render_report` r
      "decisions": {service: {"allow", "deny", "review"}},
      "scores": {score: {grade: people whose newest score has that grade}},
      "due_process": {"disputes": {status: n}, "reviews": {status: n},
-                     "notices": {"on_time", "late", "pending"}}}
+                     "notices": {"on_time", "late", "pending"}},
+     "tree_head": the newest signed tree head over the ledger, or None
+                  (:mod:`socialcredit.store.tree_head`): the report commits to the ledger}
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from socialcredit.store.tables import (
     scores,
     subjects,
 )
+from socialcredit.store.tree_head import latest_head
 
 __all__ = ["STATUSES", "summarise"]
 
@@ -93,6 +96,7 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "decisions": decisions,
             "scores": grades,
             "due_process": _due_process(conn),
+            "tree_head": latest_head(conn, missing_ok=True),
         }
 
 

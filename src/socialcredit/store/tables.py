@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -56,6 +57,8 @@ __all__ = [
     "sessions",
     "sign_in_codes",
     "subjects",
+    "tree_heads",
+    "tree_nodes",
 ]
 
 metadata = MetaData(
@@ -503,4 +506,27 @@ operator_totp = Table(
     Column("name", String(120), primary_key=True),
     Column("secret", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+)
+
+# --- Merkle tree over the ledger (issue #15, migration 0007) -----------------------------------
+# Derived from the events' hashes (RFC 9162 §2.1): the hash of every perfect subtree
+# ``(level, idx)``, i.e. leaves [idx * 2**level, (idx + 1) * 2**level), level 0 the leaves, keyed
+# by ``node = level << 40 | idx`` (one integer key: a proof's nodes are one ``IN`` on the
+# primary key). Not a projection: rebuilt from ``events.hash`` alone (store/tree_store.py).
+tree_nodes = Table(
+    "tree_nodes",
+    metadata,
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed tree heads: size, root, time, Ed25519 signature by the registry key (store/tree_head.py).
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("tree_size", ID, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("timestamp", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
 )

@@ -1,0 +1,133 @@
+"""Benchmark: the Merkle tree over the ledger (issue #15): folding events into the stored tree,
+signing a head, and inclusion / consistency proofs, against a primary-key read of one event.
+
+    python bench/transparency.py [--events 1000000] [--proofs 2000] [--database-url URL]
+                                 [--json]
+
+A ledger of ``--events`` synthetic events (random hashes; the tree reads only ``seq`` and
+``hash``) is bulk-inserted into a fresh registry (SQLite in a temporary folder, or a fresh
+PostgreSQL schema with ``--database-url``, dropped afterwards). Then, in the same run:
+
+1. ``extend_tree`` over the whole ledger: events/s (what signing a head costs per event; it runs
+   at each clock tick, off the write path, so ingest pays it only as background work);
+2. ``sign_latest`` on a tree already up to date plus a few new events (one head, one tick);
+3. ``--proofs`` inclusion proofs of random events and consistency proofs between random sizes:
+   median and p99 in ms, and the nodes each reads;
+4. baseline: the same number of primary-key reads of one event row.
+
+Figures only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
+
+from socialcredit.store import Store
+from socialcredit.store.merkle import consistency_proof, inclusion_proof
+from socialcredit.store.scratch import scratch_database
+from socialcredit.store.tables import events, ledger_head
+from socialcredit.store.tree_head import sign_latest
+from socialcredit.store.tree_store import extend_tree, node_source
+
+
+def _fill(store: Store, n: int) -> None:
+    mark = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO events (seq, at, type, subject_id, policy_version, payload, "
+           f"prev_hash, hash) VALUES ({', '.join([mark] * 8)})")
+    with store.engine.begin() as conn:
+        for lo in range(1, n + 1, 50_000):
+            rows = [(s, "2026-12-07T00:00:00+00:00", "bench", None, None, "{}", "0" * 64,
+                     os.urandom(32).hex()) for s in range(lo, min(n, lo + 49_999) + 1)]
+            conn.exec_driver_sql(sql, rows)
+        last = conn.execute(select(events.c.hash).where(events.c.seq == n)).scalar_one()
+        conn.execute(update(ledger_head).values(seq=n, hash=last))
+
+
+def _ms(xs: list[float]) -> dict[str, float]:
+    xs = sorted(xs)
+    return {"median_ms": statistics.median(xs) * 1000,
+            "p99_ms": xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000}
+
+
+def run(url: str, n: int, proofs: int) -> dict[str, Any]:
+    store = Store(url)
+    store.ensure_schema()
+    try:
+        t0 = time.perf_counter()
+        _fill(store, n)
+        fill_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with store.engine.begin() as conn:
+            extend_tree(conn, n)
+        extend_s = time.perf_counter() - t0
+        key = Ed25519PrivateKey.generate()
+        t0 = time.perf_counter()
+        sign_latest(store, key)
+        sign_s = time.perf_counter() - t0
+        rng = random.Random(1)
+        inc, con, base, nodes = [], [], [], []
+        with store.read() as conn:
+            src = node_source(conn)
+
+            def counting(wanted: Any) -> Any:
+                wanted = list(wanted)
+                nodes.append(len(wanted))
+                return src(wanted)
+            for _ in range(proofs):
+                m = rng.randrange(n)
+                t = time.perf_counter()
+                inclusion_proof(m, n, counting)
+                inc.append(time.perf_counter() - t)
+                first = rng.randrange(1, n)
+                t = time.perf_counter()
+                consistency_proof(first, n, src)
+                con.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                conn.execute(select(events).where(events.c.seq == m + 1)).one()
+                base.append(time.perf_counter() - t)
+    finally:
+        store.dispose()
+    return {"events": n, "dialect": url.split(":", 1)[0], "fill_seconds": fill_s,
+            "extend_events_per_s": n / extend_s, "sign_head_ms": sign_s * 1000,
+            "inclusion": _ms(inc), "consistency": _ms(con), "event_read_baseline": _ms(base),
+            "inclusion_nodes_max": max(nodes)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--proofs", type=int, default=2000)
+    ap.add_argument("--database-url")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-tree-") as tmp, \
+            scratch_database(args.database_url, Path(tmp), prefix="bench_") as url:
+        out = run(url, args.events, args.proofs)
+    if args.json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    w = sys.stdout.write
+    w(f"ledger: {out['events']:,} synthetic events ({out['dialect']}), inserted in "
+      f"{out['fill_seconds']:.1f} s\n")
+    w(f"extend tree            {out['extend_events_per_s']:>12,.0f} events/s\n")
+    w(f"sign a head            {out['sign_head_ms']:>12.1f} ms\n")
+    for name in ("inclusion", "consistency", "event_read_baseline"):
+        f = out[name]
+        w(f"{name:<22} median {f['median_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms\n")
+    w(f"inclusion proof reads at most {out['inclusion_nodes_max']} nodes in one query\n")
+
+
+if __name__ == "__main__":
+    main()

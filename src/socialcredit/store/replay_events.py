@@ -1,0 +1,301 @@
+"""Event handlers of ``audit replay``: each ledger event applied to in-memory projections.
+
+A :class:`Projections` holds one ``dict`` per replayed table (row id → row, a row being a
+``dict`` of column → value, as the live table stores it). :meth:`Projections.apply` takes one
+event (its ``seq``, ``at``, ``type``, ``subject_id``, ``policy_version`` and decoded payload) and
+changes the rows the way the stage that wrote the event changed the live tables: only from what
+the event says, never from the live database.
+
+Events written before a key was added to them fall back where the older payload allows it
+(``subject.created`` without ``valid_from`` takes the first record's date, an entry event
+without ``public`` takes ``list_public``); what cannot be recovered then shows as a difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["Projections"]
+
+_ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "record_id",
+                 "furnisher_id", "platform", "ended_on", "end_reason", "end_record_id")
+#: identity columns a retired record loses (retention)
+_RETIRED_NULLS = ("national_id", "phone", "name", "claimed_id", "birth_date", "address",
+                  "flags")
+
+
+class Projections:
+    """Replayed rows of every table in :data:`~socialcredit.store.replay_tables.SPECS`.
+
+    ``list_public``: list name → whether its entries are public, for entry events written
+    before they carried ``public`` (None: such entries replay as not public).
+    """
+
+    def __init__(self, list_public: Mapping[str, bool] | None = None) -> None:
+        self.list_public = dict(list_public or {})
+        self.tables: dict[str, dict[Any, dict[str, Any]]] = {
+            "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
+            "list_entries": {}, "scores": {}}
+        self._ident_id = 0
+        self._score_id = 0
+        self._ident_by_value: dict[tuple[str, str], list[int]] = {}
+        self._pending_nid: dict[int, int] = {}  # subject → identifier lacking valid_from
+        self._disputes: dict[int, tuple[int | None, int | None]] = {}
+        self.unknown_types: set[str] = set()
+
+    # --- dispatch ----------------------------------------------------------------------------
+    def apply(self, seq: int, at: str, type_: str, subject_id: int | None,
+              policy_version: str | None, payload: dict[str, Any]) -> None:
+        if "_tombstone" in payload:
+            return  # erased by retention: the record.retired event that follows carries it
+        if type_.startswith("entry."):
+            self._entry(seq, type_[6:], policy_version, payload)
+            return
+        handler = _HANDLERS.get(type_)
+        if handler is None:
+            if type_ not in _NO_PROJECTION:
+                self.unknown_types.add(type_)
+            return
+        handler(self, seq, at, subject_id, policy_version, payload)
+
+    # --- registrations -----------------------------------------------------------------------
+    def _furnisher(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        self.tables["furnishers"][p["furnisher_id"]] = {
+            "id": p["furnisher_id"], "name": p["name"], "kind": p["kind"], "created_at": at}
+
+    def _gate(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        self.tables["gates"][p["gate_id"]] = {
+            "id": p["gate_id"], "name": p["name"], "services": p["services"],
+            "platform": p.get("platform"), "created_at": at}
+
+    # --- subjects and identifiers ------------------------------------------------------------
+    def _subject(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        s = p["subject_id"]
+        nid = p.get("national_id")
+        region = p.get("region_code")
+        if "region_code" not in p and nid and nid[:6].isdigit():
+            region = nid[:6]
+        self.tables["subjects"][s] = {
+            "id": s, "national_id": nid, "name": p.get("name"),
+            "birth_date": p.get("birth_date"), "sex": p.get("sex"), "region_code": region,
+            "source": p.get("source", "registry"), "created_seq": seq, "merged_into": None}
+        if nid:  # the national ID is the subject's first identifier, without an event
+            iid = self._add_identifier(s, "national_id", nid, p.get("valid_from"))
+            if p.get("valid_from") is None:
+                self._pending_nid[s] = iid
+
+    def _add_identifier(self, sid: int, kind: str, value: str, since: str | None,
+                        until: str | None = None, shared: str | None = None) -> int:
+        self._ident_id += 1
+        self.tables["identifiers"][self._ident_id] = {
+            "kind": kind, "value": value, "valid_from": since, "subject_id": sid,
+            "valid_to": until, "shared_since": shared}
+        self._ident_by_value.setdefault((kind, value), []).append(self._ident_id)
+        return self._ident_id
+
+    def _identifier_added(self, seq: int, at: str, sid: Any, pv: Any,
+                          p: dict[str, Any]) -> None:
+        self._add_identifier(p["subject_id"], p["kind"], p["value"], p["valid_from"],
+                             p.get("valid_to"), p.get("shared_since"))
+
+    def _holder(self, p: dict[str, Any], valid_from: str | None) -> dict[str, Any] | None:
+        rows = self.tables["identifiers"]
+        found = None
+        for iid in self._ident_by_value.get((p["kind"], p["value"]), ()):
+            row = rows[iid]
+            if row["subject_id"] == p["subject_id"] and (
+                    valid_from is None or row["valid_from"] == valid_from):
+                found = row  # the newest interval of this subject
+        return found
+
+    def _identifier_ended(self, seq: int, at: str, sid: Any, pv: Any,
+                          p: dict[str, Any]) -> None:
+        row = self._holder(p, p.get("valid_from"))
+        if row is not None:
+            row["valid_to"] = p["valid_to"]
+
+    def _identifier_shared(self, seq: int, at: str, sid: Any, pv: Any,
+                           p: dict[str, Any]) -> None:
+        row = self._holder(p, None)
+        if row is not None:
+            row["shared_since"] = p["shared_since"]
+
+    # --- records -----------------------------------------------------------------------------
+    def _record(self, seq: int, at: str, sid: int | None, pv: Any, p: dict[str, Any]) -> None:
+        rows = self.tables["records"]
+        rid, corrected = p["record_id"], p.get("corrects_record_id")
+        status = "active"
+        if corrected is not None and corrected in rows:
+            rows[corrected]["superseded_by"] = rid
+            if rows[corrected]["status"] in ("suppressed", "deleted"):
+                status = rows[corrected]["status"]
+        flags = p.get("flags")
+        rows[rid] = {
+            "id": rid, "furnisher_id": p["furnisher_id"],
+            "furnisher_record_id": p["furnisher_record_id"], "kind": p["kind"],
+            "occurred_at": p["occurred_at"], "subject_id": sid,
+            "national_id": p.get("national_id"), "phone": p.get("phone"),
+            "name": p.get("name"),
+            "payload": json.dumps(p["payload"], sort_keys=True, ensure_ascii=False),
+            "content_hash": p["content_hash"], "corrects_id": corrected,
+            "superseded_by": None, "seq": seq, "status": status,
+            "claimed_id": p.get("claimed_id"), "address": p.get("address"),
+            "flags": ",".join(flags) if flags else None}
+        if sid is not None and sid in self._pending_nid:  # an older subject.created
+            iid = self._pending_nid.pop(sid)
+            self.tables["identifiers"][iid]["valid_from"] = p["occurred_at"]
+
+    def _record_retired(self, seq: int, at: str, sid: int | None, pv: Any,
+                        p: dict[str, Any]) -> None:
+        rows = self.tables["records"]
+        rid = p["record_id"]
+        row = rows.get(rid)
+        if row is None:  # its record.accepted was tombstoned: the retired event carries it
+            row = rows[rid] = {"id": rid, "payload": "{}", "kind": p.get("kind")}
+            for col in ("furnisher_id", "furnisher_record_id", "occurred_at", "content_hash",
+                        "corrects_id", "superseded_by"):
+                row[col] = p.get(col)
+            row["seq"] = p.get("accepted_seq")
+        row.update({c: None for c in _RETIRED_NULLS})
+        row.update(status="retired", payload="{}", subject_id=sid)
+        if p.get("superseded_by") is not None:
+            row["superseded_by"] = p["superseded_by"]
+
+    def _linked(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        row = self.tables["records"].get(p["record_id"])
+        if row is not None:
+            row["subject_id"] = p["subject_id"]
+
+    def _unlinked(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        row = self.tables["records"].get(p["record_id"])
+        if row is not None:
+            row["subject_id"] = None
+
+    # --- merges ------------------------------------------------------------------------------
+    def _merged(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        self._move(p, p["absorbed_id"], p["survivor_id"])
+
+    def _absorbed(self, seq: int, at: str, sid: int, pv: Any, p: dict[str, Any]) -> None:
+        self.tables["subjects"][sid]["merged_into"] = p["into"]
+
+    def _restored(self, seq: int, at: str, sid: int, pv: Any, p: dict[str, Any]) -> None:
+        self.tables["subjects"][sid]["merged_into"] = None
+
+    def _split(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        moved = self._merges.get(p["merge_id"])
+        if moved is not None:
+            self._move(moved, p["survivor_id"], p["absorbed_id"])
+
+    @property
+    def _merges(self) -> dict[int, dict[str, Any]]:
+        return self.__dict__.setdefault("_merge_moves", {})
+
+    def _move(self, p: dict[str, Any], src: int, dst: int) -> None:
+        if "merge_id" in p:
+            self._merges[p["merge_id"]] = p
+        for table, key in (("records", "records"), ("identifiers", "identifiers"),
+                           ("list_entries", "entries")):
+            rows = self.tables[table]
+            for i in p.get(key, ()):
+                row = rows.get(i)
+                if row is not None and row["subject_id"] == src:
+                    row["subject_id"] = dst
+
+    # --- disputes (only their effect on records: the disputes table is not replayed) ---------
+    def _dispute_opened(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
+        self._disputes[p["dispute_id"]] = (p.get("record_id"), p.get("entry_id"))
+
+    def _dispute_outcome(self, p: dict[str, Any], status: str, always: bool) -> None:
+        record_id, entry_id = self._disputes.get(p["dispute_id"], (None, None))
+        if entry_id is not None and not always:
+            return  # the entry ends by its own entry event
+        rows, seen = self.tables["records"], set()
+        while record_id is not None and record_id not in seen and record_id in rows:
+            seen.add(record_id)
+            row = rows[record_id]
+            if row["status"] != "retired":
+                row["status"] = status
+            record_id = row["superseded_by"]
+
+    def _dispute_answered(self, seq: int, at: str, sid: Any, pv: Any,
+                          p: dict[str, Any]) -> None:
+        if p.get("answer") == "delete":  # the furnisher withdrew the record
+            self._dispute_outcome(p, "deleted", always=True)
+
+    def _dispute_suppressed(self, seq: int, at: str, sid: Any, pv: Any,
+                            p: dict[str, Any]) -> None:
+        self._dispute_outcome(p, "suppressed", always=False)
+
+    def _dispute_decided(self, seq: int, at: str, sid: Any, pv: Any,
+                         p: dict[str, Any]) -> None:
+        if p.get("outcome") == "overturned":
+            self._dispute_outcome(p, "suppressed", always=False)
+
+    # --- entries and scores ------------------------------------------------------------------
+    def _entry(self, seq: int, kind: str, pv: str | None, p: dict[str, Any]) -> None:
+        rows = self.tables["list_entries"]
+        eid = p["entry_id"]
+        row = rows.get(eid)
+        if "status" in p:  # written by policy evaluation: the whole entry
+            if row is None:  # ``public`` is set once, when the entry is made
+                row = rows[eid] = {"id": eid, "public": p.get(
+                    "public", self.list_public.get(p["list"], False))}
+            row.update({k: p.get(k) for k in _ENTRY_FIELDS})
+            row["status"] = p["status"]
+            lifted = p.get("lifted")
+            row["lifted"] = json.dumps([list(x) for x in lifted]) if lifted else None
+            row.update(policy_version=pv, seq=seq)
+            return
+        # an external list (import): listed, relisted or delisted
+        if row is None:
+            rows[eid] = {
+                "id": eid, "list": p["list"], "subject_id": p["subject_id"], "key": p["key"],
+                "status": "active", "ground": None, "since": p["since"], "until": None,
+                "record_id": None, "furnisher_id": None, "platform": None,
+                "public": p.get("public", self.list_public.get(p["list"], False)),
+                "ended_on": None, "end_reason": None, "end_record_id": None,
+                "policy_version": pv, "seq": seq, "lifted": None}
+        elif kind == "listed":
+            row.update(status="active", ended_on=None, end_reason=None, seq=seq)
+        else:
+            row.update(status="removed", ended_on=p.get("ended_on"), end_reason=p.get("reason"),
+                       seq=seq)
+
+    def _score(self, seq: int, at: str, sid: int, pv: Any, p: dict[str, Any]) -> None:
+        self._score_id += 1
+        self.tables["scores"][self._score_id] = {
+            "id": self._score_id, "subject_id": sid, "score": p["score"], "value": p["value"],
+            "grade": p["grade"], "reasons": json.dumps(list(p["reasons"])),
+            "as_of": p["as_of"], "policy_version": pv, "seq": seq}
+
+
+_HANDLERS = {
+    "furnisher.registered": Projections._furnisher,
+    "gate.registered": Projections._gate,
+    "subject.created": Projections._subject,
+    "identifier.added": Projections._identifier_added,
+    "identifier.ended": Projections._identifier_ended,
+    "identifier.shared": Projections._identifier_shared,
+    "record.accepted": Projections._record,
+    "record.retired": Projections._record_retired,
+    "record.linked": Projections._linked,
+    "record.unlinked": Projections._unlinked,
+    "subject.merged": Projections._merged,
+    "subject.absorbed": Projections._absorbed,
+    "subject.split": Projections._split,
+    "subject.restored": Projections._restored,
+    "dispute.opened": Projections._dispute_opened,
+    "dispute.answered": Projections._dispute_answered,
+    "dispute.suppressed": Projections._dispute_suppressed,
+    "dispute.decided": Projections._dispute_decided,
+    "score.changed": Projections._score,
+}
+
+#: Events that change none of the replayed tables.
+_NO_PROJECTION = frozenset({
+    "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
+    "subject.signed_in", "review.requested", "review.decided",
+    "repair.requested", "repair.decided", "dispute.appealed", "list.imported",
+    "linkage.model_trained", "tree.head_signed", "ledger.restored"})

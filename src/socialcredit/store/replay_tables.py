@@ -1,0 +1,82 @@
+"""What ``audit replay`` compares: each projection table rebuilt from the ledger, by which key
+and which columns, and every table that is deliberately not rebuilt, with the reason.
+
+A :class:`TableSpec` names the table, the columns that identify a row (the ``key``, in the
+order rows are walked) and the columns compared. A column left out of ``columns`` is one the
+ledger does not carry yet; :data:`NOT_COMPARED` says why, so the output can show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["NOT_COMPARED", "NOT_PROJECTIONS", "NOT_YET_REPLAYED", "SPECS", "TableSpec"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One replayed table: ``key`` columns (unique, the walk order) and ``columns`` compared
+    (the key included)."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+SPECS: tuple[TableSpec, ...] = (
+    TableSpec("furnishers", ("id",), ("id", "name", "kind", "created_at")),
+    TableSpec("gates", ("id",), ("id", "name", "services", "platform", "created_at")),
+    TableSpec("subjects", ("id",), ("id", "national_id", "name", "birth_date", "sex",
+                                    "region_code", "source", "created_seq", "merged_into")),
+    # identifiers get their ids from a counter the ledger does not carry: compared by their
+    # natural key (one holder per number and start day)
+    TableSpec("identifiers", ("kind", "value", "valid_from"),
+              ("kind", "value", "valid_from", "subject_id", "valid_to", "shared_since")),
+    TableSpec("records", ("id",), (
+        "id", "furnisher_id", "furnisher_record_id", "kind", "occurred_at", "subject_id",
+        "national_id", "phone", "name", "payload", "content_hash", "corrects_id",
+        "superseded_by", "seq", "status", "claimed_id", "address", "flags")),
+    TableSpec("list_entries", ("id",), (
+        "id", "list", "subject_id", "key", "status", "ground", "since", "until", "record_id",
+        "furnisher_id", "platform", "public", "ended_on", "end_reason", "end_record_id",
+        "policy_version", "seq", "lifted")),
+    TableSpec("scores", ("id",), ("id", "subject_id", "score", "value", "grade", "reasons",
+                                  "as_of", "policy_version", "seq")),
+)
+
+#: Columns of replayed tables that are not compared, and why.
+NOT_COMPARED: dict[str, str] = {
+    "records.birth_date": "a record with a valid national ID keeps the birth date the ID "
+                          "embeds, which record.accepted does not repeat",
+}
+
+#: Tables that are not projections of the ledger at all: operational state.
+NOT_PROJECTIONS: dict[str, str] = {
+    "events": "the ledger itself (checked by `audit verify`)",
+    "ledger_head": "the ledger's head and write lock (checked by `audit verify`)",
+    "api_keys": "operational: key hashes are secrets and never enter the ledger",
+    "sign_in_codes": "operational: one-time code hashes, never in the ledger",
+    "sessions": "operational: subject session tokens, never in the ledger",
+    "quarantine": "operational: rejected rows are never ledger events (bad input is not a "
+                  "fact about anyone)",
+    "decisions": "operational: gate decisions are answers to reads, logged but not events",
+    "decision_counts": "operational: counters of gate decisions",
+    "cursors": "operational: where each ledger follower has got to",
+    "tree_nodes": "derived from the events' hashes (checked by `audit verify-proof`)",
+    "tree_heads": "signed by the registry key; checked by signature and consistency proofs",
+}
+
+#: Projections the replay does not rebuild yet, and why (their events lack what they need).
+NOT_YET_REPLAYED: dict[str, str] = {
+    "names": "name variants of list imports are not in subject.created",
+    "links": "a link's explanation and decided_by are not in record.linked",
+    "link_candidates": "the review queue changes state (closed, moved) without events",
+    "disputes": "the dispute's reason text and timestamps are not in dispute.* events",
+    "repairs": "rows written by end_entry carry no event of their own",
+    "reviews": "the review's reason text is not in review.requested",
+    "notices": "the outbox's delivery state (attempts, served_at) changes without events",
+    "merges": "the moved review pairs are not in subject.merged",
+    "ingests": "an ingest row is written before its first event, and an identical re-send "
+               "writes none",
+    "linkage_models": "the model JSON is not in linkage.model_trained",
+}
