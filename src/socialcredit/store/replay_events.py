@@ -298,4 +298,7 @@ _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "review.requested", "review.decided",
     "repair.requested", "repair.decided", "dispute.appealed", "list.imported",
-    "linkage.model_trained", "tree.head_signed", "ledger.restored"})
+    "linkage.model_trained", "tree.head_signed", "ledger.restored",
+    # contact_channels is not replayed yet (replay_tables.NOT_YET_REPLAYED says why)
+    "contact.channel_set", "contact.channel_changed", "contact.channel_flagged",
+    "contact.channel_confirmed"})
