@@ -208,6 +208,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     from socialcredit.api.due_process import due_process_routers
     from socialcredit.api.links import links_router
+    from socialcredit.api.screen import screen_router
     from socialcredit.api.routes import (
         decide_fast,
         furnisher_router,
@@ -237,11 +238,12 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.router.routes.insert(0, Route("/v1/decisions", decide_fast, methods=["POST"]))
     if role == "gate":
         app.include_router(gate_router)
+        app.include_router(screen_router)
         app.add_api_route("/metrics", metrics_route, include_in_schema=False)
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers(), links_router):
+                       *due_process_routers(), links_router, screen_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -59,6 +59,9 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/operator/records/{record_id}/unlink": frozenset({"operator"}),
     "POST /v1/operator/merges": frozenset({"operator"}),
     "POST /v1/operator/merges/{merge_id}/split": frozenset({"operator"}),
+    # screening (api/screen.py): persons and organisations against the external lists
+    "POST /v1/screen": frozenset({"gate", "operator"}),
+    "POST /v1/screen:batch": frozenset({"gate", "operator"}),
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,

@@ -1,11 +1,12 @@
-"""External lists: import another authority's list (OFAC SDN) as registry list entries.
+"""External lists in the gate: the persons of another authority's list as registry list entries.
 
-Each listed individual becomes a subject of source ``list:<list>`` with its document numbers
+Each listed person becomes a subject of source ``list:<list>`` with its document numbers
 (identifiers ``passport`` / ``document``, normalised by
-:func:`~socialcredit.ingest.ofac_sdn.normalise_document_number`) and its names and aliases
+:func:`~socialcredit.screening.text.normalise_document_number`) and its names and aliases
 (matching keys, used only for ``review``). Re-importing a newer copy is idempotent: unchanged
 individuals change nothing, new ones are listed, and individuals no longer on the list are
-removed with reason ``delisted``.
+removed with reason ``delisted``. Organisations, vessels and aircraft are never gate subjects:
+they live in the screening index only (:mod:`socialcredit.screening.lists`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from sqlalchemy import select, update
 
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.identity.link import name_key
-from socialcredit.ingest.ofac_sdn import SdnFormatError, normalise_document_number, read_sdn
 from socialcredit.policy.model import Policy
+from socialcredit.screening.model import ListedParty
+from socialcredit.screening.sdn import SdnFormatError, read_sdn_parties
+from socialcredit.screening.text import normalise_document_number
 from socialcredit.store import Store
 from socialcredit.store.tables import identifiers, list_entries, names, subjects
 
-__all__ = ["DOCUMENT_KINDS", "MIN_DOCUMENT_CHARS", "ExternalImportResult", "import_ofac_sdn"]
+__all__ = ["DOCUMENT_KINDS", "MIN_DOCUMENT_CHARS", "ExternalImportResult", "import_gate_entries",
+           "import_ofac_sdn"]
 
 #: Only these documents identify a traveller at a gate; tax numbers, birth certificates,
 #: driving licences and the like are kept out of the index.
@@ -57,17 +61,43 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
         ConfigError: the policy has no external list ``list_name``.
         InputError: the folder or a required file is missing (from the reader).
     """
+    external_spec(policy, list_name)
+    try:
+        read = read_sdn_parties(directory)
+    except SdnFormatError as e:
+        raise InputError(str(e), details={"file": str(e.file), "line": e.line}) from e
+    problems = [{"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped]
+    return import_gate_entries(store, policy, [p for p in read.parties if p.kind == "person"],
+                               list_name=list_name, source=str(directory), problems=problems,
+                               as_of=as_of)
+
+
+def external_spec(policy: Policy, list_name: str) -> Any:
+    """The policy's external list ``list_name``.
+
+    Raises:
+        ConfigError: the policy has no external list of that name.
+    """
     spec = policy.lists.get(list_name)
     if spec is None or not spec.external:
         raise ConfigError(f"the policy has no external list {list_name!r}; add one with "
                           "`external: true` under `lists:`")
-    try:
-        read = read_sdn(directory)
-    except SdnFormatError as e:
-        raise InputError(str(e), details={"file": str(e.file), "line": e.line}) from e
+    return spec
+
+
+def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty], *,
+                        list_name: str, source: str,
+                        problems: list[dict[str, Any]] | None = None,
+                        as_of: dt.date | None = None) -> ExternalImportResult:
+    """Make ``persons`` (listed parties of kind person) the active entries of the policy's
+    external list ``list_name``; those of its active entries not among them are delisted.
+
+    Raises:
+        ConfigError: the policy has no external list ``list_name``.
+    """
+    spec = external_spec(policy, list_name)
     day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
-    result = ExternalImportResult(list_name, problems=[
-        {"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped])
+    result = ExternalImportResult(list_name, problems=list(problems or []))
     with store.batch(policy.version_hash) as b:
         current = {r.key: r for r in b.conn.execute(
             select(list_entries).where(list_entries.c.list == list_name))}
@@ -78,8 +108,8 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
                 select(identifiers.c.kind, identifiers.c.value).where(
                     identifiers.c.kind.in_(["passport", "document"])))}
         seen: set[str] = set()
-        for person in read.individuals:
-            key = str(person.ent_num)
+        for person in persons:
+            key = person.key
             seen.add(key)
             row = current.get(key)
             if row is not None and row.status == "active":
@@ -139,7 +169,7 @@ def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
                 b.conn.execute(update(list_entries).where(list_entries.c.id == row.id).values(
                     status="removed", ended_on=day, end_reason="delisted", seq=seq))
                 result.delisted += 1
-        b.emit("list.imported", {"list": list_name, "source": str(directory),
+        b.emit("list.imported", {"list": list_name, "source": source,
                                  "listed": result.listed, "delisted": result.delisted,
                                  "unchanged": result.unchanged})
     return result

@@ -28,8 +28,8 @@ from socialcredit.screening.match import NameMatch, score_names
 from socialcredit.screening.model import KINDS, ListedParty
 from socialcredit.screening.text import Kind, Token, normalise_document_number, tokens
 
-__all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE", "WEAK_ALIAS_FACTOR", "Candidate",
-           "ScreenIndex", "ScreenQuery"]
+__all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE",
+           "WEAK_ALIAS_FACTOR", "Candidate", "ScreenIndex", "ScreenQuery"]
 
 #: Default score from which a candidate is a match (``match: true``; a gate's review). Chosen
 #: on ``name-pairs/dev.csv`` (bench/screening.py): F1 is flat between 0.65 and 0.75.

@@ -35,7 +35,8 @@ from rapidfuzz.distance import OSA
 
 from socialcredit.screening.text import Token, phonetic
 
-__all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "WEAK_ONLY_CAP", "NameMatch", "TokenPair", "score_names", "token_similarity"]
+__all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "WEAK_ONLY_CAP", "NameMatch", "TokenPair",
+           "score_names", "token_similarity"]
 
 #: Weight of what both names leave unexplained (a token on each side that does not agree).
 CONFLICT_PENALTY = 2.0
@@ -106,7 +107,7 @@ def token_similarity(q: Token, c: Token) -> tuple[float, str]:
 
 def _merged(toks: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str, str]]:
     """Adjacent pairs of word tokens joined: (indices, text, phonetic key)."""
-    out = []
+    out: list[tuple[tuple[int, ...], str, str]] = []
     for i in range(len(toks) - 1):
         a, b = toks[i], toks[i + 1]
         if a.category == "number" or b.category == "number" or not (a.weight or b.weight):
@@ -196,10 +197,19 @@ def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameM
     mq = mc = 0.0
     strong = False
     out: list[TokenPair] = []
+    detail_q = detail_c = 0.0  # what a whole name says beyond the initial it agrees with
     for sim, qi, ci, how in pairs:
         if how == "initial":  # an initial explains no more of a whole name than it weighs
-            w = min(query[qi[0]].weight, candidate[ci[0]].weight)
+            wq_, wc_ = query[qi[0]].weight, candidate[ci[0]].weight
+            w = min(wq_, wc_)
             mq, mc = mq + sim * w, mc + sim * w
+            detail_q += wq_ - w
+            detail_c += wc_ - w
+        elif how == "one_letter":  # Li/Lu: short tokens a letter apart are different names
+            wq_, wc_ = query[qi[0]].weight, candidate[ci[0]].weight
+            mq, mc = mq + sim * wq_, mc + sim * wc_
+            detail_q += (1 - sim) * wq_
+            detail_c += (1 - sim) * wc_
         else:
             mq += sim * sum(query[k].weight for k in qi)
             mc += sim * sum(candidate[k].weight for k in ci)
@@ -209,14 +219,16 @@ def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameM
                              "+".join(candidate[k].raw for k in ci), how, sim))
     uq = sum(t.weight for k, t in enumerate(query) if k not in used_q)
     uc = sum(t.weight for k, t in enumerate(candidate) if k not in used_c)
-    partial = ((wq - uq - mq) + (wc - uc - mc)) / 2  # what partial matches leave unexplained
+    partial = ((wq - uq - mq - detail_q) + (wc - uc - mc - detail_c)) / 2
+    uq, uc = uq + detail_q, uc + detail_c
     conflict = min(uq, uc)  # unmatched on both sides: the names disagree
     extra = max(uq, uc) - conflict  # unmatched on one side only: a name the other leaves out
     mean = (wq + wc) / 2
     score = max(0.0, 1.0 - CONFLICT_PENALTY * conflict / mean - partial / mean
                 - EXTRA_PENALTY * extra / max(wq, wc))
-    if not strong:
-        score = min(score, WEAK_ONLY_CAP)
+    if not strong:  # legal forms alone: nothing; generic words or particles: at most the cap
+        only_forms = all(how == "legal_form" for _, _, _, how in pairs)
+        score = 0.0 if only_forms else min(score, WEAK_ONLY_CAP)
     return NameMatch(
         round(min(score, 1.0), 4), tuple(out),
         tuple(t.raw for k, t in enumerate(query) if k not in used_q and t.weight),

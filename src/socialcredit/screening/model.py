@@ -84,7 +84,7 @@ class ListRead:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(KINDS, 0)
+        out: dict[str, int] = dict.fromkeys(KINDS, 0)
         for p in self.parties:
             out[p.kind] += 1
         return out

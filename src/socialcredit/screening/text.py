@@ -111,7 +111,7 @@ def phonetic(token: str) -> str:
                  ("dzh", "j")):
         t = t.replace(a, b)
     t = t.translate(_PHON_TABLE)
-    out = []
+    out: list[str] = []
     for ch in t:
         if not out or out[-1] != ch:
             out.append(ch)

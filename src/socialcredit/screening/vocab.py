@@ -16,6 +16,10 @@ __all__ = [
     "LEGAL_FORM_WEIGHT", "PARTICLES", "PARTICLE_WEIGHT", "SYNONYMS", "TITLES",
 ]
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 #: Weight of a legal-form token (a plain name token weighs 1).
 LEGAL_FORM_WEIGHT = 0.05
 #: Weight of a generic organisation word ("trading", "group", "bank").
@@ -77,27 +81,28 @@ HAN_LEGAL_FORMS: dict[str, str] = {
 }
 
 #: Words that say what kind of organisation it is rather than which one.
-GENERIC_WORDS = frozenset("""
-the of and for in at on a an de del la le les des du da di der die das und et y
-group holding holdings international intl global trading trade company enterprise enterprises
-industries industry industrial services service solutions systems system management capital
-partners partnership trust bank banking investment investments finance financial commercial
-general national import export shipping logistics technology technologies tech engineering
-development construction consulting corporate association foundation organisation organization
-fund ventures network networks products resources energy oil gas petroleum
-""".split())
+GENERIC_WORDS = _words("""
+the of and for in at on a an de del la le les des du da di der die das und et y group holding
+holdings international intl global trading trade company enterprise enterprises industries
+industry industrial services service solutions systems system management capital partners
+partnership trust bank banking investment investments finance financial commercial general
+national import export shipping logistics technology technologies tech engineering development
+construction consulting corporate association foundation organisation organization fund ventures
+network networks products resources energy oil gas petroleum
+""")
 
 #: Titles and honorifics of persons (dropped from the weight, kept in the explanation).
-TITLES = frozenset("""
+TITLES = _words("""
 mr mrs ms miss dr prof sir dame lord lady sheikh shaikh sheik haji hajji hajj mullah maulana
 maulvi mawlawi qari imam sayed sayyid syed general gen colonel col major maj captain capt
 lieutenant lt admiral brigadier commander president minister ambassador judge senator hon
-""".split())
+""")
 
 #: Name particles (low weight, still compared).
-PARTICLES = frozenset("""
-al el ul bin ben ibn bint abu abd abdel abdul van von der den de del della di da dos das du le la
-""".split())
+PARTICLES = _words("""
+al el ul bin ben ibn bint abu abd abdel abdul van von der den de del della di da dos das du le
+la
+""")
 
 #: Spelling equivalents, applied to whole tokens after transliteration.
 SYNONYMS: dict[str, str] = {

@@ -50,6 +50,7 @@ __all__ = [
     "records",
     "repairs",
     "scores",
+    "screen_entries",
     "reviews",
     "sessions",
     "sign_in_codes",
@@ -460,4 +461,26 @@ scores = Table(
     Column("policy_version", String(80), nullable=False),
     Column("seq", ID, nullable=False),
     Index("ix_scores_subject", "subject_id", "score", "id"),
+)
+
+# --- screening (migration 0008) ---------------------------------------------------------------
+# Every entry of an imported external list, of every kind (person, organisation, vessel,
+# aircraft): a projection of the ``screen.listed`` / ``screen.updated`` / ``screen.delisted``
+# events. ``party`` is the canonical JSON of a screening.model.ListedParty.
+screen_entries = Table(
+    "screen_entries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("list", String(64), nullable=False),
+    Column("key", String(64), nullable=False),  # the list's own id (SDN ent_num, UN DATAID)
+    Column("kind", String(16), nullable=False),  # person | organisation | vessel | aircraft
+    Column("name", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("party", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("since", String(10), nullable=False),
+    Column("ended_on", String(10), nullable=True),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("list", "key"),
+    Index("ix_screen_entries_status", "status", "list"),
 )
