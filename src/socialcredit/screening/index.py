@@ -35,7 +35,7 @@ __all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE
 #: on ``name-pairs/dev.csv`` (bench/screening.py): F1 is flat between 0.65 and 0.75.
 DEFAULT_THRESHOLD = 0.7
 #: Names scored in full per query name.
-CANDIDATES = 24
+CANDIDATES = 16
 #: A trigram held by more than this share of a kind's names is not used to find candidates.
 STOP_SHARE = 0.05
 #: A hit on a weak alias counts this much of its name score.
@@ -110,8 +110,8 @@ class _KindIndex:
         if not found:
             return np.empty(0, dtype=np.int32)
         counts = np.bincount(np.concatenate(found), minlength=len(self.names))
-        # names sharing less than a third of the best one's trigrams are not scored
-        top = np.flatnonzero(counts >= max(1, counts.max() // 3))
+        # names sharing less than half the best one's trigrams are not scored
+        top = np.flatnonzero(counts >= max(1, counts.max() // 2))
         if len(top) > CANDIDATES:
             top = top[np.argpartition(counts[top], -CANDIDATES)[-CANDIDATES:]]
         return top

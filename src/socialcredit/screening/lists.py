@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
@@ -30,7 +30,8 @@ from socialcredit.screening.un import UnFormatError, read_un
 from socialcredit.store import Store
 from socialcredit.store.tables import screen_entries
 
-__all__ = ["LIST_NAMES", "ListImportResult", "import_list", "load_parties", "read_list"]
+__all__ = ["LIST_NAMES", "ListImportResult", "import_list", "lists_version", "load_parties",
+           "read_list"]
 
 #: Source format (CLI word) → list name.
 LIST_NAMES = {"ofac-sdn": "ofac_sdn", "un": "un_sc"}
@@ -144,6 +145,15 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
         result.gate_note = (f"the policy has no external list {list_name!r}: screening only, "
                             "no gate entries")
     return result
+
+
+def lists_version(store: Store) -> tuple[int, int]:
+    """``(highest seq, rows)`` of ``screen_entries``: changes with every import that changes
+    something (one indexed query, cheap enough to ask every second)."""
+    with store.read() as conn:
+        row = conn.execute(select(func.max(screen_entries.c.seq),
+                                  func.count(screen_entries.c.id))).one()
+    return int(row[0] or 0), int(row[1])
 
 
 def load_parties(store: Store) -> tuple[list[ListedParty], int]:

@@ -30,6 +30,7 @@ their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -71,6 +72,7 @@ class NameMatch:
     unmatched_candidate: tuple[str, ...]
 
 
+@lru_cache(maxsize=1 << 18)
 def _strings(a: str, b: str, pa: str, pb: str) -> tuple[float, str]:
     if a == b:
         return 1.0, "exact"

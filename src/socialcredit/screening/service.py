@@ -29,7 +29,7 @@ from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
 from socialcredit.screening.features import check_birth_date
 from socialcredit.screening.index import DEFAULT_THRESHOLD, Candidate, ScreenIndex, ScreenQuery
-from socialcredit.screening.lists import load_parties
+from socialcredit.screening.lists import lists_version, load_parties
 from socialcredit.screening.text import MAX_NAME_CHARS, informative, tokens
 from socialcredit.store import Store
 
@@ -124,7 +124,7 @@ class ScreenService:
                                   else DEFAULT_THRESHOLD)
                            for name, spec in policy.lists.items() if spec.external}
         self._index: ScreenIndex | None = None
-        self._version = -1
+        self._version: tuple[int, int] = (-1, -1)
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -138,8 +138,9 @@ class ScreenService:
             return self._index
         with self._lock:
             if self._index is None or time.monotonic() - self._checked >= REFRESH_S:
-                parties, version = load_parties(self.store)
+                version = lists_version(self.store)
                 if self._index is None or version != self._version:
+                    parties, _ = load_parties(self.store)
                     self._index = ScreenIndex(parties)
                     self._version = version
                 self._checked = time.monotonic()
