@@ -4,6 +4,7 @@ its generate.py)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
@@ -189,3 +190,56 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
         r = client.post("/v1/screen", json={"name": "Ivan Petrov"})
         assert r.status_code == 401
+
+
+def test_gate_uses_the_screening_scorer_for_names_alone(registry: Registry) -> None:
+    from conftest import make_id
+    from socialcredit.access import authenticate
+    from socialcredit.gate import DecisionService
+
+    import_list(registry.store, registry.policy, "ofac-sdn", CASE, as_of=TODAY)
+    air = authenticate(registry.store, add_gate(registry.store, registry.policy, name="air",
+                                                services=["air"]))
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    stranger = make_id(seq=777)
+    for name in ("Ivan Petrof", "Иван Петров", "PETROV, Ivan Sergeyevich", "Wei Zhang", "张伟"):
+        got = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
+        assert got.decision == "review" and got.reasons[0]["list"] == "ofac_sdn", name
+    for name in ("Ivan Sidorov", "Argument", "Maria Lopez"):
+        got = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
+        assert got.decision == "allow", name
+    assert decisions.decide(service="air", document="71 0000 0011",
+                            gate=air).decision == "deny"
+
+
+def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path) -> None:
+    sdn_dir, un_file = shared_data / "ofac-sdn", shared_data / "un" / "consolidated.xml"
+    text = (sdn_dir / "sdn.csv").read_bytes().decode("latin-1")
+    raw_types = [row[2].strip() for row in csv.reader(text.splitlines())
+                 if row and row[0].strip("\x1a ")]
+    sdn = import_list(registry.store, registry.policy, "ofac-sdn", sdn_dir, as_of=TODAY)
+    assert sdn.counts == {"person": raw_types.count("individual"),
+                          "organisation": raw_types.count("-0-"),
+                          "vessel": raw_types.count("vessel"),
+                          "aircraft": raw_types.count("aircraft")}
+    assert sdn.skipped == [] and sdn.gate is not None
+    assert sdn.gate["listed"] == sdn.counts["person"]
+    un = import_list(registry.store, registry.policy, "un", un_file, as_of=TODAY)
+    xml = un_file.read_text(encoding="utf-8")
+    assert un.counts["person"] == xml.count("<INDIVIDUAL>")
+    assert un.counts["organisation"] == xml.count("<ENTITY>")
+    assert un.gate is None and "un_sc" in (un.gate_note or "")
+
+    def top(kind: str, name: str, **kw: str) -> dict[str, object]:
+        found = registry.screening.screen(parse_query({"kind": kind, "name": name, **kw}))
+        return found["results"][0] if found["results"] else {}
+
+    kadyrov = top("person", "Рамзан Кадыров", birth_date="1976-10-05")
+    assert kadyrov.get("caption") == "KADYROV, Ramzan Akhmatovich" and kadyrov["match"]
+    assert top("organisation", "Bank Melli Iran").get("caption") == "BANK MELLI IRAN"
+    assert top("person", "Bank Melli Iran") == {} or top("person", "Bank Melli Iran")[
+        "schema"] == "Person"
+    weak = registry.screening.screen(parse_query({"kind": "organisation", "name": "BNC"}))
+    assert any(r["id"] == "ofac_sdn:306" for r in weak["results"])  # a weak alias, remarks
+    assert top("organisation", "JSC Trading Company") == {} or not top(
+        "organisation", "JSC Trading Company")["match"]

@@ -412,10 +412,12 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
 # `socialcredit link …` (linkage runs, review queue, merge and split) uses the helpers above
 from socialcredit.link_cli import link_app  # noqa: E402
 from socialcredit.policy_cli import policy_app  # noqa: E402
-from socialcredit.screen_cli import lists_import, screen_cmd  # noqa: E402, F401
+from socialcredit.screen_cli import lists_import, screen_cmd  # noqa: E402
 
 app.add_typer(link_app, name="link")
 app.add_typer(policy_app, name="policy")
+lists_app.command("import")(lists_import)
+app.command("screen")(screen_cmd)
 
 
 @app.command()

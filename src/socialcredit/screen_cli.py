@@ -7,8 +7,8 @@
   screens one person or organisation (:mod:`socialcredit.screening.service`) and prints the
   ranked candidates with the explanation of each; ``--json`` prints the API's response.
 
-Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). Registered by
-:mod:`socialcredit.cli`.
+Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). :mod:`socialcredit.cli`
+registers both commands.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from socialcredit.cli import JsonOpt, _out, _registry, app, console, lists_app
+from socialcredit.cli import JsonOpt, _out, _registry, console
 
 __all__ = ["lists_import", "screen_cmd"]
 
 
-@lists_app.command("import")
 def lists_import(
     source: Annotated[str, typer.Argument(help="Format of the list: ofac-sdn or un.")],
     path: Annotated[Path, typer.Argument(
@@ -83,7 +82,6 @@ def _explain(result: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-@app.command("screen")
 def screen_cmd(
     name: Annotated[list[str] | None, typer.Option(
         "--name", help="A name in any script (repeat for aliases).")] = None,

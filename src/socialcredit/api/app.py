@@ -208,7 +208,6 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     from socialcredit.api.due_process import due_process_routers
     from socialcredit.api.links import links_router
-    from socialcredit.api.screen import screen_router
     from socialcredit.api.routes import (
         decide_fast,
         furnisher_router,
@@ -218,6 +217,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         public_router,
     )
     from socialcredit.api.routes import metrics as metrics_route
+    from socialcredit.api.screen import screen_router
 
     app = FastAPI(title="socialcredit", version="0.1.0", lifespan=lifespan,
                   description="Social credit registry with due process: furnishers, gates, "
