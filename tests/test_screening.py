@@ -243,3 +243,12 @@ def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path
     assert any(r["id"] == "ofac_sdn:306" for r in weak["results"])  # a weak alias, remarks
     assert top("organisation", "JSC Trading Company") == {} or not top(
         "organisation", "JSC Trading Company")["match"]
+
+
+def test_public_surface_is_pinned() -> None:
+    import socialcredit.screening as screening
+
+    assert sorted(screening.__all__) == [
+        "Candidate", "DEFAULT_THRESHOLD", "ListedParty", "ScreenIndex", "ScreenQuery",
+        "ScreenService", "import_list", "parse_query", "score_names", "tokens"]
+    assert all(hasattr(screening, name) for name in screening.__all__)

@@ -7,24 +7,37 @@ how           value  when
 ============  =====  ==========================================================
 exact         1.0    same text (after transliteration and spelling equivalents)
 phonetic      0.9    same :func:`~socialcredit.screening.text.phonetic` key
-initial       0.75   one side is one letter, the other starts with it (persons)
-fuzzy         0..1   ``1 - 1.25·d/L`` (Levenshtein distance ``d`` on the text or the
-                     phonetic key, ``L`` the longer length), kept at 0.55 or more
+initial       0.75   one side is one letter, the other starts with it
+fuzzy         0..1   ``1 - 1.25·d/L`` (optimal-string-alignment distance ``d``, i.e.
+                     Levenshtein plus transpositions, on the text or the phonetic key
+                     (+0.5), ``L`` the longer length), kept at 0.55 or more
+prefix        0.6    a token of 3+ letters starting a token of 5+ (``Ben``/``Benjamin``)
 one_letter    0.5    tokens of at most 3 letters one edit apart (``Li``/``Lu``): a
                      partial hit, never a total miss nor a full match
 ============  =====  ==========================================================
 
-Legal forms agree only with the same class, numbers only when equal. Two adjacent tokens of one
-side are also compared joined with one token of the other (``JSCARGUMENT`` = ``JSC``+``ARGUMENT``,
-``Jinping`` = ``jin``+``ping``): how ``merged``. Pairs are chosen greedily, best first, each
-token used once; word order does not matter.
+Legal forms agree only with the same class, numbers only when equal. Single tokens are paired
+first, greedily, best similarity first, each token used once, in any word order; then two
+adjacent tokens of one side left unexplained (or explained below 0.9) are tried joined against
+one token of the other (``JSCARGUMENT`` = ``JSC``+``ARGUMENT``, ``Jinping`` = ``jin``+``ping``):
+how ``merged``.
 
-Score: with ``W`` the token weights of a side and ``M`` the similarity-weighted matched weight,
-``score = (dice + coverage) / 2`` where ``dice = (Mq + Mc) / (Wq + Wc)`` and ``coverage = M / W``
-of the lighter side (so a listed name's extra middle names cost less than a missing one). When
-neither side's matched tokens include a name or number token (only legal forms, generic words or
-particles agree) the score is capped at :data:`WEAK_ONLY_CAP`: generic words never match on
-their own.
+Score. ``W`` is the weight of a side's tokens (:mod:`socialcredit.screening.text`), ``U`` the
+weight of its tokens left unpaired; what an initial does not say of the whole name it stands
+for, and what a one-letter difference in a short token loses, count as unpaired too (so
+``Vladimir Putin`` against ``KONONOV, Vladimir P.`` is a disagreement, ``I. S. Petrov`` against
+``PETROV, Ivan Sergeyevich`` a less detailed name). ``partial`` is what other imperfect pairs
+leave unexplained, averaged over both sides. With ``conflict = min(Uq, Uc)`` (both names hold
+something the other does not: they disagree) and ``extra = max(Uq, Uc) - conflict`` (one name
+is only longer, e.g. a middle name left out)::
+
+    score = 1 - CONFLICT_PENALTY·conflict/mean(Wq, Wc) - partial/mean(Wq, Wc)
+              - EXTRA_PENALTY·extra/max(Wq, Wc)
+
+floored at 0. When no name or number token is paired, legal forms alone give 0 and generic
+words or particles at most :data:`WEAK_ONLY_CAP`: they never match on their own. The constants
+were chosen on ``name-pairs/dev.csv`` (half of nomenklatura's name_bench; the other half is
+kept aside to check that they generalise): see ``bench/screening.py``.
 """
 
 from __future__ import annotations
