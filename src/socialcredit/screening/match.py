@@ -85,7 +85,7 @@ class NameMatch:
     unmatched_candidate: tuple[str, ...]
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 14)
 def _strings(a: str, b: str, pa: str, pb: str) -> tuple[float, str]:
     if a == b:
         return 1.0, "exact"
