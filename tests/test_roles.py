@@ -66,6 +66,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /v1/screen": {"json": {"kind": "person", "name": "王芳"}, "any_gate": True},
     "POST /v1/screen:batch": {"json": {"queries": {"q1": {"kind": "person", "name": "王芳"}}},
                               "any_gate": True},
+    "POST /v1/operator/screen/clearances": {"json": {
+        "query": {"name": "王芳"}, "id": "ofac_sdn:987654", "reason": "x"}, "ok": 404},
     "GET /v1/report": {},
     "GET /v1/audit/verify": {},
     "GET /v1/public/entries": {"params": {"q": "王芳"}},

@@ -252,3 +252,47 @@ def test_public_surface_is_pinned() -> None:
         "Candidate", "DEFAULT_THRESHOLD", "ListedParty", "ScreenIndex", "ScreenQuery",
         "ScreenService", "import_list", "parse_query", "score_names", "tokens"]
     assert all(hasattr(screening, name) for name in screening.__all__)
+
+
+def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
+        registry: Registry, tmp_path: Path) -> None:
+    folder = tmp_path / "sdn"
+    folder.mkdir()
+    for name in ("sdn.csv", "alt.csv", "sdn_comments.csv"):
+        (folder / name).write_bytes((CASE / name).read_bytes())
+    import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+    operator = add_operator(registry.store, name="ops")
+    auth = {"Authorization": f"Bearer {operator}"}
+    query = {"name": "Ivan Petrov", "birth_date": "1968"}
+    with running(registry) as base, httpx.Client(base_url=base, timeout=20) as client:
+        def first(q: dict[str, object]) -> dict[str, object]:
+            r = client.post("/v1/screen", headers=auth, json=q)
+            assert r.status_code == 200, r.text
+            return r.json()["results"][0]  # type: ignore[no-any-return]
+
+        assert first(query)["match"] is True and "cleared" not in first(query)
+        r = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": "other father's name, born 1968"})
+        assert r.status_code == 200, r.text
+        got = first(query)
+        assert got["match"] is False
+        assert got["cleared"]["by"] == "operator:ops"  # type: ignore[index]
+        assert got["cleared"]["reason"] == "other father's name, born 1968"  # type: ignore[index]
+        assert got["cleared"]["at"]  # type: ignore[index]
+        # the same details written otherwise are the same details
+        assert "cleared" in first({"name": "  ivan   PETROV ", "birth_date": "1968"})
+        # other details: a candidate again
+        assert "cleared" not in first({"name": "Ivan Petrov", "birth_date": "1968-03-12"})
+        # the entry changed on the list: a candidate again
+        text = (folder / "sdn.csv").read_text(encoding="latin-1")
+        (folder / "sdn.csv").write_text(text.replace("DOB 12 Mar 1968;", "DOB 12 Mar 1968; "
+                                                     "alt. DOB 1969;"), encoding="latin-1")
+        import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+        registry.screening.invalidate()
+        assert "cleared" not in first(query)
+        missing = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:1", "reason": "x"})
+        assert missing.status_code == 404
+        blank = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": " "})
+        assert blank.status_code == 400

@@ -62,6 +62,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     # screening (api/screen.py): persons and organisations against the external lists
     "POST /v1/screen": frozenset({"gate", "operator"}),
     "POST /v1/screen:batch": frozenset({"gate", "operator"}),
+    "POST /v1/operator/screen/clearances": frozenset({"operator"}),
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,

@@ -1,6 +1,7 @@
 """Screening routes: ``POST /v1/screen`` (one person or organisation) and
 ``POST /v1/screen:batch`` (up to :data:`~socialcredit.screening.service.MAX_BATCH`, keyed like
-yente's ``{"queries": {"q1": …}}`` → ``{"responses": {"q1": …}}``).
+yente's ``{"queries": {"q1": …}}`` → ``{"responses": {"q1": …}}``), and
+``POST /v1/operator/screen/clearances`` (an operator marks a pair as not a match).
 
 Callers: gates and operators. A screen is a read of external lists only: it writes nothing and
 never refuses a sale by itself (the gate's decisions do, with a document hit).
@@ -18,15 +19,16 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialcredit.api.deps import GateOrOperatorDep, RegistryDep
+from socialcredit.api.deps import GateOrOperatorDep, OperatorDep, RegistryDep
 from socialcredit.api.schemas import error_responses
 from socialcredit.errors import PayloadTooLarge, SocialCreditError
+from socialcredit.screening.cleared import clear_pair
 from socialcredit.screening.service import MAX_BATCH, parse_query
 
-__all__ = ["ScreenBatchIn", "ScreenIn", "screen_router"]
+__all__ = ["ClearanceIn", "ScreenBatchIn", "ScreenIn", "screen_router"]
 
 screen_router = APIRouter(prefix="/v1", tags=["screening"],
-                          responses=error_responses(400, 401, 403, 413, 422, 503))
+                          responses=error_responses(400, 401, 403, 404, 413, 422, 503))
 
 
 class ScreenIn(BaseModel):
@@ -68,6 +70,28 @@ def screen(body: ScreenIn, registry: RegistryDep, who: GateOrOperatorDep) -> dic
     explanation."""
     query = parse_query(body.query())
     return registry.screening.screen(query, limit=body.limit)
+
+
+class ClearanceIn(BaseModel):
+    """An operator's ruling: the screened details ``query`` are not the listed entry ``id``
+    (``list:key``, as in a screen's result), for ``reason``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: ScreenIn
+    id: str = Field(min_length=3, max_length=140)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@screen_router.post("/operator/screen/clearances")
+def clear(body: ClearanceIn, registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
+    """Mark a (screened details, listed entry) pair as not a match: the next screens of the
+    same details return the entry with ``cleared`` (who, when, why) and ``match: false``,
+    until the entry or the details change. 404 when the entry is not listed."""
+    result = clear_pair(registry.store, query=parse_query(body.query.query()), entry_id=body.id,
+                        reason=body.reason, by=f"operator:{who.name}")
+    registry.screening.invalidate()
+    return result
 
 
 @screen_router.post("/screen:batch")

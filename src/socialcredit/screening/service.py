@@ -15,7 +15,9 @@ document}, "explanation": {…per feature…}}``. Where it differs from yente: `
 Person / Organization / Vessel / Airplane; ``features`` are additive adjustments (name score
 plus birth date and nationality, a document hit sets 1.0), not logic-v2's weighted features;
 ``explanation`` (token pairs and how each matched) is ours; ``threshold`` is per list, from the
-policy (``review_threshold``).
+policy (``review_threshold``); a result an operator cleared for these very details carries
+``cleared`` (``by``, ``at``, ``reason``) and ``match: false``
+(:mod:`socialcredit.screening.cleared`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
+from socialcredit.screening.cleared import clearances_version, load_clearances, query_hash
 from socialcredit.screening.features import check_birth_date
 from socialcredit.screening.index import DEFAULT_THRESHOLD, Candidate, ScreenIndex, ScreenQuery
 from socialcredit.screening.lists import lists_version, load_parties
@@ -125,8 +128,15 @@ class ScreenService:
                            for name, spec in policy.lists.items() if spec.external}
         self._index: ScreenIndex | None = None
         self._version: tuple[int, int] = (-1, -1)
-        self._checked = 0.0
+        self._cleared_version: tuple[int, int] = (-1, -1)
+        self._cleared: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
+        self._checked = float("-inf")
         self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Look at the store again on the next screen (after a clearance or an import made by
+        this process)."""
+        self._checked = float("-inf")
 
     def threshold(self, list_name: str) -> float:
         return self.thresholds.get(list_name, DEFAULT_THRESHOLD)
@@ -143,6 +153,10 @@ class ScreenService:
                     parties, _ = load_parties(self.store)
                     self._index = ScreenIndex(parties)
                     self._version = version
+                cleared = clearances_version(self.store)
+                if cleared != self._cleared_version:
+                    self._cleared = load_clearances(self.store)
+                    self._cleared_version = cleared
                 self._checked = time.monotonic()
         assert self._index is not None
         return self._index
@@ -150,7 +164,14 @@ class ScreenService:
     def screen(self, query: ScreenQuery, *, limit: int = 10) -> dict[str, Any]:
         """The response of one query (see the module docstring)."""
         results = self.index().screen(query, limit=limit, thresholds=self.thresholds)
-        return {"status": 200, "results": [result_dict(c) for c in results],
+        out = [result_dict(c) for c in results]
+        rulings = self._cleared.get(query_hash(query)) if self._cleared else None
+        for c, r in zip(results, out, strict=True) if rulings else ():
+            ruling = rulings.get((c.party.list, c.party.key))  # type: ignore[union-attr]
+            if ruling and ruling["content_hash"] == c.party.content_hash:
+                r["match"] = False
+                r["cleared"] = {k: ruling[k] for k in ("by", "at", "reason")}
+        return {"status": 200, "results": out,
                 "total": {"value": len(results), "relation": "eq"},
                 "query": {"kind": query.kind, "names": list(query.names),
                           "birth_date": query.birth_date, "nationality": query.nationality,

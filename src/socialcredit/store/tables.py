@@ -50,6 +50,7 @@ __all__ = [
     "records",
     "repairs",
     "scores",
+    "screen_clearances",
     "screen_entries",
     "reviews",
     "sessions",
@@ -483,4 +484,22 @@ screen_entries = Table(
     Column("seq", ID, nullable=False),
     UniqueConstraint("list", "key"),
     Index("ix_screen_entries_status", "status", "list"),
+)
+
+# An operator's ruling that a screened person or organisation (``query_hash``: the details as
+# sent) is not the listed entry ``list``/``key`` as it stood (``content_hash``): later screens
+# of the same details show the entry as cleared until the entry or the details change.
+screen_clearances = Table(
+    "screen_clearances",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("list", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("query_hash", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by", String(160), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("list", "key", "query_hash"),
 )
