@@ -34,10 +34,11 @@ is only longer, e.g. a middle name left out)::
     score = 1 - CONFLICT_PENALTY·conflict/mean(Wq, Wc) - partial/mean(Wq, Wc)
               - EXTRA_PENALTY·extra/max(Wq, Wc)
 
-floored at 0. When no name or number token is paired, legal forms alone give 0 and generic
-words or particles at most :data:`WEAK_ONLY_CAP`: they never match on their own. The constants
-were chosen on ``name-pairs/dev.csv`` (half of nomenklatura's name_bench; the other half is
-kept aside to check that they generalise): see ``bench/screening.py``.
+less :data:`LEGAL_FORM_MISMATCH` when both names carry legal forms of no common class (an AG
+is not a GmbH), floored at 0. When no name or number token is paired, legal forms alone give 0
+and generic words or particles at most :data:`WEAK_ONLY_CAP`: they never match on their own.
+The constants were chosen on ``name-pairs/dev.csv`` (half of nomenklatura's name_bench; the
+other half is kept aside to check that they generalise): see ``bench/screening.py``.
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ from rapidfuzz.distance import OSA
 
 from socialcredit.screening.text import Token, phonetic
 
-__all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "WEAK_ONLY_CAP", "NameMatch", "TokenPair",
-           "score_names", "token_similarity"]
+__all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "LEGAL_FORM_MISMATCH", "WEAK_ONLY_CAP",
+           "NameMatch", "TokenPair", "score_names", "token_similarity"]
 
 #: Weight of what both names leave unexplained (a token on each side that does not agree).
 CONFLICT_PENALTY = 2.0
 #: Weight of the tokens only one name has (a middle name the other leaves out).
 EXTRA_PENALTY = 0.35
+#: Taken off when both names carry legal forms and no class agrees (AG against GmbH).
+LEGAL_FORM_MISMATCH = 0.1
 #: Highest score of two names that agree only on legal forms, generic words or particles.
 WEAK_ONLY_CAP = 0.3
 _MIN_FUZZY = 0.55
@@ -241,6 +244,10 @@ def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameM
     mean = (wq + wc) / 2
     score = max(0.0, 1.0 - CONFLICT_PENALTY * conflict / mean - partial / mean
                 - EXTRA_PENALTY * extra / max(wq, wc))
+    forms_q = {t.text for t in query if t.category == "legal_form"}
+    forms_c = {t.text for t in candidate if t.category == "legal_form"}
+    if forms_q and forms_c and not forms_q & forms_c:  # an AG is not a GmbH
+        score = max(0.0, score - LEGAL_FORM_MISMATCH)
     if not strong:  # legal forms alone: nothing; generic words or particles: at most the cap
         only_forms = all(how == "legal_form" for _, _, _, how in pairs)
         score = 0.0 if only_forms else min(score, WEAK_ONLY_CAP)

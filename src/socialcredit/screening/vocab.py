@@ -98,9 +98,10 @@ maulvi mawlawi qari imam sayed sayyid syed general gen colonel col major maj cap
 lieutenant lt admiral brigadier commander president minister ambassador judge senator hon
 """)
 
-#: Name particles (low weight, still compared).
+#: Name particles (low weight, still compared). ``Abd``/``Abdul`` are not among them: they
+#: begin a name (Abdul Rahman, Abdul Jan) and two different ones tell two people apart.
 PARTICLES = _words("""
-al el ul bin ben ibn bint abu abd abdel abdul van von der den de del della di da dos das du le
+al el ul bin ben ibn bint abu van von der den de del della di da dos das du le
 la
 """)
 
