@@ -37,7 +37,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 furnishers_app = typer.Typer(no_args_is_help=True, help="Register and list furnishers.")
 gates_app = typer.Typer(no_args_is_help=True, help="Register and list service gates.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operator keys.")
-lists_app = typer.Typer(no_args_is_help=True, help="External lists (OFAC SDN).")
+lists_app = typer.Typer(no_args_is_help=True, help="External lists (OFAC SDN, UN).")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit the ledger.")
 clocks_app = typer.Typer(no_args_is_help=True, help="Due-process clocks: dispute deadlines, "
                                                     "retention, notices.")
@@ -295,8 +295,8 @@ def gates_check_snapshot(
     from socialcredit.gate.offline import public_key_path
     from socialcredit.gate.snapshot import SnapshotReader
     from socialcredit.identity import normalise_phone, scheme_for
-    from socialcredit.ingest.ofac_sdn import normalise_document_number
     from socialcredit.policy.model import load_policy
+    from socialcredit.screening.text import normalise_document_number
 
     settings = _settings()
     policy = load_policy(settings.policy_path)
@@ -417,6 +417,7 @@ from socialcredit.audit_cli import register as _register_audit  # noqa: E402
 from socialcredit.contact_cli import contact_app  # noqa: E402
 from socialcredit.link_cli import link_app  # noqa: E402
 from socialcredit.policy_cli import policy_app  # noqa: E402
+from socialcredit.screen_cli import lists_import, screen_cmd  # noqa: E402
 from socialcredit.totp_cli import operators_totp  # noqa: E402
 
 operators_app.command("totp")(operators_totp)
@@ -426,6 +427,8 @@ _register_audit(audit_app)
 app.add_typer(link_app, name="link")
 app.add_typer(policy_app, name="policy")
 app.add_typer(contact_app, name="contact")
+lists_app.command("import")(lists_import)
+app.command("screen")(screen_cmd)
 
 
 @app.command()
@@ -744,27 +747,6 @@ def demo(
             f"  ID number {who['national_id']}, phone {who['phone']}, one-time code "
             f"[bold]{who['code']}[/] (valid {who['valid_minutes']} minutes; the page sends a "
             f"new one, written to {who['outbox']})")
-
-
-@lists_app.command("import")
-def lists_import(
-    source: Annotated[str, typer.Argument(help="Format of the list: ofac-sdn.")],
-    directory: Annotated[Path, typer.Argument(help="Folder of sdn.csv, alt.csv, ...")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Import an external list (OFAC SDN individuals) as list entries."""
-    from socialcredit.ingest.external import import_ofac_sdn
-
-    if source != "ofac-sdn":
-        raise InputError(f"unknown list format {source!r}; supported: ofac-sdn")
-    reg = _registry()
-    result = import_ofac_sdn(reg.store, reg.policy, directory)
-    if as_json:
-        _out(result.as_dict())
-    else:
-        console.print(f"{result.list_name}: {result.listed:,} listed, {result.unchanged:,} "
-                      f"unchanged, {result.delisted:,} delisted, {result.documents:,} "
-                      f"document numbers; {len(result.problems)} problem rows.")
 
 
 @app.command("backup")

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.policy.model import Policy, load_policy
+from socialcredit.screening.service import ScreenService
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 
@@ -38,6 +39,10 @@ class Registry:
         index = GateIndex(self.store, self.policy)
         index.build()
         return index
+
+    @cached_property
+    def screening(self) -> ScreenService:
+        return ScreenService(self.store, self.policy)
 
     @cached_property
     def decisions(self) -> DecisionService:

@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         public_router,
     )
     from socialcredit.api.routes import metrics as metrics_route
+    from socialcredit.api.screen import screen_router
     from socialcredit.api.transparency import (
         audit_replay_router,
         me_receipts_router,
@@ -249,6 +250,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.router.routes.insert(0, Route("/v1/decisions", decide_fast, methods=["POST"]))
     if role == "gate":
         app.include_router(gate_router)
+        app.include_router(screen_router)
         app.add_api_route("/metrics", metrics_route, include_in_schema=False)
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
@@ -257,7 +259,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         for router in (furnisher_router, gate_router, public_router, operator_router,
                        *due_process_routers(), links_router, *contact_routers(),
                        admin_router, transparency_router, me_receipts_router,
-                       audit_replay_router):
+                       audit_replay_router, screen_router):
             app.include_router(router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

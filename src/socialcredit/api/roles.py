@@ -64,6 +64,10 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/me/channel/confirm": frozenset({"subject"}),
     "GET /v1/operator/channels/flagged": frozenset({"operator"}),
     "POST /v1/operator/subjects/{subject_id}/channel": frozenset({"operator"}),
+    # screening (api/screen.py): persons and organisations against the external lists
+    "POST /v1/screen": frozenset({"gate", "operator"}),
+    "POST /v1/screen:batch": frozenset({"gate", "operator"}),
+    "POST /v1/operator/screen/clearances": frozenset({"operator"}),
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,

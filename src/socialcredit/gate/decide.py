@@ -2,8 +2,10 @@
 
 A ``deny`` carries, per restriction, the list, entry, ground, legal basis of the sanction,
 since/until, the furnisher and how to contest (DESIGN §3.3). An ``allow`` carries nothing about
-the subject. ``review`` means a name matched an external list with no identifier match: a
-human must look, and the sale is never refused on a name alone (DESIGN §3.2).
+the subject. ``review`` means a name matched an external list with no identifier match (the
+same words in any order, or a screening score at or above the list's review threshold:
+:mod:`socialcredit.gate.names`): a human must look, and the sale is never refused on a name
+alone (DESIGN §3.2).
 
 Every decision is counted by service and outcome; denies and reviews are stored with their
 reasons (table ``decisions``); counters are written by :meth:`DecisionService.flush`.
@@ -29,9 +31,11 @@ from socialcredit.gate.codes import encode_cn_ids, encode_key
 from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
 from socialcredit.gate.index import GateIndex, Restriction
+from socialcredit.gate.names import NameScreen
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.link import name_key
-from socialcredit.ingest.ofac_sdn import normalise_document_number
+from socialcredit.screening.index import DEFAULT_THRESHOLD
+from socialcredit.screening.text import normalise_document_number
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import decisions
 
@@ -95,6 +99,7 @@ class DecisionService:
         self.counts: Counter[tuple[str, str]] = Counter()
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._names = NameScreen(index.store)
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
         self._prefix = secrets.token_hex(8)
         self._next_serial = 1
@@ -189,6 +194,20 @@ class DecisionService:
     def _day(self) -> str:
         return (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
 
+    def _scored_name_hits(self, name: str, service: str, platform: str | None,
+                          day: str) -> list[Restriction]:
+        index = self.index
+        out: list[Restriction] = []
+        for sid, score in self._names.matches(name, index.subject_names,
+                                              index.names_version):
+            for r in index.subject_restrictions(sid):
+                spec = self.policy.lists.get(r.list)
+                limit = spec.review_threshold if spec and spec.review_threshold is not None \
+                    else DEFAULT_THRESHOLD
+                if score >= limit and self._applies(r, service, platform, day):
+                    out.append(r)
+        return out
+
     def _finish(self, service: str, hits: list[Restriction], name: str | None,
                 platform: str | None, day: str, gate: Principal | None, *,
                 count: bool = True, decision_id: str | None = None) -> Decision:
@@ -196,6 +215,8 @@ class DecisionService:
         if not hits and name:
             hits = [r for r in self.index.lookup_name(name_key(name))
                     if self._applies(r, service, platform, day)]
+            if not hits:  # not the same words: the screening scorer (gate/names.py)
+                hits = self._scored_name_hits(name, service, platform, day)
             outcome = "review" if hits else "allow"
         if decision_id is None:
             with self._lock:

@@ -75,6 +75,8 @@ class GateIndex:
         self._reset(CompactTable.from_entries(self.services, [], []), {})
         self.names: dict[str, set[int]] = defaultdict(set)
         self.subject_names: dict[int, tuple[str, ...]] = {}
+        #: grows with every change of ``subject_names`` (gate.names rebuilds its matcher)
+        self.names_version = 0
         self.last_seq = 0
         #: Hash of the event at ``last_seq`` (None: not known yet): a ledger replaced under
         #: a running index (a restore) is noticed by it and the index rebuilt.
@@ -278,6 +280,9 @@ class GateIndex:
             self._set_names({sid: name_keys.get(sid, []) for sid in touched})
 
     def _set_names(self, name_keys: dict[int, list[str]], *, replace_all: bool = False) -> None:
+        if replace_all or any(self.subject_names.get(s, ()) != tuple(k)
+                              for s, k in name_keys.items()):
+            self.names_version += 1
         if replace_all:
             self.names, self.subject_names = defaultdict(set), {}
         for sid, keys in name_keys.items():
@@ -311,15 +316,19 @@ class GateIndex:
     def lookup_name(self, name_key: str) -> tuple[Restriction, ...]:
         out: list[Restriction] = []
         for sid in self.names.get(name_key, ()):
-            reloaded = self.overlay_subjects.get(sid)
-            if reloaded is not None:
-                out.extend(reloaded[1])
-                continue
-            base = self.base
-            row = base.row_of_subject(sid)
-            if row >= 0 and not base.stale[row]:
-                out.extend(self.table_restrictions(base, row))
+            out.extend(self.subject_restrictions(sid))
         return tuple(out)
+
+    def subject_restrictions(self, sid: int) -> tuple[Restriction, ...]:
+        """Active restrictions of subject ``sid`` (empty if none)."""
+        reloaded = self.overlay_subjects.get(sid)
+        if reloaded is not None:
+            return reloaded[1]
+        base = self.base
+        row = base.row_of_subject(sid)
+        if row >= 0 and not base.stale[row]:
+            return tuple(self.table_restrictions(base, row))
+        return ()
 
     def split(self, codes: npt.NDArray[np.uint64], service: str, platform: str | None,
               day: str) -> tuple[CompactTable, npt.NDArray[np.int64], npt.NDArray[np.int64],

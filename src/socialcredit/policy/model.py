@@ -260,6 +260,9 @@ class ListSpec(_Strict):
     how_to_contest: str | None = None
     #: The authority that keeps an external list (shown as the furnisher of its entries).
     source: str | None = None
+    #: External lists: the screening score (0..1) from which a name-only hit is a match (a
+    #: gate's review); ``None`` takes screening's default (``screening.DEFAULT_THRESHOLD``).
+    review_threshold: float | None = Field(None, ge=0, le=1)
     #: Days the furnisher has to answer a dispute of an entry of this list (else the policy's).
     dispute_answer_days: int | None = Field(None, gt=0)
     #: Removal records count only from the furnisher whose record listed (the enforcing

@@ -53,6 +53,8 @@ __all__ = [
     "records",
     "repairs",
     "scores",
+    "screen_clearances",
+    "screen_entries",
     "reviews",
     "sessions",
     "sign_in_codes",
@@ -529,4 +531,44 @@ tree_heads = Table(
     Column("timestamp", String(32), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", String(128), nullable=False),
+)
+
+# --- screening (migration 0008) ---------------------------------------------------------------
+# Every entry of an imported external list, of every kind (person, organisation, vessel,
+# aircraft): a projection of the ``screen.listed`` / ``screen.updated`` / ``screen.delisted``
+# events. ``party`` is the canonical JSON of a screening.model.ListedParty.
+screen_entries = Table(
+    "screen_entries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("list", String(64), nullable=False),
+    Column("key", String(64), nullable=False),  # the list's own id (SDN ent_num, UN DATAID)
+    Column("kind", String(16), nullable=False),  # person | organisation | vessel | aircraft
+    Column("name", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("party", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("since", String(10), nullable=False),
+    Column("ended_on", String(10), nullable=True),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("list", "key"),
+    Index("ix_screen_entries_status", "status", "list"),
+)
+
+# An operator's ruling that a screened person or organisation (``query_hash``: the details as
+# sent) is not the listed entry ``list``/``key`` as it stood (``content_hash``): later screens
+# of the same details show the entry as cleared until the entry or the details change.
+screen_clearances = Table(
+    "screen_clearances",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("list", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("query_hash", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by", String(160), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("seq", ID, nullable=False),
+    UniqueConstraint("list", "key", "query_hash"),
 )

@@ -1,0 +1,120 @@
+"""``socialcredit lists import`` and ``socialcredit screen``: external lists and screening.
+
+* ``lists import ofac-sdn DIR`` / ``lists import un FILE`` import a list
+  (:func:`socialcredit.screening.lists.import_list`) and print the entries read per kind, what
+  was listed, updated, unchanged and delisted, and each part of the file skipped, with why.
+* ``screen --name … [--kind organisation] [--birth-date …] [--nationality …] [--document …]``
+  screens one person or organisation (:mod:`socialcredit.screening.service`) and prints the
+  ranked candidates with the explanation of each; ``--json`` prints the API's response.
+
+Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). :mod:`socialcredit.cli`
+registers both commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from socialcredit.cli import JsonOpt, _out, _registry, console
+
+__all__ = ["lists_import", "screen_cmd"]
+
+
+def lists_import(
+    source: Annotated[str, typer.Argument(help="Format of the list: ofac-sdn or un.")],
+    path: Annotated[Path, typer.Argument(
+        help="ofac-sdn: folder of sdn.csv, alt.csv, sdn_comments.csv; un: consolidated.xml")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an external list (every entry: persons, organisations, vessels, aircraft) for
+    screening; its persons also become gate entries when the policy has the list."""
+    from socialcredit.screening.lists import import_list
+
+    reg = _registry()
+    result = import_list(reg.store, reg.policy, source, path)
+    if as_json:
+        _out(result.as_dict())
+        return
+    read = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items() if n)
+    console.print(f"{result.list_name}: read {read}; {result.listed:,} listed, "
+                  f"{result.updated:,} updated, {result.unchanged:,} unchanged, "
+                  f"{result.delisted:,} delisted.")
+    if result.gate is not None:
+        g = result.gate
+        console.print(f"gate entries (persons): {g['listed']:,} listed, {g['unchanged']:,} "
+                      f"unchanged, {g['delisted']:,} delisted, {g['documents']:,} document "
+                      f"numbers ({g['documents_too_short']:,} too short and "
+                      f"{g['document_conflicts']:,} held by another entry: not indexed).")
+    else:
+        console.print(f"gate entries: none ({result.gate_note}).")
+    if result.skipped:
+        console.print(f"skipped {len(result.skipped)}:")
+        for p in result.skipped[:50]:
+            where = f"{p['file']}:{p['line']}" if p["line"] else p["file"]
+            console.print(f"  {where}: {p['reason']}", markup=False)
+        if len(result.skipped) > 50:
+            console.print(f"  … and {len(result.skipped) - 50} more (see --json)")
+    else:
+        console.print("skipped nothing.")
+
+
+def _explain(result: dict[str, Any]) -> str:
+    parts = []
+    name = result["explanation"].get("name")
+    if name:
+        pairs = ", ".join(f"{t['query']}~{t['candidate']} ({t['how']})" for t in name["tokens"])
+        parts.append(f"name {name['matched_name']!r}"
+                     + (" (weak alias)" if name["weak_alias"] else "") + f": {pairs}")
+        if name["unmatched_query"] or name["unmatched_candidate"]:
+            parts.append("unmatched: " + " ".join(name["unmatched_query"]) + " | "
+                         + " ".join(name["unmatched_candidate"]))
+    for feature in ("birth_date", "nationality"):
+        why = result["explanation"].get(feature)
+        if why and why["result"] != "missing":
+            parts.append(f"{feature.replace('_', ' ')} {why['result']}")
+    doc = result["explanation"].get("document")
+    if doc:
+        parts.append(f"document hit: {doc['kind']} {doc['number']}")
+    return "; ".join(parts)
+
+
+def screen_cmd(
+    name: Annotated[list[str] | None, typer.Option(
+        "--name", help="A name in any script (repeat for aliases).")] = None,
+    kind: Annotated[str, typer.Option(
+        help="person, organisation, vessel or aircraft.")] = "person",
+    birth_date: Annotated[str | None, typer.Option(
+        "--birth-date", help="YYYY-MM-DD or YYYY.")] = None,
+    nationality: Annotated[str | None, typer.Option(help="Country name or ISO code.")] = None,
+    document: Annotated[list[str] | None, typer.Option(
+        "--document", help="Passport or ID document number (repeatable).")] = None,
+    national_id: Annotated[str | None, typer.Option("--national-id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Screen a person or an organisation against the imported external lists: ranked
+    candidates, score 0..1, match at the list's review threshold, and why."""
+    from socialcredit.screening.service import parse_query
+
+    reg = _registry()
+    query = parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
+                         "nationality": nationality, "documents": document or [],
+                         "national_id": national_id})
+    response = reg.screening.screen(query, limit=limit)
+    if as_json:
+        _out(response)
+        return
+    results = response["results"]
+    if not results:
+        console.print("no candidate.")
+        return
+    table = Table("score", "match", "list:key", "schema", "name", "why",
+                  title=f"{len(results)} candidate(s)")
+    for r in results:
+        table.add_row(f"{r['score']:.2f}", "yes" if r["match"] else "", r["id"], r["schema"],
+                      r["caption"], _explain(r))
+    console.print(table)

@@ -1,0 +1,221 @@
+"""An in-memory screening index over listed parties, and the screen itself.
+
+One index per kind (person, organisation, vessel, aircraft): a person is only ever compared with
+persons, an organisation with organisations (entities), so a person's name never matches a
+company. Candidate names are found through trigrams of the phonetic keys of name tokens (each
+token padded, and the tokens joined without spaces so that ``JSCARGUMENT`` finds
+``JSC ARGUMENT``); trigrams held by more than :data:`STOP_SHARE` of a kind's names are not
+used. The :data:`CANDIDATES` names sharing most trigrams are scored with
+:func:`~socialcredit.screening.match.score_names`, then birth date, nationality and documents
+adjust the score (:mod:`socialcredit.screening.features`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from socialcredit.screening.features import (
+    birth_feature,
+    document_feature,
+    nationality_feature,
+)
+from socialcredit.screening.match import NameMatch, score_names
+from socialcredit.screening.model import KINDS, ListedParty
+from socialcredit.screening.text import Kind, Token, normalise_document_number, tokens
+
+__all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE",
+           "WEAK_ALIAS_FACTOR", "Candidate", "ScreenIndex", "ScreenQuery"]
+
+#: Default score from which a candidate is a match (``match: true``; a gate's review). Chosen
+#: on ``name-pairs/dev.csv`` (bench/screening.py): F1 is flat between 0.65 and 0.75.
+DEFAULT_THRESHOLD = 0.7
+#: Names scored in full per query name.
+CANDIDATES = 16
+#: A trigram held by more than this share of a kind's names is not used to find candidates.
+STOP_SHARE = 0.05
+#: A hit on a weak alias counts this much of its name score.
+WEAK_ALIAS_FACTOR = 0.9
+#: Highest name score of a one-word weak alias against a query of several words.
+LONE_WEAK_ALIAS_CAP = 0.6
+_BLOCKING = frozenset({"name", "number", "generic"})
+
+
+@dataclass(frozen=True)
+class ScreenQuery:
+    """What is screened: ``kind`` (person or organisation; vessel, aircraft), ``names`` (any
+    script), optional ``birth_date`` (``YYYY-MM-DD`` or ``YYYY``, checked by the faces),
+    ``nationality`` (country name or ISO code), ``documents`` (numbers: passport, ID card,
+    national ID; compared after normalisation)."""
+
+    kind: Kind
+    names: tuple[str, ...] = ()
+    birth_date: str | None = None
+    nationality: str | None = None
+    documents: tuple[str, ...] = ()
+
+
+@dataclass
+class Candidate:
+    """A listed party found by a screen: ``score`` 0..1, ``match`` (score ≥ threshold) and
+    ``features``/``explanation`` per feature (name, birth_date, nationality, document)."""
+
+    party: ListedParty
+    score: float
+    match: bool
+    features: dict[str, float]
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+def _strong(toks: tuple[Token, ...]) -> int:
+    return sum(t.category in ("name", "number") and t.weight >= 1 for t in toks)
+
+
+def _keys(toks: tuple[Token, ...]) -> set[str]:
+    words = [t.phon for t in toks if t.category in _BLOCKING and t.phon]
+    keys: set[str] = set()
+    for w in words:
+        padded = f"^{w}$"
+        keys.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    joined = "".join(words)
+    keys.update(joined[i:i + 3] for i in range(len(joined) - 2))
+    return keys
+
+
+class _KindIndex:
+    def __init__(self) -> None:
+        self.names: list[tuple[int, tuple[Token, ...], bool, str]] = []  # party, toks, weak, raw
+        self.postings: dict[str, np.ndarray] = {}
+
+    def add(self, party_id: int, name: str, kind: Kind, weak: bool) -> None:
+        toks = tokens(name, kind)
+        if toks:
+            self.names.append((party_id, toks, weak, name))
+
+    def freeze(self) -> None:
+        lists: dict[str, list[int]] = defaultdict(list)
+        for i, (_, toks, _, _) in enumerate(self.names):
+            for key in _keys(toks):
+                lists[key].append(i)
+        limit = max(50, int(STOP_SHARE * len(self.names)))
+        self.postings = {k: np.asarray(v, dtype=np.int32) for k, v in lists.items()
+                         if len(v) <= limit}
+
+    def candidates(self, toks: tuple[Token, ...]) -> np.ndarray:
+        found = [p for k in _keys(toks) if (p := self.postings.get(k)) is not None]
+        if not found:
+            return np.empty(0, dtype=np.int32)
+        counts = np.bincount(np.concatenate(found), minlength=len(self.names))
+        # names sharing less than half the best one's trigrams are not scored
+        top = np.flatnonzero(counts >= max(1, counts.max() // 2))
+        if len(top) > CANDIDATES:
+            top = top[np.argpartition(counts[top], -CANDIDATES)[-CANDIDATES:]]
+        return top
+
+
+class ScreenIndex:
+    """Listed parties indexed for screening. Build with :meth:`build`; immutable afterwards
+    (a re-import builds a new one)."""
+
+    def __init__(self, parties: Iterable[ListedParty]) -> None:
+        self.parties: list[ListedParty] = list(parties)
+        self.by_kind: dict[str, _KindIndex] = {k: _KindIndex() for k in KINDS}
+        self.documents: dict[str, list[int]] = defaultdict(list)
+        for pid, party in enumerate(self.parties):
+            index = self.by_kind[party.kind]
+            for name in dict.fromkeys((party.name, *party.aliases)):
+                index.add(pid, name, party.kind, False)
+            for name in party.weak_aliases:
+                index.add(pid, name, party.kind, True)
+            for doc in party.documents:
+                number = normalise_document_number(doc.number)
+                if len(number) >= 5:
+                    self.documents[number].append(pid)
+        for index in self.by_kind.values():
+            index.freeze()
+
+    @classmethod
+    def build(cls, parties: Iterable[ListedParty]) -> ScreenIndex:
+        return cls(parties)
+
+    def __len__(self) -> int:
+        return len(self.parties)
+
+    def counts(self) -> dict[str, int]:
+        """Listed parties per kind and names indexed (``names``)."""
+        out = {k: 0 for k in KINDS}
+        for p in self.parties:
+            out[p.kind] += 1
+        return out | {"names": sum(len(i.names) for i in self.by_kind.values())}
+
+    def screen(self, query: ScreenQuery, *, threshold: float = DEFAULT_THRESHOLD,
+               limit: int = 10, min_score: float = 0.5,
+               thresholds: dict[str, float] | None = None) -> list[Candidate]:
+        """Ranked candidates of ``query`` (best first, at most ``limit``, score ≥
+        ``min_score`` or a document hit). ``thresholds`` per list override ``threshold``.
+        A query without names and documents finds nothing. Never raises on any query."""
+        index = self.by_kind[query.kind]
+        best: dict[int, tuple[NameMatch, str, bool]] = {}
+        for name in query.names:
+            qt = tokens(name, query.kind)
+            if not qt:
+                continue
+            for i in index.candidates(qt):
+                pid, toks, weak, raw = index.names[int(i)]
+                m = score_names(qt, toks)
+                if weak and _strong(toks) == 1 and _strong(qt) > 1:
+                    # a one-word weak alias ("VLADIMIR") says nothing of "Vladimir Putin"
+                    m = NameMatch(min(m.score, LONE_WEAK_ALIAS_CAP), m.pairs, m.unmatched_query,
+                                  m.unmatched_candidate)
+                eff = m.score * (WEAK_ALIAS_FACTOR if weak else 1.0)
+                old = best.get(pid)
+                if old is None or eff > old[0].score * (WEAK_ALIAS_FACTOR if old[2] else 1.0):
+                    best[pid] = (m, raw, weak)
+        numbers = [normalise_document_number(d) for d in query.documents if d.strip()]
+        doc_hits = {pid for n in numbers for pid in self.documents.get(n, ())
+                    if self.parties[pid].kind == query.kind}
+        out: list[Candidate] = []
+        for pid in set(best) | doc_hits:
+            cand = self._candidate(pid, query, best.get(pid), numbers, threshold, thresholds)
+            if cand.score >= min_score or "document" in cand.explanation:
+                out.append(cand)
+        out.sort(key=lambda c: (-c.score, c.party.list, c.party.key))
+        return out[:limit]
+
+    def _candidate(self, pid: int, query: ScreenQuery, named: tuple[NameMatch, str, bool] | None,
+                   numbers: list[str], threshold: float,
+                   thresholds: dict[str, float] | None) -> Candidate:
+        party = self.parties[pid]
+        features: dict[str, float] = {}
+        explanation: dict[str, Any] = {}
+        score = 0.0
+        if named is not None:
+            m, raw, weak = named
+            score = m.score * (WEAK_ALIAS_FACTOR if weak else 1.0)
+            features["name"] = round(score, 4)
+            explanation["name"] = {
+                "matched_name": raw, "weak_alias": weak, "score": m.score,
+                "tokens": [{"query": p.query, "candidate": p.candidate, "how": p.how,
+                            "similarity": p.similarity} for p in m.pairs],
+                "unmatched_query": list(m.unmatched_query),
+                "unmatched_candidate": list(m.unmatched_candidate)}
+        if named is not None:
+            adj, why = birth_feature(query.birth_date, party)
+            features["birth_date"] = adj
+            explanation["birth_date"] = why
+            adj2, why2 = nationality_feature(query.nationality, party)
+            features["nationality"] = adj2
+            explanation["nationality"] = why2
+            score = score + adj + adj2 if score > 0 else 0.0
+        doc = document_feature(numbers, party) if numbers else None
+        if doc is not None:
+            features["document"] = 1.0
+            explanation["document"] = doc | {"hit": True}
+            score = 1.0
+        score = round(min(max(score, 0.0), 1.0), 4)
+        limit = (thresholds or {}).get(party.list, threshold)
+        return Candidate(party, score, score >= limit, features, explanation)

@@ -1,0 +1,179 @@
+"""Names as the screening matcher compares them: weighted ASCII tokens, in any script.
+
+:func:`tokens` turns one name into a tuple of :class:`Token`:
+
+1. Unicode NFKC, case folded. Han characters are read as pinyin with ``pypinyin`` (one token per
+   character, surname readings of the first character from
+   :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms (有限公司 …) become
+   their class first. Every other script (Cyrillic, Arabic, Greek, Ethiopic, Khmer …) is
+   transliterated to ASCII by ``anyascii``, in process, with no external service.
+2. Dotted abbreviations of organisations are joined (``L.L.C.`` → ``llc``); ``&`` is ``and``;
+   apostrophes vanish inside a word (``MYO'NG`` → ``myong``, ``Bank's`` → ``banks``); any other
+   non-alphanumeric character separates tokens.
+3. Spelling equivalents (:data:`~socialcredit.screening.vocab.SYNONYMS`) are applied.
+4. Each token gets a category and a weight: ``name`` (1.0), ``legal_form`` (organisations
+   only, long forms such as "open joint stock company" collapse to one token of their class),
+   ``generic`` (organisation words such as "trading"), ``particle`` (al, bin, van …),
+   ``title`` (persons: Mr, Sheikh, General …, weight 0) and ``number``.
+
+Also :func:`phonetic`, a coarse spelling-insensitive key of one token (``selenskyj`` and
+``zelenskyy`` give ``selenski``), and :func:`normalise_document_number`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from anyascii import anyascii
+from pypinyin import Style, lazy_pinyin
+
+from socialcredit.identity.names import SURNAME_READINGS
+from socialcredit.screening.vocab import (
+    GENERIC_WEIGHT,
+    GENERIC_WORDS,
+    HAN_LEGAL_FORMS,
+    LEGAL_FORM_PHRASES,
+    LEGAL_FORM_WEIGHT,
+    LEGAL_FORMS,
+    PARTICLE_WEIGHT,
+    PARTICLES,
+    SYNONYMS,
+    TITLES,
+)
+
+__all__ = ["MAX_NAME_CHARS", "Kind", "Token", "normalise_document_number", "phonetic", "tokens"]
+
+#: Kinds of party a name belongs to. ``organisation`` covers the lists' entities.
+Kind = Literal["person", "organisation", "vessel", "aircraft"]
+#: Longer names are refused by the faces (a name is never this long).
+MAX_NAME_CHARS = 500
+
+#: Weight of a one-letter token (an initial).
+INITIAL_WEIGHT = 0.4
+
+Category = Literal["name", "legal_form", "generic", "particle", "title", "number"]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One name token: ``text`` (ASCII lower case; a legal form's class), ``raw`` (as written,
+    after transliteration), ``category``, ``weight`` (0..1) and ``phon`` (:func:`phonetic`)."""
+
+    text: str
+    raw: str
+    category: Category
+    weight: float
+    phon: str
+
+
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_DOTTED_RE = re.compile(r"\b(?:[^\W\d_]\.){2,}(?:[^\W\d_]\b)?")
+_APOS_RE = re.compile(r"(?<=\w)['’‘`ʼʻ](?=\w)")
+_SPLIT_RE = re.compile(r"[^0-9a-z]+")
+_HAN_FORMS = sorted(HAN_LEGAL_FORMS, key=len, reverse=True)
+_PHRASES = sorted(LEGAL_FORM_PHRASES, key=len, reverse=True)
+
+
+def normalise_document_number(s: str) -> str:
+    """Matching key for a document number: spaces and hyphens removed, upper-cased."""
+    return re.sub(r"[\s\-]+", "", s).upper()
+
+
+def _han_to_pinyin(text: str, kind: Kind) -> str:
+    if kind != "person":
+        for form in _HAN_FORMS:
+            text = text.replace(form, HAN_LEGAL_FORMS[form])
+
+    def read(match: re.Match[str]) -> str:
+        chars = match.group(0)
+        syllables = lazy_pinyin(chars, style=Style.NORMAL, errors="ignore")
+        if kind == "person" and chars[0] in SURNAME_READINGS and match.start() == 0:
+            syllables[0] = SURNAME_READINGS[chars[0]]
+        return " " + " ".join(syllables) + " "
+
+    return _HAN_RE.sub(read, text)
+
+
+@lru_cache(maxsize=1 << 16)
+def phonetic(token: str) -> str:
+    """A coarse key that forgives transliteration variants: ``ph``→f, ``w``→v, ``y``/``j``→i,
+    ``z``→s, ``c``/``q``/``ck``→k, ``kh``/``gh``→h, ``ou``→u, repeated letters once. Digits are
+    kept as they are. Example: ``Wolodymyr``/``Volodymyr`` → ``volodimir``."""
+    if token.isdigit():
+        return token
+    t = token
+    for a, b in (("sch", "sh"), ("ph", "f"), ("ck", "k"), ("kh", "h"), ("gh", "h"),
+                 ("ou", "u"), ("ee", "i"), ("oo", "u"), ("dj", "j"), ("tch", "ch"),
+                 ("dzh", "j")):
+        t = t.replace(a, b)
+    t = t.translate(_PHON_TABLE)
+    out: list[str] = []
+    for ch in t:
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
+
+
+_PHON_TABLE = str.maketrans({"w": "v", "y": "i", "j": "i", "z": "s", "c": "k", "q": "k"})
+
+
+def _raw_words(name: str, kind: Kind) -> list[str]:
+    text = unicodedata.normalize("NFKC", name).casefold()
+    if _HAN_RE.search(text):
+        text = _han_to_pinyin(text, kind)
+    text = anyascii(text).lower()
+    if kind != "person":
+        text = _DOTTED_RE.sub(lambda m: m.group(0).replace(".", "") + " ", text)
+    text = text.replace("&", " and ")
+    text = _APOS_RE.sub("", text)
+    return [w for w in _SPLIT_RE.split(text) if w]
+
+
+def _categorise(words: list[str], kind: Kind) -> list[Token]:
+    out: list[Token] = []
+    i = 0
+    org = kind != "person"
+    while i < len(words):
+        if org:
+            phrase = next((p for p in _PHRASES if tuple(words[i:i + len(p)]) == p), None)
+            if phrase is not None:
+                raw = " ".join(words[i:i + len(phrase)])
+                cls = LEGAL_FORM_PHRASES[phrase]
+                out.append(Token(cls, raw, "legal_form", LEGAL_FORM_WEIGHT, cls))
+                i += len(phrase)
+                continue
+        word = words[i]
+        i += 1
+        text = SYNONYMS.get(word, word)
+        if word.isdigit():
+            out.append(Token(text, word, "number", 1.0, text))
+        elif org and word in LEGAL_FORMS:
+            cls = LEGAL_FORMS[word]
+            out.append(Token(cls, word, "legal_form", LEGAL_FORM_WEIGHT, cls))
+        elif org and text in GENERIC_WORDS:
+            out.append(Token(text, word, "generic", GENERIC_WEIGHT, phonetic(text)))
+        elif not org and word in TITLES:
+            out.append(Token(text, word, "title", 0.0, phonetic(text)))
+        elif text in PARTICLES:
+            out.append(Token(text, word, "particle", PARTICLE_WEIGHT, phonetic(text)))
+        else:  # an initial says less than a whole name
+            out.append(Token(text, word, "name", INITIAL_WEIGHT if len(text) == 1 else 1.0,
+                             phonetic(text)))
+    return out
+
+
+@lru_cache(maxsize=1 << 15)
+def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
+    """The weighted tokens of ``name`` read as a ``kind`` (see the module docstring); an empty
+    tuple when the name has no letters or digits. Never raises."""
+    return tuple(_categorise(_raw_words(name, kind), kind))
+
+
+def informative(toks: tuple[Token, ...]) -> bool:
+    """True when some token can match on its own (a name, a number or, for organisations, a
+    generic word): a name of only legal forms, titles or particles is not screenable."""
+    return any(t.category in ("name", "number", "generic") for t in toks)

@@ -1,0 +1,298 @@
+"""Screening (issue 14): list import of every kind, the matcher's four complaints, the API's bad
+input, and the concatenated-organisation-name case (tests/fixtures/sdn_concatenated, made by
+its generate.py)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import TODAY
+from servers import running
+from socialcredit.access import add_gate, add_operator
+from socialcredit.errors import InputError
+from socialcredit.registry import Registry
+from socialcredit.screening.index import DEFAULT_THRESHOLD, ScreenIndex, ScreenQuery
+from socialcredit.screening.lists import import_list
+from socialcredit.screening.match import score_names
+from socialcredit.screening.model import ListedDocument, ListedParty
+from socialcredit.screening.service import parse_query
+from socialcredit.screening.text import tokens
+
+CASE = Path(__file__).parent / "fixtures" / "sdn_concatenated"
+
+
+def _score(a: str, b: str, kind: str = "person") -> float:
+    return score_names(tokens(a, kind), tokens(b, kind)).score  # type: ignore[arg-type]
+
+
+def test_concatenated_org_name_case(registry: Registry) -> None:
+    result = import_list(registry.store, registry.policy, "ofac-sdn", CASE, as_of=TODAY)
+    assert result.counts == {"person": 5, "organisation": 1, "vessel": 1, "aircraft": 1}
+    assert result.listed == 8 and result.gate is not None and result.gate["listed"] == 5
+    assert result.skipped == [{"file": "sdn.csv", "line": 4,
+                               "reason": "expected 12 fields, found 11"}]
+    for name in ("JSCARGUMENT", "JSC ARGUMENT", "Argument JSC", "АО Аргумент",
+                 "Argument Joint Stock Company"):
+        response = registry.screening.screen(parse_query({"kind": "organisation",
+                                                          "name": name}))
+        top = response["results"][0]
+        assert (top["id"], top["match"]) == ("ofac_sdn:9001", True), (name, top)
+        tokens_ = top["explanation"]["name"]["tokens"]
+        assert any("argument" in t["query"].lower() for t in tokens_), tokens_
+    # a person's name never matches an organisation, nor a vessel or aircraft
+    as_person = registry.screening.screen(parse_query({"kind": "person", "name": "JSCARGUMENT"}))
+    assert as_person["results"] == []
+    person = registry.screening.screen(parse_query({"kind": "person", "name": "Argument"}))
+    assert all(r["schema"] == "Person" for r in person["results"])
+
+
+def test_reimport_delists_what_left_and_relists(registry: Registry, tmp_path: Path) -> None:
+    folder = tmp_path / "sdn"
+    folder.mkdir()
+    for name in ("sdn.csv", "alt.csv", "sdn_comments.csv"):
+        (folder / name).write_bytes((CASE / name).read_bytes())
+    import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+    again = import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+    assert (again.listed, again.updated, again.unchanged, again.delisted) == (0, 0, 8, 0)
+    lines = (CASE / "sdn.csv").read_bytes().splitlines(keepends=True)
+    (folder / "sdn.csv").write_bytes(b"".join(ln for ln in lines if b"JSC ARGUMENT" not in ln))
+    later = TODAY + dt.timedelta(days=1)
+    gone = import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=later)
+    assert (gone.delisted, gone.unchanged) == (1, 7)
+    registry.screening._checked = float("-inf")  # look at the store now, not in a second
+    response = registry.screening.screen(parse_query({"kind": "organisation",
+                                                      "name": "JSC ARGUMENT"}))
+    assert all(r["id"] != "ofac_sdn:9001" for r in response["results"])
+    (folder / "sdn.csv").write_bytes((CASE / "sdn.csv").read_bytes())
+    back = import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=later)
+    assert (back.listed, back.delisted) == (1, 0)
+
+
+def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> None:
+    with pytest.raises(InputError, match="not XML"):
+        import_list(registry.store, registry.policy, "un", CASE / "sdn.csv")
+    with pytest.raises(InputError, match="unknown list format"):
+        import_list(registry.store, registry.policy, "eu", CASE)
+    with pytest.raises(InputError, match="missing"):
+        import_list(registry.store, registry.policy, "ofac-sdn", CASE / "nope")
+    assert registry.screening.screen(parse_query({"name": "Ivan Petrov"}))["results"] == []
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Ivan Petrov", "PETROV, Ivan Sergeyevich"),      # word order, a middle name left out
+    ("张伟", "ZHANG, Wei"),                             # Han script to pinyin
+    ("Иван Петров", "PETROV, Ivan"),                  # Cyrillic transliterated in process
+    ("Dr. Omar Al Rashid", "AL-RASHID, Omar"),        # a title, a particle, a hyphen
+    ("Jon Smith", "SMITH, John"),                     # one letter more in a short token
+    ("I. S. Petrov", "PETROV, Ivan Sergeyevich"),     # initials
+    ("Ivan Petrov", "IvanPetrov"),                    # concatenated
+])
+def test_names_that_should_match(a: str, b: str) -> None:
+    assert _score(a, b) >= DEFAULT_THRESHOLD, (a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Octavian Scholz", "Olaf Scholz"),
+    ("Vladimir Putin", "KONONOV, Vladimir P."),
+    ("Ivan Petrov", "Ivan Sidorov"),
+])
+def test_names_that_should_not_match(a: str, b: str) -> None:
+    assert _score(a, b) < DEFAULT_THRESHOLD, (a, b)
+
+
+def test_short_names_are_a_partial_hit_not_a_total_miss() -> None:
+    near = _score("Lu Wu", "Li Wu")
+    assert 0.3 < near < DEFAULT_THRESHOLD
+    assert _score("Li Wu", "Li Wu") == 1.0
+    assert _score("Li Wu", "Wu Li") == 1.0  # either order (family name first or last)
+
+
+def test_generic_and_legal_form_words_never_match_on_their_own() -> None:
+    assert _score("Argument Corp", "Different Corp", "organisation") == 0.0
+    assert _score("Management Company", "Westminster Management Company",
+                  "organisation") <= 0.3
+    assert _score("Siemens AG", "Siemens Aktiengesellschaft", "organisation") == 1.0
+    assert _score("OAO Gazprom", "Gazprom JSC", "organisation") == 1.0
+    assert _score("有限公司", "Argument LLC", "organisation") == 0.0
+    for name in ("CORP", "LLC", "有限公司", "JSC", "Open Joint Stock Company"):
+        with pytest.raises(InputError, match="only legal-form"):
+            parse_query({"kind": "organisation", "name": name})
+
+
+def _party(**kw: object) -> ListedParty:
+    base: dict[str, object] = {"list": "ofac_sdn", "key": "1", "kind": "person",
+                               "name": "PETROV, Ivan"}
+    return ListedParty(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_birth_date_documents_and_kind_separation() -> None:
+    index = ScreenIndex([
+        _party(birth_dates=("12 Mar 1968",),
+               documents=(ListedDocument("passport", "71 0000-0011", "Russia"),)),
+        _party(key="2", kind="organisation", name="PETROV IVAN LLC"),
+    ])
+
+    def top(**kw: object) -> float:
+        found = index.screen(ScreenQuery(kind="person", **kw))  # type: ignore[arg-type]
+        return found[0].score if found else 0.0
+
+    plain = top(names=("Ivan Petrof",))  # a misspelt name: room for a birth date to count
+    assert 0.7 < plain < 0.95
+    assert top(names=("Ivan Petrof",), birth_date="1968-03-12") > plain
+    assert top(names=("Ivan Petrof",), birth_date="1990") < plain - 0.2  # contradicts
+    assert top(names=("Ivan Petrof",), birth_date="1968") > plain  # a year agrees
+    assert top(birth_date="1968-03-12") == 0.0  # a birth date and no name finds nothing
+    hit = index.screen(ScreenQuery(kind="person", documents=("7100000011",)))
+    assert hit[0].score == 1.0 and hit[0].explanation["document"]["hit"] is True
+    assert index.screen(ScreenQuery(kind="person", documents=("7100000012",))) == []
+    persons = index.screen(ScreenQuery(kind="person", names=("Petrov Ivan",)))
+    assert [c.party.kind for c in persons] == ["person"]
+    orgs = index.screen(ScreenQuery(kind="organisation", names=("Petrov Ivan LLC",)))
+    assert [c.party.kind for c in orgs] == ["organisation"]
+
+
+def test_http_screen_and_bad_input(registry: Registry) -> None:
+    import_list(registry.store, registry.policy, "ofac-sdn", CASE, as_of=TODAY)
+    operator = add_operator(registry.store, name="ops")
+    gate = add_gate(registry.store, registry.policy, name="hotel", services=["hotel_star"])
+    with running(registry) as base, httpx.Client(base_url=base, timeout=20) as client:
+        ok = client.post("/v1/screen", headers={"Authorization": f"Bearer {gate}"},
+                         json={"schema": "Company", "name": "JSCARGUMENT"})
+        assert ok.status_code == 200, ok.text
+        first = ok.json()["results"][0]
+        assert first["id"] == "ofac_sdn:9001" and first["match"] is True
+        assert first["properties"]["program"] == ["UKRAINE-EO13662"]
+        auth = {"Authorization": f"Bearer {operator}"}
+        future = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+        for body, field in (({"name": ""}, "name"), ({"name": "x" * 10_000}, "name"),
+                            ({"kind": "organisation", "name": "LLC"}, "name"),
+                            ({"name": "Ivan Petrov", "birth_date": future}, "birth_date"),
+                            ({"name": "Ivan Petrov", "birth_date": "12/03/1968"}, "birth_date"),
+                            ({"kind": "planet", "name": "Mars"}, "kind")):
+            r = client.post("/v1/screen", headers=auth, json=body)
+            assert r.status_code == 400, (body, r.text)
+            assert r.json()["error"]["details"]["field"] == field
+        batch = {"queries": {"a": {"name": "Ivan Petrov", "birth_date": "1968"},
+                             "b": {"name": ""}}}
+        r = client.post("/v1/screen:batch", headers=auth, json=batch)
+        assert r.status_code == 200
+        answers = r.json()["responses"]
+        assert answers["a"]["results"][0]["id"] == "ofac_sdn:9002"
+        assert answers["a"]["results"][0]["explanation"]["birth_date"]["result"] == "agrees_year"
+        assert answers["b"]["status"] == 400 and answers["b"]["error"]["code"] == "invalid_input"
+        over = {"queries": {str(i): {"name": "Ivan Petrov"} for i in range(1001)}}
+        r = client.post("/v1/screen:batch", headers=auth, json=over)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+        r = client.post("/v1/screen", json={"name": "Ivan Petrov"})
+        assert r.status_code == 401
+
+
+def test_gate_uses_the_screening_scorer_for_names_alone(registry: Registry) -> None:
+    from conftest import make_id
+    from socialcredit.access import authenticate
+    from socialcredit.gate import DecisionService
+
+    import_list(registry.store, registry.policy, "ofac-sdn", CASE, as_of=TODAY)
+    air = authenticate(registry.store, add_gate(registry.store, registry.policy, name="air",
+                                                services=["air"]))
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    stranger = make_id(seq=777)
+    for name in ("Ivan Petrof", "Иван Петров", "PETROV, Ivan Sergeyevich", "Wei Zhang", "张伟"):
+        got = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
+        assert got.decision == "review" and got.reasons[0]["list"] == "ofac_sdn", name
+    for name in ("Ivan Sidorov", "Argument", "Maria Lopez"):
+        got = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
+        assert got.decision == "allow", name
+    assert decisions.decide(service="air", document="71 0000 0011",
+                            gate=air).decision == "deny"
+
+
+def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path) -> None:
+    sdn_dir, un_file = shared_data / "ofac-sdn", shared_data / "un" / "consolidated.xml"
+    text = (sdn_dir / "sdn.csv").read_bytes().decode("latin-1")
+    raw_types = [row[2].strip() for row in csv.reader(text.splitlines())
+                 if row and row[0].strip("\x1a ")]
+    sdn = import_list(registry.store, registry.policy, "ofac-sdn", sdn_dir, as_of=TODAY)
+    assert sdn.counts == {"person": raw_types.count("individual"),
+                          "organisation": raw_types.count("-0-"),
+                          "vessel": raw_types.count("vessel"),
+                          "aircraft": raw_types.count("aircraft")}
+    assert sdn.skipped == [] and sdn.gate is not None
+    assert sdn.gate["listed"] == sdn.counts["person"]
+    un = import_list(registry.store, registry.policy, "un", un_file, as_of=TODAY)
+    xml = un_file.read_text(encoding="utf-8")
+    assert un.counts["person"] == xml.count("<INDIVIDUAL>")
+    assert un.counts["organisation"] == xml.count("<ENTITY>")
+    assert un.gate is None and "un_sc" in (un.gate_note or "")
+
+    def top(kind: str, name: str, **kw: str) -> dict[str, object]:
+        found = registry.screening.screen(parse_query({"kind": kind, "name": name, **kw}))
+        return found["results"][0] if found["results"] else {}
+
+    kadyrov = top("person", "Рамзан Кадыров", birth_date="1976-10-05")
+    assert kadyrov.get("caption") == "KADYROV, Ramzan Akhmatovich" and kadyrov["match"]
+    assert top("organisation", "Bank Melli Iran").get("caption") == "BANK MELLI IRAN"
+    assert top("person", "Bank Melli Iran") == {} or top("person", "Bank Melli Iran")[
+        "schema"] == "Person"
+    weak = registry.screening.screen(parse_query({"kind": "organisation", "name": "BNC"}))
+    assert any(r["id"] == "ofac_sdn:306" for r in weak["results"])  # a weak alias, remarks
+    assert top("organisation", "JSC Trading Company") == {} or not top(
+        "organisation", "JSC Trading Company")["match"]
+
+
+def test_public_surface_is_pinned() -> None:
+    import socialcredit.screening as screening
+
+    assert sorted(screening.__all__) == [
+        "Candidate", "DEFAULT_THRESHOLD", "ListedParty", "ScreenIndex", "ScreenQuery",
+        "ScreenService", "import_list", "parse_query", "score_names", "tokens"]
+    assert all(hasattr(screening, name) for name in screening.__all__)
+
+
+def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
+        registry: Registry, tmp_path: Path) -> None:
+    folder = tmp_path / "sdn"
+    folder.mkdir()
+    for name in ("sdn.csv", "alt.csv", "sdn_comments.csv"):
+        (folder / name).write_bytes((CASE / name).read_bytes())
+    import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+    operator = add_operator(registry.store, name="ops")
+    auth = {"Authorization": f"Bearer {operator}"}
+    query = {"name": "Ivan Petrov", "birth_date": "1968"}
+    with running(registry) as base, httpx.Client(base_url=base, timeout=20) as client:
+        def first(q: dict[str, object]) -> dict[str, object]:
+            r = client.post("/v1/screen", headers=auth, json=q)
+            assert r.status_code == 200, r.text
+            return r.json()["results"][0]  # type: ignore[no-any-return]
+
+        assert first(query)["match"] is True and "cleared" not in first(query)
+        r = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": "other father's name, born 1968"})
+        assert r.status_code == 200, r.text
+        got = first(query)
+        assert got["match"] is False
+        assert got["cleared"]["by"] == "operator:ops"  # type: ignore[index]
+        assert got["cleared"]["reason"] == "other father's name, born 1968"  # type: ignore[index]
+        assert got["cleared"]["at"]  # type: ignore[index]
+        # the same details written otherwise are the same details
+        assert "cleared" in first({"name": "  ivan   PETROV ", "birth_date": "1968"})
+        # other details: a candidate again
+        assert "cleared" not in first({"name": "Ivan Petrov", "birth_date": "1968-03-12"})
+        # the entry changed on the list: a candidate again
+        text = (folder / "sdn.csv").read_text(encoding="latin-1")
+        (folder / "sdn.csv").write_text(text.replace("DOB 12 Mar 1968;", "DOB 12 Mar 1968; "
+                                                     "alt. DOB 1969;"), encoding="latin-1")
+        import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+        registry.screening.invalidate()
+        assert "cleared" not in first(query)
+        missing = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:1", "reason": "x"})
+        assert missing.status_code == 404
+        blank = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": " "})
+        assert blank.status_code == 400
