@@ -82,6 +82,9 @@ def test_dispute_from_sign_in_to_appeal_over_http(
         before = len(_refusals(reg))
         unknown = c.post("/v1/me/sign-in", json={"national_id": NEIGHBOUR, "phone": PHONE})
         assert unknown.status_code == 202  # same answer: the phone is not the neighbour's
+        deadline = time.monotonic() + 20  # the lookup and its refusal run in the background
+        while len(_refusals(reg)) < before + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert len(_refusals(reg)) == before + 1
         csrf = _sign_in(c, reg, DEBTOR, PHONE)
         file = c.get("/v1/me/file").json()

@@ -24,7 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from socialcredit.api.authlimit import AuthFailures
+from socialcredit.api.clients import TrustedProxies
 from socialcredit.api.deps import KeyCache
+from socialcredit.api.headers import SecurityHeaders
 from socialcredit.api.logs import install_access_log_filter
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
@@ -225,12 +228,18 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.registry = reg
     app.state.metrics = GateMetrics()
     app.state.key_cache = KeyCache()
+    app.state.auth_failures = AuthFailures(
+        per_client=reg.settings.auth_failures_per_client,
+        per_key_id=reg.settings.auth_failures_per_key_id)
     install_access_log_filter()  # no query string (a searched name or ID) in access logs
     app.state.public_limiter = RateLimiter(reg.settings.public_rate_per_minute,
                                            reg.settings.public_rate_burst,
                                            what="requests from your address")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, HSTS over HTTPS
+    # outermost: the client address and scheme, from a trusted proxy only (api/clients.py)
+    app.add_middleware(TrustedProxies, proxies=reg.settings.trusted_proxies)
 
     app.state.templates = make_environment()
     # the hot path first: the same contract as the FastAPI route below it (which documents

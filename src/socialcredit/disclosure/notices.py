@@ -65,7 +65,7 @@ __all__ = [
 #: Notice kinds, in the words of the subject file.
 KINDS = ("warning", "listing", "removal", "expiry", "adverse_record", "refusal", "dispute_opened",
          "dispute_answered", "dispute_outcome", "review_outcome", "repair_outcome", "sign_in_code",
-         "channel_changed", "channel_flagged")
+         "channel_changed", "channel_flagged", "sign_in_locked")
 
 #: Ledger event type → notice kind.
 _EVENT_KINDS = {
