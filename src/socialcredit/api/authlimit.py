@@ -1,9 +1,10 @@
 """Limits on failed API-key checks, per client address and per key id (issue #20, finding 4).
 
-Each failed check (an unknown, revoked or wrong key) is counted against the client and the
-key id it named. A client with ``per_client`` failures in the last ``window_s`` seconds, or a
-key id with ``per_key_id``, is refused with 429 *before* any argon2 work, until the oldest of
-those failures leaves the window: a flood of made-up keys costs the server a dict lookup per
+Each check of an unknown key counts as a failure against the client and the key id it named
+from the moment it starts (checks in flight count too), and is taken back if it passes. A
+client with ``per_client`` failures in the last ``window_s`` seconds, or a key id with
+``per_key_id``, is refused with 429 *before* any argon2 work, until the oldest of those
+failures leaves the window: a flood of made-up keys costs the server a dict lookup per
 request, not 20 ms of argon2 each. A valid key already verified by this process is served from
 the cache and never reaches this limit. State is in process memory, bounded to ``max_keys``
 counters (the oldest forgotten first).
@@ -66,3 +67,11 @@ class AuthFailures:
                 self._seen.move_to_end(name)
             while len(self._seen) > self.max_keys:
                 self._seen.popitem(last=False)
+
+    def forgive(self, *names: str) -> None:
+        """Take back the last failure of each of ``names`` (the check it stood for passed)."""
+        with self._lock:
+            for name in names:
+                times = self._seen.get(name)
+                if times:
+                    times.pop()

@@ -167,11 +167,12 @@ async def principal_of(request: Request, registry: Registry) -> Principal:
         raise RateLimited("too many API key checks at once; retry shortly",
                           details={"retry_after_seconds": 1})
     task = pending or _check(cache, registry, digest, key)
-    try:
-        return await asyncio.shield(task)
-    except AuthError:
-        failures.failed(f"client:{client}", f"key:{m.group(2)}")
-        raise
+    # counted as a failure until it succeeds: checks in flight count against the limit too
+    names = (f"client:{client}", f"key:{m.group(2)}")
+    failures.failed(*names)
+    principal = await asyncio.shield(task)
+    failures.forgive(*names)
+    return principal
 
 
 def _check(cache: KeyCache, registry: Registry, digest: str, key: str) -> asyncio.Task[Principal]:

@@ -5,7 +5,11 @@ and the operator's appeal, review and repair queues.
 A subject is signed in by a session cookie (``sc_session``: HttpOnly, SameSite=Strict, Secure
 when ``settings.secure_cookies``); every state-changing call of a signed-in subject also needs
 the session's CSRF token — header ``X-CSRF-Token`` on the API, hidden field ``csrf`` in forms.
-A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event.
+A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event. The
+sign-in forms carry their own token (cookie ``sc_login``) against login CSRF.
+
+Longer than 400 lines: the JSON routes and the pages of one audience share their session,
+CSRF and sign-in helpers here; splitting the pages into ``api/me_pages.py`` is the next step.
 """
 
 from __future__ import annotations

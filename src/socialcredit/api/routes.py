@@ -212,8 +212,8 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
     results: list[dict[str, Any]] = []
     count, error, status, headers = 0, None, 200, {}
     try:
-        limit_client(request)
-        if q.strip():
+        if q.strip():  # searches count, not visits of the empty page
+            limit_client(request)
             results, count = search_public(registry.store, registry.policy, q[:100],
                                            today=registry.today,
                                            min_chars=registry.settings.public_min_query_chars)
