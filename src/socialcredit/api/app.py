@@ -207,6 +207,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             thread.join(timeout=5)
             if clocks.is_alive():
                 clocks.join(timeout=5)
+            for t in list(app.state.background):  # sign-in work still writing
+                t.join(timeout=10)
             reg.close()
 
     from socialcredit.api.contact import contact_routers
@@ -228,6 +230,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.registry = reg
     app.state.metrics = GateMetrics()
     app.state.key_cache = KeyCache()
+    #: threads doing sign-in work after the answer (api/due_process.py), joined at shutdown
+    app.state.background = set()
     app.state.auth_failures = AuthFailures(
         per_client=reg.settings.auth_failures_per_client,
         per_key_id=reg.settings.auth_failures_per_key_id)

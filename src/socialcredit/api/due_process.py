@@ -217,15 +217,31 @@ def _send_code(request: Request, registry: Registry, national_id: str, phone: st
         admit_code_request(registry.store, registry.policy, national_id=national_id,
                            phone=phone, now=now)
     except RateLimited:
-        threading.Thread(target=_issue, args=(registry, national_id, phone, now, True),
-                         daemon=True, name="sign-in-code").start()
+        _in_background(request, registry, national_id, phone, now, True)
         raise
-    threading.Thread(target=_issue, args=(registry, national_id, phone, now, False),
-                     daemon=True, name="sign-in-code").start()
+    _in_background(request, registry, national_id, phone, now, False)
+
+
+def _in_background(request: Request, registry: Registry, national_id: str, phone: str,
+                   now: dt.datetime, limited: bool) -> None:
+    running: set[threading.Thread] = request.app.state.background
+    t = threading.Thread(target=_issue, args=(registry, national_id, phone, now, limited,
+                                              running), daemon=True, name="sign-in-code")
+    running.add(t)
+    t.start()
 
 
 def _issue(registry: Registry, national_id: str, phone: str, now: dt.datetime,
-           limited: bool) -> None:
+           limited: bool, running: set[threading.Thread] | None = None) -> None:
+    try:
+        _issue_now(registry, national_id, phone, now, limited)
+    finally:
+        if running is not None:
+            running.discard(threading.current_thread())
+
+
+def _issue_now(registry: Registry, national_id: str, phone: str, now: dt.datetime,
+               limited: bool) -> None:
     try:
         notice = issue_code(registry.store, registry.policy, national_id=national_id,
                             phone=phone, now=now, limited=limited)
