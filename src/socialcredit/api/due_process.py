@@ -483,9 +483,9 @@ def _same_origin(request: Request) -> bool:
     """False when the browser says the request comes from another site (``Origin`` other
     than this one, or ``Sec-Fetch-Site: cross-site``); True when it says nothing."""
     origin = request.headers.get("origin")
-    if origin is not None:
+    if origin not in (None, "null"):  # "null": our own pages send no referrer, nor origin
         return origin == f"{request.url.scheme}://{request.url.netloc}"
-    return request.headers.get("sec-fetch-site", "same-origin") != "cross-site"
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
 def _login_form_ok(request: Request, sent: str) -> bool:
@@ -548,6 +548,7 @@ def verify_form(request: Request, registry: RegistryDep,
         return _sign_in_page(request, registry, step="code", error=e.message,
                              status=e.status_code, national_id=national_id, phone=phone)
     response = RedirectResponse("/me", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/me")  # its one use is done
     _set_cookie(request, response, registry, session.token,
                 registry.policy.due_process.session_hours)
     return response
