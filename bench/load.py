@@ -36,6 +36,11 @@ replica, another process following the ledger):
    interleaved, one at a time on the idle server: medians and their ratio (response time must
    not tell whether an unlisted ID exists).
 
+``--flood N`` measures instead what an unauthenticated client can force (issue #20): after
+*capacity* and *alone*, the same decisions run while another client process sends ``N``
+requests a second with made-up, well-formed API keys (each a different key id); the figure is
+the decision p99 under the flood against alone. The mixed, after and timing phases are skipped.
+
 Latency is measured from each request's *scheduled* send time (no coordinated omission): a
 request that waits for a free connection or a late client counts its wait. Errors: any
 non-200 status (429 included), connection error or timeout (30 s); target 0.
@@ -550,6 +555,42 @@ def search_timing(url: str, targets: dict[str, list[str]], n: int, seed: int) ->
 
 
 # ----------------------------------------------------------------------------- main
+def flood_figure(args: argparse.Namespace, gate: Server, gate_host: str, decisions: Stream,
+                 alone: dict[str, dict[str, Any]], dialect: str, work: Path) -> int:
+    """Decisions again while a second client process floods the gate with invalid keys;
+    print (or ``--json``) decision p99 flooded vs alone."""
+    import secrets
+
+    fakes = [raw_request("POST", "/v1/decisions", gate_host, {
+        "Authorization": f"Bearer sc_g_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+        "Content-Type": "application/json"}, '{"service":"air","national_id":"x"}')
+        for _ in range(5000)]
+    flood = Stream("flood", gate.url, fakes, args.flood, CAPACITY_CONCURRENCY)
+    say(f"flood: decisions at {decisions.rate:,.0f}/s + {args.flood:,.0f} invalid keys/s for "
+        f"{args.seconds:g} s")
+    under = run_clients([[decisions], [flood]], args.seconds, args.seed, work)
+    a, f, fl = alone["decisions"], under["decisions"], under["flood"]
+    out = {"database": dialect, "decision_rate": round(decisions.rate, 1),
+           "flood_per_s": args.flood, "alone": a, "flooded": f,
+           "flood_answers": fl["errors"], "flood_p99_ms": fl["p99_ms"],
+           "ratio_p99_flooded_alone": round(f["p99_ms"] / a["p99_ms"], 2)}
+    ok = a["error_count"] == 0 and f["error_count"] == 0
+    if args.json:
+        print(json.dumps({**out, "ok": ok}, indent=2))
+    else:
+        print("\n".join([
+            f"Invalid-key flood on {dialect}: decisions at {decisions.rate:,.0f}/s, alone and "
+            f"with {args.flood:,.0f} requests/s of made-up API keys from another process",
+            f"  {'stream':22}{'sent':>7}{'achieved':>13}{'':12}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'max ms':>9}",
+            _row("decisions, alone", a), _row("decisions, flooded", f),
+            f"Decision p99 flooded / alone: {f['p99_ms']:.2f} / {a['p99_ms']:.2f} ms = "
+            f"{out['ratio_p99_flooded_alone']:.2f}×; flood answers: {fl['errors']} "
+            f"(p99 {fl['p99_ms']} ms); decision errors (target 0): "
+            f"{a['error_count'] + f['error_count']}"]))
+    return 0 if ok else 1
+
+
 def _row(name: str, r: dict[str, Any]) -> str:
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "0"
     return (f"  {name:22}{r['sent']:>7,}{r['achieved_per_s']:>9,.1f}/s "
@@ -581,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="Send decisions to a `serve --role gate` replica (another process "
                         "following the ledger) instead of the role-all server.")
     p.add_argument("--timing-samples", type=int, default=200)
+    p.add_argument("--flood", type=float, default=0.0, metavar="N",
+                   help="Only measure decisions alone vs under N invalid-key requests/s.")
     p.add_argument("--json", action="store_true", help="Print one JSON object.")
     p.add_argument("--client", type=Path, metavar="SPEC", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -649,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
             server_cpu_alone = cpu.cores()
             load_alone = os.getloadavg()
 
+            if args.flood:
+                return flood_figure(args, gate, gate_host, decisions, alone, dialect, work)
             say(f"mixed: + ingest {args.ingest_rows_per_s:,.0f} rows/s, search "
                 f"{args.searches_per_s:g}/s, for {args.seconds:g} s")
             active = [s for s in (decisions, ingest, search) if s.rate > 0]

@@ -27,7 +27,8 @@ def running(registry: Registry, *, app: Any = None) -> Iterator[str]:
     afterwards."""
     port = free_port()
     config = uvicorn.Config(app or create_app(registry=registry), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
+                            log_level="warning", lifespan="on",
+                            proxy_headers=False)  # as `serve`: api/clients.py decides
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -129,15 +129,17 @@ def test_sign_in_code_wrong_expired_replayed_and_locked(listed: Registry,
         verify_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, code=code,
                     now=NOW + dt.timedelta(minutes=11))
     request_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, now=NOW)
-    for _ in range(reg.policy.due_process.sign_in_max_attempts - 1):
+    # wrong tries count across codes (issue #20): the replayed and the expired code above
+    # count too, and the new code does not wipe them
+    for _ in range(reg.policy.due_process.sign_in_max_attempts - 3):
         with pytest.raises(AuthError):
             verify_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, code=wrong,
                         now=NOW)
-    with pytest.raises(RateLimited, match="locked"):
+    with pytest.raises(RateLimited, match="wrong codes"):
         verify_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, code=wrong,
                     now=NOW)
     refused = _events(reg, "access.refused")
-    assert len(refused) >= 8 and all(code not in json.dumps(e) for e in refused)
+    assert len(refused) >= 6 and all(code not in json.dumps(e) for e in refused)
     with pytest.raises(RateLimited):  # five codes an hour
         for _ in range(5):
             request_code(reg.store, reg.policy, national_id=DEBTOR, phone=PHONE, now=NOW)

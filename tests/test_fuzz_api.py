@@ -97,7 +97,8 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
     path: Path = tmp_path_factory.mktemp("fuzz_api") / "registry.db"
     # the public rate limit is tested elsewhere; here it must not hide the search handler
     reg = Registry(Settings(database_url=f"sqlite:///{path}", public_rate_per_minute=10**6,
-                            public_rate_burst=10**6), today=TODAY)
+                            public_rate_burst=10**6, auth_failures_per_client=10**6,
+                            auth_failures_per_key_id=10**6), today=TODAY)
     reg.ensure_schema()
     keys = {"none": "",
             "furnisher": add_furnisher(reg.store, name="court-fuzz", kind="court"),

@@ -29,8 +29,11 @@ def populated(db_url: str, tmp_path: object) -> Iterator[Registry]:
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
+    # the test's client speaks through a proxy on loopback, configured as trusted (no proxy is
+    # trusted by default: tests/security/test_headers.py)
     reg = Registry(Settings(database_url=db_url, public_rate_burst=5,
-                            public_rate_per_minute=60), today=TODAY)
+                            public_rate_per_minute=60, trusted_proxies=["127.0.0.1/32"]),
+                   today=TODAY)
     reg.ensure_schema()
     add_furnisher(reg.store, name="court", kind="court")
     rows = [
@@ -52,7 +55,7 @@ def populated(db_url: str, tmp_path: object) -> Iterator[Registry]:
 
 def test_rate_limit_per_client_with_retry_after(populated: Registry) -> None:
     with running(populated) as base, httpx.Client(base_url=base, timeout=10) as c:
-        a = {"X-Forwarded-For": "203.0.113.7"}  # uvicorn trusts the loopback proxy
+        a = {"X-Forwarded-For": "203.0.113.7"}  # from the trusted loopback proxy
         statuses = [c.get("/v1/public/entries", params={"q": "李娜"}, headers=a).status_code
                     for _ in range(5)]
         assert statuses == [200] * 5

@@ -43,6 +43,7 @@ __all__ = [
     "FURNISHER_KINDS",
     "LEGACY_PREFIX",
     "REVOKED_EVENT",
+    "KEY_FORMAT",
     "VERIFY_SLOTS",
     "Principal",
     "add_furnisher",
@@ -63,7 +64,9 @@ Role = Literal["furnisher", "gate", "operator"]
 #: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
 CallerRole = Literal["furnisher", "gate", "operator", "subject"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-_KEY = re.compile(r"^sc_(f|g|o)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+#: The shape of a key (checked before any hashing): role letter, 12-hex key id, secret.
+KEY_FORMAT = re.compile(r"^sc_(f|g|o)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})$")
+_KEY = KEY_FORMAT
 
 #: argon2id with the OWASP Password Storage Cheat Sheet's first setting (m=19 MiB, t=2, p=1).
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)

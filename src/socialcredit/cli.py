@@ -21,6 +21,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -113,7 +114,7 @@ def _bar(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(escape(label), total=total)  # a file name is not markup
         yield lambda n: bar.advance(task, n)
 
 
@@ -378,17 +379,21 @@ def ingest(
         _out({**totals, "files": per_file})
         return
     for r in per_file:
-        console.print(f"{r['source']}: {r['accepted']:,} accepted, {r['rejected']:,} rejected, "
+        # furnisher text (file names, kinds, values in reasons) is never read as markup
+        console.print(f"{escape(str(r['source']))}: {r['accepted']:,} accepted, "
+                      f"{r['rejected']:,} rejected, "
                       f"{r['duplicates']:,} duplicates, {r['unlinked']:,} unlinked")
         for p in r["problems"][:20]:
-            console.print(f"  line {p['line']}: {p['field'] or '(row)'}: {p['reason']}")
+            console.print(f"  line {p['line']}: {escape(str(p['field'] or '(row)'))}: "
+                          f"{escape(str(p['reason']))}")
         if len(r["problems"]) > 20:
             console.print("  … see `socialcredit ingest --show-rejects`")
         if r["pending_links"]:
             console.print(f"  {r['pending_links']:,} records wait for identity review "
                           "(`socialcredit link review`)")
         for f in r["flagged"][:20]:
-            console.print(f"  line {f['line']}: {f['field']}: accepted, flagged {f['flag']} "
+            console.print(f"  line {f['line']}: {escape(str(f['field']))}: accepted, flagged "
+                          f"{escape(str(f['flag']))} "
                           "(the ID is kept as sent and never trusted alone)")
 
 
@@ -407,8 +412,8 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
         return
     table = Table("file", "line", "field", "reason", title=f"{len(data)} quarantined problems")
     for d in data:
-        table.add_row(str(d["file"]), str(d["line"] or ""), str(d["field"] or ""),
-                      str(d["reason"]))
+        table.add_row(escape(str(d["file"])), str(d["line"] or ""),
+                      escape(str(d["field"] or "")), escape(str(d["reason"])))
     Console().print(table)
 
 
@@ -539,11 +544,13 @@ def check(
     else:
         console.print(f"{decision.decision.upper()} ({service}) decision {decision.decision_id}")
         for r in decision.reasons:
-            console.print(f"  {r['list']} entry {r['entry_id']} since {r['since']} until "
-                          f"{r['until'] or '-'}; legal basis: {r['legal_basis']}; furnisher: "
-                          f"{r['furnisher'] or '-'}")
+            console.print(escape(
+                f"  {r['list']} entry {r['entry_id']} since {r['since']} until "
+                f"{r['until'] or '-'}; legal basis: {r['legal_basis']}; furnisher: "
+                f"{r['furnisher'] or '-'}"))
         if decision.reasons:
-            console.print(f"  How to contest: {decision.reasons[0]['how_to_contest']}")
+            console.print("  How to contest: "
+                          + escape(str(decision.reasons[0]["how_to_contest"])))
     raise typer.Exit({"allow": 0, "deny": 3, "review": 4}[decision.decision])
 
 
@@ -642,8 +649,10 @@ def serve(
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     console.print(f"Serving ({role}) on http://{host or settings.host}:"
                   f"{port or settings.port}/ (database {where})")
+    # proxy headers are believed from settings.trusted_proxies only (api/clients.py), not
+    # from uvicorn's default of any loopback peer
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port,
-                log_level=log_level, log_config=log_config(log_level))
+                log_level=log_level, log_config=log_config(log_level), proxy_headers=False)
 
 
 @app.command("simulate")
@@ -816,7 +825,7 @@ def audit_verify(as_json: JsonOpt = False) -> None:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/] {message}", highlight=False)
+    console.print(f"[red]error:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 

@@ -28,7 +28,8 @@ class Registry:
                  ) -> None:
         self.settings = settings or Settings()
         self.policy: Policy = load_policy(self.settings.policy_path)
-        self.store = Store(self.settings.database_url)
+        self.store = Store(self.settings.database_url,
+                           key_file=self.settings.keys_dir / "codes.key")
         self.today = today
 
     def ensure_schema(self) -> None:

@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     smtp_from: str = Field("registry@localhost", description="Sender of notice mails.")
     smtp_to: str = Field("{phone}@sms.invalid",
                          description="Recipient address of a subject, with {phone} (E.164).")
+    auth_failures_per_client: int = Field(
+        20, ge=1, description="Failed API-key checks one client address may make per minute "
+                              "before it gets 429 without any hashing.")
+    auth_failures_per_key_id: int = Field(
+        10, ge=1, description="Failed checks naming one key id per minute, from anywhere, "
+                              "before that key id gets 429 without any hashing.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="IPs or CIDR networks of the reverse proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed (JSON list). Default: none — set it when "
+                    "a proxy sits in front, or every client looks like the proxy.")
+    operator_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Networks (JSON list of CIDRs) that may read /metrics and the ledger head "
+                    "on /healthz; nobody else can. Default: loopback only.")
     secure_cookies: bool = Field(
         False, description="Mark the subject's session cookie Secure (set it behind HTTPS).")
     clocks_every_seconds: float = Field(

@@ -24,7 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from socialcredit.api.authlimit import AuthFailures
+from socialcredit.api.clients import TrustedProxies
 from socialcredit.api.deps import KeyCache
+from socialcredit.api.headers import SecurityHeaders
 from socialcredit.api.logs import install_access_log_filter
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
@@ -208,6 +211,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             thread.join(timeout=5)
             if clocks.is_alive():
                 clocks.join(timeout=5)
+            for t in list(app.state.background):  # sign-in work still writing
+                t.join(timeout=10)
             reg.close()
 
     from socialcredit.api.contact import contact_routers
@@ -236,6 +241,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.registry = reg
     app.state.metrics = GateMetrics()
     app.state.key_cache = KeyCache()
+    #: threads doing sign-in work after the answer (api/due_process.py), joined at shutdown
+    app.state.background = set()
+    app.state.auth_failures = AuthFailures(
+        per_client=reg.settings.auth_failures_per_client,
+        per_key_id=reg.settings.auth_failures_per_key_id)
     install_access_log_filter()  # no query string (a searched name or ID) in access logs
     app.state.public_limiter = RateLimiter(reg.settings.public_rate_per_minute,
                                            reg.settings.public_rate_burst,
@@ -243,6 +253,9 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(LanguageMiddleware)  # the pages' language: ?lang=, cookie, Accept-Language
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, HSTS over HTTPS
+    # outermost: the client address and scheme, from a trusted proxy only (api/clients.py)
+    app.add_middleware(TrustedProxies, proxies=reg.settings.trusted_proxies)
 
     app.state.templates = make_environment()
     # the hot path first: the same contract as the FastAPI route below it (which documents

@@ -6,14 +6,15 @@ import asyncio
 import hashlib
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
-from starlette.concurrency import run_in_threadpool
 
-from socialcredit.access import Principal, authenticate, revoked_since
-from socialcredit.errors import AuthError, PermissionDenied
+from socialcredit.access import KEY_FORMAT, VERIFY_SLOTS, Principal, authenticate, revoked_since
+from socialcredit.api.authlimit import AuthFailures
+from socialcredit.errors import AuthError, PermissionDenied, RateLimited
 from socialcredit.registry import Registry
 from socialcredit.store import Store
 
@@ -40,6 +41,11 @@ async def get_registry(request: Request) -> Registry:
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
+
+#: The threads that run argon2 checks (as many as may run at once: access.VERIFY_SLOTS).
+_ARGON2_POOL = ThreadPoolExecutor(max_workers=VERIFY_SLOTS, thread_name_prefix="argon2")
+#: Distinct unknown keys being checked at once, past which a new one is refused with 429.
+AUTH_QUEUE_MAX = 64
 
 #: Seconds a verified key is trusted without checking it again (a backstop: revocations are
 #: pushed through :meth:`KeyCache.evict_revoked`); while the database is unreachable a known
@@ -138,6 +144,7 @@ async def principal_of(request: Request, registry: Registry) -> Principal:
         "x-api-key", "")
     if not key:
         raise AuthError("this route needs an API key: send `Authorization: Bearer <key>`")
+    key = key.strip()
     cache: KeyCache = request.app.state.key_cache
     digest = KeyCache.digest(key)
     cached = cache.get(digest)
@@ -147,8 +154,25 @@ async def principal_of(request: Request, registry: Registry) -> Principal:
             task = _check(cache, registry, digest, key)
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return cached[0]
-    task = cache.inflight.get(digest) or _check(cache, registry, digest, key)
-    return await asyncio.shield(task)
+    # an unknown key costs an argon2 check: only a well-formed one, from a client and for a
+    # key id that have not failed too often, and never more than AUTH_QUEUE_MAX queued
+    m = KEY_FORMAT.match(key)
+    if m is None:
+        raise AuthError("invalid or revoked API key")
+    failures: AuthFailures = request.app.state.auth_failures
+    client = request.client.host if request.client else "?"
+    failures.check(f"client:{client}", f"key:{m.group(2)}")
+    pending = cache.inflight.get(digest)
+    if pending is None and len(cache.inflight) >= AUTH_QUEUE_MAX:
+        raise RateLimited("too many API key checks at once; retry shortly",
+                          details={"retry_after_seconds": 1})
+    task = pending or _check(cache, registry, digest, key)
+    # counted as a failure until it succeeds: checks in flight count against the limit too
+    names = (f"client:{client}", f"key:{m.group(2)}")
+    failures.failed(*names)
+    principal = await asyncio.shield(task)
+    failures.forgive(*names)
+    return principal
 
 
 def _check(cache: KeyCache, registry: Registry, digest: str, key: str) -> asyncio.Task[Principal]:
@@ -159,7 +183,10 @@ def _check(cache: KeyCache, registry: Registry, digest: str, key: str) -> asynci
 
     async def check() -> Principal:
         try:
-            principal = await run_in_threadpool(authenticate, registry.store, key)
+            # argon2 (19 MiB, ~20 ms) on its own threads: the shared pool that serves the
+            # sync routes and the database is never held by key checks
+            principal = await asyncio.get_running_loop().run_in_executor(
+                _ARGON2_POOL, authenticate, registry.store, key)
         except AuthError:
             cache.drop(digest)
             raise

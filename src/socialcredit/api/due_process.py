@@ -5,10 +5,11 @@ and the operator's appeal, review and repair queues.
 A subject is signed in by a session cookie (``sc_session``: HttpOnly, SameSite=Strict, Secure
 when ``settings.secure_cookies``); every state-changing call of a signed-in subject also needs
 the session's CSRF token — header ``X-CSRF-Token`` on the API, hidden field ``csrf`` in forms.
-A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event.
+A missing or wrong token is ``403 forbidden`` and an ``access.refused`` ledger event. The
+sign-in forms carry their own token (cookie ``sc_login``) against login CSRF.
 
-Longer than 400 lines: the JSON routes and the ``/me`` form routes share the session, CSRF
-and flash helpers; the ``/me`` pages are the next facet to move out (web/, like web/admin).
+Longer than 400 lines: the JSON routes and the pages of one audience share their session,
+CSRF and sign-in helpers here; splitting the pages into ``api/me_pages.py`` is the next step.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import secrets
 import threading
 from typing import Annotated, Any, Literal
 
@@ -39,14 +41,21 @@ from socialcredit.disclosure.notices import adapter_for, deliver_notices
 from socialcredit.disclosure.repairs import apply_for_repair, decide_repair, open_repairs
 from socialcredit.disclosure.reviews import decide_review, open_reviews, request_review
 from socialcredit.disclosure.signin import (
+    admit_code_request,
     end_session,
+    issue_code,
     refuse,
-    request_code,
     session_subject,
     verify_code,
 )
 from socialcredit.disclosure.subject_file import subject_file
-from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
+from socialcredit.errors import (
+    AuthError,
+    InputError,
+    PermissionDenied,
+    RateLimited,
+    SocialCreditError,
+)
 from socialcredit.registry import Registry
 from socialcredit.web.plain import explain, said
 
@@ -200,14 +209,50 @@ _SENT = ("If this ID number and phone match a person in the registry, a one-time
 
 
 def _send_code(request: Request, registry: Registry, national_id: str, phone: str) -> None:
-    """Ask for a code; serve it from a background thread, so that the answer takes the same
-    time whether or not a code was sent (a slow relay must not tell who exists)."""
+    """Ask for a code. Only the in-memory limits run here; the lookup, the writes and the
+    delivery run in a background thread for every pair, real or made up, so that the answer,
+    its timing and the writes behind it tell nobody who is registered (issue #20)."""
     limit_client(request)
-    notice = request_code(registry.store, registry.policy, national_id=national_id,
-                          phone=phone, now=_now())
+    now = _now()
+    try:
+        admit_code_request(registry.store, registry.policy, national_id=national_id,
+                           phone=phone, now=now)
+    except RateLimited:
+        _in_background(request, registry, national_id, phone, now, True)
+        raise
+    _in_background(request, registry, national_id, phone, now, False)
+
+
+def _in_background(request: Request, registry: Registry, national_id: str, phone: str,
+                   now: dt.datetime, limited: bool) -> None:
+    running: set[threading.Thread] = request.app.state.background
+    t = threading.Thread(target=_issue, args=(registry, national_id, phone, now, limited,
+                                              running), daemon=True, name="sign-in-code")
+    running.add(t)
+    t.start()
+
+
+def _issue(registry: Registry, national_id: str, phone: str, now: dt.datetime,
+           limited: bool, running: set[threading.Thread] | None = None) -> None:
+    try:
+        _issue_now(registry, national_id, phone, now, limited)
+    finally:
+        if running is not None:
+            running.discard(threading.current_thread())
+
+
+def _issue_now(registry: Registry, national_id: str, phone: str, now: dt.datetime,
+               limited: bool) -> None:
+    try:
+        notice = issue_code(registry.store, registry.policy, national_id=national_id,
+                            phone=phone, now=now, limited=limited)
+    except RateLimited:
+        return  # the subject's own hourly limit: the same silence as for a made-up pair
+    except Exception:  # the person can ask again
+        log.warning("a sign-in request could not be handled now")
+        return
     if notice is not None:
-        threading.Thread(target=_serve_one, args=(registry, notice), daemon=True,
-                         name="sign-in-code").start()
+        _serve_one(registry, notice)
 
 
 def _serve_one(registry: Registry, notice: int) -> None:
@@ -218,14 +263,25 @@ def _serve_one(registry: Registry, notice: int) -> None:
         log.warning("a sign-in code could not be served now; the clocks will retry")
 
 
-def _set_cookie(response: Response, registry: Registry, token: str, hours: int) -> None:
+def _set_cookie(request: Request, response: Response, registry: Registry, token: str,
+                hours: int) -> None:
+    """``Secure`` when configured, or whenever the request came over HTTPS (directly, or
+    through a proxy in ``settings.trusted_proxies``: api/clients.py)."""
+    secure = registry.settings.secure_cookies or request.url.scheme == "https"
     response.set_cookie(COOKIE, token, max_age=hours * 3600, httponly=True, samesite="strict",
-                        secure=registry.settings.secure_cookies, path="/")
+                        secure=secure, path="/")
+
+
+def _not_cross_site(request: Request) -> None:
+    """Raises PermissionDenied for a sign-in another site's page sent (login CSRF)."""
+    if not _same_origin(request):
+        raise PermissionDenied("sign-in requests from another site are refused")
 
 
 @subject_api.post("/sign-in", status_code=202, response_model=SentPublic)
 def sign_in(body: SignInIn, request: Request, registry: RegistryDep) -> dict[str, str]:
     """Ask for a one-time code by SMS (the same answer whether or not the pair exists)."""
+    _not_cross_site(request)
     _send_code(request, registry, body.national_id, body.phone)
     return {"message": _SENT}
 
@@ -234,10 +290,12 @@ def sign_in(body: SignInIn, request: Request, registry: RegistryDep) -> dict[str
 def start_session(body: SessionIn, request: Request, response: Response,
                   registry: RegistryDep) -> dict[str, str]:
     """Exchange the code for a session cookie; the answer carries the CSRF token."""
+    _not_cross_site(request)
     limit_client(request)
     session = verify_code(registry.store, registry.policy, national_id=body.national_id,
                           phone=body.phone, code=body.code, now=_now())
-    _set_cookie(response, registry, session.token, registry.policy.due_process.session_hours)
+    _set_cookie(request, response, registry, session.token,
+                registry.policy.due_process.session_hours)
     return {"csrf": session.csrf, "expires_at": session.expires_at}
 
 
@@ -417,38 +475,83 @@ def me_page(request: Request, registry: RegistryDep) -> Response:
                  error=error, policy_services=registry.policy.services)
 
 
+#: The sign-in forms' own CSRF cookie (login CSRF: a cross-site page must not sign a browser
+#: into someone else's file). SameSite=Strict, so a cross-site post never carries it.
+LOGIN_COOKIE = "sc_login"
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site (``Origin`` other
+    than this one, or ``Sec-Fetch-Site: cross-site``); True when it says nothing."""
+    origin = request.headers.get("origin")
+    if origin not in (None, "null"):  # "null": our own pages send no referrer, nor origin
+        return origin == f"{request.url.scheme}://{request.url.netloc}"
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+def _login_form_ok(request: Request, sent: str) -> bool:
+    kept = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(kept) and hmac.compare_digest(kept, sent) and _same_origin(request)
+
+
+def _sign_in_page(request: Request, registry: Registry, *, status: int = 200,
+                  **context: Any) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = _page(request, registry, "me_sign_in.html", status=status, login_csrf=token,
+                     **context)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/me",
+                        secure=registry.settings.secure_cookies
+                        or request.url.scheme == "https")
+    return response
+
+
+def _login_refused(request: Request, registry: Registry) -> HTMLResponse:
+    refuse(registry.store, what="sign_in.form", reason="login CSRF: no or wrong form token")
+    return _sign_in_page(request, registry, status=403, step="ask",
+                         error="This form is out of date or came from another site: "
+                               "fill it in again here.")
+
+
 @subject_web.get("/sign-in")
 def sign_in_page(request: Request, registry: RegistryDep) -> HTMLResponse:
-    return _page(request, registry, "me_sign_in.html", step="ask")
+    return _sign_in_page(request, registry, step="ask")
 
 
 @subject_web.post("/sign-in")
 def sign_in_form(request: Request, registry: RegistryDep,
                  national_id: Annotated[str, Form(max_length=40)],
-                 phone: Annotated[str, Form(max_length=40)]) -> HTMLResponse:
+                 phone: Annotated[str, Form(max_length=40)],
+                 login_csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
+    if not _login_form_ok(request, login_csrf):
+        return _login_refused(request, registry)
     try:
         _send_code(request, registry, national_id, phone)
     except SocialCreditError as e:
-        return _page(request, registry, "me_sign_in.html", step="ask", error=e.message,
-                     status=e.status_code, national_id=national_id, phone=phone)
-    return _page(request, registry, "me_sign_in.html", step="code", message=said("code_sent"),
-                 national_id=national_id, phone=phone)
+        return _sign_in_page(request, registry, step="ask", error=e.message,
+                             status=e.status_code, national_id=national_id, phone=phone)
+    return _sign_in_page(request, registry, step="code", message=said("code_sent"),
+                         national_id=national_id, phone=phone)
 
 
 @subject_web.post("/verify")
 def verify_form(request: Request, registry: RegistryDep,
                 national_id: Annotated[str, Form(max_length=40)],
                 phone: Annotated[str, Form(max_length=40)],
-                code: Annotated[str, Form(max_length=12)]) -> Response:
+                code: Annotated[str, Form(max_length=12)],
+                login_csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not _login_form_ok(request, login_csrf):
+        return _login_refused(request, registry)
     try:
         limit_client(request)
         session = verify_code(registry.store, registry.policy, national_id=national_id,
                               phone=phone, code=code, now=_now())
     except SocialCreditError as e:
-        return _page(request, registry, "me_sign_in.html", step="code", error=e.message,
-                     status=e.status_code, national_id=national_id, phone=phone)
+        return _sign_in_page(request, registry, step="code", error=e.message,
+                             status=e.status_code, national_id=national_id, phone=phone)
     response = RedirectResponse("/me", status_code=303)
-    _set_cookie(response, registry, session.token, registry.policy.due_process.session_hours)
+    response.delete_cookie(LOGIN_COOKIE, path="/me")  # its one use is done
+    _set_cookie(request, response, registry, session.token,
+                registry.policy.due_process.session_hours)
     return response
 
 

@@ -97,6 +97,8 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /v1/audit/replay": frozenset({"operator"}),
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
+    # no key, but served to settings.operator_networks only (api/clients.py); /healthz tells
+    # the ledger head to that network only
     "GET /metrics": PUBLIC,
     "GET /static": PUBLIC,
     "GET /openapi.json": PUBLIC,

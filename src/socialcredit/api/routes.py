@@ -13,6 +13,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from socialcredit.access import Principal
+from socialcredit.api.clients import in_operator_network
 from socialcredit.api.deps import (
     FurnisherDep,
     FurnisherOrOperatorDep,
@@ -200,7 +201,12 @@ def decide_batch(body: BatchIn, request: Request, response: Response, registry: 
 
 @public_router.get("/metrics", include_in_schema=False)
 def metrics(request: Request, registry: RegistryDep) -> Response:
-    """Prometheus metrics (text exposition format)."""
+    """Prometheus metrics (text exposition format), for the operator's network only
+    (``settings.operator_networks``): the gate's counters would tell an outsider when a
+    request wrote to the ledger."""
+    if not in_operator_network(request):
+        raise PermissionDenied("/metrics is served to the operator's network only "
+                               "(SOCIALCREDIT_OPERATOR_NETWORKS)")
     body = request.app.state.metrics.render(registry.gate_index)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -223,8 +229,8 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
     results: list[dict[str, Any]] = []
     count, error, status, headers = 0, None, 200, {}
     try:
-        limit_client(request)
-        if q.strip():
+        if q.strip():  # searches count, not visits of the empty page
+            limit_client(request)
             results, count = search_public(registry.store, registry.policy, q[:100],
                                            today=registry.today,
                                            min_chars=registry.settings.public_min_query_chars)
@@ -239,9 +245,13 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
 
 
 @public_router.get("/healthz", include_in_schema=False)
-def healthz(registry: RegistryDep) -> dict[str, Any]:
+def healthz(request: Request, registry: RegistryDep) -> dict[str, Any]:
+    """``{"status": "ok"}``; the ledger head (``ledger_seq``) only to the operator's network:
+    a public counter of writes would tell who is registered (issue #20)."""
     seq, _ = registry.store.head()
-    return {"status": "ok", "ledger_seq": seq}
+    if in_operator_network(request):
+        return {"status": "ok", "ledger_seq": seq}
+    return {"status": "ok"}
 
 
 @operator_router.get("/report", response_model=ReportPublic)

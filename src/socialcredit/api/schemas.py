@@ -60,12 +60,14 @@ class DecisionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service: str
-    national_id: str | None = None
-    phone: str | None = None
-    document: str | None = Field(None, validation_alias=AliasChoices("document", "passport"))
-    name: str | None = None
-    platform: str | None = None
+    # bounded, as PersonIn: an error never echoes megabytes back (issue #20)
+    service: str = Field(max_length=64)
+    national_id: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=32)
+    document: str | None = Field(None, max_length=64,
+                                 validation_alias=AliasChoices("document", "passport"))
+    name: str | None = Field(None, max_length=200)
+    platform: str | None = Field(None, max_length=64)
 
 
 class PersonIn(BaseModel):
@@ -85,8 +87,8 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service: str
-    platform: str | None = None
+    service: str = Field(max_length=64)
+    platform: str | None = Field(None, max_length=64)
     people: list[PersonIn] = Field(min_length=1, max_length=10_000)
 
 

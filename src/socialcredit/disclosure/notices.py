@@ -19,6 +19,9 @@ seconds inside ``serve``):
 
 Each notice is due ``policy.due_process.notice_within_hours`` after its event (``due_at``);
 ``bench/clocks.py`` counts the notices served late or never.
+
+Longer than 400 lines because the texts of every notice kind live here beside the projector;
+they would move to their own module (``notice_texts.py``) with the next kind added.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ __all__ = [
 #: Notice kinds, in the words of the subject file.
 KINDS = ("warning", "listing", "removal", "expiry", "adverse_record", "refusal", "dispute_opened",
          "dispute_answered", "dispute_outcome", "review_outcome", "repair_outcome", "sign_in_code",
-         "channel_changed", "channel_flagged")
+         "channel_changed", "channel_flagged", "sign_in_locked")
 
 #: Ledger event type → notice kind.
 _EVENT_KINDS = {

@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, insert, select, update
 
@@ -37,10 +38,13 @@ from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import sessions, sign_in_codes, subjects
 
-__all__ = ["CODES_PER_HOUR", "Session", "code_digest", "end_session", "refuse", "request_code",
+__all__ = ["CODES_PER_HOUR", "Session", "admit_code_request", "code_digest", "end_session",
+           "issue_code", "refuse", "request_code",
            "session_subject", "verify_code"]
 
 CODES_PER_HOUR = 5
+#: Wrong codes count against a pair (a person's ID and phone) for a day, across codes.
+FAIL_WINDOW_S = 86_400
 _WRONG = "wrong or expired code: check it, or ask for a new one"
 
 
@@ -60,8 +64,15 @@ def _digest(value: str) -> str:
 
 
 def code_digest(store: Store, value: str) -> str:
-    """What the store keeps of a one-time code (hex)."""
-    return _digest(value)
+    """What the store keeps of a one-time code: a keyed HMAC (:meth:`Store.seal`), so that a
+    copy of the database alone cannot recover a live code by trying all 10^6."""
+    return store.seal(value)
+
+
+def _csrf_of(store: Store, token: str) -> str:
+    """The CSRF token of a session, derived from its cookie token under the key: never
+    stored (the ``sessions.csrf`` column keeps only a seal of it)."""
+    return store.seal(f"csrf:{token}")[:43]
 
 
 def refuse(store: Store, *, what: str, reason: str, subject_id: int | None = None,
@@ -96,7 +107,7 @@ class _PairBook:
 
     def __init__(self) -> None:
         self.codes: dict[str, list[float]] = {}
-        self.fails: dict[str, int] = {}
+        self.fails: dict[str, list[float]] = {}
         self.lock = threading.Lock()
 
     @staticmethod
@@ -113,7 +124,7 @@ class _PairBook:
         return _digest(f"{store.url}|{nid}|{phone}")
 
     def ask(self, key: str, now: float) -> None:
-        """Count a code request; the wrong tries start again from zero.
+        """Count a code request (a new code does not wipe the wrong tries: issue #20).
 
         Raises:
             RateLimited: ``CODES_PER_HOUR`` requests in the last hour.
@@ -127,18 +138,28 @@ class _PairBook:
                                   f"number and phone; try again in {wait // 60 + 1} minutes",
                                   details={"retry_after_seconds": wait})
             self.codes[key] = [*recent, now]
-            self.fails.pop(key, None)
             if len(self.codes) > 100_000:
                 self.codes.clear()
 
-    def failed(self, key: str) -> int:
+    def failed(self, key: str, now: float) -> int:
+        """Count a wrong try; return the wrong tries of the last day."""
         with self.lock:
-            self.fails[key] = self.fails.get(key, 0) + 1
-            return self.fails[key]
+            recent = [t for t in self.fails.get(key, []) if now - t < FAIL_WINDOW_S]
+            self.fails[key] = [*recent, now]
+            if len(self.fails) > 100_000:
+                self.fails.clear()
+            return len(recent) + 1
 
-    def locked(self, key: str, limit: int) -> bool:
+    def locked_for(self, key: str, limit: int, now: float) -> int:
+        """Seconds to wait before the next try (0: none). From the ``limit``-th wrong try of
+        the last day, across codes: 1 minute, then twice as long after each further wrong
+        try, at most a day (NIST SP 800-63B §5.2.2 asks for a limit across codes)."""
         with self.lock:
-            return self.fails.get(key, 0) >= limit
+            recent = [t for t in self.fails.get(key, []) if now - t < FAIL_WINDOW_S]
+        if len(recent) < limit:
+            return 0
+        delay = min(FAIL_WINDOW_S, 60 * 2 ** (len(recent) - limit))
+        return max(0, math.ceil(recent[-1] + delay - now))
 
     def succeeded(self, key: str) -> None:
         with self.lock:
@@ -148,28 +169,76 @@ class _PairBook:
 _BOOK = _PairBook()
 
 
-def _locked_error(policy: Policy) -> RateLimited:
+def _locked_error(wait: int) -> RateLimited:
     return RateLimited(
-        f"too many wrong codes: locked; ask for a new code (at most {CODES_PER_HOUR} an "
-        "hour)", details={"retry_after_seconds": 60})
+        f"too many wrong codes: wait {wait // 60} min {wait % 60} s before the next try",
+        details={"retry_after_seconds": max(1, wait)})
+
+
+def _wrong(store: Store, pair: str, limit: int, now: dt.datetime, sid: int | None) -> NoReturn:
+    """Count a wrong try; tell the person when it locks their sign-in.
+
+    Raises:
+        RateLimited: the try locked the pair (a growing delay, see ``_PairBook.locked_for``).
+        AuthError: otherwise.
+    """
+    n = _BOOK.failed(pair, now.timestamp())
+    if n < limit:
+        raise AuthError(_WRONG)
+    if n == limit and sid is not None:
+        with store.batch() as b:
+            enqueue(b, subject_id=sid, kind="sign_in_locked",
+                    ref=f"locked:{sid}:{iso(now)}", title="Wrong sign-in codes",
+                    text=f"{n} wrong sign-in codes were typed for your ID number and phone "
+                         "today. Sign-in now waits longer after each wrong code. If this was "
+                         "not you, nobody has your code; you need do nothing.",
+                    now=now, within_hours=1)
+    raise _locked_error(_BOOK.locked_for(pair, limit, now.timestamp()))
+
+
+def admit_code_request(store: Store, policy: Policy, *, national_id: str, phone: str,
+                       now: dt.datetime) -> None:
+    """Count a code request against the per-pair limit (the normalised ID and phone). It
+    reads nothing from the database, so it takes the same time and gives the same answer for
+    a real pair and a made-up one; the lookup and the writes are :func:`issue_code`'s.
+
+    Raises:
+        RateLimited: ``CODES_PER_HOUR`` requests for this pair in the last hour.
+    """
+    _BOOK.ask(_BOOK.key(store, policy, national_id, phone), now.timestamp())
 
 
 def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
                  now: dt.datetime) -> int | None:
-    """Send a code if ``phone`` is registered for the subject with ``national_id``; return the
-    notice id (for the caller to deliver) or None. Callers answer the same either way.
+    """:func:`admit_code_request` then :func:`issue_code`, in the caller's thread.
 
     Raises:
-        RateLimited: more than 5 codes for this subject within the hour.
+        RateLimited: more than 5 codes for this pair or subject within the hour.
     """
-    pair = _BOOK.key(store, policy, national_id, phone)
-    sid = _subject_for(store, policy, national_id, phone, now.date())
     try:
-        _BOOK.ask(pair, now.timestamp())
+        admit_code_request(store, policy, national_id=national_id, phone=phone, now=now)
     except RateLimited:
+        issue_code(store, policy, national_id=national_id, phone=phone, now=now, limited=True)
+        raise
+    return issue_code(store, policy, national_id=national_id, phone=phone, now=now)
+
+
+def issue_code(store: Store, policy: Policy, *, national_id: str, phone: str,
+               now: dt.datetime, limited: bool = False) -> int | None:
+    """Send a code if ``phone`` is the trusted channel of the subject with ``national_id``;
+    return the notice id (for the caller to deliver) or None. Whatever the pair, exactly one
+    ledger event is written (``sign_in.code_issued`` or ``access.refused``), so the ledger
+    grows alike for real and made-up people. ``limited``: the pair was over its limit; only
+    the refusal is recorded.
+
+    Raises:
+        RateLimited: 5 codes for this subject within the hour (another pair's form).
+    """
+    sid = _subject_for(store, policy, national_id, phone, now.date())
+    if limited:
         refuse(store, what="sign_in.request", reason="too many codes this hour",
                subject_id=sid)
-        raise
+        return None
     if sid is None:
         refuse(store, what="sign_in.request", reason="no subject holds this ID and phone")
         return None
@@ -190,8 +259,9 @@ def request_code(store: Store, policy: Policy, *, national_id: str, phone: str,
                 sign_in_codes.c.subject_id == sid, sign_in_codes.c.used_at.is_(None)).values(
                 used_at=iso(now)))  # a new code replaces the old one
             cid = b.next_id(sign_in_codes)
+            b.emit("sign_in.code_issued", {"code_id": cid}, subject_id=sid)
             b.add(sign_in_codes, {
-                "id": cid, "subject_id": sid, "code_hash": _digest(f"{cid}:{code}"),
+                "id": cid, "subject_id": sid, "code_hash": code_digest(store, f"{cid}:{code}"),
                 "created_at": iso(now),
                 "expires_at": iso(now + dt.timedelta(minutes=rules.sign_in_code_minutes)),
                 "attempts": 0, "used_at": None})
@@ -218,14 +288,13 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
     rules = policy.due_process
     pair = _BOOK.key(store, policy, national_id, phone)
     sid = _subject_for(store, policy, national_id, phone, now.date())
-    if _BOOK.locked(pair, rules.sign_in_max_attempts):
+    wait = _BOOK.locked_for(pair, rules.sign_in_max_attempts, now.timestamp())
+    if wait:
         refuse(store, what="sign_in.verify", reason="locked code", subject_id=sid)
-        raise _locked_error(policy)
+        raise _locked_error(wait)
     if sid is None:
         refuse(store, what="sign_in.verify", reason="no subject holds this ID and phone")
-        if _BOOK.failed(pair) >= rules.sign_in_max_attempts:
-            raise _locked_error(policy)
-        raise AuthError(_WRONG)
+        _wrong(store, pair, rules.sign_in_max_attempts, now, None)
     with store.batch() as b:
         row = b.conn.execute(select(sign_in_codes).where(
             sign_in_codes.c.subject_id == sid, sign_in_codes.c.used_at.is_(None))
@@ -238,7 +307,7 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
         elif row.attempts >= rules.sign_in_max_attempts:
             problem = "locked code"
         elif not hmac.compare_digest(row.code_hash,
-                                     _digest(f"{row.id}:{code.strip()}")):
+                                     code_digest(store, f"{row.id}:{code.strip()}")):
             problem = "wrong code"
             b.conn.execute(update(sign_in_codes).where(sign_in_codes.c.id == row.id).values(
                 attempts=row.attempts + 1))
@@ -249,16 +318,16 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
             assert row is not None
             b.conn.execute(update(sign_in_codes).where(sign_in_codes.c.id == row.id).values(
                 used_at=iso(now)))
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            token = secrets.token_urlsafe(32)
+            csrf = _csrf_of(store, token)
             expires = iso(now + dt.timedelta(hours=rules.session_hours))
             b.conn.execute(insert(sessions).values(
-                token_hash=_digest(token), subject_id=sid, csrf=csrf, created_at=iso(now),
+                token_hash=_digest(token), subject_id=sid,
+                csrf=store.seal(f"csrf-kept:{csrf}"), created_at=iso(now),
                 expires_at=expires, ended_at=None))
             b.emit("subject.signed_in", {"expires_at": expires}, subject_id=sid)
     if problem is not None:
-        if problem == "locked code" or _BOOK.failed(pair) >= rules.sign_in_max_attempts:
-            raise _locked_error(policy)
-        raise AuthError(_WRONG)
+        _wrong(store, pair, rules.sign_in_max_attempts, now, sid)
     _BOOK.succeeded(pair)
     return Session(token, csrf, sid, expires)
 
@@ -274,7 +343,7 @@ def session_subject(store: Store, token: str, *, now: dt.datetime) -> tuple[int,
             sessions.c.token_hash == _digest(token))).first()
     if row is None or row.ended_at is not None or row.expires_at <= iso(now):
         raise AuthError("sign in first: your session is missing or has expired")
-    return int(row.subject_id), str(row.csrf)
+    return int(row.subject_id), _csrf_of(store, token)
 
 
 def end_session(store: Store, token: str, *, now: dt.datetime) -> None:

@@ -43,6 +43,7 @@ from sqlalchemy import URL, Connection, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from socialcredit.errors import ConfigError, Conflict, InputError, LedgerBroken
+from socialcredit.store.private import private_dir, private_file
 from socialcredit.store.store import Store
 from socialcredit.store.tables import events, ledger_head
 
@@ -141,11 +142,11 @@ def backup(store: Store, directory: Path, *, schema: str | None = None) -> Manif
                          "into a new folder")
     if not store.initialised():
         raise ConfigError(f"no registry at {_safe(store.url)} to back up")
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)  # a backup holds everything the database does: owner-only
     name = _FILES.get(store.dialect)
     if name is None:
         raise ConfigError(f"cannot back up a {store.dialect} database")
-    target = directory / name
+    target = private_file(directory / name)
     if store.dialect == "sqlite":
         raw = store.engine.raw_connection()
         try:
@@ -182,7 +183,7 @@ def backup(store: Store, directory: Path, *, schema: str | None = None) -> Manif
         dialect=store.dialect, schema=schema, schema_revision=revision, ledger_seq=seq,
         head_hash=head, policy_version=policy,
         files=[{"name": name, "sha256": _sha256(target), "bytes": target.stat().st_size}])
-    tmp = directory / (MANIFEST + ".tmp")
+    tmp = private_file(directory / (MANIFEST + ".tmp"))
     tmp.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     tmp.replace(directory / MANIFEST)
     return manifest

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from socialcredit.errors import ConfigError, StoreUnavailable
+from socialcredit.store.private import private_file
 
 __all__ = ["MIGRATIONS_DIR", "first_line", "is_contention", "make_engine", "migrate",
            "needs_migration", "unavailable"]
@@ -57,6 +58,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             folder = Path(url.database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                # owner-only from the first byte; SQLite gives -wal/-shm the same mode
+                private_file(Path(url.database))
             except OSError as e:
                 raise ConfigError(f"cannot create the folder {folder} of the SQLite database: "
                                   f"{e.strerror}") from e

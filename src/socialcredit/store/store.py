@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, OperationalError
 
-from socialcredit.errors import Conflict, InputError, StoreUnavailable
+from socialcredit.errors import ConfigError, Conflict, InputError, StoreUnavailable
 from socialcredit.store.db import (
     first_line,
     make_engine,
@@ -17,6 +18,7 @@ from socialcredit.store.db import (
     unavailable,
 )
 from socialcredit.store.ledger import Batch, VerifyResult, verify
+from socialcredit.store.private import keyed_digest, load_or_create_key
 from socialcredit.store.tables import ledger_head
 
 __all__ = ["Store"]
@@ -30,9 +32,28 @@ class Store:
         StoreUnavailable: the database cannot be reached.
     """
 
-    def __init__(self, database_url: str, *, engine: Engine | None = None) -> None:
+    def __init__(self, database_url: str, *, engine: Engine | None = None,
+                 key_file: Path | None = None) -> None:
         self.url = database_url
         self.engine = engine or make_engine(database_url)
+        #: the file of the key that seals one-time codes and CSRF tokens (outside the
+        #: database: a copy of the database alone recovers neither); see :meth:`seal`
+        self.key_file = key_file
+        self._key: bytes | None = None
+
+    def seal(self, value: str) -> str:
+        """Hex HMAC-SHA-256 of ``value`` under the key in :attr:`key_file` (created 0600 on
+        first use).
+
+        Raises:
+            ConfigError: no key file is configured, or it cannot be read or created.
+        """
+        if self._key is None:
+            if self.key_file is None:
+                raise ConfigError("this store has no key file for one-time codes "
+                                  "(Registry sets settings.keys_dir / codes.key)")
+            self._key = load_or_create_key(self.key_file)
+        return keyed_digest(self._key, value)
 
     @property
     def dialect(self) -> str:
