@@ -5,7 +5,8 @@
   no plugins, no ``<base>``, forms post to this origin, and no framing
   (``frame-ancestors 'none'``). An inline ``<script>`` of the OpenAPI pages (``/docs``,
   ``/redoc``: FastAPI's start-up snippet) is allowed by its SHA-256 hash, computed from the
-  page itself; no other page has one.
+  page itself; no other page has one. Those pages also allow inline styles (Swagger UI and
+  ReDoc set style attributes from their own scripts); no other page does.
 * ``X-Frame-Options: DENY`` (for browsers without ``frame-ancestors``),
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
   ``Cross-Origin-Opener-Policy: same-origin``, ``Permissions-Policy`` denying sensors.
@@ -22,7 +23,8 @@ from typing import Any
 
 __all__ = ["CSP", "SecurityHeaders"]
 
-CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self'{styles}; "
+       "img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 _FIXED = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
@@ -34,11 +36,13 @@ _HASHED = ("/docs", "/redoc")
 _INLINE = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
-def _csp(body: bytes = b"") -> bytes:
+def _csp(body: bytes = b"", *, docs: bool = False) -> bytes:
     hashes = "".join(
         f" 'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'"
         for m in _INLINE.findall(body))
-    return CSP.format(hashes=hashes).encode()
+    # Swagger UI and ReDoc set style attributes from their scripts: the OpenAPI pages (no user
+    # data on them) allow inline styles, never inline scripts
+    return CSP.format(hashes=hashes, styles=" 'unsafe-inline'" if docs else "").encode()
 
 
 class SecurityHeaders:
@@ -81,7 +85,7 @@ class SecurityHeaders:
                 if message.get("more_body"):
                     return
                 body = b"".join(chunks)
-                await send({**start, "headers": headers_of(start, _csp(body))})
+                await send({**start, "headers": headers_of(start, _csp(body, docs=True))})
                 await send({"type": "http.response.body", "body": body})
                 return
             await send(message)
