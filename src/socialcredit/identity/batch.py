@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -190,6 +191,8 @@ def score_parquet(
     spark: Any = None,
 ) -> BatchResult:
     """See the module docstring. ``out`` is a Parquet file (replaced)."""
+    if config.temp_directory is not None:
+        Path(config.temp_directory).mkdir(parents=True, exist_ok=True)
     if model.link_type != "link_only":
         raise InputError("batch scoring links records to subjects: a link_only model is needed")
     if config.backend == "spark":
@@ -205,6 +208,7 @@ def score_parquet(
         _run(engine, model, (records, subjects), out, work, min_probability, config, result)
     finally:
         engine.close()
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
@@ -284,14 +288,15 @@ def _cap(engine: _Duck | _Spark, i: int, rule: BlockRule, cap: int,
     engine.create(f"sc_blk_{i}", f"SELECT coalesce(a.k, b.k) AS k, coalesce(a.n, 0) AS nl, "
                   f"coalesce(b.n, 0) AS nr FROM sc_cnt_{i}_0 a FULL OUTER JOIN sc_cnt_{i}_1 b "
                   "ON a.k = b.k")
-    engine.create(f"sc_big_{i}", f"SELECT k FROM sc_blk_{i} WHERE nl + nr > {int(cap)}")
+    over = f"nl + nr > {int(cap)} AND nl > 0 AND nr > 0"  # a one-sided block pairs nothing
+    engine.create(f"sc_big_{i}", f"SELECT k FROM sc_blk_{i} WHERE {over}")
     (kept, big), = engine.rows(
-        f"SELECT sum(CASE WHEN nl + nr <= {int(cap)} THEN nl * nr ELSE 0 END), "
-        f"sum(CASE WHEN nl + nr > {int(cap)} THEN 1 ELSE 0 END) FROM sc_blk_{i}")
+        f"SELECT sum(CASE WHEN {over} THEN 0 ELSE nl * nr END), "
+        f"sum(CASE WHEN {over} THEN 1 ELSE 0 END) FROM sc_blk_{i}")
     result.comparisons += int(kept or 0)
     if not big:
         return
-    largest = engine.rows(f"SELECT k, nl + nr AS n FROM sc_blk_{i} WHERE nl + nr > {int(cap)} "
+    largest = engine.rows(f"SELECT k, nl + nr AS n FROM sc_blk_{i} WHERE {over} "
                           f"ORDER BY n DESC, k LIMIT {_NAMED_BLOCKS}")
     result.capped_blocks += int(big)
     named = []

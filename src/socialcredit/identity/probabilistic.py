@@ -63,7 +63,8 @@ from socialcredit.store.tables import (
     subjects,
 )
 
-__all__ = ["LinkInput", "LinkOutcome", "ProbabilisticLinker", "explain"]
+__all__ = ["LinkInput", "LinkOutcome", "ProbabilisticLinker", "by_pair", "explain", "record_frame",
+           "subject_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +168,15 @@ class ProbabilisticLinker:
                     found[rid].append(sid)
         fulls = sorted({full for full, _ in by_name})
         for i in range(0, len(fulls), _CHUNK):
+            part = set(fulls[i:i + _CHUNK])
+            # the birth dates in SQL too: a common name alone (294,000 Zhang Wei) would fetch
+            # every namesake in the nation for each chunk
+            births = sorted({b for f, b in by_name if f in part})
             for full, birth, sid in conn.execute(
                 select(names.c.full_name, subjects.c.birth_date, subjects.c.id)
                 .join(subjects, subjects.c.id == names.c.subject_id)
-                .where(names.c.full_name.in_(fulls[i:i + _CHUNK]), live)
+                .where(names.c.full_name.in_(sorted(part)), subjects.c.birth_date.in_(births),
+                       live)
             ):
                 for rid in by_name.get((full, birth), ()):
                     found[rid].append(sid)
@@ -180,73 +186,14 @@ class ProbabilisticLinker:
 
     # ------------------------------------------------------------------ frames
     def _record_frame(self, recs: Sequence[LinkInput]) -> pd.DataFrame:
-        rows = []
-        for r in recs:
-            forms = name_forms(r.name)
-            rows.append({"unique_id": f"r{r.record_id}", "group_id": r.record_id,
-                         "family_name": forms.family_name, "given_name": forms.given_name,
-                         "full_name": forms.full_name, "birth_date": r.birth_date,
-                         "national_id": r.claimed_id, "phone": r.phone,
-                         "occurred_at": r.occurred_at, "phone_from": None, "phone_to": None,
-                         "address": _address(r.address)})
-        return pd.DataFrame(rows, columns=_COLUMNS)
+        return record_frame(recs)
 
     def _subject_frame(self, cands: dict[int, list[int]]) -> pd.DataFrame:
-        conn = self.batch.conn
         sids = sorted({s for ss in cands.values() for s in ss})
-        profile: dict[int, dict[str, Any]] = {}
-        fulls: dict[int, list[str]] = defaultdict(list)
-        phones: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
-        address: dict[int, str] = {}
-        for i in range(0, len(sids), _CHUNK):
-            part = sids[i:i + _CHUNK]
-            for s in conn.execute(select(subjects.c.id, subjects.c.national_id,
-                                         subjects.c.birth_date, subjects.c.name)
-                                  .where(subjects.c.id.in_(part))):
-                profile[s.id] = {"national_id": s.national_id, "birth_date": s.birth_date,
-                                 "name": s.name}
-            for n in conn.execute(select(names.c.subject_id, names.c.name).where(
-                    names.c.subject_id.in_(part))):
-                fulls[n.subject_id].append(n.name)
-            for ph in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
-                                          identifiers.c.valid_from, identifiers.c.valid_to,
-                                          identifiers.c.shared_since)
-                                  .where(identifiers.c.subject_id.in_(part),
-                                         identifiers.c.kind == "phone")
-                                  .order_by(identifiers.c.id)):
-                phones[ph.subject_id].append((ph.value, ph.valid_from, ph.valid_to))
-                if ph.shared_since is not None:
-                    self.shared[(ph.subject_id, ph.value)] = ph.shared_since
-            for a in conn.execute(select(records.c.subject_id, records.c.address)
-                                  .where(records.c.subject_id.in_(part),
-                                         records.c.address.is_not(None))
-                                  .order_by(records.c.occurred_at)):
-                address[a.subject_id] = a.address  # the latest one
-        rows = []
-        for rid, ss in cands.items():
-            for sid in ss:
-                p = profile.get(sid)
-                if p is None:
-                    continue
-                name_list = list(dict.fromkeys(fulls[sid] or [p["name"]]))
-                phone_list: list[tuple[str | None, str | None, str | None]] = (
-                    list(phones[sid]) or [(None, None, None)])
-                k = 0
-                for raw in name_list:
-                    forms = name_forms(raw)
-                    for value, since, until in phone_list:
-                        if k >= _ROWS_PER_SUBJECT:
-                            break
-                        rows.append({"unique_id": f"s{sid}#{rid}#{k}", "group_id": rid,
-                                     "family_name": forms.family_name,
-                                     "given_name": forms.given_name,
-                                     "full_name": forms.full_name,
-                                     "birth_date": p["birth_date"],
-                                     "national_id": p["national_id"], "phone": value,
-                                     "occurred_at": None, "phone_from": since,
-                                     "phone_to": until,
-                                     "address": _address(address.get(sid))})
-                        k += 1
+        versions = subject_rows(self.batch.conn, sids, self.shared)
+        rows = [{**row, "unique_id": f"s{sid}#{rid}#{k}", "group_id": rid}
+                for rid, ss in cands.items() for sid in ss
+                for k, row in enumerate(versions.get(sid, ()))]
         return pd.DataFrame(rows, columns=_COLUMNS)
 
     # ------------------------------------------------------------------ scoring
@@ -261,17 +208,34 @@ class ProbabilisticLinker:
                                          "match_probability"])
         left, right = self._record_frame(todo), self._subject_frame(cands)
         tf = self._tf(left, right)
-        pairs = scorer_for(self.model, tuple(sorted(tf))).score(left, right, tf)
-        if pairs.empty:
-            return pairs.assign(record_id=[], subject_id=[])
-        rec_side = pairs["unique_id_l"].str.startswith("r")
-        rid = pairs["unique_id_l"].where(rec_side, pairs["unique_id_r"])
-        sid = pairs["unique_id_r"].where(rec_side, pairs["unique_id_l"])
-        pairs = pairs.assign(record_id=rid.str[1:].astype("int64"),
-                             subject_id=sid.str[1:].str.split("#").str[0].astype("int64"))
-        pairs = pairs.sort_values(["record_id", "subject_id", "match_weight"],
-                                  ascending=[True, True, False], kind="stable")
-        return pairs.drop_duplicates(["record_id", "subject_id"]).reset_index(drop=True)
+        return by_pair(scorer_for(self.model, tuple(sorted(tf))).score(left, right, tf))
+
+    def prescored(self, recs: Sequence[LinkInput], pairs: pd.DataFrame) -> pd.DataFrame:
+        """Pairs scored beforehand (the batch path, :mod:`socialcredit.identity.backlog`;
+        columns of :func:`socialcredit.identity.model.predict`, subject ids ``s<id>#<k>``)
+        as :meth:`score` gives them: ``recs``' pairs only, rejected subjects dropped, at most
+        ``max_candidates`` per record (the most probable), shared phones looked up."""
+        pairs = by_pair(pairs)
+        wanted = {r.record_id for r in recs}
+        pairs = pairs[pairs["record_id"].isin(wanted)]
+        if self.exclude:
+            banned = {(rid, sid) for rid, sids in self.exclude.items() for sid in sids}
+            keep = [(int(a), int(b)) not in banned
+                    for a, b in zip(pairs["record_id"], pairs["subject_id"], strict=True)]
+            pairs = pairs[keep]
+        pairs = pairs.sort_values(["record_id", "match_probability", "subject_id"],
+                                  ascending=[True, False, True], kind="stable")
+        pairs = pairs.groupby("record_id", sort=False).head(self.spec.max_candidates)
+        sids = sorted({int(s) for s in pairs["subject_id"]})
+        for i in range(0, len(sids), _CHUNK):
+            for ph in self.batch.conn.execute(
+                    select(identifiers.c.subject_id, identifiers.c.value,
+                           identifiers.c.shared_since)
+                    .where(identifiers.c.subject_id.in_(sids[i:i + _CHUNK]),
+                           identifiers.c.kind == "phone",
+                           identifiers.c.shared_since.is_not(None))):
+                self.shared[(ph.subject_id, ph.value)] = ph.shared_since
+        return pairs.reset_index(drop=True)
 
     def _tf(self, left: pd.DataFrame, right: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """Term frequencies of the model's TF columns over the whole registry's names (a
@@ -329,8 +293,10 @@ class ProbabilisticLinker:
         return out
 
     # ------------------------------------------------------------------ decisions
-    def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model") -> LinkOutcome:
-        """Apply the phone rule, then score, decide and write (see the module docstring).
+    def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model",
+             scored: pd.DataFrame | None = None) -> LinkOutcome:
+        """Apply the phone rule, then score (or take ``scored``, see :meth:`prescored`),
+        decide and write (see the module docstring).
 
         Records decided before (``socialcredit link`` re-scores pending and unlinked ones as
         new subjects arrive) keep their row in ``links``, updated only when the outcome
@@ -375,7 +341,8 @@ class ProbabilisticLinker:
             out.touched.add(sid)
             out.linked += 1
         recs = [r for r in recs if r.record_id not in phone_links]
-        pairs = self.score(recs) if recs else pd.DataFrame()
+        pairs = (pd.DataFrame() if not recs else self.score(recs) if scored is None
+                 else self.prescored(recs, scored))
         out.scored_pairs = len(pairs)
         comparisons = comparison_names(self.model)
         by_record: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -451,6 +418,91 @@ class ProbabilisticLinker:
             b.conn.execute(update(records).where(records.c.id == bindparam("rid"))
                            .values(subject_id=bindparam("sid")), moves)
         return out
+
+
+def subject_rows(conn: Any, sids: Sequence[int],
+                 shared: dict[tuple[int, str], str] | None = None,
+                 ) -> dict[int, list[dict[str, Any]]]:
+    """subject id → its rows on the subjects side of scoring (the model's columns, no
+    ``unique_id``): one per name × phone interval, at most ``_ROWS_PER_SUBJECT``; subjects
+    not found are absent. ``shared`` gets ``(subject id, phone) → shared_since``."""
+    profile: dict[int, dict[str, Any]] = {}
+    fulls: dict[int, list[str]] = defaultdict(list)
+    phones: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
+    address: dict[int, str] = {}
+    for i in range(0, len(sids), _CHUNK):
+        part = list(sids[i:i + _CHUNK])
+        for s in conn.execute(select(subjects.c.id, subjects.c.national_id,
+                                     subjects.c.birth_date, subjects.c.name)
+                              .where(subjects.c.id.in_(part))):
+            profile[s.id] = {"national_id": s.national_id, "birth_date": s.birth_date,
+                             "name": s.name}
+        for n in conn.execute(select(names.c.subject_id, names.c.name).where(
+                names.c.subject_id.in_(part))):
+            fulls[n.subject_id].append(n.name)
+        for ph in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
+                                      identifiers.c.valid_from, identifiers.c.valid_to,
+                                      identifiers.c.shared_since)
+                               .where(identifiers.c.subject_id.in_(part),
+                                      identifiers.c.kind == "phone")
+                               .order_by(identifiers.c.id)):
+            phones[ph.subject_id].append((ph.value, ph.valid_from, ph.valid_to))
+            if ph.shared_since is not None and shared is not None:
+                shared[(ph.subject_id, ph.value)] = ph.shared_since
+        for a in conn.execute(select(records.c.subject_id, records.c.address)
+                              .where(records.c.subject_id.in_(part),
+                                     records.c.address.is_not(None))
+                              .order_by(records.c.occurred_at)):
+            address[a.subject_id] = a.address  # the latest one
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sid, p in profile.items():
+        name_list = list(dict.fromkeys(fulls[sid] or [p["name"]]))
+        phone_list: list[tuple[str | None, str | None, str | None]] = (
+            list(phones[sid]) or [(None, None, None)])
+        rows: list[dict[str, Any]] = []
+        for raw in name_list:
+            forms = name_forms(raw)
+            for value, since, until in phone_list:
+                if len(rows) >= _ROWS_PER_SUBJECT:
+                    break
+                rows.append({"family_name": forms.family_name, "given_name": forms.given_name,
+                             "full_name": forms.full_name, "birth_date": p["birth_date"],
+                             "national_id": p["national_id"], "phone": value,
+                             "occurred_at": None, "phone_from": since, "phone_to": until,
+                             "address": _address(address.get(sid))})
+        out[sid] = rows
+    return out
+
+
+def record_frame(recs: Sequence[LinkInput]) -> pd.DataFrame:
+    """The records side of scoring: the model's columns plus ``group_id`` (the record id),
+    ``unique_id`` = ``r<record id>``."""
+    rows = []
+    for r in recs:
+        forms = name_forms(r.name)
+        rows.append({"unique_id": f"r{r.record_id}", "group_id": r.record_id,
+                     "family_name": forms.family_name, "given_name": forms.given_name,
+                     "full_name": forms.full_name, "birth_date": r.birth_date,
+                     "national_id": r.claimed_id, "phone": r.phone,
+                     "occurred_at": r.occurred_at, "phone_from": None, "phone_to": None,
+                     "address": _address(r.address)})
+    return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def by_pair(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Scored rows (``unique_id_l``/``_r``: ``r<record id>`` and ``s<subject id>#…`` on
+    either side) → the best row per (``record_id``, ``subject_id``), both added as ints."""
+    if pairs.empty:
+        return pairs.assign(record_id=pd.Series([], dtype="int64"),
+                            subject_id=pd.Series([], dtype="int64"))
+    rec_side = pairs["unique_id_l"].str.startswith("r")
+    rid = pairs["unique_id_l"].where(rec_side, pairs["unique_id_r"])
+    sid = pairs["unique_id_r"].where(rec_side, pairs["unique_id_l"])
+    pairs = pairs.assign(record_id=rid.str[1:].astype("int64"),
+                         subject_id=sid.str[1:].str.split("#").str[0].astype("int64"))
+    pairs = pairs.sort_values(["record_id", "subject_id", "match_weight"],
+                              ascending=[True, True, False], kind="stable")
+    return pairs.drop_duplicates(["record_id", "subject_id"]).reset_index(drop=True)
 
 
 def comparison_names(model: LinkageModel) -> list[str]:
