@@ -100,11 +100,11 @@ def test_without_the_cap_the_same_pairs_are_found_the_long_way(
     pd.testing.assert_frame_equal(with_cap, without)
 
 
-def test_a_missing_column_is_a_clear_error(files: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_file_without_ids_is_a_clear_error(files: tuple[Path, Path], tmp_path: Path) -> None:
     from socialcredit.errors import InputError
 
-    pd.DataFrame({"unique_id": ["x"]}).to_parquet(tmp_path / "bad.parquet")
-    with pytest.raises(InputError, match="lacks the model's columns"):
+    pd.DataFrame({"name": ["x"]}).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="has no unique_id column"):
         score_parquet(_default_model(), tmp_path / "bad.parquet", files[1],
                       tmp_path / "o.parquet", min_probability=0.5)
 

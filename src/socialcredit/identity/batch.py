@@ -1,8 +1,8 @@
 """Scoring a national backlog in bounded memory, on DuckDB or Spark (issue #12, item 4).
 
 :func:`score_parquet` links two Parquet files (records, subjects; the text columns of
-:data:`socialcredit.identity.model.COLUMNS`, every column of the model present, ``unique_id``
-unique) with a trained :class:`~socialcredit.identity.model.LinkageModel` and writes the pairs
+:data:`socialcredit.identity.model.COLUMNS`, ``unique_id`` present and unique, a model column
+that is absent read as NULL) with a trained :class:`~socialcredit.identity.model.LinkageModel` and writes the pairs
 whose match probability reaches ``min_probability`` to a Parquet file, in the columns of
 :func:`socialcredit.identity.model.predict` (ids, ``match_weight``, ``match_probability``,
 ``w_<comparison>``, ``level_<comparison>``).
@@ -26,8 +26,8 @@ Memory: DuckDB runs with ``memory_limit`` and spills to ``temp_directory`` above
 and disk under its own ``spark.local.dir``. Python holds one batch at a time. Term frequencies
 are those of the two inputs (Splink's own), the same on both engines.
 
-Raises :class:`~socialcredit.errors.InputError` when a file lacks a model column or cannot be
-read, and ImportError naming ``socialcredit[spark]`` for Spark without pyspark.
+Raises :class:`~socialcredit.errors.InputError` when a file lacks ``unique_id`` or is not
+Parquet, and ImportError naming ``socialcredit[spark]`` for Spark without pyspark.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from socialcredit.errors import InputError
 from socialcredit.identity.blocking import MAX_BLOCK_PEOPLE, BlockRule, scale_rules
 from socialcredit.identity.model import Backend, LinkageModel, _explain, _settings_for
 
-__all__ = ["BatchConfig", "BatchResult", "score_parquet"]
+__all__ = ["BatchConfig", "BatchResult", "count_comparisons", "score_parquet"]
 
 log = logging.getLogger(__name__)
 
@@ -224,18 +224,7 @@ def _run(engine: _Duck | _Spark, model: LinkageModel, inputs: Sequence[Path], ou
 
     t = time.perf_counter()
     cols = list(model.columns)
-    for i, path in enumerate(inputs):
-        if not Path(path).exists():
-            raise InputError(f"linkage input {path} not found", details={"path": str(path)})
-        have = set(pq.read_schema(path).names)
-        missing = [c for c in cols if c not in have]
-        if missing:
-            raise InputError(f"linkage input {path} lacks the model's columns {missing}",
-                             details={"path": str(path), "missing": missing})
-        select = ", ".join(f"CAST({c} AS STRING) AS {c}" for c in cols)
-        engine.create(f"sc_src_{i}", f"SELECT {select} FROM {engine.source(Path(path))}")
-    result.records = int(engine.rows("SELECT count(*) FROM sc_src_0")[0][0])
-    result.subjects = int(engine.rows("SELECT count(*) FROM sc_src_1")[0][0])
+    _load(engine, cols, inputs, result)
     t = _tick(result, "load_s", t)
     rules = scale_rules(cols)
     for i, rule in enumerate(rules):
@@ -271,6 +260,44 @@ def _run(engine: _Duck | _Spark, model: LinkageModel, inputs: Sequence[Path], ou
     t = _tick(result, "score_s", t)
     _explained(model, raw, out, config.batch_rows, result)
     _tick(result, "explain_s", t)
+
+
+def _load(engine: _Duck | _Spark, cols: list[str], inputs: Sequence[Path],
+          result: BatchResult) -> None:
+    """Tables ``sc_src_0`` / ``sc_src_1`` (text columns ``cols``) from the two files."""
+    for i, path in enumerate(inputs):
+        if not Path(path).exists():
+            raise InputError(f"linkage input {path} not found", details={"path": str(path)})
+        try:
+            have = set(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"linkage input {path} is not a Parquet file: {e}",
+                             details={"path": str(path)}) from e
+        if "unique_id" not in have:
+            raise InputError(f"linkage input {path} has no unique_id column",
+                             details={"path": str(path)})
+        # a model column the file lacks is NULL on every row (as in predict)
+        select = ", ".join(f"CAST({c if c in have else 'NULL'} AS STRING) AS {c}"
+                           for c in cols)
+        engine.create(f"sc_src_{i}", f"SELECT {select} FROM {engine.source(Path(path))}")
+    result.records = int(engine.rows("SELECT count(*) FROM sc_src_0")[0][0])
+    result.subjects = int(engine.rows("SELECT count(*) FROM sc_src_1")[0][0])
+
+
+def count_comparisons(model: LinkageModel, records: Path, subjects: Path, *,
+                      config: BatchConfig = BatchConfig()) -> BatchResult:  # noqa: B008
+    """Steps 1 and 2 of :func:`score_parquet` on DuckDB only (nothing scored): the
+    comparisons the blocks under ``config.max_block_people`` make, and the capped blocks."""
+    engine = _Duck(config)
+    result = BatchResult(path=records)
+    try:
+        cols = list(model.columns)
+        _load(engine, cols, (records, subjects), result)
+        for i, rule in enumerate(scale_rules(cols)):
+            _cap(engine, i, rule, config.max_block_people, result)
+    finally:
+        engine.close()
+    return result
 
 
 def _key(rule: BlockRule, side: int, prefix: str = "") -> str:
