@@ -22,7 +22,7 @@ from socialcredit.identity.blocking import scale_rules
 from socialcredit.identity.model import best_links
 from socialcredit.identity.relink import _default_model
 from socialcredit.registry import Registry
-from test_linkage import A, ADDRESS, PHONE, _court, _ingest, _link, _loan, _one_typo, _subject_of
+from test_linkage import ADDRESS, PHONE, A, _court, _ingest, _link, _loan, _one_typo, _subject_of
 
 CAP = 60
 

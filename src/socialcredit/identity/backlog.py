@@ -43,13 +43,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
 from socialcredit.identity.batch import BatchConfig, score_parquet
+from socialcredit.identity.frames import LinkOutcome, record_frame, subject_rows
 from socialcredit.identity.model import COLUMNS
-from socialcredit.identity.probabilistic import (
-    LinkOutcome,
-    ProbabilisticLinker,
-    record_frame,
-    subject_rows,
-)
+from socialcredit.identity.probabilistic import ProbabilisticLinker
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store

@@ -2,8 +2,9 @@
 
 :func:`score_parquet` links two Parquet files (records, subjects; the text columns of
 :data:`socialcredit.identity.model.COLUMNS`, ``unique_id`` present and unique, a model column
-that is absent read as NULL) with a trained :class:`~socialcredit.identity.model.LinkageModel` and writes the pairs
-whose match probability reaches ``min_probability`` to a Parquet file, in the columns of
+that is absent read as NULL) with a trained
+:class:`~socialcredit.identity.model.LinkageModel` and writes the pairs whose match
+probability reaches ``min_probability`` to a Parquet file, in the columns of
 :func:`socialcredit.identity.model.predict` (ids, ``match_weight``, ``match_probability``,
 ``w_<comparison>``, ``level_<comparison>``).
 

@@ -25,14 +25,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, func, or_, select, update
 
+from socialcredit.identity.frames import _address
 from socialcredit.identity.model import LinkageModel, blocking_warnings, train
 from socialcredit.identity.names import name_forms
-from socialcredit.identity.probabilistic import (
-    LinkInput,
-    LinkOutcome,
-    ProbabilisticLinker,
-    _address,
-)
+from socialcredit.identity.probabilistic import LinkInput, LinkOutcome, ProbabilisticLinker
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
