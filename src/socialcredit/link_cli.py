@@ -84,7 +84,7 @@ def link(
         "(default: a temporary folder).")] = None,
     max_block: Annotated[int, typer.Option(
         min=2, help="Batch pass: a block of more people than this is capped (warned).")
-    ] = 2000,
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed for --retrain.")] = 42,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for the trained model's JSON (--retrain).")] = None,

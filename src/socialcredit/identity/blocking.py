@@ -41,8 +41,10 @@ from dataclasses import dataclass
 
 __all__ = ["MAX_BLOCK_PEOPLE", "BlockRule", "scale_rules"]
 
-#: Default cap: records (both sides) in one block of one rule.
-MAX_BLOCK_PEOPLE = 2_000
+#: Default cap: records (both sides) in one block of one rule. Above the ~410 Zhang Wei a
+#: full national register has per month of birth (294,000 / 720 months), below the ~4,500
+#: Wangs born on one day (the date of birth + family name rule, whose region twin takes over).
+MAX_BLOCK_PEOPLE = 1_000
 _SEP = "'\x1f'"  # unit separator between key parts (never inside a name, date or ID)
 
 _FAM, _GIV, _DOB, _NID = "{family_name}", "{given_name}", "{birth_date}", "{national_id}"
