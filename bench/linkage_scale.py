@@ -172,7 +172,9 @@ def run_child(step: str, folder: Path, args: argparse.Namespace) -> dict[str, An
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    figures = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    say(f"{step}: {json.dumps(figures, default=str)}")  # partial results survive a long run
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(tmp)
             say(f"{n:,} records: generating")
             row: dict[str, Any] = {"generated": generate(n, folder)}
+            say(f"generated: {row['generated']}")
             row["floor"] = run_child("floor", folder, args)
             row["ours"] = run_child("ours", folder, args)
             row["baseline"] = run_child("baseline" if n <= args.baseline_max else "count",
