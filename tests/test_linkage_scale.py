@@ -132,6 +132,13 @@ def test_link_batch_links_the_backlog_like_the_chunked_path(registry: Registry,
     assert (link.rule, link.status) == ("probabilistic", "confirmed")
     again = relink_backlog(registry.store, registry.policy, as_of=TODAY)
     assert (again["linked"], again["unlinked"]) == (0, 1)  # l1 is no longer in the backlog
+    from socialcredit.identity.review import unlink_record
+
+    unlink_record(registry.store, registry.policy, _link(registry, "l1").record_id, by="op",
+                  reason="not me", as_of=TODAY)
+    third = relink_backlog(registry.store, registry.policy, as_of=TODAY)
+    assert _subject_of(registry, "l1") is None  # a subject the operator refused stays refused
+    assert third["linked"] == 0
 
 
 def test_link_batch_from_the_cli_matches_link(tmp_path: Path) -> None:
@@ -192,3 +199,10 @@ def test_spark_and_duckdb_give_identical_pairs(files: tuple[Path, Path], tmp_pat
     pd.testing.assert_frame_equal(a[keys + labels], b[keys + labels])
     assert np.allclose(a["match_weight"], b["match_weight"], rtol=0, atol=1e-6)
     pd.testing.assert_frame_equal(best_links(a)[keys], best_links(b)[keys])
+
+
+def test_an_empty_backlog_scores_nothing(registry: Registry) -> None:
+    from socialcredit.identity.backlog import relink_backlog
+
+    out = relink_backlog(registry.store, registry.policy, as_of=TODAY)
+    assert (out["records"], out["linked"], out["comparisons"]) == (0, 0, 0)

@@ -76,6 +76,10 @@ def relink_backlog(store: Store, policy: Policy, *, as_of: dt.date,
         with store.read() as conn:
             model = active_model(conn, policy)
             todo = np.fromiter(backlog_ids(conn), dtype=np.int64)
+            if not len(todo):
+                return {**LinkOutcome().as_dict(), "backend": config.backend, "records": 0,
+                        "subjects": 0, "comparisons": 0, "capped_blocks": 0,
+                        "warnings": [], "timings": timings}
             _write(work / "records.parquet", (
                 record_frame(_inputs(conn, [int(x) for x in todo[i:i + chunk]]))
                 for i in range(0, len(todo), chunk)))
