@@ -9,7 +9,8 @@ For each size N the synthetic population of ``bench/linkage.py`` (``synthetic(N)
 subjects with phone validity intervals, N/2 records, 80 % of them noisy copies of a subject,
 names from a Zipf pool far more concentrated than China's — "wang wei" is ~3 % of it) is
 written to two Parquet files, then each step runs in its own process (so that its peak RSS,
-``ru_maxrss``, is its own):
+``ru_maxrss``, is its own; the parent stays small, since Linux carries a parent's peak into a
+forked child's ``ru_maxrss``):
 
 * **ours** — :func:`socialcredit.identity.batch.score_parquet` with the shipped default model:
   scale blocking with blocks capped at ``--max-block`` people, DuckDB in ``--memory-limit``
@@ -165,9 +166,11 @@ def child_floor(folder: Path) -> dict[str, Any]:
     return {"rows": rows, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_child(step: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_child(step: str, folder: Path, args: argparse.Namespace, *,
+              n: int = 0) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", step, "--folder", str(folder),
-           "--max-block", str(args.max_block), "--memory-limit", args.memory_limit]
+           "--max-block", str(args.max_block), "--memory-limit", args.memory_limit,
+           "--sizes", str(n)]
     say(f"{step} on {folder.name}")
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -185,12 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-max", type=int, default=1_000_000,
                     help="largest size the baseline scores (above it: comparisons only)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--child", choices=["ours", "baseline", "count", "floor"],
+    ap.add_argument("--child", choices=["generate", "ours", "baseline", "count", "floor"],
                     help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        fn = {"ours": lambda: child_ours(args.folder, args.max_block, args.memory_limit),
+        fn = {"generate": lambda: generate(int(args.sizes), args.folder),
+              "ours": lambda: child_ours(args.folder, args.max_block, args.memory_limit),
               "baseline": lambda: child_baseline(args.folder),
               "count": lambda: child_count(args.folder),
               "floor": lambda: child_floor(args.folder)}[args.child]
@@ -201,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"sc-bench-{n}-") as tmp:
             folder = Path(tmp)
             say(f"{n:,} records: generating")
-            row: dict[str, Any] = {"generated": generate(n, folder)}
+            # in a child too: Linux keeps a parent's peak RSS in a forked child's ru_maxrss
+            row: dict[str, Any] = {"generated": run_child("generate", folder, args, n=n)}
             say(f"generated: {row['generated']}")
             row["floor"] = run_child("floor", folder, args)
             row["ours"] = run_child("ours", folder, args)
