@@ -228,14 +228,16 @@ def _run(engine: _Duck | _Spark, model: LinkageModel, inputs: Sequence[Path], ou
     _load(engine, cols, inputs, result)
     t = _tick(result, "load_s", t)
     rules = scale_rules(cols)
-    for i, rule in enumerate(rules):
-        _cap(engine, i, rule, config.max_block_people, result)
+    capped = [_cap(engine, i, rule, config.max_block_people, result)
+              for i, rule in enumerate(rules)]
     for side in (0, 1):
+        # a rule without capped blocks keys every row; one with them nulls their keys
         keys = ", ".join(
             f"CASE WHEN b{i}.k IS NULL THEN {_key(rule, side, 's.')} END AS bk{i}"
+            if capped[i] else f"{_key(rule, side, 's.')} AS bk{i}"
             for i, rule in enumerate(rules))
         joins = " ".join(f"LEFT JOIN sc_big_{i} b{i} ON b{i}.k = {_key(rule, side, 's.')}"
-                         for i, rule in enumerate(rules))
+                         for i, rule in enumerate(rules) if capped[i])
         engine.create(f"sc_in_{side}", f"SELECT s.*, {keys} FROM sc_src_{side} s {joins}")
     t = _tick(result, "blocking_s", t)
     settings = _settings_for(model, engine.dialect)
@@ -306,24 +308,21 @@ def _key(rule: BlockRule, side: int, prefix: str = "") -> str:
 
 
 def _cap(engine: _Duck | _Spark, i: int, rule: BlockRule, cap: int,
-         result: BatchResult) -> None:
-    """Table ``sc_big_<i>`` of the keys of rule ``i``'s capped blocks; adds the kept
-    blocks' comparisons, the capped blocks and a warning to ``result``."""
-    for side in (0, 1):
-        engine.create(f"sc_cnt_{i}_{side}", f"SELECT k, count(*) AS n FROM (SELECT "
-                      f"{_key(rule, side)} AS k FROM sc_src_{side}) t WHERE k IS NOT NULL "
-                      "GROUP BY k")
-    engine.create(f"sc_blk_{i}", f"SELECT coalesce(a.k, b.k) AS k, coalesce(a.n, 0) AS nl, "
-                  f"coalesce(b.n, 0) AS nr FROM sc_cnt_{i}_0 a FULL OUTER JOIN sc_cnt_{i}_1 b "
-                  "ON a.k = b.k")
+         result: BatchResult) -> bool:
+    """Whether rule ``i`` has capped blocks (then table ``sc_big_<i>`` holds their keys); adds
+    the kept blocks' comparisons, the capped blocks and a warning to ``result``."""
+    engine.create(f"sc_blk_{i}", f"SELECT k, sum(l) AS nl, sum(r) AS nr FROM ("
+                  f"SELECT {_key(rule, 0)} AS k, 1 AS l, 0 AS r FROM sc_src_0 UNION ALL "
+                  f"SELECT {_key(rule, 1)} AS k, 0 AS l, 1 AS r FROM sc_src_1) t "
+                  "WHERE k IS NOT NULL GROUP BY k")
     over = f"nl + nr > {int(cap)} AND nl > 0 AND nr > 0"  # a one-sided block pairs nothing
-    engine.create(f"sc_big_{i}", f"SELECT k FROM sc_blk_{i} WHERE {over}")
     (kept, big), = engine.rows(
         f"SELECT sum(CASE WHEN {over} THEN 0 ELSE nl * nr END), "
         f"sum(CASE WHEN {over} THEN 1 ELSE 0 END) FROM sc_blk_{i}")
     result.comparisons += int(kept or 0)
     if not big:
-        return
+        return False
+    engine.create(f"sc_big_{i}", f"SELECT k FROM sc_blk_{i} WHERE {over}")
     largest = engine.rows(f"SELECT k, nl + nr AS n FROM sc_blk_{i} WHERE {over} "
                           f"ORDER BY n DESC, k LIMIT {_NAMED_BLOCKS}")
     result.capped_blocks += int(big)
@@ -336,6 +335,7 @@ def _cap(engine: _Duck | _Spark, i: int, rule: BlockRule, cap: int,
            f"(their pairs are left to the other rules), the largest {', '.join(named)}")
     result.warnings.append(msg)
     log.warning(msg)
+    return True
 
 
 def _explained(model: LinkageModel, raw: Path, out: Path, batch_rows: int,
