@@ -27,6 +27,11 @@ equal to its u probability after training (Bayes factor 1, weight 0): a recycled
 evidence (issue #3, item 4).
 
 Method: Fellegi-Sunter with EM (Splink, https://moj-analytical-services.github.io/splink/).
+
+Blocking rules come from :mod:`socialcredit.identity.blocking` (written once for the model's
+settings and the batch pass). Over 400 lines: the comparison levels, the saved model and the
+prediction share the level labels this file defines; splitting settings from inference is
+left for a later change.
 """
 
 from __future__ import annotations
