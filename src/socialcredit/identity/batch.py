@@ -105,8 +105,13 @@ class _Duck:
     def __init__(self, config: BatchConfig) -> None:
         import duckdb
 
-        spill = config.temp_directory or Path(tempfile.mkdtemp(prefix="sc-linkage-"))
-        Path(spill).mkdir(parents=True, exist_ok=True)
+        # a spill folder of our own making is removed on close
+        self._own: Path | None = None
+        if config.temp_directory is None:
+            self._own = spill = Path(tempfile.mkdtemp(prefix="sc-linkage-"))
+        else:
+            spill = Path(config.temp_directory)
+        spill.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect()
         self.con.execute(f"SET memory_limit = '{_plain(config.memory_limit)}'")
         self.con.execute(f"SET temp_directory = '{_plain(str(spill))}'")
@@ -136,6 +141,8 @@ class _Duck:
 
     def close(self) -> None:
         self.con.close()
+        if self._own is not None:
+            shutil.rmtree(self._own, ignore_errors=True)
 
 
 class _Spark:
