@@ -327,7 +327,7 @@ def test_replayed_splink_sql_scores_exactly_as_a_fresh_splink_run() -> None:
 
     import pandas as pd
 
-    from socialcredit.identity.probabilistic import _COLUMNS
+    from socialcredit.identity.frames import _COLUMNS
     from socialcredit.identity.relink import _default_model
     from socialcredit.identity.scoring import GroupScorer, splink_score_groups
 

@@ -2,7 +2,10 @@
 
 * ``socialcredit link`` links what can be linked now
   (:func:`socialcredit.identity.relink.relink_unlinked`); ``--retrain`` first trains a new model
-  on the registry's own records (:func:`socialcredit.identity.relink.retrain`).
+  on the registry's own records (:func:`socialcredit.identity.relink.retrain`). ``--batch``
+  (or ``--backend spark``) scores the whole backlog in one set-based pass on DuckDB, in
+  ``--memory-limit`` and spilling to ``--temp-dir``, or on Spark
+  (:func:`socialcredit.identity.backlog.relink_backlog`), blocks capped at ``--max-block``.
 * ``link review`` lists the review queue: each pair (record, candidate subject) with its match
   weight, probability and each comparison's contribution.
 * ``link accept`` / ``reject`` decide a pair; ``link unlink`` detaches a wrongly linked record;
@@ -68,8 +71,20 @@ def link(
     retrain: Annotated[bool, typer.Option(
         "--retrain", help="Train a new model on the registry's records first (a full run).")
     ] = False,
-    backend: Annotated[Literal["duckdb", "spark"], typer.Option(
-        help="Engine for --retrain.")] = "duckdb",
+    backend: Annotated[Literal["duckdb", "spark"] | None, typer.Option(
+        help="Engine for --retrain and for the batch pass (spark implies --batch).")] = None,
+    batch: Annotated[bool, typer.Option(
+        "--batch", help="Score the whole backlog in one set-based pass on DuckDB or Spark "
+        "(national scale) instead of chunk by chunk against the store.")] = False,
+    memory_limit: Annotated[str, typer.Option(
+        help="DuckDB memory limit of the batch pass; above it DuckDB spills to --temp-dir.")
+    ] = "4GB",
+    temp_dir: Annotated[Path | None, typer.Option(
+        "--temp-dir", help="Folder for the batch pass's spill and Parquet files "
+        "(default: a temporary folder).")] = None,
+    max_block: Annotated[int, typer.Option(
+        min=2, help="Batch pass: a block of more people than this is capped (warned).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed for --retrain.")] = 42,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for the trained model's JSON (--retrain).")] = None,
@@ -80,22 +95,31 @@ def link(
 
     Pairs the model cannot decide go to `socialcredit link review`."""
     if ctx.invoked_subcommand is not None:
-        if retrain or out or as_json or as_of:
+        if retrain or out or as_json or as_of or batch or backend:
             sub = ctx.invoked_subcommand
             raise InputError(f"options given before `{sub}` belong to `socialcredit link` "
                              f"itself: put them after it (`socialcredit link {sub} --json`)")
         return
     from socialcredit.identity import relink
+    from socialcredit.identity.batch import BatchConfig
 
     day = _day(as_of)
+    batch = batch or backend == "spark"
+    config = BatchConfig(backend=backend or "duckdb", memory_limit=memory_limit,
+                         temp_directory=temp_dir, max_block_people=max_block)
     reg = _registry(today=day)
     show = not as_json and console.is_terminal
     try:
         with console.status("Training and linking…" if retrain else "Linking…") if show \
                 else nullcontext():
             if retrain:
-                result = relink.retrain(reg.store, reg.policy, backend=backend, seed=seed,
-                                        out_dir=out, as_of=day)
+                result = relink.retrain(reg.store, reg.policy, backend=config.backend,
+                                        seed=seed, out_dir=out, as_of=day,
+                                        batch=config if batch else None)
+            elif batch:
+                from socialcredit.identity.backlog import relink_backlog
+
+                result = relink_backlog(reg.store, reg.policy, as_of=day, config=config)
             else:
                 result = relink.relink_unlinked(reg.store, reg.policy, as_of=day)
     finally:
@@ -111,6 +135,12 @@ def link(
                       f"subjects{saved}; it is now the active model.")
         for warning in result.get("warnings") or ():
             console.print(f"  warning: {warning}", highlight=False)
+    if batch:
+        for warning in result.get("warnings") or ():
+            console.print(f"  warning: {warning}", highlight=False)
+        console.print(f"Batch pass on {config.backend}: {result.get('records', 0):,} records "
+                      f"against {result.get('subjects', 0):,} subject rows, "
+                      f"{result.get('comparisons', 0):,} comparisons.")
     console.print(f"Linked {result.get('linked', 0):,} records; "
                   f"{result.get('pending', 0):,} wait for review "
                   f"(`socialcredit link review`); {result.get('unlinked', 0):,} remain unlinked.")

@@ -27,6 +27,11 @@ equal to its u probability after training (Bayes factor 1, weight 0): a recycled
 evidence (issue #3, item 4).
 
 Method: Fellegi-Sunter with EM (Splink, https://moj-analytical-services.github.io/splink/).
+
+Blocking rules come from :mod:`socialcredit.identity.blocking` (written once for the model's
+settings and the batch pass). Over 400 lines: the comparison levels, the saved model and the
+prediction share the level labels this file defines; splitting settings from inference is
+left for a later change.
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ import pandas as pd
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import ColumnExpression, Linker, SettingsCreator, block_on
+from splink import Linker, SettingsCreator, block_on
 
 from socialcredit.errors import ConfigError, InputError
+from socialcredit.identity.blocking import scale_rules
 
 __all__ = [
     "COLUMNS",
@@ -225,46 +231,8 @@ def _exact_or_typo(col: str) -> cl.CustomComparison:
 
 
 def _blocking_rules(cols: Collection[str]) -> list[Any]:
-    c = set(cols)
-    rules: list[Any] = []
-    if "national_id" in c:
-        nid = ColumnExpression("national_id")
-        rules += [block_on("national_id"), block_on(nid.substr(1, 6), nid.substr(-4, 4))]
-    if "phone" in c:
-        rules.append(block_on("phone"))
-    if {"family_name", "given_name"} <= c:
-        if "birth_date" in c:
-            # Same name and a date of birth with at most one typo (or day/month swapped):
-            # one of these four keys survives it. Narrower than name + birth year, whose blocks
-            # grow with the square of a common name's frequency (294,000 Zhang Wei).
-            dob = ColumnExpression("birth_date")
-            rules += [
-                block_on("family_name", "given_name", dob.substr(1, 7)),
-                block_on("family_name", "given_name", dob.substr(6, 5)),
-                block_on("family_name", "given_name", dob.substr(1, 4), dob.substr(9, 2)),
-                "l.family_name = r.family_name AND l.given_name = r.given_name"
-                " AND substr(l.birth_date, 1, 4) = substr(r.birth_date, 1, 4)"
-                " AND substr(l.birth_date, 6, 2) = substr(r.birth_date, 9, 2)"
-                " AND substr(l.birth_date, 9, 2) = substr(r.birth_date, 6, 2)",
-                block_on("birth_date", "family_name"),
-                block_on("birth_date", "given_name"),
-            ]
-        reversed_names = "l.family_name = r.given_name AND l.given_name = r.family_name"
-        if "birth_date" in c:
-            reversed_names += " AND l.birth_date = r.birth_date"
-        rules.append(reversed_names)
-        for place in ("postcode", "address"):
-            if place in c:
-                rules += [block_on(place, "family_name"), block_on(place, "given_name")]
-    if "birth_date" in c:
-        for place in ("postcode", "suburb", "address"):
-            if place in c:
-                rules.append(block_on("birth_date", place))
-        if not {"family_name", "given_name"} <= c:
-            rules.append(block_on("birth_date"))
-    if {"address", "postcode"} <= c:
-        rules.append(block_on("address", "postcode"))
-    return rules
+    """The rules of :func:`socialcredit.identity.blocking.scale_rules` as Splink SQL."""
+    return [rule.splink_sql() for rule in scale_rules(cols)]
 
 
 def linkage_settings(columns: Collection[str], *, link_type: LinkType) -> SettingsCreator:

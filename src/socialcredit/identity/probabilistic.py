@@ -35,19 +35,29 @@ match_probability, model_version}`` (with the subject's id, so gates and lists f
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 
+from socialcredit.identity.frames import (
+    _COLUMNS,
+    TF_PRIOR_NAMES,
+    LinkInput,
+    LinkOutcome,
+    _embedded_birth,
+    _frequencies,
+    by_pair,
+    comparison_names,
+    explain,
+    record_frame,
+    subject_rows,
+    tf_columns,
+)
 from socialcredit.identity.model import LinkageModel
 from socialcredit.identity.names import name_forms
 from socialcredit.identity.national_id import one_edit_neighbours
@@ -63,63 +73,14 @@ from socialcredit.store.tables import (
     subjects,
 )
 
-__all__ = ["LinkInput", "LinkOutcome", "ProbabilisticLinker", "explain"]
+__all__ = ["LinkInput", "LinkOutcome", "ProbabilisticLinker", "by_pair", "explain", "record_frame",
+           "subject_rows"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
 #: Comparisons whose agreement is an identifier check (corroboration, see the module docstring).
 _ID_LEVELS = {"national_id", "phone"}
-#: Weight of the model's own name frequency against the registry's (in names): below about
-#: this many names the registry's counts say little about how common a name is.
-TF_PRIOR_NAMES = 10_000
-#: Most name × phone rows kept per candidate subject.
-_ROWS_PER_SUBJECT = 12
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInput:
-    """What linkage reads of one record."""
-
-    record_id: int
-    occurred_at: str
-    name: str | None = None
-    birth_date: str | None = None
-    claimed_id: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    flags: tuple[str, ...] = ()
-
-    @property
-    def flags_conflict(self) -> bool:
-        """The ID contradicts the row's own birth date or sex: trust neither, review."""
-        return any(f.endswith("_conflict") for f in self.flags)
-
-
-@dataclass
-class LinkOutcome:
-    """Counts of one linkage run and the subjects whose records changed."""
-
-    linked: int = 0
-    pending: int = 0
-    unlinked: int = 0
-    scored_pairs: int = 0
-    touched: set[int] = field(default_factory=set)
-
-    def as_dict(self) -> dict[str, int]:
-        return {"linked": self.linked, "pending": self.pending, "unlinked": self.unlinked,
-                "scored_pairs": self.scored_pairs}
-
-
-def explain(row: dict[str, Any] | pd.Series, comparisons: Iterable[str]) -> dict[str, Any]:
-    """``{comparison: {"level", "weight"}}`` of one scored pair (weights in log2 Bayes
-    factor units; the prior is ``match_weight`` minus their sum)."""
-    out: dict[str, Any] = {}
-    for name in comparisons:
-        w = row.get(f"w_{name}")
-        out[name] = {"level": str(row.get(f"level_{name}")),
-                     "weight": None if w is None or pd.isna(w) else round(float(w), 3)}
-    return out
 
 
 class ProbabilisticLinker:
@@ -167,10 +128,15 @@ class ProbabilisticLinker:
                     found[rid].append(sid)
         fulls = sorted({full for full, _ in by_name})
         for i in range(0, len(fulls), _CHUNK):
+            part = set(fulls[i:i + _CHUNK])
+            # the birth dates in SQL too: a common name alone (294,000 Zhang Wei) would fetch
+            # every namesake in the nation for each chunk
+            births = sorted({b for f, b in by_name if f in part})
             for full, birth, sid in conn.execute(
                 select(names.c.full_name, subjects.c.birth_date, subjects.c.id)
                 .join(subjects, subjects.c.id == names.c.subject_id)
-                .where(names.c.full_name.in_(fulls[i:i + _CHUNK]), live)
+                .where(names.c.full_name.in_(sorted(part)), subjects.c.birth_date.in_(births),
+                       live)
             ):
                 for rid in by_name.get((full, birth), ()):
                     found[rid].append(sid)
@@ -180,73 +146,14 @@ class ProbabilisticLinker:
 
     # ------------------------------------------------------------------ frames
     def _record_frame(self, recs: Sequence[LinkInput]) -> pd.DataFrame:
-        rows = []
-        for r in recs:
-            forms = name_forms(r.name)
-            rows.append({"unique_id": f"r{r.record_id}", "group_id": r.record_id,
-                         "family_name": forms.family_name, "given_name": forms.given_name,
-                         "full_name": forms.full_name, "birth_date": r.birth_date,
-                         "national_id": r.claimed_id, "phone": r.phone,
-                         "occurred_at": r.occurred_at, "phone_from": None, "phone_to": None,
-                         "address": _address(r.address)})
-        return pd.DataFrame(rows, columns=_COLUMNS)
+        return record_frame(recs)
 
     def _subject_frame(self, cands: dict[int, list[int]]) -> pd.DataFrame:
-        conn = self.batch.conn
         sids = sorted({s for ss in cands.values() for s in ss})
-        profile: dict[int, dict[str, Any]] = {}
-        fulls: dict[int, list[str]] = defaultdict(list)
-        phones: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
-        address: dict[int, str] = {}
-        for i in range(0, len(sids), _CHUNK):
-            part = sids[i:i + _CHUNK]
-            for s in conn.execute(select(subjects.c.id, subjects.c.national_id,
-                                         subjects.c.birth_date, subjects.c.name)
-                                  .where(subjects.c.id.in_(part))):
-                profile[s.id] = {"national_id": s.national_id, "birth_date": s.birth_date,
-                                 "name": s.name}
-            for n in conn.execute(select(names.c.subject_id, names.c.name).where(
-                    names.c.subject_id.in_(part))):
-                fulls[n.subject_id].append(n.name)
-            for ph in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
-                                          identifiers.c.valid_from, identifiers.c.valid_to,
-                                          identifiers.c.shared_since)
-                                  .where(identifiers.c.subject_id.in_(part),
-                                         identifiers.c.kind == "phone")
-                                  .order_by(identifiers.c.id)):
-                phones[ph.subject_id].append((ph.value, ph.valid_from, ph.valid_to))
-                if ph.shared_since is not None:
-                    self.shared[(ph.subject_id, ph.value)] = ph.shared_since
-            for a in conn.execute(select(records.c.subject_id, records.c.address)
-                                  .where(records.c.subject_id.in_(part),
-                                         records.c.address.is_not(None))
-                                  .order_by(records.c.occurred_at)):
-                address[a.subject_id] = a.address  # the latest one
-        rows = []
-        for rid, ss in cands.items():
-            for sid in ss:
-                p = profile.get(sid)
-                if p is None:
-                    continue
-                name_list = list(dict.fromkeys(fulls[sid] or [p["name"]]))
-                phone_list: list[tuple[str | None, str | None, str | None]] = (
-                    list(phones[sid]) or [(None, None, None)])
-                k = 0
-                for raw in name_list:
-                    forms = name_forms(raw)
-                    for value, since, until in phone_list:
-                        if k >= _ROWS_PER_SUBJECT:
-                            break
-                        rows.append({"unique_id": f"s{sid}#{rid}#{k}", "group_id": rid,
-                                     "family_name": forms.family_name,
-                                     "given_name": forms.given_name,
-                                     "full_name": forms.full_name,
-                                     "birth_date": p["birth_date"],
-                                     "national_id": p["national_id"], "phone": value,
-                                     "occurred_at": None, "phone_from": since,
-                                     "phone_to": until,
-                                     "address": _address(address.get(sid))})
-                        k += 1
+        versions = subject_rows(self.batch.conn, sids, self.shared)
+        rows = [{**row, "unique_id": f"s{sid}#{rid}#{k}", "group_id": rid}
+                for rid, ss in cands.items() for sid in ss
+                for k, row in enumerate(versions.get(sid, ()))]
         return pd.DataFrame(rows, columns=_COLUMNS)
 
     # ------------------------------------------------------------------ scoring
@@ -261,17 +168,34 @@ class ProbabilisticLinker:
                                          "match_probability"])
         left, right = self._record_frame(todo), self._subject_frame(cands)
         tf = self._tf(left, right)
-        pairs = scorer_for(self.model, tuple(sorted(tf))).score(left, right, tf)
-        if pairs.empty:
-            return pairs.assign(record_id=[], subject_id=[])
-        rec_side = pairs["unique_id_l"].str.startswith("r")
-        rid = pairs["unique_id_l"].where(rec_side, pairs["unique_id_r"])
-        sid = pairs["unique_id_r"].where(rec_side, pairs["unique_id_l"])
-        pairs = pairs.assign(record_id=rid.str[1:].astype("int64"),
-                             subject_id=sid.str[1:].str.split("#").str[0].astype("int64"))
-        pairs = pairs.sort_values(["record_id", "subject_id", "match_weight"],
-                                  ascending=[True, True, False], kind="stable")
-        return pairs.drop_duplicates(["record_id", "subject_id"]).reset_index(drop=True)
+        return by_pair(scorer_for(self.model, tuple(sorted(tf))).score(left, right, tf))
+
+    def prescored(self, recs: Sequence[LinkInput], pairs: pd.DataFrame) -> pd.DataFrame:
+        """Pairs scored beforehand (the batch path, :mod:`socialcredit.identity.backlog`;
+        columns of :func:`socialcredit.identity.model.predict`, subject ids ``s<id>#<k>``)
+        as :meth:`score` gives them: ``recs``' pairs only, rejected subjects dropped, at most
+        ``max_candidates`` per record (the most probable), shared phones looked up."""
+        pairs = by_pair(pairs)
+        wanted = {r.record_id for r in recs}
+        pairs = pairs[pairs["record_id"].isin(wanted)]
+        if self.exclude:
+            banned = {(rid, sid) for rid, sids in self.exclude.items() for sid in sids}
+            keep = [(int(a), int(b)) not in banned
+                    for a, b in zip(pairs["record_id"], pairs["subject_id"], strict=True)]
+            pairs = pairs[keep]
+        pairs = pairs.sort_values(["record_id", "match_probability", "subject_id"],
+                                  ascending=[True, False, True], kind="stable")
+        pairs = pairs.groupby("record_id", sort=False).head(self.spec.max_candidates)
+        sids = sorted({int(s) for s in pairs["subject_id"]})
+        for i in range(0, len(sids), _CHUNK):
+            for ph in self.batch.conn.execute(
+                    select(identifiers.c.subject_id, identifiers.c.value,
+                           identifiers.c.shared_since)
+                    .where(identifiers.c.subject_id.in_(sids[i:i + _CHUNK]),
+                           identifiers.c.kind == "phone",
+                           identifiers.c.shared_since.is_not(None))):
+                self.shared[(ph.subject_id, ph.value)] = ph.shared_since
+        return pairs.reset_index(drop=True)
 
     def _tf(self, left: pd.DataFrame, right: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """Term frequencies of the model's TF columns over the whole registry's names (a
@@ -329,8 +253,10 @@ class ProbabilisticLinker:
         return out
 
     # ------------------------------------------------------------------ decisions
-    def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model") -> LinkOutcome:
-        """Apply the phone rule, then score, decide and write (see the module docstring).
+    def link(self, recs: Sequence[LinkInput], *, decided_by: str = "model",
+             scored: pd.DataFrame | None = None) -> LinkOutcome:
+        """Apply the phone rule, then score (or take ``scored``, see :meth:`prescored`),
+        decide and write (see the module docstring).
 
         Records decided before (``socialcredit link`` re-scores pending and unlinked ones as
         new subjects arrive) keep their row in ``links``, updated only when the outcome
@@ -375,7 +301,8 @@ class ProbabilisticLinker:
             out.touched.add(sid)
             out.linked += 1
         recs = [r for r in recs if r.record_id not in phone_links]
-        pairs = self.score(recs) if recs else pd.DataFrame()
+        pairs = (pd.DataFrame() if not recs else self.score(recs) if scored is None
+                 else self.prescored(recs, scored))
         out.scored_pairs = len(pairs)
         comparisons = comparison_names(self.model)
         by_record: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -451,83 +378,6 @@ class ProbabilisticLinker:
             b.conn.execute(update(records).where(records.c.id == bindparam("rid"))
                            .values(subject_id=bindparam("sid")), moves)
         return out
-
-
-def comparison_names(model: LinkageModel) -> list[str]:
-    """The model's comparisons (``name``, ``birth_date``, ``national_id``, ...)."""
-    return [c["output_column_name"] for c in model.settings["comparisons"]]
-
-
-def tf_columns(model: LinkageModel) -> dict[str, float]:
-    """Columns the model adjusts by term frequency → the u probability of their first
-    adjusted level (the frequency at which the adjustment is nil)."""
-    out: dict[str, float] = {}
-    for c in model.settings["comparisons"]:
-        for lv in c["comparison_levels"]:
-            col = lv.get("tf_adjustment_column")
-            if col and col not in out and lv.get("u_probability"):
-                out[col] = float(lv["u_probability"])
-    return out
-
-
-_FREQ_LOCK = threading.Lock()
-_FREQ: dict[str, tuple[float, int, dict[str, dict[str, int]]]] = {}
-#: Seconds between two checks of the names table's size (a COUNT scans it: not per chunk).
-FREQ_RECHECK_S = 60.0
-
-
-def _frequencies(conn: Any) -> dict[str, dict[str, int]]:
-    """Counts of full, family and given names over the ``names`` table, cached per database
-    and recomputed once the table has grown by a tenth, looked at once a minute at most (one
-    GROUP BY; a registry of 10 M names takes a few seconds, once)."""
-    key = str(conn.engine.url)
-    with _FREQ_LOCK:
-        hit = _FREQ.get(key)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < FREQ_RECHECK_S:
-        return hit[2]
-    size = conn.execute(select(func.count()).select_from(names)).scalar() or 0
-    if hit is not None and size <= hit[1] * 1.1 + 100:
-        with _FREQ_LOCK:
-            _FREQ[key] = (now, hit[1], hit[2])
-        return hit[2]
-    full: dict[str, int] = {}
-    family: dict[str, int] = defaultdict(int)
-    given: dict[str, int] = defaultdict(int)
-    for value, count in conn.execute(select(names.c.full_name, func.count()).where(
-            names.c.full_name.is_not(None)).group_by(names.c.full_name)):
-        if not value:
-            continue
-        full[value] = count
-        fam, _, giv = value.partition(" ")
-        family[fam] += count
-        if giv:
-            given[giv] += count
-    out = {"full_name": full, "family_name": dict(family), "given_name": dict(given)}
-    with _FREQ_LOCK:
-        _FREQ[key] = (now, size, out)
-    return out
-
-
-_COLUMNS = ["unique_id", "group_id", "family_name", "given_name", "full_name", "birth_date",
-            "national_id", "phone", "occurred_at", "phone_from", "phone_to", "address"]
-
-
-def _address(text: str | None) -> str | None:
-    if not text:
-        return None
-    out = " ".join("".join(ch if ch.isalnum() else " " for ch in text.casefold()).split())
-    return out or None
-
-
-def _embedded_birth(claimed: str | None) -> str | None:
-    """The birth date a (possibly typo'd) 18-character CN ID embeds, if it is a real date."""
-    if not claimed or len(claimed) != 18 or not claimed[6:14].isdigit():
-        return None
-    try:
-        return dt.date(int(claimed[6:10]), int(claimed[10:12]), int(claimed[12:14])).isoformat()
-    except ValueError:
-        return None
 
 
 def _corroborated(row: dict[str, Any], comparisons: Iterable[str], *,

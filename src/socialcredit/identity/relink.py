@@ -25,14 +25,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, func, or_, select, update
 
+from socialcredit.identity.frames import _address
 from socialcredit.identity.model import LinkageModel, blocking_warnings, train
 from socialcredit.identity.names import name_forms
-from socialcredit.identity.probabilistic import (
-    LinkInput,
-    LinkOutcome,
-    ProbabilisticLinker,
-    _address,
-)
+from socialcredit.identity.probabilistic import LinkInput, LinkOutcome, ProbabilisticLinker
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -46,7 +42,7 @@ from socialcredit.store.tables import (
     subjects,
 )
 
-__all__ = ["active_model", "link_chunk", "relink_unlinked", "retrain"]
+__all__ = ["active_model", "backlog_ids", "link_chunk", "relink_unlinked", "retrain"]
 
 _CHUNK = 500
 _lock = threading.Lock()
@@ -111,17 +107,23 @@ def _inputs(conn: Connection, ids: list[int]) -> list[LinkInput]:
             for r in rows]
 
 
+def backlog_ids(conn: Connection) -> Any:
+    """Ids (ascending, streamed) of the active records without a subject or still in
+    review: what ``socialcredit link`` links or scores again."""
+    return conn.execute(
+        select(records.c.id).outerjoin(links, links.c.record_id == records.c.id)
+        .where(records.c.status == "active", records.c.superseded_by.is_(None),
+               or_(records.c.subject_id.is_(None), links.c.status == "pending"))
+        .order_by(records.c.id).execution_options(yield_per=50_000)).scalars()
+
+
 def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,
                     chunk: int = 5000) -> dict[str, Any]:
     """Link, or score again, every active record without a subject or still in review, against
     today's subjects (pairs an operator rejected stay rejected; an unchanged outcome writes
     nothing). Returns ``{"linked", "pending", "unlinked", "scored_pairs"}``."""
     with store.read() as conn:
-        todo = list(conn.execute(
-            select(records.c.id).outerjoin(links, links.c.record_id == records.c.id)
-            .where(records.c.status == "active", records.c.superseded_by.is_(None),
-                   or_(records.c.subject_id.is_(None), links.c.status == "pending"))
-            .order_by(records.c.id)).scalars())
+        todo = list(backlog_ids(conn))
     total = LinkOutcome()
     for i in range(0, len(todo), chunk):
         with store.batch(policy.version_hash) as b:
@@ -208,8 +210,11 @@ def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
 
 
 def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int = 42,
-            out_dir: Path | None = None, as_of: dt.date, spark: Any = None) -> dict[str, Any]:
-    """See the module docstring. Returns ``{"model_version", "path", "trained_on":
+            out_dir: Path | None = None, as_of: dt.date, spark: Any = None,
+            batch: Any = None) -> dict[str, Any]:
+    """See the module docstring; ``batch`` (a :class:`~socialcredit.identity.batch.BatchConfig`)
+    links the backlog with :func:`~socialcredit.identity.backlog.relink_backlog` instead.
+    Returns ``{"model_version", "path", "trained_on":
     {"records", "subjects"}, "warnings", "linked", "pending", "unlinked", "scored_pairs"}``.
 
     Raises:
@@ -240,7 +245,13 @@ def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int 
         else:
             b.add(linkage_models, {"version": model.version, "trained_at": b.at, "seq": seq,
                                    "model": model.to_json()})
-    result = relink_unlinked(store, policy, as_of=as_of)
+    if batch is not None:  # a BatchConfig: link the backlog in one set-based pass
+        from socialcredit.identity.backlog import relink_backlog
+
+        result = relink_backlog(store, policy, as_of=as_of, config=batch, spark=spark)
+        warnings = [*warnings, *result.pop("warnings")]
+    else:
+        result = relink_unlinked(store, policy, as_of=as_of)
     return {"model_version": model.version, "path": str(path) if path else None,
             "trained_on": {"records": len(left), "subjects": len(right)},
             "warnings": warnings, **result}
