@@ -48,7 +48,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from stdnum.iso7064 import mod_11_2
@@ -149,8 +149,8 @@ def _write_later(data: NamesakeSet, rows: dict[str, list[dict[str, Any]]], folde
         if not rows.get(spec.name):
             continue
         extra = getattr(spec, "extra", None)
-        if without and extra is not None:
-            spec = replace(spec, extra=tuple(c for c in extra if c not in without))
+        if without and extra is not None:  # a namesake spec: its optional columns
+            spec = replace(cast(Any, spec), extra=tuple(c for c in extra if c not in without))
         path = folder / f"later-{spec.file}"
         write_rows(path, spec, rows[spec.name])
         data.records[spec.name] = [*data.records[spec.name], *rows[spec.name]]
@@ -170,7 +170,7 @@ def without_guess_rule() -> None:
     def apply(policy: Any, state: Any, d: Any) -> Any:
         return rule(policy, swap(state, unconfirmed={}, by_source={}), d)
 
-    evaluate.apply_due_process = apply  # type: ignore[assignment]
+    evaluate.apply_due_process = apply
 
 
 def say(msg: str) -> None:

@@ -70,7 +70,7 @@ def test_verify_names_the_first_broken_event(registry: Registry, tamper: str, br
 
 #: Event 3 of :func:`_fill`, changed in one column each: every column of ``events`` is here
 #: (a test below pins that), so a field the hash left out would go unseen by ``verify``.
-TAMPERS = {
+TAMPERS: dict[str, tuple[dict[str, object], str]] = {
     "seq": ({"seq": 30}, "sequence gap"),
     "at": ({"at": "2020-01-01T00:00:00.000000+00:00"}, "hash does not match"),
     "type": ({"type": "test.other"}, "hash does not match"),
