@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import time
@@ -310,3 +311,41 @@ def test_an_unreadable_database_is_unavailable_not_a_crash(tmp_path: Path) -> No
             store.read() as conn:
         conn.execute(text("SELECT count(*) FROM events"))
     store.dispose()
+
+
+def test_both_decision_paths_refuse_from_since_up_to_the_day_before_until(
+        registry: Registry, tmp_path: Path) -> None:
+    """A flight ban (unruly passenger: one year, air only) beside a later credit listing
+    (serious loan default) on the same person: on the ban's ``until`` day the single and the
+    vectorised paths allow a flight, on the day before and on ``since`` both deny, the day
+    before ``since`` both allow. The credit entry keeps the person's row live in the compact
+    table past the ban, so the batch path must judge each entry's own dates."""
+    nid = make_id(birth="19800808", seq=808)
+    for name, kind, row in (
+            ("carrier", "transport", {"kind": "unruly_passenger", "occurred_at": "2025-08-01",
+                                      "service": "air", "conduct": "smoking_on_board"}),
+            ("bank", "lender", {"kind": "loan_default", "occurred_at": "2026-03-01",
+                                "loan_id": "L1", "amount_minor": 6_000_000, "currency": "CNY",
+                                "days_past_due": 120})):
+        add_furnisher(registry.store, name=name, kind=kind)
+        ingest_file(registry.store, registry.policy,
+                    furnisher_id=furnisher_id(registry.store, name), as_of=TODAY,
+                    path=write_csv(tmp_path / f"{name}.csv", [
+                        {"furnisher_record_id": f"{name}-1", "national_id": nid, **row}]))
+    from sqlalchemy import select
+
+    from socialcredit.store.tables import list_entries
+    with registry.store.read() as conn:
+        entries = {e.list: e for e in conn.execute(select(list_entries)).all()}
+    ban, credit = entries["unruly_passengers"], entries["serious_loan_defaulters"]
+    assert ban.status == credit.status == "active" and credit.until > ban.until
+    since, until = dt.date.fromisoformat(ban.since), dt.date.fromisoformat(ban.until)
+    day = dt.timedelta(days=1)
+    index = registry.gate_index  # built now: both entries in the compact base table
+    assert not index.overlay
+    for today, want in ((since - day, "allow"), (since, "deny"), (until - day, "deny"),
+                        (until, "allow")):
+        service = DecisionService(index, today=today)
+        single = service.decide(service="air", national_id=nid).decision
+        batch = service.decide_batch(service="air", people=[{"national_id": nid}])[0]
+        assert (single, getattr(batch, "decision", batch)) == (want, want), today
