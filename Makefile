@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check serve bench clean
+.PHONY: demo test check serve bench mutations clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/crash_trials.py --rows 5000 --batch-rows 250 --evaluate-chunk 100
 	$(BIN)/python bench/evaluate.py --skip-spark
 	$(BIN)/python bench/clocks.py
+
+# Deliberate faults against the README's guarantees, one at a time in a scratch copy of src/;
+# fails if any survives (bench/mutations.py lists them and the tests that must catch each).
+mutations: $(STAMP)
+	$(BIN)/python bench/mutations.py $(MUTATIONS_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

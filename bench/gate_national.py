@@ -272,7 +272,8 @@ def report(out: dict[str, Any]) -> None:
           + ", ".join(f"{k} {out[k] / mb:,.0f}" for k in (
               "peak_rss_after_build", "peak_rss_before_build", "rss_before_build",
               "rss_after_build", "peak_rss_end"))
-          + f" (target: peak after build <= 2048); table.nbytes {out['table_nbytes'] / mb:,.0f}")
+          + f" (target: peak after build <= 2048); table.nbytes {out['table_nbytes'] / mb:,.0f}"
+          f" ({out['table_nbytes'] / out['listed']:,.0f} bytes per listed person)")
     print(f"{'figure':<14}{'ours':>13}  {'baseline':<9}{'value':>13}{'ours/base':>10}")
     for label, field, mine in (("build/load s", "build_s", out["build_s"]),
                                ("memory MB", "bytes", out["table_nbytes"] / mb),

@@ -1,6 +1,7 @@
 """Benchmark: the namesake stress set through ingest — wrong links, wrong merges, wrong listings.
 
     python bench/namesakes.py [--n 100000] [--seed 7] [--folder DIR] [--json]
+    python bench/namesakes.py --n 100000 --no-guess-rule   # the same run without the rule
 
 Builds :func:`socialcredit.simulate.namesakes.namesake_population` (``n`` people named after
 the 20 most common Chinese names, shared birth years, family phones, twins, ID typos and
@@ -20,7 +21,16 @@ against ``truth.csv``:
   ``pending_review_wrong``) counted apart: such entries never deny at a gate;
 * ``missed_listings``: people with a live dishonesty finding and no ``active`` entry on their
   own subject;
+* ``guessed_rows``: findings and loan defaults added by :func:`add_guessed_rows` whose identity
+  is only a guess (a typo'd or transposed ID that fails its check, or no ID: the household's
+  shared phone and a name). These are what ``wrong_listings`` = 0 guards: the policy's
+  "no sanction on a guess" rule (DESIGN §3.2; ``pending_review`` in ``policy/evaluate.py``)
+  keeps their entries from ``active``; with that rule off the same run lists people wrongly;
 * ``ingest_s`` and ``records_per_s`` (rows sent per second of ``ingest_file``, all files).
+
+``--no-guess-rule`` runs the same set with "no sanction on a guess" switched off in this
+process only (every record counts as confirmed: :func:`socialcredit.policy.evaluate.
+apply_due_process` sees no unconfirmed record), to show what the rule holds back.
 
 Target (issue 3): ``wrong_listings`` = 0.  The counts use only the tables, never linkage
 internals, so they stay valid while linkage changes.
@@ -31,26 +41,136 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import random
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
+from stdnum.iso7064 import mod_11_2
 
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.validate import COMMON_FIELDS
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
-from socialcredit.simulate.namesakes import NamesakeSet, namesake_population
+from socialcredit.simulate.namesakes import NAMESAKE_FURNISHERS, NamesakeSet, namesake_population
+from socialcredit.simulate.records import write_rows
 from socialcredit.store.tables import furnishers, list_entries, records, subjects
 
 #: The date of the run: rows are dated before it and listings evaluated on it.
 AS_OF = dt.date(2026, 6, 30)
 LIST = "dishonest_judgment_debtors"
+#: Share of people named in one finding or loan default whose identity is only a guess
+#: (:func:`add_guessed_rows`), on top of the set's own rows.
+GUESS_SHARE = 0.02
+#: How a guessed row shows its person: ID with one digit changed, or two adjacent digits
+#: swapped (both fail the check; the person has records with their valid ID elsewhere), no ID
+#: (the household's phone and the person's name), or the household's shared phone alone about a
+#: person the registry has never seen (a housemate holds the number).
+GUESSES = ("typo", "transposition", "missing", "shared_phone")
+
+
+def _garbled(rng: random.Random, nid: str, how: str) -> str:
+    """``nid`` with one digit changed or two adjacent ones swapped, failing MOD 11-2."""
+    while True:
+        i = rng.randrange(16)
+        if how == "typo":
+            bad = nid[:i] + rng.choice([d for d in "0123456789" if d != nid[i]]) + nid[i + 1:]
+        else:
+            bad = nid[:i] + nid[i + 1] + nid[i] + nid[i + 2:]
+        if not mod_11_2.is_valid(bad):
+            return bad
+
+
+def guessed_rows(data: NamesakeSet, *, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Court findings and loan defaults, alternately, whose identity is only a guess, about
+    people with no finding: :data:`GUESS_SHARE` of the set, the kinds of :data:`GUESSES` in
+    turn. Returns furnisher name → rows (a later delivery: sent after the set's own files, so
+    the people the other rows identify are known by then); their truth and their kind of
+    guess (as the fault) are added to ``data.truth`` and ``data.faults``. ``typo`` /
+    ``transposition`` / ``missing`` rows are about people the set's other rows identify by a
+    valid ID; ``shared_phone`` rows about a person whose housemate is so identified."""
+    rng = random.Random(seed * 7919 + 17)
+    truth_of = {(f, str(r["furnisher_record_id"])): r.get("national_id")
+                for f, rows in data.records.items() for r in rows}
+    known = {nid for key, nid in data.truth.items() if truth_of.get(key) == nid}
+    free = [p for p in data.people if p.national_id not in data.must_list]
+    seen = [p for p in free if p.national_id in known]
+    unseen = [p for p in free if p.national_id not in known and any(
+        data.people[m].national_id in known
+        for m in data.households[data.household_of[p.index]].members)]
+    rng.shuffle(seen)
+    rng.shuffle(unseen)
+    want = max(len(GUESSES), round(len(data.people) * GUESS_SHARE))
+    court: list[dict[str, Any]] = []
+    banks: list[dict[str, Any]] = []
+    for k in range(want):
+        how = GUESSES[k % len(GUESSES)]
+        pool = unseen if how == "shared_phone" else seen
+        if not pool:
+            continue
+        person = pool.pop()
+        house = data.households[data.household_of[person.index]]
+        day = AS_OF - dt.timedelta(days=rng.randint(30, 600))
+        row: dict[str, Any] = {"occurred_at": day.isoformat(), "phone": house.phone_on(day)}
+        if how != "shared_phone":
+            row.update({"name": person.name, "birth_date": person.birth_date.isoformat(),
+                        "address": house.address})
+        if how in ("typo", "transposition"):
+            row["national_id"] = _garbled(rng, person.national_id, how)
+        if (k // len(GUESSES)) % 2 == 0:  # each kind of guess to both furnishers
+            furnisher, frid = "court-beijing-no1", f"BJ1-G{k + 1:07d}"
+            row.update({"kind": "dishonesty_finding", "ground": 1,
+                        "case_number": f"({day.year})京01执G{k + 1}号",
+                        "amount_minor": rng.randint(5_000, 500_000) * 100, "currency": "CNY"})
+            court.append({"furnisher_record_id": frid, **row})
+        else:
+            furnisher, frid = "bank-icbc", f"ICBC-G{k + 1:07d}"
+            row.update({"kind": "loan_default", "loan_id": frid,
+                        "amount_minor": rng.randint(50_000, 2_000_000) * 100,
+                        "currency": "CNY", "days_past_due": rng.randint(90, 400)})
+            banks.append({"furnisher_record_id": frid, **row})
+        data.truth[(furnisher, frid)] = person.national_id
+        data.faults[(furnisher, frid)] = how
+    return {"court-beijing-no1": court, "bank-icbc": banks}
+
+
+def _write_later(data: NamesakeSet, rows: dict[str, list[dict[str, Any]]], folder: Path,
+                 without: tuple[str, ...]) -> list[tuple[str, str, Path]]:
+    """Write each furnisher's later delivery beside its first file (same columns) and count
+    its rows among ``data.records`` from here on."""
+    out = []
+    for spec in NAMESAKE_FURNISHERS:
+        if not rows.get(spec.name):
+            continue
+        extra = getattr(spec, "extra", None)
+        if without and extra is not None:  # a namesake spec: its optional columns
+            spec = replace(cast(Any, spec), extra=tuple(c for c in extra if c not in without))
+        path = folder / f"later-{spec.file}"
+        write_rows(path, spec, rows[spec.name])
+        data.records[spec.name] = [*data.records[spec.name], *rows[spec.name]]
+        out.append((spec.name, spec.kind, path))
+    return out
+
+
+def without_guess_rule() -> None:
+    """Switch off "no sanction on a guess" in this process (``--no-guess-rule``): evaluation
+    sees every record as linked by its own ID or confirmed. For the counterfactual only."""
+    from dataclasses import replace as swap
+
+    from socialcredit.policy import evaluate
+
+    rule = evaluate.apply_due_process
+
+    def apply(policy: Any, state: Any, d: Any) -> Any:
+        return rule(policy, swap(state, unconfirmed={}, by_source={}), d)
+
+    evaluate.apply_due_process = apply
 
 
 def say(msg: str) -> None:
@@ -76,10 +196,12 @@ def run(n: int, *, seed: int = 7, folder: Path | None = None) -> dict[str, Any]:
 def _run(n: int, seed: int, folder: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     data = namesake_population(n, seed=seed, as_of=AS_OF)
+    later = guessed_rows(data, seed=seed)
     build_s = time.perf_counter() - t0
     # a registry that does not accept ``address`` yet would quarantine every row carrying it
     without = () if "address" in COMMON_FIELDS else ("address",)
     files = data.write(folder / "files", without=without)
+    files += _write_later(data, later, folder / "files", without)
     db = folder / "registry.db"
     if db.exists():
         db.unlink()
@@ -87,8 +209,11 @@ def _run(n: int, seed: int, folder: Path) -> dict[str, Any]:
     try:
         reg.ensure_schema()
         ingest_s = 0.0
+        added: set[str] = set()
         for name, kind, path in files:
-            add_furnisher(reg.store, name=name, kind=kind)
+            if name not in added:  # a later delivery comes from a furnisher added already
+                add_furnisher(reg.store, name=name, kind=kind)
+                added.add(name)
             fid = furnisher_id(reg.store, name)
             t0 = time.perf_counter()
             ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=AS_OF,
@@ -98,7 +223,9 @@ def _run(n: int, seed: int, folder: Path) -> dict[str, Any]:
     finally:
         reg.close()
     sent = sum(len(rows) for rows in data.records.values())
-    return {"n": n, "seed": seed, "address_sent": not without, **result,
+    guessed = sum(map(len, later.values()))
+    return {"n": n, "seed": seed, "address_sent": not without, "guessed_rows": guessed,
+            **result,
             "build_s": round(build_s, 1), "ingest_s": round(ingest_s, 1),
             "records_per_s": round(sent / ingest_s) if ingest_s else 0}
 
@@ -215,17 +342,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folder", type=Path, default=None,
                    help="Keep the files and registry.db here (default: a temporary folder).")
     p.add_argument("--json", action="store_true", help="Print one JSON object.")
+    p.add_argument("--no-guess-rule", action="store_true",
+                   help="Counterfactual: switch off 'no sanction on a guess' (pending_review).")
     args = p.parse_args(argv)
+    if args.no_guess_rule:
+        without_guess_rule()
+        say("'no sanction on a guess' switched OFF for this run (counterfactual)")
     say(f"namesake set of {args.n:,} people (seed {args.seed}), ingest into SQLite")
-    r = run(args.n, seed=args.seed, folder=args.folder)
+    r = {**run(args.n, seed=args.seed, folder=args.folder), "guess_rule_off": args.no_guess_rule}
     if args.json:
         print(json.dumps(r, indent=2))
         return 0 if r["wrong_listings"] + r["other_lists_wrong"] == 0 else 1
     lines = [
         f"Namesake stress set: {r['n']:,} people, seed {r['seed']}; built in {r['build_s']} s, "
         f"ingested in {r['ingest_s']} s ({r['records_per_s']:,} rows/s)",
-        f"  rows sent {r['rows_sent']:,} (address column "
-        f"{'sent' if r['address_sent'] else 'left out: not accepted'}); landed "
+        f"  rows sent {r['rows_sent']:,}, of them {r['guessed_rows']:,} whose identity is only "
+        "a guess (typo'd or transposed ID, no ID, a shared phone alone)"
+        + (" — 'no sanction on a guess' OFF (counterfactual)" if r.get("guess_rule_off")
+           else ""),
+        f"  address column "
+        f"{'sent' if r['address_sent'] else 'left out: not accepted'}; landed "
         f"{r['records_landed']:,}; subjects {r['subjects']:,}",
         f"  records linked right {r['linked_right']:,}; wrong {r['wrong_links']:,}; unlinked "
         f"{r['unlinked']:,} (true person unknown: right); missed {r['missed']:,}; on a subject "

@@ -451,3 +451,14 @@ def test_a_policy_with_scores_and_no_lists_runs_on_every_engine(
         ("personal_credit", 980, ("T01",))]
     full = _run(recs, dt.date(2026, 3, 1), tmp_path, engine)
     assert [s.value for s in full.scores] == [980]
+
+
+def test_a_full_performance_on_the_findings_own_day_removes_it(tmp_path: Path,
+                                                               engine: str) -> None:
+    """A court that records the finding and the full performance on one day: the entry is
+    removed that day on every engine (the compiled plan once compared the days strictly)."""
+    paid = _rec(2, "judgment_performance", "2025-01-10", 1, "court-a", case_number="K1",
+                amount_minor=100_000, currency="CNY", full=True)
+    (e,) = _run([_finding(1, "2025-01-10"), paid], dt.date(2025, 6, 1), tmp_path,
+                engine).entries
+    assert (e.status, e.end_reason, e.end_record_id) == ("removed", "performed", 2)

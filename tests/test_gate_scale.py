@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import time
@@ -11,19 +12,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
 from servers import TcpProxy, running
-from socialcredit.access import add_furnisher, add_gate, add_operator, authenticate, furnisher_id
+from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.errors import InputError, SocialCreditError
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.gate.decide import MAX_BATCH
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
-from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
+from socialcredit.settings import Settings
 
 LISTED = [make_id(birth=f"19{60 + i:02d}0101", seq=100 + i) for i in range(30)]
 
@@ -149,59 +149,124 @@ def test_batch_route_metrics_and_staleness_header(registry: Registry, tmp_path: 
         assert "socialcredit_ledger_lag_events" in text
 
 
-def _policy_with_limit(tmp_path: Path, seconds: int) -> Path:
-    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
-    data["gate"] = {"staleness_limit_seconds": {"default": 300, "air": seconds}}
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+class FrozenClock:
+    """Stands in for the ``time`` module of ``socialcredit.gate.index``: the index reads the
+    wall clock only through ``time.time()``, so a test sets the hour instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
+def _ask(c: httpx.Client, h: dict[str, str], service: str) -> httpx.Response:
+    return c.post("/v1/decisions", json={"service": service, "national_id": LISTED[0]},
+                  headers=h)
+
+
+def _answers(r: httpx.Response, stale_s: int) -> None:
+    """A gate past no limit: still the last good index's deny, and says how stale it is."""
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] == "deny"  # never a silent allow
+    assert int(r.headers["X-Gate-Staleness-Ms"]) == stale_s * 1000
+
+
+def _refuses_for_the_limit(r: httpx.Response, stale_s: int, limit_s: int) -> None:
+    assert r.status_code == 503, r.text
+    err = r.json()["error"]
+    assert err["code"] == "unavailable"
+    assert err["details"] == {"staleness_seconds": stale_s, "limit_seconds": limit_s}
+
+
+def _walk_the_limits(c: httpx.Client, h: dict[str, str], clock: FrozenClock,
+                     t0: float, policy: Any) -> None:
+    """From the last good refresh at ``t0``: each service answers up to its own limit read
+    from the policy (a second before it: 200), and refuses a second past it, for the limit."""
+    air, hotel = policy.gate.limit_for("air"), policy.gate.limit_for("hotel_star")
+    assert (air, hotel) == (60, 300)  # the README's figures, from policies/default.yaml
+    clock.now = t0
+    _answers(_ask(c, h, "air"), 0)
+    clock.now = t0 + air - 1
+    _answers(_ask(c, h, "air"), air - 1)
+    clock.now = t0 + air + 1
+    _refuses_for_the_limit(_ask(c, h, "air"), air + 1, air)
+    _answers(_ask(c, h, "hotel_star"), air + 1)
+    clock.now = t0 + hotel - 1
+    _answers(_ask(c, h, "hotel_star"), hotel - 1)
+    clock.now = t0 + hotel + 1
+    _refuses_for_the_limit(_ask(c, h, "hotel_star"), hotel + 1, hotel)
+    _refuses_for_the_limit(_ask(c, h, "air"), hotel + 1, air)
+
+
+def test_gate_answers_up_to_each_services_limit_then_refuses(
+        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staleness limits of the default policy, walked on a frozen clock with a follower
+    that does not run (nothing refreshes the index after its build)."""
+    import socialcredit.gate.index as index_module
+
+    clock = FrozenClock()
+    monkeypatch.setattr(index_module, "time", clock)
+    _list_people(registry, tmp_path, LISTED[:3])
+    gate_key = add_gate(registry.store, registry.policy, name="air",
+                        services=["air", "hotel_star"])
+    registry.settings.gate_refresh_ms = 3_600_000
+    t0 = registry.gate_index.last_ok
+    with running(registry) as base, httpx.Client(base_url=base, timeout=10) as c:
+        _walk_the_limits(c, {"Authorization": f"Bearer {gate_key}"}, clock, t0, registry.policy)
+
+
+def _reachable(reg: Registry) -> bool:
+    from sqlalchemy import text
+
+    try:
+        with reg.store.read() as conn:
+            conn.execute(text("SELECT 1"))
+    except SocialCreditError:
+        return False
+    return True
 
 
 @pytest.mark.postgres
-def test_gate_survives_a_lost_database_then_refuses_past_the_limit(tmp_path: Path) -> None:
+def test_gate_survives_a_lost_database_then_refuses_past_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database is cut under a running gate: it keeps answering from its last good index
+    up to the policy's per-service limit (60 s air, 300 s hotel), then 503 for that limit.
+    Time is a frozen clock moved by the test, so no limit is waited for."""
+    import socialcredit.gate.index as index_module
+
     base_url = os.environ.get(PG_ENV)
     if not base_url:
         pytest.skip(f"needs {PG_ENV}: the database connection is cut through a TCP proxy")
+    clock = FrozenClock()
+    monkeypatch.setattr(index_module, "time", clock)
     for url in _pg_schema_url(base_url):
         parts = urlsplit(url)
         proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
         netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
         proxied = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-        settings = Settings(database_url=proxied, policy_path=_policy_with_limit(tmp_path, 2),
-                            gate_refresh_ms=100)
-        reg = Registry(settings, today=TODAY)
+        reg = Registry(Settings(database_url=proxied, gate_refresh_ms=100), today=TODAY)
         reg.ensure_schema()
         _list_people(reg, tmp_path, LISTED[:3])
         gate_key = add_gate(reg.store, reg.policy, name="air", services=["air", "hotel_star"])
-        add_operator(reg.store, name="ops")
         assert authenticate(reg.store, gate_key).name == "air"
+        index = reg.gate_index
         try:
             with running(reg) as base, httpx.Client(base_url=base, timeout=10) as c:
                 h = {"Authorization": f"Bearer {gate_key}"}
-                ask = {"service": "air", "national_id": LISTED[0]}
-                assert c.post("/v1/decisions", json=ask, headers=h).json()["decision"] == "deny"
+                _answers(_ask(c, h, "air"), 0)  # the key is checked while the database is up
                 proxy.cut()
-                time.sleep(0.5)
-                # the key check needs the database too; an authenticated gate keeps working
-                r = c.post("/v1/decisions", json=ask, headers=h)
-                assert r.status_code in (200, 503), r.text
-                deadline = time.monotonic() + 10
-                while r.status_code == 200 and time.monotonic() < deadline:
-                    assert r.json()["decision"] == "deny"  # never a silent allow
-                    time.sleep(0.3)
-                    r = c.post("/v1/decisions", json=ask, headers=h)
-                assert r.status_code == 503
-                err = r.json()["error"]
-                assert err["code"] == "unavailable"
-                assert err["details"].get("limit_seconds") == 2 \
-                    or err["details"].get("reason") == "unreachable"
-                hotel = c.post("/v1/decisions", json={**ask, "service": "hotel_star"}, headers=h)
-                assert hotel.status_code in (200, 503)
-                if hotel.status_code == 200:  # 300 s limit: still answering, and says how stale
-                    assert hotel.json()["decision"] == "deny"
-                    assert int(hotel.headers["X-Gate-Staleness-Ms"]) >= 2000
+                deadline = time.monotonic() + 30
+                while _reachable(reg):  # from here on no read reaches the database
+                    assert time.monotonic() < deadline, "the proxy did not cut the database"
+                    time.sleep(0.05)
+                with index._writer:  # a refresh that read before the cut has finished
+                    pass
+                # every refresh since the build ran at the frozen hour: the last good one too
+                assert index.last_ok == clock.now
+                _walk_the_limits(c, h, clock, clock.now, reg.policy)
                 metrics = c.get("/metrics").text
-                assert "socialcredit_gate_staleness_seconds" in metrics
+                assert "socialcredit_gate_staleness_seconds 301.0" in metrics
         finally:
             proxy.close()
             reg.close()
@@ -246,3 +311,41 @@ def test_an_unreadable_database_is_unavailable_not_a_crash(tmp_path: Path) -> No
             store.read() as conn:
         conn.execute(text("SELECT count(*) FROM events"))
     store.dispose()
+
+
+def test_both_decision_paths_refuse_from_since_up_to_the_day_before_until(
+        registry: Registry, tmp_path: Path) -> None:
+    """A flight ban (unruly passenger: one year, air only) beside a later credit listing
+    (serious loan default) on the same person: on the ban's ``until`` day the single and the
+    vectorised paths allow a flight, on the day before and on ``since`` both deny, the day
+    before ``since`` both allow. The credit entry keeps the person's row live in the compact
+    table past the ban, so the batch path must judge each entry's own dates."""
+    nid = make_id(birth="19800808", seq=808)
+    for name, kind, row in (
+            ("carrier", "transport", {"kind": "unruly_passenger", "occurred_at": "2025-08-01",
+                                      "service": "air", "conduct": "smoking_on_board"}),
+            ("bank", "lender", {"kind": "loan_default", "occurred_at": "2026-03-01",
+                                "loan_id": "L1", "amount_minor": 6_000_000, "currency": "CNY",
+                                "days_past_due": 120})):
+        add_furnisher(registry.store, name=name, kind=kind)
+        ingest_file(registry.store, registry.policy,
+                    furnisher_id=furnisher_id(registry.store, name), as_of=TODAY,
+                    path=write_csv(tmp_path / f"{name}.csv", [
+                        {"furnisher_record_id": f"{name}-1", "national_id": nid, **row}]))
+    from sqlalchemy import select
+
+    from socialcredit.store.tables import list_entries
+    with registry.store.read() as conn:
+        entries = {e.list: e for e in conn.execute(select(list_entries)).all()}
+    ban, credit = entries["unruly_passengers"], entries["serious_loan_defaulters"]
+    assert ban.status == credit.status == "active" and credit.until > ban.until
+    since, until = dt.date.fromisoformat(ban.since), dt.date.fromisoformat(ban.until)
+    day = dt.timedelta(days=1)
+    index = registry.gate_index  # built now: both entries in the compact base table
+    assert not index.overlay
+    for today, want in ((since - day, "allow"), (since, "deny"), (until - day, "deny"),
+                        (until, "allow")):
+        service = DecisionService(index, today=today)
+        single = service.decide(service="air", national_id=nid).decision
+        batch = service.decide_batch(service="air", people=[{"national_id": nid}])[0]
+        assert (single, getattr(batch, "decision", batch)) == (want, want), today

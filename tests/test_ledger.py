@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import delete, select, update
 
@@ -64,3 +66,81 @@ def test_verify_names_the_first_broken_event(registry: Registry, tamper: str, br
     with pytest.raises(LedgerBroken) as err:
         result.raise_if_broken()
     assert err.value.details["seq"] == broken
+
+
+#: Event 3 of :func:`_fill`, changed in one column each: every column of ``events`` is here
+#: (a test below pins that), so a field the hash left out would go unseen by ``verify``.
+TAMPERS: dict[str, tuple[dict[str, object], str]] = {
+    "seq": ({"seq": 30}, "sequence gap"),
+    "at": ({"at": "2020-01-01T00:00:00.000000+00:00"}, "hash does not match"),
+    "type": ({"type": "test.other"}, "hash does not match"),
+    "subject_id": ({"subject_id": 99}, "hash does not match"),  # re-attributed to another person
+    "policy_version": ({"policy_version": "forged"}, "hash does not match"),
+    "payload": ({"payload": '{"i":42,"text":"中文"}'}, "hash does not match"),
+    "prev_hash": ({"prev_hash": "0" * 64}, "prev_hash does not match"),
+    "hash": ({"hash": "f" * 64}, "hash does not match"),
+}
+
+
+def test_every_column_of_an_event_has_a_tamper_case() -> None:
+    assert set(TAMPERS) == {c.name for c in events.columns}
+
+
+@pytest.mark.parametrize("column", sorted(TAMPERS))
+def test_changing_any_one_column_of_an_event_breaks_the_chain_there(registry: Registry,
+                                                                    column: str) -> None:
+    _fill(registry)
+    values, reason = TAMPERS[column]
+    with registry.store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.seq == 3).values(**values))
+    result = registry.store.verify()
+    assert not result.ok and result.broken_seq == 3, (column, result)
+    assert reason in (result.reason or "")
+
+
+def test_an_event_without_subject_is_not_one_of_subject_zero(registry: Registry) -> None:
+    """Re-attributing a subject-less event (the first of :func:`_fill`) is seen too."""
+    _fill(registry)
+    with registry.store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.seq == 1).values(subject_id=0))
+    assert registry.store.verify().broken_seq == 1
+
+
+EVENT = {"prev_hash": "ab" * 32, "seq": 7, "at": "2026-01-05T10:00:00.000000+00:00",
+         "type_": "record.added", "subject_id": 12, "policy_version": "v1",
+         "payload": '{"amount_minor":1}'}
+
+
+@pytest.mark.parametrize(("field", "other"), [
+    ("prev_hash", "cd" * 32), ("seq", 8), ("at", "2026-01-05T10:00:00.000001+00:00"),
+    ("type_", "record.removed"), ("subject_id", 13), ("subject_id", None),
+    ("policy_version", "v2"), ("policy_version", None), ("payload", '{"amount_minor":2}'),
+])
+def test_the_hash_covers_every_field(field: str, other: object) -> None:
+    """A pure check of the formula: changing any one input changes the hash (the chain checks
+    above could also catch some of these through seq gaps or prev_hash links)."""
+    assert event_hash(**{**EVENT, field: other}) != event_hash(**EVENT)  # type: ignore[arg-type]
+
+
+def test_migration_0003_keeps_a_frozen_copy_equal_to_the_live_formula() -> None:
+    """0003 re-hashed existing chains with its own copy of the formula (a migration must not
+    change when the live code does). The copy must give the live hash; if the live formula is
+    changed on purpose, that takes a new migration that re-hashes the chain, not an edit of
+    0003."""
+    import importlib.util
+
+    from socialcredit.store.ledger import payload_digest
+
+    path = (Path(__file__).resolve().parents[1] / "src/socialcredit/store/migrations/versions"
+            / "0003_due_process.py")
+    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for change in ({}, {"subject_id": None, "policy_version": None}, {"seq": 1, "type_": "x"},
+                   {"payload": '{"_tombstone":"' + "e" * 64 + '","reason":"r","on":"d"}'}):
+        ev = {**EVENT, **change}
+        frozen = module._hash(ev["prev_hash"], ev["seq"], ev["at"], ev["type_"],
+                              ev["subject_id"], ev["policy_version"],
+                              payload_digest(str(ev["payload"])))
+        assert frozen == event_hash(**ev), change  # type: ignore[arg-type]

@@ -181,6 +181,31 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     # the issue's target: namesakes, twins, family phones and recycled numbers list no one
     # wrongly, and every person with a finding is listed
     assert result["wrong_listings"] == result["other_lists_wrong"] == 0
+    # ... and it can fail for the reason it is quoted: findings whose identity is only a guess
+    # reach the wrong person, and only "no sanction on a guess" (pending_review) keeps them
+    # from being listed (with it off, this run lists 3 people wrongly)
+    assert result["guessed_rows"] == round(2000 * _bench().GUESS_SHARE)
+    assert result["pending_review_wrong"] >= 1
+    assert result["by_case"]["id_shared_phone"]["wrong_links"] >= 1
     assert result["missed_listings"] == 0
     assert result["ingest_s"] > 0 and result["records_per_s"] > 0
     assert (tmp_path / "registry.db").is_file()
+
+
+def test_guessed_rows_carry_no_valid_id() -> None:
+    """The bench's later delivery: every row's identity is only a guess, of every kind."""
+    bench = _bench()
+    data = namesake_population(1000, seed=11, as_of=AS_OF)  # its own: guessed_rows adds truth
+    later = bench.guessed_rows(data, seed=11)
+    kinds = Counter[str]()
+    for furnisher, rows in later.items():
+        for row in rows:
+            key = (furnisher, str(row["furnisher_record_id"]))
+            kinds[data.faults[key]] += 1
+            assert data.truth[key] not in data.must_list
+            sent = row.get("national_id")
+            assert sent is None or not ric.is_valid(str(sent)), row
+            assert ("name" in row) == (data.faults[key] != "shared_phone")
+    assert set(kinds) == set(bench.GUESSES) and min(kinds.values()) >= 5
+    assert {r["kind"] for rows in later.values() for r in rows} == {
+        "dishonesty_finding", "loan_default"}

@@ -262,11 +262,11 @@ def check_store(store: Store, names: list[str], clean: dict[str, Any]) -> None:
 
 
 def check_answers(results: list[list[dict[str, Any]]], owners: list[int],
-                  names: list[str]) -> int:
+                  names: list[str]) -> Counter[int]:
     """Every client batch ended in a 200 with nothing rejected; each record was reported
     accepted at most once (exactly once for a furnisher none of whose batches was retried).
-    Returns the number of polite refusals the clients met."""
-    refusals = 0
+    Returns the polite refusals the clients met, counted by HTTP status."""
+    refusals: Counter[int] = Counter()
     accepted: Counter[int] = Counter()
     retried: set[int] = set()
     for owner, batches in zip(owners, results, strict=True):
@@ -279,7 +279,7 @@ def check_answers(results: list[list[dict[str, Any]]], owners: list[int],
                 assert "retry" in r["message"] and int(r["retry_after"]) >= 1
             if b["refusals"]:
                 retried.add(owner)
-            refusals += len(b["refusals"])
+            refusals.update(r["status"] for r in b["refusals"])
     for f in range(len(names)):  # a retried request may have landed before its refusal
         if f in retried:
             assert accepted[f] <= SHARED + OWN
@@ -313,7 +313,7 @@ def check_gates(bases: list[str], key: str, store_url: str) -> None:
 
 
 def concurrent_trial(url: str, folder: Path, *, processes: int, furnisher_count: int,
-                     servers: int) -> int:
+                     servers: int) -> Counter[int]:
     """Furnisher processes (``processes`` of them over ``furnisher_count`` furnishers, so the
     first furnishers have two processes each) against ``servers`` server processes."""
     names = [f"court-{f}" for f in range(furnisher_count)]
@@ -350,15 +350,20 @@ def test_eight_furnishers_two_servers_postgres(tmp_path: Path) -> None:
         refusals = concurrent_trial(url, tmp_path, processes=8, furnisher_count=6, servers=2)
     # writers wait for the lock; a refusal would mean two transactions wrote the same row
     # (a dedupe or link check made before the lock) and a constraint stopped the second
-    assert refusals == 0
+    assert not refusals, refusals
 
 
 def test_four_furnishers_two_servers_sqlite(tmp_path: Path) -> None:
     """4 furnisher processes (3 furnishers) through 2 server processes on one SQLite file
-    with a short busy timeout: writers that give up get a polite 503 with Retry-After, retry,
-    and the registry ends up exactly as a sequential ingest leaves it."""
+    with a short busy timeout: writers that give up get a polite 503 with Retry-After (checked
+    for each in :func:`check_answers`), retry, and the registry ends up exactly as a
+    sequential ingest leaves it. How many give up depends on timing, so the count is not
+    asserted (``test_sqlite_busy_is_a_polite_503_and_the_retry_lands`` forces one); what is:
+    no refusal is anything but that 503 — a 409 would mean a constraint stopped a second
+    writer, as on PostgreSQL."""
     url = f"sqlite:///{tmp_path / 'registry.db'}?timeout={SQLITE_TIMEOUT_S}"
-    concurrent_trial(url, tmp_path, processes=4, furnisher_count=3, servers=2)
+    refusals = concurrent_trial(url, tmp_path, processes=4, furnisher_count=3, servers=2)
+    assert set(refusals) <= {503}, refusals
 
 
 @contextmanager

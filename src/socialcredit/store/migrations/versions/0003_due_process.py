@@ -27,6 +27,9 @@ branch_labels = None
 depends_on = None
 
 
+# A frozen copy of ``socialcredit.store.ledger.event_hash`` (with ``part`` = the payload's
+# digest; the 0002 formula hashed the payload itself): a migration must keep doing what it did
+# when the live code changes. tests/test_ledger.py checks that it still equals the live one.
 def _hash(prev: str, seq: int, at: str, type_: str, subject_id, policy_version, part: str) -> str:
     text = "|".join((prev, str(seq), at, type_, "" if subject_id is None else str(subject_id),
                      policy_version or "", part))

@@ -1,0 +1,177 @@
+"""Deliberate faults against the README's guarantees: each must be caught by its tests.
+
+Usage::
+
+    python bench/mutations.py            # every fault; exit 1 if any survives
+    python bench/mutations.py --list     # the faults, their files and tests
+    python bench/mutations.py -k hash    # only faults whose name contains "hash"
+
+For each fault of :data:`FAULTS`, one at a time: ``src/`` is copied to a scratch folder, one
+exact text replacement is made in the copy (the replaced text must occur exactly once, so a
+fault whose code has moved is reported as ``stale``, not as caught), and the tests meant to
+catch it run with the copy first on ``PYTHONPATH``. Pytest exiting 1 (a test failed) means
+caught; 0 (all passed) means the fault survived; anything else (collection error, timeout) is
+reported as such and counts as not caught. The working tree is never modified.
+
+Prints one table: fault, tests run, outcome, seconds. Faults marked ``postgres`` run only when
+``SOCIALCREDIT_TEST_DATABASE_URL`` is set (they say ``skipped`` otherwise and do not fail the
+run). Each pytest run is bounded by ``--timeout`` seconds (default 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ENV = "SOCIALCREDIT_TEST_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One deliberate fault: in ``path`` (under ``src/socialcredit``) ``old`` becomes ``new``;
+    ``tests`` are pytest node ids or ``file -k expr`` arguments that must catch it."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    postgres: bool = False
+
+
+#: The test of both decision paths on an entry's since and until days.
+BOUNDS = ("tests/test_gate_scale.py::"
+          "test_both_decision_paths_refuse_from_since_up_to_the_day_before_until")
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("gate refuses after 0.4 s of staleness (policy limit ignored)",
+          "api/routes.py", "    if stale > limit:\n", "    if stale > 0.4:\n",
+          ("tests/test_gate_scale.py", "-k", "limit")),
+    Fault("gate never refuses a stale index",
+          "api/routes.py", "    if stale > limit:\n", "    if False:\n",
+          ("tests/test_gate_scale.py", "-k", "limit")),
+    Fault("gate applies the default limit to every service",
+          "policy/model.py", "        return self.staleness_limit_seconds.get(\n"
+          "            service, self.staleness_limit_seconds.get(\"default\", 300))",
+          "        return self.staleness_limit_seconds.get(\"default\", 300)",
+          ("tests/test_gate_scale.py", "-k", "limit")),
+    Fault("event hash leaves out type and subject_id",
+          "store/ledger.py",
+          '(prev_hash, str(seq), at, type_, "" if subject_id is None else str(subject_id),',
+          "(prev_hash, str(seq), at,", ("tests/test_ledger.py",)),
+    Fault("event hash leaves out seq",
+          "store/ledger.py", "(prev_hash, str(seq), at, type_,", "(prev_hash, at, type_,",
+          ("tests/test_ledger.py",)),
+    Fault("event hash leaves out the policy version",
+          "store/ledger.py", '         policy_version or "", payload_digest(payload))',
+          "         payload_digest(payload))", ("tests/test_ledger.py",)),
+    Fault("event hash leaves out at",
+          "store/ledger.py", "(prev_hash, str(seq), at, type_,", "(prev_hash, str(seq), type_,",
+          ("tests/test_ledger.py",)),
+    Fault("no sanction on a guess: pending_review overlay off",
+          "policy/evaluate.py",
+          "        if resting:\n            d = replace(d, status=\"pending_review\")",
+          "        if False:\n            d = replace(d, status=\"pending_review\")",
+          ("tests/test_namesakes.py", "-k", "bench_runs")),
+    Fault("gate (single path) still refuses on an entry's until day",
+          "gate/decide.py", "        if r.until is not None and r.until <= day:",
+          "        if r.until is not None and r.until < day:",
+          (BOUNDS, "tests/test_policy_and_gate.py")),
+    Fault("gate (single path) does not refuse on an entry's since day",
+          "gate/decide.py", "        if r.since > day:", "        if r.since >= day:",
+          (BOUNDS, "tests/test_policy_and_gate.py")),
+    Fault("gate (batch path) still refuses on an entry's until day",
+          "gate/compact.py", "(self.entry_until[idx] > day)", "(self.entry_until[idx] >= day)",
+          (BOUNDS, "tests/test_policy_and_gate.py")),
+    Fault("gate (batch path) does not refuse on an entry's since day",
+          "gate/compact.py", "(self.entry_since[idx] <= day)", "(self.entry_since[idx] < day)",
+          (BOUNDS, "tests/test_policy_and_gate.py")),
+    Fault("a bad row is not written to quarantine",
+          "ingest/pipeline.py", "            self.b.add(quarantine, {",
+          "            (lambda *_: None)(quarantine, {", ("tests/test_ingest.py",)),
+    Fault("a chunk's linking runs in a second transaction",
+          "ingest/pipeline.py", "            b.flush()\n            linked = link_chunk(",
+          "        with store.batch(policy.version_hash) as b:\n            linked = link_chunk(",
+          ("tests/faults/test_crash.py",)),
+    Fault("a killed attempt counts as completed (completed-attempt check reverted)",
+          "ingest/pipeline.py", "        if (completed if rows_seen else attempted) and not",
+          "        if attempted and not",
+          ("tests/faults/test_crash.py", "-k", "killed_after_its_last_chunk")),
+    Fault("a removal on the finding's own day is ignored (compile.py)",
+          "policy/compile.py", "                     m.m_day >= first.f_day]",
+          "                     m.m_day > first.f_day]",
+          ("tests/test_engines.py", "-k", "own_day or removal")),
+    Fault("a name alone denies",
+          "gate/decide.py", '            outcome = "review" if hits else "allow"',
+          '            outcome = "deny" if hits else "allow"', ("tests/test_name_only.py",)),
+)
+
+
+def _run(fault: Fault, timeout_s: float) -> str:
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+        target = src / "socialcredit" / fault.path
+        text = target.read_text(encoding="utf-8")
+        if text.count(fault.old) != 1:
+            return f"stale ({text.count(fault.old)} matches)"
+        target.write_text(text.replace(fault.old, fault.new), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{ROOT / 'tests'}",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        probe = "import socialcredit; print(socialcredit.__file__)"
+        where = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                               text=True, check=False)
+        if not where.stdout.startswith(str(src)):
+            return "not run (the copy is not the imported package)"
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               *fault.tests]
+        try:
+            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            return f"timeout ({timeout_s:.0f} s)"
+    return {0: "SURVIVED", 1: "caught"}.get(done.returncode,
+                                            f"error (pytest exit {done.returncode})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", default="", help="only faults whose name contains this")
+    parser.add_argument("--list", action="store_true", help="list the faults and stop")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds allowed for one fault's tests")
+    args = parser.parse_args(argv)
+    chosen = [f for f in FAULTS if args.k.lower() in f.name.lower()]
+    width = max(len(f.name) for f in chosen) if chosen else 10
+    print(f"{'fault':<{width}}  {'tests run':<45}  outcome   seconds")  # noqa: T201
+    bad = skipped = 0
+    for fault in chosen:
+        tests = " ".join(fault.tests)
+        if args.list:
+            print(f"{fault.name:<{width}}  {tests:<45}  ({fault.path})")  # noqa: T201
+            continue
+        start = time.monotonic()
+        if fault.postgres and not os.environ.get(PG_ENV):
+            outcome = f"skipped (needs {PG_ENV})"
+            skipped += 1
+        else:
+            outcome = _run(fault, args.timeout)
+            bad += outcome != "caught"
+        print(f"{fault.name:<{width}}  {tests:<45}  {outcome:<8}  "  # noqa: T201
+              f"{time.monotonic() - start:7.1f}", flush=True)
+    if not args.list:
+        print(f"{len(chosen) - bad - skipped} of {len(chosen)} faults caught"  # noqa: T201
+              + (f", {skipped} skipped" if skipped else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

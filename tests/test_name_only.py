@@ -1,0 +1,100 @@
+"""A name alone never denies (DESIGN §3.2), on the project's own data.
+
+``tests/test_real_data.py`` checks this on the real OFAC SDN list when ``../shared/data`` is
+there; here a three-entry SDN folder written by :func:`write_sdn` (legacy CSV, the format of
+``socialcredit.ingest.ofac_sdn``) and a domestic listing made through ingest guard it
+everywhere, through the single, batch and HTTP decision paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import TODAY, make_id, write_csv
+from servers import running
+from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.gate import DecisionService
+from socialcredit.ingest.external import import_ofac_sdn
+from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.registry import Registry
+
+PASSPORT = "K7654321"
+#: The sanctioned person's name as listed, as an alias, in natural order, in lower case.
+NAMES = ("KARIMOV, Rustam", "KARIMOFF, Rustem", "Rustam KARIMOV", "rustam karimov")
+DEBTOR = make_id(birth="19750505", seq=321)
+DEBTOR_NAME = "张伟"
+
+
+def write_sdn(folder: Path) -> Path:
+    """Two individuals (one with a passport and an alias) and one entity, as OFAC writes
+    them: no header, ``-0-`` for empty, CRLF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    empty = ",".join(["-0- "] * 7)
+    (folder / "sdn.csv").write_bytes((
+        f'101,"KARIMOV, Rustam","individual","SDGT",{empty},'
+        f'"DOB 01 Jan 1970; Passport {PASSPORT} (Uzbekistan)."\r\n'
+        f'102,"ACME TRADING LLC","-0- ","SDGT",{empty},-0- \r\n'
+        f'103,"WANG, Lei","individual","CYBER2",{empty},"DOB 02 Feb 1980."\r\n'
+    ).encode("latin-1"))
+    (folder / "alt.csv").write_bytes(b'101,201,"aka","KARIMOFF, Rustem",-0- \r\n')
+    (folder / "sdn_comments.csv").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture
+def listed(registry: Registry, tmp_path: Path) -> Registry:
+    result = import_ofac_sdn(registry.store, registry.policy, write_sdn(tmp_path / "sdn"),
+                             as_of=TODAY)
+    assert result.listed == 2 and result.problems == []
+    add_furnisher(registry.store, name="court", kind="court")
+    rows = [{"furnisher_record_id": "f1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-05", "national_id": DEBTOR, "name": DEBTOR_NAME,
+             "case_number": "K1", "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    ingest_file(registry.store, registry.policy, furnisher_id=furnisher_id(registry.store,
+                                                                           "court"),
+                as_of=TODAY, path=write_csv(tmp_path / "court.csv", rows))
+    return registry
+
+
+def test_a_name_alone_reviews_and_an_identifier_denies(listed: Registry) -> None:
+    gate = authenticate(listed.store, add_gate(listed.store, listed.policy, name="air",
+                                               services=["air"]))
+    decisions = DecisionService(listed.gate_index, today=TODAY)
+    # the identifiers deny: the lists are live, so an allow below is not an empty index
+    assert decisions.decide(service="air", document=PASSPORT, gate=gate).decision == "deny"
+    assert decisions.decide(service="air", national_id=DEBTOR, gate=gate).decision == "deny"
+    stranger = make_id(seq=999)
+    for name in NAMES:
+        review = decisions.decide(service="air", national_id=stranger, name=name, gate=gate)
+        assert review.decision == "review", name
+        assert review.reasons and review.reasons[0]["list"] == "ofac_sdn"
+    assert decisions.decide(service="air", national_id=stranger, name="Nobody Atall",
+                            gate=gate).decision == "allow"
+    # the domestic blacklist's debtor's name on someone else's valid ID: never a deny
+    namesake = decisions.decide(service="air", national_id=stranger, name=DEBTOR_NAME,
+                                gate=gate)
+    assert namesake.decision in ("review", "allow"), namesake
+    people = [{"national_id": stranger, "name": n} for n in (*NAMES, DEBTOR_NAME)]
+    batch = decisions.decide_batch(service="air", people=people, gate=gate)
+    outcomes = [getattr(d, "decision", None) for d in batch]
+    assert outcomes[:len(NAMES)] == ["review"] * len(NAMES)
+    assert outcomes[-1] == namesake.decision
+
+
+def test_a_name_alone_reviews_over_http(listed: Registry) -> None:
+    key = add_gate(listed.store, listed.policy, name="air", services=["air"])
+    stranger = make_id(seq=998)
+    with running(listed) as base, httpx.Client(base_url=base, timeout=10) as c:
+        h = {"Authorization": f"Bearer {key}"}
+        one = c.post("/v1/decisions", json={"service": "air", "national_id": stranger,
+                                            "name": NAMES[2]}, headers=h)
+        assert one.status_code == 200 and one.json()["decision"] == "review", one.text
+        many = c.post("/v1/decisions:batch", json={"service": "air", "people": [
+            {"national_id": stranger, "name": n} for n in NAMES]}, headers=h)
+        assert many.status_code == 200, many.text
+        body = many.json()
+        assert [d["decision"] for d in body["data"]] == ["review"] * len(NAMES)
+        assert body["outcomes"]["deny"] == 0
