@@ -114,6 +114,13 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
                          rows=[RawRow(i, r) for i, r in enumerate(SEED, start=1)],
                          source="seed", as_of=TODAY)
     assert (result.accepted, result.rejected) == (3, 1)
+    # a signed tree head, so that the public transparency routes have a tree to prove against
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from socialcredit.store.tree_head import sign_latest
+
+    head = sign_latest(reg.store, Ed25519PrivateKey.generate())
+    assert head is not None and head["tree_size"] >= 2
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(registry=reg))
     yield schema, keys, reg
     reg.close()
@@ -171,6 +178,7 @@ NEEDS_STATE: dict[str, str] = {
     "POST /v1/operator/records/{record_id}/unlink": "a linked record id: test_link_review.py",
     "POST /v1/operator/merges": "two subjects' ids: test_link_review.py",
     "POST /v1/operator/merges/{merge_id}/split": "a merge id: test_link_review.py",
+    "POST /v1/operator/screen/clearances": "an imported sanctions entry: test_screening.py",
 }
 
 
@@ -187,6 +195,12 @@ SEEDED: dict[str, dict[str, Any]] = {
     "GET /v1/public/entries": {"query": {"q": DEBTOR_NAME}},
     "GET /v1/report": {},
     "GET /v1/audit/verify": {},
+    "GET /v1/transparency/proofs/inclusion": {"query": {"seq": 1, "size": 2}},
+    "GET /v1/transparency/proofs/consistency": {"query": {"first": 1, "second": 2}},
+    # subject 1 is the seed's first person; an operator confirms a phone after an ID check
+    "POST /v1/operator/subjects/{subject_id}/channel": {
+        "path_parameters": {"subject_id": 1},
+        "body": {"phone": PHONE, "evidence": "ID card seen at the counter, ticket 2026-118"}},
 }
 
 
