@@ -47,6 +47,9 @@ from socialcredit.store.tables import (
 
 __all__ = ["IngestResult", "ingest_file", "ingest_rows"]
 
+#: The records table's payload text (sorted keys, non-ASCII kept), one encoder for all rows.
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
 #: Rows an ingest must have landed before it refreshes the planner's statistics.
 ANALYZE_MIN_ROWS = 1000
 
@@ -204,7 +207,7 @@ class _Chunk:
         if inherited is not None:
             sid = int(inherited.subject_id)
         rid = b.next_id(records)
-        payload = json.dumps(v.payload, sort_keys=True, ensure_ascii=False)
+        payload = _PAYLOAD_JSON.encode(v.payload)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,
             "furnisher_record_id": v.furnisher_record_id, "kind": v.kind,

@@ -14,7 +14,8 @@ otherwise :func:`bulk_insert` falls back to SQLAlchemy's ``executemany`` (same r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -56,7 +57,16 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     else:
         marks = ", ".join("?" for _ in cols)
         conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})",
-                             [tuple(r[c] for c in cols) for r in rows])
+                             list(map(_getter(cols), rows)))
+
+
+def _getter(cols: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row dict → the tuple of its ``cols`` values, in C (``itemgetter``; one column
+    still gives a tuple)."""
+    if len(cols) == 1:
+        col = cols[0]
+        return lambda r: (r[col],)
+    return itemgetter(*cols)
 
 
 def _copy(conn: Connection, target: str, cols: list[str],
@@ -67,8 +77,8 @@ def _copy(conn: Connection, target: str, cols: list[str],
     assert isinstance(raw, psycopg.Connection)
     try:
         with raw.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row(tuple(r[c] for c in cols))
+            for r in map(_getter(cols), rows):
+                copy.write_row(r)
     except psycopg.Error as e:  # the same errors an INSERT raises, as SQLAlchemy's types
         from sqlalchemy.exc import DBAPIError
 

@@ -39,9 +39,13 @@ __all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_has
 GENESIS_HASH = "0" * 64
 
 
+#: One encoder for every event (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, non-ASCII kept as UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
