@@ -153,3 +153,38 @@ def test_an_authoritative_source_the_policy_names_moves_it(db_url: str,
             assert _signs_in(c, reg, NEW)
     finally:
         reg.close()
+
+
+def test_a_change_of_channel_ends_the_sessions_and_codes_of_the_old_one(
+        served: tuple[str, Registry]) -> None:
+    """Whoever held the old channel (the person, or someone who had taken it over) keeps
+    nothing once an operator moves it: their session is refused, a code already sent to the
+    old phone no longer opens one, and they cannot move the channel back (review of #20)."""
+    base, reg = served
+    key = add_operator(reg.store, name="desk-2")
+    with httpx.Client(base_url=base, timeout=20) as held:
+        held.post("/v1/me/sign-in", json={"national_id": PERSON, "phone": OLD})
+        r = held.post("/v1/me/session", json={"national_id": PERSON, "phone": OLD,
+                                              "code": last_code(reg.settings.notices_dir)})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf"]
+        assert held.get("/v1/me/file").status_code == 200
+        # a second code, sent to the old phone and not used yet
+        held.post("/v1/me/sign-in", json={"national_id": PERSON, "phone": OLD})
+        unused = last_code(reg.settings.notices_dir)
+        with reg.store.read() as conn:
+            sid = conn.execute(select(events.c.subject_id).where(
+                events.c.type == "contact.channel_set")).scalar()
+        r = httpx.post(f"{base}/v1/operator/subjects/{sid}/channel",
+                       json={"phone": NEW, "evidence": "ID card seen, ticket 9"},
+                       headers={"Authorization": f"Bearer {key}"}, timeout=20)
+        assert r.status_code == 200 and r.json()["changed"] is True, r.text
+        assert held.get("/v1/me/file").status_code == 401
+        r = held.post("/v1/me/channel", json={"phone": OLD}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 401, r.text
+        r = held.post("/v1/me/session", json={"national_id": PERSON, "phone": OLD,
+                                              "code": unused})
+        assert r.status_code in (401, 403), r.text
+    assert [e["to"] for e in _changes(reg)] == [NEW]
+    with httpx.Client(base_url=base, timeout=20) as c:
+        assert _signs_in(c, reg, NEW)

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ from socialcredit.api.logs import install_access_log_filter
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
 from socialcredit.api.roles import check_declared
+from socialcredit.api.validation import validation_response
 from socialcredit.errors import (
     ConfigError,
     PayloadTooLarge,
@@ -103,21 +104,6 @@ class BodyLimit:
                 await send(message)
 
         await self.app(scope, counted, reply)
-
-
-def validation_response(errors: Sequence[Any], *, skip: int = 0) -> JSONResponse:
-    """422 ``validation_failed`` with every problem as ``{"field", "reason"}``."""
-    problems = []
-    for e in errors:
-        loc = [str(p) for p in e["loc"][skip:]]
-        if e.get("type") == "json_invalid":  # loc holds a byte offset, not a field
-            problems.append({"field": "body", "reason": f"{e['msg']} at byte {loc[0]}"
-                             if loc else e["msg"]})
-        else:
-            problems.append({"field": ".".join(loc) or "body", "reason": e["msg"]})
-    message = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
-    return JSONResponse({"error": {"code": "validation_failed", "message": message,
-                                   "details": {"problems": problems}}}, status_code=422)
 
 
 #: While the database stays unreachable, the follower says so again at most this often (s).

@@ -39,6 +39,7 @@ from socialcredit.api.schemas import (
     ReportPublic,
     error_responses,
 )
+from socialcredit.api.validation import validation_response
 from socialcredit.disclosure import search_public
 from socialcredit.errors import (
     InputError,
@@ -156,8 +157,6 @@ def _deny_receipt(registry: Registry, entry_ids: list[int]) -> dict[str, Any] | 
 async def decide_fast(request: Request) -> Response:
     """``POST /v1/decisions`` as a bare Starlette route: the contract of :func:`decide` (key
     and role first, then the body, then freshness), measured in ``bench/http_gate.py``."""
-    from socialcredit.api.app import validation_response
-
     registry: Registry = request.app.state.registry
     try:
         who = require_role(await principal_of(request, registry), "gate", "operator")

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
+from socialcredit.identity.active import active_model, backlog_ids, link_inputs
 from socialcredit.identity.batch import BatchConfig, score_parquet
 from socialcredit.identity.frames import LinkOutcome, record_frame, subject_rows
 from socialcredit.identity.model import COLUMNS
@@ -62,8 +63,6 @@ def relink_backlog(store: Store, policy: Policy, *, as_of: dt.date,
                    spark: Any = None) -> dict[str, Any]:
     """See the module docstring. ``work_dir`` (default: a temporary folder, removed
     afterwards) holds the exported and scored Parquet files."""
-    from socialcredit.identity.relink import _inputs, active_model, backlog_ids
-
     own = work_dir is None
     if config.temp_directory is not None:
         Path(config.temp_directory).mkdir(parents=True, exist_ok=True)
@@ -81,7 +80,7 @@ def relink_backlog(store: Store, policy: Policy, *, as_of: dt.date,
                         "subjects": 0, "comparisons": 0, "capped_blocks": 0,
                         "warnings": [], "timings": timings}
             _write(work / "records.parquet", (
-                record_frame(_inputs(conn, [int(x) for x in todo[i:i + chunk]]))
+                record_frame(link_inputs(conn, [int(x) for x in todo[i:i + chunk]]))
                 for i in range(0, len(todo), chunk)))
             _write(work / "subjects.parquet", _subject_chunks(conn, chunk))
         timings["export_s"] = round(time.perf_counter() - t, 3)
@@ -156,8 +155,6 @@ def _decide(store: Store, policy: Policy, model: Any, todo: np.ndarray, pairs: P
     """Decide and write ``chunk`` records per transaction with their pre-scored pairs."""
     import duckdb
 
-    from socialcredit.identity.relink import _inputs
-
     total = LinkOutcome()
     con = duckdb.connect()
     try:
@@ -167,7 +164,7 @@ def _decide(store: Store, policy: Policy, model: Any, todo: np.ndarray, pairs: P
                 f"SELECT * EXCLUDE (record_id) FROM read_parquet('{pairs}') "
                 "WHERE record_id BETWEEN ? AND ?", [min(ids), max(ids)]).df()
             with store.batch(policy.version_hash) as b:
-                recs = _inputs(b.conn, ids)
+                recs = link_inputs(b.conn, ids)
                 b.flush()
                 out = ProbabilisticLinker(b, policy, model).link(recs, scored=scored)
                 b.flush()

@@ -10,7 +10,8 @@ Furnisher data never changes it (issue #20, finding 1). The projection ``contact
   sent to the new phone), ``operator`` (an operator confirmed it after an identity check,
   ``evidence`` says which) or ``authoritative`` (a furnisher of a kind the policy names in
   ``identity.phone.authoritative_furnisher_kinds``, e.g. a carrier's real-name registration,
-  reported it). The notices stage sends a notice of every change to the *old* channel;
+  reported it). The notices stage sends a notice of every change to the *old* channel, and
+  the change ends every session of the person and voids their unused codes (:func:`end_access`);
 * ``contact.channel_flagged`` ``{subject_id, phone, reason, ...}`` — furnisher rows suggest the
   number changed hands (the linker inferred a recycling): an operator must look; nothing moves.
 
@@ -26,9 +27,9 @@ from sqlalchemy import insert, select, update
 
 from socialcredit.errors import InputError
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import contact_channels
+from socialcredit.store.tables import contact_channels, contact_codes, sessions, sign_in_codes
 
-__all__ = ["HOWS", "change_channel", "channel_of", "channels_of", "flag_channel",
+__all__ = ["HOWS", "change_channel", "channel_of", "channels_of", "end_access", "flag_channel",
            "flagged_channels", "set_first_channel"]
 
 #: The only ways a channel changes.
@@ -97,7 +98,21 @@ def change_channel(batch: Batch, *, subject_id: int, phone: str, how: str, by: s
     else:
         conn.execute(update(contact_channels).where(
             contact_channels.c.subject_id == subject_id).values(**values))
+    end_access(batch, subject_id)
     return True
+
+
+def end_access(batch: Batch, subject_id: int) -> None:
+    """End every live session of the subject and void every unused sign-in and channel code
+    (OWASP ASVS 4.0 §3.3.3 and §2.5: a change of the factor a session rests on ends the
+    sessions it opened). Whoever held the old channel — the person, or someone who had taken
+    it over — signs in again through the new one."""
+    conn = batch.conn
+    conn.execute(update(sessions).where(sessions.c.subject_id == subject_id,
+                                        sessions.c.ended_at.is_(None)).values(ended_at=batch.at))
+    for codes in (sign_in_codes, contact_codes):
+        conn.execute(update(codes).where(codes.c.subject_id == subject_id,
+                                         codes.c.used_at.is_(None)).values(used_at=batch.at))
 
 
 def flag_channel(batch: Batch, *, subject_id: int, phone: str, reason: str,

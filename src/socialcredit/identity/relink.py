@@ -1,9 +1,6 @@
 """Running linkage: the active model, linking unlinked records, and retraining (issue #3).
 
-* :func:`active_model` — the model every ingest uses: the policy's ``identity.linkage.model``
-  file if set, else the newest model trained on this registry (table ``linkage_models``, written
-  by :func:`retrain`), else the default shipped with the package (trained on a simulated
-  population by ``python -m socialcredit.identity.default_model``).
+* :func:`active_model` (:mod:`.active`) — the model every ingest uses.
 * :func:`link_chunk` — probabilistic linkage of one ingest chunk's unlinked records, inside the
   ingest's transaction (incremental: new records against existing subjects).
 * :func:`relink_unlinked` — the same over every record still unlinked (``socialcredit link``):
@@ -16,17 +13,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
+from socialcredit.identity.active import _default_model, active_model, backlog_ids, link_inputs
+from socialcredit.identity.backlog import relink_backlog
 from socialcredit.identity.frames import _address
-from socialcredit.identity.model import LinkageModel, blocking_warnings, train
+from socialcredit.identity.model import blocking_warnings, train
 from socialcredit.identity.names import name_forms
 from socialcredit.identity.probabilistic import LinkInput, LinkOutcome, ProbabilisticLinker
 from socialcredit.policy.evaluate import evaluate_subjects
@@ -36,56 +33,17 @@ from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
     identifiers,
     linkage_models,
-    links,
     names,
     records,
     subjects,
 )
 
-__all__ = ["active_model", "backlog_ids", "link_chunk", "relink_unlinked", "retrain"]
+__all__ = ["_default_model", "active_model", "backlog_ids", "link_chunk", "relink_unlinked",
+           "retrain"]
 
 _CHUNK = 500
-_lock = threading.Lock()
-_cache: dict[str, LinkageModel] = {}
 #: Records and subjects a retrain samples at most (EM converges long before).
 TRAIN_SAMPLE = 200_000
-
-
-def _default_model() -> LinkageModel:
-    with _lock:
-        if "default" not in _cache:
-            text = resources.files("socialcredit.identity").joinpath(
-                "default_model.json").read_text(encoding="utf-8")
-            _cache["default"] = LinkageModel.from_json(text)
-        return _cache["default"]
-
-
-def active_model(conn: Connection, policy: Policy) -> LinkageModel:
-    """See the module docstring.
-
-    Raises:
-        ConfigError: the policy names a model file that is missing or not a model.
-    """
-    path = policy.identity.linkage.model
-    if path:
-        key = f"file:{path}"
-        with _lock:
-            if key not in _cache:
-                _cache[key] = LinkageModel.load(Path(path))
-            return _cache[key]
-    version = conn.execute(select(linkage_models.c.version).order_by(
-        linkage_models.c.seq.desc()).limit(1)).scalar()
-    if version is None:
-        return _default_model()
-    with _lock:
-        hit = _cache.get(version)
-    if hit is None:
-        text = conn.execute(select(linkage_models.c.model).where(
-            linkage_models.c.version == version)).scalar_one()
-        hit = LinkageModel.from_json(text)
-        with _lock:
-            _cache[version] = hit
-    return hit
 
 
 def link_chunk(batch: Batch, policy: Policy, recs: Sequence[LinkInput]) -> LinkOutcome:
@@ -95,26 +53,6 @@ def link_chunk(batch: Batch, policy: Policy, recs: Sequence[LinkInput]) -> LinkO
     batch.flush()
     model = active_model(batch.conn, policy)
     return ProbabilisticLinker(batch, policy, model).link(recs)
-
-
-def _inputs(conn: Connection, ids: list[int]) -> list[LinkInput]:
-    rows = conn.execute(select(records.c.id, records.c.occurred_at, records.c.name,
-                               records.c.birth_date, records.c.claimed_id, records.c.phone,
-                               records.c.address, records.c.flags)
-                        .where(records.c.id.in_(ids)).order_by(records.c.id)).all()
-    return [LinkInput(r.id, r.occurred_at, r.name, r.birth_date, r.claimed_id, r.phone,
-                      r.address, tuple(r.flags.split(",")) if r.flags else ())
-            for r in rows]
-
-
-def backlog_ids(conn: Connection) -> Any:
-    """Ids (ascending, streamed) of the active records without a subject or still in
-    review: what ``socialcredit link`` links or scores again."""
-    return conn.execute(
-        select(records.c.id).outerjoin(links, links.c.record_id == records.c.id)
-        .where(records.c.status == "active", records.c.superseded_by.is_(None),
-               or_(records.c.subject_id.is_(None), links.c.status == "pending"))
-        .order_by(records.c.id).execution_options(yield_per=50_000)).scalars()
 
 
 def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,
@@ -127,7 +65,7 @@ def relink_unlinked(store: Store, policy: Policy, *, as_of: dt.date,
     total = LinkOutcome()
     for i in range(0, len(todo), chunk):
         with store.batch(policy.version_hash) as b:
-            out = link_chunk(b, policy, _inputs(b.conn, todo[i:i + chunk]))
+            out = link_chunk(b, policy, link_inputs(b.conn, todo[i:i + chunk]))
             b.flush()
             if out.touched:
                 evaluate_subjects(b, policy, out.touched, as_of)
@@ -246,8 +184,6 @@ def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int 
             b.add(linkage_models, {"version": model.version, "trained_at": b.at, "seq": seq,
                                    "model": model.to_json()})
     if batch is not None:  # a BatchConfig: link the backlog in one set-based pass
-        from socialcredit.identity.backlog import relink_backlog
-
         result = relink_backlog(store, policy, as_of=as_of, config=batch, spark=spark)
         warnings = [*warnings, *result.pop("warnings")]
     else:

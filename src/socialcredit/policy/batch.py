@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from socialcredit.errors import InputError
 from socialcredit.policy.compile import compile_policy, payload_columns
 from socialcredit.policy.model import Policy
+from socialcredit.policy.records import record_views
 from socialcredit.policy.rules import (
     DesiredEntry,
     RecordView,
@@ -138,8 +139,6 @@ def export_records(store: Store, policy: Policy, path: Path) -> int:
 
     def rows() -> Iterator[RecordView]:
         nonlocal written
-        from socialcredit.policy.evaluate import record_views
-
         with store.read() as conn:
             for rec in record_views(conn, kinds_read(policy)):
                 written += 1

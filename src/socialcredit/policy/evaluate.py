@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, func, select, true, update
 
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
+from socialcredit.policy.records import record_views
 from socialcredit.policy.rules import (
     DesiredEntry,
     Evaluation,
@@ -104,28 +105,6 @@ class EvaluationStats:
                 "scores_changed": dict(self.scores_changed), "engine": self.engine,
                 "engine_rows": self.engine_rows,
                 "engine_seconds": round(self.engine_seconds, 3)}
-
-
-def record_views(conn: Connection, kinds: Iterable[str],
-                 subject_ids: list[int] | None = None) -> Iterator[RecordView]:
-    """The records evaluation reads — status ``active``, not superseded, linked to a subject,
-    of ``kinds`` — of ``subject_ids`` (None: every subject), streamed in (subject, id) order.
-    The one query behind incremental evaluation, the Parquet export and the what-if."""
-    names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
-    stmt = (select(records.c.id, records.c.subject_id, records.c.furnisher_id,
-                   records.c.furnisher_record_id, records.c.kind, records.c.occurred_at,
-                   records.c.payload)
-            .where(records.c.superseded_by.is_(None), records.c.status == "active",
-                   records.c.kind.in_(sorted(kinds)),
-                   records.c.subject_id.in_(subject_ids) if subject_ids is not None
-                   else records.c.subject_id.is_not(None))
-            .order_by(records.c.subject_id, records.c.id)
-            # streamed by this statement only (a connection-wide option would stream the
-            # batch's writes too)
-            .execution_options(stream_results=True, yield_per=10_000))
-    for r in conn.execute(stmt):
-        yield RecordView(r.id, r.subject_id, r.furnisher_id, names[r.furnisher_id],
-                         r.furnisher_record_id, r.kind, r.occurred_at, json.loads(r.payload))
 
 
 def _load_records(batch: Batch, ids: list[int], kinds: set[str]) -> dict[int, list[RecordView]]:

@@ -45,8 +45,9 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from socialcredit.errors import InputError
-from socialcredit.policy.evaluate import apply_due_process, load_due_process, record_views
+from socialcredit.policy.evaluate import apply_due_process, load_due_process
 from socialcredit.policy.model import Policy
+from socialcredit.policy.records import record_views
 from socialcredit.policy.rules import (
     DesiredEntry,
     RecordView,
