@@ -155,3 +155,50 @@ def test_a_furnisher_cannot_take_over_sign_in_or_notices(
     assert mine and {n["to"] for n in mine} == {VICTIM_PHONE}, mine
     assert not [n for n in _outbox(reg) if n["to"] == ATTACKER_PHONE
                 and n["kind"] == "sign_in_code"]
+
+
+NO_PHONE = make_id(region="310104", birth="19810505", seq=63)
+
+
+@pytest.mark.parametrize(("furnisher_kind", "record_kind"), _attacks()[:2])
+def test_a_person_registered_without_a_phone_gets_none_from_a_furnisher(
+        served: tuple[str, Registry], tmp_path: Path, furnisher_kind: str,
+        record_kind: str) -> None:
+    """A person registered by a record without a phone has no channel; a later furnisher row
+    carrying a phone (any kind, by API or by file) does not give them one (newcomer review of
+    issue #20: 1,765 such people in the demo, 125 of them listed). An operator sets it."""
+    base, reg = served
+    court = furnisher_id(reg.store, "court-real")
+    row = _row("court_judgment", "J-2", NO_PHONE, VICTIM_PHONE, "2026-01-12")
+    del row["phone"]
+    ingest_file(reg.store, reg.policy, furnisher_id=court,
+                path=write_csv(tmp_path / "no-phone.csv", [row]), as_of=TODAY)
+    key = add_furnisher(reg.store, name=f"planter-{furnisher_kind}", kind=furnisher_kind)
+    with httpx.Client(base_url=base, timeout=20) as c:
+        r = c.post("/v1/records", json={"records": [
+            _row(record_kind, "P-1", NO_PHONE, ATTACKER_PHONE, "2026-06-20")]},
+            headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        # the same through a file
+        ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(
+            reg.store, f"planter-{furnisher_kind}"), path=write_csv(
+            tmp_path / "plant.csv", [_row(record_kind, "P-2", NO_PHONE, ATTACKER_PHONE,
+                                          "2026-06-21")]), as_of=TODAY)
+        with reg.store.read() as conn:
+            sid = conn.execute(select(events.c.subject_id).where(
+                events.c.type == "subject.created").order_by(events.c.seq.desc())).scalar()
+            set_for = list(conn.execute(select(events.c.payload).where(
+                events.c.type.in_(("contact.channel_set", "contact.channel_changed")),
+                events.c.subject_id == sid)).scalars())
+        assert set_for == []
+        r = c.post("/v1/me/sign-in", json={"national_id": NO_PHONE, "phone": ATTACKER_PHONE})
+        assert r.status_code == 202, r.text
+        time.sleep(0.5)
+        assert not [n for n in _outbox(reg) if n["to"] == ATTACKER_PHONE
+                    and n["kind"] == "sign_in_code"]
+    # the person at the counter: an operator sets the channel after an identity check
+    from socialcredit.disclosure.contact import operator_set_channel
+
+    done = operator_set_channel(reg.store, reg.policy, subject_id=sid, phone=VICTIM_PHONE,
+                                operator="desk", evidence="ID card seen, ticket 12")
+    assert done["changed"] is True

@@ -150,6 +150,8 @@ class DeterministicLinker:
         self.authoritative_by = authoritative_by
         #: subject → trusted channel phone (None: none yet), loaded as needed
         self.channel: dict[int, str | None] = {}
+        #: subjects this linker registered (their first record came in this transaction)
+        self.registered: set[int] = set()
         self.recycle_after_days = recycle_after_days
         self.region_from_id = region_from_id
         self.by_nid: dict[str, int] = {}
@@ -207,12 +209,19 @@ class DeterministicLinker:
         return sid
 
     def _channel(self, sid: int, phone: str) -> None:
-        """First sight sets the trusted channel; only an authoritative furnisher moves it."""
+        """The phone of the records that register a subject is their first trusted channel
+        (trust on first use, at registration only); only an authoritative furnisher moves it.
+
+        A subject registered without a phone gets no channel from any later furnisher row
+        (newcomer review of issue #20: a lender's row for a person already registered but
+        never given a phone made the lender's phone theirs): an operator sets it after an
+        identity check (``socialcredit contact set``) or an authoritative source reports it.
+        """
         if sid not in self.channel:
             self.batch.flush()
             self.channel[sid] = channel_of(self.batch.conn, sid)
         current = self.channel[sid]
-        if current is None:
+        if current is None and sid in self.registered:
             holder = self.by_phone.get(phone)
             if holder is not None and holder.subject_id == sid:  # held now, by them alone
                 set_first_channel(self.batch, sid, phone)
@@ -297,6 +306,7 @@ class DeterministicLinker:
                           "full_name": name_forms(name).full_name})
         self.by_nid[nid] = sid
         self.channel[sid] = None
+        self.registered.add(sid)
         self.stats.subjects_created += 1
         return sid
 
