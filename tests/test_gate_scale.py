@@ -1,29 +1,27 @@
-"""Gates at scale: batch decisions, the compact index and its overlay, metrics, staleness."""
+"""Gates at scale: batch decisions, the compact index and its overlay, metrics, the staleness
+header (the staleness limits: test_gate_staleness.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
-from servers import TcpProxy, running
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from conftest import TODAY, make_id, write_csv
+from servers import running
+from socialcredit.access import add_furnisher, add_gate, furnisher_id
 from socialcredit.errors import InputError, SocialCreditError
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.gate.decide import MAX_BATCH
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
-from socialcredit.settings import Settings
 
 LISTED = [make_id(birth=f"19{60 + i:02d}0101", seq=100 + i) for i in range(30)]
 
@@ -147,129 +145,6 @@ def test_batch_route_metrics_and_staleness_header(registry: Registry, tmp_path: 
         assert "socialcredit_decision_seconds_bucket" in text
         assert "socialcredit_gate_index_identifiers 10.0" in text
         assert "socialcredit_ledger_lag_events" in text
-
-
-class FrozenClock:
-    """Stands in for the ``time`` module of ``socialcredit.gate.index``: the index reads the
-    wall clock only through ``time.time()``, so a test sets the hour instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-
-def _ask(c: httpx.Client, h: dict[str, str], service: str) -> httpx.Response:
-    return c.post("/v1/decisions", json={"service": service, "national_id": LISTED[0]},
-                  headers=h)
-
-
-def _answers(r: httpx.Response, stale_s: int) -> None:
-    """A gate past no limit: still the last good index's deny, and says how stale it is."""
-    assert r.status_code == 200, r.text
-    assert r.json()["decision"] == "deny"  # never a silent allow
-    assert int(r.headers["X-Gate-Staleness-Ms"]) == stale_s * 1000
-
-
-def _refuses_for_the_limit(r: httpx.Response, stale_s: int, limit_s: int) -> None:
-    assert r.status_code == 503, r.text
-    err = r.json()["error"]
-    assert err["code"] == "unavailable"
-    assert err["details"] == {"staleness_seconds": stale_s, "limit_seconds": limit_s}
-
-
-def _walk_the_limits(c: httpx.Client, h: dict[str, str], clock: FrozenClock,
-                     t0: float, policy: Any) -> None:
-    """From the last good refresh at ``t0``: each service answers up to its own limit read
-    from the policy (a second before it: 200), and refuses a second past it, for the limit."""
-    air, hotel = policy.gate.limit_for("air"), policy.gate.limit_for("hotel_star")
-    assert (air, hotel) == (60, 300)  # the README's figures, from policies/default.yaml
-    clock.now = t0
-    _answers(_ask(c, h, "air"), 0)
-    clock.now = t0 + air - 1
-    _answers(_ask(c, h, "air"), air - 1)
-    clock.now = t0 + air + 1
-    _refuses_for_the_limit(_ask(c, h, "air"), air + 1, air)
-    _answers(_ask(c, h, "hotel_star"), air + 1)
-    clock.now = t0 + hotel - 1
-    _answers(_ask(c, h, "hotel_star"), hotel - 1)
-    clock.now = t0 + hotel + 1
-    _refuses_for_the_limit(_ask(c, h, "hotel_star"), hotel + 1, hotel)
-    _refuses_for_the_limit(_ask(c, h, "air"), hotel + 1, air)
-
-
-def test_gate_answers_up_to_each_services_limit_then_refuses(
-        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The staleness limits of the default policy, walked on a frozen clock with a follower
-    that does not run (nothing refreshes the index after its build)."""
-    import socialcredit.gate.index as index_module
-
-    clock = FrozenClock()
-    monkeypatch.setattr(index_module, "time", clock)
-    _list_people(registry, tmp_path, LISTED[:3])
-    gate_key = add_gate(registry.store, registry.policy, name="air",
-                        services=["air", "hotel_star"])
-    registry.settings.gate_refresh_ms = 3_600_000
-    t0 = registry.gate_index.last_ok
-    with running(registry) as base, httpx.Client(base_url=base, timeout=10) as c:
-        _walk_the_limits(c, {"Authorization": f"Bearer {gate_key}"}, clock, t0, registry.policy)
-
-
-def _reachable(reg: Registry) -> bool:
-    from sqlalchemy import text
-
-    try:
-        with reg.store.read() as conn:
-            conn.execute(text("SELECT 1"))
-    except SocialCreditError:
-        return False
-    return True
-
-
-@pytest.mark.postgres
-def test_gate_survives_a_lost_database_then_refuses_past_the_limit(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The database is cut under a running gate: it keeps answering from its last good index
-    up to the policy's per-service limit (60 s air, 300 s hotel), then 503 for that limit.
-    Time is a frozen clock moved by the test, so no limit is waited for."""
-    import socialcredit.gate.index as index_module
-
-    base_url = os.environ.get(PG_ENV)
-    if not base_url:
-        pytest.skip(f"needs {PG_ENV}: the database connection is cut through a TCP proxy")
-    clock = FrozenClock()
-    monkeypatch.setattr(index_module, "time", clock)
-    for url in _pg_schema_url(base_url):
-        parts = urlsplit(url)
-        proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-        netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
-        proxied = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-        reg = Registry(Settings(database_url=proxied, gate_refresh_ms=100), today=TODAY)
-        reg.ensure_schema()
-        _list_people(reg, tmp_path, LISTED[:3])
-        gate_key = add_gate(reg.store, reg.policy, name="air", services=["air", "hotel_star"])
-        assert authenticate(reg.store, gate_key).name == "air"
-        index = reg.gate_index
-        try:
-            with running(reg) as base, httpx.Client(base_url=base, timeout=10) as c:
-                h = {"Authorization": f"Bearer {gate_key}"}
-                _answers(_ask(c, h, "air"), 0)  # the key is checked while the database is up
-                proxy.cut()
-                deadline = time.monotonic() + 30
-                while _reachable(reg):  # from here on no read reaches the database
-                    assert time.monotonic() < deadline, "the proxy did not cut the database"
-                    time.sleep(0.05)
-                with index._writer:  # a refresh that read before the cut has finished
-                    pass
-                # every refresh since the build ran at the frozen hour: the last good one too
-                assert index.last_ok == clock.now
-                _walk_the_limits(c, h, clock, clock.now, reg.policy)
-                metrics = c.get("/metrics").text
-                assert "socialcredit_gate_staleness_seconds 301.0" in metrics
-        finally:
-            proxy.close()
-            reg.close()
 
 
 @given(st.lists(st.tuples(st.integers(1, 2100), st.integers(0, 13), st.integers(0, 32),

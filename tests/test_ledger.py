@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,16 @@ from socialcredit.registry import Registry
 from socialcredit.store.ledger import GENESIS_HASH, event_hash
 from socialcredit.store.tables import events
 
+#: A policy version as the registry writes them (``Policy.version_hash``): far longer than
+#: 8 characters, so a hash that kept only its start would miss a change further on.
+POLICY_VERSION = "sha256:" + hashlib.sha256(b"policies/default.yaml").hexdigest()
+OTHER_VERSION = POLICY_VERSION[:-1] + ("0" if POLICY_VERSION[-1] != "0" else "1")
+
 
 def _fill(reg: Registry, n: int = 5) -> None:
+    """Events 1..n; the first has no subject, event k > 1 is of subject k - 1."""
     for i in range(n):
-        with reg.store.batch() as b:
+        with reg.store.batch(POLICY_VERSION) as b:
             b.emit("test.event", {"i": i, "text": "中文"}, subject_id=i or None)
 
 
@@ -75,8 +82,8 @@ TAMPERS: dict[str, tuple[dict[str, object], str]] = {
     "at": ({"at": "2020-01-01T00:00:00.000000+00:00"}, "hash does not match"),
     "type": ({"type": "test.other"}, "hash does not match"),
     "subject_id": ({"subject_id": 99}, "hash does not match"),  # re-attributed to another person
-    "policy_version": ({"policy_version": "forged"}, "hash does not match"),
-    "payload": ({"payload": '{"i":42,"text":"中文"}'}, "hash does not match"),
+    "policy_version": ({"policy_version": OTHER_VERSION}, "hash does not match"),  # past [:8]
+    "payload": ({"payload": '{"i":2,"text":"中字"}'}, "hash does not match"),  # one 汉字 only
     "prev_hash": ({"prev_hash": "0" * 64}, "prev_hash does not match"),
     "hash": ({"hash": "f" * 64}, "hash does not match"),
 }
@@ -98,6 +105,22 @@ def test_changing_any_one_column_of_an_event_breaks_the_chain_there(registry: Re
     assert reason in (result.reason or "")
 
 
+@pytest.mark.parametrize("column", ["at", "type", "policy_version", "payload", "hash"])
+def test_a_changed_event_without_subject_is_named_exactly(registry: Registry,
+                                                          column: str) -> None:
+    """Event 1 of :func:`_fill` has no subject (a system event): a change to it breaks the
+    chain at event 1 itself, not later at the next event's link."""
+    _fill(registry)
+    values, _ = TAMPERS[column]
+    if column == "payload":
+        values = {"payload": '{"i":0,"text":"中字"}'}
+    with registry.store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.seq == 1).values(**values))
+    result = registry.store.verify()
+    assert (result.ok, result.broken_seq) == (False, 1), (column, result)
+    assert "hash does not match" in (result.reason or "")
+
+
 def test_an_event_without_subject_is_not_one_of_subject_zero(registry: Registry) -> None:
     """Re-attributing a subject-less event (the first of :func:`_fill`) is seen too."""
     _fill(registry)
@@ -107,14 +130,16 @@ def test_an_event_without_subject_is_not_one_of_subject_zero(registry: Registry)
 
 
 EVENT = {"prev_hash": "ab" * 32, "seq": 7, "at": "2026-01-05T10:00:00.000000+00:00",
-         "type_": "record.added", "subject_id": 12, "policy_version": "v1",
-         "payload": '{"amount_minor":1}'}
+         "type_": "record.added", "subject_id": 12, "policy_version": POLICY_VERSION,
+         "payload": '{"amount_minor":1,"name":"张伟"}'}
 
 
 @pytest.mark.parametrize(("field", "other"), [
     ("prev_hash", "cd" * 32), ("seq", 8), ("at", "2026-01-05T10:00:00.000001+00:00"),
     ("type_", "record.removed"), ("subject_id", 13), ("subject_id", None),
-    ("policy_version", "v2"), ("policy_version", None), ("payload", '{"amount_minor":2}'),
+    ("policy_version", OTHER_VERSION), ("policy_version", None),
+    ("payload", '{"amount_minor":2,"name":"张伟"}'),
+    ("payload", '{"amount_minor":1,"name":"张卫"}'),  # one 汉字 only
 ])
 def test_the_hash_covers_every_field(field: str, other: object) -> None:
     """A pure check of the formula: changing any one input changes the hash (the chain checks
@@ -137,7 +162,8 @@ def test_migration_0003_keeps_a_frozen_copy_equal_to_the_live_formula() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    for change in ({}, {"subject_id": None, "policy_version": None}, {"seq": 1, "type_": "x"},
+    for change in ({}, {"subject_id": None, "policy_version": None}, {"subject_id": 0},
+                   {"seq": 1, "type_": "x"},
                    {"payload": '{"_tombstone":"' + "e" * 64 + '","reason":"r","on":"d"}'}):
         ev = {**EVENT, **change}
         frozen = module._hash(ev["prev_hash"], ev["seq"], ev["at"], ev["type_"],
