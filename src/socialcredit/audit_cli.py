@@ -74,6 +74,11 @@ def _print(console: Any, result: Any) -> None:
         console.print(f"[bold]{title}[/]:")
         for name, why in items.items():
             console.print(f"  {name}: {why}", highlight=False)
+    if result.taken_from_live:
+        console.print("[bold]Cells an older ledger cannot give back, taken from the live "
+                      "rows[/]: " + ", ".join(f"{k} ({v:,})"
+                                             for k, v in result.taken_from_live.items()),
+                      highlight=False)
     if result.unknown_event_types:
         console.print("Event types the replay does not know: "
                       + ", ".join(result.unknown_event_types))

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from socialcredit.store.replay_events import Projections
 from socialcredit.store.replay_tables import (
+    FROM_LIVE,
     NOT_COMPARED,
     NOT_PROJECTIONS,
     NOT_YET_REPLAYED,
@@ -38,7 +39,7 @@ from socialcredit.store.replay_tables import (
 )
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.store import Store
-from socialcredit.store.tables import ledger_head, metadata
+from socialcredit.store.tables import contact_channels, ledger_head, metadata
 
 __all__ = ["Difference", "ReplayResult", "TableResult", "replay", "replay_events"]
 
@@ -94,6 +95,10 @@ class ReplayResult:
     not_yet_replayed: dict[str, str] = field(default_factory=lambda: dict(NOT_YET_REPLAYED))
     not_compared: dict[str, str] = field(default_factory=lambda: dict(NOT_COMPARED))
     unknown_event_types: list[str] = field(default_factory=list)
+    #: ``"table.column"`` → cells an older ledger's events cannot give back, taken from the
+    #: live rows instead of compared (:data:`~socialcredit.store.replay_tables.FROM_LIVE`)
+    taken_from_live: dict[str, int] = field(default_factory=dict)
+    from_live: dict[str, str] = field(default_factory=lambda: dict(FROM_LIVE))
 
     @property
     def ok(self) -> bool:
@@ -138,11 +143,35 @@ def replay_events(conn: Connection, *, upto: int | None = None,
     if upto is None:
         upto = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
     proj = Projections(list_public)
+    proj.seed_channels([dict(r._mapping) for r in conn.execute(select(contact_channels).where(
+        contact_channels.c.source == "migration"))])
     apply, loads, n = proj.apply, json.loads, 0
     for seq, at, type_, subject_id, policy_version, payload in _iter_events(conn, upto):
         apply(seq, at, type_, subject_id, policy_version, loads(payload))
         n += 1
+    proj.finish()
     return proj, n
+
+
+def _take_from_live(conn: Connection, proj: Projections) -> dict[str, int]:
+    """Copy into ``proj`` the cells its events cannot give back (:attr:`Projections.trusted`)
+    from the live rows; return ``{"table.column": cells taken}``."""
+    taken: dict[str, int] = {}
+    for spec in SPECS:
+        trusted = proj.trusted.get(spec.name)
+        if not trusted:
+            continue
+        (key,) = spec.key
+        cols = sorted(set().union(*trusted.values()))
+        rows = proj.tables[spec.name]
+        for live in conn.execute(select(*(metadata.tables[spec.name].c[c]
+                                          for c in (key, *cols)))):
+            k = live[0]
+            for col in trusted.get(k, ()):
+                if k in rows:
+                    rows[k][col] = live[1 + cols.index(col)]
+                    taken[f"{spec.name}.{col}"] = taken.get(f"{spec.name}.{col}", 0) + 1
+    return taken
 
 
 def _scratch_table(md: MetaData, name: str) -> Table:
@@ -247,6 +276,7 @@ def replay(store: Store, *, list_public: Mapping[str, bool] | None = None,
     with store.read() as conn:
         head = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
         proj, n = replay_events(conn, upto=head, list_public=list_public)
+        taken = _take_from_live(conn, proj)
     replayed = time.perf_counter() - started
     live_url = None
     if store.dialect == "postgresql":  # the same server, without the live search path
@@ -264,4 +294,4 @@ def replay(store: Store, *, list_public: Mapping[str, bool] | None = None,
         where = "a scratch SQLite file" if url.startswith("sqlite") else "a scratch schema"
     return ReplayResult(events=n, head_seq=head, replay_seconds=replayed,
                         seconds=time.perf_counter() - started, tables=tables, scratch=where,
-                        unknown_event_types=sorted(proj.unknown_types))
+                        unknown_event_types=sorted(proj.unknown_types), taken_from_live=taken)

@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from socialcredit.store.replay_people import PEOPLE_HANDLERS
+
 __all__ = ["Projections"]
 
 _ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "record_id",
@@ -37,12 +39,16 @@ class Projections:
         self.list_public = dict(list_public or {})
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
-            "list_entries": {}, "scores": {}}
+            "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {}}
+        #: table → row key → columns the events cannot give back (older ledgers): the replay
+        #: takes those cells from the live row (:meth:`from_live`)
+        self.trusted: dict[str, dict[Any, set[str]]] = {}
         self._ident_id = 0
         self._score_id = 0
         self._ident_by_value: dict[tuple[str, str], list[int]] = {}
         self._pending_nid: dict[int, int] = {}  # subject → identifier lacking valid_from
-        self._disputes: dict[int, tuple[int | None, int | None]] = {}
+        self.dispute_targets: dict[int, tuple[int | None, int | None]] = {}
+        self._seeded: set[int] = set()
         self.unknown_types: set[str] = set()
 
     # --- dispatch ----------------------------------------------------------------------------
@@ -203,12 +209,36 @@ class Projections:
                 if row is not None and row["subject_id"] == src:
                     row["subject_id"] = dst
 
-    # --- disputes (only their effect on records: the disputes table is not replayed) ---------
-    def _dispute_opened(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
-        self._disputes[p["dispute_id"]] = (p.get("record_id"), p.get("entry_id"))
+    # --- what older ledgers cannot give back ------------------------------------------------
+    def from_live(self, table: str, key: Any, *columns: str) -> None:
+        """Mark cells of row ``key`` of ``table`` that no event carries (an older ledger): the
+        replay copies them from the live row instead of comparing them."""
+        self.trusted.setdefault(table, {}).setdefault(key, set()).update(columns)
 
-    def _dispute_outcome(self, p: dict[str, Any], status: str, always: bool) -> None:
-        record_id, entry_id = self._disputes.get(p["dispute_id"], (None, None))
+    def seed_channels(self, rows: list[dict[str, Any]]) -> None:
+        """Start ``contact_channels`` from the live rows migration 0006 bootstrapped (``source
+        = "migration"``, no event); :meth:`finish` drops each whose subject the replayed
+        identifiers do not give that phone."""
+        for row in rows:
+            self.tables["contact_channels"][row["subject_id"]] = dict(row)
+            self._seeded.add(row["subject_id"])
+            self.from_live("contact_channels", row["subject_id"], "set_at")
+
+    def finish(self) -> None:
+        """Checks that need the whole ledger: a seeded channel must be one of its subject's
+        phones."""
+        rows, idents = self.tables["contact_channels"], self.tables["identifiers"]
+        phones = {(r["subject_id"], r["value"]) for r in idents.values() if r["kind"] == "phone"}
+        for s in self._seeded:
+            row = rows.get(s)
+            if row is not None and row["source"] == "migration" and (
+                    (s, row["phone"]) not in phones):
+                del rows[s]
+                self.trusted["contact_channels"].pop(s, None)
+
+    # --- a dispute's effect on records -------------------------------------------------------
+    def dispute_outcome(self, p: dict[str, Any], status: str, always: bool) -> None:
+        record_id, entry_id = self.dispute_targets.get(p["dispute_id"], (None, None))
         if entry_id is not None and not always:
             return  # the entry ends by its own entry event
         rows, seen = self.tables["records"], set()
@@ -218,20 +248,6 @@ class Projections:
             if row["status"] != "retired":
                 row["status"] = status
             record_id = row["superseded_by"]
-
-    def _dispute_answered(self, seq: int, at: str, sid: Any, pv: Any,
-                          p: dict[str, Any]) -> None:
-        if p.get("answer") == "delete":  # the furnisher withdrew the record
-            self._dispute_outcome(p, "deleted", always=True)
-
-    def _dispute_suppressed(self, seq: int, at: str, sid: Any, pv: Any,
-                            p: dict[str, Any]) -> None:
-        self._dispute_outcome(p, "suppressed", always=False)
-
-    def _dispute_decided(self, seq: int, at: str, sid: Any, pv: Any,
-                         p: dict[str, Any]) -> None:
-        if p.get("outcome") == "overturned":
-            self._dispute_outcome(p, "suppressed", always=False)
 
     # --- entries and scores ------------------------------------------------------------------
     def _entry(self, seq: int, kind: str, pv: str | None, p: dict[str, Any]) -> None:
@@ -286,19 +302,15 @@ _HANDLERS = {
     "subject.absorbed": Projections._absorbed,
     "subject.split": Projections._split,
     "subject.restored": Projections._restored,
-    "dispute.opened": Projections._dispute_opened,
-    "dispute.answered": Projections._dispute_answered,
-    "dispute.suppressed": Projections._dispute_suppressed,
-    "dispute.decided": Projections._dispute_decided,
     "score.changed": Projections._score,
+    **PEOPLE_HANDLERS,
 }
 
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "review.requested", "review.decided",
-    "repair.requested", "repair.decided", "dispute.appealed", "list.imported",
+    "repair.requested", "repair.decided", "list.imported",
     "linkage.model_trained", "tree.head_signed", "ledger.restored",
-    # contact_channels is not replayed yet (replay_tables.NOT_YET_REPLAYED says why)
-    "contact.channel_set", "contact.channel_changed", "contact.channel_flagged",
-    "contact.channel_confirmed"})
+    # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
+    "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})

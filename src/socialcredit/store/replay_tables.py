@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NOT_COMPARED", "NOT_PROJECTIONS", "NOT_YET_REPLAYED", "SPECS", "TableSpec"]
+__all__ = ["FROM_LIVE", "NOT_COMPARED", "NOT_PROJECTIONS", "NOT_YET_REPLAYED", "SPECS", "TableSpec"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ SPECS: tuple[TableSpec, ...] = (
         "policy_version", "seq", "lifted")),
     TableSpec("scores", ("id",), ("id", "subject_id", "score", "value", "grade", "reasons",
                                   "as_of", "policy_version", "seq")),
+    TableSpec("disputes", ("id",), (
+        "id", "subject_id", "record_id", "entry_id", "furnisher_id", "reason", "opened_at",
+        "due_on", "status", "answered_at", "answer_note", "appeal_reason", "decided_by",
+        "seq")),
+    TableSpec("contact_channels", ("subject_id",), (
+        "subject_id", "phone", "source", "set_seq", "set_at", "flagged_reason", "flagged_at")),
 )
 
 #: Columns of replayed tables that are not compared, and why.
@@ -64,6 +70,16 @@ NOT_PROJECTIONS: dict[str, str] = {
     "cursors": "operational: where each ledger follower has got to",
     "tree_nodes": "derived from the events' hashes (checked by `audit verify-proof`)",
     "tree_heads": "signed by the registry key; checked by signature and consistency proofs",
+    "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
+}
+
+#: Cells an older ledger cannot give back, taken from the live row instead of compared.
+FROM_LIVE: dict[str, str] = {
+    "disputes.reason, opened_at, answered_at, appeal_reason":
+        "dispute.* events written before they carried the dispute's text and times",
+    "contact_channels (source = migration)":
+        "channels bootstrapped by migration 0006 carry no event: kept only where the replayed "
+        "identifiers give the subject that phone; their set_at is taken from the live row",
 }
 
 #: Projections the replay does not rebuild yet, and why (their events lack what they need).
@@ -71,7 +87,6 @@ NOT_YET_REPLAYED: dict[str, str] = {
     "names": "name variants of list imports are not in subject.created",
     "links": "a link's explanation and decided_by are not in record.linked",
     "link_candidates": "the review queue changes state (closed, moved) without events",
-    "disputes": "the dispute's reason text and timestamps are not in dispute.* events",
     "repairs": "rows written by end_entry carry no event of their own",
     "reviews": "the review's reason text is not in review.requested",
     "notices": "the outbox's delivery state (attempts, served_at) changes without events",
@@ -79,5 +94,7 @@ NOT_YET_REPLAYED: dict[str, str] = {
     "ingests": "an ingest row is written before its first event, and an identical re-send "
                "writes none",
     "linkage_models": "the model JSON is not in linkage.model_trained",
-    "contact_channels": "channels bootstrapped by migration 0006 carry no contact.* event",
+    "screen_entries": "the party JSON and the import day are not in screen.* events",
+    "screen_clearances": "the clearance's time and the entry's content hash are not in "
+                         "screen.cleared",
 }
