@@ -182,3 +182,94 @@ def test_an_older_ledger_still_replays(populated: Registry,  # noqa: F811
     assert diff is not None
     assert (diff.table, diff.key, diff.what) == ("contact_channels", {"subject_id": loner},
                                                  "extra")
+
+
+@pytest.fixture
+def reviewed(populated: Registry) -> Registry:  # noqa: F811
+    """``populated`` plus a refusal reviewed and overturned (its entry ended by due process)
+    and an application for early removal refused."""
+    from socialcredit.access import add_gate, authenticate
+    from socialcredit.disclosure.repairs import apply_for_repair, decide_repair
+    from socialcredit.disclosure.reviews import decide_review, request_review
+    from socialcredit.disclosure.subject_file import subject_file
+
+    reg = populated
+    gate = authenticate(reg.store, add_gate(reg.store, reg.policy, name="airline",
+                                            services=["air"]))
+    reg.gate_index.refresh()
+    decision = reg.decisions.decide(service="air", national_id=DEBTOR, gate=gate)
+    assert decision.decision == "deny"
+    reg.decisions.flush()
+    review = request_review(reg.store, subject_id=_subject(reg, DEBTOR),
+                            decision_id=decision.decision_id, reason="never notified", now=NOW)
+    decide_review(reg.store, reg.policy, operator="ops-1", review_id=review["id"],
+                  outcome="overturned", note="notice missing", now=NOW)
+    other = _subject(reg, OTHER)
+    entry = subject_file(reg.store, reg.policy, other)["entries"][0]["id"]
+    app = apply_for_repair(reg.store, subject_id=other, entry_id=entry, condition="consent",
+                           evidence="the creditor's letter", now=NOW)
+    decide_repair(reg.store, reg.policy, operator="ops-1", repair_id=app["id"],
+                  outcome="refused", note="no letter attached", now=NOW)
+    return reg
+
+
+def test_reviews_and_repairs_replay_and_a_tampered_one_is_named(reviewed: Registry) -> None:
+    from socialcredit.store.tables import repairs, reviews
+
+    reg = reviewed
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    rows = {t.table: t.rows for t in result.tables}
+    assert rows["reviews"] == 1 and rows["repairs"] == 2 and result.taken_from_live == {}
+    with reg.store.engine.begin() as conn:
+        rid = conn.execute(select(reviews.c.id)).scalar_one()
+        conn.execute(update(reviews).where(reviews.c.id == rid).values(status="upheld"))
+    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    assert diff is not None
+    assert (diff.table, diff.key, diff.column) == ("reviews", {"id": rid}, "status")
+    with reg.store.engine.begin() as conn:
+        conn.execute(update(reviews).where(reviews.c.id == rid).values(status="overturned"))
+        gone = conn.execute(select(repairs.c.id).where(
+            repairs.c.decided_by == "due process")).scalar_one()
+        conn.execute(delete(repairs).where(repairs.c.id == gone))
+    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    assert diff is not None
+    assert (diff.table, diff.key, diff.what) == ("repairs", {"id": gone}, "missing")
+
+
+def test_an_older_due_process_repair_is_kept_only_on_its_outcome_event(
+        populated: Registry) -> None:  # noqa: F811
+    """Older code ended an entry by due process with a repairs row and no event of its own
+    (its ``seq`` was the outcome event's)."""
+    from socialcredit.store.tables import repairs
+
+    reg = populated
+    sid = _subject(reg, DEBTOR)
+    with reg.store.batch() as b:
+        b.emit("review.decided", {"review_id": 99, "decision_id": "d-old",
+                                  "outcome": "overturned", "note": "", "operator": "ops"},
+               subject_id=sid)
+        rid = b.next_id(repairs)
+        b.add(repairs, {"id": rid, "subject_id": sid, "entry_id": 1, "condition": "review",
+                        "evidence": "overturned", "opened_at": "2026-06-30T00:00:00+00:00",
+                        "status": "granted", "decided_at": None, "decided_on": "2026-06-30",
+                        "decided_by": "due process", "note": "overturned", "seq": b.seq})
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    assert result.taken_from_live["repairs.entry_id"] == 1
+    with reg.store.engine.begin() as conn:  # the same row moved to another person
+        conn.execute(update(repairs).where(repairs.c.id == rid).values(
+            subject_id=_subject(reg, OTHER)))
+    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    assert diff is not None and (diff.table, diff.key, diff.what) == ("repairs", {"id": rid},
+                                                                      "extra")
+
+
+def test_every_table_is_replayed_or_listed_with_its_reason() -> None:
+    from socialcredit.store.replay_tables import NOT_PROJECTIONS, NOT_YET_REPLAYED, SPECS
+    from socialcredit.store.tables import metadata
+
+    listed = {s.name for s in SPECS} | set(NOT_PROJECTIONS) | set(NOT_YET_REPLAYED)
+    assert listed == set(metadata.tables)
+    for spec in SPECS:
+        assert set(spec.columns) <= set(metadata.tables[spec.name].c.keys()), spec.name

@@ -39,7 +39,7 @@ from socialcredit.store.replay_tables import (
 )
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.store import Store
-from socialcredit.store.tables import contact_channels, ledger_head, metadata
+from socialcredit.store.tables import contact_channels, ledger_head, metadata, repairs
 
 __all__ = ["Difference", "ReplayResult", "TableResult", "replay", "replay_events"]
 
@@ -145,6 +145,8 @@ def replay_events(conn: Connection, *, upto: int | None = None,
     proj = Projections(list_public)
     proj.seed_channels([dict(r._mapping) for r in conn.execute(select(contact_channels).where(
         contact_channels.c.source == "migration"))])
+    proj.seed_repairs([dict(r._mapping) for r in conn.execute(select(repairs).where(
+        repairs.c.decided_by == "due process"))])
     apply, loads, n = proj.apply, json.loads, 0
     for seq, at, type_, subject_id, policy_version, payload in _iter_events(conn, upto):
         apply(seq, at, type_, subject_id, policy_version, loads(payload))

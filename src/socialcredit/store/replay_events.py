@@ -39,7 +39,8 @@ class Projections:
         self.list_public = dict(list_public or {})
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
-            "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {}}
+            "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
+            "reviews": {}, "repairs": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -49,6 +50,10 @@ class Projections:
         self._pending_nid: dict[int, int] = {}  # subject → identifier lacking valid_from
         self.dispute_targets: dict[int, tuple[int | None, int | None]] = {}
         self._seeded: set[int] = set()
+        self._seeded_repairs: list[dict[str, Any]] = []
+        #: seq of each dispute or review outcome → its subject (what ended entries by due
+        #: process before ``repair.recorded`` existed)
+        self.due_process_seqs: dict[int, Any] = {}
         self.unknown_types: set[str] = set()
 
     # --- dispatch ----------------------------------------------------------------------------
@@ -224,15 +229,29 @@ class Projections:
             self._seeded.add(row["subject_id"])
             self.from_live("contact_channels", row["subject_id"], "set_at")
 
+    def seed_repairs(self, rows: list[dict[str, Any]]) -> None:
+        """Repairs that ended an entry by due process (``decided_by = "due process"``) as the
+        live table holds them: older code wrote them without an event of their own.
+        :meth:`finish` keeps each one only if no ``repair.recorded`` made it and its ``seq``
+        is a dispute or review outcome about the same subject."""
+        self._seeded_repairs = [dict(r) for r in rows]
+
     def finish(self) -> None:
         """Checks that need the whole ledger: a seeded channel must be one of its subject's
-        phones."""
+        phones; a seeded due-process repair must sit on an outcome event of its subject."""
+        repairs = self.tables["repairs"]
+        for row in self._seeded_repairs:
+            if row["id"] not in repairs and (
+                    self.due_process_seqs.get(row["seq"], object()) == row["subject_id"]):
+                repairs[row["id"]] = row
+                self.from_live("repairs", row["id"], "entry_id", "condition", "evidence",
+                               "opened_at", "decided_on", "note")
         rows, idents = self.tables["contact_channels"], self.tables["identifiers"]
         phones = {(r["subject_id"], r["value"]) for r in idents.values() if r["kind"] == "phone"}
         for s in self._seeded:
-            row = rows.get(s)
-            if row is not None and row["source"] == "migration" and (
-                    (s, row["phone"]) not in phones):
+            channel = rows.get(s)
+            if channel is not None and channel["source"] == "migration" and (
+                    (s, channel["phone"]) not in phones):
                 del rows[s]
                 self.trusted["contact_channels"].pop(s, None)
 
@@ -309,8 +328,7 @@ _HANDLERS = {
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
-    "subject.signed_in", "review.requested", "review.decided",
-    "repair.requested", "repair.decided", "list.imported",
+    "subject.signed_in", "list.imported",
     "linkage.model_trained", "tree.head_signed", "ledger.restored",
     # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
     "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})
