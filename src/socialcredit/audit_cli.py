@@ -61,8 +61,9 @@ def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one J
 
 def _print(console: Any, result: Any) -> None:
     table = Table("table", "replayed rows", "live rows", "result",
-                  title=f"Replay of {result.events:,} events ({result.scratch}, "
-                        f"{result.events_per_second:,.0f} events/s)")
+                  title=f"Replay of {result.events:,} events ("
+                        f"{result.events_per_second:,.0f} events/s; scratch copy: "
+                        f"{result.scratch})")
     for t in result.tables:
         table.add_row(t.table, f"{t.rows:,}", f"{t.live_rows:,}",
                       "[green]same[/]" if t.difference is None

@@ -21,6 +21,10 @@ from socialcredit.store.replay_people import PEOPLE_HANDLERS
 
 __all__ = ["Projections"]
 
+#: ``records.payload`` as ingest writes it (``json.dumps(..., sort_keys=True,
+#: ensure_ascii=False)``), with one encoder made once instead of one per record
+_payload_text = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
 _ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "record_id",
                  "furnisher_id", "platform", "ended_on", "end_reason", "end_record_id")
 #: identity columns a retired record loses (retention)
@@ -57,6 +61,21 @@ class Projections:
         self.unknown_types: set[str] = set()
 
     # --- dispatch ----------------------------------------------------------------------------
+    def apply_page(self, rows: list[tuple[Any, ...]], payloads: list[dict[str, Any]]) -> None:
+        """:meth:`apply` every event of a page: ``rows`` of ``(seq, at, type, subject_id,
+        policy_version, payload text)`` and their decoded ``payloads`` (the loop of
+        :meth:`apply` with its lookups made once per page)."""
+        handlers, entry, apply = _HANDLERS, self._entry, self.apply
+        for (seq, at, type_, sid, pv, _), p in zip(rows, payloads, strict=True):
+            handler = handlers.get(type_)
+            if handler is None or "_tombstone" in p:
+                if type_.startswith("entry.") and "_tombstone" not in p:
+                    entry(seq, type_[6:], pv, p)
+                elif handler is None:
+                    apply(seq, at, type_, sid, pv, p)  # no projection, or unknown
+                continue
+            handler(self, seq, at, sid, pv, p)
+
     def apply(self, seq: int, at: str, type_: str, subject_id: int | None,
               policy_version: str | None, payload: dict[str, Any]) -> None:
         if "_tombstone" in payload:
@@ -149,7 +168,7 @@ class Projections:
             "occurred_at": p["occurred_at"], "subject_id": sid,
             "national_id": p.get("national_id"), "phone": p.get("phone"),
             "name": p.get("name"),
-            "payload": json.dumps(p["payload"], sort_keys=True, ensure_ascii=False),
+            "payload": _payload_text(p["payload"]),
             "content_hash": p["content_hash"], "corrects_id": corrected,
             "superseded_by": None, "seq": seq, "status": status,
             "claimed_id": p.get("claimed_id"), "address": p.get("address"),
