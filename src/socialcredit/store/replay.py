@@ -32,11 +32,11 @@ from typing import Any
 from sqlalchemy import Column, Connection, MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 
+from socialcredit.store.bulk import driver_pages
 from socialcredit.store.replay_compare import (
     Difference,
     TableResult,
     compared_columns,
-    driver_pages,
     first_difference,
     same_rows,
 )

@@ -24,13 +24,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy import String as SAString
 
+from socialcredit.store.bulk import driver_pages
 from socialcredit.store.replay_tables import TableSpec
 from socialcredit.store.tables import metadata
 
-__all__ = ["Difference", "TableResult", "compared_columns", "driver_pages", "first_difference",
-           "same_rows"]
-
-_PAGE = 50_000
+__all__ = ["Difference", "TableResult", "compared_columns", "first_difference", "same_rows"]
 
 
 @dataclass(frozen=True)
@@ -69,29 +67,6 @@ class TableResult:
 def compared_columns(spec: TableSpec) -> list[str]:
     """The key columns, then the other compared columns: the order of every row tuple."""
     return [*spec.key, *(c for c in spec.columns if c not in spec.key)]
-
-
-def driver_pages(conn: Connection, sql: str, params: tuple[Any, ...] = (),
-                 page: int = _PAGE, name: str = "replay",
-                 ) -> Generator[list[tuple[Any, ...]], None, None]:
-    """Run ``sql`` on the driver's own cursor (server-side on PostgreSQL, so a large table is
-    streamed) and yield its rows in pages of plain tuples."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    if conn.dialect.name == "postgresql":
-        cur = raw.cursor(name=name)
-        cur.itersize = page
-    else:
-        cur = raw.cursor()
-    try:
-        cur.execute(sql, params) if params else cur.execute(sql)
-        while True:
-            rows = cur.fetchmany(page)
-            if not rows:
-                return
-            yield rows
-    finally:
-        cur.close()
 
 
 def _select(conn: Connection, spec: TableSpec) -> str:
