@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, or_, select
 from socialcredit.gate.base_load import load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
+from socialcredit.gate.went_back import check_went_back, latest_restore
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import events, furnishers, identifiers, list_entries, names
@@ -81,6 +82,8 @@ class GateIndex:
         #: Hash of the event at ``last_seq`` (None: not known yet): a ledger replaced under
         #: a running index (a restore) is noticed by it and the index rebuilt.
         self.last_hash: str | None = None
+        #: the newest ``ledger.restored`` event when the index was built (gate/went_back.py)
+        self.restore_mark: tuple[int, str] | None = None
         #: time.time() of the last successful build or refresh (staleness is measured from it)
         self.last_ok = 0.0
         #: ledger lag seen by the last refresh, before applying: events and seconds
@@ -183,6 +186,7 @@ class GateIndex:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
             self.last_hash = conn.execute(select(events.c.hash).where(
                 events.c.seq == head)).scalar()
+            self.restore_mark = latest_restore(conn)
             # column by column, in blocks (gate/base_load.py): national scale in bounded memory
             base, hashed, name_keys = load_base(conn, self.policy, self.services)
         with self._lock:
@@ -219,6 +223,9 @@ class GateIndex:
             # this index holds is not that ledger's; start again from it
             replaced = bool(self.last_seq) and (head < self.last_seq or (
                 self.last_hash is not None and marks.get(self.last_seq) != self.last_hash))
+            if replaced:  # only a restore may do that (raises LedgerForked otherwise)
+                check_went_back(conn, last_seq=self.last_seq, last_hash=self.last_hash,
+                                head=head, known_restore=self.restore_mark)
             if not replaced:
                 rows = conn.execute(
                     select(events.c.seq, events.c.subject_id, events.c.at).where(
