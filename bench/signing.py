@@ -15,7 +15,8 @@ in alternating order:
   last head once the ingest is done, so that the tree covers every event it wrote.
 
 Each figure is the fastest trial: ledger events/s, and the cost of signing as
-``1 - on / off``; also the heads signed and the time spent in them. Figures only.
+``1 - on / off``; also the heads signed and the wall time spent in ``sign_latest`` (which
+includes waiting for the ledger lock while an ingest batch holds it: not CPU). Figures only.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def main() -> None:
     w(f"signing off (baseline)   {out['off_events_per_s']:>10,.0f} events/s\n")
     w(f"signing on, every {args.sign_every_s:g} s  {out['on_events_per_s']:>10,.0f} events/s  "
       f"({out['signing_cost_pct']:+.1f} % cost)\n")
-    w(f"heads signed: {out['heads_signed']}, {out['signing_seconds']:.2f} s in all "
+    w(f"heads signed: {out['heads_signed']}, {out['signing_seconds']:.2f} s of wall time in "
+      f"sign_latest, waiting for the ledger lock included "
       f"({out['signing_share_of_on_run_pct']:.1f} % of the run)\n")
 
 

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from socialcredit.store.replay_identity import IDENTITY_HANDLERS
 from socialcredit.store.replay_people import PEOPLE_HANDLERS
 
 __all__ = ["Projections"]
@@ -44,7 +45,7 @@ class Projections:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
-            "reviews": {}, "repairs": {}}
+            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -342,12 +343,13 @@ _HANDLERS = {
     "subject.restored": Projections._restored,
     "score.changed": Projections._score,
     **PEOPLE_HANDLERS,
+    **IDENTITY_HANDLERS,  # subject.merged and subject.split also write ``merges``
 }
 
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "list.imported",
-    "linkage.model_trained", "tree.head_signed", "ledger.restored",
+    "tree.head_signed", "ledger.restored",
     # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
     "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})

@@ -52,6 +52,10 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("repairs", ("id",), (
         "id", "subject_id", "entry_id", "condition", "evidence", "opened_at", "status",
         "decided_at", "decided_on", "decided_by", "note", "seq")),
+    TableSpec("merges", ("id",), (
+        "id", "survivor_id", "absorbed_id", "status", "reason", "merged_by", "merged_seq",
+        "moved", "split_by", "split_reason", "split_seq")),
+    TableSpec("linkage_models", ("version",), ("version", "trained_at", "seq", "model")),
     TableSpec("contact_channels", ("subject_id",), (
         "subject_id", "phone", "source", "set_seq", "set_at", "flagged_reason", "flagged_at")),
 )
@@ -86,6 +90,9 @@ FROM_LIVE: dict[str, str] = {
     "decided_at; repairs.evidence, opened_at, decided_at, decided_on":
         "dispute.*, review.* and repair.* events written before they carried the text and "
         "times",
+    "merges.moved; linkage_models.model":
+        "subject.merged written before it carried the moved review pairs; "
+        "linkage.model_trained written before it carried the model",
     "repairs (decided_by = due process)":
         "an entry ended by an upheld dispute or an overturned review: older code wrote the "
         "row without an event; kept only where its seq is an outcome event of its subject",
@@ -100,10 +107,8 @@ NOT_YET_REPLAYED: dict[str, str] = {
     "links": "a link's explanation and decided_by are not in record.linked",
     "link_candidates": "the review queue changes state (closed, moved) without events",
     "notices": "the outbox's delivery state (attempts, served_at) changes without events",
-    "merges": "the moved review pairs are not in subject.merged",
     "ingests": "an ingest row is written before its first event, and an identical re-send "
                "writes none",
-    "linkage_models": "the model JSON is not in linkage.model_trained",
     "screen_entries": "the party JSON and the import day are not in screen.* events",
     "screen_clearances": "the clearance's time and the entry's content hash are not in "
                          "screen.cleared",
