@@ -238,20 +238,20 @@ def replay(store: Store, *, list_public: Mapping[str, bool] | None = None,
         StoreUnavailable: the live database cannot be read.
     """
     started = time.perf_counter()
-    with store.read() as conn:
-        head = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
-        proj, n = replay_events(conn, upto=head, list_public=list_public)
-        taken = _take_from_live(conn, proj)
-    replayed = time.perf_counter() - started
-    live_url = None
-    if store.dialect == "postgresql":  # the same server, without the live search path
-        live_url = make_url(store.url).difference_update_query(["options"]).render_as_string(
-            hide_password=False)
-    with _no_cyclic_gc():
+    with _no_cyclic_gc():  # from the first event read to the last row compared
+        with store.read() as conn:
+            head = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
+            proj, n = replay_events(conn, upto=head, list_public=list_public)
+            taken = _take_from_live(conn, proj)
+        replayed = time.perf_counter() - started
         rows = {spec.name: _rows(proj, spec) for spec in SPECS}
         with store.read() as live:
             same = {spec.name for spec in SPECS
                     if same_rows(live, spec, _sorted(rows[spec.name]))}
+    live_url = None
+    if store.dialect == "postgresql":  # the same server, without the live search path
+        live_url = make_url(store.url).difference_update_query(["options"]).render_as_string(
+            hide_password=False)
     tables = {spec.name: TableResult(spec.name, len(rows[spec.name]), len(rows[spec.name]))
               for spec in SPECS if spec.name in same}
     differing = [spec for spec in SPECS if spec.name not in same]
