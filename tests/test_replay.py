@@ -228,3 +228,13 @@ def test_a_tampered_merge_is_named(populated: Registry) -> None:
     diff = replay(reg.store, list_public=_public(reg)).first_difference
     assert diff is not None and (diff.table, diff.key, diff.column) == (
         "merges", {"id": merged["merge_id"]}, "merged_by")
+
+
+def test_an_undecodable_payload_is_named_by_its_event(populated: Registry) -> None:
+    from socialcredit.errors import LedgerBroken
+    from socialcredit.store.tables import events
+
+    with populated.store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.seq == 3).values(payload='{"cut": '))
+    with pytest.raises(LedgerBroken, match="payload of event 3 is not a JSON object"):
+        replay(populated.store, list_public=_public(populated))

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 
+from socialcredit.errors import LedgerBroken
 from socialcredit.store.bulk import driver_pages
 from socialcredit.store.replay_compare import (
     Difference,
@@ -114,9 +115,27 @@ def event_pages(conn: Connection, upto: int, page: int = 20_000,
 
 
 def decoded(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The payloads of a page of :func:`event_pages`, decoded in one ``json.loads``."""
-    out: list[dict[str, Any]] = json.loads("[" + ",".join([r[5] for r in rows]) + "]")
-    return out
+    """The payloads of a page of :func:`event_pages`, decoded in one ``json.loads``.
+
+    Raises:
+        LedgerBroken: a payload is not a JSON object (naming the event: run `audit verify`).
+    """
+    try:
+        out: list[dict[str, Any]] = json.loads("[" + ",".join([r[5] for r in rows]) + "]")
+        if len(out) == len(rows) and all(type(p) is dict for p in out):
+            return out
+    except ValueError:
+        pass
+    for seq, *_, text in rows:  # find the culprit, one payload at a time
+        try:
+            if type(json.loads(text)) is dict:
+                continue
+        except ValueError:
+            pass
+        raise LedgerBroken(f"the payload of event {seq} is not a JSON object: run `audit "
+                           "verify`", details={"seq": seq})
+    raise LedgerBroken("a page of event payloads does not decode: run `audit verify`",
+                       details={"from_seq": rows[0][0], "to_seq": rows[-1][0]})
 
 
 @contextmanager
