@@ -254,12 +254,13 @@ def test_a_gate_follows_a_restore_under_it_and_never_allows_what_the_database_de
         reg.close()
 
 
-@pytest.mark.parametrize("how", ["cut", "rewritten"])
+@pytest.mark.parametrize("how", ["cut", "rewritten", "cut-to-an-older-restore"])
 def test_a_gate_refuses_a_ledger_that_went_back_without_a_restore_event(
         db_url: str, tmp_path: Path, how: str) -> None:
     """Someone with database access cuts the ledger's tail (unlisting a person with it) or
-    rewrites the event the gate last applied: no ``ledger.restored`` event says why, so the
-    gate refuses to follow, names the event it had followed, and keeps denying."""
+    rewrites the event the gate last applied: no ``ledger.restored`` event written since says
+    why (one from an earlier restore, left in the cut ledger, does not), so the gate refuses
+    to follow, names the event it had followed, and keeps denying."""
     from sqlalchemy import delete, select, update
 
     from socialcredit.store.monitor import LedgerForked
@@ -270,17 +271,24 @@ def test_a_gate_refuses_a_ledger_that_went_back_without_a_restore_event(
     try:
         add_furnisher(reg.store, name="court", kind="court")
         court = furnisher_id(reg.store, "court")
+        older = how == "cut-to-an-older-restore"
+        if older:  # an earlier restore of this registry
+            with reg.store.batch() as b:
+                b.emit("ledger.restored", {"ledger_seq": 1})
         nid = make_id(region="110101", birth="19700101", seq=21)
         ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
                     path=write_csv(tmp_path / "r.csv", [{
                         "furnisher_record_id": "R-21", "kind": "dishonesty_finding",
                         "occurred_at": "2026-03-01", "national_id": nid, "case_number": "C-21",
                         "ground": 1, "amount_minor": 100, "currency": "CNY"}]))
+        if older:  # and a later one
+            with reg.store.batch() as b:
+                b.emit("ledger.restored", {"ledger_seq": 5})
         reg.gate_index.build()
         assert reg.decisions.decide(service="air", national_id=nid).decision == "deny"
         seq, _ = reg.store.head()
         with reg.store.engine.begin() as conn:
-            if how == "cut":
+            if how != "rewritten":
                 listed = conn.execute(select(events.c.seq).where(
                     events.c.type == "entry.listed")).scalar_one()
                 conn.execute(delete(events).where(events.c.seq >= listed))
