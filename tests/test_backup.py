@@ -134,7 +134,16 @@ def test_a_restored_registry_verifies_and_decides_the_same(
         r = _cli(target, "audit", "verify", "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["ok"], r.stderr
         store = Store(target)
-        assert store.head() == (manifest["ledger_seq"], manifest["head_hash"])
+        # the backup's ledger, then the event that says it was restored
+        seq, _ = store.head()
+        assert seq == manifest["ledger_seq"] + 1
+        with store.read() as conn:
+            at = dict(conn.execute(text("SELECT seq, hash FROM events WHERE seq >= :s"),
+                                   {"s": manifest["ledger_seq"]}).all())
+            kind = conn.execute(text("SELECT type FROM events WHERE seq = :s"),
+                                {"s": seq}).scalar()
+        assert at[manifest["ledger_seq"]] == manifest["head_hash"]
+        assert kind == "ledger.restored"
         store.dispose()
         assert _decisions(target) == before
 
@@ -241,5 +250,56 @@ def test_a_gate_follows_a_restore_under_it_and_never_allows_what_the_database_de
         newcomer = listing(41)  # listed after the restore, at a seq the index has seen
         assert decide(newcomer) == "deny"
         assert decide(make_id(region="110101", birth="19700101", seq=13)) == "allow"
+    finally:
+        reg.close()
+
+
+@pytest.mark.parametrize("how", ["cut", "rewritten", "cut-to-an-older-restore"])
+def test_a_gate_refuses_a_ledger_that_went_back_without_a_restore_event(
+        db_url: str, tmp_path: Path, how: str) -> None:
+    """Someone with database access cuts the ledger's tail (unlisting a person with it) or
+    rewrites the event the gate last applied: no ``ledger.restored`` event written since says
+    why (one from an earlier restore, left in the cut ledger, does not), so the gate refuses
+    to follow, names the event it had followed, and keeps denying."""
+    from sqlalchemy import delete, select, update
+
+    from socialcredit.store.monitor import LedgerForked
+    from socialcredit.store.tables import events, ledger_head
+
+    reg = Registry(Settings(database_url=db_url), today=TODAY)
+    reg.ensure_schema()
+    try:
+        add_furnisher(reg.store, name="court", kind="court")
+        court = furnisher_id(reg.store, "court")
+        older = how == "cut-to-an-older-restore"
+        if older:  # an earlier restore of this registry
+            with reg.store.batch() as b:
+                b.emit("ledger.restored", {"ledger_seq": 1})
+        nid = make_id(region="110101", birth="19700101", seq=21)
+        ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
+                    path=write_csv(tmp_path / "r.csv", [{
+                        "furnisher_record_id": "R-21", "kind": "dishonesty_finding",
+                        "occurred_at": "2026-03-01", "national_id": nid, "case_number": "C-21",
+                        "ground": 1, "amount_minor": 100, "currency": "CNY"}]))
+        if older:  # and a later one
+            with reg.store.batch() as b:
+                b.emit("ledger.restored", {"ledger_seq": 5})
+        reg.gate_index.build()
+        assert reg.decisions.decide(service="air", national_id=nid).decision == "deny"
+        seq, _ = reg.store.head()
+        with reg.store.engine.begin() as conn:
+            if how != "rewritten":
+                listed = conn.execute(select(events.c.seq).where(
+                    events.c.type == "entry.listed")).scalar_one()
+                conn.execute(delete(events).where(events.c.seq >= listed))
+                prev = conn.execute(select(events.c.hash).where(
+                    events.c.seq == listed - 1)).scalar_one()
+                conn.execute(update(ledger_head).values(seq=listed - 1, hash=prev))
+            else:
+                conn.execute(update(events).where(events.c.seq == seq).values(hash="ab" * 32))
+        with pytest.raises(LedgerForked, match="went back without a restore event") as e:
+            reg.gate_index.refresh()
+        assert e.value.details["followed_seq"] == seq
+        assert reg.decisions.decide(service="air", national_id=nid).decision == "deny"
     finally:
         reg.close()

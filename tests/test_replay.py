@@ -204,3 +204,37 @@ def test_disputes_merges_and_splits_replay(populated: Registry) -> None:
     with reg.store.read() as conn:
         assert conn.execute(select(records.c.status).where(records.c.id == rid)
                             ).scalar_one() == "suppressed"
+
+
+def test_a_tampered_merge_is_named(populated: Registry) -> None:
+    import datetime as dt
+
+    from socialcredit.identity.review import merge_subjects
+    from socialcredit.store.tables import merges
+
+    reg = populated
+    with reg.store.read() as conn:
+        a, b = (int(conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid))
+                    .scalar_one()) for nid in (DEBTOR, OTHER))
+    merged = merge_subjects(reg.store, reg.policy, survivor=a, absorbed=b, by="ops",
+                            reason="same person", as_of=dt.date(2026, 6, 30))
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    assert {t.table: t.rows for t in result.tables}["merges"] == 1
+    assert result.taken_from_live == {}
+    with reg.store.engine.begin() as conn:  # the merge is made to look like an operator's
+        conn.execute(update(merges).where(merges.c.id == merged["merge_id"]).values(
+            merged_by="someone else"))
+    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    assert diff is not None and (diff.table, diff.key, diff.column) == (
+        "merges", {"id": merged["merge_id"]}, "merged_by")
+
+
+def test_an_undecodable_payload_is_named_by_its_event(populated: Registry) -> None:
+    from socialcredit.errors import LedgerBroken
+    from socialcredit.store.tables import events
+
+    with populated.store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.seq == 3).values(payload='{"cut": '))
+    with pytest.raises(LedgerBroken, match="payload of event 3 is not a JSON object"):
+        replay(populated.store, list_public=_public(populated))

@@ -61,8 +61,9 @@ def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one J
 
 def _print(console: Any, result: Any) -> None:
     table = Table("table", "replayed rows", "live rows", "result",
-                  title=f"Replay of {result.events:,} events ({result.scratch}, "
-                        f"{result.events_per_second:,.0f} events/s)")
+                  title=f"Replay of {result.events:,} events ("
+                        f"{result.events_per_second:,.0f} events/s; scratch copy: "
+                        f"{result.scratch})")
     for t in result.tables:
         table.add_row(t.table, f"{t.rows:,}", f"{t.live_rows:,}",
                       "[green]same[/]" if t.difference is None
@@ -74,6 +75,11 @@ def _print(console: Any, result: Any) -> None:
         console.print(f"[bold]{title}[/]:")
         for name, why in items.items():
             console.print(f"  {name}: {why}", highlight=False)
+    if result.taken_from_live:
+        console.print("[bold]Cells an older ledger cannot give back, taken from the live "
+                      "rows[/]: " + ", ".join(f"{k} ({v:,})"
+                                             for k, v in result.taken_from_live.items()),
+                      highlight=False)
     if result.unknown_event_types:
         console.print("Event types the replay does not know: "
                       + ", ".join(result.unknown_event_types))

@@ -171,7 +171,8 @@ def open_dispute(store: Store, policy: Policy, *, subject_id: int, reason: str,
             due_on = (today + dt.timedelta(days=days)).isoformat()
             seq = b.emit("dispute.opened", {
                 "dispute_id": did, "record_id": record_id, "entry_id": entry_id,
-                "furnisher_id": furnisher_id, "due_on": due_on}, subject_id=subject_id)
+                "furnisher_id": furnisher_id, "due_on": due_on, "reason": text,
+                "opened_at": iso(now)}, subject_id=subject_id)
             row = {"id": did, "subject_id": subject_id, "record_id": record_id,
                    "entry_id": entry_id, "furnisher_id": furnisher_id, "reason": text,
                    "opened_at": iso(now), "due_on": due_on, "status": "open",
@@ -242,7 +243,8 @@ def answer_dispute(store: Store, policy: Policy, *, furnisher_id: int, dispute_i
                         "the disputed one), then answer correct")
             status = _ANSWERED[answer]
             b.emit("dispute.answered", {"dispute_id": dispute_id, "answer": answer,
-                                        "note": note[:MAX_TEXT]}, subject_id=row.subject_id)
+                                        "note": note[:MAX_TEXT], "answered_at": iso(now)},
+                   subject_id=row.subject_id)
             b.conn.execute(update(disputes).where(disputes.c.id == dispute_id).values(
                 status=status, answered_at=iso(now), answer_note=note[:MAX_TEXT] or None))
             if answer == "delete":
@@ -273,7 +275,8 @@ def run_deadlines(store: Store, policy: Policy, *, now: dt.datetime) -> int:
                 continue
             b.emit("dispute.suppressed", {
                 "dispute_id": did, "outcome": f"suppressed: not answered by {row.due_on}",
-                "record_id": row.record_id, "entry_id": row.entry_id}, subject_id=row.subject_id)
+                "record_id": row.record_id, "entry_id": row.entry_id,
+                "answered_at": iso(now)}, subject_id=row.subject_id)
             b.conn.execute(update(disputes).where(disputes.c.id == did).values(
                 status="suppressed", answered_at=iso(now)))
             _resolve(b, policy, row, "suppressed", today)
@@ -300,7 +303,8 @@ def appeal_dispute(store: Store, *, subject_id: int, dispute_id: int, reason: st
             if row.status not in ("verified", "corrected"):
                 raise Conflict(f"dispute {dispute_id} is {row.status}: only an answered "
                                "dispute (verified or corrected) can be appealed")
-            b.emit("dispute.appealed", {"dispute_id": dispute_id}, subject_id=subject_id)
+            b.emit("dispute.appealed", {"dispute_id": dispute_id, "reason": text},
+                   subject_id=subject_id)
             b.conn.execute(update(disputes).where(disputes.c.id == dispute_id).values(
                 status="appealed", appeal_reason=text))
     if missing:

@@ -93,7 +93,8 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
                                details={"repair_id": int(busy)})
             rid = b.next_id(repairs)
             seq = b.emit("repair.requested", {"repair_id": rid, "entry_id": entry_id,
-                                              "condition": condition}, subject_id=subject_id)
+                                              "condition": condition, "evidence": text,
+                                              "opened_at": iso(now)}, subject_id=subject_id)
             row = {"id": rid, "subject_id": subject_id, "entry_id": entry_id,
                    "condition": condition, "evidence": text, "opened_at": iso(now),
                    "status": "open", "decided_at": None, "decided_on": None,
@@ -110,11 +111,15 @@ def end_entry(b: Batch, *, subject_id: int, entry_id: int, condition: str, on: d
     an overturned review): a granted row in ``repairs``, which evaluation honours whatever
     records keep the entry (end reason ``condition``). The caller re-evaluates."""
     rid = b.next_id(repairs)
+    opened = iso(dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC))
+    seq = b.emit("repair.recorded", {"repair_id": rid, "entry_id": entry_id,
+                                     "condition": condition[:24], "on": on.isoformat(),
+                                     "opened_at": opened, "note": note},
+                 subject_id=subject_id)
     b.add(repairs, {"id": rid, "subject_id": subject_id, "entry_id": entry_id,
-                    "condition": condition[:24], "evidence": note, "opened_at": iso(
-                        dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC)),
+                    "condition": condition[:24], "evidence": note, "opened_at": opened,
                     "status": "granted", "decided_at": None, "decided_on": on.isoformat(),
-                    "decided_by": "due process", "note": note, "seq": b.seq})
+                    "decided_by": "due process", "note": note, "seq": seq})
     b.flush()
 
 
@@ -146,7 +151,9 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
                                     "decided_at": row.decided_at})
         b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
                                   "outcome": outcome, "note": note[:2000],
-                                  "operator": operator}, subject_id=row.subject_id)
+                                  "operator": operator, "decided_at": iso(now),
+                                  "decided_on": now.date().isoformat()},
+               subject_id=row.subject_id)
         b.conn.execute(update(repairs).where(repairs.c.id == repair_id).values(
             status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),
             decided_by=operator, note=note[:2000] or None))
@@ -183,7 +190,9 @@ def settle_repairs(store: Store, policy: Policy, *, now: dt.datetime) -> int:
                     f"the entry ended otherwise ({status}: {end_reason})")
             granted += proved
             b.emit("repair.decided", {"repair_id": rid, "entry_id": row.entry_id,
-                                      "outcome": outcome, "note": note, "operator": None},
+                                      "outcome": outcome, "note": note, "operator": None,
+                                      "decided_at": iso(now),
+                                      "decided_on": now.date().isoformat()},
                    subject_id=row.subject_id)
             b.conn.execute(update(repairs).where(repairs.c.id == rid).values(
                 status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),

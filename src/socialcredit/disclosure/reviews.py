@@ -61,7 +61,8 @@ def request_review(store: Store, *, subject_id: int, decision_id: str, reason: s
                 raise Conflict(f"review {dup} of this decision already exists",
                                details={"review_id": int(dup)})
             rid = b.next_id(reviews)
-            seq = b.emit("review.requested", {"review_id": rid, "decision_id": decision_id},
+            seq = b.emit("review.requested", {"review_id": rid, "decision_id": decision_id,
+                                              "reason": text, "opened_at": iso(now)},
                          subject_id=subject_id)
             row = {"id": rid, "subject_id": subject_id, "decision_id": decision_id,
                    "reason": text, "opened_at": iso(now), "status": "open",
@@ -105,7 +106,8 @@ def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int
                                     "decided_at": row.decided_at})
         b.emit("review.decided", {"review_id": review_id, "decision_id": row.decision_id,
                                   "outcome": outcome, "note": note[:2000],
-                                  "operator": operator}, subject_id=row.subject_id)
+                                  "operator": operator, "decided_at": iso(now)},
+               subject_id=row.subject_id)
         b.conn.execute(update(reviews).where(reviews.c.id == review_id).values(
             status=outcome, decided_at=iso(now), decided_by=operator, note=note[:2000] or None))
         if outcome == "overturned":

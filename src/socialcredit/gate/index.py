@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, or_, select
 from socialcredit.gate.base_load import load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
+from socialcredit.gate.went_back import check_went_back, latest_restore
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import events, furnishers, identifiers, list_entries, names
@@ -81,6 +82,10 @@ class GateIndex:
         #: Hash of the event at ``last_seq`` (None: not known yet): a ledger replaced under
         #: a running index (a restore) is noticed by it and the index rebuilt.
         self.last_hash: str | None = None
+        #: the newest ``ledger.restored`` event when the index was built (gate/went_back.py)
+        self.restore_mark: tuple[int, str, str] | None = None
+        #: when the event at ``last_seq`` was written (a restore must come after it)
+        self.last_at: str | None = None
         #: time.time() of the last successful build or refresh (staleness is measured from it)
         self.last_ok = 0.0
         #: ledger lag seen by the last refresh, before applying: events and seconds
@@ -181,8 +186,10 @@ class GateIndex:
     def _build(self) -> None:
         with self.store.read() as conn:
             head = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-            self.last_hash = conn.execute(select(events.c.hash).where(
-                events.c.seq == head)).scalar()
+            last = conn.execute(select(events.c.hash, events.c.at).where(
+                events.c.seq == head)).first()
+            self.last_hash, self.last_at = (None, None) if last is None else tuple(last)
+            self.restore_mark = latest_restore(conn)
             # column by column, in blocks (gate/base_load.py): national scale in bounded memory
             base, hashed, name_keys = load_base(conn, self.policy, self.services)
         with self._lock:
@@ -197,7 +204,7 @@ class GateIndex:
         scale in ``bench/gate_national.py``); the overlay is cleared."""
         with self._lock:
             self._reset(table, dict(hashed or {}))
-        self.last_seq, self.last_hash = last_seq, None
+        self.last_seq, self.last_hash, self.last_at = last_seq, None, None
         self.last_ok = time.time()
 
     def refresh(self) -> int:
@@ -213,12 +220,18 @@ class GateIndex:
             # order commit order)
             head = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
                                     ).scalar_one())
-            marks = dict(conn.execute(select(events.c.seq, events.c.hash).where(
-                events.c.seq.in_({self.last_seq, head}))).all())
+            marks = {r.seq: (r.hash, r.at) for r in conn.execute(
+                select(events.c.seq, events.c.hash, events.c.at).where(
+                    events.c.seq.in_({self.last_seq, head})))}
             # the ledger went back or was replaced (a restore under a running server): what
             # this index holds is not that ledger's; start again from it
             replaced = bool(self.last_seq) and (head < self.last_seq or (
-                self.last_hash is not None and marks.get(self.last_seq) != self.last_hash))
+                self.last_hash is not None
+                and marks.get(self.last_seq, (None,))[0] != self.last_hash))
+            if replaced:  # only a restore may do that (raises LedgerForked otherwise)
+                check_went_back(conn, last_seq=self.last_seq, last_hash=self.last_hash,
+                                last_at=self.last_at, head=head,
+                                known_restore=self.restore_mark)
             if not replaced:
                 rows = conn.execute(
                     select(events.c.seq, events.c.subject_id, events.c.at).where(
@@ -241,7 +254,7 @@ class GateIndex:
             if len(self.overlay_subjects) > self.compact_after:
                 self.build()
         if head > self.last_seq:
-            self.last_hash = marks.get(head)
+            self.last_hash, self.last_at = marks.get(head, (None, None))
         self.last_seq = max(head, self.last_seq)
         self.last_ok = now
         return len(touched)

@@ -176,7 +176,7 @@ def retrain(store: Store, policy: Policy, *, backend: str = "duckdb", seed: int 
             linkage_models.c.version == model.version)).scalar()
         seq = b.emit("linkage.model_trained", {
             "version": model.version, "seed": seed, "backend": backend,
-            "records": len(left), "subjects": len(right)})
+            "records": len(left), "subjects": len(right), "model": model.to_json()})
         if known:
             b.conn.execute(update(linkage_models).where(
                 linkage_models.c.version == model.version).values(seq=seq))

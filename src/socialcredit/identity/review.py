@@ -276,20 +276,24 @@ def merge_subjects(store: Store, policy: Policy, *, survivor: int, absorbed: int
             names.c.subject_id == survivor)).scalars())
         name_list = sorted(set(conn.execute(select(names.c.name).where(
             names.c.subject_id == absorbed)).scalars()) - own)
+        # open review pairs naming the absorbed subject (those about its own records move
+        # with the records) now name the survivor
+        moving = set(rec_ids)
+        candidates = [c.id for c in conn.execute(
+            select(link_candidates.c.id, link_candidates.c.record_id).where(
+                link_candidates.c.subject_id == absorbed, link_candidates.c.status == "open")
+            .order_by(link_candidates.c.id)) if c.record_id not in moving]
         moved = {"records": rec_ids, "identifiers": ident_ids, "entries": entry_ids,
                  "names": name_list}
         merge_id = b.next_id(merges)
         payload = {"merge_id": merge_id, "survivor_id": survivor, "absorbed_id": absorbed,
-                   "by": by, "reason": text, **moved}
+                   "by": by, "reason": text, **moved, "candidates": candidates}
         seq = b.emit("subject.merged", payload, subject_id=survivor)
         b.emit("subject.absorbed", {"merge_id": merge_id, "into": survivor},
                subject_id=absorbed)
         _move(b, moved, absorbed, survivor)
-        # open review pairs naming the absorbed subject now name the survivor
-        moved["candidates"] = list(conn.execute(select(link_candidates.c.id).where(
-            link_candidates.c.subject_id == absorbed,
-            link_candidates.c.status == "open")).scalars())
-        _move_candidates(b, moved["candidates"], survivor)
+        moved["candidates"] = candidates
+        _move_candidates(b, candidates, survivor)
         conn.execute(update(subjects).where(subjects.c.id == absorbed).values(
             merged_into=survivor))
         b.add(merges, {"id": merge_id, "survivor_id": survivor, "absorbed_id": absorbed,

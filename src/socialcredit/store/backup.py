@@ -227,7 +227,9 @@ class RestoreResult:
 
 def restore(store: Store, directory: Path, *, force: bool = False,
             schema: str | None = None) -> RestoreResult:
-    """Restore the backup in ``directory`` into ``store`` (an empty database), then verify.
+    """Restore the backup in ``directory`` into ``store`` (an empty database), verify it, and
+    append a ``ledger.restored`` event (``{backup_created_at, ledger_seq, head_hash}``) so that
+    followers know the ledger was restored, not rolled back.
 
     Raises:
         InputError: missing or corrupt backup; a backup of another dialect or schema.
@@ -254,14 +256,20 @@ def restore(store: Store, directory: Path, *, force: bool = False,
         result = check.verify()
         result.raise_if_broken()
         seq, head = check.head()
+        if (seq, head) != (manifest.ledger_seq, manifest.head_hash):
+            raise LedgerBroken(
+                f"the restored ledger ends at event {seq} ({head[:12]}…), the manifest says "
+                f"{manifest.ledger_seq} ({manifest.head_hash[:12]}…)",
+                details={"seq": seq, "head_hash": head})
+        # the ledger says it was restored: gates that followed a longer or other ledger
+        # rebuild from this one instead of refusing it (gate/went_back.py)
+        with check.batch() as b:
+            b.emit("ledger.restored", {"backup_created_at": manifest.created_at,
+                                       "ledger_seq": manifest.ledger_seq,
+                                       "head_hash": manifest.head_hash})
     finally:
         if check is not store:
             check.dispose()
-    if (seq, head) != (manifest.ledger_seq, manifest.head_hash):
-        raise LedgerBroken(
-            f"the restored ledger ends at event {seq} ({head[:12]}…), the manifest says "
-            f"{manifest.ledger_seq} ({manifest.head_hash[:12]}…)",
-            details={"seq": seq, "head_hash": head})
     return RestoreResult(manifest, result.events)
 
 

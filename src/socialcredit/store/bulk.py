@@ -14,13 +14,15 @@ otherwise :func:`bulk_insert` falls back to SQLAlchemy's ``executemany`` (same r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
-__all__ = ["bulk_insert"]
+__all__ = ["bulk_insert", "driver_pages"]
+
+_PAGE = 50_000
 
 
 def _plain(table: Table, rows: Sequence[dict[str, Any]]) -> list[str] | None:
@@ -84,3 +86,26 @@ def _copy(conn: Connection, target: str, cols: list[str],
 
         raise DBAPIError.instance(f"COPY {target} FROM STDIN", None, e,
                                   psycopg.Error) from e
+
+
+def driver_pages(conn: Connection, sql: str, params: tuple[Any, ...] = (),
+                 page: int = _PAGE, name: str = "replay",
+                 ) -> Generator[list[tuple[Any, ...]], None, None]:
+    """Run ``sql`` on the driver's own cursor (server-side on PostgreSQL, so a large table is
+    streamed) and yield its rows in pages of plain tuples."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if conn.dialect.name == "postgresql":
+        cur = raw.cursor(name=name)
+        cur.itersize = page
+    else:
+        cur = raw.cursor()
+    try:
+        cur.execute(sql, params) if params else cur.execute(sql)
+        while True:
+            rows = cur.fetchmany(page)
+            if not rows:
+                return
+            yield rows
+    finally:
+        cur.close()

@@ -17,7 +17,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from socialcredit.store.replay_identity import IDENTITY_HANDLERS
+from socialcredit.store.replay_people import PEOPLE_HANDLERS
+
 __all__ = ["Projections"]
+
+#: ``records.payload`` as ingest writes it (``json.dumps(..., sort_keys=True,
+#: ensure_ascii=False)``), with one encoder made once instead of one per record
+_payload_text = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 _ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "record_id",
                  "furnisher_id", "platform", "ended_on", "end_reason", "end_record_id")
@@ -37,15 +44,39 @@ class Projections:
         self.list_public = dict(list_public or {})
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
-            "list_entries": {}, "scores": {}}
+            "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
+            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}}
+        #: table → row key → columns the events cannot give back (older ledgers): the replay
+        #: takes those cells from the live row (:meth:`from_live`)
+        self.trusted: dict[str, dict[Any, set[str]]] = {}
         self._ident_id = 0
         self._score_id = 0
         self._ident_by_value: dict[tuple[str, str], list[int]] = {}
         self._pending_nid: dict[int, int] = {}  # subject → identifier lacking valid_from
-        self._disputes: dict[int, tuple[int | None, int | None]] = {}
+        self.dispute_targets: dict[int, tuple[int | None, int | None]] = {}
+        self._seeded: set[int] = set()
+        self._seeded_repairs: list[dict[str, Any]] = []
+        #: seq of each dispute or review outcome → its subject (what ended entries by due
+        #: process before ``repair.recorded`` existed)
+        self.due_process_seqs: dict[int, Any] = {}
         self.unknown_types: set[str] = set()
 
     # --- dispatch ----------------------------------------------------------------------------
+    def apply_page(self, rows: list[tuple[Any, ...]], payloads: list[dict[str, Any]]) -> None:
+        """:meth:`apply` every event of a page: ``rows`` of ``(seq, at, type, subject_id,
+        policy_version, payload text)`` and their decoded ``payloads`` (the loop of
+        :meth:`apply` with its lookups made once per page)."""
+        handlers, entry, apply = _HANDLERS, self._entry, self.apply
+        for (seq, at, type_, sid, pv, _), p in zip(rows, payloads, strict=True):
+            handler = handlers.get(type_)
+            if handler is None or "_tombstone" in p:
+                if type_.startswith("entry.") and "_tombstone" not in p:
+                    entry(seq, type_[6:], pv, p)
+                elif handler is None:
+                    apply(seq, at, type_, sid, pv, p)  # no projection, or unknown
+                continue
+            handler(self, seq, at, sid, pv, p)
+
     def apply(self, seq: int, at: str, type_: str, subject_id: int | None,
               policy_version: str | None, payload: dict[str, Any]) -> None:
         if "_tombstone" in payload:
@@ -138,7 +169,7 @@ class Projections:
             "occurred_at": p["occurred_at"], "subject_id": sid,
             "national_id": p.get("national_id"), "phone": p.get("phone"),
             "name": p.get("name"),
-            "payload": json.dumps(p["payload"], sort_keys=True, ensure_ascii=False),
+            "payload": _payload_text(p["payload"]),
             "content_hash": p["content_hash"], "corrects_id": corrected,
             "superseded_by": None, "seq": seq, "status": status,
             "claimed_id": p.get("claimed_id"), "address": p.get("address"),
@@ -203,12 +234,50 @@ class Projections:
                 if row is not None and row["subject_id"] == src:
                     row["subject_id"] = dst
 
-    # --- disputes (only their effect on records: the disputes table is not replayed) ---------
-    def _dispute_opened(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
-        self._disputes[p["dispute_id"]] = (p.get("record_id"), p.get("entry_id"))
+    # --- what older ledgers cannot give back ------------------------------------------------
+    def from_live(self, table: str, key: Any, *columns: str) -> None:
+        """Mark cells of row ``key`` of ``table`` that no event carries (an older ledger): the
+        replay copies them from the live row instead of comparing them."""
+        self.trusted.setdefault(table, {}).setdefault(key, set()).update(columns)
 
-    def _dispute_outcome(self, p: dict[str, Any], status: str, always: bool) -> None:
-        record_id, entry_id = self._disputes.get(p["dispute_id"], (None, None))
+    def seed_channels(self, rows: list[dict[str, Any]]) -> None:
+        """Start ``contact_channels`` from the live rows migration 0006 bootstrapped (``source
+        = "migration"``, no event); :meth:`finish` drops each whose subject the replayed
+        identifiers do not give that phone."""
+        for row in rows:
+            self.tables["contact_channels"][row["subject_id"]] = dict(row)
+            self._seeded.add(row["subject_id"])
+            self.from_live("contact_channels", row["subject_id"], "set_at")
+
+    def seed_repairs(self, rows: list[dict[str, Any]]) -> None:
+        """Repairs that ended an entry by due process (``decided_by = "due process"``) as the
+        live table holds them: older code wrote them without an event of their own.
+        :meth:`finish` keeps each one only if no ``repair.recorded`` made it and its ``seq``
+        is a dispute or review outcome about the same subject."""
+        self._seeded_repairs = [dict(r) for r in rows]
+
+    def finish(self) -> None:
+        """Checks that need the whole ledger: a seeded channel must be one of its subject's
+        phones; a seeded due-process repair must sit on an outcome event of its subject."""
+        repairs = self.tables["repairs"]
+        for row in self._seeded_repairs:
+            if row["id"] not in repairs and (
+                    self.due_process_seqs.get(row["seq"], object()) == row["subject_id"]):
+                repairs[row["id"]] = row
+                self.from_live("repairs", row["id"], "entry_id", "condition", "evidence",
+                               "opened_at", "decided_on", "note")
+        rows, idents = self.tables["contact_channels"], self.tables["identifiers"]
+        phones = {(r["subject_id"], r["value"]) for r in idents.values() if r["kind"] == "phone"}
+        for s in self._seeded:
+            channel = rows.get(s)
+            if channel is not None and channel["source"] == "migration" and (
+                    (s, channel["phone"]) not in phones):
+                del rows[s]
+                self.trusted["contact_channels"].pop(s, None)
+
+    # --- a dispute's effect on records -------------------------------------------------------
+    def dispute_outcome(self, p: dict[str, Any], status: str, always: bool) -> None:
+        record_id, entry_id = self.dispute_targets.get(p["dispute_id"], (None, None))
         if entry_id is not None and not always:
             return  # the entry ends by its own entry event
         rows, seen = self.tables["records"], set()
@@ -218,20 +287,6 @@ class Projections:
             if row["status"] != "retired":
                 row["status"] = status
             record_id = row["superseded_by"]
-
-    def _dispute_answered(self, seq: int, at: str, sid: Any, pv: Any,
-                          p: dict[str, Any]) -> None:
-        if p.get("answer") == "delete":  # the furnisher withdrew the record
-            self._dispute_outcome(p, "deleted", always=True)
-
-    def _dispute_suppressed(self, seq: int, at: str, sid: Any, pv: Any,
-                            p: dict[str, Any]) -> None:
-        self._dispute_outcome(p, "suppressed", always=False)
-
-    def _dispute_decided(self, seq: int, at: str, sid: Any, pv: Any,
-                         p: dict[str, Any]) -> None:
-        if p.get("outcome") == "overturned":
-            self._dispute_outcome(p, "suppressed", always=False)
 
     # --- entries and scores ------------------------------------------------------------------
     def _entry(self, seq: int, kind: str, pv: str | None, p: dict[str, Any]) -> None:
@@ -286,19 +341,15 @@ _HANDLERS = {
     "subject.absorbed": Projections._absorbed,
     "subject.split": Projections._split,
     "subject.restored": Projections._restored,
-    "dispute.opened": Projections._dispute_opened,
-    "dispute.answered": Projections._dispute_answered,
-    "dispute.suppressed": Projections._dispute_suppressed,
-    "dispute.decided": Projections._dispute_decided,
     "score.changed": Projections._score,
+    **PEOPLE_HANDLERS,
+    **IDENTITY_HANDLERS,  # subject.merged and subject.split also write ``merges``
 }
 
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
-    "subject.signed_in", "review.requested", "review.decided",
-    "repair.requested", "repair.decided", "dispute.appealed", "list.imported",
-    "linkage.model_trained", "tree.head_signed", "ledger.restored",
-    # contact_channels is not replayed yet (replay_tables.NOT_YET_REPLAYED says why)
-    "contact.channel_set", "contact.channel_changed", "contact.channel_flagged",
-    "contact.channel_confirmed"})
+    "subject.signed_in", "list.imported",
+    "tree.head_signed", "ledger.restored",
+    # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
+    "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})

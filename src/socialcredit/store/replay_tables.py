@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NOT_COMPARED", "NOT_PROJECTIONS", "NOT_YET_REPLAYED", "SPECS", "TableSpec"]
+__all__ = ["FROM_LIVE", "NOT_COMPARED", "NOT_PROJECTIONS", "NOT_YET_REPLAYED", "SPECS", "TableSpec"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,22 @@ SPECS: tuple[TableSpec, ...] = (
         "policy_version", "seq", "lifted")),
     TableSpec("scores", ("id",), ("id", "subject_id", "score", "value", "grade", "reasons",
                                   "as_of", "policy_version", "seq")),
+    TableSpec("disputes", ("id",), (
+        "id", "subject_id", "record_id", "entry_id", "furnisher_id", "reason", "opened_at",
+        "due_on", "status", "answered_at", "answer_note", "appeal_reason", "decided_by",
+        "seq")),
+    TableSpec("reviews", ("id",), (
+        "id", "subject_id", "decision_id", "reason", "opened_at", "status", "decided_at",
+        "decided_by", "note", "seq")),
+    TableSpec("repairs", ("id",), (
+        "id", "subject_id", "entry_id", "condition", "evidence", "opened_at", "status",
+        "decided_at", "decided_on", "decided_by", "note", "seq")),
+    TableSpec("merges", ("id",), (
+        "id", "survivor_id", "absorbed_id", "status", "reason", "merged_by", "merged_seq",
+        "moved", "split_by", "split_reason", "split_seq")),
+    TableSpec("linkage_models", ("version",), ("version", "trained_at", "seq", "model")),
+    TableSpec("contact_channels", ("subject_id",), (
+        "subject_id", "phone", "source", "set_seq", "set_at", "flagged_reason", "flagged_at")),
 )
 
 #: Columns of replayed tables that are not compared, and why.
@@ -64,6 +80,25 @@ NOT_PROJECTIONS: dict[str, str] = {
     "cursors": "operational: where each ledger follower has got to",
     "tree_nodes": "derived from the events' hashes (checked by `audit verify-proof`)",
     "tree_heads": "signed by the registry key; checked by signature and consistency proofs",
+    "operator_totp": "operational: operators' second-factor secrets, never in the ledger",
+    "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
+}
+
+#: Cells an older ledger cannot give back, taken from the live row instead of compared.
+FROM_LIVE: dict[str, str] = {
+    "disputes.reason, opened_at, answered_at, appeal_reason; reviews.reason, opened_at, "
+    "decided_at; repairs.evidence, opened_at, decided_at, decided_on":
+        "dispute.*, review.* and repair.* events written before they carried the text and "
+        "times",
+    "merges.moved; linkage_models.model":
+        "subject.merged written before it carried the moved review pairs; "
+        "linkage.model_trained written before it carried the model",
+    "repairs (decided_by = due process)":
+        "an entry ended by an upheld dispute or an overturned review: older code wrote the "
+        "row without an event; kept only where its seq is an outcome event of its subject",
+    "contact_channels (source = migration)":
+        "channels bootstrapped by migration 0006 carry no event: kept only where the replayed "
+        "identifiers give the subject that phone; their set_at is taken from the live row",
 }
 
 #: Projections the replay does not rebuild yet, and why (their events lack what they need).
@@ -71,13 +106,10 @@ NOT_YET_REPLAYED: dict[str, str] = {
     "names": "name variants of list imports are not in subject.created",
     "links": "a link's explanation and decided_by are not in record.linked",
     "link_candidates": "the review queue changes state (closed, moved) without events",
-    "disputes": "the dispute's reason text and timestamps are not in dispute.* events",
-    "repairs": "rows written by end_entry carry no event of their own",
-    "reviews": "the review's reason text is not in review.requested",
     "notices": "the outbox's delivery state (attempts, served_at) changes without events",
-    "merges": "the moved review pairs are not in subject.merged",
     "ingests": "an ingest row is written before its first event, and an identical re-send "
                "writes none",
-    "linkage_models": "the model JSON is not in linkage.model_trained",
-    "contact_channels": "channels bootstrapped by migration 0006 carry no contact.* event",
+    "screen_entries": "the party JSON and the import day are not in screen.* events",
+    "screen_clearances": "the clearance's time and the entry's content hash are not in "
+                         "screen.cleared",
 }

@@ -1,8 +1,9 @@
 """The Merkle tree's storage: every perfect subtree's hash in ``tree_nodes`` (issue #15).
 
-:func:`extend_tree` appends the events past the stored tree (leaves first, then each parent
-whose two children exist), reading only the right edge of the stored tree (at most one node
-per level). :func:`node_source` serves proofs (:mod:`socialcredit.store.merkle`) with one
+:func:`extend_tree` appends the events past the stored tree in pages, one level at a time (a
+list comprehension over pairs per level, :func:`_fold`), reading only the right edge of the
+stored tree (at most one node per level). :func:`node_source` serves proofs
+(:mod:`socialcredit.store.merkle`) with one
 ``SELECT`` per proof of the O(log n) nodes it needs, through the primary key
 ``node = level << 40 | idx``.
 
@@ -13,12 +14,14 @@ per event for it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, func, select
 
-from socialcredit.store.merkle import NodeSource, leaf_hash, node_hash
-from socialcredit.store.tables import events, tree_nodes
+from socialcredit.store.bulk import driver_pages
+from socialcredit.store.merkle import NodeSource
+from socialcredit.store.tables import tree_nodes
 
 __all__ = ["extend_tree", "node_source", "tree_size"]
 
@@ -62,36 +65,55 @@ def node_source(conn: Connection) -> NodeSource:
     return source
 
 
+def _fold(level_nodes: list[bytes], first: int, edge: dict[int, bytes],
+          ) -> list[tuple[int, bytes]]:
+    """Fold new leaf hashes ``level_nodes`` (leaf index ``first`` onwards) into the tree whose
+    pending left siblings are ``edge`` (level → hash; updated in place); return the new nodes
+    as ``(level << 40 | index, hash)``, level by level.
+
+    Each level is one list comprehension over pairs: a level's first node, if it is a right
+    child (odd index), is paired with the pending left sibling of that level; a last node
+    without a right sibling becomes the level's pending one."""
+    sha = hashlib.sha256
+    out: list[tuple[int, bytes]] = []
+    lv, cur, i0 = 0, level_nodes, first
+    while cur:
+        base = lv << _SHIFT
+        out.extend(zip(range(base | i0, base | (i0 + len(cur))), cur, strict=True))
+        if i0 & 1:  # a right child first: its left sibling waits on the edge
+            cur, i0 = [edge.pop(lv), *cur], i0 - 1
+        if len(cur) & 1:
+            edge[lv] = cur[-1]
+        else:
+            edge.pop(lv, None)
+        cur = [sha(b"\x01" + cur[k] + cur[k + 1]).digest() for k in range(0, len(cur) - 1, 2)]
+        lv, i0 = lv + 1, i0 >> 1
+    return out
+
+
 def extend_tree(conn: Connection, upto: int) -> int:
     """Fold events ``tree_size + 1 .. upto`` into ``tree_nodes`` (inside the caller's
-    transaction); return the new size."""
+    transaction); return the new size.
+
+    Raises:
+        LookupError: an event is missing below ``upto`` (a gap: run ``audit verify``).
+    """
     size = tree_size(conn)
     if upto <= size:
         return size
     # the right edge: the pending left siblings of the stored tree, one per level at most
     edge_keys = [(lv, (size >> lv) - 1) for lv in range(size.bit_length()) if (size >> lv) & 1]
-    edge = _fetch(conn, edge_keys)
-    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * 2)
-    done = size
-    while done < upto:
-        rows = conn.execute(select(events.c.seq, events.c.hash).where(
-            events.c.seq > done, events.c.seq <= upto).order_by(events.c.seq).limit(_CHUNK)
-        ).all()
-        if not rows:
-            break
-        new: list[tuple[int, bytes]] = []
-        for r in rows:
-            i = int(r.seq) - 1
-            if i != done:
-                raise LookupError(f"ledger gap at event {done + 1}: run `audit verify`")
-            h, lv, ix = leaf_hash(r.hash), 0, i
-            new.append((ix, h))
-            while ix & 1:  # a right child: its parent is complete now
-                h = node_hash(edge.pop((lv, ix - 1)), h)
-                lv, ix = lv + 1, ix >> 1
-                new.append((lv << _SHIFT | ix, h))
-            edge[(lv, ix)] = h
-            done += 1
+    edge = {lv: h for (lv, _), h in _fetch(conn, edge_keys).items()}
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO tree_nodes (node, hash) VALUES ({mark}, {mark})"
+    done, sha, fromhex = size, hashlib.sha256, bytes.fromhex
+    for rows in driver_pages(conn, f"SELECT seq, hash FROM events WHERE seq > {mark} AND "
+                             f"seq <= {mark} ORDER BY seq", (size, upto), page=_CHUNK,
+                             name="tree_events"):
+        if rows[0][0] != done + 1 or rows[-1][0] != done + len(rows):
+            raise LookupError(f"ledger gap after event {done}: run `audit verify`")
+        leaves = [sha(b"\x00" + fromhex(h)).digest() for _, h in rows]
         # the driver's executemany on tuples (SQLAlchemy's per-row work would dominate)
-        conn.exec_driver_sql(f"INSERT INTO tree_nodes (node, hash) VALUES ({marks})", new)
+        conn.exec_driver_sql(sql, _fold(leaves, done, edge))
+        done += len(rows)
     return done
