@@ -7,7 +7,7 @@ of the OWASP Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane; about 20 ms
 A key is found by ``key_id`` and its secret checked by argon2-cffi (constant time); an unknown
 ``key_id`` is checked against a dummy hash, so it costs what a wrong secret costs and the time
 of a refusal does not tell which key ids exist. At most :data:`VERIFY_SLOTS` checks run at once
-(19 MiB each), so a flood of bad keys cannot exhaust memory.
+(19 MiB each), so a flood of bad keys can exhaust neither memory nor every core.
 
 Hashes written before revision 0002 were the hex SHA-256 of the secret; migration 0002
 rewrites each as ``sha256$`` + argon2id(hex SHA-256 of the secret), so no fast hash stays in a
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -70,8 +71,11 @@ _KEY = KEY_FORMAT
 
 #: argon2id with the OWASP Password Storage Cheat Sheet's first setting (m=19 MiB, t=2, p=1).
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
-#: Argon2 checks running at once in one process (each holds 19 MiB for ~20 ms).
-VERIFY_SLOTS = 4
+#: Argon2 checks running at once in one process (each holds 19 MiB for ~20 ms): half the
+#: cores, at least one, so that a flood of made-up keys from many addresses (each check
+#: refused only after it ran) leaves the other half to the gates' decisions (newcomer review of
+#: issue #20: with 4 slots on 2 cores a valid gate waited up to 10 s during such a flood).
+VERIFY_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 _SLOTS = threading.BoundedSemaphore(VERIFY_SLOTS)
 #: Marks a hash migrated from revision 0001: argon2id over the hex SHA-256 of the secret.
 LEGACY_PREFIX = "sha256$"
