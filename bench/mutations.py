@@ -178,6 +178,15 @@ FAULTS: tuple[Fault, ...] = (
     Fault("a name alone denies",
           "gate/decide.py", '            outcome = "review" if hits else "allow"',
           '            outcome = "deny" if hits else "allow"', ("tests/test_name_only.py",)),
+    Fault("audit replay takes list_entries as equal without comparing (replay detection)",
+          "store/replay.py",
+          "                    if same_rows(live, spec, _sorted(rows[spec.name]))}",
+          "                    if spec.name == 'list_entries'\n"
+          "                    or same_rows(live, spec, _sorted(rows[spec.name]))}",
+          ("tests/test_replay.py", "-k", "tampered_projection")),
+    Fault("a receipt is accepted without checking its head's signature (receipts)",
+          "store/tree_head.py", "        verify_head(head, public_key)\n", "        pass\n",
+          ("tests/test_transparency.py", "-k", "http_routes or store")),
 )
 
 
