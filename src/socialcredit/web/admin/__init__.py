@@ -2,7 +2,8 @@
 
 Routes (declared in api/roles.py): ``GET/POST /admin/sign-in``, ``GET /admin`` (every queue
 with counts, oldest first, deadlines; ``?furnisher=`` filters disputes and quarantine),
-``POST /admin/decide`` (one form for every queue action) and ``POST /admin/sign-out``.
+``POST /admin/decide`` (one form for every queue action) and ``POST /admin/sign-out``;
+the subject page and the report (pages.py) and the policy page (policy.py).
 Every action calls the same function as the JSON route of the operator API
 (``decide_appeal``, ``decide_review``, ``decide_repair``, ``accept_candidate``,
 ``reject_candidate``), so it is the same ledger event, attributed to the operator. An item
@@ -36,6 +37,7 @@ from socialcredit.web.admin.common import now as _now
 from socialcredit.web.admin.common import page as _page
 from socialcredit.web.admin.common import signed_in
 from socialcredit.web.admin.pages import pages_router
+from socialcredit.web.admin.policy import policy_router
 from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
 from socialcredit.web.i18n import gettext as tr
@@ -153,3 +155,4 @@ def sign_out(request: Request, registry: RegistryDep,
 
 
 admin_router.include_router(pages_router)
+admin_router.include_router(policy_router)
