@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check serve bench mutations clean
+.PHONY: demo test check serve docs bench mutations clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ serve: $(STAMP)
 	  SOCIALCREDIT_NOTICES_DIR=var/demo/notices \
 	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve; \
 	else $(BIN)/socialcredit serve; fi
+
+# The CLI reference, generated from the CLI itself (tests/test_cli_docs.py fails when stale).
+docs: $(STAMP)
+	$(BIN)/typer socialcredit.cli utils docs --name socialcredit --output docs/cli.md
 
 # Each script prints its figures beside a baseline measured in the same run (bench/README.md).
 bench: $(STAMP)
