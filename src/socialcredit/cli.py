@@ -5,7 +5,7 @@ errors 2); ``check`` exits 0 for allow, 3 for deny and 4 for review. ``--json`` 
 object and no progress bar.
 
 The root app, its helpers and the commands of the intake and the gate (``init``, ``ingest``,
-``evaluate``, ``check``, ``audit verify``); the other command groups live in their own modules
+``evaluate``, ``check``); the other command groups live in their own modules
 (``keys_cli``, ``snapshot_cli``, ``ops_cli``, ``demo_cli``, ``link_cli``, ``policy_cli``,
 ``audit_cli``, ``contact_cli``, ``screen_cli``, ``totp_cli``), imported below.
 """
@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from socialcredit import access
 from socialcredit.errors import ConfigError, InputError, SocialCreditError
@@ -48,7 +49,10 @@ for sub, name in ((furnishers_app, "furnishers"), (gates_app, "gates"),
                   (clocks_app, "clocks")):
     app.add_typer(sub, name=name)
 
-console = Console(stderr=True)
+#: Human output (results) goes to stdout, so `> file` keeps it; errors and progress go to
+#: stderr (DESIGN §6).
+console = Console()
+err_console = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this ISO date "
                                              "(default: today, UTC).")]
@@ -82,11 +86,25 @@ def _settings() -> Settings:
     return Settings(**overrides)
 
 
+def _no_new_sqlite_file(url: str) -> None:
+    """Raises ConfigError before SQLite would create an empty file at a mistyped path (a
+    failed command must leave nothing behind)."""
+    parsed = make_url(url)
+    if (parsed.get_backend_name() == "sqlite" and parsed.database
+            and parsed.database != ":memory:" and not parsed.database.startswith("file:")
+            and not Path(parsed.database).exists()):
+        raise ConfigError(f"no registry at {url}; create one with `socialcredit init` "
+                          "(or check SOCIALCREDIT_DATABASE_URL)")
+
+
 def _registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
     """The configured registry. Only ``init`` (``create=True``) makes one: any other command
     on a database without a registry fails, so a mistyped URL can never answer "allow" from an
     empty registry. An existing registry is upgraded to the newest schema."""
-    reg = Registry(_settings(), today=today)
+    settings = _settings()
+    if not create:
+        _no_new_sqlite_file(settings.database_url)
+    reg = Registry(settings, today=today)
     if not create and not reg.store.initialised():
         raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "
                           "(or check SOCIALCREDIT_DATABASE_URL)")
@@ -110,11 +128,11 @@ def _out(data: Any) -> None:
 @contextmanager
 def _bar(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A Rich progress bar on a terminal; a no-op in --json mode or when piped."""
-    if not enabled or not console.is_terminal:
+    if not enabled or not err_console.is_terminal:
         yield lambda _n: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(escape(label), total=total)  # a file name is not markup
         yield lambda n: bar.advance(task, n)
 
@@ -361,20 +379,8 @@ app.add_typer(ops_cli.root)  # report, serve, backup, restore
 app.add_typer(demo_cli.root)  # simulate, demo
 
 
-@audit_app.command("verify")
-def audit_verify(as_json: JsonOpt = False) -> None:
-    """Recompute the ledger's hash chain; name the first broken event (exit 1 if broken)."""
-    result = _registry(create=False).store.verify()
-    if as_json:
-        _out(result.__dict__)
-    elif result.ok:
-        console.print(f"Ledger verified: {result.events:,} events, head {result.head_hash}.")
-    if not result.ok:
-        result.raise_if_broken()
-
-
 def _fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 

@@ -24,6 +24,7 @@ from socialcredit.cli import (  # noqa: E402
     _out,
     _settings,
     console,
+    err_console,
 )
 from socialcredit.errors import InputError  # noqa: E402
 from socialcredit.registry import Registry  # noqa: E402
@@ -85,7 +86,7 @@ def demo(
     reg.ensure_schema()
     if reg.store.head()[0] > 0:
         raise InputError(f"{url} already holds a registry; the demo needs an empty database")
-    say = (lambda _m: None) if as_json else (lambda m: console.print(f"[bold]·[/] {m}"))
+    say = (lambda _m: None) if as_json else (lambda m: err_console.print(f"[bold]·[/] {m}"))
     with _bar(not as_json, "ingest rows", None) as tick:
         seen = 0
 
@@ -124,9 +125,15 @@ def demo(
         "--policy policies/strict.yaml --compare policies/default.yaml` (writes nothing).")
     who = summary.get("sign_in")
     if who:
+        # the sign-in page sends a new code, which replaces any code printed here: the way in
+        # is the page's own, with the demo's outbox standing in for the person's phone
         console.print(
             f"\nFollow a dispute by hand: a listed person who was refused a service today can "
-            f"read and contest their file at http://127.0.0.1:8000/me (after `make serve`).\n"
-            f"  ID number {who['national_id']}, phone {who['phone']}, one-time code "
-            f"[bold]{who['code']}[/] (valid {who['valid_minutes']} minutes; the page sends a "
-            f"new one, written to {who['outbox']})")
+            f"read and contest their file. After `make serve`, open "
+            f"http://127.0.0.1:8000/me/sign-in\n"
+            f"  1. enter ID number {who['national_id']} and phone {who['phone']}, press "
+            f"\"Send me a code\";\n"
+            f"  2. the code arrives in the demo's outbox (its stand-in for the phone): "
+            f"`tail -n 1 {who['outbox']}`;\n"
+            f"  3. type it on the page (valid {who['valid_minutes']} minutes).",
+            highlight=False, soft_wrap=True)

@@ -1,5 +1,8 @@
 """``socialcredit furnishers|gates|operators add|list|key|revoke``: who may call the registry.
 
+A new key is the one line on stdout (``KEY=$(socialcredit furnishers add …)`` keeps it); the
+note saying it is shown once goes to stderr.
+
 Added to the CLI by :mod:`socialcredit.cli` (the command groups are defined there).
 """
 
@@ -23,6 +26,7 @@ from socialcredit.cli import (  # noqa: E402
     _out,
     _registry,
     console,
+    err_console,
 )
 
 
@@ -33,7 +37,7 @@ def furnishers_add(
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
     key = access.add_furnisher(_registry().store, name=name, kind=kind)
-    console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
+    err_console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
 
 
@@ -63,8 +67,8 @@ def _revoke(name: str, role: access.Role, as_json: bool) -> None:
 
 def _issue(name: str, role: access.Role) -> None:
     key = access.issue_key(_registry().store, role=role, name=name)
-    console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
-                  f"stay valid until `socialcredit {role}s revoke {name}`):")
+    err_console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
+                      f"stay valid until `socialcredit {role}s revoke {name}`):")
     typer.echo(key)
 
 
@@ -98,7 +102,7 @@ def gates_add(
     reg = _registry()
     key = access.add_gate(reg.store, reg.policy, name=name, platform=platform,
                           services=[s.strip() for s in services.split(",") if s.strip()])
-    console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
+    err_console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
 
 
@@ -126,7 +130,7 @@ def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
 def operators_add(name: str) -> None:
     """Create an operator API key (shown once)."""
     key = access.add_operator(_registry().store, name=name)
-    console.print(f"Operator key for {name!r} (shown once, store it now):")
+    err_console.print(f"Operator key for {name!r} (shown once, store it now):")
     typer.echo(key)
 
 

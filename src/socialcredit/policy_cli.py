@@ -32,7 +32,7 @@ policy_app = typer.Typer(no_args_is_help=True, help="Validate a policy file; dif
 
 # socialcredit.cli registers ``policy_app`` and this module uses its helpers: ``policy_app``
 # exists before that import, so either module may be imported first
-from socialcredit.cli import JsonOpt, _out, console  # noqa: E402
+from socialcredit.cli import JsonOpt, _out, console, err_console  # noqa: E402
 from socialcredit.errors import ConfigError  # noqa: E402
 from socialcredit.policy.diff import yaml_diff  # noqa: E402
 from socialcredit.policy.model import Policy, line_of, load_policy, yaml_lines  # noqa: E402
@@ -53,11 +53,12 @@ def _checked(path: Path, as_json: bool) -> Policy:
             _out({"ok": False, "file": str(path), "problems": problems,
                   "count": len(problems)})
         else:
-            console.print(f"[red]INVALID[/] {path}: {len(problems)} problem(s)", highlight=False)
+            err_console.print(f"[red]INVALID[/] {path}: {len(problems)} problem(s)",
+                              highlight=False)
             for p in problems:
                 at = f" (line {p['line']})" if p.get("line") else ""
-                console.print(f"  {p['path']}{at}: {p['reason']}", highlight=False,
-                              markup=False)
+                err_console.print(f"  {p['path']}{at}: {p['reason']}", highlight=False,
+                                  markup=False)
         raise ConfigError(f"policy file {path} is invalid ({len(problems)} problem(s))",
                           details={"problems": problems}) from None
 
