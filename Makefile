@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check serve bench mutations clean
+.PHONY: demo test check serve docs bench mutations clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,18 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-# Serves SOCIALCREDIT_DATABASE_URL if set, else the demo's database if `make demo` ran.
+# Serves SOCIALCREDIT_DATABASE_URL if set, else the demo's database if `make demo` ran;
+# `make serve PORT=8001` (and HOST=) serves elsewhere than 127.0.0.1:8000.
+SERVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 serve: $(STAMP)
 	@if [ -z "$$SOCIALCREDIT_DATABASE_URL" ] && [ -f var/demo/registry.db ]; then \
 	  SOCIALCREDIT_NOTICES_DIR=var/demo/notices \
-	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve; \
-	else $(BIN)/socialcredit serve; fi
+	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve $(SERVE_ARGS); \
+	else $(BIN)/socialcredit serve $(SERVE_ARGS); fi
+
+# The CLI reference, generated from the CLI itself (tests/test_cli_docs.py fails when stale).
+docs: $(STAMP)
+	$(BIN)/typer socialcredit.cli utils docs --name socialcredit --output docs/cli.md
 
 # Each script prints its figures beside a baseline measured in the same run (bench/README.md).
 bench: $(STAMP)

@@ -48,7 +48,7 @@ def test_furnisher_ingest_check_report_verify(tmp_path: Path) -> None:
             "2026-06-30", "--json")
     assert r.returncode == 3 and json.loads(r.stdout)["decision"] == "deny"
     r = run(tmp_path, "check", "--service", "air", "--national-id", make_id(seq=2))
-    assert r.returncode == 0 and "ALLOW" in r.stderr
+    assert r.returncode == 0 and "ALLOW" in r.stdout
     r = run(tmp_path, "check", "--service", "air", "--national-id", "110101198001011230")
     assert r.returncode == 2 and "check character" in r.stderr
     assert "Traceback" not in r.stderr
@@ -127,7 +127,7 @@ def test_clocks_run_and_operator_revoke(tmp_path: Path) -> None:
     r = run(tmp_path, "operators", "revoke", "alice", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["count"] == 1
     again = run(tmp_path, "operators", "revoke", "alice")
-    assert again.returncode == 0 and "nothing to revoke" in again.stderr
+    assert again.returncode == 0 and "nothing to revoke" in again.stdout
     # a revoked furnisher gets a new key (to answer its open disputes, say)
     assert run(tmp_path, "furnishers", "add", "fx", "--kind", "court").returncode == 0
     assert run(tmp_path, "furnishers", "revoke", "fx").returncode == 0

@@ -376,7 +376,7 @@ def test_merge_and_split_from_the_cli_and_gates_follow(
     r = _cli(db_url, tmp_path, "link", "split", str(merged["merge_id"]), "--reason",
              "two people after all", "--as-of", AS_OF)
     assert r.returncode == 0, r.stderr
-    assert f"Merge {merged['merge_id']} split" in r.stderr
+    assert f"Merge {merged['merge_id']} split" in r.stdout
     assert {s: _state(reg, s), t: _state(reg, t)} == before
     allow = _eventually(base, gate, "hotel_star", PASSENGER, "allow")
     assert allow["decision"] == "allow"

@@ -139,7 +139,7 @@ def test_validate_refuses_a_score_list_score_cycle(tmp_path: Path) -> None:
 def test_validate_ok_with_counts_and_a_warning_for_a_score_fed_sanction(tmp_path: Path) -> None:
     r = run(tmp_path, "policy", "validate", str(STRICT))
     assert r.returncode == 0, r.stderr
-    assert "OK" in r.stderr and "2026.11-strict-1" in r.stderr and "sha256:" in r.stderr
+    assert "OK" in r.stdout and "2026.11-strict-1" in r.stdout and "sha256:" in r.stdout
     r = run(tmp_path, "policy", "validate", str(STRICT), "--json")
     out = json.loads(r.stdout)
     text = STRICT.read_text(encoding="utf-8").splitlines()
@@ -180,7 +180,7 @@ def test_diff_lists_the_changed_thresholds(tmp_path: Path) -> None:
         next(c["path"] for c in out["changes"] if c["path"].startswith("sanctions."))]
     r = run(tmp_path, "policy", "diff", str(DEFAULT), str(STRICT))
     assert "lists.repeat_fare_evaders.criteria.at_least" in r.stdout and "3 → 2" in r.stdout
-    assert out["b"]["version_hash"] in r.stderr
+    assert out["b"]["version_hash"] in r.stdout
     bad, _ = edited(tmp_path, "period_days: 180          # lapses", "period_days: 0  # x")
     r = run(tmp_path, "policy", "diff", str(DEFAULT), str(bad))
     assert r.returncode == 1 and "lists.ride_hail_low_rating.period_days" in r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -425,3 +426,15 @@ def test_headline_counts_people_not_entries(tmp_path: Path) -> None:
                                                           "expired": 0, "pending_review": 0}},
                "listed_people": {"dishonest_judgment_debtors": 9}, "decisions": {}}
     assert "9 people listed as dishonest judgment debtors" in headline(summary)
+
+
+def test_the_report_file_links_nowhere_off_itself_and_says_what_it_counts(
+        tmp_path: Path) -> None:
+    """Opened as a file, a link to ``/me`` would be ``file:///me``: the report names the page
+    instead; and the headline (people) and the entries table (entries) say which they count."""
+    html = render_report(make_summary(), tmp_path / "out").read_text(encoding="utf-8")
+    assert re.findall(r'(?:href|src)="/', html) == []
+    assert "dispute it on the registry's own site" in html and "<code>/me</code>" in html
+    counts = " ".join(html.split("data-testid=\"entries-vs-people\">")[1].split())
+    assert counts.startswith("The headline above counts <strong>people</strong>; this table "
+                             "counts <strong>entries</strong>")

@@ -161,6 +161,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /admin/subjects": {"params": {"find": "1"}},
     "GET /admin/subjects/{subject_id}": {"path": "/admin/subjects/1"},
     "GET /admin/report": {},
+    "GET /admin/policy": {},
+    "GET /admin/policy/diff": {"params": {"a": "current", "b": "current"}},
+    "POST /admin/policy/what-if": {"data": {"csrf": "x", "candidate": "current"}},
+    "GET /admin/policy/what-if": {},
+    "GET /admin/policy/what-if/{run_id}": {"path": "/admin/policy/what-if/none"},
     # transparency (api/transparency.py): a head is signed at the end of the world
     "GET /v1/transparency/key": {},
     "GET /v1/transparency/heads/latest": {},

@@ -314,7 +314,7 @@ def furnisher_id(store: Store, name: str) -> int:
     if fid is None:
         raise NotFound(
             f"no furnisher named {name!r}; register it with "
-            f"`socialcredit furnishers add {name} --kind court|lender|payment|transport|platform`"
+            f"`socialcredit furnishers add {name} --kind {'|'.join(FURNISHER_KINDS)}`"
         )
     return int(fid)
 

@@ -1,6 +1,7 @@
-"""``socialcredit audit replay | verify-proof | monitor`` (issue #15): a registry anyone can
-verify.
+"""``socialcredit audit verify | replay | verify-proof | monitor`` (issue #15): a registry
+anyone can verify.
 
+* ``audit verify`` recomputes the ledger's hash chain; exit 1 naming the first broken event.
 * ``audit replay`` rebuilds every projection from the ledger alone into a scratch database and
   compares it with the live tables (:mod:`socialcredit.store.replay`); exit 1 naming the first
   differing row.
@@ -32,6 +33,21 @@ def register(audit_app: typer.Typer) -> None:
     audit_app.command("replay")(audit_replay)
     audit_app.command("verify-proof")(audit_verify_proof)
     audit_app.command("monitor")(audit_monitor)
+    audit_app.command("verify")(audit_verify)
+
+
+def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+                 ) -> None:
+    """Recompute the ledger's hash chain; name the first broken event (exit 1 if broken)."""
+    from socialcredit.cli import _out, _registry, console
+
+    result = _registry(create=False).store.verify()
+    if as_json:
+        _out(result.__dict__)
+    elif result.ok:
+        console.print(f"Ledger verified: {result.events:,} events, head {result.head_hash}.")
+    if not result.ok:
+        result.raise_if_broken()
 
 
 def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

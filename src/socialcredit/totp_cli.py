@@ -15,13 +15,13 @@ def operators_totp(name: str, remove: Annotated[bool, typer.Option(
     """Ask operator NAME for an authenticator code (TOTP) at the console's sign-in: prints the
     secret and its otpauth:// URI once (a new one replaces the old)."""
     from socialcredit import totp
-    from socialcredit.cli import _registry, console
+    from socialcredit.cli import _registry, console, err_console
 
     store = _registry().store
     if remove:
         console.print("removed" if totp.remove(store, name=name) else "nothing to remove")
         return
     secret, uri = totp.enrol(store, name=name)
-    console.print(f"Authenticator secret for {name!r} (shown once; add it to an app):")
+    err_console.print(f"Authenticator secret for {name!r} (shown once; add it to an app):")
     typer.echo(secret)
     typer.echo(uri)

@@ -199,6 +199,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 clocks.join(timeout=5)
             for t in list(app.state.background):  # sign-in work still writing
                 t.join(timeout=10)
+            if hasattr(app.state, "what_if_runs"):  # console what-ifs (they only read)
+                app.state.what_if_runs.join(timeout_s=10)
             reg.close()
 
     from socialcredit.api.contact import contact_routers
@@ -254,6 +256,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_api_route("/healthz", healthz, include_in_schema=False)
     else:
         from socialcredit.web.admin import admin_router
+        from socialcredit.web.admin.whatif_jobs import Runs
+
+        #: what-if runs started from the console's policy page (web/admin/whatif_jobs.py)
+        app.state.what_if_runs = Runs()
 
         for router in (furnisher_router, gate_router, public_router, operator_router,
                        *due_process_routers(), links_router, *contact_routers(),

@@ -87,6 +87,11 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /admin/subjects": frozenset({"operator"}),
     "GET /admin/subjects/{subject_id}": frozenset({"operator"}),
     "GET /admin/report": frozenset({"operator"}),
+    "GET /admin/policy": frozenset({"operator"}),
+    "GET /admin/policy/diff": frozenset({"operator"}),
+    "POST /admin/policy/what-if": frozenset({"operator"}),
+    "GET /admin/policy/what-if": frozenset({"operator"}),
+    "GET /admin/policy/what-if/{run_id}": frozenset({"operator"}),
     "GET /v1/public/entries": PUBLIC,
     # transparency (api/transparency.py): signed tree heads and proofs, for anyone
     "GET /v1/transparency/key": PUBLIC,

@@ -23,6 +23,7 @@ Every step is a ledger event (``dispute.opened``, ``dispute.answered``, ``disput
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -34,7 +35,7 @@ from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import disputes, list_entries, records
+from socialcredit.store.tables import disputes, events, list_entries, records
 
 __all__ = ["ANSWERS", "answer_dispute", "appeal_dispute", "decide_appeal", "dispute_dict",
            "disputes_of_furnisher", "open_dispute", "run_deadlines"]
@@ -314,6 +315,18 @@ def appeal_dispute(store: Store, *, subject_id: int, dispute_id: int, reason: st
             disputes.c.id == dispute_id)).one())
 
 
+def _decided_at(conn: Any, row: Any) -> str | None:
+    """When the appeal of dispute ``row`` was decided: the time of its ``dispute.decided``
+    ledger event (the table keeps who, not when)."""
+    for payload, at in conn.execute(
+            select(events.c.payload, events.c.at).where(
+                events.c.type == "dispute.decided", events.c.subject_id == row.subject_id)
+            .order_by(events.c.seq.desc())):
+        if json.loads(payload).get("dispute_id") == row.id:
+            return str(at)
+    return None
+
+
 def decide_appeal(store: Store, policy: Policy, *, operator: str, dispute_id: int,
                   outcome: str, note: str = "", now: dt.datetime) -> dict[str, Any]:
     """An operator decides an appeal: ``upheld`` (the record stands) or ``overturned`` (the
@@ -328,10 +341,15 @@ def decide_appeal(store: Store, policy: Policy, *, operator: str, dispute_id: in
         row = b.conn.execute(select(disputes).where(disputes.c.id == dispute_id)).first()
         if row is None:
             raise NotFound(f"there is no dispute {dispute_id}")
+        if row.status != "appealed" and row.decided_by:
+            at = _decided_at(b.conn, row)
+            raise Conflict(f"dispute {dispute_id} was already decided ({row.status}) by "
+                           f"{row.decided_by} at {at}",
+                           details={"status": row.status, "decided_by": row.decided_by,
+                                    "decided_at": at})
         if row.status != "appealed":
-            raise Conflict(f"dispute {dispute_id} is {row.status}, not appealed"
-                           + (f" (decided by {row.decided_by})" if row.decided_by else ""),
-                           details={"status": row.status, "decided_by": row.decided_by})
+            raise Conflict(f"dispute {dispute_id} is {row.status}, not appealed",
+                           details={"status": row.status})
         b.emit("dispute.decided", {"dispute_id": dispute_id, "outcome": outcome,
                                    "note": note[:MAX_TEXT], "operator": operator},
                subject_id=row.subject_id)

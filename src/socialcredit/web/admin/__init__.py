@@ -2,11 +2,13 @@
 
 Routes (declared in api/roles.py): ``GET/POST /admin/sign-in``, ``GET /admin`` (every queue
 with counts, oldest first, deadlines; ``?furnisher=`` filters disputes and quarantine),
-``POST /admin/decide`` (one form for every queue action) and ``POST /admin/sign-out``.
+``POST /admin/decide`` (one form for every queue action) and ``POST /admin/sign-out``;
+the subject page and the report (pages.py) and the policy page (policy.py).
 Every action calls the same function as the JSON route of the operator API
 (``decide_appeal``, ``decide_review``, ``decide_repair``, ``accept_candidate``,
 ``reject_candidate``), so it is the same ledger event, attributed to the operator. An item
-someone else decided meanwhile is refused by that function (409) and the page says so.
+someone else decided meanwhile is refused by that function (409): the page says who decided
+it and when, and the refusal is an ``access.refused`` ledger event.
 Pages have no inline script or style (a strict CSP allows them).
 """
 
@@ -22,7 +24,14 @@ from socialcredit.api.ratelimit import limit_client
 from socialcredit.disclosure.disputes import decide_appeal
 from socialcredit.disclosure.repairs import decide_repair
 from socialcredit.disclosure.reviews import decide_review
-from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
+from socialcredit.disclosure.signin import refuse
+from socialcredit.errors import (
+    AuthError,
+    Conflict,
+    InputError,
+    PermissionDenied,
+    SocialCreditError,
+)
 from socialcredit.identity.review import (
     accept_candidate,
     merge_subjects,
@@ -36,6 +45,7 @@ from socialcredit.web.admin.common import now as _now
 from socialcredit.web.admin.common import page as _page
 from socialcredit.web.admin.common import signed_in
 from socialcredit.web.admin.pages import pages_router
+from socialcredit.web.admin.policy import policy_router
 from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
 from socialcredit.web.i18n import gettext as tr
@@ -129,6 +139,10 @@ def decide(request: Request, registry: RegistryDep,
     try:
         _SESSIONS.say(token, "done", _act(registry, session.operator, queue, item, outcome,
                                           note, subject))
+    except Conflict as e:  # decided meanwhile by someone else: said, and logged
+        refuse(registry.store, what="POST /admin/decide",
+               reason=f"operator {session.operator}: {e.message}")
+        _SESSIONS.say(token, "error", e.message)
     except SocialCreditError as e:
         _SESSIONS.say(token, "error", e.message)
     back = f"/admin/subjects/{subject}" if subject is not None else "/admin"
@@ -153,3 +167,4 @@ def sign_out(request: Request, registry: RegistryDep,
 
 
 admin_router.include_router(pages_router)
+admin_router.include_router(policy_router)

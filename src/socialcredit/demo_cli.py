@@ -1,0 +1,139 @@
+"""``socialcredit simulate`` (furnisher files of a synthetic population) and ``socialcredit
+demo`` (simulate, ingest, evaluate, replay a day of tickets, report).
+
+Added to the CLI by :mod:`socialcredit.cli`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
+# without a name); made before importing the CLI's helpers, so either module may load first
+root: typer.Typer = typer.Typer()
+
+from socialcredit.cli import (  # noqa: E402
+    AsOfOpt,
+    JsonOpt,
+    _as_of,
+    _bar,
+    _out,
+    _settings,
+    console,
+    err_console,
+)
+from socialcredit.errors import InputError  # noqa: E402
+from socialcredit.registry import Registry  # noqa: E402
+
+
+@root.command("simulate")
+def simulate_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    subjects: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a synthetic population's furnisher files, tickets and a manifest."""
+    from socialcredit.simulate import simulate
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder")
+    with _bar(not as_json, "people simulated", subjects) as tick:
+        manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of),
+                            progress=tick)
+    if as_json:
+        _out(manifest.model_dump(mode="json"))
+    else:
+        for f in manifest.furnishers:
+            console.print(f"{out / f.file}: {f.rows:,} rows ({f.bad_rows} deliberately bad), "
+                          f"furnisher {f.name} ({f.kind})")
+
+
+@root.command()
+def demo(
+    subjects: Annotated[int, typer.Option(min=100)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    out: Annotated[Path, typer.Option(
+        help="Work folder (recreated): simulated files, the demo's own SQLite database "
+             "registry.db and the report.")] = Path("var/demo"),
+    demo_db: Annotated[str | None, typer.Option(
+        "--demo-database-url", help="Run on this empty database instead of OUT/registry.db "
+                                    "(e.g. PostgreSQL).")] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a nation, ingest it, evaluate, replay a day of tickets, report.
+
+    The demo never touches the registry's configured database: it works in OUT (default
+    var/demo), which it recreates, with its own SQLite file unless --demo-database-url is
+    given (that database must be empty).
+    """
+    from socialcredit.demo import run_demo
+
+    day = _as_of(as_of)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder")
+    shutil.rmtree(out, ignore_errors=True)
+    url = demo_db or f"sqlite:///{out / 'registry.db'}"
+    settings = _settings().model_copy(update={"database_url": url,
+                                               "notices_dir": out / "notices"})
+    reg = Registry(settings, today=day)
+    reg.ensure_schema()
+    if reg.store.head()[0] > 0:
+        raise InputError(f"{url} already holds a registry; the demo needs an empty database")
+    say = (lambda _m: None) if as_json else (lambda m: err_console.print(f"[bold]·[/] {m}"))
+    with _bar(not as_json, "ingest rows", None) as tick:
+        seen = 0
+
+        def progress(_stage: str, done: int, _total: int) -> None:
+            nonlocal seen
+            tick(done - seen)
+            seen = done
+
+        summary = run_demo(reg, subjects=subjects, seed=seed, work_dir=out, as_of=day, say=say,
+                           progress=progress)
+    reg.close()
+    if as_json:
+        _out(summary)
+        return
+    dec = summary["decisions"]
+    console.print(
+        f"\nIn a simulated nation of {subjects:,} people, "
+        f"[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] are listed as "
+        f"dishonest judgment debtors; in one day the gates refused "
+        f"[bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
+        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n"
+        f"Subjects with records {summary['subjects']:,}; records {summary['records']:,} "
+        f"({summary['unlinked_records']:,} unlinked); rejected rows "
+        f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
+        f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
+        f"Browse the public search page: `make serve` or `SOCIALCREDIT_NOTICES_DIR="
+        f"{out / 'notices'} socialcredit --database-url {url} serve`, then "
+        "http://127.0.0.1:8000/")
+    others = ", ".join(f"{name} {n:,}" for name, n in summary["listed"].items()
+                       if name != "dishonest_judgment_debtors")
+    grades = "; ".join(f"{name}: " + ", ".join(f"{g} {n:,}" for g, n in by_grade.items())
+                       for name, by_grade in summary.get("scores", {}).items())
+    console.print(
+        f"\nPeople on the other lists: {others}.\nScores by grade: {grades}.\n"
+        f"What if the policy were harsher? `socialcredit --database-url {url} evaluate "
+        "--policy policies/strict.yaml --compare policies/default.yaml` (writes nothing).")
+    who = summary.get("sign_in")
+    if who:
+        # the sign-in page sends a new code, which replaces any code printed here: the way in
+        # is the page's own, with the demo's outbox standing in for the person's phone
+        console.print(
+            f"\nFollow a dispute by hand: a listed person who was refused a service today can "
+            f"read and contest their file. After `make serve`, open "
+            f"http://127.0.0.1:8000/me/sign-in\n"
+            f"  1. enter ID number {who['national_id']} and phone {who['phone']}, press "
+            f"\"Send me a code\";\n"
+            f"  2. the code arrives in the demo's outbox (its stand-in for the phone): "
+            f"`tail -n 1 {who['outbox']}`;\n"
+            f"  3. type it on the page (valid {who['valid_minutes']} minutes).",
+            highlight=False, soft_wrap=True)

@@ -1,0 +1,141 @@
+"""``socialcredit furnishers|gates|operators add|list|key|revoke``: who may call the registry.
+
+A new key is the one line on stdout (``KEY=$(socialcredit furnishers add …)`` keeps it); the
+note saying it is shown once goes to stderr.
+
+Added to the CLI by :mod:`socialcredit.cli` (the command groups are defined there).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
+# without a name); made before importing the CLI's helpers, so either module may load first
+furnishers: typer.Typer = typer.Typer()
+gates: typer.Typer = typer.Typer()
+operators: typer.Typer = typer.Typer()
+
+from socialcredit import access  # noqa: E402
+from socialcredit.cli import (  # noqa: E402
+    JsonOpt,
+    _out,
+    _registry,
+    console,
+    err_console,
+)
+
+
+@furnishers.command("add")
+def furnishers_add(
+    name: str,
+    kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform|school")],
+) -> None:
+    """Register a furnisher and print its API key (shown once)."""
+    key = access.add_furnisher(_registry().store, name=name, kind=kind)
+    err_console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
+    typer.echo(key)
+
+
+@furnishers.command("list")
+def furnishers_list(as_json: JsonOpt = False) -> None:
+    """List registered furnishers."""
+    rows = access.list_furnishers(_registry().store)
+    if as_json:
+        _out({"data": rows, "count": len(rows)})
+        return
+    table = Table("id", "name", "kind", "registered")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), str(r["kind"]), str(r["created_at"]))
+    Console().print(table)
+
+
+def _revoke(name: str, role: access.Role, as_json: bool) -> None:
+    key_ids = access.revoke_key(_registry().store, name=name, role=role)
+    if as_json:
+        _out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
+    elif key_ids:
+        console.print(f"Revoked {len(key_ids)} key(s) of {role} {name!r}; running servers "
+                      "refuse them within a second (one ledger follow, 200 ms by default).")
+    else:
+        console.print(f"{role.capitalize()} {name!r} has no live key: nothing to revoke.")
+
+
+def _issue(name: str, role: access.Role) -> None:
+    key = access.issue_key(_registry().store, role=role, name=name)
+    err_console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
+                      f"stay valid until `socialcredit {role}s revoke {name}`):")
+    typer.echo(key)
+
+
+@furnishers.command("key")
+def furnishers_key(name: str) -> None:
+    """Issue a new API key for a registered furnisher (after a revocation, or to rotate)."""
+    _issue(name, "furnisher")
+
+
+@gates.command("key")
+def gates_key(name: str) -> None:
+    """Issue a new API key for a registered gate (after a revocation, or to rotate)."""
+    _issue(name, "gate")
+
+
+@furnishers.command("revoke")
+def furnishers_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of a furnisher (ledger event access.revoked); exit 1 if there is
+    no furnisher of that name."""
+    _revoke(name, "furnisher", as_json)
+
+
+@gates.command("add")
+def gates_add(
+    name: str,
+    services: Annotated[str, typer.Option(help="Comma-separated: air,rail_hsr,...")],
+    platform: Annotated[str | None, typer.Option(
+        help="Platform for platform-scoped sanctions (ride_hail).")] = None,
+) -> None:
+    """Register a gate for some services and print its API key (shown once)."""
+    reg = _registry()
+    key = access.add_gate(reg.store, reg.policy, name=name, platform=platform,
+                          services=[s.strip() for s in services.split(",") if s.strip()])
+    err_console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
+    typer.echo(key)
+
+
+@gates.command("list")
+def gates_list(as_json: JsonOpt = False) -> None:
+    """List registered gates."""
+    rows = access.list_gates(_registry().store)
+    if as_json:
+        _out({"data": rows, "count": len(rows)})
+        return
+    table = Table("id", "name", "services", "platform")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), str(r["services"]), str(r["platform"] or ""))
+    Console().print(table)
+
+
+@gates.command("revoke")
+def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of a gate (ledger event access.revoked); exit 1 if there is no
+    gate of that name."""
+    _revoke(name, "gate", as_json)
+
+
+@operators.command("add")
+def operators_add(name: str) -> None:
+    """Create an operator API key (shown once)."""
+    key = access.add_operator(_registry().store, name=name)
+    err_console.print(f"Operator key for {name!r} (shown once, store it now):")
+    typer.echo(key)
+
+
+@operators.command("revoke")
+def operators_revoke(name: str, as_json: JsonOpt = False) -> None:
+    """Revoke every API key of an operator (ledger event access.revoked); exit 1 if there is
+    no operator of that name."""
+    _revoke(name, "operator", as_json)

@@ -1,0 +1,120 @@
+"""``socialcredit gates export|verify-snapshot|check-snapshot``: signed offline snapshots of the
+gate index for one gate (:mod:`socialcredit.gate.offline`).
+
+Added to the CLI by :mod:`socialcredit.cli`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
+# without a name); made before importing the CLI's helpers, so either module may load first
+gates: typer.Typer = typer.Typer()
+
+from socialcredit.cli import (  # noqa: E402
+    AsOfOpt,
+    JsonOpt,
+    _as_of,
+    _out,
+    _registry,
+    _settings,
+    console,
+)
+from socialcredit.errors import InputError  # noqa: E402
+
+
+@gates.command("export")
+def gates_export(
+    gate: Annotated[str, typer.Option("--gate", help="Gate name.")],
+    out: Annotated[Path | None, typer.Option(help="Snapshot file (default var/snapshots/"
+                                                  "<gate>.snap).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a signed offline snapshot for one gate (keyed hashes, no identifier in clear)."""
+    from socialcredit.gate.offline import export_gate_snapshot, public_key_path
+
+    reg = _registry()
+    path = out or Path("var/snapshots") / f"{gate}.snap"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info, key_path = export_gate_snapshot(reg, gate=gate, out=path)
+    result = {"snapshot": str(path), "gate": info.gate, "services": list(info.services),
+              "items": info.count, "ledger_seq": info.ledger_seq, "sha256": info.digest,
+              "gate_key_file": str(key_path),
+              "public_key_file": str(public_key_path(reg.settings.keys_dir))}
+    if as_json:
+        _out(result)
+    else:
+        console.print(f"Snapshot for gate {gate!r}: {info.count:,} items at ledger event "
+                      f"{info.ledger_seq}, written to {path}.\nGive the gate operator "
+                      f"{key_path} (its key, secret) and {result['public_key_file']} "
+                      "(the registry's public key).")
+
+
+@gates.command("verify-snapshot")
+def gates_verify_snapshot(
+    snapshot: Path,
+    public_key: Annotated[Path | None, typer.Option(
+        help="Registry public key (PEM); default: this registry's own.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a snapshot's Ed25519 signature and show what it covers."""
+    from socialcredit.gate.offline import public_key_path
+    from socialcredit.gate.snapshot import verify_snapshot
+
+    key_file = public_key or public_key_path(_settings().keys_dir)
+    if not key_file.is_file():
+        raise InputError(f"{key_file}: no public key file (give --public-key)")
+    info = verify_snapshot(snapshot, key_file.read_bytes())
+    data = {"ok": True, "gate": info.gate, "services": list(info.services), "items": info.count,
+            "ledger_seq": info.ledger_seq, "created_at": info.created_at.isoformat(),
+            "policy_version": info.policy_version, "sha256": info.digest}
+    if as_json:
+        _out(data)
+    else:
+        console.print(f"Signature valid: gate {info.gate!r}, {info.count:,} items, ledger event "
+                      f"{info.ledger_seq}, made {info.created_at:%Y-%m-%d %H:%M} UTC.")
+
+
+@gates.command("check-snapshot")
+def gates_check_snapshot(
+    snapshot: Path,
+    gate_key: Annotated[Path, typer.Option("--gate-key", help="The gate's key file.")],
+    service: Annotated[str, typer.Option()],
+    national_id: Annotated[str | None, typer.Option("--national-id")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    document: Annotated[str | None, typer.Option()] = None,
+    public_key: Annotated[Path | None, typer.Option(help="Registry public key (PEM).")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Check one person against a snapshot offline: exit 0 allow, 3 refused."""
+    from socialcredit.gate.offline import public_key_path
+    from socialcredit.gate.snapshot import SnapshotReader
+    from socialcredit.identity import normalise_phone, scheme_for
+    from socialcredit.policy.model import load_policy
+    from socialcredit.screening.text import normalise_document_number
+
+    settings = _settings()
+    policy = load_policy(settings.policy_path)
+    given = [v for v in (national_id, phone, document) if v]
+    if len(given) != 1:
+        raise InputError("give exactly one of --national-id, --phone, --document")
+    if national_id:
+        ident = policy.identity.national_id
+        key = "national_id:" + scheme_for(ident.scheme, ident.pattern).parse(national_id).value
+    elif phone:
+        key = "phone:" + normalise_phone(phone, policy.identity.phone.default_region)
+    else:
+        key = "document:" + normalise_document_number(document or "")
+    pub = (public_key or public_key_path(settings.keys_dir)).read_bytes()
+    reader = SnapshotReader(snapshot, gate_key=gate_key.read_bytes(), public_key=pub)
+    hit = reader.check(key, service, on=_as_of(as_of))
+    if hit is None:
+        console.print(f"ALLOW ({service}) per snapshot of ledger event {reader.info.ledger_seq}")
+        raise typer.Exit(0)
+    console.print(f"REFUSED ({service}) until {hit.until or '-'}; entries "
+                  f"{', '.join(map(str, hit.entry_ids))}")
+    raise typer.Exit(3)
