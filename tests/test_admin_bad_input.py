@@ -107,3 +107,24 @@ def test_the_consoles_bad_input(tmp_path: Path) -> None:
         for client in (alice, bob):
             client.close()
     reg.close()
+
+
+def test_another_sites_page_cannot_sign_a_browser_into_the_console(tmp_path: Path) -> None:
+    """Login CSRF (newcomer review of #20): a post to /admin/sign-in that another site's page
+    made is refused (403, no session cookie, an ``access.refused`` event), whatever key it
+    carries; the same post from the console's own page signs in."""
+    reg = Registry(Settings(database_url=f"sqlite:///{tmp_path / 'registry.db'}",
+                            notices_dir=tmp_path / "notices", clocks_every_seconds=3600),
+                   today=TODAY)
+    reg.ensure_schema()
+    key = add_operator(reg.store, name="carol")
+    with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            r = c.post("/admin/sign-in", data={"key": key}, headers=headers)
+            assert r.status_code == 403, r.text
+            assert "sc_admin" not in r.headers.get("set-cookie", "")
+            assert "Sign in from this site" in r.text
+            assert _refusals(reg)[-1] == "cross-site sign-in"
+        r = c.post("/admin/sign-in", data={"key": key}, headers={"Origin": base})
+        assert r.status_code == 303 and "sc_admin" in r.headers.get("set-cookie", "")
+    reg.close()

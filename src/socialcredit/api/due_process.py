@@ -57,6 +57,7 @@ from socialcredit.errors import (
     SocialCreditError,
 )
 from socialcredit.registry import Registry
+from socialcredit.web.origin import same_origin
 from socialcredit.web.plain import explain, said
 
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
@@ -274,7 +275,7 @@ def _set_cookie(request: Request, response: Response, registry: Registry, token:
 
 def _not_cross_site(request: Request) -> None:
     """Raises PermissionDenied for a sign-in another site's page sent (login CSRF)."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise PermissionDenied("sign-in requests from another site are refused")
 
 
@@ -480,18 +481,9 @@ def me_page(request: Request, registry: RegistryDep) -> Response:
 LOGIN_COOKIE = "sc_login"
 
 
-def _same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another site (``Origin`` other
-    than this one, or ``Sec-Fetch-Site: cross-site``); True when it says nothing."""
-    origin = request.headers.get("origin")
-    if origin not in (None, "null"):  # "null": our own pages send no referrer, nor origin
-        return origin == f"{request.url.scheme}://{request.url.netloc}"
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-
-
 def _login_form_ok(request: Request, sent: str) -> bool:
     kept = request.cookies.get(LOGIN_COOKIE, "")
-    return bool(kept) and hmac.compare_digest(kept, sent) and _same_origin(request)
+    return bool(kept) and hmac.compare_digest(kept, sent) and same_origin(request)
 
 
 def _sign_in_page(request: Request, registry: Registry, *, status: int = 200,

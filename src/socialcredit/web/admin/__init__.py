@@ -49,6 +49,7 @@ from socialcredit.web.admin.policy import policy_router
 from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
 from socialcredit.web.i18n import gettext as tr
+from socialcredit.web.origin import same_origin
 
 __all__ = ["admin_router"]
 
@@ -64,6 +65,10 @@ def sign_in_page(request: Request, registry: RegistryDep) -> HTMLResponse:
 def sign_in(request: Request, registry: RegistryDep,
             key: Annotated[str, Form(max_length=200)] = "",
             code: Annotated[str, Form(max_length=20)] = "") -> Response:
+    if not same_origin(request):  # login CSRF: another site's page posting an operator key
+        refuse(registry.store, what="POST /admin/sign-in", reason="cross-site sign-in")
+        return _page(request, registry, "admin_sign_in.html", status=403,
+                     error=tr("Sign in from this site's own page."))
     try:
         limit_client(request)
         token, _ = _SESSIONS.sign_in(registry.store, key, now=_now(), code=code)
