@@ -48,6 +48,7 @@ from socialcredit.web.admin.pages import pages_router
 from socialcredit.web.admin.policy import policy_router
 from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
 from socialcredit.web.admin.sessions import COOKIE, SESSION_HOURS
+from socialcredit.web.i18n import gettext
 from socialcredit.web.i18n import gettext as tr
 from socialcredit.web.origin import same_origin
 
@@ -68,7 +69,7 @@ def sign_in(request: Request, registry: RegistryDep,
     if not same_origin(request):  # login CSRF: another site's page posting an operator key
         refuse(registry.store, what="POST /admin/sign-in", reason="cross-site sign-in")
         return _page(request, registry, "admin_sign_in.html", status=403,
-                     error=tr("Sign in from this site's own page."))
+                     error=gettext("Sign in from this site's own page."))
     try:
         limit_client(request)
         token, _ = _SESSIONS.sign_in(registry.store, key, now=_now(), code=code)
