@@ -11,6 +11,10 @@ listing), each carrying the policy version of the batch; ``score.changed`` when 
 score, grade or reason codes change (a new row of ``scores``). An ``exempt`` result writes no
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
+
+Longer than 400 lines (494): reconciliation, the due-process overlay and the whole-registry
+pass share one transaction's state; the split by facet (reconcile / due process / all) is
+issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
 """
 
 from __future__ import annotations
