@@ -28,7 +28,7 @@ from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.reports import render_report, summarise
 from socialcredit.simulate import simulate
-from socialcredit.store.tables import decisions, furnishers, identifiers, subjects
+from socialcredit.store.tables import contact_channels, decisions, furnishers, subjects
 
 __all__ = ["DEMO_GATES", "run_demo"]
 
@@ -125,15 +125,15 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
 
 
 def _sign_in_example(registry: Registry, adapter: FileAdapter) -> dict[str, Any] | None:
-    """A listed person who was refused today and has a phone: ask for their one-time code, as
-    they would, so a newcomer can follow a dispute by hand. ``None`` if nobody qualifies."""
+    """A listed person who was refused today and has a trusted contact channel (where sign-in
+    codes go: ``contact_channels``): ask for their one-time code, as they would, so a newcomer
+    can follow a dispute by hand. ``None`` if nobody qualifies."""
     with registry.store.read() as conn:
         row = conn.execute(
-            select(subjects.c.national_id, identifiers.c.value)
-            .join(identifiers, identifiers.c.subject_id == subjects.c.id)
+            select(subjects.c.national_id, contact_channels.c.phone.label("value"))
+            .join(contact_channels, contact_channels.c.subject_id == subjects.c.id)
             .join(decisions, decisions.c.subject_id == subjects.c.id)
-            .where(identifiers.c.kind == "phone", identifiers.c.valid_to.is_(None),
-                   decisions.c.outcome == "deny", subjects.c.national_id.is_not(None))
+            .where(decisions.c.outcome == "deny", subjects.c.national_id.is_not(None))
             .order_by(subjects.c.id).limit(1)).first()
     if row is None:
         return None
