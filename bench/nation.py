@@ -3,7 +3,8 @@
     python bench/nation.py [--subjects N] [--seed S] [--database-url URL] [--json]
                            [--engine incremental|duckdb] [--work-dir DIR]
 
-Stages (each: seconds, rows/s, peak RSS of the stage):
+Stages (each: wall seconds, CPU seconds of this process and its threads — the figure that
+does not move with other load on the machine —, rows/s, peak RSS of the stage):
 
 1. ``simulate``: the synthetic population's furnisher files (``socialcredit simulate``);
 2. ``ingest``: every furnisher file through ``ingest_file`` (validation, deterministic and
@@ -86,14 +87,15 @@ def stage(out: dict[str, Any], name: str, rows: Callable[[Any], int],
     """Run one stage; record seconds, rows, rows/s and peak RSS (MB) under ``out[name]``."""
     say(f"{name} …")
     _reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     value = fn()
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = rows(value)
-    out[name] = {"seconds": round(secs, 3), "rows": n,
+    out[name] = {"seconds": round(secs, 3), "cpu_seconds": round(cpu, 3), "rows": n,
                  "rows_per_s": round(n / secs) if secs > 0 else None,
                  "peak_rss_mb": round(_peak_mb())}
-    say(f"{name}: {secs:.1f} s, {n:,} rows, {out[name]['peak_rss_mb']:,} MB peak")
+    say(f"{name}: {secs:.1f} s ({cpu:.1f} CPU-s), {n:,} rows, "
+        f"{out[name]['peak_rss_mb']:,} MB peak")
     return value
 
 
@@ -217,14 +219,17 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def table(r: dict[str, Any]) -> str:
     lines = [f"socialcredit nation — {r['database']}, {r['subjects']:,} people, seed {r['seed']},"
              f" {r['cores']} cores", "",
-             f"{'stage':<34}{'seconds':>10}{'rows':>14}{'rows/s':>12}{'peak RSS MB':>13}",
-             "-" * 83]
+             f"{'stage':<30}{'seconds':>10}{'CPU-s':>10}{'rows':>14}{'rows/s':>12}"
+             f"{'peak RSS MB':>13}",
+             "-" * 89]
     for name in ("simulate", "ingest", "link", "evaluate", "gate_index", "day",
                  "floor_bulk_load", "floor_duckdb_read"):
         s = r[name]
         rss = f"{s['peak_rss_mb']:,}" if "peak_rss_mb" in s else ""
         rate = f"{s['rows_per_s']:,}" if s.get("rows_per_s") else ""
-        lines.append(f"{name:<34}{s['seconds']:>10.1f}{s['rows']:>14,}{rate:>12}{rss:>13}")
+        cpu = f"{s['cpu_seconds']:.1f}" if "cpu_seconds" in s else ""
+        lines.append(f"{name:<30}{s['seconds']:>10.1f}{cpu:>10}{s['rows']:>14,}{rate:>12}"
+                     f"{rss:>13}")
     lines += ["", f"ingest ratio vs bare bulk load (per row): {r['ingest_ratio_vs_bulk_load']}",
               f"end to end: {r['end_to_end_seconds']} s, peak RSS {r['peak_rss_mb']:,} MB"]
     return "\n".join(lines)
