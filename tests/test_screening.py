@@ -124,6 +124,31 @@ def test_generic_and_legal_form_words_never_match_on_their_own() -> None:
             parse_query({"kind": "organisation", "name": name})
 
 
+@pytest.mark.parametrize(("words", "digits"), [
+    ("First International Bank", "1 international bank"),
+    ("1st International Bank", "1 international bank"),
+    ("Brigade Forty-Four", "brigade 44"),
+    ("Brigade Fourty four", "brigade 44"),          # the common misspelling
+    ("Twenty-First Century Trading", "21 century trading"),
+    ("Three Percenters", "3 percenters"),
+    ("Seventy Nine Ninety", "79 90"),              # a units word joins only the tens before it
+])
+def test_numbers_in_words_read_as_digits_for_organisations(words: str, digits: str) -> None:
+    assert " ".join(t.raw for t in tokens(words, "organisation")) == digits
+    assert [t.category for t in tokens(words, "organisation") if t.raw.isdigit()] == [
+        "number"] * sum(w.isdigit() for w in digits.split())
+
+
+def test_numbers_in_words_match_and_different_numbers_do_not() -> None:
+    assert _score("3 Percenters", "Three Percenters", "organisation") >= DEFAULT_THRESHOLD
+    assert _score("Brigade 44", "Brigade Forty-Four", "organisation") >= DEFAULT_THRESHOLD
+    assert _score("Snow Storm Two", "Snow Storm 2", "vessel") >= DEFAULT_THRESHOLD
+    # a number in words is still a number: a different one contradicts the name
+    assert _score("Brigade 45", "Brigade Forty-Four", "organisation") < DEFAULT_THRESHOLD
+    # persons keep their words: "Ten" or "Nine" may be a name, not a number
+    assert [t.category for t in tokens("Nine Ten", "person")] == ["name", "name"]
+
+
 def _party(**kw: object) -> ListedParty:
     base: dict[str, object] = {"list": "ofac_sdn", "key": "1", "kind": "person",
                                "name": "PETROV, Ivan"}

@@ -9,7 +9,9 @@
    transliterated to ASCII by ``anyascii``, in process, with no external service.
 2. Dotted abbreviations of organisations are joined (``L.L.C.`` → ``llc``); ``&`` is ``and``;
    apostrophes vanish inside a word (``MYO'NG`` → ``myong``, ``Bank's`` → ``banks``); any other
-   non-alphanumeric character separates tokens.
+   non-alphanumeric character separates tokens. For organisations, vessels and aircraft,
+   numbers written in words become digits (``Forty-Four`` → ``44``, ``1st`` → ``1``;
+   :mod:`socialcredit.screening.numbers`).
 3. Spelling equivalents (:data:`~socialcredit.screening.vocab.SYNONYMS`) are applied.
 4. Each token gets a category and a weight: ``name`` (1.0), ``legal_form`` (organisations
    only, long forms such as "open joint stock company" collapse to one token of their class),
@@ -32,6 +34,7 @@ from anyascii import anyascii
 from pypinyin import Style, lazy_pinyin
 
 from socialcredit.identity.names import SURNAME_READINGS
+from socialcredit.screening.numbers import read_numbers
 from socialcredit.screening.vocab import (
     GENERIC_WEIGHT,
     GENERIC_WORDS,
@@ -130,7 +133,8 @@ def _raw_words(name: str, kind: Kind) -> list[str]:
         text = _DOTTED_RE.sub(lambda m: m.group(0).replace(".", "") + " ", text)
     text = text.replace("&", " and ")
     text = _APOS_RE.sub("", text)
-    return [w for w in _SPLIT_RE.split(text) if w]
+    words = [w for w in _SPLIT_RE.split(text) if w]
+    return words if kind == "person" else read_numbers(words)
 
 
 def _categorise(words: list[str], kind: Kind) -> list[Token]:

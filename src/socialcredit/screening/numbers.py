@@ -1,0 +1,62 @@
+"""Numbers written in words, read as digits, so that "First International Bank" meets
+"1st International Bank" and "Brigade Forty-Four" meets "Brigade 44".
+
+:func:`read_numbers` rewrites a list of lower-case ASCII words (as
+:func:`socialcredit.screening.text.tokens` splits them; a hyphen has already split
+"forty-four" into two words):
+
+* English cardinals from zero to ninety-nine, a tens word followed by a units word making one
+  number (``forty four`` → ``44``), with the common misspelling ``fourty``;
+* English ordinals ``first`` … ``twelfth`` and the tens' ordinals (``twentieth`` …), alone or
+  after a tens word (``twenty first`` → ``21``);
+* digits with an ordinal suffix (``1st``, ``22nd``, ``3rd``, ``44th``) → the digits.
+
+Only English, and no hundreds or Roman numerals: the lists screened (OFAC SDN, the UN
+consolidated list) write other languages' numbers in digits, and a Roman numeral (``II``) is
+too often a word or an initial to read it as one. Used for organisations, vessels and aircraft;
+not for persons, where "Ten" or "Nine" may be a name.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["read_numbers"]
+
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+         "seventy": 70, "eighty": 80, "ninety": 90}
+_ORDINAL_UNITS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth "
+                  "eleventh twelfth").split()
+_ORDINAL_TENS = {"twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50,
+                 "sixtieth": 60, "seventieth": 70, "eightieth": 80, "ninetieth": 90}
+
+#: A word alone → its value (cardinals and ordinals under 20, tens and their ordinals).
+_WORD = ({w: n for n, w in enumerate(_UNITS)} | {w: n for n, w in enumerate(_ORDINAL_UNITS)}
+         | _TENS | _ORDINAL_TENS)
+#: Units that may follow a tens word (one … nine, first … ninth).
+_AFTER_TENS = ({w: n for n, w in enumerate(_UNITS) if 1 <= n <= 9}
+               | {w: n for n, w in enumerate(_ORDINAL_UNITS) if 1 <= n <= 9})
+_SUFFIXED = re.compile(r"(\d+)(?:st|nd|rd|th)")
+
+
+def read_numbers(words: list[str]) -> list[str]:
+    """``words`` with every number written in words (or as ``1st``) replaced by its digits;
+    other words unchanged. Never raises."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        suffixed = _SUFFIXED.fullmatch(word)
+        if suffixed:
+            out.append(str(int(suffixed.group(1))))
+        elif word in _TENS and i + 1 < len(words) and words[i + 1] in _AFTER_TENS:
+            out.append(str(_TENS[word] + _AFTER_TENS[words[i + 1]]))
+            i += 1
+        elif word in _WORD:
+            out.append(str(_WORD[word]))
+        else:
+            out.append(word)
+        i += 1
+    return out
