@@ -22,11 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, func, select, update
 
 from socialcredit.errors import LedgerBroken
@@ -39,13 +41,38 @@ __all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_has
 GENESIS_HASH = "0" * 64
 
 
-#: One encoder for every event (``json.dumps`` with options builds a new one per call).
+#: The reference encoder (``json.dumps`` with options builds a new one per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: A float (a number with a fraction or an exponent) where a value starts: orjson writes some
+#: floats differently from the reference (``1e-7`` against ``1e-07``, ``0.00006103515625``
+#: against ``6.103515625e-05``). Text that looks like one only sends the value to the reference.
+_FLOAT = re.compile(rb"(?:^|[:,\[])-?[0-9]+[.eE]")
+#: Dates, dataclasses and subclasses of built-in types go to the reference too, which refuses
+#: what it refused before (a date in a payload is a caller's bug, not a format).
+_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def canonical_json(value: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace, non-ASCII kept as UTF-8."""
-    return _CANONICAL.encode(value)
+    """Canonical JSON: sorted keys, no whitespace, non-ASCII kept as UTF-8.
+
+    The output is that of the standard library's ``json`` with ``sort_keys=True``,
+    ``separators=(",", ":")`` and ``ensure_ascii=False`` (the reference, which every stored
+    payload and content hash was written with), written by orjson for speed. The values orjson
+    writes differently go to the reference: any value holding a float (orjson writes some in
+    another notation), integers beyond 64 bits, lone surrogates and keys that are not text (orjson
+    refuses the last three); so does whatever else orjson refuses, and the reference encodes it
+    or raises ``TypeError`` as before. One deliberate difference: a NaN or infinite float, which
+    JSON cannot hold, is written ``null`` (the reference wrote ``NaN``, which no JSON reader
+    outside Python accepts); no payload holds one. ``tests/test_canonical_json.py`` keeps the
+    two equal."""
+    try:
+        out = orjson.dumps(value, option=_OPTIONS)
+    except TypeError:
+        return _CANONICAL.encode(value)
+    if (b"." in out or b"e+" in out or b"e-" in out) and _FLOAT.search(out):
+        return _CANONICAL.encode(value)
+    return out.decode()
 
 
 def event_hash(
