@@ -4,7 +4,8 @@ message and an ``access.refused`` ledger event, never a 500:
 * a CSRF token from another operator's live session is refused (403);
 * an appeal someone else decided meanwhile: the JSON route answers 409 naming who and when,
   the console's form says the same on the page;
-* an unknown language is said on the page, which is served in the language chosen otherwise.
+* an unknown language is said on the page, which is served in the language chosen otherwise;
+* every form of the console (decide, what-if, sign-out) refuses a wrong CSRF token alike.
 
 (An operator session used after its key is revoked: tests/test_admin_http.py; a what-if on a
 policy that does not validate: tests/test_browser_admin_policy.py.)
@@ -127,4 +128,36 @@ def test_another_sites_page_cannot_sign_a_browser_into_the_console(tmp_path: Pat
             assert _refusals(reg)[-1] == "cross-site sign-in"
         r = c.post("/admin/sign-in", data={"key": key}, headers={"Origin": base})
         assert r.status_code == 303 and "sc_admin" in r.headers.get("set-cookie", "")
+    reg.close()
+
+
+def test_every_form_refuses_a_wrong_csrf_token_alike(tmp_path: Path) -> None:
+    """The console's forms share one check (web/admin/common.py ``require_session``): a wrong
+    CSRF token gets the 403 page and an ``access.refused`` event naming the form, and leaves
+    the session live; sign-out with the right token ends it, and without a live session
+    drops the cookie all the same."""
+    reg = Registry(Settings(database_url=f"sqlite:///{tmp_path / 'registry.db'}",
+                            notices_dir=tmp_path / "notices", clocks_every_seconds=3600),
+                   today=TODAY)
+    reg.ensure_schema()
+    key = add_operator(reg.store, name="dora")
+    with running(reg) as base:
+        dora, csrf = _signed_in(base, key)
+        forms = {"/admin/decide": {"queue": "appeals", "item": "1", "outcome": "upheld"},
+                 "/admin/policy/what-if": {"candidate": "current"},
+                 "/admin/sign-out": {}}
+        for path, form in forms.items():
+            r = dora.post(path, data={**form, "csrf": "not-the-token"})
+            assert r.status_code == 403 and "missing or wrong CSRF token" in r.text, path
+            assert _refusals(reg)[-1] == "missing or wrong CSRF token (operator dora)", path
+            assert dora.get("/admin").status_code == 200, path  # still signed in
+        r = dora.post("/admin/sign-out", data={"csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/admin/sign-in"
+        assert "sc_admin" in r.headers.get("set-cookie", "")  # the cookie is dropped
+        r = dora.post("/admin/decide", data={**forms["/admin/decide"], "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/admin/sign-in"
+        r = httpx.post(base + "/admin/sign-out", data={"csrf": csrf},
+                       cookies={"sc_admin": "stale"}, timeout=20)
+        assert r.status_code == 303 and "sc_admin" in r.headers.get("set-cookie", "")
+        dora.close()
     reg.close()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import make_id
+from socialcredit.policy.diff import yaml_diff
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.rules import DesiredEntry, ScoreResult
 from socialcredit.policy.whatif import Denial, Outcome, compare, person_of, refusals
-from socialcredit.policy_cli import yaml_diff
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 AS_OF = dt.date(2026, 6, 30)

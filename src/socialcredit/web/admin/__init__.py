@@ -26,10 +26,8 @@ from socialcredit.disclosure.repairs import decide_repair
 from socialcredit.disclosure.reviews import decide_review
 from socialcredit.disclosure.signin import refuse
 from socialcredit.errors import (
-    AuthError,
     Conflict,
     InputError,
-    PermissionDenied,
     SocialCreditError,
 )
 from socialcredit.identity.review import (
@@ -41,9 +39,9 @@ from socialcredit.identity.review import (
 )
 from socialcredit.registry import Registry
 from socialcredit.web.admin.common import SESSIONS as _SESSIONS
+from socialcredit.web.admin.common import csrf_refusal, require_session, signed_in
 from socialcredit.web.admin.common import now as _now
 from socialcredit.web.admin.common import page as _page
-from socialcredit.web.admin.common import signed_in
 from socialcredit.web.admin.pages import pages_router
 from socialcredit.web.admin.policy import policy_router
 from socialcredit.web.admin.queues import ACTIONS, OUTCOMES, QUEUES, queues
@@ -134,13 +132,9 @@ def decide(request: Request, registry: RegistryDep,
            subject: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
     """One form for every action; the subject page's forms (merge, split, unlink) return
     to that subject's page, the queues' forms to the queues."""
-    session = signed_in(request, registry)
-    if session is None:
-        return RedirectResponse("/admin/sign-in", status_code=303)
-    try:
-        _SESSIONS.check_csrf(registry.store, session, csrf, what="POST /admin/decide")
-    except PermissionDenied as e:
-        return _page(request, registry, "me_error.html", status=403, error=e.message)
+    session = require_session(request, registry, csrf)
+    if isinstance(session, Response):
+        return session
     token = request.cookies.get(COOKIE, "")
     try:
         _SESSIONS.say(token, "done", _act(registry, session.operator, queue, item, outcome,
@@ -158,14 +152,14 @@ def decide(request: Request, registry: RegistryDep,
 @admin_router.post("/sign-out")
 def sign_out(request: Request, registry: RegistryDep,
              csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """Ends the session (a wrong CSRF token is refused; without a live session, the cookie is
+    dropped all the same)."""
     token = request.cookies.get(COOKIE)
-    try:
-        session = _SESSIONS.check(registry.store, token, now=_now(), what="POST /admin/sign-out")
-        _SESSIONS.check_csrf(registry.store, session, csrf, what="POST /admin/sign-out")
-    except AuthError:
-        pass
-    except PermissionDenied as e:
-        return _page(request, registry, "me_error.html", status=403, error=e.message)
+    session = signed_in(request, registry)
+    if session is not None:
+        refusal = csrf_refusal(request, registry, session, csrf)
+        if refusal is not None:
+            return refusal
     _SESSIONS.end(token)
     response = RedirectResponse("/admin/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")

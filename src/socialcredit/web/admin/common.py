@@ -1,5 +1,7 @@
 """What every console page shares: the process's operator sessions, the clock, rendering,
-and the session check that sends a caller without a live session to the sign-in page."""
+the session check that sends a caller without a live session to the sign-in page
+(:func:`signed_in`), and the check every form (POST) passes first (:func:`require_session`:
+a live session and its CSRF token)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ import datetime as dt
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from socialcredit.errors import AuthError
+from socialcredit.errors import AuthError, PermissionDenied
 from socialcredit.registry import Registry
 from socialcredit.web.admin.sessions import COOKIE, OperatorSession, Sessions
 
-__all__ = ["SESSIONS", "now", "page", "signed_in"]
+__all__ = ["SESSIONS", "csrf_refusal", "now", "page", "require_session", "signed_in"]
 
 SESSIONS = Sessions()
 
@@ -38,3 +40,30 @@ def signed_in(request: Request, registry: Registry) -> OperatorSession | None:
                               what=f"{request.method} {request.url.path}")
     except AuthError:
         return None
+
+
+def csrf_refusal(request: Request, registry: Registry, session: OperatorSession,
+                 csrf: str) -> Response | None:
+    """None if ``csrf`` is the session's CSRF token; else the 403 error page (the refusal is
+    logged by :meth:`Sessions.check_csrf` as an ``access.refused`` ledger event)."""
+    try:
+        SESSIONS.check_csrf(registry.store, session, csrf,
+                            what=f"{request.method} {request.url.path}")
+    except PermissionDenied as e:
+        return page(request, registry, "me_error.html", status=e.status_code, error=e.message)
+    return None
+
+
+def require_session(request: Request, registry: Registry,
+                    csrf: str) -> OperatorSession | Response:
+    """The check every console form passes first: the caller's live operator session, or the
+    response to give instead: a redirect (303) to the sign-in page without a live session, the
+    403 error page with a missing or wrong CSRF token.
+
+    Use: ``session = require_session(…)``, then ``if isinstance(session, Response): return
+    session``."""
+    session = signed_in(request, registry)
+    if session is None:
+        return RedirectResponse("/admin/sign-in", status_code=303)
+    refusal = csrf_refusal(request, registry, session, csrf)
+    return session if refusal is None else refusal

@@ -41,7 +41,7 @@ from socialcredit.registry import Registry
 from socialcredit.reports.whatif_charts import entries_chart, impact_chart
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.tables import events
-from socialcredit.web.admin.common import SESSIONS, now, page, signed_in
+from socialcredit.web.admin.common import now, page, require_session, signed_in
 from socialcredit.web.admin.whatif_jobs import ENGINE, Run, Runs
 
 __all__ = ["MAX_PASTED_BYTES", "policy_files", "policy_router"]
@@ -162,13 +162,9 @@ def start_what_if(request: Request, registry: RegistryDep,
                   csrf: Annotated[str, Form(max_length=100)] = "",
                   candidate: Annotated[str, Form(max_length=200)] = "",
                   pasted: Annotated[str, Form(max_length=MAX_PASTED_BYTES)] = "") -> Response:
-    session = signed_in(request, registry)
-    if session is None:
-        return RedirectResponse("/admin/sign-in", status_code=303)
-    try:
-        SESSIONS.check_csrf(registry.store, session, csrf, what="POST /admin/policy/what-if")
-    except SocialCreditError as e:
-        return page(request, registry, "me_error.html", status=e.status_code, error=e.message)
+    session = require_session(request, registry, csrf)
+    if isinstance(session, Response):
+        return session
     if pasted.strip():
         label = "pasted"
         policy, problems, message = _pasted(pasted)

@@ -12,15 +12,14 @@
   ``link merge`` / ``split`` merge two subjects and undo a merge
   (:mod:`socialcredit.identity.review`).
 
-Decisions are recorded as made by ``cli:<OS user name>``. Exit codes follow :mod:`socialcredit.cli`
-(0 success; 1 not found / conflict; 2 bad input). ``link_app`` is registered by
-:mod:`socialcredit.cli` as ``socialcredit link``.
+Decisions are recorded as made by ``cli:<OS user name>``. Exit codes follow
+:mod:`socialcredit.cli` (0 success; 1 not found / conflict; 2 bad input). ``link_app`` is
+registered by :mod:`socialcredit.cli` as ``socialcredit link``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -32,33 +31,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from socialcredit.cli import common
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console
+from socialcredit.errors import InputError
+
 __all__ = ["link_app", "review_table"]
 
 link_app = typer.Typer(invoke_without_command=True, help=(
     "Link records to subjects; review, accept or reject probabilistic links; merge and split "
     "subjects."))
 
-# socialcredit.cli registers ``link_app`` and this module uses its helpers: ``link_app`` exists
-# before that import, so either module may be imported first
-from socialcredit.cli import AsOfOpt, JsonOpt, _as_of, _out, _registry, console  # noqa: E402
-from socialcredit.errors import InputError  # noqa: E402
-
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A note kept with the decision.")]
-
-
-def _by() -> str:
-    """Who decides: ``cli:`` and the OS user name."""
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):  # no user name for this uid (a bare container)
-        return "cli:unknown"
 
 
 def _day(as_of: str | None) -> dt.date:
     """The evaluation date of a decision: ``--as-of`` or today, never in the future (that
     would pre-empt the clocks of the entries it touches)."""
-    day = _as_of(as_of)
+    day = common.as_of(as_of)
     if day > dt.datetime.now(dt.UTC).date():
         raise InputError(f"--as-of {day} is in the future: decisions are evaluated as of "
                          "today or an earlier date")
@@ -107,7 +97,7 @@ def link(
     batch = batch or backend == "spark"
     config = BatchConfig(backend=backend or "duckdb", memory_limit=memory_limit,
                          temp_directory=temp_dir, max_block_people=max_block)
-    reg = _registry(today=day)
+    reg = common.registry(today=day)
     show = not as_json and console.is_terminal
     try:
         with console.status("Training and linking…" if retrain else "Linking…") if show \
@@ -125,7 +115,7 @@ def link(
     finally:
         reg.close()
     if as_json:
-        _out(result)
+        common.out(result)
         return
     if retrain:
         on = result.get("trained_on") or {}
@@ -207,13 +197,13 @@ def _run(action: Callable[..., dict[str, Any]], as_of: str | None, as_json: bool
     """Run one decision on the registry (``by`` = this CLI user); print JSON and return None
     in --json mode, else return the result for a one-line summary."""
     day = _day(as_of)
-    reg = _registry(today=day)
+    reg = common.registry(today=day)
     try:
-        result = action(reg.store, reg.policy, *args, by=_by(), as_of=day, **kwargs)
+        result = action(reg.store, reg.policy, *args, by=common.by(), as_of=day, **kwargs)
     finally:
         reg.close()
     if as_json:
-        _out(result)
+        common.out(result)
         return None
     return result
 
@@ -230,13 +220,13 @@ def review(
     and weight, in log2 Bayes factor units)."""
     from socialcredit.identity.review import review_queue
 
-    reg = _registry()
+    reg = common.registry()
     try:
         queue = review_queue(reg.store, limit=limit, offset=offset)
     finally:
         reg.close()
     if as_json:
-        _out(queue)
+        common.out(queue)
     elif not queue["count"]:
         console.print("The review queue is empty.")
     else:

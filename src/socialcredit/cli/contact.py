@@ -15,14 +15,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from socialcredit.cli import common
+from socialcredit.cli.common import JsonOpt, console
+
 __all__ = ["contact_app"]
 
 contact_app = typer.Typer(no_args_is_help=True, help=(
     "Where a subject's codes and notices go: flagged channels, operator changes after an "
     "identity check."))
-
-from socialcredit.cli import JsonOpt, _out, _registry, console  # noqa: E402
-from socialcredit.link_cli import _by  # noqa: E402
 
 
 @contact_app.command("flagged")
@@ -30,13 +30,13 @@ def flagged_cmd(json_: JsonOpt = False) -> None:
     """List channels furnisher data put in doubt, for an operator to confirm or change."""
     from socialcredit.disclosure.contact import flagged
 
-    reg = _registry()
+    reg = common.registry()
     try:
         data = flagged(reg.store)
     finally:
         reg.close()
     if json_:
-        _out({"data": data, "count": len(data)})
+        common.out({"data": data, "count": len(data)})
         return
     table = Table("subject", "phone", "reason", "flagged at", title=f"{len(data)} flagged")
     for d in data:
@@ -56,14 +56,14 @@ def set_cmd(
     """Set or confirm a subject's channel after an identity check."""
     from socialcredit.disclosure.contact import operator_set_channel
 
-    reg = _registry()
+    reg = common.registry()
     try:
         out = operator_set_channel(reg.store, reg.policy, subject_id=subject_id, phone=phone,
-                                   operator=_by(), evidence=evidence)
+                                   operator=common.by(), evidence=evidence)
     finally:
         reg.close()
     if json_:
-        _out(out)
+        common.out(out)
         return
     verb = "now goes to" if out["changed"] else "confirmed as"
     console.print(f"Subject {subject_id}: codes and notices {verb} {escape(str(out['phone']))}")

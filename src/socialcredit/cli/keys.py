@@ -3,7 +3,8 @@
 A new key is the one line on stdout (``KEY=$(socialcredit furnishers add …)`` keeps it); the
 note saying it is shown once goes to stderr.
 
-Added to the CLI by :mod:`socialcredit.cli` (the command groups are defined there).
+:mod:`socialcredit.cli` adds ``furnishers``, ``gates`` and ``operators`` (Typer apps without a
+name, so their commands merge) to the command groups of those names, defined there.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
-# without a name); made before importing the CLI's helpers, so either module may load first
+from socialcredit import access
+from socialcredit.cli import common
+from socialcredit.cli.common import JsonOpt, console, err_console
+
+__all__ = ["furnishers", "gates", "operators"]
+
 furnishers: typer.Typer = typer.Typer()
 gates: typer.Typer = typer.Typer()
 operators: typer.Typer = typer.Typer()
-
-from socialcredit import access  # noqa: E402
-from socialcredit.cli import (  # noqa: E402
-    JsonOpt,
-    _out,
-    _registry,
-    console,
-    err_console,
-)
 
 
 @furnishers.command("add")
@@ -36,7 +32,7 @@ def furnishers_add(
     kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform|school")],
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
-    key = access.add_furnisher(_registry().store, name=name, kind=kind)
+    key = access.add_furnisher(common.registry().store, name=name, kind=kind)
     err_console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
 
@@ -44,9 +40,9 @@ def furnishers_add(
 @furnishers.command("list")
 def furnishers_list(as_json: JsonOpt = False) -> None:
     """List registered furnishers."""
-    rows = access.list_furnishers(_registry().store)
+    rows = access.list_furnishers(common.registry().store)
     if as_json:
-        _out({"data": rows, "count": len(rows)})
+        common.out({"data": rows, "count": len(rows)})
         return
     table = Table("id", "name", "kind", "registered")
     for r in rows:
@@ -55,9 +51,9 @@ def furnishers_list(as_json: JsonOpt = False) -> None:
 
 
 def _revoke(name: str, role: access.Role, as_json: bool) -> None:
-    key_ids = access.revoke_key(_registry().store, name=name, role=role)
+    key_ids = access.revoke_key(common.registry().store, name=name, role=role)
     if as_json:
-        _out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
+        common.out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
     elif key_ids:
         console.print(f"Revoked {len(key_ids)} key(s) of {role} {name!r}; running servers "
                       "refuse them within a second (one ledger follow, 200 ms by default).")
@@ -66,7 +62,7 @@ def _revoke(name: str, role: access.Role, as_json: bool) -> None:
 
 
 def _issue(name: str, role: access.Role) -> None:
-    key = access.issue_key(_registry().store, role=role, name=name)
+    key = access.issue_key(common.registry().store, role=role, name=name)
     err_console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
                       f"stay valid until `socialcredit {role}s revoke {name}`):")
     typer.echo(key)
@@ -99,7 +95,7 @@ def gates_add(
         help="Platform for platform-scoped sanctions (ride_hail).")] = None,
 ) -> None:
     """Register a gate for some services and print its API key (shown once)."""
-    reg = _registry()
+    reg = common.registry()
     key = access.add_gate(reg.store, reg.policy, name=name, platform=platform,
                           services=[s.strip() for s in services.split(",") if s.strip()])
     err_console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
@@ -109,9 +105,9 @@ def gates_add(
 @gates.command("list")
 def gates_list(as_json: JsonOpt = False) -> None:
     """List registered gates."""
-    rows = access.list_gates(_registry().store)
+    rows = access.list_gates(common.registry().store)
     if as_json:
-        _out({"data": rows, "count": len(rows)})
+        common.out({"data": rows, "count": len(rows)})
         return
     table = Table("id", "name", "services", "platform")
     for r in rows:
@@ -129,7 +125,7 @@ def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
 @operators.command("add")
 def operators_add(name: str) -> None:
     """Create an operator API key (shown once)."""
-    key = access.add_operator(_registry().store, name=name)
+    key = access.add_operator(common.registry().store, name=name)
     err_console.print(f"Operator key for {name!r} (shown once, store it now):")
     typer.echo(key)
 

@@ -1,7 +1,8 @@
 """``socialcredit simulate`` (furnisher files of a synthetic population) and ``socialcredit
 demo`` (simulate, ingest, evaluate, replay a day of tickets, report).
 
-Added to the CLI by :mod:`socialcredit.cli`.
+:mod:`socialcredit.cli` adds ``root`` (a Typer app without a name, so its commands merge) to
+the root app.
 """
 
 from __future__ import annotations
@@ -12,22 +13,14 @@ from typing import Annotated
 
 import typer
 
-# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
-# without a name); made before importing the CLI's helpers, so either module may load first
-root: typer.Typer = typer.Typer()
+from socialcredit.cli import common
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console, err_console
+from socialcredit.errors import InputError
+from socialcredit.registry import Registry
 
-from socialcredit.cli import (  # noqa: E402
-    AsOfOpt,
-    JsonOpt,
-    _as_of,
-    _bar,
-    _out,
-    _settings,
-    console,
-    err_console,
-)
-from socialcredit.errors import InputError  # noqa: E402
-from socialcredit.registry import Registry  # noqa: E402
+__all__ = ["root"]
+
+root: typer.Typer = typer.Typer()
 
 
 @root.command("simulate")
@@ -43,11 +36,11 @@ def simulate_cmd(
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
-    with _bar(not as_json, "people simulated", subjects) as tick:
-        manifest = simulate(out, subjects=subjects, seed=seed, as_of=_as_of(as_of),
+    with common.bar(not as_json, "people simulated", subjects) as tick:
+        manifest = simulate(out, subjects=subjects, seed=seed, as_of=common.as_of(as_of),
                             progress=tick)
     if as_json:
-        _out(manifest.model_dump(mode="json"))
+        common.out(manifest.model_dump(mode="json"))
     else:
         for f in manifest.furnishers:
             console.print(f"{out / f.file}: {f.rows:,} rows ({f.bad_rows} deliberately bad), "
@@ -75,19 +68,19 @@ def demo(
     """
     from socialcredit.demo import run_demo
 
-    day = _as_of(as_of)
+    day = common.as_of(as_of)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
     shutil.rmtree(out, ignore_errors=True)
     url = demo_db or f"sqlite:///{out / 'registry.db'}"
-    settings = _settings().model_copy(update={"database_url": url,
+    settings = common.settings().model_copy(update={"database_url": url,
                                                "notices_dir": out / "notices"})
     reg = Registry(settings, today=day)
     reg.ensure_schema()
     if reg.store.head()[0] > 0:
         raise InputError(f"{url} already holds a registry; the demo needs an empty database")
     say = (lambda _m: None) if as_json else (lambda m: err_console.print(f"[bold]·[/] {m}"))
-    with _bar(not as_json, "ingest rows", None) as tick:
+    with common.bar(not as_json, "ingest rows", None) as tick:
         seen = 0
 
         def progress(_stage: str, done: int, _total: int) -> None:
@@ -99,7 +92,7 @@ def demo(
                            progress=progress)
     reg.close()
     if as_json:
-        _out(summary)
+        common.out(summary)
         return
     dec = summary["decisions"]
     console.print(

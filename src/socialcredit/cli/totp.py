@@ -1,11 +1,15 @@
 """``socialcredit operators totp NAME [--remove]``: the operator's authenticator code for the
-console (socialcredit/totp.py), registered on the ``operators`` group by cli.py."""
+console (:mod:`socialcredit.totp`), registered on the ``operators`` group by
+:mod:`socialcredit.cli`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+
+from socialcredit.cli import common
+from socialcredit.cli.common import console, err_console
 
 __all__ = ["operators_totp"]
 
@@ -15,9 +19,8 @@ def operators_totp(name: str, remove: Annotated[bool, typer.Option(
     """Ask operator NAME for an authenticator code (TOTP) at the console's sign-in: prints the
     secret and its otpauth:// URI once (a new one replaces the old)."""
     from socialcredit import totp
-    from socialcredit.cli import _registry, console, err_console
 
-    store = _registry().store
+    store = common.registry().store
     if remove:
         console.print("removed" if totp.remove(store, name=name) else "nothing to remove")
         return

@@ -23,6 +23,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from socialcredit.cli import common
+from socialcredit.cli.common import console
 from socialcredit.errors import InputError, ProjectionMismatch
 
 __all__ = ["register"]
@@ -39,11 +41,9 @@ def register(audit_app: typer.Typer) -> None:
 def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
                  ) -> None:
     """Recompute the ledger's hash chain; name the first broken event (exit 1 if broken)."""
-    from socialcredit.cli import _out, _registry, console
-
-    result = _registry(create=False).store.verify()
+    result = common.registry(create=False).store.verify()
     if as_json:
-        _out(result.__dict__)
+        common.out(result.__dict__)
     elif result.ok:
         console.print(f"Ledger verified: {result.events:,} events, head {result.head_hash}.")
     if not result.ok:
@@ -55,10 +55,9 @@ def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one J
     """Rebuild every projection from the ledger alone into a scratch database (a SQLite file,
     or a PostgreSQL schema) and compare it with the live tables; name the first differing row
     (exit 1)."""
-    from socialcredit.cli import _out, _registry, console
     from socialcredit.store.replay import replay
 
-    reg = _registry(create=False)
+    reg = common.registry(create=False)
     try:
         public = {name: spec.public for name, spec in reg.policy.lists.items()}
         result = replay(reg.store, list_public=public)
@@ -66,16 +65,16 @@ def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one J
         reg.close()
     diff = result.first_difference
     if as_json:
-        _out(result.to_dict())
+        common.out(result.to_dict())
     else:
-        _print(console, result)
+        _print(result)
     if diff is not None:
         raise ProjectionMismatch(
             f"projection tampered or out of step with the ledger: {diff.describe()}",
             details={"table": diff.table, "key": diff.key, "column": diff.column})
 
 
-def _print(console: Any, result: Any) -> None:
+def _print(result: Any) -> None:
     table = Table("table", "replayed rows", "live rows", "result",
                   title=f"Replay of {result.events:,} events ("
                         f"{result.events_per_second:,.0f} events/s; scratch copy: "
@@ -112,11 +111,10 @@ def audit_verify_proof(
     """Check receipts offline: the tree head's signature (and that it is this registry's),
     the event's hash from its fields, and the inclusion proof to the head's root. Exit 2 if
     any fails, naming why."""
-    from socialcredit.cli import _out, _settings, console
     from socialcredit.gate.offline import public_key_path
     from socialcredit.store.tree_head import load_public_key, verify_receipt
 
-    key_file = public_key or public_key_path(_settings().keys_dir)
+    key_file = public_key or public_key_path(common.settings().keys_dir)
     try:
         key = load_public_key(key_file.read_bytes())
         data = json.loads(receipt_file.read_text(encoding="utf-8"))
@@ -132,7 +130,7 @@ def audit_verify_proof(
                         "tree_size": r["head"]["tree_size"],
                         "head_signed_at": r["head"]["timestamp"]})
     if as_json:
-        _out({"valid": True, "receipts": checked})
+        common.out({"valid": True, "receipts": checked})
         return
     for c in checked:
         console.print(f"valid: event {c['seq']} ({c['type']}, {c['at']}) is in the ledger "
@@ -153,7 +151,6 @@ def audit_monitor(
 ) -> None:
     """Fetch the registry's latest signed tree head and check it extends the last one seen
     (consistency proof); a rewritten, forked or rolled-back ledger exits 1 with both heads."""
-    from socialcredit.cli import _out, console
     from socialcredit.store.monitor import LedgerForked, check_once
 
     pem = public_key.read_bytes() if public_key is not None else None
@@ -164,7 +161,7 @@ def audit_monitor(
         try:
             step = check_once(url, state, public_key_pem=pem)
         except LedgerForked as e:  # the evidence first: both heads, each signed
-            _out({"ok": False, "reason": e.details.get("reason"),
+            common.out({"ok": False, "reason": e.details.get("reason"),
                   "older": e.details.get("older"), "newer": e.details.get("newer")})
             raise
         seen.append(step.head)
@@ -175,4 +172,4 @@ def audit_monitor(
                           f"{step.head['root_hash'][:16]}…, signed {step.head['timestamp']}: "
                           f"{before}", highlight=False)
     if as_json:
-        _out({"ok": True, "heads": seen})
+        common.out({"ok": True, "heads": seen})

@@ -1,7 +1,10 @@
-"""``socialcredit gates export|verify-snapshot|check-snapshot``: signed offline snapshots of the
-gate index for one gate (:mod:`socialcredit.gate.offline`).
+"""The gate's commands: ``socialcredit check`` (decide for one person, online) and
+``socialcredit gates export|verify-snapshot|check-snapshot`` (signed offline snapshots of the
+gate index for one gate, :mod:`socialcredit.gate.offline`).
 
-Added to the CLI by :mod:`socialcredit.cli`.
+``check`` exits 0 for allow, 3 for deny and 4 for review; ``check-snapshot`` 0 for allow and 3
+for refused. :mod:`socialcredit.cli` registers :func:`check` on the root app and adds
+``gates`` (a Typer app without a name, so its commands merge) to the ``gates`` group.
 """
 
 from __future__ import annotations
@@ -10,21 +13,48 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
-# without a name); made before importing the CLI's helpers, so either module may load first
+from socialcredit.cli import common
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console
+from socialcredit.errors import InputError
+
+__all__ = ["check", "gates"]
+
 gates: typer.Typer = typer.Typer()
 
-from socialcredit.cli import (  # noqa: E402
-    AsOfOpt,
-    JsonOpt,
-    _as_of,
-    _out,
-    _registry,
-    _settings,
-    console,
-)
-from socialcredit.errors import InputError  # noqa: E402
+
+def check(
+    service: Annotated[str, typer.Option(help="air, rail_hsr, hotel_star, credit, ...")],
+    national_id: Annotated[str | None, typer.Option("--national-id")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    document: Annotated[str | None, typer.Option(help="Passport or other document number.")
+                        ] = None,
+    name: Annotated[str | None, typer.Option(help="Name (only ever leads to review).")] = None,
+    platform: Annotated[str | None, typer.Option()] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide for one person as an operator: exit 0 allow, 3 deny, 4 review."""
+    reg = common.registry(today=common.as_of(as_of) if as_of else None)
+    try:
+        decision = reg.decisions.decide(service=service, national_id=national_id, phone=phone,
+                                        document=document, name=name, platform=platform)
+    finally:
+        reg.close()
+    if as_json:
+        common.out(decision.as_dict())
+    else:
+        console.print(f"{decision.decision.upper()} ({service}) decision {decision.decision_id}")
+        for r in decision.reasons:
+            console.print(escape(
+                f"  {r['list']} entry {r['entry_id']} since {r['since']} until "
+                f"{r['until'] or '-'}; legal basis: {r['legal_basis']}; furnisher: "
+                f"{r['furnisher'] or '-'}"))
+        if decision.reasons:
+            console.print("  How to contest: "
+                          + escape(str(decision.reasons[0]["how_to_contest"])))
+    raise typer.Exit({"allow": 0, "deny": 3, "review": 4}[decision.decision])
 
 
 @gates.command("export")
@@ -37,7 +67,7 @@ def gates_export(
     """Write a signed offline snapshot for one gate (keyed hashes, no identifier in clear)."""
     from socialcredit.gate.offline import export_gate_snapshot, public_key_path
 
-    reg = _registry()
+    reg = common.registry()
     path = out or Path("var/snapshots") / f"{gate}.snap"
     path.parent.mkdir(parents=True, exist_ok=True)
     info, key_path = export_gate_snapshot(reg, gate=gate, out=path)
@@ -46,7 +76,7 @@ def gates_export(
               "gate_key_file": str(key_path),
               "public_key_file": str(public_key_path(reg.settings.keys_dir))}
     if as_json:
-        _out(result)
+        common.out(result)
     else:
         console.print(f"Snapshot for gate {gate!r}: {info.count:,} items at ledger event "
                       f"{info.ledger_seq}, written to {path}.\nGive the gate operator "
@@ -65,7 +95,7 @@ def gates_verify_snapshot(
     from socialcredit.gate.offline import public_key_path
     from socialcredit.gate.snapshot import verify_snapshot
 
-    key_file = public_key or public_key_path(_settings().keys_dir)
+    key_file = public_key or public_key_path(common.settings().keys_dir)
     if not key_file.is_file():
         raise InputError(f"{key_file}: no public key file (give --public-key)")
     info = verify_snapshot(snapshot, key_file.read_bytes())
@@ -73,7 +103,7 @@ def gates_verify_snapshot(
             "ledger_seq": info.ledger_seq, "created_at": info.created_at.isoformat(),
             "policy_version": info.policy_version, "sha256": info.digest}
     if as_json:
-        _out(data)
+        common.out(data)
     else:
         console.print(f"Signature valid: gate {info.gate!r}, {info.count:,} items, ledger event "
                       f"{info.ledger_seq}, made {info.created_at:%Y-%m-%d %H:%M} UTC.")
@@ -97,7 +127,7 @@ def gates_check_snapshot(
     from socialcredit.policy.model import load_policy
     from socialcredit.screening.text import normalise_document_number
 
-    settings = _settings()
+    settings = common.settings()
     policy = load_policy(settings.policy_path)
     given = [v for v in (national_id, phone, document) if v]
     if len(given) != 1:
@@ -111,7 +141,7 @@ def gates_check_snapshot(
         key = "document:" + normalise_document_number(document or "")
     pub = (public_key or public_key_path(settings.keys_dir)).read_bytes()
     reader = SnapshotReader(snapshot, gate_key=gate_key.read_bytes(), public_key=pub)
-    hit = reader.check(key, service, on=_as_of(as_of))
+    hit = reader.check(key, service, on=common.as_of(as_of))
     if hit is None:
         console.print(f"ALLOW ({service}) per snapshot of ledger event {reader.info.ledger_seq}")
         raise typer.Exit(0)

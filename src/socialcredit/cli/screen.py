@@ -19,7 +19,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from socialcredit.cli import JsonOpt, _out, _registry, console
+from socialcredit.cli import common
+from socialcredit.cli.common import JsonOpt, console
 
 __all__ = ["lists_import", "screen_cmd"]
 
@@ -34,10 +35,10 @@ def lists_import(
     screening; its persons also become gate entries when the policy has the list."""
     from socialcredit.screening.lists import import_list
 
-    reg = _registry()
+    reg = common.registry()
     result = import_list(reg.store, reg.policy, source, path)
     if as_json:
-        _out(result.as_dict())
+        common.out(result.as_dict())
         return
     read = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items() if n)
     console.print(f"{result.list_name}: read {read}; {result.listed:,} listed, "
@@ -100,13 +101,13 @@ def screen_cmd(
     candidates, score 0..1, match at the list's review threshold, and why."""
     from socialcredit.screening.service import parse_query
 
-    reg = _registry()
+    reg = common.registry()
     query = parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
                          "nationality": nationality, "documents": document or [],
                          "national_id": national_id})
     response = reg.screening.screen(query, limit=limit)
     if as_json:
-        _out(response)
+        common.out(response)
         return
     results = response["results"]
     if not results:

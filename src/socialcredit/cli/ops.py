@@ -1,6 +1,7 @@
 """Running the registry: ``clocks run``, ``report``, ``serve``, ``backup``, ``restore``.
 
-Added to the CLI by :mod:`socialcredit.cli`.
+:mod:`socialcredit.cli` adds ``clocks`` to the ``clocks`` group and ``root`` to the root app
+(Typer apps without a name, so their commands merge).
 """
 
 from __future__ import annotations
@@ -11,22 +12,15 @@ from typing import Annotated
 
 import typer
 
-# the commands below, added by socialcredit.cli to its apps (Typer merges an app added
-# without a name); made before importing the CLI's helpers, so either module may load first
+from socialcredit.cli import common
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console
+from socialcredit.errors import ConfigError, InputError
+from socialcredit.registry import Registry
+
+__all__ = ["clocks", "root"]
+
 clocks: typer.Typer = typer.Typer()
 root: typer.Typer = typer.Typer()
-
-from socialcredit.cli import (  # noqa: E402
-    AsOfOpt,
-    JsonOpt,
-    _as_of,
-    _out,
-    _registry,
-    _settings,
-    console,
-)
-from socialcredit.errors import ConfigError, InputError  # noqa: E402
-from socialcredit.registry import Registry  # noqa: E402
 
 
 @clocks.command("run")
@@ -39,14 +33,14 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     from socialcredit.disclosure.notices import adapter_for
     from socialcredit.gate.offline import signing_key
 
-    reg = _registry()
+    reg = common.registry()
     try:
         result = tick(reg.store, reg.policy, adapter_for(reg.settings),
                       now=dt.datetime.now(dt.UTC), signer=signing_key(reg.settings.keys_dir))
     finally:
         reg.close()
     if as_json:
-        _out(result.as_dict())
+        common.out(result.as_dict())
         return
     console.print(f"disputes suppressed {result.suppressed:,}; records retired "
                   f"{result.retired:,}; notices added {result.notices_added:,}, served "
@@ -64,15 +58,15 @@ def report(
     """Transparency report: subjects, records, entries by list, decisions by service."""
     from socialcredit.reports import render_report, summarise
 
-    reg = _registry()
-    summary = summarise(reg.store, reg.policy, as_of=_as_of(as_of))
+    reg = common.registry()
+    summary = summarise(reg.store, reg.policy, as_of=common.as_of(as_of))
     path = None
     if out is not None:
         path = render_report(summary, out, list_titles={n: s.title for n, s in
                                                        reg.policy.lists.items()},
                              service_labels=dict(reg.policy.services))
     if as_json:
-        _out({**summary, **({"report": str(path)} if path else {})})
+        common.out({**summary, **({"report": str(path)} if path else {})})
         return
     console.print(f"Subjects {summary['subjects']:,}; records {summary['records']:,} "
                   f"({summary['unlinked_records']:,} unlinked); rejected rows "
@@ -114,7 +108,7 @@ def serve(
     if log_level not in ("debug", "info", "warning", "error"):
         raise InputError(f"--log-level {log_level!r}: use debug, info, warning or error")
 
-    settings = _settings()
+    settings = common.settings()
     reg = Registry(settings)
     if not reg.store.initialised():
         raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "
@@ -142,13 +136,13 @@ def backup_cmd(
     pg_dump -Fc, plus manifest.json (ledger head, policy version, sha256 of each file)."""
     from socialcredit.store.backup import backup
 
-    reg = _registry()
+    reg = common.registry()
     try:
         manifest = backup(reg.store, directory, schema=schema)
     finally:
         reg.close()
     if as_json:
-        _out({"directory": str(directory), **manifest.__dict__})
+        common.out({"directory": str(directory), **manifest.__dict__})
     else:
         console.print(f"Backed up {manifest.dialect} registry at ledger event "
                       f"{manifest.ledger_seq} (head {manifest.head_hash[:16]}…) into "
@@ -171,14 +165,14 @@ def restore_cmd(
     from socialcredit.store import Store
     from socialcredit.store.backup import restore
 
-    store = Store(_settings().database_url)
+    store = Store(common.settings().database_url)
     try:
         result = restore(store, directory, force=force, schema=schema)
     finally:
         store.dispose()
     m = result.manifest
     if as_json:
-        _out({"directory": str(directory), "events_verified": result.events, **m.__dict__})
+        common.out({"directory": str(directory), "events_verified": result.events, **m.__dict__})
     else:
         console.print(f"Restored {directory} (made {m.created_at}); ledger verified: "
                       f"{result.events:,} events, head {m.head_hash[:16]}… as in the manifest.")

@@ -1,0 +1,124 @@
+"""``socialcredit init`` and ``socialcredit ingest``: create the registry and take furnishers'
+files in.
+
+* ``init`` creates or upgrades the schema and prints where the registry is (``--json``:
+  ``database``, ``ledger_seq``, ``head_hash``).
+* ``ingest FILES --furnisher NAME`` reads CSV, JSON Lines or Parquet files
+  (:func:`socialcredit.ingest.pipeline.ingest_file`): bad rows go to quarantine, good rows land,
+  re-sending is a no-op; ``--show-rejects`` lists the quarantine.
+
+Registered on the root app by :mod:`socialcredit.cli`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
+
+from socialcredit import access
+from socialcredit.cli import common
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console
+from socialcredit.errors import InputError
+from socialcredit.registry import Registry
+
+__all__ = ["ingest", "init"]
+
+
+def init(as_json: JsonOpt = False) -> None:
+    """Create or upgrade the registry's database schema (Alembic)."""
+    reg = common.registry(create=True)
+    seq, head = reg.store.head()
+    if as_json:
+        common.out({"database": reg.store.url, "ledger_seq": seq, "head_hash": head})
+    else:
+        from sqlalchemy import make_url
+
+        console.print(f"Registry ready at "
+                      f"{make_url(reg.store.url).render_as_string(hide_password=True)} "
+                      f"(ledger at event {seq}).")
+
+
+def ingest(
+    files: Annotated[list[Path] | None, typer.Argument(help="CSV, JSON Lines or Parquet.")] = None,
+    furnisher: Annotated[str | None, typer.Option(help="Registered furnisher name.")] = None,
+    show_rejects: Annotated[bool, typer.Option(
+        "--show-rejects", help="List quarantined rows (of --furnisher if given).")] = False,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest furnisher files: bad rows go to quarantine, good rows land, re-sending is a
+    no-op."""
+    day = common.as_of(as_of)
+    if day > dt.datetime.now(dt.UTC).date():
+        raise InputError(f"--as-of {day} is in the future: rows are checked and evaluated as "
+                         "of today or an earlier date (to replay history)")
+    reg = common.registry(today=day)
+    if show_rejects:
+        _show_rejects(reg, furnisher, as_json)
+        return
+    if not files or not furnisher:
+        raise InputError("give one or more FILES and --furnisher NAME (or --show-rejects)")
+    fid = access.furnisher_id(reg.store, furnisher)
+    from socialcredit.ingest.pipeline import ingest_file
+
+    totals = {"accepted": 0, "rejected": 0, "duplicates": 0, "unlinked": 0}
+    per_file = []
+    for path in files:
+        if path.is_dir():
+            raise InputError(f"{path} is a folder; give the files in it (e.g. {path}/*.csv)")
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        lines = path.read_bytes().count(b"\n") if path.suffix != ".parquet" else None
+        with common.bar(not as_json, f"{path.name}", lines) as tick:
+            result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=day,
+                                 chunk_rows=reg.settings.ingest_batch_rows, progress=tick)
+        for k in totals:
+            totals[k] += getattr(result, k)
+        per_file.append(result.as_dict())
+    if as_json:
+        common.out({**totals, "files": per_file})
+        return
+    for r in per_file:
+        # furnisher text (file names, kinds, values in reasons) is never read as markup
+        console.print(f"{escape(str(r['source']))}: {r['accepted']:,} accepted, "
+                      f"{r['rejected']:,} rejected, "
+                      f"{r['duplicates']:,} duplicates, {r['unlinked']:,} unlinked")
+        for p in r["problems"][:20]:
+            console.print(f"  line {p['line']}: {escape(str(p['field'] or '(row)'))}: "
+                          f"{escape(str(p['reason']))}")
+        if len(r["problems"]) > 20:
+            console.print("  … see `socialcredit ingest --show-rejects`")
+        if r["pending_links"]:
+            console.print(f"  {r['pending_links']:,} records wait for identity review "
+                          "(`socialcredit link review`)")
+        for f in r["flagged"][:20]:
+            console.print(f"  line {f['line']}: {escape(str(f['field']))}: accepted, flagged "
+                          f"{escape(str(f['flag']))} "
+                          "(the ID is kept as sent and never trusted alone)")
+
+
+def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
+    from socialcredit.store.tables import quarantine
+
+    stmt = select(quarantine).order_by(quarantine.c.id)
+    if furnisher:
+        stmt = stmt.where(quarantine.c.furnisher_id == access.furnisher_id(reg.store, furnisher))
+    with reg.store.read() as conn:
+        rows = conn.execute(stmt).all()
+    data = [{"file": r.source, "line": r.line, "field": r.field, "reason": r.reason}
+            for r in rows]
+    if as_json:
+        common.out({"data": data, "count": len(data)})
+        return
+    table = Table("file", "line", "field", "reason", title=f"{len(data)} quarantined problems")
+    for d in data:
+        table.add_row(escape(str(d["file"])), str(d["line"] or ""),
+                      escape(str(d["field"] or "")), escape(str(d["reason"])))
+    Console().print(table)
