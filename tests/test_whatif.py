@@ -30,6 +30,21 @@ def outcome(entries: list[DesiredEntry], scores: list[ScoreResult] | None = None
     return Outcome(entries, scores or [], 0, 0.0, "python")
 
 
+def test_grade_counts_tell_a_change_of_grade_from_a_lost_or_new_score() -> None:
+    """A newcomer read "0 change grade" over a table where a grade fell by thousands: those
+    people had lost their score, which the report now says apart."""
+    policy = load_policy(POLICIES / "default.yaml")
+    o_cur = outcome([], [ScoreResult("personal_credit", 1, 900, "B", ()),
+                         ScoreResult("personal_credit", 2, 690, "D", ()),
+                         ScoreResult("personal_credit", 4, 900, "B", ())])
+    o_new = outcome([], [ScoreResult("personal_credit", 1, 900, "B", ()),   # unchanged
+                         ScoreResult("personal_credit", 3, 750, "C", ()),   # newly scored
+                         ScoreResult("personal_credit", 4, 690, "D", ())])  # B → D
+    sc = compare(policy, policy, o_new, o_cur, AS_OF)["scores"]["personal_credit"]
+    assert (sc["grade_changed"], sc["score_lost"], sc["score_gained"]) == (1, 1, 1)
+    assert sc["scored"] == {"current": 3, "new": 3}
+
+
 def test_refusals_follow_sanctions_lifting_scope_and_sharing() -> None:
     policy = load_policy(POLICIES / "default.yaml")
     got = refusals(policy, [

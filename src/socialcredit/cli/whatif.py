@@ -79,8 +79,10 @@ def print_what_if(report: dict[str, Any]) -> None:
     for name, sc in report["scores"].items():
         t = Table("grade", "CURRENT", "NEW", "change", box=box.SIMPLE,
                   title=f"Score {name}: {sc['scored']['current']:,} → "
-                        f"{sc['scored']['new']:,} subjects scored, {sc['grade_changed']:,} "
-                        "change grade")
+                        f"{sc['scored']['new']:,} subjects scored; of those scored under both, "
+                        f"{sc['grade_changed']:,} change grade; {sc['score_lost']:,} lose "
+                        f"their score, {sc['score_gained']:,} gain one (rows count people "
+                        "per grade)")
         for grade, g in sc["grades"].items():
             t.add_row(grade, f"{g['current']:,}", f"{g['new']:,}", f"{g['change']:+,}")
         out.print(fold(t))

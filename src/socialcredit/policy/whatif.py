@@ -317,6 +317,10 @@ def _scores(new: Policy, cur: Policy, o_new: Outcome, o_cur: Outcome) -> dict[st
                        for g in dict.fromkeys(grades)},
             "scored": {"current": len(g_cur), "new": len(g_new)},
             "grade_changed": sum(1 for s, g in g_new.items() if s in g_cur and g_cur[s] != g),
+            # scored under one policy only: a fall in a grade's row can be people who lose
+            # their score, not a change of grade
+            "score_lost": sum(1 for s in g_cur if s not in g_new),
+            "score_gained": sum(1 for s in g_new if s not in g_cur),
         }
     return out
 
@@ -331,7 +335,8 @@ def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of:
     status: {current: {status: n}, new: {…}}}}, "refusals": [{service, platform, refused: {current,
     new}, new_only, current_only, new_only_sample, current_only_sample}], "decisions":
     {window_days, total, by_service: {service: {denied, allow_under_new, allow_under_current,
-    flip}}}, "scores": {score: {grades: {grade: {current, new, change}}, scored, grade_changed}},
+    flip}}}, "scores": {score: {grades: {grade: {current, new, change}}, scored, grade_changed,
+    score_lost, score_gained}},
     "disparate_impact": {population, invalid_ids, overall, band, groups: {region | age_band |
     sex: [{group, label, population, small, current: {listed, rate, ratio}, new: {…},
     flagged}]}}}``.
