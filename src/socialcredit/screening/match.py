@@ -98,8 +98,10 @@ def _strings(a: str, b: str, pa: str, pb: str) -> tuple[float, str]:
     if longest <= 3:
         near = OSA.distance(a, b) <= 1 or OSA.distance(pa, pb) <= 1
         return (0.5, "one_letter") if near and min(len(a), len(b)) >= 2 else (0.0, "")
-    d = min(OSA.distance(a, b), OSA.distance(pa, pb) + 0.5)
-    sim = 1.0 - 1.25 * d / longest
+    # each distance against its own strings' length: phonetic keys collapse repeated letters,
+    # so a key's distance over the raw length would let "xxxxxxxx" (key "x") pass for "lee"
+    sim = 1.0 - 1.25 * min(OSA.distance(a, b) / longest,
+                           (OSA.distance(pa, pb) + 0.5) / max(len(pa), len(pb), 1))
     if sim >= _MIN_FUZZY:
         return round(sim, 3), "fuzzy"
     shorter, longer = sorted((a, b), key=len)

@@ -33,7 +33,7 @@ from socialcredit.screening.cleared import clearances_version, load_clearances, 
 from socialcredit.screening.features import check_birth_date
 from socialcredit.screening.index import DEFAULT_THRESHOLD, Candidate, ScreenIndex, ScreenQuery
 from socialcredit.screening.lists import lists_version, load_parties
-from socialcredit.screening.text import MAX_NAME_CHARS, informative, tokens
+from socialcredit.screening.text import MAX_NAME_CHARS, informative, tokens, unreadable
 from socialcredit.store import Store
 
 __all__ = ["KIND_ALIASES", "MAX_BATCH", "REFRESH_S", "ScreenService", "parse_query",
@@ -61,8 +61,16 @@ def parse_query(data: Mapping[str, Any]) -> ScreenQuery:
     Raises:
         InputError: unknown kind; an empty name, a name over :data:`MAX_NAME_CHARS`
             characters or of only legal-form words, titles or particles; a birth date not
-            ``YYYY-MM-DD``/``YYYY`` or in the future (``details.field`` names the field).
+            ``YYYY-MM-DD``/``YYYY`` or in the future; text that is not valid Unicode (a lone
+            surrogate) in any field (``details.field`` names the field).
     """
+    for field_name in ("kind", "schema", "name", "names", "birth_date", "nationality",
+                       "documents", "national_id", "phone"):
+        values = data.get(field_name)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and (at := unreadable(value)) is not None:
+                raise InputError(f"{field_name} is not valid text: a lone surrogate at "
+                                 f"character {at} (not UTF-8)", details={"field": field_name})
     raw_kind = str(data.get("kind") or data.get("schema") or "person")
     kind = KIND_ALIASES.get(raw_kind.replace("_", "").lower())
     if kind is None:

@@ -48,7 +48,8 @@ from socialcredit.screening.vocab import (
     TITLES,
 )
 
-__all__ = ["MAX_NAME_CHARS", "Kind", "Token", "normalise_document_number", "phonetic", "tokens"]
+__all__ = ["MAX_NAME_CHARS", "Kind", "Token", "normalise_document_number", "phonetic", "tokens",
+           "unreadable"]
 
 #: Kinds of party a name belongs to. ``organisation`` covers the lists' entities.
 Kind = Literal["person", "organisation", "vessel", "aircraft"]
@@ -82,8 +83,27 @@ _PHRASES = sorted(LEGAL_FORM_PHRASES, key=len, reverse=True)
 
 
 def normalise_document_number(s: str) -> str:
-    """Matching key for a document number: spaces and hyphens removed, upper-cased."""
-    return re.sub(r"[\s\-]+", "", s).upper()
+    """Matching key for a document number, the same at import, at the gate and in a screen:
+    Unicode NFKC (full-width ``Ｇ２３８`` → ``G238``), then spaces, dashes (category Pd) and
+    invisible format characters (Cf: zero-width spaces and joiners, direction marks) removed,
+    upper-cased. Other punctuation (``/``, ``.``) is kept: numbers on the lists use it."""
+    text = unicodedata.normalize("NFKC", s)
+    return "".join(ch for ch in text if not ch.isspace()
+                   and unicodedata.category(ch) not in _DOCUMENT_SEPARATORS).upper()
+
+
+#: Unicode categories dropped from document numbers: dashes and invisible format characters.
+_DOCUMENT_SEPARATORS = frozenset({"Pd", "Cf"})
+
+
+def unreadable(text: str) -> int | None:
+    """The 1-based position of the first lone surrogate in ``text`` (what a JSON ``"\ud800"``
+    or a command-line argument that is not UTF-8 gives), or None: no name or number holds
+    one."""
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            return i + 1
+    return None
 
 
 def _han_to_pinyin(text: str, kind: Kind) -> str:
