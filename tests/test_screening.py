@@ -239,7 +239,8 @@ def test_gate_uses_the_screening_scorer_for_names_alone(registry: Registry) -> N
         got = decisions.decide(service="air", national_id=stranger, name=name, gate=air)
         assert got.decision == "allow", name
     # one normalisation at the list's import and at the gate: any form of the number denies
-    for number in ("71 0000 0011", "７１００００００１１", "71\u200b0000\u20110011", "71–0000–0011"):
+    for number in ("71 0000 0011", "７１００００００１１", "71\u200b0000\u20110011",
+                   "71–0000–0011"):
         assert decisions.decide(service="air", document=number, gate=air).decision == "deny", (
             number)
     screened = registry.screening.screen(parse_query({"name": "Nobody Known",
