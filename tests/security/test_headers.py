@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import TODAY, furnish, last_code, make_id
+from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
@@ -30,6 +30,7 @@ def _serve(db_url: str, tmp_path: Path, **settings: object) -> Registry:
         {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
          "national_id": PERSON, "phone": PHONE, "name": "郑洁", "case_number": "(2026)川01执1号",
          "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     return reg
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import TODAY, furnish, last_code, make_id
+from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from security.test_takeover import _outbox, _wait_for
 from servers import running
 from socialcredit.api.due_process import COOKIE
@@ -37,6 +37,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
         {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
          "national_id": PERSON, "phone": PHONE, "name": "孙丽", "case_number": "(2026)辽01执1号",
          "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         yield base, reg
     reg.close()

@@ -167,7 +167,8 @@ contact_channels = Table(
     metadata,
     Column("subject_id", ID, primary_key=True, autoincrement=False),
     Column("phone", String(80), nullable=False),
-    # first_sight | subject_proof | operator | authoritative | migration
+    # corroborated | authoritative | operator | subject_proof | migration | first_sight (before
+    # issue #20 closed trust on first use)
     Column("source", String(20), nullable=False),
     Column("set_seq", ID, nullable=True),
     Column("set_at", String(32), nullable=False),
