@@ -57,7 +57,7 @@ def test_every_page_sends_the_security_headers(served: tuple[str, Registry]) -> 
             assert ("unsafe-inline" in csp) == page.startswith(("/docs", "/redoc")), page
             assert h.get("x-frame-options") == "DENY", page
             assert h.get("x-content-type-options") == "nosniff", page
-            assert h.get("referrer-policy") == "no-referrer", page
+            assert h.get("referrer-policy") == "same-origin", page
             assert "strict-transport-security" not in h, page  # plain HTTP: no HSTS
         r = c.post("/v1/me/sign-in", json={"national_id": PERSON, "phone": PHONE})
         assert r.headers.get("x-frame-options") == "DENY"

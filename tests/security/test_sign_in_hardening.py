@@ -63,7 +63,9 @@ def test_login_csrf_is_refused(served: tuple[str, Registry]) -> None:
         # site's Origin, is refused and sets no session
         for headers, data in (({}, form),
                               ({"Origin": "https://evil.example"}, form),
-                              ({"Sec-Fetch-Site": "cross-site"}, form)):
+                              ({"Sec-Fetch-Site": "cross-site"}, form),
+                              # a sandboxed frame of any site has an opaque origin
+                              ({"Origin": "null"}, form)):
             r = victim.post("/me/verify", data=data, headers=headers)
             assert r.status_code == 403 and COOKIE not in victim.cookies, r.text
         token = _form_token(victim)
@@ -72,6 +74,15 @@ def test_login_csrf_is_refused(served: tuple[str, Registry]) -> None:
         assert r.status_code == 403 and COOKIE not in victim.cookies
         r = victim.post("/v1/me/session", json=form, headers={"Origin": "https://evil.example"})
         assert r.status_code == 403 and COOKIE not in victim.cookies
+        # Origin: null, even with the page's token and a browser that sends no Sec-Fetch-Site
+        # (a sandboxed frame: <iframe sandbox="allow-forms"> on another site)
+        for path, kwargs in (("/me/verify", {"data": {**form, "login_csrf": token}}),
+                             ("/v1/me/session", {"json": form})):
+            r = victim.post(path, headers={"Origin": "null"}, **kwargs)  # type: ignore[arg-type]
+            assert r.status_code == 403 and COOKIE not in victim.cookies, (path, r.text)
+        # our own pages send their real origin: their referrer policy is same-origin, under
+        # which browsers do not replace the Origin of a same-site post by "null"
+        assert victim.get("/me/sign-in").headers["referrer-policy"] == "same-origin"
         # the registry's own page, same origin: works
         r = victim.post("/me/verify", data={**form, "login_csrf": token},
                         headers={"Origin": base}, follow_redirects=False)
