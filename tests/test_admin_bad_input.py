@@ -128,4 +128,5 @@ def test_another_sites_page_cannot_sign_a_browser_into_the_console(tmp_path: Pat
             assert _refusals(reg)[-1] == "cross-site sign-in"
         r = c.post("/admin/sign-in", data={"key": key}, headers={"Origin": base})
         assert r.status_code == 303 and "sc_admin" in r.headers.get("set-cookie", "")
+        assert "secure" not in r.headers["set-cookie"].lower()  # plain HTTP
     reg.close()
