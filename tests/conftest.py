@@ -140,6 +140,23 @@ def shared_data() -> Path:
     return SHARED_DATA.resolve()
 
 
+def trust_channel(reg: Registry, national_id: str, phone: str) -> None:
+    """Make ``phone`` the trusted channel of the subject with ``national_id`` as an operator
+    does after an identity check (``socialcredit contact set``). One furnisher's phone gives a
+    person no channel (issue #20: no trust on first use), so a fixture that signs in someone
+    registered by one furnisher says where their codes go."""
+    from sqlalchemy import select
+
+    from socialcredit.disclosure.contact import operator_set_channel
+    from socialcredit.store.tables import subjects
+
+    with reg.store.read() as conn:
+        sid = conn.execute(select(subjects.c.id).where(
+            subjects.c.national_id == national_id)).scalar_one()
+    operator_set_channel(reg.store, reg.policy, subject_id=int(sid), phone=phone,
+                         operator="fixture", evidence="ID card seen at the counter")
+
+
 def subject_session(reg: Registry, national_id: str, phone: str) -> Any:
     """Sign a subject in as a person would: ask for a code, read it from the file adapter's
     outbox (``settings.notices_dir``), exchange it. Returns the Session (token, csrf)."""

@@ -120,7 +120,8 @@ def test_another_sites_page_cannot_sign_a_browser_into_the_console(tmp_path: Pat
     reg.ensure_schema()
     key = add_operator(reg.store, name="carol")
     with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
-        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                        {"Origin": "null"}):  # "null": a sandboxed frame of any site
             r = c.post("/admin/sign-in", data={"key": key}, headers=headers)
             assert r.status_code == 403, r.text
             assert "sc_admin" not in r.headers.get("set-cookie", "")
@@ -128,6 +129,7 @@ def test_another_sites_page_cannot_sign_a_browser_into_the_console(tmp_path: Pat
             assert _refusals(reg)[-1] == "cross-site sign-in"
         r = c.post("/admin/sign-in", data={"key": key}, headers={"Origin": base})
         assert r.status_code == 303 and "sc_admin" in r.headers.get("set-cookie", "")
+        assert "secure" not in r.headers["set-cookie"].lower()  # plain HTTP
     reg.close()
 
 

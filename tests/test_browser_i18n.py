@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from axe import assert_accessible
-from conftest import TODAY, furnish, make_id, subject_session
+from conftest import TODAY, furnish, make_id, subject_session, trust_channel
 from servers import running
 from socialcredit.api.due_process import COOKIE
 from socialcredit.registry import Registry
@@ -45,6 +45,7 @@ def test_the_file_in_chinese_in_plain_words(browser: Any, tmp_path: Path) -> Non
         "national_id": PERSON, "phone": PHONE, "name": "徐英",
         "case_number": "(2026)沪0104执77号", "ground": 1, "amount_minor": 5_000_00,
         "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     session = subject_session(reg, PERSON, PHONE)
     with running(reg) as base:
         context = browser.new_context(locale="zh-CN")

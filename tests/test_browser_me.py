@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import TODAY, last_code, make_id, write_csv
+from conftest import TODAY, last_code, make_id, trust_channel, write_csv
 from servers import running
 from socialcredit.access import add_furnisher, add_gate, furnisher_id
 from socialcredit.ingest.pipeline import ingest_file
@@ -88,6 +88,7 @@ def test_dispute_form_from_sign_in_to_outcome(browser: Any, tmp_path: Path) -> N
              "amount_minor": 80_000_00, "currency": "CNY"}]
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-nj"),
                 path=write_csv(tmp_path / "court.csv", rows), as_of=TODAY)
+    trust_channel(reg, DEBTOR, PHONE)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         assert _gate(base, gate_key) == "deny"
         page = browser.new_page()

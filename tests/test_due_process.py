@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import TODAY, make_id, write_csv
+from conftest import TODAY, make_id, trust_channel, write_csv
 from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.disclosure.disputes import (
     answer_dispute,
@@ -59,6 +59,7 @@ def listed(registry: Registry, tmp_path: Path) -> Registry:
                         furnisher_id=furnisher_id(registry.store, name),
                         path=write_csv(tmp_path / f"{name}.csv", rows), as_of=TODAY)
         assert r.accepted == 1, r
+    trust_channel(registry, DEBTOR, PHONE)  # one furnisher's phone gives no channel (#20)
     return registry
 
 

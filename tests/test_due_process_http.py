@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from conftest import TODAY, last_code, make_id, write_csv
+from conftest import TODAY, last_code, make_id, trust_channel, write_csv
 from servers import running
 from socialcredit.access import add_furnisher, add_gate, add_operator, furnisher_id
 from socialcredit.api.due_process import COOKIE
@@ -50,6 +50,8 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry, dict[st
             _finding("A-2", NEIGHBOUR, NEIGHBOUR_PHONE, "(2026)粤01执2号")]
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court"),
                 path=write_csv(tmp_path / "court.csv", rows), as_of=TODAY)
+    for nid, phone in ((DEBTOR, PHONE), (NEIGHBOUR, NEIGHBOUR_PHONE)):
+        trust_channel(reg, nid, phone)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         yield base, reg, keys
 

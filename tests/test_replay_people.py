@@ -66,6 +66,9 @@ def contested(populated: Registry) -> Registry:  # noqa: F811
     operator_set_channel(reg.store, reg.policy, subject_id=_subject(reg, DEBTOR),
                          phone="+8613700001111", operator="ops-1",
                          evidence="identity card seen at the counter")
+    # one furnisher's phone gives no channel (issue #20): the other person's is set likewise
+    operator_set_channel(reg.store, reg.policy, subject_id=b, phone="+8613700002222",
+                         operator="ops-1", evidence="passport seen at the counter")
     return reg
 
 

@@ -20,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from conftest import TODAY, make_id, subject_session, write_csv
+from conftest import TODAY, make_id, subject_session, trust_channel, write_csv
 from servers import running
 from socialcredit.access import (
     add_furnisher,
@@ -223,6 +223,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Registry, dict[str, Any]]]:
     result = ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
                          path=write_csv(tmp_path / "court.csv", [_finding(n) for n in (1, 2, 3)]))
     assert result.accepted == 3
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     with reg.store.read() as conn:
         sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == PERSON)
                            ).scalar_one()

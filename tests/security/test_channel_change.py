@@ -38,6 +38,11 @@ def _registry(db_url: str, tmp_path: Path, policy: Path = DEFAULT_POLICY_PATH) -
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-1"),
                 path=write_csv(tmp_path / "c.csv", [_row("court_judgment", "J-1", PERSON, OLD,
                                                          "2026-02-01")]), as_of=TODAY)
+    # a second, distinct furnisher gives the same phone: OLD becomes the channel (corroborated)
+    add_furnisher(reg.store, name="lender-1", kind="lender")
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "lender-1"),
+                path=write_csv(tmp_path / "l.csv", [_row("loan_repayment", "R-1", PERSON, OLD,
+                                                         "2026-02-01")]), as_of=TODAY)
     return reg
 
 

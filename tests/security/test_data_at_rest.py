@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import TODAY, furnish, last_code, make_id
+from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
 from socialcredit.cli import app as cli
 from socialcredit.registry import Registry
@@ -39,6 +39,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
         {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
          "national_id": PERSON, "phone": PHONE, "name": "吴刚", "case_number": "(2026)鄂01执1号",
          "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         yield base, reg
     reg.close()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from conftest import TODAY, furnish, last_code, make_id
+from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
@@ -41,6 +41,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
         {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
          "national_id": REAL, "phone": REAL_PHONE, "name": "周敏", "case_number": "(2026)浙01执1号",
          "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, REAL, REAL_PHONE)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         yield base, reg
     reg.close()

@@ -4,12 +4,13 @@
   request another site sends is refused, so a cross-site page cannot sign a browser into
   someone else's file.
 * Wrong codes count per person across codes: a new code does not unlock; the wait grows; the
-  person is told.
+  person is told; the count is in the database, so it holds across server processes.
 (The ``Secure`` cookie behind a trusted HTTPS proxy is in test_headers.py.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import TODAY, furnish, last_code, make_id
+from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from security.test_takeover import _outbox, _wait_for
 from servers import running
 from socialcredit.api.due_process import COOKIE
+from socialcredit.disclosure.signin import request_code, verify_code
+from socialcredit.errors import RateLimited
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
@@ -37,6 +40,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
         {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
          "national_id": PERSON, "phone": PHONE, "name": "孙丽", "case_number": "(2026)辽01执1号",
          "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)  # one furnisher's phone gives no channel (#20)
     with running(reg) as base:
         yield base, reg
     reg.close()
@@ -62,7 +66,9 @@ def test_login_csrf_is_refused(served: tuple[str, Registry]) -> None:
         # site's Origin, is refused and sets no session
         for headers, data in (({}, form),
                               ({"Origin": "https://evil.example"}, form),
-                              ({"Sec-Fetch-Site": "cross-site"}, form)):
+                              ({"Sec-Fetch-Site": "cross-site"}, form),
+                              # a sandboxed frame of any site has an opaque origin
+                              ({"Origin": "null"}, form)):
             r = victim.post("/me/verify", data=data, headers=headers)
             assert r.status_code == 403 and COOKIE not in victim.cookies, r.text
         token = _form_token(victim)
@@ -71,6 +77,15 @@ def test_login_csrf_is_refused(served: tuple[str, Registry]) -> None:
         assert r.status_code == 403 and COOKIE not in victim.cookies
         r = victim.post("/v1/me/session", json=form, headers={"Origin": "https://evil.example"})
         assert r.status_code == 403 and COOKIE not in victim.cookies
+        # Origin: null, even with the page's token and a browser that sends no Sec-Fetch-Site
+        # (a sandboxed frame: <iframe sandbox="allow-forms"> on another site)
+        for path, kwargs in (("/me/verify", {"data": {**form, "login_csrf": token}}),
+                             ("/v1/me/session", {"json": form})):
+            r = victim.post(path, headers={"Origin": "null"}, **kwargs)  # type: ignore[arg-type]
+            assert r.status_code == 403 and COOKIE not in victim.cookies, (path, r.text)
+        # our own pages send their real origin: their referrer policy is same-origin, under
+        # which browsers do not replace the Origin of a same-site post by "null"
+        assert victim.get("/me/sign-in").headers["referrer-policy"] == "same-origin"
         # the registry's own page, same origin: works
         r = victim.post("/me/verify", data={**form, "login_csrf": token},
                         headers={"Origin": base}, follow_redirects=False)
@@ -102,3 +117,54 @@ def test_wrong_codes_count_across_codes_with_a_growing_wait(
     told = _wait_for(lambda: [n for n in _outbox(reg) if n["kind"] == "sign_in_locked"],
                      "the notice of the lock")
     assert {n["to"] for n in told} == {PHONE}
+
+
+_OTHER_PROCESS = """
+import datetime as dt, sys
+from pathlib import Path
+from socialcredit.disclosure.signin import verify_code
+from socialcredit.errors import AuthError
+from socialcredit.registry import Registry
+from socialcredit.settings import Settings
+url, notices, keys, nid, phone, tries = sys.argv[1:7]
+reg = Registry(Settings(database_url=url, notices_dir=Path(notices), keys_dir=Path(keys)))
+for _ in range(int(tries)):
+    try:
+        verify_code(reg.store, reg.policy, national_id=nid, phone=phone, code="000000",
+                    now=dt.datetime.now(dt.UTC))
+    except AuthError:
+        pass
+reg.close()
+"""
+
+
+def test_wrong_codes_are_counted_across_server_processes(db_url: str, tmp_path: Path) -> None:
+    """The count of wrong codes lives in the database (``sign_in_failures``), so several server
+    processes on one registry allow no more tries than one (issue #20): another process types
+    all but one of the allowed wrong codes; here, the next wrong one locks."""
+    import subprocess
+    import sys
+
+    reg = Registry(Settings(database_url=db_url, notices_dir=tmp_path / "n",
+                            keys_dir=tmp_path / "keys"), today=TODAY)
+    reg.ensure_schema()
+    furnish(reg, tmp_path, "court-sy", "court", [
+        {"furnisher_record_id": "J-1", "kind": "court_judgment", "occurred_at": "2026-03-01",
+         "national_id": PERSON, "phone": PHONE, "name": "孙丽", "case_number": "(2026)辽01执1号",
+         "amount_minor": 10_000, "currency": "CNY"}])
+    trust_channel(reg, PERSON, PHONE)
+    limit = reg.policy.due_process.sign_in_max_attempts
+    try:
+        now = dt.datetime.now(dt.UTC)
+        assert request_code(reg.store, reg.policy, national_id=PERSON, phone=PHONE,
+                            now=now) is not None
+        done = subprocess.run(
+            [sys.executable, "-c", _OTHER_PROCESS, db_url, str(tmp_path / "n"),
+             str(tmp_path / "keys"), PERSON, PHONE, str(limit - 1)],
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        with pytest.raises(RateLimited):
+            verify_code(reg.store, reg.policy, national_id=PERSON, phone=PHONE,
+                        code="000000", now=dt.datetime.now(dt.UTC))
+    finally:
+        reg.close()

@@ -86,6 +86,13 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
                 path=write_csv(tmp_path / "court.csv", [_row(
                     "court_judgment", "J-1", VICTIM, VICTIM_PHONE, "2026-01-10")]),
                 as_of=TODAY)
+    # a second, distinct furnisher gives the same phone: the victim's channel (corroborated;
+    # one furnisher alone gives none, test_first_channel.py)
+    add_furnisher(reg.store, name="lender-real", kind="lender")
+    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "lender-real"),
+                path=write_csv(tmp_path / "lender.csv", [_row(
+                    "loan_repayment", "R-1", VICTIM, VICTIM_PHONE, "2026-01-10")]),
+                as_of=TODAY)
     with running(reg) as base:
         yield base, reg
 

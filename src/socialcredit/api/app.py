@@ -240,7 +240,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                                            what="requests from your address")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(LanguageMiddleware)  # the pages' language: ?lang=, cookie, Accept-Language
+    # the pages' language: ?lang=, cookie, Accept-Language
+    app.add_middleware(LanguageMiddleware, secure=reg.settings.secure_cookies)
     app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, HSTS over HTTPS
     # outermost: the client address and scheme, from a trusted proxy only (api/clients.py)
     app.add_middleware(TrustedProxies, proxies=reg.settings.trusted_proxies)

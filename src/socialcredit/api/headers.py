@@ -8,7 +8,10 @@
   page itself; no other page has one. Those pages also allow inline styles (Swagger UI and
   ReDoc set style attributes from their own scripts); no other page does.
 * ``X-Frame-Options: DENY`` (for browsers without ``frame-ancestors``),
-  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
+  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (no referrer to any
+  other site; within this one, browsers then send the page's real ``Origin`` on a form post —
+  under ``no-referrer`` they send ``null``, which web/origin.py must refuse: a sandboxed
+  frame of another site sends it too),
   ``Cross-Origin-Opener-Policy: same-origin``, ``Permissions-Policy`` denying sensors.
 * ``Strict-Transport-Security`` (one year, sub-domains) when the request came over HTTPS —
   directly or through a proxy in ``settings.trusted_proxies`` (api/clients.py).
@@ -28,7 +31,7 @@ CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self'{styles};
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 _FIXED = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-          (b"referrer-policy", b"no-referrer"), (b"cross-origin-opener-policy", b"same-origin"),
+          (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin"),
           (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 #: Pages whose inline start-up script is allowed by hash (they hold no user data).

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from socialcredit.disclosure.notices import enqueue, iso, trusted_phone
 from socialcredit.errors import AuthError, InputError, RateLimited
@@ -36,7 +36,7 @@ from socialcredit.identity.national_id import normalise_id_text
 from socialcredit.identity.phone import normalise_phone
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import sessions, sign_in_codes, subjects
+from socialcredit.store.tables import sessions, sign_in_codes, sign_in_failures, subjects
 
 __all__ = ["CODES_PER_HOUR", "Session", "admit_code_request", "code_digest", "end_session",
            "issue_code", "refuse", "request_code",
@@ -102,12 +102,12 @@ def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
 
 class _PairBook:
     """Per (ID number, phone) pair, whether or not a subject holds it — so that no limit tells
-    a real pair from a made-up one: code requests in the last hour, and wrong tries since the
-    last code. Process memory (a deployment of N processes allows N times as many)."""
+    a real pair from a made-up one: code requests in the last hour (process memory: a
+    deployment of N processes allows N times as many), and wrong tries of the last day, across
+    codes (the ``sign_in_failures`` table, shared by every process: issue #20)."""
 
     def __init__(self) -> None:
         self.codes: dict[str, list[float]] = {}
-        self.fails: dict[str, list[float]] = {}
         self.lock = threading.Lock()
 
     @staticmethod
@@ -121,7 +121,8 @@ class _PairBook:
             nid = scheme_for(ident.scheme, ident.pattern).parse(national_id).value
         except InputError:
             nid = normalise_id_text(national_id)
-        return _digest(f"{store.url}|{nid}|{phone}")
+        # keyed (codes.key): the shared table of wrong tries keeps no guessable ID and phone
+        return store.seal(f"sign-in-pair|{store.url}|{nid}|{phone}")
 
     def ask(self, key: str, now: float) -> None:
         """Count a code request (a new code does not wipe the wrong tries: issue #20).
@@ -141,29 +142,37 @@ class _PairBook:
             if len(self.codes) > 100_000:
                 self.codes.clear()
 
-    def failed(self, key: str, now: float) -> int:
-        """Count a wrong try; return the wrong tries of the last day."""
-        with self.lock:
-            recent = [t for t in self.fails.get(key, []) if now - t < FAIL_WINDOW_S]
-            self.fails[key] = [*recent, now]
-            if len(self.fails) > 100_000:
-                self.fails.clear()
-            return len(recent) + 1
+    @staticmethod
+    def failed(store: Store, key: str, now: float) -> int:
+        """Count a wrong try (pruning the pair's tries older than a day); return the wrong
+        tries of the last day."""
+        with store.batch() as b:
+            b.conn.execute(delete(sign_in_failures).where(
+                sign_in_failures.c.pair == key,
+                sign_in_failures.c.failed_at_s <= now - FAIL_WINDOW_S))
+            b.conn.execute(insert(sign_in_failures).values(pair=key, failed_at_s=now))
+            return int(b.conn.execute(select(func.count()).select_from(sign_in_failures)
+                                      .where(sign_in_failures.c.pair == key)).scalar() or 0)
 
-    def locked_for(self, key: str, limit: int, now: float) -> int:
+    @staticmethod
+    def locked_for(store: Store, key: str, limit: int, now: float) -> int:
         """Seconds to wait before the next try (0: none). From the ``limit``-th wrong try of
         the last day, across codes: 1 minute, then twice as long after each further wrong
         try, at most a day (NIST SP 800-63B §5.2.2 asks for a limit across codes)."""
-        with self.lock:
-            recent = [t for t in self.fails.get(key, []) if now - t < FAIL_WINDOW_S]
-        if len(recent) < limit:
+        with store.read() as conn:
+            n, last = conn.execute(select(func.count(), func.max(sign_in_failures.c.failed_at_s))
+                                   .where(sign_in_failures.c.pair == key,
+                                          sign_in_failures.c.failed_at_s > now - FAIL_WINDOW_S)
+                                   ).one()
+        if int(n or 0) < limit:
             return 0
-        delay = min(FAIL_WINDOW_S, 60 * 2 ** (len(recent) - limit))
-        return max(0, math.ceil(recent[-1] + delay - now))
+        delay = min(FAIL_WINDOW_S, 60 * 2 ** (int(n) - limit))
+        return max(0, math.ceil(float(last) + delay - now))
 
-    def succeeded(self, key: str) -> None:
-        with self.lock:
-            self.fails.pop(key, None)
+    @staticmethod
+    def succeeded(store: Store, key: str) -> None:
+        with store.batch() as b:
+            b.conn.execute(delete(sign_in_failures).where(sign_in_failures.c.pair == key))
 
 
 _BOOK = _PairBook()
@@ -182,7 +191,7 @@ def _wrong(store: Store, pair: str, limit: int, now: dt.datetime, sid: int | Non
         RateLimited: the try locked the pair (a growing delay, see ``_PairBook.locked_for``).
         AuthError: otherwise.
     """
-    n = _BOOK.failed(pair, now.timestamp())
+    n = _BOOK.failed(store, pair, now.timestamp())
     if n < limit:
         raise AuthError(_WRONG)
     if n == limit and sid is not None:
@@ -193,7 +202,7 @@ def _wrong(store: Store, pair: str, limit: int, now: dt.datetime, sid: int | Non
                          "today. Sign-in now waits longer after each wrong code. If this was "
                          "not you, nobody has your code; you need do nothing.",
                     now=now, within_hours=1)
-    raise _locked_error(_BOOK.locked_for(pair, limit, now.timestamp()))
+    raise _locked_error(_BOOK.locked_for(store, pair, limit, now.timestamp()))
 
 
 def admit_code_request(store: Store, policy: Policy, *, national_id: str, phone: str,
@@ -288,7 +297,7 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
     rules = policy.due_process
     pair = _BOOK.key(store, policy, national_id, phone)
     sid = _subject_for(store, policy, national_id, phone, now.date())
-    wait = _BOOK.locked_for(pair, rules.sign_in_max_attempts, now.timestamp())
+    wait = _BOOK.locked_for(store, pair, rules.sign_in_max_attempts, now.timestamp())
     if wait:
         refuse(store, what="sign_in.verify", reason="locked code", subject_id=sid)
         raise _locked_error(wait)
@@ -328,7 +337,7 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
             b.emit("subject.signed_in", {"expires_at": expires}, subject_id=sid)
     if problem is not None:
         _wrong(store, pair, rules.sign_in_max_attempts, now, sid)
-    _BOOK.succeeded(pair)
+    _BOOK.succeeded(store, pair)
     return Session(token, csrf, sid, expires)
 
 

@@ -3,8 +3,15 @@
 Furnisher data never changes it (issue #20, finding 1). The projection ``contact_channels``
 (one row per subject) is written only together with these ledger events:
 
-* ``contact.channel_set`` ``{subject_id, phone, source: "first_sight"}`` — the first phone the
-  registry attaches to a subject (trust on first use);
+* ``contact.channel_set`` ``{subject_id, phone, source, ...}`` — the first phone of a subject
+  that has none, from furnisher data only in two cases (:data:`FIRST_SOURCES`):
+  ``authoritative`` (a furnisher of a kind the policy names in
+  ``identity.phone.authoritative_furnisher_kinds`` reported it; ``by`` names it) or
+  ``corroborated`` (at least ``identity.phone.channel_corroborating_furnishers`` distinct
+  furnishers, 2 by default, reported that phone with the subject's verified national ID;
+  ``furnishers`` lists their ids). One furnisher alone never gives a person a channel
+  (issue #20: the first furnisher to report a person used to plant its phone). Events written
+  before that rule carry ``source: "first_sight"``;
 * ``contact.channel_changed`` ``{subject_id, from, to, how, by, evidence}`` — ``how`` is one of
   :data:`HOWS`: ``subject_proof`` (the person, signed in through the old channel, typed a code
   sent to the new phone), ``operator`` (an operator confirmed it after an identity check,
@@ -29,11 +36,15 @@ from socialcredit.errors import InputError
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import contact_channels, contact_codes, sessions, sign_in_codes
 
-__all__ = ["HOWS", "change_channel", "channel_of", "channels_of", "end_access", "flag_channel",
-           "flagged_channels", "set_first_channel"]
+__all__ = ["FIRST_SOURCES", "HOWS", "change_channel", "channel_of", "channels_of", "end_access",
+           "flag_channel", "flagged_channels", "set_first_channel"]
 
 #: The only ways a channel changes.
 HOWS = ("subject_proof", "operator", "authoritative")
+
+#: The only furnisher-data sources of a first channel (an operator's goes through
+#: :func:`change_channel`).
+FIRST_SOURCES = ("authoritative", "corroborated")
 
 
 def channel_of(conn: Any, subject_id: int) -> str | None:
@@ -53,13 +64,23 @@ def channels_of(conn: Any, subject_ids: set[int]) -> dict[int, str]:
     return out
 
 
-def set_first_channel(batch: Batch, subject_id: int, phone: str) -> None:
+def set_first_channel(batch: Batch, subject_id: int, phone: str, *, source: str,
+                      **details: Any) -> None:
     """Trust ``phone`` as the channel of a subject that has none yet (the caller knows it has
-    none: this inserts). Emits ``contact.channel_set``."""
+    none: this inserts). Emits ``contact.channel_set`` ``{subject_id, phone, source,
+    **details}``.
+
+    Raises:
+        InputError: ``source`` is not one of :data:`FIRST_SOURCES`.
+    """
+    if source not in FIRST_SOURCES:
+        raise InputError(f"a first channel comes only from {', '.join(FIRST_SOURCES)}, "
+                         f"not {source!r}")
     seq = batch.emit("contact.channel_set", {"subject_id": subject_id, "phone": phone,
-                                             "source": "first_sight"}, subject_id=subject_id)
+                                             "source": source, **details},
+                     subject_id=subject_id)
     batch.add(contact_channels, {"subject_id": subject_id, "phone": phone,
-                                 "source": "first_sight", "set_seq": seq, "set_at": batch.at,
+                                 "source": source, "set_seq": seq, "set_at": batch.at,
                                  "flagged_reason": None, "flagged_at": None})
 
 

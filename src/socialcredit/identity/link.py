@@ -20,11 +20,14 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
      holder's identifier is marked ``shared_since`` (``identifier.shared``), after which the
      number alone links no record, and records it linked alone from that date go back to the
      review queue (:func:`requeue_phone_links`).
-3. Where codes and notices go is not linkage: the subject's first phone becomes its trusted
-   contact channel (``contact.channel_set``), and no later furnisher row moves it
-   (:mod:`socialcredit.identity.channel`). A recycling ending the interval of a holder's
-   channel phone only flags the channel for an operator (``contact.channel_flagged``); a
-   furnisher of a kind the policy names authoritative (``authoritative_by``) moves it.
+3. Where codes and notices go is not linkage (:mod:`socialcredit.identity.channel`). A
+   subject with no trusted contact channel gets one (``contact.channel_set``) from a furnisher
+   of a kind the policy names authoritative (``authoritative_by``), or once
+   ``corroborating_furnishers`` distinct furnishers (policy, 2) reported the same phone, held
+   by the subject now, with their verified national ID; one furnisher alone, however many
+   rows it sends, gives none. No later non-authoritative row moves a channel: a recycling
+   ending the interval of a holder's channel phone only flags it for an operator
+   (``contact.channel_flagged``).
 4. Every other record (no national ID, or one that failed its check) is left to
    :mod:`socialcredit.identity.probabilistic`: a phone held by one subject on the record's date,
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
@@ -143,15 +146,20 @@ class DeterministicLinker:
     """Links records to subjects inside one write :class:`Batch` (see the module docstring)."""
 
     def __init__(self, batch: Batch, *, region_from_id: bool = True,
-                 recycle_after_days: int = 90, authoritative_by: str | None = None) -> None:
+                 recycle_after_days: int = 90, authoritative_by: str | None = None,
+                 furnisher_id: int | None = None, corroborating_furnishers: int = 2) -> None:
         self.batch = batch
+        #: the furnisher of every record of this batch (it counts once toward corroboration)
+        self.furnisher_id = furnisher_id
+        self.corroborating_furnishers = corroborating_furnishers
+        #: subject without a channel → {phone: ids of furnishers whose earlier active records
+        #: gave it with the subject's verified national ID}, loaded as needed
+        self.reporters: dict[int, dict[str, set[int]]] = {}
         #: set when the furnisher is of a kind the policy names authoritative for phones
         #: (``furnisher:<id>``): its phones move the trusted channel
         self.authoritative_by = authoritative_by
         #: subject → trusted channel phone (None: none yet), loaded as needed
         self.channel: dict[int, str | None] = {}
-        #: subjects this linker registered (their first record came in this transaction)
-        self.registered: set[int] = set()
         self.recycle_after_days = recycle_after_days
         self.region_from_id = region_from_id
         self.by_nid: dict[str, int] = {}
@@ -177,6 +185,7 @@ class DeterministicLinker:
             found_channels = channels_of(conn, known)
             for sid in known:
                 self.channel[sid] = found_channels.get(sid)
+            self._load_reporters({s for s in known if self.channel[s] is None})
         todo = sorted(phones - self.by_phone.keys())
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
@@ -208,27 +217,58 @@ class DeterministicLinker:
             self._channel(sid, phone)
         return sid
 
-    def _channel(self, sid: int, phone: str) -> None:
-        """The phone of the records that register a subject is their first trusted channel
-        (trust on first use, at registration only); only an authoritative furnisher moves it.
+    def _load_reporters(self, sids: set[int]) -> None:
+        """Fill :attr:`reporters` for ``sids`` (subjects without a channel): which furnishers
+        gave which phone in active records carrying the subject's verified national ID."""
+        todo = sorted(sids - self.reporters.keys())
+        for sid in todo:
+            self.reporters[sid] = {}
+        for i in range(0, len(todo), _CHUNK):
+            for r in self.batch.conn.execute(
+                select(records.c.subject_id, records.c.phone, records.c.furnisher_id)
+                .distinct().where(records.c.subject_id.in_(todo[i:i + _CHUNK]),
+                                  records.c.phone.is_not(None),
+                                  records.c.national_id.is_not(None),
+                                  records.c.status == "active")):
+                self.reporters[int(r.subject_id)].setdefault(r.phone, set()).add(
+                    int(r.furnisher_id))
 
-        A subject registered without a phone gets no channel from any later furnisher row
-        (newcomer review of issue #20: a lender's row for a person already registered but
-        never given a phone made the lender's phone theirs): an operator sets it after an
-        identity check (``socialcredit contact set``) or an authoritative source reports it.
+    def _channel(self, sid: int, phone: str) -> None:
+        """Give a subject without a channel its first one, or move it on an authoritative
+        furnisher's word (see rule 3 of the module docstring).
+
+        Trust on first use is gone (issue #20): the first furnisher to report a person not
+        yet registered used to choose where their codes and notices go. Until the phone is
+        corroborated, the person has no channel and signs in like someone unknown; an
+        operator sets it after an identity check (``socialcredit contact set``).
         """
         if sid not in self.channel:
             self.batch.flush()
             self.channel[sid] = channel_of(self.batch.conn, sid)
         current = self.channel[sid]
-        if current is None and sid in self.registered:
-            holder = self.by_phone.get(phone)
-            if holder is not None and holder.subject_id == sid:  # held now, by them alone
-                set_first_channel(self.batch, sid, phone)
-                self.channel[sid] = phone
-        elif self.authoritative_by is not None and current != phone:
-            change_channel(self.batch, subject_id=sid, phone=phone, how="authoritative",
-                           by=self.authoritative_by)
+        if current == phone:
+            return
+        if self.authoritative_by is not None:
+            if current is None:
+                set_first_channel(self.batch, sid, phone, source="authoritative",
+                                  by=self.authoritative_by)
+            else:
+                change_channel(self.batch, subject_id=sid, phone=phone, how="authoritative",
+                               by=self.authoritative_by)
+            self.channel[sid] = phone
+            return
+        holder = self.by_phone.get(phone)
+        if current is not None or holder is None or holder.subject_id != sid:
+            return  # a channel is never moved by furnisher data; a phone held by another
+        if sid not in self.reporters:
+            self.batch.flush()
+            self._load_reporters({sid})
+        known = self.reporters[sid].setdefault(phone, set())
+        if self.furnisher_id is not None:
+            known.add(self.furnisher_id)
+        if len(known) >= self.corroborating_furnishers:
+            set_first_channel(self.batch, sid, phone, source="corroborated",
+                              furnishers=sorted(known))
             self.channel[sid] = phone
 
     def _phone(self, sid: int, phone: str, day: str) -> None:
@@ -306,7 +346,7 @@ class DeterministicLinker:
                           "full_name": name_forms(name).full_name})
         self.by_nid[nid] = sid
         self.channel[sid] = None
-        self.registered.add(sid)
+        self.reporters[sid] = {}
         self.stats.subjects_created += 1
         return sid
 

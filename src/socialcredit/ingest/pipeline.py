@@ -94,6 +94,8 @@ class _Chunk:
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
+            furnisher_id=furnisher_id,
+            corroborating_furnishers=policy.identity.phone.channel_corroborating_furnishers,
             authoritative_by=(f"furnisher:{furnisher_id}" if furnisher_kind is not None and
                               furnisher_kind in policy.identity.phone
                               .authoritative_furnisher_kinds else None))

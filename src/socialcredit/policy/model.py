@@ -4,6 +4,11 @@ A policy holds the *catalogue* (which record kinds are accepted, their fields, l
 retention), the *lists* (trigger lists, rating lists, external lists), the *sanctions* (list →
 services) and the identifier scheme. Loading reports every problem with its YAML path
 (``lists.dishonest_judgment_debtors.period_days: Input should be greater than 0``).
+
+Longer than the 400 lines of STYLE.md: it is the one schema of the policy file, and each
+setting carries the comment that says where its default comes from; the nested sections are
+read top to bottom as the YAML is. It splits by section (catalogue, lists, identity) when one
+of them needs logic of its own beyond validation.
 """
 
 from __future__ import annotations
@@ -90,6 +95,13 @@ class IdentitySpec(_Strict):
         #: A row from such a furnisher moves where codes and notices go; no other furnisher
         #: data ever does (identity/channel.py). Default: none.
         authoritative_furnisher_kinds: list[str] = Field(default_factory=list)
+        #: A person with no trusted channel gets one from furnisher data only when this many
+        #: distinct furnishers reported the same phone with their verified national ID (or
+        #: one authoritative furnisher did). Two, not one: the first furnisher to report a
+        #: person must not choose where their sign-in codes and notices go (issue #20), so a
+        #: single dishonest or hacked furnisher key cannot plant a phone; raising it trades
+        #: fewer people reachable without a visit to an operator for more collusion needed.
+        channel_corroborating_furnishers: int = Field(default=2, ge=2)
 
     class Linkage(_Strict):
         """Probabilistic linkage (issue #3). A record is linked automatically when its best

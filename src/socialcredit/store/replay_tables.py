@@ -82,6 +82,8 @@ NOT_PROJECTIONS: dict[str, str] = {
     "tree_heads": "signed by the registry key; checked by signature and consistency proofs",
     "operator_totp": "operational: operators' second-factor secrets, never in the ledger",
     "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
+    "sign_in_failures": "operational: wrong sign-in codes per keyed ID/phone digest, shared by "
+                        "the server processes, never in the ledger",
 }
 
 #: Cells an older ledger cannot give back, taken from the live row instead of compared.

@@ -6,7 +6,11 @@ projection of the ledger, written in the same transaction as the events that cau
 the operational tables marked *operational* (API keys, quarantine, decision counters).
 
 Dates are ISO ``YYYY-MM-DD`` and instants ISO-8601 UTC strings in ``*_at`` text columns, so that
-the hash chain is byte-identical on SQLite and PostgreSQL.
+the hash chain is byte-identical on SQLite and PostgreSQL (``sign_in_failures.failed_at_s``, an
+operational counter never hashed, is Unix seconds).
+
+Longer than the 400 lines of STYLE.md: it is the one ``MetaData`` the Alembic migrations are
+compared against, and each table keeps beside it the comment saying which events write it.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ __all__ = [
     "reviews",
     "sessions",
     "sign_in_codes",
+    "sign_in_failures",
     "subjects",
     "tree_heads",
     "tree_nodes",
@@ -167,7 +172,8 @@ contact_channels = Table(
     metadata,
     Column("subject_id", ID, primary_key=True, autoincrement=False),
     Column("phone", String(80), nullable=False),
-    # first_sight | subject_proof | operator | authoritative | migration
+    # corroborated | authoritative | operator | subject_proof | migration | first_sight (before
+    # issue #20 closed trust on first use)
     Column("source", String(20), nullable=False),
     Column("set_seq", ID, nullable=True),
     Column("set_at", String(32), nullable=False),
@@ -508,6 +514,19 @@ operator_totp = Table(
     Column("name", String(120), primary_key=True),
     Column("secret", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+)
+
+# Wrong sign-in codes per (ID number, phone) pair, one row per wrong try, shared by every server
+# process so that N processes do not allow N times the tries (issue #20, 0010). ``pair`` is a
+# keyed digest (disclosure/signin.py), never the ID or phone; rows older than a day no longer
+# count and are pruned. Operational: never in the ledger.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String(64), nullable=False),
+    Column("failed_at_s", Float, nullable=False),  # Unix time, seconds
+    Index("ix_sign_in_failures_pair_time", "pair", "failed_at_s"),
 )
 
 # --- Merkle tree over the ledger (issue #15, migration 0007) -----------------------------------

@@ -182,10 +182,14 @@ def install(env: jinja2.Environment) -> None:
 
 class LanguageMiddleware:
     """Pure ASGI middleware: choose the request's language (see the module docstring) and, on
-    ``?lang=xx``, remember it in a cookie (SameSite=Lax, one year; it holds nothing else)."""
+    ``?lang=xx``, remember it in a cookie (SameSite=Lax, one year; it holds nothing else),
+    marked ``Secure`` as the session cookies are: when ``secure`` (``settings.secure_cookies``)
+    or the request came over HTTPS, directly or through a trusted proxy (``scope["scheme"]``
+    as api/clients.py set it; issue #20, finding 5)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, secure: bool = False) -> None:
         self.app = app
+        self.secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -207,12 +211,14 @@ class LanguageMiddleware:
             f"Unknown language {asked[:20]!r}: choose " + " or ".join(
                 f"{k} ({v})" for k, v in LANGUAGES.items()))
 
+        secure = "; Secure" if self.secure or scope.get("scheme") == "https" else ""
+
         async def remember(message: Message) -> None:
             if chosen and message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (
                     b"set-cookie", f"{COOKIE}={chosen}; Max-Age=31536000; Path=/; "
-                                   "SameSite=Lax".encode())]
+                                   f"SameSite=Lax{secure}".encode())]
             await send(message)
 
         try:

@@ -9,9 +9,12 @@ __all__ = ["same_origin"]
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another site (``Origin`` other
-    than this one, or ``Sec-Fetch-Site: cross-site``); True when it says nothing."""
+    """False when the browser says the request comes from another site or from an opaque
+    origin: ``Origin`` other than this one — ``null`` included, which a sandboxed frame of any
+    site sends (our own pages send their real origin: their referrer policy is
+    ``same-origin``, api/headers.py) — or ``Sec-Fetch-Site: cross-site``. True when it says
+    nothing (a client that is not a browser)."""
     origin = request.headers.get("origin")
-    if origin not in (None, "null"):  # "null": our own pages send no referrer, nor origin
+    if origin is not None:
         return origin == f"{request.url.scheme}://{request.url.netloc}"
     return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")

@@ -76,8 +76,9 @@ def sign_in(request: Request, registry: RegistryDep,
                      error=e.message)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True,
-                        samesite="strict", secure=registry.settings.secure_cookies,
-                        path="/admin")
+                        samesite="strict", path="/admin",
+                        # as the subject's session: Secure over HTTPS, also through a proxy
+                        secure=registry.settings.secure_cookies or request.url.scheme == "https")
     return response
 
 
