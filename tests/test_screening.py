@@ -259,6 +259,16 @@ def test_one_document_number_normalisation(written: str, key: str) -> None:
     assert normalise_document_number(written) == key
 
 
+def test_one_word_is_a_partial_hit_on_a_longer_name_never_a_match() -> None:
+    for one, listed, kind in (("Kim", "KIM Jong Un", "person"), ("Nasrallah", "Hassan NASRALLAH",
+                                                                  "person"),
+                              ("Airlines", "Iran Airlines", "organisation"),
+                              ("Tehran", "Tehran Cement Company", "organisation")):
+        assert 0 < _score(one, listed, kind) < DEFAULT_THRESHOLD, (one, listed)
+    assert _score("Hizballah", "HIZBALLAH", "organisation") == 1.0  # one word each: a match
+    assert _score("AlisherUsmanov", "Alisher Usmanov") >= DEFAULT_THRESHOLD  # joined, not lone
+
+
 @pytest.mark.parametrize(("junk", "listed"), [
     ("a" * 500, "ABDUL KABIR"), ("AAAAAAAAAAAA", "ABDUL KABIR"),
     ("John XXXXXXXXXXXXXXXX", "LEE, John"), ("MMMMMMMMMMMMMMMMMMMM", "MOHAMMED"),
