@@ -262,8 +262,8 @@ def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameM
         score = max(0.0, score - LEGAL_FORM_MISMATCH)
     n_q = sum(1 for t in query if t.category in _COUNTED)
     n_c = sum(1 for t in candidate if t.category in _COUNTED)
-    merged = any(how == "merged" for *_, how in pairs)
-    if min(n_q, n_c) == 1 and max(n_q, n_c) > 1 and not merged:
+    joined = any(how == "merged" for *_, how in pairs)
+    if min(n_q, n_c) == 1 and max(n_q, n_c) > 1 and not joined:
         score = min(score, LONE_TOKEN_CAP)  # "Kim" is not "KIM Jong Un"
     if not strong:  # legal forms alone: nothing; generic words or particles: at most the cap
         only_forms = all(how == "legal_form" for _, _, _, how in pairs)
