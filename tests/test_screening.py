@@ -92,6 +92,12 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
     ("Jon Smith", "SMITH, John"),                     # one letter more in a short token
     ("I. S. Petrov", "PETROV, Ivan Sergeyevich"),     # initials
     ("Ivan Petrov", "IvanPetrov"),                    # concatenated
+    # Arabic script, against Latin list entries, by consonants (an abjad writes few vowels)
+    ("حسن نصر الله", "NASRALLAH, Hasan"),              # Nasr+Allah joined
+    ("رامي مخلوف", "MAKHLUF, Rami"),
+    ("بشار الأسد", "AL-ASSAD, Bashar"),               # the article al- written joined
+    ("أيمن الظواهري", "AL-ZAWAHIRI, Ayman"),           # dh/z
+    ("علي خامنئي", "KHAMENEI, Ali"),                  # a short name: Ali/ʿly
 ])
 def test_names_that_should_match(a: str, b: str) -> None:
     assert _score(a, b) >= DEFAULT_THRESHOLD, (a, b)
@@ -101,6 +107,8 @@ def test_names_that_should_match(a: str, b: str) -> None:
     ("Octavian Scholz", "Olaf Scholz"),
     ("Vladimir Putin", "KONONOV, Vladimir P."),
     ("Ivan Petrov", "Ivan Sidorov"),
+    ("حسن نصر الله", "HUSSEIN, Saddam"),               # one consonant skeleton is not a name
+    ("بشار الأسد", "BASHIR, Omar"),
 ])
 def test_names_that_should_not_match(a: str, b: str) -> None:
     assert _score(a, b) < DEFAULT_THRESHOLD, (a, b)
@@ -310,6 +318,16 @@ def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path
     assert any(r["id"] == "ofac_sdn:306" for r in weak["results"])  # a weak alias, remarks
     assert top("organisation", "JSC Trading Company") == {} or not top(
         "organisation", "JSC Trading Company")["match"]
+    # Arabic script against the SDN's Latin entries (a newcomer's review found none)
+    for arabic, caption in (("حسن نصر الله", "NASRALLAH, Hasan"), ("رامي مخلوف", "MAKHLUF, Rami"),
+                            ("أيمن الظواهري", "AIMAN MUHAMMED RABI AL-ZAWAHIRI")):
+        hit = top("person", arabic)
+        assert hit.get("caption") == caption and hit["match"], (arabic, hit)
+    # one common word is no match (Watchman#483); a newcomer found 8 reviews for "Kim"
+    for kind, word in (("person", "Kim"), ("organisation", "Airlines"),
+                       ("organisation", "Tehran")):
+        found = registry.screening.screen(parse_query({"kind": kind, "name": word}))
+        assert not any(r["match"] for r in found["results"]), (word, found["results"][:2])
 
 
 def test_public_surface_is_pinned() -> None:

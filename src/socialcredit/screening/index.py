@@ -26,9 +26,15 @@ from socialcredit.screening.features import (
 )
 from socialcredit.screening.match import NameMatch, score_names
 from socialcredit.screening.model import KINDS, ListedParty
-from socialcredit.screening.text import Kind, Token, normalise_document_number, tokens
+from socialcredit.screening.text import (
+    Kind,
+    Token,
+    consonants,
+    normalise_document_number,
+    tokens,
+)
 
-__all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE",
+__all__ = ["ABJAD_FACTOR", "CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE",
            "WEAK_ALIAS_FACTOR", "Candidate", "ScreenIndex", "ScreenQuery"]
 
 #: Default score from which a candidate is a match (``match: true``; a gate's review). Chosen
@@ -36,6 +42,8 @@ __all__ = ["CANDIDATES", "DEFAULT_THRESHOLD", "LONE_WEAK_ALIAS_CAP", "STOP_SHARE
 DEFAULT_THRESHOLD = 0.7
 #: Names scored in full per query name.
 CANDIDATES = 16
+#: Names scored per query name read from an abjad, as a multiple of :data:`CANDIDATES`.
+ABJAD_FACTOR = 4
 #: A trigram held by more than this share of a kind's names is not used to find candidates.
 STOP_SHARE = 0.05
 #: A hit on a weak alias counts this much of its name score.
@@ -75,14 +83,23 @@ def _strong(toks: tuple[Token, ...]) -> int:
     return sum(t.category in ("name", "number") and t.weight >= 1 for t in toks)
 
 
-def _keys(toks: tuple[Token, ...]) -> set[str]:
-    words = [t.phon for t in toks if t.category in _BLOCKING and t.phon]
-    keys: set[str] = set()
+def _trigrams(words: list[str], keys: set[str], mark: str = "") -> None:
     for w in words:
         padded = f"^{w}$"
-        keys.update(padded[i:i + 3] for i in range(len(padded) - 2))
+        keys.update(mark + padded[i:i + 3] for i in range(len(padded) - 2))
     joined = "".join(words)
-    keys.update(joined[i:i + 3] for i in range(len(joined) - 2))
+    keys.update(mark + joined[i:i + 3] for i in range(len(joined) - 2))
+
+
+def _keys(toks: tuple[Token, ...], *, indexed: bool = False) -> set[str]:
+    """Trigrams of the phonetic keys; and (``#``-marked) of the consonant skeletons, held by
+    every indexed name and used by a query read from an abjad (Arabic, Hebrew), whose
+    transliteration has few vowels to share trigrams with."""
+    blocking = [t for t in toks if t.category in _BLOCKING and t.phon]
+    keys: set[str] = set()
+    _trigrams([t.phon for t in blocking], keys)
+    if indexed or any(t.abjad for t in blocking):
+        _trigrams([k for t in blocking if (k := consonants(t.text))], keys, "#")
     return keys
 
 
@@ -99,7 +116,7 @@ class _KindIndex:
     def freeze(self) -> None:
         lists: dict[str, list[int]] = defaultdict(list)
         for i, (_, toks, _, _) in enumerate(self.names):
-            for key in _keys(toks):
+            for key in _keys(toks, indexed=True):
                 lists[key].append(i)
         limit = max(50, int(STOP_SHARE * len(self.names)))
         self.postings = {k: np.asarray(v, dtype=np.int32) for k, v in lists.items()
@@ -112,8 +129,10 @@ class _KindIndex:
         counts = np.bincount(np.concatenate(found), minlength=len(self.names))
         # names sharing less than half the best one's trigrams are not scored
         top = np.flatnonzero(counts >= max(1, counts.max() // 2))
-        if len(top) > CANDIDATES:
-            top = top[np.argpartition(counts[top], -CANDIDATES)[-CANDIDATES:]]
+        # consonant skeletons are shared by many names (hasan, hussein, hassan: hsn)
+        limit = CANDIDATES * (ABJAD_FACTOR if any(t.abjad for t in toks) else 1)
+        if len(top) > limit:
+            top = top[np.argpartition(counts[top], -limit)[-limit:]]
         return top
 
 

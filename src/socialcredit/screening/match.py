@@ -49,7 +49,7 @@ from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
-from socialcredit.screening.text import Token, phonetic
+from socialcredit.screening.text import Token, consonants, phonetic
 
 __all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "LEGAL_FORM_MISMATCH", "LONE_TOKEN_CAP",
            "WEAK_ONLY_CAP",
@@ -132,7 +132,26 @@ def token_similarity(q: Token, c: Token) -> tuple[float, str]:
             return 1.0, "exact"
         short, long_ = (q, c) if len(q.text) == 1 else (c, q)
         return (0.75, "initial") if long_.text.startswith(short.text) else (0.0, "")
-    return _strings(q.text, c.text, q.phon, c.phon)
+    sim, how = _strings(q.text, c.text, q.phon, c.phon)
+    if q.abjad != c.abjad and sim < _ABJAD_SIM:
+        return _abjad(q.text, c.text) or (sim, how)
+    return sim, how
+
+
+#: Similarity of a Latin token and an Arabic- or Hebrew-script one with the same consonants.
+_ABJAD_SIM = 0.85
+
+
+def _abjad(a: str, b: str) -> tuple[float, str] | None:
+    """Two tokens, one read from an abjad, compared by their consonants (hassan/hsn): the same
+    skeleton of 2+ letters (of one, for a token of at most 3 letters: ali/ly), or of 4+ letters
+    one edit apart (a vowel written as a consonant)."""
+    ka, kb = consonants(a), consonants(b)
+    if ka == kb and (len(ka) >= 2 or ka and min(len(a), len(b)) <= 3):  # Ali/ly: short names
+        return _ABJAD_SIM, "consonants"
+    if min(len(ka), len(kb)) >= 4 and OSA.distance(ka, kb) <= 1:
+        return 0.75, "consonants"
+    return None
 
 
 def _merged(toks: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str, str]]:
@@ -175,6 +194,8 @@ def _merged_options(query: tuple[Token, ...], candidate: tuple[Token, ...], open
             c = candidate[j]
             if c.category in _STRONG and len(c.text) >= 4:
                 sim, _ = _strings(text, c.text, phon, c.phon)
+                if query[idx[0]].abjad != c.abjad:
+                    sim = max(sim, (_abjad(text, c.text) or (0.0, ""))[0])
                 if sim >= 0.8:
                     options.append((sim, sum(query[k].weight for k in idx) + c.weight, idx,
                                     (j,), "merged"))
@@ -185,6 +206,8 @@ def _merged_options(query: tuple[Token, ...], candidate: tuple[Token, ...], open
             q = query[i]
             if q.category in _STRONG and len(q.text) >= 4:
                 sim, _ = _strings(q.text, text, q.phon, phon)
+                if q.abjad != candidate[idx[0]].abjad:
+                    sim = max(sim, (_abjad(q.text, text) or (0.0, ""))[0])
                 if sim >= 0.8:
                     options.append((sim, q.weight + sum(candidate[k].weight for k in idx),
                                     (i,), idx, "merged"))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -48,8 +48,8 @@ from socialcredit.screening.vocab import (
     TITLES,
 )
 
-__all__ = ["MAX_NAME_CHARS", "Kind", "Token", "normalise_document_number", "phonetic", "tokens",
-           "unreadable"]
+__all__ = ["MAX_NAME_CHARS", "Kind", "Token", "consonants", "normalise_document_number",
+           "phonetic", "tokens", "unreadable"]
 
 #: Kinds of party a name belongs to. ``organisation`` covers the lists' entities.
 Kind = Literal["person", "organisation", "vessel", "aircraft"]
@@ -65,13 +65,16 @@ Category = Literal["name", "legal_form", "generic", "particle", "title", "number
 @dataclass(frozen=True, slots=True)
 class Token:
     """One name token: ``text`` (ASCII lower case; a legal form's class), ``raw`` (as written,
-    after transliteration), ``category``, ``weight`` (0..1) and ``phon`` (:func:`phonetic`)."""
+    after transliteration), ``category``, ``weight`` (0..1), ``phon`` (:func:`phonetic`) and
+    ``abjad`` (read from Arabic or Hebrew script, which writes few vowels: compared with a
+    Latin name by its consonants, :func:`consonants`)."""
 
     text: str
     raw: str
     category: Category
     weight: float
     phon: str
+    abjad: bool = False
 
 
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -144,10 +147,33 @@ def phonetic(token: str) -> str:
 _PHON_TABLE = str.maketrans({"w": "v", "y": "i", "j": "i", "z": "s", "c": "k", "q": "k"})
 
 
+#: Arabic (with its Persian and Urdu letters) and Hebrew: scripts that write few vowels.
+_ABJAD_RE = re.compile(r"[\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe70-\ufeff]")
+#: The Arabic article al- written joined to its word (الأسد), but not Allah (الله).
+_ARTICLE_RE = re.compile(r"(?<!\w)ال(?!له(?!\w))(?=\w\w)")
+
+
+def consonants(token: str) -> str:
+    """The consonant skeleton of an ASCII token, as an abjad writes it: ``dh`` → z, ``q`` → k,
+    vowels, ``y``, ``w`` (Arabic's long vowels), apostrophes and backquotes (hamza, ayn)
+    dropped, repeated letters once. ``hassan`` and ``hsn`` (حسن) both give ``hsn``;
+    ``makhlouf`` and ``mkhlwf`` (مخلوف) ``mkhlf``."""
+    t = token.replace("dh", "z").replace("q", "k")
+    out: list[str] = []
+    for ch in t:
+        if ch in "aeiouyw'`":
+            continue
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
+
+
 def _raw_words(name: str, kind: Kind) -> list[str]:
     text = unicodedata.normalize("NFKC", name).casefold()
     if _HAN_RE.search(text):
         text = _han_to_pinyin(text, kind)
+    if _ABJAD_RE.search(text):
+        text = _ARTICLE_RE.sub("al ", text)
     text = anyascii(text).lower()
     if kind != "person":
         text = _DOTTED_RE.sub(lambda m: m.group(0).replace(".", "") + " ", text)
@@ -194,7 +220,10 @@ def _categorise(words: list[str], kind: Kind) -> list[Token]:
 def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
     """The weighted tokens of ``name`` read as a ``kind`` (see the module docstring); an empty
     tuple when the name has no letters or digits. Never raises."""
-    return tuple(_categorise(_raw_words(name, kind), kind))
+    toks = _categorise(_raw_words(name, kind), kind)
+    if _ABJAD_RE.search(name):
+        toks = [replace(t, abjad=True) for t in toks]
+    return tuple(toks)
 
 
 def informative(toks: tuple[Token, ...]) -> bool:
