@@ -92,6 +92,8 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
     ("Jon Smith", "SMITH, John"),                     # one letter more in a short token
     ("I. S. Petrov", "PETROV, Ivan Sergeyevich"),     # initials
     ("Ivan Petrov", "IvanPetrov"),                    # concatenated
+    ("JonSmith", "SMITH, Jon"),                       # concatenated in the other order
+    ("Jon\u200bSmith", "SMITH, Jon"),                 # a zero-width space separates words
     # Arabic script, against Latin list entries, by consonants (an abjad writes few vowels)
     ("حسن نصر الله", "NASRALLAH, Hasan"),              # Nasr+Allah joined
     ("رامي مخلوف", "MAKHLUF, Rami"),
@@ -141,6 +143,10 @@ def test_generic_and_legal_form_words_never_match_on_their_own() -> None:
     ("Twenty-First Century Trading", "21 century trading"),
     ("Three Percenters", "3 percenters"),
     ("Seventy Nine Ninety", "79 90"),              # a units word joins only the tens before it
+    ("IMICO Neka Four Hundred Fifty Five", "imico neka 455"),
+    ("Chulucanas Two Thousand", "chulucanas 2000"),
+    ("One Hundred and One Dalmatians", "101 dalmatians"),
+    ("Zero Zero Seven", "0 0 7"),                  # a zero ends a number
 ])
 def test_numbers_in_words_read_as_digits_for_organisations(words: str, digits: str) -> None:
     assert " ".join(t.raw for t in tokens(words, "organisation")) == digits
@@ -207,6 +213,7 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
                             ({"kind": "organisation", "name": "LLC"}, "name"),
                             ({"name": "Ivan Petrov", "birth_date": future}, "birth_date"),
                             ({"name": "Ivan Petrov", "birth_date": "12/03/1968"}, "birth_date"),
+                            ({"name": "Ivan Petrov", "birth_date": "0001-01-01"}, "birth_date"),
                             ({"kind": "planet", "name": "Mars"}, "kind"),
                             ({"name": "\ud800 Kim"}, "name"),  # a lone surrogate: not text
                             ({"name": "Kim", "documents": ["\udfff"]}, "documents")):

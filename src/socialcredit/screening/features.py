@@ -113,6 +113,10 @@ def document_feature(numbers: list[str], party: ListedParty) -> dict[str, Any] |
     return None
 
 
+#: No one screened was born earlier: a year or date before it is a typo or a placeholder.
+EARLIEST_BIRTH_YEAR = 1850
+
+
 def check_birth_date(text: str, *, today: dt.date | None = None) -> str:
     """Validate a query birth date: ``YYYY-MM-DD`` or ``YYYY``, not in the future.
 
@@ -122,8 +126,9 @@ def check_birth_date(text: str, *, today: dt.date | None = None) -> str:
     today = today or dt.datetime.now(dt.UTC).date()
     text = text.strip()
     if re.fullmatch(r"\d{4}", text):
-        if int(text) > today.year or int(text) < 1850:
-            raise ValueError(f"birth year {text} is not between 1850 and {today.year}")
+        if int(text) > today.year or int(text) < EARLIEST_BIRTH_YEAR:
+            raise ValueError(f"birth year {text} is not between {EARLIEST_BIRTH_YEAR} and "
+                             f"{today.year}")
         return text
     try:
         day = dt.date.fromisoformat(text)
@@ -131,4 +136,6 @@ def check_birth_date(text: str, *, today: dt.date | None = None) -> str:
         raise ValueError(f"birth date {text!r} is not YYYY-MM-DD or YYYY") from None
     if day > today:
         raise ValueError(f"birth date {text} is in the future")
+    if day.year < EARLIEST_BIRTH_YEAR:
+        raise ValueError(f"birth date {text} is before {EARLIEST_BIRTH_YEAR}")
     return day.isoformat()

@@ -155,7 +155,8 @@ def _abjad(a: str, b: str) -> tuple[float, str] | None:
 
 
 def _merged(toks: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str, str]]:
-    """Adjacent pairs of word tokens joined: (indices, text, phonetic key)."""
+    """Adjacent pairs of word tokens joined, two names in both orders: (indices, text,
+    phonetic key)."""
     out: list[tuple[tuple[int, ...], str, str]] = []
     for i in range(len(toks) - 1):
         a, b = toks[i], toks[i + 1]
@@ -165,6 +166,8 @@ def _merged(toks: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str, str]]:
         if b.category == "legal_form":
             joined = a.text + b.raw
         out.append(((i, i + 1), joined, phonetic(joined)))
+        if a.category == b.category == "name":  # JonSmith for SMITH, Jon: either order
+            out.append(((i, i + 1), b.text + a.text, phonetic(b.text + a.text)))
     return out
 
 

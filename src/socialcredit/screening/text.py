@@ -168,8 +168,12 @@ def consonants(token: str) -> str:
     return "".join(out)
 
 
+#: Invisible format characters (zero-width spaces and joiners, direction marks): a separator.
+_FORMAT_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
 def _raw_words(name: str, kind: Kind) -> list[str]:
-    text = unicodedata.normalize("NFKC", name).casefold()
+    text = _FORMAT_RE.sub(" ", unicodedata.normalize("NFKC", name).casefold())
     if _HAN_RE.search(text):
         text = _han_to_pinyin(text, kind)
     if _ABJAD_RE.search(text):
