@@ -171,6 +171,8 @@ def test_cli_refuses_with_exit_2_and_the_flag_passes(tmp_path: Path) -> None:
     assert "--allow-delist" in many.stderr
     done = run("lists", "import", "ofac-sdn", str(folder), "--allow-delist")
     assert done.returncode == 0 and f"{EXTRA:,} delisted" in done.stdout, done.stderr
+    nothing = run("screen", "--birth-date", "1970")
+    assert nothing.returncode == 2 and "nothing to screen" in nothing.stderr, nothing.stderr
 
 
 def test_the_real_list_cut_short_is_refused(registry: Registry, shared_data: Path,

@@ -198,7 +198,9 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
                             ({"kind": "organisation", "name": "LLC"}, "name"),
                             ({"name": "Ivan Petrov", "birth_date": future}, "birth_date"),
                             ({"name": "Ivan Petrov", "birth_date": "12/03/1968"}, "birth_date"),
-                            ({"kind": "planet", "name": "Mars"}, "kind")):
+                            ({"kind": "planet", "name": "Mars"}, "kind"),
+                            ({}, "name"), ({"name": None}, "name"), ({"names": []}, "name"),
+                            ({"birth_date": "1968", "phone": "+79161234567"}, "name")):
             r = client.post("/v1/screen", headers=auth, json=body)
             assert r.status_code == 400, (body, r.text)
             assert r.json()["error"]["details"]["field"] == field

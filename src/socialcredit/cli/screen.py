@@ -106,13 +106,14 @@ def screen_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Screen a person or an organisation against the imported external lists: ranked
-    candidates, score 0..1, match at the list's review threshold, and why."""
+    candidates, score 0..1, match at the list's review threshold, and why. Needs a --name or
+    a --document / --national-id (exit 2 without)."""
     from socialcredit.screening.service import parse_query
 
-    reg = common.registry()
     query = parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
                          "nationality": nationality, "documents": document or [],
                          "national_id": national_id})
+    reg = common.registry()
     response = reg.screening.screen(query, limit=limit)
     if as_json:
         common.out(response)
