@@ -202,3 +202,23 @@ def test_the_real_list_cut_short_is_refused(registry: Registry, shared_data: Pat
         assert why in e.value.message or "cut short" in e.value.message, e.value.message
         assert _active(registry) == listed
     assert _decide(registry, passport) == "deny"
+
+
+def test_a_un_file_cut_short_is_refused_with_its_line(registry: Registry,
+                                                      tmp_path: Path) -> None:
+    whole = ("<CONSOLIDATED_LIST>\n<INDIVIDUALS>\n<INDIVIDUAL>\n<DATAID>1</DATAID>\n"
+             "<FIRST_NAME>OMAR</FIRST_NAME>\n</INDIVIDUAL>\n</INDIVIDUALS>\n"
+             "</CONSOLIDATED_LIST>\n")
+    path = tmp_path / "consolidated.xml"
+    path.write_text(whole[:whole.index("</INDIVIDUAL>")], encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        import_list(registry.store, registry.policy, "un", path, as_of=TODAY)
+    assert e.value.details["file"] == str(path) and e.value.details["line"] == 6
+    assert "cut short" in e.value.message
+
+
+def test_the_docs_state_the_guard_s_share() -> None:
+    root = Path(__file__).resolve().parents[1]
+    share = f"more than {MAX_DELIST_SHARE:.0%}"
+    for doc in ("README.md", "docs/cli.md"):
+        assert share in (root / doc).read_text(encoding="utf-8"), doc
