@@ -124,8 +124,11 @@ def test_ofac_delisting_on_reimport(registry: Registry, shared_data: Path,
     small.mkdir()
     lines = (src / "sdn.csv").read_bytes().splitlines(keepends=True)
     individuals = [ln for ln in lines if b'"individual"' in ln]
-    for name in ("alt.csv", "sdn_comments.csv"):
-        (small / name).write_bytes((src / name).read_bytes())
+    kept = {ln.split(b",", 1)[0] for ln in individuals[:30]}
+    for name in ("alt.csv", "sdn_comments.csv"):  # the rows of the kept entries: a whole
+        rows = (src / name).read_bytes().splitlines(keepends=True)  # alt.csv beside 30
+        (small / name).write_bytes(  # entries would be refused as a sdn.csv cut short
+            b"".join(r for r in rows if r.split(b",", 1)[0] in kept))
     (small / "sdn.csv").write_bytes(b"".join(individuals[:30]))
     assert import_ofac_sdn(registry.store, registry.policy, small, as_of=TODAY).listed == 30
     (small / "sdn.csv").write_bytes(b"".join(individuals[:25]))

@@ -216,7 +216,9 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
                             ({"name": "Ivan Petrov", "birth_date": "0001-01-01"}, "birth_date"),
                             ({"kind": "planet", "name": "Mars"}, "kind"),
                             ({"name": "\ud800 Kim"}, "name"),  # a lone surrogate: not text
-                            ({"name": "Kim", "documents": ["\udfff"]}, "documents")):
+                            ({"name": "Kim", "documents": ["\udfff"]}, "documents"),
+                            ({}, "name"), ({"name": None}, "name"), ({"names": []}, "name"),
+                            ({"birth_date": "1968", "phone": "+79161234567"}, "name")):
             # escaped JSON, as a client sends a lone surrogate (httpx's json= cannot encode one)
             r = client.post("/v1/screen", headers={**auth, "Content-Type": "application/json"},
                             content=json.dumps(body))

@@ -24,23 +24,31 @@ from socialcredit.cli.common import JsonOpt, console
 
 __all__ = ["lists_import", "screen_cmd"]
 
+_PLURAL = {"aircraft": "aircraft"}
+
 
 def lists_import(
     source: Annotated[str, typer.Argument(help="Format of the list: ofac-sdn or un.")],
     path: Annotated[Path, typer.Argument(
         help="ofac-sdn: folder of sdn.csv, alt.csv, sdn_comments.csv; un: consolidated.xml")],
+    allow_delist: Annotated[bool, typer.Option(
+        "--allow-delist",
+        help="Accept an import that delists more than 10% of the list's live entries (refused "
+             "by default: a file cut short looks like that).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import an external list (every entry: persons, organisations, vessels, aircraft) for
-    screening; its persons also become gate entries when the policy has the list."""
+    screening; its persons also become gate entries when the policy has the list. A file cut
+    short, or an import that would delist more than 10% of the list, is refused whole (exit 2)."""
     from socialcredit.screening.lists import import_list
 
     reg = common.registry()
-    result = import_list(reg.store, reg.policy, source, path)
+    result = import_list(reg.store, reg.policy, source, path, allow_delist=allow_delist)
     if as_json:
         common.out(result.as_dict())
         return
-    read = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items() if n)
+    read = ", ".join(f"{n:,} {kind if n == 1 else _PLURAL.get(kind, kind + 's')}"
+                     for kind, n in result.counts.items() if n)
     console.print(f"{result.list_name}: read {read}; {result.listed:,} listed, "
                   f"{result.updated:,} updated, {result.unchanged:,} unchanged, "
                   f"{result.delisted:,} delisted.")
@@ -98,13 +106,14 @@ def screen_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Screen a person or an organisation against the imported external lists: ranked
-    candidates, score 0..1, match at the list's review threshold, and why."""
+    candidates, score 0..1, match at the list's review threshold, and why. Needs a --name or
+    a --document / --national-id (exit 2 without)."""
     from socialcredit.screening.service import parse_query
 
-    reg = common.registry()
     query = parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
                          "nationality": nationality, "documents": document or [],
                          "national_id": national_id})
+    reg = common.registry()
     response = reg.screening.screen(query, limit=limit)
     if as_json:
         common.out(response)

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.identity.link import name_key
 from socialcredit.policy.model import Policy
+from socialcredit.screening.delist_guard import check_delisting, would_delist
 from socialcredit.screening.model import ListedParty
 from socialcredit.screening.sdn import SdnFormatError, read_sdn_parties
 from socialcredit.screening.text import normalise_document_number
@@ -54,22 +55,24 @@ class ExternalImportResult:
 
 def import_ofac_sdn(store: Store, policy: Policy, directory: Path, *,
                     list_name: str = "ofac_sdn", as_of: dt.date | None = None,
-                    ) -> ExternalImportResult:
+                    allow_delist: bool = False) -> ExternalImportResult:
     """Import the individuals of an OFAC SDN legacy-CSV folder into ``list_name``.
 
     Raises:
         ConfigError: the policy has no external list ``list_name``.
-        InputError: the folder or a required file is missing (from the reader).
+        InputError: the folder or a required file is missing, or a file is cut short (from
+            the reader); a mass delisting (:func:`import_gate_entries`).
     """
     external_spec(policy, list_name)
     try:
         read = read_sdn_parties(directory)
     except SdnFormatError as e:
-        raise InputError(str(e), details={"file": str(e.file), "line": e.line}) from e
+        raise InputError(str(e), details={"file": str(e.file), "line": e.line,
+                                          "reason": e.reason}) from e
     problems = [{"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped]
     return import_gate_entries(store, policy, [p for p in read.parties if p.kind == "person"],
                                list_name=list_name, source=str(directory), problems=problems,
-                               as_of=as_of)
+                               as_of=as_of, allow_delist=allow_delist)
 
 
 def external_spec(policy: Policy, list_name: str) -> Any:
@@ -88,17 +91,24 @@ def external_spec(policy: Policy, list_name: str) -> Any:
 def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty], *,
                         list_name: str, source: str,
                         problems: list[dict[str, Any]] | None = None,
-                        as_of: dt.date | None = None) -> ExternalImportResult:
+                        as_of: dt.date | None = None,
+                        allow_delist: bool = False) -> ExternalImportResult:
     """Make ``persons`` (listed parties of kind person) the active entries of the policy's
     external list ``list_name``; those of its active entries not among them are delisted.
 
     Raises:
         ConfigError: the policy has no external list ``list_name``.
+        InputError: the import would delist more than
+            :data:`~socialcredit.screening.delist_guard.MAX_DELIST_SHARE` of the list's live
+            entries, unless ``allow_delist`` (nothing is written).
     """
     spec = external_spec(policy, list_name)
     day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
     result = ExternalImportResult(list_name, problems=list(problems or []))
     with store.batch(policy.version_hash) as b:
+        live, delisted = would_delist(b.conn, list_entries, list_name, (p.key for p in persons))
+        check_delisting(list_name=list_name, what="gate entries", live=live,
+                        delisted=delisted, allow_delist=allow_delist)
         current = {r.key: r for r in b.conn.execute(
             select(list_entries).where(list_entries.c.list == list_name))}
         # one document number, one holder: a passport and another person's ID card with the

@@ -23,12 +23,13 @@ from sqlalchemy import func, select, update
 
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
+from socialcredit.screening.delist_guard import check_delisting, would_delist
 from socialcredit.screening.gate_lists import import_gate_entries
 from socialcredit.screening.model import ListedParty, ListRead
 from socialcredit.screening.sdn import SdnFormatError, read_sdn_parties
 from socialcredit.screening.un import UnFormatError, read_un
 from socialcredit.store import Store
-from socialcredit.store.tables import screen_entries
+from socialcredit.store.tables import list_entries, screen_entries
 
 __all__ = ["LIST_NAMES", "ListImportResult", "import_list", "lists_version", "load_parties",
            "read_list"]
@@ -73,16 +74,23 @@ def read_list(source: str, path: Path) -> ListRead:
     try:
         return read_sdn_parties(path) if source == "ofac-sdn" else read_un(path)
     except (SdnFormatError, UnFormatError) as e:
-        raise InputError(str(e), details={"file": str(e.file)}) from e
+        raise InputError(str(e), details={"file": str(e.file), "line": e.line,
+                                          "reason": e.reason}) from e
 
 
 def import_list(store: Store, policy: Policy, source: str, path: Path, *,
-                as_of: dt.date | None = None) -> ListImportResult:
+                as_of: dt.date | None = None, allow_delist: bool = False) -> ListImportResult:
     """Import the list file ``path`` of format ``source`` (see the module docstring).
 
+    Nothing is written unless the whole import passes: the file is read first, then the
+    delistings it would cause are counted in both tables it changes.
+
     Raises:
-        InputError: from :func:`read_list`; a file that holds no entry at all (nothing is
-            delisted on the strength of an empty or foreign file).
+        InputError: from :func:`read_list` (a file cut short included); a file that holds no
+            entry at all (nothing is delisted on the strength of an empty or foreign file); an
+            import that would delist more than
+            :data:`~socialcredit.screening.delist_guard.MAX_DELIST_SHARE` of the list's live
+            entries or gate entries, unless ``allow_delist``.
     """
     read = read_list(source, path)
     list_name = LIST_NAMES[source]
@@ -90,6 +98,18 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
         raise InputError(f"{path}: no entries read; nothing imported (is this a "
                          f"{source} list?)", details={"file": str(path),
                                                       "skipped": len(read.skipped)})
+    spec = policy.lists.get(list_name)
+    gated = spec is not None and spec.external
+    with store.read() as conn:
+        checks = [("entries", would_delist(conn, screen_entries, list_name,
+                                           (p.key for p in read.parties)))]
+        if gated:
+            checks.append(("gate entries", would_delist(
+                conn, list_entries, list_name,
+                (p.key for p in read.parties if p.kind == "person"))))
+    for what, (live, delisted) in checks:
+        check_delisting(list_name=list_name, what=what, live=live, delisted=delisted,
+                        allow_delist=allow_delist)
     day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
     result = ListImportResult(list_name, str(path), read.counts, skipped=[
         {"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped])
@@ -135,11 +155,10 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
                                    "counts": result.counts, "listed": result.listed,
                                    "updated": result.updated, "delisted": result.delisted,
                                    "skipped": len(result.skipped)})
-    spec = policy.lists.get(list_name)
-    if spec is not None and spec.external:
+    if gated:
         persons = [p for p in read.parties if p.kind == "person"]
         gate = import_gate_entries(store, policy, persons, list_name=list_name,
-                                   source=str(path), as_of=as_of)
+                                   source=str(path), as_of=as_of, allow_delist=allow_delist)
         result.gate = gate.as_dict()
     else:
         result.gate_note = (f"the policy has no external list {list_name!r}: screening only, "

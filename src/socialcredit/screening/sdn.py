@@ -35,6 +35,14 @@ __all__ = [
 ]
 
 EMPTY = "-0-"
+#: alt.csv and sdn_comments.csv of one publication refer only to entries of its sdn.csv (the
+#: real list of 2026-12 has none that do not). When more than this share of either file's
+#: rows (and more than :data:`ORPHAN_MIN_ROWS` rows) names an ent_num sdn.csv lacks, sdn.csv
+#: is cut short or from another copy of the list, and the folder is refused: importing it
+#: would delist (or never list) every entry past the cut.
+ORPHAN_SHARE_LIMIT = 0.10
+#: Below this many orphan rows a folder is read as it is (a hand-made excerpt, a test).
+ORPHAN_MIN_ROWS = 20
 REQUIRED_FILES = ("sdn.csv", "alt.csv", "sdn_comments.csv")
 _WIDTHS = {"sdn.csv": 12, "alt.csv": 5, "sdn_comments.csv": 2}
 
@@ -73,12 +81,16 @@ _ALT_RE = re.compile(r"^alt\.\s+", re.IGNORECASE)
 
 
 class SdnFormatError(ValueError):
-    """A required SDN file or directory is missing or unreadable (``file``, optional ``line``)."""
+    """A required SDN file or directory is missing or unreadable, a file ends inside a record
+    (cut short), or alt.csv / sdn_comments.csv point to many entries sdn.csv lacks (``file``,
+    optional ``line`` and ``reason``)."""
 
-    def __init__(self, message: str, *, file: str | Path, line: int | None = None) -> None:
+    def __init__(self, message: str, *, file: str | Path, line: int | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.file = file
         self.line = line
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -148,12 +160,16 @@ def _rows(path: Path, problems: list[SdnProblem]) -> Iterator[tuple[int, int, li
     except OSError as exc:
         raise SdnFormatError(f"cannot read OFAC SDN file {path}: {exc}", file=path) from exc
     width = _WIDTHS[path.name]
+    last: tuple[int, str | None] = (0, None)  # last non-empty line, and its problem if any
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip("\x1a")
         if not line.strip():
             continue
+        last = (number, None)
 
         def problem(reason: str, number: int = number) -> None:
+            nonlocal last
+            last = (number, reason)
             problems.append(SdnProblem(path.name, number, reason))
 
         try:
@@ -167,6 +183,10 @@ def _rows(path: Path, problems: list[SdnProblem]) -> Iterator[tuple[int, int, li
             problem(f"ent_num is not an integer: {fields[0]!r}")
         else:
             yield number, int(fields[0]), fields
+    if last[1] is not None:  # the file was cut inside its last record (a partial download)
+        raise SdnFormatError(f"{path.name}:{last[0]}: the file ends inside a record "
+                             f"({last[1]}); is it cut short? nothing imported",
+                             file=path, line=last[0], reason=last[1])
 
 
 def _country(tail: str) -> str | None:
@@ -309,8 +329,25 @@ def _read(directory: Path) -> _Raw:
             problems.append(SdnProblem("sdn_comments.csv", number, f"unknown ent_num {ent}"))
         else:  # verbatim continuation: the split may fall mid-word or next to a space
             continuations[ent] = continuations.get(ent, "") + fields[1]
+    _check_orphans(directory, problems, len(entries))
     counts = {"entries": len(entries), "aliases": sum(map(len, aliases.values())),
               "continuations": len(continuations)}
     remarks = {ent: (("" if fields[11].strip() == EMPTY else fields[11])
                      + continuations.get(ent, "")).strip() for ent, fields in entries.items()}
     return _Raw(entries, aliases, remarks, problems, counts)
+
+
+def _check_orphans(directory: Path, problems: list[SdnProblem], entries: int) -> None:
+    """Refuse the folder when alt.csv or sdn_comments.csv point to many entries sdn.csv lacks
+    (see :data:`ORPHAN_SHARE_LIMIT`)."""
+    for name, marker in (("alt.csv", "alias for unknown ent_num"),
+                         ("sdn_comments.csv", "unknown ent_num")):
+        orphans = sum(1 for p in problems if p.file == name and p.reason.startswith(marker))
+        with (directory / name).open("rb") as f:
+            rows = sum(1 for line in f if line.strip(b"\r\n\x1a \t"))
+        if orphans > max(ORPHAN_MIN_ROWS, ORPHAN_SHARE_LIMIT * rows):
+            reason = (f"{orphans:,} of {rows:,} rows of {name} name an ent_num that sdn.csv "
+                      f"({entries:,} entries) lacks")
+            raise SdnFormatError(f"{directory / 'sdn.csv'}: {reason}; sdn.csv looks cut short "
+                                 "or comes from another copy of the list; nothing imported",
+                                 file=directory / "sdn.csv", reason=reason)

@@ -59,7 +59,9 @@ def parse_query(data: Mapping[str, Any]) -> ScreenQuery:
     accepted but no list carries phones, so it never matches.
 
     Raises:
-        InputError: unknown kind; an empty name, a name over :data:`MAX_NAME_CHARS`
+        InputError: unknown kind; neither a name nor a document number (``{}``,
+            ``{"name": null}``, ``{"names": []}``, a phone alone); an empty name, a name
+            over :data:`MAX_NAME_CHARS`
             characters or of only legal-form words, titles or particles; a birth date not
             ``YYYY-MM-DD``/``YYYY`` or in the future; text that is not valid Unicode (a lone
             surrogate) in any field (``details.field`` names the field).
@@ -104,6 +106,10 @@ def parse_query(data: Mapping[str, Any]) -> ScreenQuery:
     if any(len(d) > 64 for d in documents):
         raise InputError("a document number is over 64 characters", details={"field":
                                                                               "documents"})
+    if not checked and not documents:  # else every list answers "no candidate", unread
+        raise InputError("nothing to screen: give a name (name or names) or a document "
+                         "number (documents or national_id); a birth date, nationality or "
+                         "phone alone matches no entry", details={"field": "name"})
     nationality = data.get("nationality")
     return ScreenQuery(kind=kind, names=tuple(checked), birth_date=birth,  # type: ignore[arg-type]
                        nationality=str(nationality) if nationality else None,

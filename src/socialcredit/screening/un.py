@@ -21,11 +21,15 @@ __all__ = ["UnFormatError", "read_un"]
 
 
 class UnFormatError(ValueError):
-    """The file is missing, not XML, or not a UN consolidated list (``file``)."""
+    """The file is missing, not XML (a truncated file is not: it ends inside an element), or
+    not a UN consolidated list (``file``, ``line`` when the parser gives one, ``reason``)."""
 
-    def __init__(self, message: str, *, file: str | Path) -> None:
+    def __init__(self, message: str, *, file: str | Path, line: int | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.file = file
+        self.line = line
+        self.reason = reason or message
 
 
 _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
@@ -101,8 +105,10 @@ def read_un(path: Path) -> ListRead:
         raise UnFormatError(f"UN consolidated list file missing: {path}", file=path)
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise UnFormatError(f"{path}: not XML ({e})", file=path) from e
+    except ET.ParseError as e:  # a file cut short ends here too: "no element found"
+        line = e.position[0] if e.position else None
+        raise UnFormatError(f"{path}:{line}: not XML ({e}); is it cut short? nothing imported",
+                            file=path, line=line, reason=str(e)) from e
     except OSError as e:
         raise UnFormatError(f"cannot read {path}: {e}", file=path) from e
     if root.tag != "CONSOLIDATED_LIST":
