@@ -112,9 +112,17 @@ def _registry(*, today: dt.date | None = None, create: bool = False) -> Registry
     return reg
 
 
+def _today() -> dt.date:
+    """Today in the configured policy's time zone (:mod:`socialcredit.policy.jurisdiction`)."""
+    from socialcredit.policy.jurisdiction import local_today
+    from socialcredit.policy.model import load_policy
+
+    return local_today(load_policy(_settings().policy_path).jurisdiction)
+
+
 def _as_of(value: str | None) -> dt.date:
     if value is None:
-        return dt.datetime.now(dt.UTC).date()
+        return _today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -164,7 +172,7 @@ def ingest(
     """Ingest furnisher files: bad rows go to quarantine, good rows land, re-sending is a
     no-op."""
     day = _as_of(as_of)
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > _today():
         raise InputError(f"--as-of {day} is in the future: rows are checked and evaluated as "
                          "of today or an earlier date (to replay history)")
     reg = _registry(today=day)
@@ -299,7 +307,7 @@ def evaluate(
     engine = engine or "incremental"
     if engine not in ("incremental", "python", "duckdb", "spark"):
         raise InputError(f"--engine {engine!r}: use incremental, python, duckdb or spark")
-    today = dt.datetime.now(dt.UTC).date()
+    today = _today()
     if day != today and not dry_run:
         raise InputError(f"--as-of {day} is not today ({today}): the registry is evaluated "
                          "only as of today; add --dry-run to preview that date")

@@ -40,7 +40,15 @@ link_app = typer.Typer(invoke_without_command=True, help=(
 
 # socialcredit.cli registers ``link_app`` and this module uses its helpers: ``link_app`` exists
 # before that import, so either module may be imported first
-from socialcredit.cli import AsOfOpt, JsonOpt, _as_of, _out, _registry, console  # noqa: E402
+from socialcredit.cli import (  # noqa: E402
+    AsOfOpt,
+    JsonOpt,
+    _as_of,
+    _out,
+    _registry,
+    _today,
+    console,
+)
 from socialcredit.errors import InputError  # noqa: E402
 
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
@@ -59,7 +67,7 @@ def _day(as_of: str | None) -> dt.date:
     """The evaluation date of a decision: ``--as-of`` or today, never in the future (that
     would pre-empt the clocks of the entries it touches)."""
     day = _as_of(as_of)
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > _today():
         raise InputError(f"--as-of {day} is in the future: decisions are evaluated as of "
                          "today or an earlier date")
     return day

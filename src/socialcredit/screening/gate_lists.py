@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.identity.link import name_key
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.screening.model import ListedParty
 from socialcredit.screening.sdn import SdnFormatError, read_sdn_parties
@@ -96,7 +97,7 @@ def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty]
         ConfigError: the policy has no external list ``list_name``.
     """
     spec = external_spec(policy, list_name)
-    day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    day = (as_of or local_today(policy.jurisdiction)).isoformat()
     result = ExternalImportResult(list_name, problems=list(problems or []))
     with store.batch(policy.version_hash) as b:
         current = {r.key: r for r in b.conn.execute(

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from socialcredit.errors import InputError
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.screening.gate_lists import import_gate_entries
 from socialcredit.screening.model import ListedParty, ListRead
@@ -90,7 +91,7 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
         raise InputError(f"{path}: no entries read; nothing imported (is this a "
                          f"{source} list?)", details={"file": str(path),
                                                       "skipped": len(read.skipped)})
-    day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    day = (as_of or local_today(policy.jurisdiction)).isoformat()
     result = ListImportResult(list_name, str(path), read.counts, skipped=[
         {"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped])
     with store.batch(policy.version_hash) as b:
