@@ -55,7 +55,7 @@ console = Console()
 err_console = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this ISO date "
-                                             "(default: today, UTC).")]
+                                             "(default: today in the policy's time zone).")]
 
 
 class _State:

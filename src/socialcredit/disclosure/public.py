@@ -62,8 +62,9 @@ def _shown(policy: Policy, public_lists: list[str], today: dt.date) -> Any:
 def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
                   limit: int = 50, today: dt.date | None = None,
                   ) -> tuple[list[dict[str, Any]], int]:
-    """Return (results, total count) for query ``q`` as of ``today`` (default: today, UTC):
-    entries past their list's public display period for their ground are not shown.
+    """Return (results, total count) for query ``q`` as of ``today`` (default: today in the
+    policy's time zone): entries past their list's public display period for their ground
+    are not shown.
 
     Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
     legal_basis, since, until, furnisher, case_number, amount_minor, currency``.
