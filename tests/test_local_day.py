@@ -132,3 +132,23 @@ def test_a_record_time_with_an_offset_is_dated_on_the_local_day(
     row = _finding(nid, "4", "2026-06-29T23:30:00+00:00")  # 07:30 on 06-30 in Beijing
     _ingest(reg, tmp_path, [row], as_of=dt.date(2026, 6, 30))
     assert _entry(reg, nid).since == "2026-06-30"
+
+
+def test_a_refusal_notice_names_the_local_day(reg: Registry, tmp_path: Path) -> None:
+    from socialcredit.access import add_gate, authenticate
+    from socialcredit.disclosure.notices import project_notices
+    from socialcredit.store.tables import notices
+
+    nid = make_id(seq=305)
+    _ingest(reg, tmp_path, [_finding(nid, "5", "2026-12-01")], as_of=dt.date(2026, 12, 7))
+    air = authenticate(reg.store, add_gate(reg.store, reg.policy, name="airline",
+                                           services=["air"]))
+    with time_machine.travel(BEFORE_8AM, tick=False):
+        reg.gate_index.refresh()
+        assert reg.decisions.decide(service="air", national_id=nid, gate=air).decision == "deny"
+        reg.decisions.flush()
+        project_notices(reg.store, reg.policy, now=BEFORE_8AM)
+    with reg.store.read() as conn:
+        (body,) = conn.execute(select(notices.c.body).where(notices.c.kind == "refusal")
+                               ).scalars().all()
+    assert "air on 2026-12-08." in body, body
