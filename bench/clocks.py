@@ -12,7 +12,8 @@ population's history (``socialcredit.simulate`` with ``as_of`` = ``--start``: re
 four years before it; rows already past their kind's retention are not sent, and neither is a
 correction past it), then lives ``--days`` days under a frozen wall clock (time-machine):
 ledger event times (``utc_now()``), decision times, notice due and served times and dispute
-deadlines are all simulated. Each simulated day, in UTC:
+deadlines are all simulated. Each simulated day, in the policy's local time (the registry's
+days are local days: :mod:`socialcredit.policy.jurisdiction`; ``Asia/Shanghai``, UTC+8):
 
 =====  =====================================================================================
 00:10  ``evaluate_all(as_of=day)``: listings reaching their end date expire (the daily
@@ -82,6 +83,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import time_machine
@@ -113,7 +115,9 @@ from socialcredit.store import Store
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.tables import decisions, disputes, events, list_entries, notices, records
 
-UTC = dt.UTC
+#: The shipped policy's zone: the simulated day's hours, and the day of every ledger time.
+LOCAL = ZoneInfo(yaml.safe_load(Settings().policy_path.read_text(encoding="utf-8"))
+                 ["jurisdiction"]["time_zone"])
 #: Events per person and simulated day.
 RATES = {"finding": 4e-4, "judgment": 2e-4, "loan_default": 2e-4, "fare_evasion": 1e-4,
          "unruly": 3e-5, "dispute": 4e-4}
@@ -140,7 +144,8 @@ def say(msg: str) -> None:
 
 
 def day_of(instant: str) -> dt.date:
-    return dt.datetime.fromisoformat(instant).astimezone(UTC).date()
+    """The local day of a ledger time (stored in UTC)."""
+    return dt.datetime.fromisoformat(instant).astimezone(LOCAL).date()
 
 
 @dataclass
@@ -200,12 +205,12 @@ class World:
 
     # --- the clock -------------------------------------------------------------------------
     def at(self, day: dt.date, hhmm: str) -> dt.datetime:
-        moment = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=UTC)
+        moment = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=LOCAL)
         self.traveller.move_to(moment)
         return moment
 
     def run(self) -> None:
-        with time_machine.travel(dt.datetime.combine(self.start, dt.time(0), tzinfo=UTC),
+        with time_machine.travel(dt.datetime.combine(self.start, dt.time(0), tzinfo=LOCAL),
                                  tick=False) as traveller:
             self.traveller = traveller
             t0 = time.perf_counter()
@@ -769,7 +774,7 @@ def measure_expiry(timelines: dict[int, Any], end_day: dt.date) -> Tally:
 
 def measure(store: Store, policy: Policy, world: World) -> dict[str, Tally]:
     end_day = world.end
-    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(0), tzinfo=UTC)
+    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(0), tzinfo=LOCAL)
     hours = policy.due_process.notice_within_hours
     out: dict[str, Tally] = {}
     with store.read() as conn:

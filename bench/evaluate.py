@@ -361,7 +361,8 @@ def step_engine(args: argparse.Namespace) -> dict[str, Any]:
 def hand_fare_evaders(path: str) -> str:
     """repeat_fare_evaders by hand (rules.py, criteria lists): rail fare evasions; at each,
     the count within 365 days up to its date (all of that date); records reaching 3 qualify;
-    an episode runs while the next qualifying record comes within 180 days of the previous."""
+    an episode runs while the next qualifying record comes within the previous one's 180 days
+    (counted as the PRC Civil Code counts them, the start day excluded: ``until`` = date + 181)."""
     return f"""
 WITH fe AS (
   SELECT id, subject_id, occurred_at FROM read_parquet('{path}')
@@ -375,15 +376,15 @@ WITH fe AS (
   SELECT *, lag(occurred_at) OVER (PARTITION BY subject_id ORDER BY occurred_at, id) AS prev
   FROM w WHERE n >= 3
 ), e AS (
-  SELECT *, sum(CASE WHEN prev IS NULL OR occurred_at >= prev + 180 THEN 1 ELSE 0 END)
+  SELECT *, sum(CASE WHEN prev IS NULL OR occurred_at >= prev + 181 THEN 1 ELSE 0 END)
             OVER (PARTITION BY subject_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS ep
   FROM q
 )
 SELECT 'repeat_fare_evaders' AS list, subject_id, strftime(min(occurred_at), '%Y-%m-%d') AS key,
-       CASE WHEN max(occurred_at) + 180 <= DATE '{AS_OF.isoformat()}' THEN 'expired'
+       CASE WHEN max(occurred_at) + 181 <= DATE '{AS_OF.isoformat()}' THEN 'expired'
             ELSE 'active' END AS status,
        strftime(min(occurred_at), '%Y-%m-%d') AS since,
-       strftime(max(occurred_at) + 180, '%Y-%m-%d') AS until,
+       strftime(max(occurred_at) + 181, '%Y-%m-%d') AS until,
        first(id ORDER BY occurred_at, id) AS record_id
 FROM e GROUP BY subject_id, ep
 """
@@ -391,11 +392,13 @@ FROM e GROUP BY subject_id, ep
 
 def hand_dishonest_debtors(path: str) -> str:
     """dishonest_judgment_debtors by hand (rules.py, trigger lists): findings grouped by case
-    number; the earliest not exempt (company officers) lists for two years, extended by the
-    largest ``listing_extended`` (at most 3 years) of the listing court dated within the
-    listing; the earliest removal record of that court (full performance, settlement,
-    creditor consent, revocation) on or after the finding and before the end removes it.
-    A case whose findings are all exempt is an ``exempt`` entry."""
+    number; the earliest not exempt (company officers) lists for two years, extended by the largest
+    ``listing_extended`` (at most 3 years) of the listing court dated within the listing (Civil
+    Code counting: through the corresponding day, ``until`` the day after; an extension counted
+    from the last day; DuckDB's year interval keeps 29 February → 28); the earliest removal
+    record of that court (full performance, settlement, creditor consent, revocation) on or
+    after the finding and before the end removes it. A case whose findings are all exempt is an
+    ``exempt`` entry."""
     day = f"DATE '{AS_OF.isoformat()}'"
     return f"""
 WITH r AS (
@@ -416,7 +419,8 @@ WITH r AS (
   SELECT subject_id, case_no, first(id ORDER BY occurred_at, id) AS id,
          first(occurred_at ORDER BY occurred_at, id) AS d,
          first(furnisher_id ORDER BY occurred_at, id) AS fid,
-         CAST(first(occurred_at ORDER BY occurred_at, id) + INTERVAL 2 YEAR AS DATE) AS until0
+         CAST(first(occurred_at ORDER BY occurred_at, id) + INTERVAL 2 YEAR
+              + INTERVAL 1 DAY AS DATE) AS until0
   FROM t WHERE role IS DISTINCT FROM 'company_officer' GROUP BY subject_id, case_no
 ), ext AS (
   SELECT l.subject_id, l.case_no, least(max(x.years), 3) AS extra
@@ -433,7 +437,8 @@ WITH r AS (
   GROUP BY l.subject_id, l.case_no
 ), ended AS (
   SELECT l.*, CASE WHEN coalesce(e.extra, 0) > 0
-                   THEN CAST(l.until0 + to_years(CAST(e.extra AS INTEGER)) AS DATE)
+                   THEN CAST(CAST(l.until0 - INTERVAL 1 DAY AS DATE)
+                             + to_years(CAST(e.extra AS INTEGER)) + INTERVAL 1 DAY AS DATE)
                    ELSE l.until0 END AS until, rm.rd
   FROM live l LEFT JOIN ext e USING (subject_id, case_no) LEFT JOIN rm USING (subject_id, case_no)
 )

@@ -190,6 +190,21 @@ FAULTS: tuple[Fault, ...] = (
     Fault("an offline snapshot still refuses on its entry's until day (snapshot expiry)",
           "gate/snapshot.py", "(u != _OPEN and day >= u)", "(u != _OPEN and day > u)",
           ("tests/test_snapshot.py", "-k", "round_trip")),
+    Fault("a period ends a day early: the start day counted (reference rules, Civil Code "
+          "art. 201)",
+          "policy/jurisdiction.py",
+          '    return end + dt.timedelta(days=1) if counting == "start_day_excluded" else end',
+          "    return end",
+          ("tests/test_engines.py", "-k", "civil_code and python")),
+    Fault("a period ends a day early on the batch engines (compile.py)",
+          "policy/compile.py",
+          '    return _days(end, days + (1 if counting == "start_day_excluded" else 0))',
+          "    return _days(end, days)",
+          ("tests/test_engines.py", "-k", "civil_code and duckdb")),
+    Fault("today is the UTC day, not the policy's local day",
+          "policy/jurisdiction.py", "    return moment.astimezone(jurisdiction.zone).date()",
+          "    return moment.astimezone(dt.UTC).date()",
+          ("tests/test_local_day.py",)),
 )
 
 

@@ -181,7 +181,10 @@ def test_offline_snapshot_export_verify_check(tmp_path: Path) -> None:
     assert run(tmp_path, *check, "--national-id", DEBTOR).returncode == 3
     assert run(tmp_path, *check, "--phone", "+86 139 1111 2222").returncode == 3
     assert run(tmp_path, *check, "--national-id", make_id(seq=8)).returncode == 0
+    # two years from 2026-01-02 last through 2028-01-02 (Civil Code arts. 201-202)
     r = run(tmp_path, *check, "--national-id", DEBTOR, "--as-of", "2028-01-02")
+    assert r.returncode == 3 and "until 2028-01-03" in r.stdout
+    r = run(tmp_path, *check, "--national-id", DEBTOR, "--as-of", "2028-01-03")
     assert r.returncode == 0  # past the two-year period
     assert run(tmp_path, "gates", "export", "--gate", "hotel").returncode == 0
     hotel_key = str(tmp_path / "var" / "keys" / "gates" / "hotel.key")

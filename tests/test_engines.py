@@ -257,16 +257,17 @@ def _run(recs: list[RecordView], as_of: dt.date, tmp_path: Path, engine: str,
 def test_three_rail_fare_evasions_in_a_year_list_on_the_third(tmp_path: Path,
                                                               engine: str) -> None:
     # 2025-01-10 .. 2025-12-20 is 344 days: all three lie in the 365-day window of the
-    # third; 180 days after 2025-12-20 is 2026-06-18
+    # third; 180 days from 2025-12-20, the start day not counted (Civil Code art. 201), end
+    # with 2026-06-18: ``until`` (exclusive) is 2026-06-19
     recs = [_fare(1, "2025-01-10"), _fare(2, "2025-06-01"), _fare(3, "2025-12-20")]
-    (e,) = [x for x in _run(recs, dt.date(2026, 1, 1), tmp_path, engine).entries
-            if x.list == "repeat_fare_evaders"]
-    assert (e.key, e.status, e.since, e.until, e.record_id) == (
-        "2025-12-20", "active", "2025-12-20", "2026-06-18", 3)
-    # on 2026-06-18 the restriction has ended
     (e,) = [x for x in _run(recs, dt.date(2026, 6, 18), tmp_path, engine).entries
             if x.list == "repeat_fare_evaders"]
-    assert (e.status, e.ended_on, e.end_reason) == ("expired", "2026-06-18", "period_ended")
+    assert (e.key, e.status, e.since, e.until, e.record_id) == (
+        "2025-12-20", "active", "2025-12-20", "2026-06-19", 3)
+    # on 2026-06-19 the restriction has ended
+    (e,) = [x for x in _run(recs, dt.date(2026, 6, 19), tmp_path, engine).entries
+            if x.list == "repeat_fare_evaders"]
+    assert (e.status, e.ended_on, e.end_reason) == ("expired", "2026-06-19", "period_ended")
 
 
 def test_two_in_a_year_or_metro_evasions_do_not_list(tmp_path: Path, engine: str) -> None:
@@ -280,22 +281,24 @@ def test_two_in_a_year_or_metro_evasions_do_not_list(tmp_path: Path, engine: str
 
 
 def test_a_listing_of_29_february_ends_on_28_february(tmp_path: Path, engine: str) -> None:
+    # two years from 2024-02-29: no 29 February in 2026, so the month's last day is the
+    # last day (Civil Code art. 202); listed through 2026-02-28, ended on 2026-03-01
     recs = [_finding(1, "2024-02-29")]
-    (e,) = _run(recs, dt.date(2026, 2, 27), tmp_path, engine).entries
-    assert (e.status, e.since, e.until) == ("active", "2024-02-29", "2026-02-28")
     (e,) = _run(recs, dt.date(2026, 2, 28), tmp_path, engine).entries
-    assert (e.status, e.ended_on) == ("expired", "2026-02-28")
-    # one more year by the listing court: 2026-02-28 + 1 year
+    assert (e.status, e.since, e.until) == ("active", "2024-02-29", "2026-03-01")
+    (e,) = _run(recs, dt.date(2026, 3, 1), tmp_path, engine).entries
+    assert (e.status, e.ended_on) == ("expired", "2026-03-01")
+    # one more year by the listing court, from the last day 2026-02-28: through 2027-02-28
     ext = _rec(2, "listing_extended", "2025-01-01", 1, "court-a", case_number="K1", years=1)
     (e,) = _run([*recs, ext], dt.date(2026, 3, 1), tmp_path, engine).entries
-    assert (e.status, e.until) == ("active", "2027-02-28")
+    assert (e.status, e.until) == ("active", "2027-03-01")
     # another court's extension and performance are ignored (removal_by_lister)
     other = [_rec(3, "listing_extended", "2025-01-01", 2, "court-b", case_number="K1",
                   years=3),
              _rec(4, "judgment_performance", "2025-02-01", 2, "court-b", case_number="K1",
                   amount_minor=100_000, currency="CNY", full=True)]
     (e,) = _run([*recs, *other], dt.date(2025, 6, 1), tmp_path, engine).entries
-    assert (e.status, e.until) == ("active", "2026-02-28")
+    assert (e.status, e.until) == ("active", "2026-03-01")
 
 
 def test_low_ratings_warn_twice_then_refuse(tmp_path: Path, engine: str) -> None:
@@ -308,7 +311,8 @@ def test_low_ratings_warn_twice_then_refuse(tmp_path: Path, engine: str) -> None
     assert (e.status, e.since, e.key, e.record_id) == ("warned", "2026-05-05", "ride-didi", 5)
     (e,) = [x for x in _run(recs, dt.date(2026, 6, 1), tmp_path, engine).entries
             if x.list == "ride_hail_low_rating"]
-    assert (e.status, e.since, e.until) == ("active", "2026-05-07", "2026-11-03")
+    # 180 days from 2026-05-07, the start day not counted, end with 2026-11-03
+    assert (e.status, e.since, e.until) == ("active", "2026-05-07", "2026-11-04")
 
 
 def test_score_decays_and_names_the_costly_factors(tmp_path: Path, engine: str) -> None:
@@ -466,3 +470,74 @@ def test_a_full_performance_on_the_findings_own_day_removes_it(tmp_path: Path,
     (e,) = _run([_finding(1, "2025-01-10"), paid], dt.date(2025, 6, 1), tmp_path,
                 engine).entries
     assert (e.status, e.end_reason, e.end_record_id) == ("removed", "performed", 2)
+
+
+# -- period counting (PRC Civil Code arts. 200-204, policy/jurisdiction.py) on every engine --
+
+#: (period, finding date, exclusive ``until``) worked out by hand from arts. 201-202: the start
+#: day is not counted; a period of months or years ends with the corresponding day, or the
+#: month's last day when there is none; the last day ends at 24:00, so ``until`` is the next.
+PERIOD_EDGES = [
+    ({"period_years": 2}, "2024-12-08", "2026-12-09"),  # the issue's example: through 12-08
+    ({"period_years": 1}, "2024-02-29", "2025-03-01"),  # no 29 Feb 2025: through 28 Feb
+    ({"period_years": 4}, "2024-02-29", "2028-03-01"),  # 29 Feb 2028 exists: through it
+    ({"period_years": 1}, "2025-12-31", "2027-01-01"),  # through 31 December
+    ({"period_months": 1}, "2025-01-31", "2025-03-01"),  # no 31 Feb: through 28 Feb
+    ({"period_months": 1}, "2024-01-31", "2024-03-01"),  # leap year: through 29 Feb
+    ({"period_months": 2}, "2025-12-31", "2026-03-01"),  # through 28 Feb, across the year
+    ({"period_days": 1}, "2025-12-31", "2026-01-02"),  # the day itself is not counted
+    ({"period_days": 10}, "2025-12-31", "2026-01-11"),
+]
+
+
+def _period_policy() -> Policy:
+    """The default policy plus one trigger list per edge case of :data:`PERIOD_EDGES`, each
+    listing on dishonesty findings of its own ground (``edge_<i>``, ground ``i % 6 + 1`` and
+    case number ``E<i>``)."""
+    data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
+    for i, (period, _, _) in enumerate(PERIOD_EDGES):
+        data["lists"][f"edge_{i}"] = {
+            "title": f"edge {i}", "legal_basis": "a test list",
+            "trigger": {"kind": "dishonesty_finding", "key": "case_number",
+                        "when": {"case_number": f"E{i}"}}, **period}
+    return Policy.model_validate(data)
+
+
+PERIOD_POLICY = _period_policy()
+PERIOD_RECS = [_rec(i + 1, "dishonesty_finding", day, 1, "court-a", sid=i + 1,
+                    case_number=f"E{i}", ground=1, amount_minor=100_000, currency="CNY")
+               for i, (_, day, _) in enumerate(PERIOD_EDGES)]
+
+
+def _edge_entries(got: Any) -> dict[str, Any]:
+    return {e.list: e for e in got.entries if e.list.startswith("edge_")}
+
+
+def _edge_expected(as_of: dt.date) -> dict[str, tuple[str, str]]:
+    """``edge_<i>`` → (until, status) on ``as_of``: no entry before the finding's day, listed
+    from that day itself through the last day, ended from ``until``."""
+    day = as_of.isoformat()
+    return {f"edge_{i}": (until, "expired" if until <= day else "active")
+            for i, (_, start, until) in enumerate(PERIOD_EDGES) if start <= day}
+
+
+#: the days themselves of four findings; the last day and the end of the one-day period; the
+#: last day and the end of the four years from 29 February
+EDGE_AS_OF = [dt.date(2025, 12, 31), dt.date(2026, 1, 1), dt.date(2026, 1, 2),
+              dt.date(2028, 2, 29), dt.date(2028, 3, 1)]
+
+
+def test_a_period_ends_with_its_civil_code_last_day(tmp_path: Path, engine: str) -> None:
+    for as_of in EDGE_AS_OF:
+        got = _edge_entries(_run(PERIOD_RECS, as_of, tmp_path, engine, PERIOD_POLICY))
+        assert {n: (e.until, e.status) for n, e in got.items()} == _edge_expected(as_of), as_of
+
+
+def test_spark_counts_periods_as_the_rules(tmp_path: Path, spark: Any) -> None:
+    """The edge cases once on Spark (a session query costs seconds): every ``until`` as
+    worked out by hand, on a day where some have ended and some run."""
+    as_of = dt.date(2026, 1, 1)
+    path = write_records_parquet(PERIOD_POLICY, PERIOD_RECS, tmp_path / "edges.parquet")
+    got = _edge_entries(evaluate_parquet(PERIOD_POLICY, path, as_of, engine="spark",
+                                         spark=spark))
+    assert {n: (e.until, e.status) for n, e in got.items()} == _edge_expected(as_of)

@@ -48,7 +48,7 @@ def test_listing_denies_with_reasons_and_performance_removes(
     furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K1", "2026-01-05")])
     entry = _entries(registry)[("dishonest_judgment_debtors", "K1")]
     assert (entry.status, entry.since, entry.until, entry.ground) == (
-        "active", "2026-01-05", "2028-01-05", 1)
+        "active", "2026-01-05", "2028-01-06", 1)  # two years through 2028-01-05
     air = _gate(registry, ["air"])
     decisions = DecisionService(registry.gate_index, today=TODAY)
     deny = decisions.decide(service="air", national_id=DEBTOR, gate=air)
@@ -56,7 +56,7 @@ def test_listing_denies_with_reasons_and_performance_removes(
     (reason,) = deny.reasons
     assert reason["list"] == "dishonest_judgment_debtors" and reason["entry_id"] == entry.id
     assert reason["furnisher"] == "court" and "SPC" in reason["legal_basis"]
-    assert (reason["since"], reason["until"]) == ("2026-01-05", "2028-01-05")
+    assert (reason["since"], reason["until"]) == ("2026-01-05", "2028-01-06")
     assert reason["how_to_contest"] == registry.policy.how_to_contest
     assert "furnisher" in reason["how_to_contest"]
     allow = decisions.decide(service="air", national_id=OTHER, gate=air)
@@ -82,11 +82,14 @@ def test_listing_denies_with_reasons_and_performance_removes(
 def test_expiry_by_evaluate_as_of(registry: Registry, tmp_path: Path) -> None:
     furnish(registry, tmp_path, "court", "court", [finding("f1", DEBTOR, "K9", "2025-01-01")])
     assert _entries(registry)[("dishonest_judgment_debtors", "K9")].status == "active"
+    # two years from 2025-01-01 last through 2027-01-01 (Civil Code arts. 201-202)
     stats = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 1))
+    assert dict(stats.expired) == {}
+    stats = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 2))
     assert stats.expired == {"dishonest_judgment_debtors": 1}
     entry = _entries(registry)[("dishonest_judgment_debtors", "K9")]
-    assert (entry.status, entry.ended_on) == ("expired", "2027-01-01")
-    again = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 1))
+    assert (entry.status, entry.ended_on) == ("expired", "2027-01-02")
+    again = evaluate_all(registry.store, registry.policy, dt.date(2027, 1, 2))
     assert dict(again.expired) == {} and again.updated == 0
 
 
@@ -114,7 +117,7 @@ def test_gate_scope_services_and_bad_requests(registry: Registry, tmp_path: Path
     with pytest.raises(InputError):
         decisions.decide(service="air")
     # the period is data: past `until` the gate allows even before expiry is evaluated
-    late = DecisionService(registry.gate_index, today=dt.date(2028, 1, 5))
+    late = DecisionService(registry.gate_index, today=dt.date(2028, 1, 6))
     assert late.decide(service="rail_hsr", national_id=DEBTOR).decision == "allow"
     decisions.flush()
     from socialcredit.reports import summarise

@@ -63,6 +63,12 @@ CYCLE = """  low_score_watch:
     ("      field: amount_minor\n      at_least: 5000000",
      "      field: amount\n      at_least: 5000000",
      "lists.serious_loan_defaulters.criteria.field", 0, "has no field 'amount'"),
+    # every local date needs the jurisdiction's zone (the missing key: its parent's line)
+    ("  time_zone: Asia/Shanghai\n", "", "jurisdiction.time_zone", -1, "Field required"),
+    ("time_zone: Asia/Shanghai", "time_zone: Asia/Beijing", "jurisdiction.time_zone", 0,
+     "unknown time zone 'Asia/Beijing'"),
+    ("period_counting: start_day_excluded", "period_counting: civil_code",
+     "jurisdiction.period_counting", 0, "start_day_excluded"),
     ("period_days: 180          # lapses", "period_days: -180          # lapses",
      "lists.ride_hail_low_rating.period_days", 0, "greater than 0"),
     ("    services: [air]\n    legal_basis: NDRC/CAAC et al. [2018] No. 385, Art. 2\n",
@@ -113,6 +119,18 @@ def test_validate_refuses_naming_the_yaml_path_and_line(
     problems = json.loads(r.stdout)["problems"]
     assert any(p["path"].startswith(path) and p["line"] == line and needle in p["reason"]
                for p in problems), problems
+
+
+def test_validate_refuses_a_policy_without_a_jurisdiction_naming_the_file(
+        tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    start = text.index("jurisdiction:\n")
+    end = text.index("\nidentity:", start)
+    bad = tmp_path / "no-zone.yaml"
+    bad.write_text(text[:start] + text[end + 1:], encoding="utf-8")
+    r = run(tmp_path, "policy", "validate", str(bad))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert str(bad) in r.stderr and "jurisdiction: Field required" in r.stderr, r.stderr
 
 
 def test_validate_refuses_a_score_list_score_cycle(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def test_three_rail_fare_evasions_in_a_year_restrict_high_speed_rail(
     # the 2025-06-01, 2026-02-14 and 2026-05-20 evasions fall within 365 days: listed on the third
     furnish(registry, tmp_path, "rail-12306", "transport", [evasion(5, "2026-05-20", "rail")])
     [entry] = _entries(registry, "repeat_fare_evaders")
-    assert (entry.status, entry.since, entry.until) == ("active", "2026-05-20", "2026-11-16")
+    # 180 days, the start day not counted (Civil Code art. 201): through 2026-11-16
+    assert (entry.status, entry.since, entry.until) == ("active", "2026-05-20", "2026-11-17")
     answer = _decide(registry, "rail_hsr", PERSON)
     assert answer.decision == "deny"
     assert answer.reasons[0]["list"] == "repeat_fare_evaders"
@@ -70,6 +71,8 @@ def test_three_rail_fare_evasions_in_a_year_restrict_high_speed_rail(
     assert _decide(registry, "air", PERSON).decision == "allow"
     # 180 days after the last qualifying evasion the restriction has lapsed
     stats = evaluate_due(registry.store, registry.policy, dt.date(2026, 11, 16))
+    assert dict(stats.expired) == {}  # its last day
+    stats = evaluate_due(registry.store, registry.policy, dt.date(2026, 11, 17))
     assert stats.expired == {"repeat_fare_evaders": 1}
     assert _entries(registry, "repeat_fare_evaders")[0].status == "expired"
 
@@ -94,7 +97,8 @@ def test_serious_loan_defaults_list_unless_repaid_or_a_students_campus_loan(
     entries = {e.key: e for e in _entries(registry, "serious_loan_defaulters")}
     assert sorted(entries) == ["2026-02-01", "2026-03-01"]
     entry = entries["2026-03-01"]
-    assert (entry.status, entry.since, entry.until) == ("active", "2026-03-01", "2027-03-01")
+    # a year from 2026-03-01 lasts through 2027-03-01 (Civil Code arts. 201-202)
+    assert (entry.status, entry.since, entry.until) == ("active", "2026-03-01", "2027-03-02")
     assert _decide(registry, "credit", PERSON).decision == "deny"
     # the student is listed until the school confirms full-time enrolment
     assert _decide(registry, "credit", STUDENT).decision == "deny"
@@ -124,15 +128,16 @@ def test_extension_court_ruling_and_company_officer_exemption(
         _finding("f2", "(2025)京01执2号", "2025-02-01", OFFICER, debtor_role="company_officer"),
     ])
     [entry] = _entries(registry, "dishonest_judgment_debtors")
-    assert (entry.status, entry.until) == ("active", "2027-01-10")
+    assert (entry.status, entry.until) == ("active", "2027-01-11")  # through 2027-01-10
     assert _decide(registry, "air", OFFICER).decision == "allow"
     # the court extends the listing by two years (Art. 2(2)); another court cannot
     furnish(registry, tmp_path, "court-other", "court", [
         _row("x9", "listing_extended", "2026-01-01", case_number="(2025)京01执1号", years=3)])
-    assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2027-01-10"
+    assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2027-01-11"
     furnish(registry, tmp_path, court, "court", [
         _row("x1", "listing_extended", "2026-01-01", case_number="(2025)京01执1号", years=2)])
-    assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2029-01-10"
+    # two more years from the last day 2027-01-10: through 2029-01-10
+    assert _entries(registry, "dishonest_judgment_debtors")[0].until == "2029-01-11"
     # a ruling on the debtor's objection ends the listing (Arts. 11-12)
     furnish(registry, tmp_path, court, "court", [
         _row("x2", "listing_revoked", "2026-04-02", case_number="(2025)京01执1号")])

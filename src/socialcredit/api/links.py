@@ -32,6 +32,7 @@ from socialcredit.identity.review import (
     split_merge,
     unlink_record,
 )
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.registry import Registry
 
 __all__ = [
@@ -156,7 +157,7 @@ def _note(body: NoteIn | None) -> str | None:
 
 
 def _as_of(registry: Registry) -> dt.date:
-    return registry.today or dt.datetime.now(dt.UTC).date()
+    return registry.today or local_today(registry.policy.jurisdiction)
 
 
 @links_router.get("/links", response_model=CandidatesPublic)

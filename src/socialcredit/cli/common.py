@@ -4,7 +4,7 @@ options, the global options' state and the registry they configure.
 * :data:`console` prints results to stdout (so ``> file`` keeps them); :data:`err_console`
   prints errors, notes and progress to stderr (DESIGN §6).
 * :data:`JsonOpt` (``--json``: print one JSON object) and :data:`AsOfOpt` (``--as-of``: an ISO
-  date, default today in UTC) are the options most commands take.
+  date, default today in the policy's time zone) are the options most commands take.
 * :data:`state` holds the global ``--database-url`` and ``--policy`` (set by the root callback
   in :mod:`socialcredit.cli`); :func:`settings` and :func:`registry` build on them.
 * :func:`out` prints one JSON object; :func:`bar` shows a progress bar on a terminal;
@@ -43,7 +43,7 @@ console = Console()
 err_console = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this ISO date "
-                                             "(default: today, UTC).")]
+                                             "(default: today in the policy's time zone).")]
 
 
 class State:
@@ -92,10 +92,17 @@ def registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
     return reg
 
 
+def today() -> dt.date:
+    """Today in the configured policy's time zone (:mod:`socialcredit.policy.jurisdiction`)."""
+    from socialcredit.policy import jurisdiction, model
+    return jurisdiction.local_today(model.load_policy(settings().policy_path).jurisdiction)
+
+
 def as_of(value: str | None) -> dt.date:
-    """The date of ``--as-of`` (today in UTC when not given); InputError if not ISO."""
+    """The date of ``--as-of`` (today in the policy's time zone when not given); InputError
+    if not ISO."""
     if value is None:
-        return dt.datetime.now(dt.UTC).date()
+        return today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -12,7 +12,6 @@ Registered on the root app by :mod:`socialcredit.cli`.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -56,7 +55,7 @@ def ingest(
     """Ingest furnisher files: bad rows go to quarantine, good rows land, re-sending is a
     no-op."""
     day = common.as_of(as_of)
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > common.today():
         raise InputError(f"--as-of {day} is in the future: rows are checked and evaluated as "
                          "of today or an earlier date (to replay history)")
     reg = common.registry(today=day)

@@ -49,7 +49,7 @@ def _day(as_of: str | None) -> dt.date:
     """The evaluation date of a decision: ``--as-of`` or today, never in the future (that
     would pre-empt the clocks of the entries it touches)."""
     day = common.as_of(as_of)
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > common.today():
         raise InputError(f"--as-of {day} is in the future: decisions are evaluated as of "
                          "today or an earlier date")
     return day

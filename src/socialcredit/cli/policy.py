@@ -173,7 +173,7 @@ def evaluate(
     engine = engine or "incremental"
     if engine not in ("incremental", "python", "duckdb", "spark"):
         raise InputError(f"--engine {engine!r}: use incremental, python, duckdb or spark")
-    today = dt.datetime.now(dt.UTC).date()
+    today = common.today()
     if day != today and not dry_run:
         raise InputError(f"--as-of {day} is not today ({today}): the registry is evaluated "
                          "only as of today; add --dry-run to preview that date")

@@ -3,8 +3,9 @@
 
 Order: suppress the records of disputes past their deadline (:func:`run_deadlines`), grant
 the repair applications whose evidence record arrived (:func:`settle_repairs`); once per day
-(the day it last ran is kept in ``cursors`` under ``retention``) end the entries that reach
-their ``until`` and start those whose warning period is over (:func:`evaluate_due`) and retire
+(the policy's local day it last ran is kept in ``cursors`` under ``retention``) end the
+entries that reach their ``until``, start those whose warning period is over and evaluate the
+records dated since the last run (:func:`evaluate_due`) and retire
 the records past retention (:func:`run_retention`); then project the notices owed
 (:func:`project_notices`) and serve them (:func:`deliver_notices`); last, given the registry's
 signing key, sign a tree head over the ledger (:func:`socialcredit.store.tree_head.sign_latest`).
@@ -25,6 +26,7 @@ from socialcredit.disclosure.notices import Adapter, deliver_notices, project_no
 from socialcredit.disclosure.repairs import settle_repairs
 from socialcredit.disclosure.retention import run_retention
 from socialcredit.policy.evaluate import evaluate_due
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import cursors
@@ -54,7 +56,7 @@ class TickResult:
 
 def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime,
          signer: Ed25519PrivateKey | None = None) -> TickResult:
-    """Run the clocks once at ``now`` (UTC).
+    """Run the clocks once at ``now`` (UTC); the day is the policy's local day of ``now``.
 
     Raises:
         StoreUnavailable: the database cannot be reached (nothing is lost: run again).
@@ -62,14 +64,18 @@ def tick(store: Store, policy: Policy, adapter: Adapter, *, now: dt.datetime,
     result = TickResult()
     result.suppressed = run_deadlines(store, policy, now=now)
     result.repaired = settle_repairs(store, policy, now=now)
-    day = now.date().toordinal()
+    today = local_today(policy.jurisdiction, now)
+    day = today.toordinal()
     with store.read() as conn:
         last = conn.execute(select(cursors.c.seq).where(cursors.c.name == "retention")).scalar()
     if last is None or last < day:
-        due = evaluate_due(store, policy, now.date())
+        # records dated since the last run (on a first run: today's) were not yet evaluated
+        # if they arrived before their own day began for the registry
+        after = today - dt.timedelta(days=1) if last is None else dt.date.fromordinal(last)
+        due = evaluate_due(store, policy, today, after=after)
         result.expired = sum(due.expired.values())
         result.listed = sum(due.listed.values())
-        result.retired = run_retention(store, policy, today=now.date())
+        result.retired = run_retention(store, policy, today=today)
         with store.batch() as b:
             if last is None:
                 b.conn.execute(insert(cursors).values(name="retention", seq=day))

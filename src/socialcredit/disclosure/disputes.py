@@ -32,6 +32,7 @@ from socialcredit.disclosure.notices import iso
 from socialcredit.disclosure.repairs import clean_text, end_entry
 from socialcredit.errors import Conflict, InputError, NotFound, PermissionDenied
 from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
@@ -107,7 +108,7 @@ def open_dispute(store: Store, policy: Policy, *, subject_id: int, reason: str,
     if (record_id is None) == (entry_id is None):
         raise InputError("dispute exactly one thing: give record_id or entry_id")
     text = _text(reason, "reason")
-    today = now.date()
+    today = local_today(policy.jurisdiction, now)
     days = policy.due_process.dispute_answer_days
     with store.batch(policy.version_hash) as b:
         furnisher_id: int | None
@@ -219,7 +220,7 @@ def answer_dispute(store: Store, policy: Policy, *, furnisher_id: int, dispute_i
     """
     if answer not in ANSWERS:
         raise InputError(f"answer must be one of {', '.join(ANSWERS)}")
-    today = now.date()
+    today = local_today(policy.jurisdiction, now)
     with store.batch(policy.version_hash) as b:
         row = b.conn.execute(select(disputes).where(disputes.c.id == dispute_id)).first()
         if row is None:
@@ -265,7 +266,7 @@ def run_deadlines(store: Store, policy: Policy, *, now: dt.datetime) -> int:
     Raises:
         StoreUnavailable: the database cannot be reached.
     """
-    today = now.date()
+    today = local_today(policy.jurisdiction, now)
     with store.read() as conn:
         late = conn.execute(select(disputes.c.id).where(
             disputes.c.status == "open", disputes.c.due_on < today.isoformat())).scalars().all()
@@ -356,7 +357,7 @@ def decide_appeal(store: Store, policy: Policy, *, operator: str, dispute_id: in
         b.conn.execute(update(disputes).where(disputes.c.id == dispute_id).values(
             status=outcome, decided_by=operator, answer_note=note[:MAX_TEXT] or row.answer_note))
         if outcome == "overturned":
-            _resolve(b, policy, row, "overturned", now.date())
+            _resolve(b, policy, row, "overturned", local_today(policy.jurisdiction, now))
     with store.read() as conn:
         return dispute_dict(conn.execute(select(disputes).where(
             disputes.c.id == dispute_id)).one())

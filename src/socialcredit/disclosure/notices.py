@@ -9,7 +9,8 @@ seconds inside ``serve``):
    (``entry.listed``), a removal or expiry, a new adverse record (``record.accepted`` of a
    catalogue kind with ``adverse: true``), a dispute's steps and outcome, a human review's
    outcome — plus one per gate refusal logged in ``decisions`` (only the first refusal of a
-   person for a service in a day is sent; the others are recorded as ``merged`` into it).
+   person for a service in a local day of the policy's time zone is sent; the others are
+   recorded as ``merged`` into it).
    ``(kind, ref)`` is unique, so re-running never duplicates a notice.
 2. :func:`deliver_notices` hands pending notices to an adapter (:class:`FileAdapter` by default:
    JSON Lines in ``settings.notices_dir``; :class:`SmtpAdapter` when ``settings.smtp_host`` is
@@ -40,6 +41,7 @@ from sqlalchemy import and_, exists, insert, select, update
 
 from socialcredit.errors import ConfigError
 from socialcredit.identity.channel import channel_of
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
@@ -136,7 +138,7 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
     if kind == "refusal":
         return (f"A service was refused: {payload.get('service')}",
                 f"Decision {payload.get('decision_id')} by {payload.get('gate')} refused "
-                f"{payload.get('service')} on {payload.get('at', '')[:10]}. You may ask for a "
+                f"{payload.get('service')} on {payload.get('on', '')}. You may ask for a "
                 "human review of this decision at /me.")
     if kind == "dispute_opened":
         return ("Your dispute was received",
@@ -248,21 +250,26 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
             .order_by(decisions.c.at).limit(limit)).all()
         # one message per person, service and day: a manifest naming someone 10,000 times
         # must not send 10,000 messages; the others are recorded as merged into it
-        told = {(r.subject_id, r.service, r.at[:10]) for r in conn.execute(
+        zone = policy.jurisdiction
+
+        def on(at: str) -> str:  # the local day of a decision's UTC time
+            return local_today(zone, dt.datetime.fromisoformat(at)).isoformat()
+
+        told = {(r.subject_id, r.service, on(r.at)) for r in conn.execute(
             select(decisions.c.subject_id, decisions.c.service, decisions.c.at)
             .join(notices, notices.c.ref == "decision:" + decisions.c.id)
             .where(notices.c.kind == "refusal", notices.c.channel.is_distinct_from("merged"),
                    decisions.c.subject_id.in_({d.subject_id for d in refusals})))}
         for d in refusals:
             title, text = _text("refusal", {"decision_id": d.id, "gate": d.gate,
-                                            "service": d.service, "at": d.at}, policy)
+                                            "service": d.service, "on": on(d.at)}, policy)
             nid = enqueue(b, subject_id=d.subject_id, kind="refusal", ref=f"decision:{d.id}",
                           title=title, text=text, now=dt.datetime.fromisoformat(d.at),
                           within_hours=within)
             if nid is None:
                 continue
             added += 1
-            day = (d.subject_id, d.service, d.at[:10])
+            day = (d.subject_id, d.service, on(d.at))
             if day in told:
                 b.flush()
                 b.conn.execute(update(notices).where(notices.c.id == nid).values(

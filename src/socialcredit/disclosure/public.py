@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 
 from socialcredit.errors import InputError
 from socialcredit.identity.link import name_key
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import furnishers, list_entries, names, records, subjects
@@ -61,8 +62,9 @@ def _shown(policy: Policy, public_lists: list[str], today: dt.date) -> Any:
 def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
                   limit: int = 50, today: dt.date | None = None,
                   ) -> tuple[list[dict[str, Any]], int]:
-    """Return (results, total count) for query ``q`` as of ``today`` (default: today, UTC):
-    entries past their list's public display period for their ground are not shown.
+    """Return (results, total count) for query ``q`` as of ``today`` (default: today in the
+    policy's time zone): entries past their list's public display period for their ground
+    are not shown.
 
     Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
     legal_basis, since, until, furnisher, case_number, amount_minor, currency``.
@@ -104,7 +106,7 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
         .outerjoin(furnishers, furnishers.c.id == list_entries.c.furnisher_id)
         .outerjoin(records, records.c.id == list_entries.c.record_id)
         .where(and_(list_entries.c.status == "active", list_entries.c.public.is_(True),
-                    _shown(policy, public_lists, today or dt.datetime.now(dt.UTC).date()),
+                    _shown(policy, public_lists, today or local_today(policy.jurisdiction)),
                     cond))
         .order_by(list_entries.c.since.desc(), list_entries.c.id)
     )

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from socialcredit.disclosure.notices import iso
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
@@ -140,6 +141,7 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
     """
     if outcome not in ("granted", "refused"):
         raise InputError("outcome must be granted or refused")
+    today = local_today(policy.jurisdiction, now)
     with store.batch(policy.version_hash) as b:
         row = b.conn.execute(select(repairs).where(repairs.c.id == repair_id)).first()
         if row is None:
@@ -152,13 +154,13 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
         b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
                                   "outcome": outcome, "note": note[:2000],
                                   "operator": operator, "decided_at": iso(now),
-                                  "decided_on": now.date().isoformat()},
+                                  "decided_on": today.isoformat()},
                subject_id=row.subject_id)
         b.conn.execute(update(repairs).where(repairs.c.id == repair_id).values(
-            status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),
+            status=outcome, decided_at=iso(now), decided_on=today.isoformat(),
             decided_by=operator, note=note[:2000] or None))
         if outcome == "granted":
-            evaluate_subjects(b, policy, [row.subject_id], now.date())
+            evaluate_subjects(b, policy, [row.subject_id], today)
         out = b.conn.execute(select(repairs).where(repairs.c.id == repair_id)).one()
     return _as_dict(out)
 
@@ -178,7 +180,7 @@ def settle_repairs(store: Store, policy: Policy, *, now: dt.datetime) -> int:
             .join(list_entries, list_entries.c.id == repairs.c.entry_id)
             .where(repairs.c.status == "open",
                    list_entries.c.status.in_(("removed", "expired")))).all()
-    granted = 0
+    granted, today = 0, local_today(policy.jurisdiction, now)
     for rid, status, end_reason in done:
         with store.batch(policy.version_hash) as b:
             row = b.conn.execute(select(repairs).where(repairs.c.id == rid)).one()
@@ -192,9 +194,9 @@ def settle_repairs(store: Store, policy: Policy, *, now: dt.datetime) -> int:
             b.emit("repair.decided", {"repair_id": rid, "entry_id": row.entry_id,
                                       "outcome": outcome, "note": note, "operator": None,
                                       "decided_at": iso(now),
-                                      "decided_on": now.date().isoformat()},
+                                      "decided_on": today.isoformat()},
                    subject_id=row.subject_id)
             b.conn.execute(update(repairs).where(repairs.c.id == rid).values(
-                status=outcome, decided_at=iso(now), decided_on=now.date().isoformat(),
+                status=outcome, decided_at=iso(now), decided_on=today.isoformat(),
                 decided_by="automatic", note=note))
     return granted

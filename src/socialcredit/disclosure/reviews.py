@@ -22,6 +22,7 @@ from socialcredit.disclosure.notices import iso
 from socialcredit.disclosure.repairs import clean_text, end_entry
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.policy.evaluate import evaluate_subjects
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import decisions, list_entries, reviews
@@ -111,6 +112,7 @@ def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int
         b.conn.execute(update(reviews).where(reviews.c.id == review_id).values(
             status=outcome, decided_at=iso(now), decided_by=operator, note=note[:2000] or None))
         if outcome == "overturned":
+            today = local_today(policy.jurisdiction, now)
             reasons = json.loads(b.conn.execute(select(decisions.c.reasons).where(
                 decisions.c.id == row.decision_id)).scalar() or "[]")
             entry_ids = [r.get("entry_id") for r in reasons if r.get("entry_id") is not None]
@@ -120,8 +122,8 @@ def decide_review(store: Store, policy: Policy, *, operator: str, review_id: int
                 if lst in external:
                     continue  # a copy of another authority's list: its own recourse applies
                 end_entry(b, subject_id=row.subject_id, entry_id=entry_id,
-                          condition="review_overturned", on=now.date(),
+                          condition="review_overturned", on=today,
                           note=f"review {review_id} overturned")
-            evaluate_subjects(b, policy, [row.subject_id], now.date())
+            evaluate_subjects(b, policy, [row.subject_id], today)
         out = b.conn.execute(select(reviews).where(reviews.c.id == review_id)).one()
     return _as_dict(out)

@@ -34,6 +34,7 @@ from socialcredit.errors import AuthError, InputError, RateLimited
 from socialcredit.identity import scheme_for
 from socialcredit.identity.national_id import normalise_id_text
 from socialcredit.identity.phone import normalise_phone
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import sessions, sign_in_codes, sign_in_failures, subjects
@@ -243,7 +244,7 @@ def issue_code(store: Store, policy: Policy, *, national_id: str, phone: str,
     Raises:
         RateLimited: 5 codes for this subject within the hour (another pair's form).
     """
-    sid = _subject_for(store, policy, national_id, phone, now.date())
+    sid = _subject_for(store, policy, national_id, phone, local_today(policy.jurisdiction, now))
     if limited:
         refuse(store, what="sign_in.request", reason="too many codes this hour",
                subject_id=sid)
@@ -296,7 +297,7 @@ def verify_code(store: Store, policy: Policy, *, national_id: str, phone: str, c
     """
     rules = policy.due_process
     pair = _BOOK.key(store, policy, national_id, phone)
-    sid = _subject_for(store, policy, national_id, phone, now.date())
+    sid = _subject_for(store, policy, national_id, phone, local_today(policy.jurisdiction, now))
     wait = _BOOK.locked_for(store, pair, rules.sign_in_max_attempts, now.timestamp())
     if wait:
         refuse(store, what="sign_in.verify", reason="locked code", subject_id=sid)

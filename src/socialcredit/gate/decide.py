@@ -34,6 +34,7 @@ from socialcredit.gate.index import GateIndex, Restriction
 from socialcredit.gate.names import NameScreen
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.link import name_key
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.screening.index import DEFAULT_THRESHOLD
 from socialcredit.screening.text import normalise_document_number
 from socialcredit.store.ledger import utc_now
@@ -192,7 +193,7 @@ class DecisionService:
         return platform
 
     def _day(self) -> str:
-        return (self.today or dt.datetime.now(dt.UTC).date()).isoformat()
+        return (self.today or local_today(self.policy.jurisdiction)).isoformat()
 
     def _scored_name_hits(self, name: str, service: str, platform: str | None,
                           day: str) -> list[Restriction]:

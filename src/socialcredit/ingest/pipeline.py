@@ -33,6 +33,7 @@ from socialcredit.identity.relink import link_chunk
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
@@ -287,10 +288,11 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
                 progress: Callable[[int], None] | None = None) -> IngestResult:
     """Ingest raw rows from one source (a file path or ``api``); see the module docstring.
 
-    ``as_of`` (default: today, UTC) is the date against which dates are checked and the touched
-    subjects are evaluated. ``progress(n)`` is called with the rows done after each chunk.
+    ``as_of`` (default: today in the policy's time zone) is the date against which dates are
+    checked and the touched subjects are evaluated. ``progress(n)`` is called with the rows
+    done after each chunk.
     """
-    today = as_of or dt.datetime.now(dt.UTC).date()
+    today = as_of or local_today(policy.jurisdiction)
     result = IngestResult(source)
     seen: dict[str, tuple[int, str]] = {}
     quarantined: set[tuple[int | None, str | None, str]] = set()

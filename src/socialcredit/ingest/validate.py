@@ -2,7 +2,8 @@
 
 A row becomes a :class:`ValidRecord` or a list of :class:`Problem` (every problem of the row,
 not just the first). Common fields: ``furnisher_record_id`` (required), ``kind`` (required, in
-the catalogue), ``occurred_at`` (required ISO date or date-time, not in the future),
+the catalogue), ``occurred_at`` (required ISO date or date-time, not in the future; a local
+date of the policy's time zone, to which a date-time with an offset is converted),
 ``national_id`` (checked by the policy's scheme), ``phone`` (E.164), ``name``, ``corrects``,
 ``address`` and optional ``birth_date``/``sex`` cross-checked against the national ID. Money is
 an integer in minor units (``amount_minor``) with an ISO 4217 ``currency``.
@@ -25,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pycountry
 
@@ -93,23 +95,31 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _parse_date(value: Any) -> dt.date:
+def _parse_date(value: Any, zone: str | None = None) -> dt.date:
+    """A date, or the date of a date-time: a date-time with an offset (``…T23:30:00Z``) is
+    taken on the local day of ``zone`` (the policy's time zone), where given."""
     if isinstance(value, dt.datetime):
+        if zone is not None and value.tzinfo is not None:
+            return value.astimezone(ZoneInfo(zone)).date()
         return value.date()
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO date string, got {type(value).__name__} {value!r:.40}")
-    return _parse_date_text(value)
+    return _parse_date_text(value, zone)
 
 
 @lru_cache(maxsize=65_536)
-def _parse_date_text(value: str) -> dt.date:
-    """An ISO date (or date-time) string as a date; memoised, as a file repeats its days."""
+def _parse_date_text(value: str, zone: str | None = None) -> dt.date:
+    """An ISO date (or date-time) string as a date (as :func:`_parse_date`); memoised, as a
+    file repeats its days."""
     text = value.strip()
     try:
         if len(text) > 10:
-            return dt.datetime.fromisoformat(text).date()
+            moment = dt.datetime.fromisoformat(text)
+            if zone is not None and moment.tzinfo is not None:
+                moment = moment.astimezone(ZoneInfo(zone))
+            return moment.date()
         return dt.date.fromisoformat(text)
     except ValueError as e:
         raise ValueError(f"{_show(text)} is not a possible ISO date (YYYY-MM-DD)") from e
@@ -234,7 +244,7 @@ def validate_row(
         problems.append(Problem("occurred_at", "missing required field"))
     else:
         try:
-            day = _parse_date(data["occurred_at"])
+            day = _parse_date(data["occurred_at"], policy.jurisdiction.time_zone)
             if day > today + dt.timedelta(days=1):
                 problems.append(Problem("occurred_at", f"{day} is in the future"))
             elif day < EARLIEST_DATE:

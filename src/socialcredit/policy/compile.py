@@ -17,11 +17,18 @@ columns, ``lifted`` is ``"svc:until|svc2:"`` (services in order, an empty ``unti
 
 How each rule of ``rules.py`` is expressed: criteria windows are RANGE frames over day numbers
 (every record of the same date), rating windows ROWS frames ordered by ``(occurred_at, id)``;
-ties are broken by ``(occurred_at, id)`` everywhere; calendar years are added with
-``make_date`` (29 February → 28 February, as :func:`rules.add_years`); the rating threshold is
+ties are broken by ``(occurred_at, id)`` everywhere; periods are counted as
+:func:`socialcredit.policy.jurisdiction.period_until` counts them (PRC Civil Code, arts.
+200-204, for China: the start day not counted, months and years to the corresponding day or
+the month's last day), calendar months added with ``make_date`` over a month number and the
+month's length worked out in the expression (no engine's own month arithmetic, whose
+end-of-month rules differ); the rating threshold is
 compared in double precision (the literal is parsed by the engine as a double, not a decimal);
 scores are integer hundredths floored by exact integer arithmetic (no engine's truncating
 division of negatives).
+
+Longer than 400 lines: one builder per rule of ``rules.py``, kept in one class so that each
+reads beside the helpers it shares with the others (keys, exemptions, periods).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from socialcredit.policy.jurisdiction import Counting
 from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
 from socialcredit.policy.rules import kinds_read
 
@@ -88,12 +96,24 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     return _CACHE[key]
 
 
-def _add_years(day: ir.DateValue, years: Any) -> ir.DateValue:
-    """``day`` plus calendar years; 29 February becomes 28 February in a common year."""
-    y = day.year() + years
+def _shift_months(day: ir.DateValue, months: Any) -> ir.DateValue:
+    """The corresponding day ``months`` later, or the month's last day when it has none (as
+    :func:`socialcredit.policy.jurisdiction.shift_months`); ``months`` ≥ 0."""
+    total = day.year() * 12 + day.month() - 1 + months
+    m0 = total % 12
+    y, m = ((total - m0) / 12).cast("int32"), (m0 + 1).cast("int32")
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    d = ibis.ifelse((day.month() == 2) & (day.day() == 29) & ~leap, 28, day.day())
-    return ibis.date(y, day.month(), d)
+    last = ibis.cases((m == 2, ibis.ifelse(leap, 29, 28)), (m.isin([4, 6, 9, 11]), 30),
+                      else_=31)
+    return ibis.date(y, m, ibis.least(day.day(), last))
+
+
+def _period_until(day: ir.DateValue, counting: Counting, days: int, months: Any
+                  ) -> ir.DateValue:
+    """The exclusive end of a period (:func:`~socialcredit.policy.jurisdiction.period_until`);
+    ``months`` an int or an integer column."""
+    end = day if isinstance(months, int) and months == 0 else _shift_months(day, months)
+    return _days(end, days + (1 if counting == "start_day_excluded" else 0))
 
 
 def _days(day: ir.DateValue, days: int) -> ir.DateValue:
@@ -112,6 +132,7 @@ class CompiledPolicy:
         self.columns = payload_columns(policy)
         self.kinds = sorted(kinds_read(policy))
         self.order = policy.evaluation_order()
+        self.counting = policy.jurisdiction.period_counting
 
     # -- payload access, as rules.matches / rules._value read a payload -------------------
 
@@ -206,10 +227,14 @@ class CompiledPolicy:
             *[c for c in src.columns if c.startswith("hit")])
 
     def _until(self, day: ir.DateValue, spec: ListSpec) -> ir.DateValue:
-        if spec.period_years is not None:
-            return _add_years(day, spec.period_years)
-        assert spec.period_days is not None
-        return _days(day, spec.period_days)
+        days, months = spec.period
+        return _period_until(day, self.counting, days, months)
+
+    def _extend(self, until: ir.DateValue, years: ir.IntegerValue) -> ir.DateValue:
+        """``until`` extended by ``years`` (≥ 1), as
+        :func:`~socialcredit.policy.jurisdiction.extend_until`."""
+        base = _days(until, -1) if self.counting == "start_day_excluded" else until
+        return _period_until(base, self.counting, 0, years * 12)
 
     @staticmethod
     def _entry(t: ir.Table, name: str, **cols: Any) -> ir.Table:
@@ -310,7 +335,7 @@ class CompiledPolicy:
             first = first.left_join(ext_t, [first.f_subject == ext_t.e_subject,
                                             first.f_key == ext_t.e_key])
             extra = ibis.least(first.e_years.fill_null(0), ext.max_years)
-            first = first.mutate(until=ibis.ifelse(extra > 0, _add_years(first.until0, extra),
+            first = first.mutate(until=ibis.ifelse(extra > 0, self._extend(first.until0, extra),
                                                    first.until0))
             first = first.drop("e_subject", "e_key", "e_years")
         else:

@@ -12,7 +12,7 @@ score, grade or reason codes change (a new row of ``scores``). An ``exempt`` res
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 
-Longer than 400 lines (494): reconciliation, the due-process overlay and the whole-registry
+Longer than 400 lines (506): reconciliation, the due-process overlay and the whole-registry
 pass share one transaction's state; the split by facet (reconcile / due process / all) is
 issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
 """
@@ -471,10 +471,13 @@ def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5
 
 
 def evaluate_due(store: Store, policy: Policy, as_of: dt.date, *,
-                 chunk: int = 5000) -> EvaluationStats:
+                 after: dt.date | None = None, chunk: int = 5000) -> EvaluationStats:
     """Re-evaluate only the subjects whose entries change by the calendar on ``as_of``: an
     active entry that reaches its ``until`` (expiry) or a warned one that reaches its
-    ``since`` (the listing starts). What the clocks run daily; cheaper than
+    ``since`` (the listing starts); and, given ``after`` (the local day the clock last ran),
+    those with a record dated after it up to ``as_of``: a record ingested before its own
+    local day began for the registry (dated tomorrow, as ingest allows, or evaluated as of
+    an earlier day) was not yet evaluated. What the clocks run daily; cheaper than
     :func:`evaluate_all`, which re-derives everything.
 
     Raises:
@@ -491,6 +494,11 @@ def evaluate_due(store: Store, policy: Policy, as_of: dt.date, *,
             # a court's lift of one sanction may end on a date (SPC 2015, Art. 9)
             | ((list_entries.c.status == "active") & list_entries.c.lifted.is_not(None)))
         ).scalars()))
+        if after is not None:
+            ids = sorted(set(ids) | set(conn.execute(select(records.c.subject_id).where(
+                records.c.occurred_at > after.isoformat(), records.c.occurred_at <= day,
+                records.c.subject_id.is_not(None), records.c.status == "active")
+                .distinct()).scalars()))
     stats = EvaluationStats()
     for i in range(0, len(ids), chunk):
         with store.batch(policy.version_hash) as b:

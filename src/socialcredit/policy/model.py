@@ -2,13 +2,14 @@
 
 A policy holds the *catalogue* (which record kinds are accepted, their fields, legal basis and
 retention), the *lists* (trigger lists, rating lists, external lists), the *sanctions* (list →
-services) and the identifier scheme. Loading reports every problem with its YAML path
-(``lists.dishonest_judgment_debtors.period_days: Input should be greater than 0``).
+services), the identifier scheme and the jurisdiction (its time zone and how periods are
+counted: :mod:`socialcredit.policy.jurisdiction`; a policy without a known time zone is
+refused). Loading reports every problem with its YAML path
+(``lists.dishonest_judgment_debtors.period_days: Input should be greater than 0``,
+``jurisdiction.time_zone: Field required``).
 
-Longer than the 400 lines of STYLE.md: it is the one schema of the policy file, and each
-setting carries the comment that says where its default comes from; the nested sections are
-read top to bottom as the YAML is. It splits by section (catalogue, lists, identity) when one
-of them needs logic of its own beyond validation.
+Longer than 400 lines: the models and the cross-reference checks (``_problems``) that span
+them are one schema, read together; the calendar arithmetic lives in ``jurisdiction.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from socialcredit.errors import ConfigError
+from socialcredit.policy.jurisdiction import Jurisdiction
 
 __all__ = [
     "FieldSpec",
     "GateSpec",
     "IdentitySpec",
+    "Jurisdiction",
     "KindSpec",
     "ListSpec",
     "Policy",
@@ -263,8 +266,11 @@ class ListSpec(_Strict):
     rating: RatingRule | None = None
     criteria: CriteriaRule | None = None
     score: ScoreSource | None = None
+    #: The listing period in days, calendar months or calendar years (the SPC's "two
+    #: years"), counted by the policy's ``jurisdiction.period_counting``
+    #: (:mod:`socialcredit.policy.jurisdiction`): one of the three.
     period_days: int | None = Field(None, gt=0)
-    #: Listing period in calendar years (the SPC's "two years"); 29 February ends on 28 February.
+    period_months: int | None = Field(None, gt=0)
     period_years: int | None = Field(None, gt=0)
     removal: tuple[RemovalRule, ...] = ()
     grounds: dict[int, str] = {}
@@ -295,6 +301,12 @@ class ListSpec(_Strict):
     public_fields: tuple[PublicField, ...] = ("ground", "case_number", "amount", "furnisher",
                                               "since", "until")
 
+    @property
+    def period(self) -> tuple[int, int]:
+        """The listing period as (days, months): a year is twelve months."""
+        return (self.period_days or 0,
+                (self.period_months or 0) + 12 * (self.period_years or 0))
+
     def display_days(self, ground: int | None) -> int | None:
         """Days an entry with ``ground`` is shown publicly, or None for its whole period."""
         return next((t.days for t in self.public_display if ground in t.grounds), None)
@@ -316,12 +328,14 @@ class ListSpec(_Strict):
         if not self.external and len(sources) != 1:
             raise ValueError("a list needs exactly one of `trigger`, `criteria`, `rating` or "
                              "`score` (or `external: true`)")
+        periods = sum(p is not None
+                      for p in (self.period_days, self.period_months, self.period_years))
         if self.score is not None:
-            if self.period_days is not None or self.period_years is not None:
+            if periods:
                 raise ValueError("a score list lasts while the score stays low: no period")
-        elif not self.external and (self.period_days is None) == (self.period_years is None):
-            raise ValueError("a list needs one of `period_days` or `period_years`: no listing "
-                             "is permanent")
+        elif not self.external and periods != 1:
+            raise ValueError("a list needs one of `period_days`, `period_months` or "
+                             "`period_years`: no listing is permanent")
         if self.extension is not None and self.trigger is None:
             raise ValueError("`extension` applies to trigger lists only")
         if self.exemptions and self.trigger is None and self.criteria is None:
@@ -485,6 +499,8 @@ class Policy(_Strict):
     version: str
     name: str
     description: str = ""
+    #: The time zone of every local date and how periods are counted (required).
+    jurisdiction: Jurisdiction
     identity: IdentitySpec = IdentitySpec()
     how_to_contest: str
     catalogue: dict[str, KindSpec]

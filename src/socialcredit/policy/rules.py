@@ -4,16 +4,25 @@ Pure functions, no database. This module is the reference: incremental evaluatio
 ingest batch calls it per subject, and the batch engines (:mod:`socialcredit.policy.compile`,
 DuckDB and Spark) must give identical results (``tests/test_engines.py`` checks it on random
 histories). Records dated after ``as_of`` are ignored, so an evaluation is reproducible for any
-date. Dates are ISO strings (``YYYY-MM-DD``); a period ending on ``until`` has ended on that day.
+date. Dates are ISO strings (``YYYY-MM-DD``), local dates of the policy's time zone; a period
+ending on ``until`` has ended on that day (from local midnight). Periods are counted by the
+policy's ``jurisdiction.period_counting`` (:mod:`socialcredit.policy.jurisdiction`: for China
+the PRC Civil Code, arts. 200-204, the start day not counted, so two years from 2024-12-08 last
+through 2026-12-08 and ``until`` is 2026-12-09).
+
+Longer than 400 lines: the reference semantics of every rule kind stay in one module, beside
+this docstring that states them, so that the batch engines have one text to match.
 
 **Trigger lists** (SPC Provisions 2017, Arts. 1-2, 10). Records of the trigger kind that match
 ``when`` are grouped by their ``key`` value; the earliest of a group (ties: lowest id) not
 *exempt* lists the subject from its date plus ``warning_days`` (``warned`` before that) for the
 period, extended by the largest ``extension`` record of the same key dated within the listing
-(at most ``max_years``). The earliest removal record of the same key dated on or after the
-trigger and before ``until`` (from the listing furnisher when ``removal_by_lister``) ends it
-(``removed``); otherwise reaching ``until`` ends it (``expired``). A group whose records are all
-exempt gives an ``exempt`` entry (``end_reason`` ``exempt:<name>``), which lists nobody.
+(at most ``max_years``; a further period counted from the listing's last day,
+:func:`~socialcredit.policy.jurisdiction.extend_until`). The earliest removal record of the
+same key dated on or after the trigger and before ``until`` (from the listing furnisher when
+``removal_by_lister``) ends it (``removed``); otherwise reaching ``until`` ends it
+(``expired``). A group whose records are all exempt gives an ``exempt`` entry (``end_reason``
+``exempt:<name>``), which lists nobody.
 
 **Criteria lists**. Each record of the kind matching ``when``, not exempt and not cured (a
 ``cured_by`` record with the same key value dated on or after it), is valued 1 (count) or its
@@ -54,9 +63,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from socialcredit.policy.jurisdiction import Counting, extend_until, period_until
 from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
 
-__all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult", "add_years",
+__all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult",
            "desired_entries", "evaluate_records", "kinds_read", "matches"]
 
 
@@ -142,21 +152,11 @@ def _add_days(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
-def add_years(day: str, years: int) -> str:
-    """``day`` plus calendar years; 29 February becomes 28 February in a common year."""
-    start = dt.date.fromisoformat(day)
-    try:
-        return start.replace(year=start.year + years).isoformat()
-    except ValueError:
-        return start.replace(year=start.year + years, day=28).isoformat()
-
-
-def _until(day: str, spec: ListSpec) -> str:
+def _until(day: str, spec: ListSpec, counting: Counting) -> str:
     """End of a listing that starts on ``day`` (exclusive: on that date it has ended)."""
-    if spec.period_years is not None:
-        return add_years(day, spec.period_years)
-    assert spec.period_days is not None
-    return _add_days(day, spec.period_days)
+    days, months = spec.period
+    return period_until(dt.date.fromisoformat(day), counting, days=days,
+                        months=months).isoformat()
 
 
 def _order(r: RecordView) -> tuple[str, int]:
@@ -181,7 +181,7 @@ def _exemption(exemptions: tuple[Exemption, ...], r: RecordView,
 def _trigger(policy: Policy, name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
              ) -> Iterable[DesiredEntry]:
     assert spec.trigger is not None
-    rule = spec.trigger
+    rule, counting = spec.trigger, policy.jurisdiction.period_counting
     groups: dict[str, list[RecordView]] = defaultdict(list)
     for r in recs:
         if r.kind == rule.kind and matches(r.payload, rule.when):
@@ -211,14 +211,15 @@ def _trigger(policy: Policy, name: str, spec: ListSpec, recs: list[RecordView], 
 
         # a warning period first, where the policy demands one: listed only after it
         since = _add_days(r.occurred_at, spec.warning_days)
-        until = _until(since, spec)
+        until = _until(since, spec, counting)
         if (ext := spec.extension) is not None:
             years = [int(x.payload[ext.field]) for x in recs
                      if same_case(x, ext.kind, ext.key) and x.occurred_at < until
                      and isinstance(x.payload.get(ext.field), int)]
             extra = min(max(years, default=0), ext.max_years)
             if extra > 0:
-                until = add_years(until, extra)
+                until = extend_until(dt.date.fromisoformat(until), counting,
+                                     months=12 * extra).isoformat()
         status, ended, reason, end_id = "active", None, None, None
         # the earliest removal record; one that matches two rules takes the first's reason
         removals = sorted(((x, i) for x in recs for i, rm in enumerate(spec.removal)
@@ -254,7 +255,7 @@ def _ground(r: RecordView, ground_field: str | None) -> int | None:
 
 
 def _criteria(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
-              ) -> Iterable[DesiredEntry]:
+              counting: Counting) -> Iterable[DesiredEntry]:
     assert spec.criteria is not None
     rule = spec.criteria
     counted: list[tuple[RecordView, int]] = []
@@ -285,12 +286,12 @@ def _criteria(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
             qualifying.append(r)
     episodes: list[list[RecordView]] = []
     for q in qualifying:
-        if episodes and q.occurred_at < _until(episodes[-1][-1].occurred_at, spec):
+        if episodes and q.occurred_at < _until(episodes[-1][-1].occurred_at, spec, counting):
             episodes[-1].append(q)
         else:
             episodes.append([q])
     for ep in episodes:
-        first, until = ep[0], _until(ep[-1].occurred_at, spec)
+        first, until = ep[0], _until(ep[-1].occurred_at, spec, counting)
         expired = until <= as_of
         yield DesiredEntry(name, first.subject_id, first.occurred_at,
                            "expired" if expired else "active", first.occurred_at, until, None,
@@ -299,7 +300,7 @@ def _criteria(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
 
 
 def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
-            ) -> Iterable[DesiredEntry]:
+            counting: Counting) -> Iterable[DesiredEntry]:
     assert spec.rating is not None
     rule = spec.rating
     by_platform: dict[str, list[RecordView]] = defaultdict(list)
@@ -328,7 +329,7 @@ def _rating(name: str, spec: ListSpec, recs: list[RecordView], as_of: str,
         refused = s + rule.warnings
         refusal = ratings[refused] if refused < (end if end is not None else len(low)) else None
         first, last = ratings[s], ratings[-1]
-        until = _until(last.occurred_at, spec)
+        until = _until(last.occurred_at, spec, counting)
         since = refusal.occurred_at if refusal is not None else first.occurred_at
         status, ended, reason, end_id = "active", None, None, None
         if end is not None:
@@ -398,6 +399,7 @@ def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
     read = kinds_read(policy)
     if not any(r.kind in read for r in recs):
         return out
+    counting = policy.jurisdiction.period_counting
     for node, name in policy.evaluation_order():
         if node == "score":
             out.scores.append(_score(name, policy.scores[name], subject_id, recs, out.entries,
@@ -407,9 +409,9 @@ def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
         if spec.trigger is not None:
             out.entries.extend(_trigger(policy, name, spec, recs, day))
         elif spec.criteria is not None:
-            out.entries.extend(_criteria(name, spec, recs, day))
+            out.entries.extend(_criteria(name, spec, recs, day, counting))
         elif spec.rating is not None:
-            out.entries.extend(_rating(name, spec, recs, day))
+            out.entries.extend(_rating(name, spec, recs, day, counting))
         elif spec.score is not None:
             result = next(s for s in out.scores if s.score == spec.score.name)
             low = (result.value < spec.score.below if spec.score.below is not None

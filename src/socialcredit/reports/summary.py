@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import utc_now
@@ -79,7 +80,7 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             grades.setdefault(name, {})[grade] = int(n)
         return {
             "generated_at": utc_now(),
-            "as_of": (as_of or dt.datetime.now(dt.UTC).date()).isoformat(),
+            "as_of": (as_of or local_today(policy.jurisdiction)).isoformat(),
             "policy_version": policy.version_hash,
             "subjects": count(select(func.count()).select_from(subjects).where(
                 subjects.c.source == "registry")),

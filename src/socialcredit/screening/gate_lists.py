@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.identity.link import name_key
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.screening.delist_guard import check_delisting, would_delist
 from socialcredit.screening.model import ListedParty
@@ -103,7 +104,7 @@ def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty]
             entries, unless ``allow_delist`` (nothing is written).
     """
     spec = external_spec(policy, list_name)
-    day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    day = (as_of or local_today(policy.jurisdiction)).isoformat()
     result = ExternalImportResult(list_name, problems=list(problems or []))
     with store.batch(policy.version_hash) as b:
         live, delisted = would_delist(b.conn, list_entries, list_name, (p.key for p in persons))

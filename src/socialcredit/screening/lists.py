@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from socialcredit.errors import InputError
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.screening.delist_guard import check_delisting, would_delist
 from socialcredit.screening.gate_lists import import_gate_entries
@@ -110,7 +111,7 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
     for what, (live, delisted) in checks:
         check_delisting(list_name=list_name, what=what, live=live, delisted=delisted,
                         allow_delist=allow_delist)
-    day = (as_of or dt.datetime.now(dt.UTC).date()).isoformat()
+    day = (as_of or local_today(policy.jurisdiction)).isoformat()
     result = ListImportResult(list_name, str(path), read.counts, skipped=[
         {"file": p.file, "line": p.line, "reason": p.reason} for p in read.skipped])
     with store.batch(policy.version_hash) as b:

@@ -37,6 +37,7 @@ from socialcredit.identity.review import (
     split_merge,
     unlink_record,
 )
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.registry import Registry
 from socialcredit.web.admin.common import SESSIONS as _SESSIONS
 from socialcredit.web.admin.common import csrf_refusal, require_session, signed_in
@@ -97,7 +98,7 @@ def console(request: Request, registry: RegistryDep, furnisher: str = "") -> Res
 def _act(registry: Registry, operator: str, queue: str, item: int, outcome: str,
          note: str, subject: int | None = None) -> str:
     store, policy = registry.store, registry.policy
-    by, as_of = f"operator:{operator}", registry.today or _now().date()
+    by, as_of = f"operator:{operator}", registry.today or local_today(policy.jurisdiction, _now())
     if queue == "appeals" and outcome in ("upheld", "overturned"):
         refreshed(registry, decide_appeal(store, policy, operator=operator, dispute_id=item,
                                           outcome=outcome, note=note, now=_now()))

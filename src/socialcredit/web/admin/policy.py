@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from socialcredit.api.deps import RegistryDep
 from socialcredit.errors import ConfigError, NotFound, SocialCreditError
 from socialcredit.policy.diff import yaml_diff
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy, load_policy
 from socialcredit.registry import Registry
 from socialcredit.reports.whatif_charts import entries_chart, impact_chart
@@ -183,7 +184,8 @@ def start_what_if(request: Request, registry: RegistryDep,
     try:
         run = _runs(request).start(registry.store, new=policy, new_label=label,
                                    current=registry.policy, operator=session.operator,
-                                   as_of=registry.today or now().date())
+                                   as_of=registry.today or local_today(registry.policy.jurisdiction,
+                                                                           now()))
     except SocialCreditError as e:
         return page(request, registry, "me_error.html", status=e.status_code, error=e.message)
     return RedirectResponse(f"/admin/policy/what-if/{run.id}", status_code=303)
