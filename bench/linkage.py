@@ -41,13 +41,13 @@ import numpy as np
 import pandas as pd
 
 from socialcredit.identity.model import (
-    _linker,
     best_links,
     blocking_warnings,
     linkage_settings,
     predict,
     train,
 )
+from socialcredit.identity.model.inference import _linker
 
 HERE = Path(__file__).resolve().parent
 
@@ -294,11 +294,12 @@ def synthetic(n_records: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def cap_duckdb_memory(limit: str, spill_dir: str) -> None:
-    """Make every DuckDB connection of the model module spill to ``spill_dir`` above
+    """Make every DuckDB connection of the model package spill to ``spill_dir`` above
     ``limit`` (DuckDB's default, 80 % of RAM, plus pandas would exhaust a shared machine)."""
     from socialcredit.identity import model
+    from socialcredit.identity.model import backends, block_sizes, inference, training
 
-    original = model.backend_api
+    original = backends.backend_api
 
     def capped(backend: Any, spark: Any = None) -> Any:
         api = original(backend, spark)
@@ -307,7 +308,9 @@ def cap_duckdb_memory(limit: str, spill_dir: str) -> None:
             api.duckdb_con.execute(f"SET temp_directory = '{spill_dir}'")
         return api
 
-    model.backend_api = capped  # type: ignore[assignment]
+    # every facet that calls it holds its own reference, and the package its public one
+    for module in (model, backends, block_sizes, inference, training):
+        module.backend_api = capped  # type: ignore[attr-defined]
 
 
 def run_scale(n: int) -> dict[str, Any]:

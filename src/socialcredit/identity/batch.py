@@ -49,7 +49,9 @@ import pyarrow.parquet as pq
 
 from socialcredit.errors import InputError
 from socialcredit.identity.blocking import MAX_BLOCK_PEOPLE, BlockRule, scale_rules
-from socialcredit.identity.model import Backend, LinkageModel, _explain, _settings_for
+from socialcredit.identity.model import LinkageModel
+from socialcredit.identity.model.backends import Backend
+from socialcredit.identity.model.inference import _explain, _settings_for
 
 __all__ = ["BatchConfig", "BatchResult", "count_comparisons", "score_parquet"]
 

@@ -35,7 +35,7 @@ _BLOCK = "l.group_id = r.group_id"
 
 
 def _inputs(model: LinkageModel, left: pd.DataFrame, right: pd.DataFrame) -> list[Any]:
-    from socialcredit.identity.model import _as_arrow
+    from socialcredit.identity.model.backends import _as_arrow
 
     cols = [*model.columns, "group_id"]
     return [_as_arrow(f.assign(group_id=f["group_id"].astype(str)), cols) for f in (left, right)]
@@ -51,7 +51,7 @@ def splink_score_groups(model: LinkageModel, left: pd.DataFrame, right: pd.DataF
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
-    from socialcredit.identity.model import _explain, _settings_for
+    from socialcredit.identity.model.inference import _explain, _settings_for
 
     db = db if db is not None else DuckDBAPI()
     settings = _settings_for(model, "duckdb")
@@ -101,7 +101,7 @@ class GroupScorer:
     def score(self, left: pd.DataFrame, right: pd.DataFrame,
               tf: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         """See the module docstring."""
-        from socialcredit.identity.model import _explain
+        from socialcredit.identity.model.inference import _explain
 
         with self._lock:
             if self.statements is None:
