@@ -40,6 +40,9 @@ replica, another process following the ledger):
 *capacity* and *alone*, the same decisions run while another client process sends ``N``
 requests a second with made-up, well-formed API keys (each a different key id); the figure is
 the decision p99 under the flood against alone. The mixed, after and timing phases are skipped.
+``--flood-addresses N`` sends the flood from N addresses through a proxy the server trusts, so
+that the per-client limit of key checks does not stop it (only the per-key-id limit and the
+argon2 slots, :data:`socialcredit.access.VERIFY_SLOTS`, are left).
 
 Latency is measured from each request's *scheduled* send time (no coordinated omission): a
 request that waits for a free connection or a late client counts its wait. Errors: any
@@ -561,17 +564,24 @@ def flood_figure(args: argparse.Namespace, gate: Server, gate_host: str, decisio
     print (or ``--json``) decision p99 flooded vs alone."""
     import secrets
 
+    def spoofed(i: int) -> dict[str, str]:  # one of N client addresses behind the proxy
+        if args.flood_addresses <= 1:
+            return {}
+        n = i % args.flood_addresses
+        return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+
     fakes = [raw_request("POST", "/v1/decisions", gate_host, {
         "Authorization": f"Bearer sc_g_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
-        "Content-Type": "application/json"}, '{"service":"air","national_id":"x"}')
-        for _ in range(5000)]
+        "Content-Type": "application/json", **spoofed(i)}, '{"service":"air","national_id":"x"}')
+        for i in range(5000)]
     flood = Stream("flood", gate.url, fakes, args.flood, CAPACITY_CONCURRENCY)
     say(f"flood: decisions at {decisions.rate:,.0f}/s + {args.flood:,.0f} invalid keys/s for "
         f"{args.seconds:g} s")
     under = run_clients([[decisions], [flood]], args.seconds, args.seed, work)
     a, f, fl = alone["decisions"], under["decisions"], under["flood"]
     out = {"database": dialect, "decision_rate": round(decisions.rate, 1),
-           "flood_per_s": args.flood, "alone": a, "flooded": f,
+           "flood_per_s": args.flood, "flood_addresses": args.flood_addresses,
+           "alone": a, "flooded": f,
            "flood_answers": fl["errors"], "flood_p99_ms": fl["p99_ms"],
            "ratio_p99_flooded_alone": round(f["p99_ms"] / a["p99_ms"], 2)}
     ok = a["error_count"] == 0 and f["error_count"] == 0
@@ -580,7 +590,9 @@ def flood_figure(args: argparse.Namespace, gate: Server, gate_host: str, decisio
     else:
         print("\n".join([
             f"Invalid-key flood on {dialect}: decisions at {decisions.rate:,.0f}/s, alone and "
-            f"with {args.flood:,.0f} requests/s of made-up API keys from another process",
+            f"with {args.flood:,.0f} requests/s of made-up API keys from another process"
+            + (f", from {args.flood_addresses:,} addresses behind a trusted proxy"
+               if args.flood_addresses > 1 else ""),
             f"  {'stream':22}{'sent':>7}{'achieved':>13}{'':12}{'p50 ms':>9}{'p99 ms':>9}"
             f"{'max ms':>9}",
             _row("decisions, alone", a), _row("decisions, flooded", f),
@@ -624,6 +636,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-samples", type=int, default=200)
     p.add_argument("--flood", type=float, default=0.0, metavar="N",
                    help="Only measure decisions alone vs under N invalid-key requests/s.")
+    p.add_argument("--flood-addresses", type=int, default=1, metavar="N",
+                   help="With --flood: the made-up keys come from N client addresses "
+                        "(X-Forwarded-For, the server trusting 127.0.0.1 as its proxy), so "
+                        "the per-client limit of key checks does not stop them.")
     p.add_argument("--json", action="store_true", help="Print one JSON object.")
     p.add_argument("--client", type=Path, metavar="SPEC", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -637,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("SOCIALCREDIT_DATABASE_URL", None)
     env["SOCIALCREDIT_PUBLIC_RATE_PER_MINUTE"] = str(max(60, round(args.searches_per_s * 600)))
     env["SOCIALCREDIT_PUBLIC_RATE_BURST"] = "10000"
+    if args.flood_addresses > 1:
+        env["SOCIALCREDIT_TRUSTED_PROXIES"] = '["127.0.0.1"]'
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="sc-load-") as tmp, \
             database(args.database_url, Path(tmp)) as url:

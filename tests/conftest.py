@@ -199,3 +199,12 @@ def last_code(notices_dir: Path, *, timeout_s: float = 10.0) -> str:
         if time.monotonic() > deadline:
             raise AssertionError("no new sign-in code in the outbox")
         time.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_unknown_key_budget() -> None:
+    """Each test starts with a full budget of dummy checks for unknown API key ids
+    (``access.UNKNOWN_KEY_CHECKS_PER_S``), whatever the tests before it spent."""
+    import socialcredit.access as access
+
+    access._UNKNOWN_CHECKS = access._Bucket(access.UNKNOWN_KEY_CHECKS_PER_S)

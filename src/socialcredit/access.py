@@ -6,8 +6,10 @@ of the secret (``$argon2id$v=19$m=19456,t=2,p=1$…``, made by argon2-cffi with 
 of the OWASP Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane; about 20 ms per check).
 A key is found by ``key_id`` and its secret checked by argon2-cffi (constant time); an unknown
 ``key_id`` is checked against a dummy hash, so it costs what a wrong secret costs and the time
-of a refusal does not tell which key ids exist. At most :data:`VERIFY_SLOTS` checks run at once
-(19 MiB each), so a flood of bad keys can exhaust neither memory nor every core.
+of a refusal does not tell which key ids exist (up to :data:`UNKNOWN_KEY_CHECKS_PER_S` such
+checks a second; beyond, an unknown key id is refused at once). At most :data:`VERIFY_SLOTS`
+checks run at once (19 MiB each), so a flood of bad keys can exhaust neither memory nor every
+core.
 
 Hashes written before revision 0002 were the hex SHA-256 of the secret; migration 0002
 rewrites each as ``sha256$`` + argon2id(hex SHA-256 of the secret), so no fast hash stays in a
@@ -27,6 +29,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -45,6 +48,7 @@ __all__ = [
     "LEGACY_PREFIX",
     "REVOKED_EVENT",
     "KEY_FORMAT",
+    "UNKNOWN_KEY_CHECKS_PER_S",
     "VERIFY_SLOTS",
     "Principal",
     "add_furnisher",
@@ -77,6 +81,34 @@ _HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 #: issue #20: with 4 slots on 2 cores a valid gate waited up to 10 s during such a flood).
 VERIFY_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 _SLOTS = threading.BoundedSemaphore(VERIFY_SLOTS)
+#: Dummy checks of unknown key ids per second, process-wide (a bucket holding as many). Beyond
+#: it an unknown key id is refused at once, without argon2: a flood of made-up keys from many
+#: addresses (which per-client limits cannot stop) then costs no more cores. What it gives away
+#: — during such a flood, a refusal's time tells an existing key id from a made-up one — is
+#: worth nothing: key ids are 48 random bits, and an existing one still needs its secret and is
+#: limited per key id. ``bench/load.py --flood 100 --flood-addresses 1000`` measures it.
+UNKNOWN_KEY_CHECKS_PER_S = 10
+
+
+class _Bucket:
+    """A thread-safe token bucket: ``rate`` tokens a second, holding at most ``rate``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.tokens, self.at = rate, rate, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+_UNKNOWN_CHECKS = _Bucket(UNKNOWN_KEY_CHECKS_PER_S)
 #: Marks a hash migrated from revision 0001: argon2id over the hex SHA-256 of the secret.
 LEGACY_PREFIX = "sha256$"
 #: Ledger event type of a revocation; payload ``{"role", "name", "key_ids"}``.
@@ -297,7 +329,9 @@ def authenticate(store: Store, key: str) -> Principal:
             .where(api_keys.c.key_id == m.group(2))
         ).first()
     # the check runs even for an unknown or revoked key (against a dummy hash for an unknown
-    # one), so a refusal takes as long whatever the reason
+    # one), so a refusal takes as long whatever the reason — within a budget for unknown ones
+    if row is None and not _UNKNOWN_CHECKS.take():
+        raise bad
     ok = _verify_hash(_dummy_hash() if row is None else row.key_hash, m.group(3))
     if row is None or row.revoked_at is not None or not ok:
         raise bad

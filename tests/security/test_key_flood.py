@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,6 +81,31 @@ def test_malformed_keys_are_refused_before_hashing_and_failures_are_limited(
         assert answers == [401] * 5 + [429] * 3
         assert len(hashes) == 5  # the refused ones cost no argon2 check
         assert "retry-after" in _decide(c, _fake_key()).headers
+
+
+def test_made_up_keys_from_many_addresses_cost_a_bounded_number_of_checks(
+        db_url: str, tmp_path: Path, hashes: list[int]) -> None:
+    """Per-client limits cannot stop a flood from many addresses, each key id made up: the
+    dummy checks of unknown key ids have a process-wide budget, past which they are refused
+    without argon2 (bench/load.py --flood-addresses measured decisions 90x slower without)."""
+    reg = _serve(db_url, tmp_path, trusted_proxies=["127.0.0.1/32"])
+    access._UNKNOWN_CHECKS = access._Bucket(access.UNKNOWN_KEY_CHECKS_PER_S)
+    gate_key = add_gate(reg.store, reg.policy, name="air", services=["air"])
+    try:
+        with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
+            start = time.monotonic()
+            answers = [c.post("/v1/decisions", json={"service": "air", "national_id": make_id()},
+                              headers={"Authorization": f"Bearer {_fake_key()}",
+                                       "X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                       for n in range(1, 61)]
+            spent = time.monotonic() - start
+            assert set(answers) == {401}
+            budget = access.UNKNOWN_KEY_CHECKS_PER_S * (1 + spent)
+            assert len(hashes) <= budget < 60, (len(hashes), spent)
+            # a real key is still checked, and answered
+            assert _decide(c, gate_key).status_code == 200
+    finally:
+        reg.close()
 
 
 def test_failures_are_limited_per_key_id_across_clients(
