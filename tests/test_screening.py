@@ -232,6 +232,10 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
         assert answers["a"]["results"][0]["id"] == "ofac_sdn:9002"
         assert answers["a"]["results"][0]["explanation"]["birth_date"]["result"] == "agrees_year"
         assert answers["b"]["status"] == 400 and answers["b"]["error"]["code"] == "invalid_input"
+        many = {"queries": {str(i): {"names": ["Ivan Petrov"] * 20} for i in range(101)}}
+        r = client.post("/v1/screen:batch", headers=auth, json=many)
+        assert r.status_code == 413 and r.json()["error"]["details"] == {"limit": 2000,
+                                                                         "count": 2020}
         over = {"queries": {str(i): {"name": "Ivan Petrov"} for i in range(1001)}}
         r = client.post("/v1/screen:batch", headers=auth, json=over)
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
