@@ -394,3 +394,9 @@ def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
         blank = client.post("/v1/operator/screen/clearances", headers=auth, json={
             "query": query, "id": "ofac_sdn:9002", "reason": " "})
         assert blank.status_code == 400
+        # the listed party's own passport number is no namesake: the gate denies on it alone
+        by_document = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": {**query, "documents": ["71 0000 0011"]}, "id": "ofac_sdn:9002",
+            "reason": "not him"})
+        assert by_document.status_code == 400, by_document.text
+        assert by_document.json()["error"]["details"]["field"] == "documents"

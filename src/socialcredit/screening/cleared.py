@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from socialcredit.errors import InputError, NotFound
 from socialcredit.screening.features import country_code
 from socialcredit.screening.index import ScreenQuery
+from socialcredit.screening.model import ListedParty
 from socialcredit.screening.text import normalise_document_number
 from socialcredit.store import Store
 from socialcredit.store.ledger import utc_now
@@ -50,7 +51,9 @@ def clear_pair(store: Store, *, query: ScreenQuery, entry_id: str, reason: str,
     Returns ``{"id", "query_hash", "by", "at", "reason"}``.
 
     Raises:
-        InputError: an empty reason, or a query without names or documents.
+        InputError: an empty reason, a query without names or documents, or one holding a
+            document number of the entry (a document hit is never cleared: the gate denies
+            on it).
         NotFound: no active listed entry ``entry_id``.
     """
     if not reason.strip():
@@ -67,6 +70,13 @@ def clear_pair(store: Store, *, query: ScreenQuery, entry_id: str, reason: str,
         if entry is None:
             raise NotFound(f"no active listed entry {entry_id!r}",
                            details={"id": entry_id})
+        listed = {normalise_document_number(d.number)
+                  for d in ListedParty.from_json(entry.party).documents}
+        if listed & {normalise_document_number(d) for d in query.documents}:
+            # the gate denies on a document number alone: a clearance would make the screen
+            # and the gate disagree, and the listed party's own number is no namesake
+            raise InputError(f"{entry_id!r} holds one of the screened document numbers: a "
+                             "document hit cannot be cleared", details={"field": "documents"})
         at = utc_now()
         seq = b.emit("screen.cleared", {"list": list_name, "key": key, "query_hash": digest,
                                         "by": by, "reason": reason})
