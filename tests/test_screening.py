@@ -379,6 +379,8 @@ def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
         assert got["cleared"]["at"]  # type: ignore[index]
         # the same details written otherwise are the same details
         assert "cleared" in first({"name": "  ivan   PETROV ", "birth_date": "1968"})
+        assert "cleared" in first({"name": "PETROV, Ivan", "birth_date": "1968"})  # any order
+        assert "cleared" in first({"name": "Иван Петров", "birth_date": "1968"})  # any script
         # other details: a candidate again
         assert "cleared" not in first({"name": "Ivan Petrov", "birth_date": "1968-03-12"})
         # the entry changed on the list: a candidate again

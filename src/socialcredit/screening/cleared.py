@@ -22,7 +22,7 @@ from socialcredit.errors import InputError, NotFound
 from socialcredit.screening.features import country_code
 from socialcredit.screening.index import ScreenQuery
 from socialcredit.screening.model import ListedParty
-from socialcredit.screening.text import normalise_document_number
+from socialcredit.screening.text import normalise_document_number, tokens
 from socialcredit.store import Store
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import screen_clearances, screen_entries
@@ -31,9 +31,12 @@ __all__ = ["clear_pair", "clearances_version", "load_clearances", "query_hash"]
 
 
 def query_hash(query: ScreenQuery) -> str:
-    """SHA-256 of the normalised details of ``query`` (names NFKC, case-folded, spaces
-    collapsed, sorted; documents normalised and sorted; nationality as ISO code)."""
-    names = sorted({" ".join(unicodedata.normalize("NFKC", n).casefold().split())
+    """SHA-256 of the normalised details of ``query``: each name as the matcher reads it, its
+    tokens sorted (``Wei Zhao``, ``ZHAO, Wei`` and ``赵伟`` are one name; a name without tokens
+    NFKC, case-folded, spaces collapsed), names sorted; documents normalised and sorted;
+    nationality as ISO code."""
+    names = sorted({" ".join(sorted(t.text for t in tokens(n, query.kind)))
+                    or " ".join(unicodedata.normalize("NFKC", n).casefold().split())
                     for n in query.names})
     docs = sorted({normalise_document_number(d) for d in query.documents})
     nationality = (country_code(query.nationality) or query.nationality.casefold()
