@@ -30,8 +30,10 @@ def test_every_error_has_a_code_status_and_the_json_shape() -> None:
 
 
 def test_split_modules_keep_their_public_names() -> None:
-    """identity/model.py became a package and reports/render.py lost its helpers to facets
-    (issue #18); the names other modules import from them stay where they were."""
+    """identity/model.py and gate/snapshot.py became packages and reports/render.py lost its
+    helpers to facets (issue #18); the names other modules import from them stay where they
+    were."""
+    from socialcredit.gate import snapshot
     from socialcredit.identity import model
     from socialcredit.reports import render
 
@@ -41,6 +43,11 @@ def test_split_modules_keep_their_public_names() -> None:
     assert sorted(render.__all__) == sorted([
         "DECISIONS", "ENTRY_STATES", "LIST_TITLES", "SERVICE_LABELS", "headline",
         "render_report"])
-    for module in (model, render):
+    assert sorted(snapshot.__all__) == sorted([
+        "FORMAT_VERSION", "KEY_KINDS", "MAGIC", "SnapshotError", "SnapshotHit", "SnapshotInfo",
+        "SnapshotItem", "SnapshotReader", "keyed_digest", "load_signing_key", "new_gate_key",
+        "new_signing_key", "public_key_pem", "save_signing_key", "verify_snapshot",
+        "write_snapshot"])
+    for module in (model, render, snapshot):
         for name in module.__all__:
             assert getattr(module, name) is not None

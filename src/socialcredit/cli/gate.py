@@ -93,7 +93,7 @@ def gates_verify_snapshot(
 ) -> None:
     """Check a snapshot's Ed25519 signature and show what it covers."""
     from socialcredit.gate.offline import public_key_path
-    from socialcredit.gate.snapshot import verify_snapshot
+    from socialcredit.gate.snapshot.verify import verify_snapshot
 
     key_file = public_key or public_key_path(common.settings().keys_dir)
     if not key_file.is_file():
@@ -122,7 +122,7 @@ def gates_check_snapshot(
 ) -> None:
     """Check one person against a snapshot offline: exit 0 allow, 3 refused."""
     from socialcredit.gate.offline import public_key_path
-    from socialcredit.gate.snapshot import SnapshotReader
+    from socialcredit.gate.snapshot.reader import SnapshotReader
     from socialcredit.identity import normalise_phone, scheme_for
     from socialcredit.policy.model import load_policy
     from socialcredit.screening.text import normalise_document_number

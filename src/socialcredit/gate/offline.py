@@ -21,16 +21,15 @@ from sqlalchemy import select
 
 from socialcredit.errors import NotFound
 from socialcredit.gate.index import GateIndex
-from socialcredit.gate.snapshot import (
-    SnapshotInfo,
-    SnapshotItem,
+from socialcredit.gate.snapshot.format import SnapshotInfo, SnapshotItem
+from socialcredit.gate.snapshot.keyed_hash import new_gate_key
+from socialcredit.gate.snapshot.signing import (
     load_signing_key,
-    new_gate_key,
     new_signing_key,
     public_key_pem,
     save_signing_key,
-    write_snapshot,
 )
+from socialcredit.gate.snapshot.writer import write_snapshot
 from socialcredit.registry import Registry
 from socialcredit.store.tables import gates
 
