@@ -96,6 +96,12 @@ def _subject_for(store: Store, policy: Policy, national_id: str, phone: str,
         sid = conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid)).scalar()
         if sid is None:
             return None
+        for _ in range(8):  # merged away: the person's file is the survivor's (a chain is short)
+            into = conn.execute(select(subjects.c.merged_into).where(
+                subjects.c.id == sid)).scalar()
+            if into is None:
+                break
+            sid = into
         # only the trusted contact channel signs in (furnisher rows never move it)
         holds = trusted_phone(conn, int(sid)) == e164
     return int(sid) if holds else None

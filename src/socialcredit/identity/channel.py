@@ -11,7 +11,10 @@ Furnisher data never changes it (issue #20, finding 1). The projection ``contact
   furnishers, 2 by default, reported that phone with the subject's verified national ID;
   ``furnishers`` lists their ids). One furnisher alone never gives a person a channel
   (issue #20: the first furnisher to report a person used to plant its phone). Events written
-  before that rule carry ``source: "first_sight"``;
+  before that rule carry ``source: "first_sight"``. An operator's merge gives the survivor the
+  absorbed subject's channel when only that one had one (``source: "merge"``,
+  ``merged_from``); a merge of two subjects with different channels is refused
+  (:func:`socialcredit.identity.review.merge_subjects`);
 * ``contact.channel_changed`` ``{subject_id, from, to, how, by, evidence}`` — ``how`` is one of
   :data:`HOWS`: ``subject_proof`` (the person, signed in through the old channel, typed a code
   sent to the new phone), ``operator`` (an operator confirmed it after an identity check,
@@ -44,7 +47,7 @@ HOWS = ("subject_proof", "operator", "authoritative")
 
 #: The only furnisher-data sources of a first channel (an operator's goes through
 #: :func:`change_channel`).
-FIRST_SOURCES = ("authoritative", "corroborated")
+FIRST_SOURCES = ("authoritative", "corroborated", "merge")
 
 
 def channel_of(conn: Any, subject_id: int) -> str | None:

@@ -33,6 +33,7 @@ from sqlalchemy import func, select, update
 
 from socialcredit.disclosure.repairs import clean_text
 from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.identity.channel import channel_of, set_first_channel
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -252,7 +253,13 @@ def merge_subjects(store: Store, policy: Policy, *, survivor: int, absorbed: int
     """Merge ``absorbed`` into ``survivor`` (see the module docstring). Returns ``{"merge_id",
     "records", "identifiers", "entries"}`` (counts moved). An entry of the absorbed subject
     with the same list and key as one of the survivor's is not moved (the survivor's stands;
-    re-evaluation ends the other)."""
+    re-evaluation ends the other). The survivor gets the absorbed subject's trusted channel when
+    it has none.
+
+    Raises:
+        Conflict: the two subjects have different trusted channels (an operator confirms the
+            person's phone on one first: a merge never decides where codes go).
+    """
     text = clean_text(reason, "reason")
     if survivor == absorbed:
         raise InputError("a subject cannot be merged into itself",
@@ -261,6 +268,15 @@ def merge_subjects(store: Store, policy: Policy, *, survivor: int, absorbed: int
         _live_subject(b, survivor)
         _live_subject(b, absorbed)
         conn = b.conn
+        kept, other = channel_of(conn, survivor), channel_of(conn, absorbed)
+        if kept and other and kept != other:
+            # a merge must not decide where a person's codes and notices go (issue #20): two
+            # furnishers can set up a convincing duplicate holding their own phone
+            raise Conflict(
+                f"subjects {survivor} and {absorbed} have different trusted channels: confirm "
+                "the person's phone first (`socialcredit contact set`, after an identity "
+                "check) on one of them so that both agree, then merge",
+                details={"survivor_id": survivor, "absorbed_id": absorbed})
         rec_ids = list(conn.execute(select(records.c.id).where(
             records.c.subject_id == absorbed).order_by(records.c.id)).scalars())
         ident_ids = list(conn.execute(select(identifiers.c.id).where(
@@ -296,6 +312,8 @@ def merge_subjects(store: Store, policy: Policy, *, survivor: int, absorbed: int
         _move_candidates(b, candidates, survivor)
         conn.execute(update(subjects).where(subjects.c.id == absorbed).values(
             merged_into=survivor))
+        if other and not kept:  # the absorbed person's own channel serves the merged file
+            set_first_channel(b, survivor, other, source="merge", merged_from=absorbed)
         b.add(merges, {"id": merge_id, "survivor_id": survivor, "absorbed_id": absorbed,
                        "status": "merged", "reason": text, "merged_by": by,
                        "merged_seq": seq, "moved": json.dumps(moved)})
