@@ -66,12 +66,12 @@ FAULTS: tuple[Fault, ...] = (
           "api/routes.py", "    if stale > limit:\n", "    if False:\n",
           LIMITS),
     Fault("gate applies the default limit to every service",
-          "policy/model.py", "        return self.staleness_limit_seconds.get(\n"
+          "policy/model/settings.py", "        return self.staleness_limit_seconds.get(\n"
           "            service, self.staleness_limit_seconds.get(\"default\", 300))",
           "        return self.staleness_limit_seconds.get(\"default\", 300)",
           LIMITS),
     Fault("gate applies the air limit to air only, the default to every other service",
-          "policy/model.py", "        return self.staleness_limit_seconds.get(\n"
+          "policy/model/settings.py", "        return self.staleness_limit_seconds.get(\n"
           "            service, self.staleness_limit_seconds.get(\"default\", 300))",
           "        return self.staleness_limit_seconds.get(\n"
           "            service if service == \"air\" else \"default\", 300)", LIMITS),

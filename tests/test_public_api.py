@@ -30,11 +30,12 @@ def test_every_error_has_a_code_status_and_the_json_shape() -> None:
 
 
 def test_split_modules_keep_their_public_names() -> None:
-    """identity/model.py and gate/snapshot.py became packages and reports/render.py lost its
-    helpers to facets (issue #18); the names other modules import from them stay where they
-    were."""
+    """identity/model.py, gate/snapshot.py and policy/model.py became packages and
+    reports/render.py lost its helpers to facets (issue #18); the names other modules import
+    from them stay where they were."""
     from socialcredit.gate import snapshot
     from socialcredit.identity import model
+    from socialcredit.policy import model as policy_model
     from socialcredit.reports import render
 
     assert sorted(model.__all__) == sorted([
@@ -48,6 +49,12 @@ def test_split_modules_keep_their_public_names() -> None:
         "SnapshotItem", "SnapshotReader", "keyed_digest", "load_signing_key", "new_gate_key",
         "new_signing_key", "public_key_pem", "save_signing_key", "verify_snapshot",
         "write_snapshot"])
-    for module in (model, render, snapshot):
+    assert sorted(policy_model.__all__) == sorted([
+        "Condition", "CriteriaRule", "DecayBand", "DisplayTier", "DueProcessSpec", "Exemption",
+        "ExtensionRule", "FieldSpec", "GateSpec", "GradeBand", "IdentitySpec", "Jurisdiction",
+        "KindSpec", "LiftingRule", "ListSpec", "Policy", "Range", "RatingRule", "RemovalRule",
+        "SanctionSpec", "ScoreFactor", "ScoreSource", "ScoreSpec", "SharingAgreement",
+        "TriggerRule", "line_of", "load_policy", "yaml_lines"])
+    for module in (model, policy_model, render, snapshot):
         for name in module.__all__:
             assert getattr(module, name) is not None

@@ -1,0 +1,92 @@
+"""The catalogue of a policy: the record kinds accepted, their fields, legal basis and retention.
+
+It also holds what no catalogue may collect: the names and enum values of special-category
+data (GDPR Art. 9; PIPL Art. 28), which the cross-reference checks (:mod:`.validation`) refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from socialcredit.policy.model.base import _Strict
+
+__all__ = ["SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "special_category", "special_choices"]
+
+FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
+
+
+class FieldSpec(_Strict):
+    """One payload field of a record kind. ``money`` is an integer amount in minor units
+    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code."""
+
+    type: FieldType
+    required: bool = True
+    min: int | None = None
+    max: int | None = None
+    choices: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_choices(self) -> FieldSpec:
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum field needs `choices`")
+        return self
+
+
+class KindSpec(_Strict):
+    """A record kind of the catalogue: fields, legal basis and retention (days)."""
+
+    description: str
+    legal_basis: str = Field(min_length=3)
+    retention_days: int = Field(gt=0)
+    fields: dict[str, FieldSpec]
+    #: Furnisher kinds that may report this record kind (None: any); a court reports
+    #: judgments, a lender loan defaults.
+    furnisher_kinds: tuple[str, ...] | None = None
+    #: An adverse record is served to the subject as a notice when it arrives (as US FCRA
+    #: §1681s-2(a)(7) asks of negative information); a payment or a rating is not.
+    adverse: bool = True
+
+
+#: Names that reveal special-category data (GDPR Art. 9; PIPL Art. 28 "sensitive personal
+#: information"; DESIGN §10): no record kind, field or condition may carry them. Matched as
+#: prefixes of the words of a name (``religion``, ``ethnic_group``, ``health_status``,
+#: ``political_opinion``), so ``trace_id`` or ``reunion_date`` pass.
+SPECIAL_CATEGORIES = ("religio", "faith", "belief", "church", "mosque", "temple", "worship",
+                      "ethnic", "race", "racial", "minzu", "tribe", "politic", "opinion",
+                      "health", "medical", "diagnos", "disabilit", "pregnan", "hiv", "aids",
+                      "illness", "disease", "sexual", "orientation", "genetic", "biometric",
+                      "petition")
+#: Word pairs that name a category where each word alone does not (``party_member``,
+#: ``trade_union``; ``third_party_name`` and ``unionpay_card`` pass).
+_SPECIAL_PAIRS = (("sex", "life"), ("party", "member"), ("party", "membership"),
+                  ("trade", "union"), ("union", "member"), ("union", "membership"))
+#: Enum choices that are special-category values (religions, ethnic groups of the PRC's 56
+#: and of common census lists): a field of such choices reveals them whatever its name.
+_SPECIAL_VALUES = frozenset((
+    "muslim", "islam", "christian", "catholic", "protestant", "buddhist", "taoist", "jewish",
+    "hindu", "atheist", "uyghur", "uighur", "tibetan", "hui", "zhuang", "manchu", "mongol",
+    "mongolian", "kazakh", "miao", "yi", "tujia", "dong", "yao", "bai", "korean", "hani",
+    "li", "dai", "she", "han_ethnic", "white", "black", "asian", "hispanic", "latino",
+    "lgbt", "gay", "lesbian", "heterosexual", "homosexual", "bisexual", "hiv_positive"))
+
+
+def special_category(name: str) -> str | None:
+    """The special category a record kind or field name reveals (the stem or word pair it
+    matched, e.g. ``religio`` or ``party_member``), or None."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    for a, b in _SPECIAL_PAIRS:
+        if a in words and b in words:
+            return f"{a}_{b}"
+    return next((stem for stem in SPECIAL_CATEGORIES for w in words
+                 if w.startswith(stem) and not (stem in ("race", "hiv", "aids", "temple")
+                                                and w != stem)), None)
+
+
+def special_choices(choices: tuple[str, ...] | None) -> list[str]:
+    """Choices of an enum that are special-category values (at least two: one word such as
+    ``li`` or ``dong`` may be a code; a set of them is a census of faiths or peoples)."""
+    found = [c for c in choices or () if c.lower() in _SPECIAL_VALUES]
+    return found if len(found) >= 2 else []
