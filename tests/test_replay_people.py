@@ -21,6 +21,7 @@ from socialcredit.disclosure.disputes import (
     decide_appeal,
     open_dispute,
 )
+from socialcredit.disclosure.signin import request_code
 from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import (
@@ -69,6 +70,9 @@ def contested(populated: Registry) -> Registry:  # noqa: F811
     # one furnisher's phone gives no channel (issue #20): the other person's is set likewise
     operator_set_channel(reg.store, reg.policy, subject_id=b, phone="+8613700002222",
                          operator="ops-1", evidence="passport seen at the counter")
+    # a sign-in code asked for: an event of its own (sign_in_codes itself is operational)
+    assert request_code(reg.store, reg.policy, national_id=DEBTOR, phone="+8613700001111",
+                        now=dt.datetime.now(dt.UTC)) is not None
     return reg
 
 

@@ -65,5 +65,5 @@ def set_cmd(
     if json_:
         common.out(out)
         return
-    verb = "now goes to" if out["changed"] else "confirmed as"
+    verb = "now go to" if out["changed"] else "confirmed as"
     console.print(f"Subject {subject_id}: codes and notices {verb} {escape(str(out['phone']))}")

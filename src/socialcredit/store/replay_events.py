@@ -349,7 +349,7 @@ _HANDLERS = {
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
-    "subject.signed_in", "list.imported",
+    "subject.signed_in", "sign_in.code_issued", "list.imported",
     "tree.head_signed", "ledger.restored",
     # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
     "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})
