@@ -74,6 +74,10 @@ Rules, in the order they apply:
    ``"han characters without a pinyin reading dropped"``, and those of rules 2 and 6.
 
 Wade–Giles and Cantonese spellings (``Chang``, ``Wong``, ``Lee``) are not mapped to pinyin.
+
+Longer than 400 lines: a sixth of it is the rule list above, which the code follows step
+by step and which reads best beside it; it splits into a Han and a Latin reader (``_han`` /
+``_latin`` and their helpers) when either grows.
 """
 
 from __future__ import annotations

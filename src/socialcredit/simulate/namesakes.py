@@ -29,6 +29,10 @@ Furnishers (rows follow :mod:`socialcredit.simulate.records`, plus ``birth_date`
 
 Names are Han script, or pinyin in either order (``"Zhang Wei"``, ``"Wei Zhang"``) for
 :data:`PINYIN_SHARE` of lender and ride-hail rows.  All randomness comes from the seed.
+
+Longer than 400 lines: the population, its households and each furnisher's rows are
+drawn from one seeded generator in one order, so that a seed gives the same set; it splits by
+furnisher when one of them needs more than its row builder.
 """
 
 from __future__ import annotations
