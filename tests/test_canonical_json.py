@@ -1,6 +1,7 @@
 """The ledger's canonical JSON (store/ledger.py) writes exactly what the standard library's
 encoder wrote: every stored payload, event hash and content hash was made with it, so a byte
-of difference would make a re-sent row look new, or a replayed payload differ."""
+of difference would make a re-sent row look new, or a replayed payload differ. Its reader,
+``parse_json``, reads what ``json.loads`` reads, value for value and refusal for refusal."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialcredit.store.ledger import canonical_json
+from socialcredit.store.ledger import canonical_json, parse_json
 
 REFERENCE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -64,3 +65,38 @@ def test_what_the_reference_refuses_is_still_refused(value: object) -> None:
         REFERENCE.encode(value)
     with pytest.raises(TypeError):
         canonical_json(value)
+
+
+def _read(reader: object, text: str) -> tuple[str, object]:
+    try:
+        return "value", reader(text)  # type: ignore[operator]
+    except (ValueError, RecursionError) as e:  # json.JSONDecodeError is a ValueError
+        return "refused", type(e).__name__
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values of equal types all the way down (1 and 1.0 and True differ; NaN is NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore[index]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))  # type: ignore[arg-type]
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)  # type: ignore[arg-type]
+    return a == b
+
+
+_json_texts = values.map(REFERENCE.encode) | st.sampled_from([
+    '{"a":1,"a":2}', '{"A":1,"a":2}', "[1,]", "NaN", "-Infinity", "1e400", '"\\ud800"',
+    '"\\udfff x"', "123456789012345678901234567890", "-9223372036854775809", "1.0", "1E2",
+    "-0", "01", '"a\x01b"', "\ufeff{}", " {} ", "[" * 2000 + "]" * 2000, '{"k": "12.5"}',
+    '{"amount": 1234.0}', "9" * 5000, "", "tru", '{"a":"\x7f\u2028"}'])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json_texts)
+def test_parse_json_reads_what_the_reference_reads(text: str) -> None:
+    mine, ref = _read(parse_json, text), _read(json.loads, text)
+    assert mine[0] == ref[0], (text[:80], mine, ref)
+    assert _same(mine[1], ref[1]) if mine[0] == "value" else mine[1] == ref[1]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from socialcredit.errors import InputError
+from socialcredit.store.ledger import parse_json
 
 __all__ = ["FORMATS", "MAX_LINE_BYTES", "REQUIRED_COLUMNS", "RawRow", "detect_format",
            "file_sha256", "read_rows", "row_of", "storable"]
@@ -234,7 +235,7 @@ def _jsonl_row(n: int, raw_line: bytes) -> RawRow:
     if n == 1:
         text = text.removeprefix("\ufeff")
     try:
-        obj = json.loads(text)
+        obj = parse_json(text)
     except json.JSONDecodeError as e:
         return RawRow(n, problem=f"not valid JSON: {e.msg} at column {e.colno}",
                       raw=storable(text))

@@ -183,6 +183,11 @@ def _text(value: Any, limit: int) -> str:
     ``limit`` characters, NFC-normalised. Raises ValueError for lists, objects, booleans, and
     for control characters other than tab and line breaks or lone surrogates (a JSON
     ``"\\ud800"``), which no store can hold or no person's record needs."""
+    if type(value) is str and value.isascii() and value.isprintable():
+        # most fields: printable ASCII holds no control character and is already NFC
+        text = value.strip()
+        if len(text) <= limit:
+            return text
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {type(value).__name__} {_show(value)}")
     raw = str(value)

@@ -372,7 +372,11 @@ def _score(name: str, spec: ScoreSpec, subject_id: int, recs: list[RecordView],
 
 def kinds_read(policy: Policy) -> set[str]:
     """Record kinds that evaluation reads (sources, removals, cures, extensions, exemptions,
-    liftings, score factors)."""
+    liftings, score factors). A new set on each call (callers may change it)."""
+    return set(_derived(policy)[0])
+
+
+def _kinds_read(policy: Policy) -> frozenset[str]:
     kinds: set[str] = set()
     for spec in policy.lists.values():
         for rule in (spec.trigger, spec.rating, spec.criteria, spec.extension):
@@ -385,7 +389,24 @@ def kinds_read(policy: Policy) -> set[str]:
     kinds.update(s.lifting.kind for s in policy.sanctions if s.lifting)
     for score in policy.scores.values():
         kinds.update(f.kind for f in score.factors if f.kind)
-    return kinds
+    return frozenset(kinds)
+
+
+#: id(policy) → (the policy, its kinds read, its evaluation order): worked out once per policy
+#: object, not once per subject (they cost a third of the rules' time when evaluating
+#: ingest chunks). A policy is frozen, so its derived facts cannot go stale; the identity check
+#: guards against a reused id.
+_DERIVED: dict[int, tuple[Policy, frozenset[str], tuple[tuple[str, str], ...]]] = {}
+
+
+def _derived(policy: Policy) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+    hit = _DERIVED.get(id(policy))
+    if hit is None or hit[0] is not policy:
+        if len(_DERIVED) > 64:
+            _DERIVED.clear()
+        hit = _DERIVED[id(policy)] = (policy, _kinds_read(policy),
+                                      tuple(policy.evaluation_order()))
+    return hit[1], hit[2]
 
 
 def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
@@ -396,11 +417,11 @@ def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
     day = as_of.isoformat()
     recs = [r for r in records if r.occurred_at <= day]
     out = Evaluation()
-    read = kinds_read(policy)
+    read, order = _derived(policy)
     if not any(r.kind in read for r in recs):
         return out
     counting = policy.jurisdiction.period_counting
-    for node, name in policy.evaluation_order():
+    for node, name in order:
         if node == "score":
             out.scores.append(_score(name, policy.scores[name], subject_id, recs, out.entries,
                                      as_of))

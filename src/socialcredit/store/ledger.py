@@ -36,7 +36,7 @@ from socialcredit.store.bulk import bulk_insert
 from socialcredit.store.tables import events, ledger_head, metadata
 
 __all__ = ["GENESIS_HASH", "Batch", "VerifyResult", "canonical_json", "event_hash",
-           "payload_digest", "tombstone", "verify"]
+           "parse_json", "payload_digest", "tombstone", "verify"]
 
 GENESIS_HASH = "0" * 64
 
@@ -73,6 +73,27 @@ def canonical_json(value: Any) -> str:
     if (b"." in out or b"e+" in out or b"e-" in out) and _FLOAT.search(out):
         return _CANONICAL.encode(value)
     return out.decode()
+
+
+#: Text orjson could read differently from the reference: an integer of 19 digits or more
+#: (orjson turns one beyond 64 bits into a float) or a number with a fraction or an exponent.
+#: Such text (or a string merely holding such digits) is read by the reference.
+_NUMBER_RISK = re.compile(r"[0-9]{19}|[0-9][.eE]")
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as the standard library's ``json.loads`` reads it (the reference), read by
+    orjson where the two give the same value: text holding a long integer or a float goes to
+    the reference, and so does whatever orjson refuses (lone surrogates, ``NaN``, nesting past
+    1,024 levels), so the reference's value or its exception (``json.JSONDecodeError``,
+    ``ValueError``, ``RecursionError``) is what the caller gets. ``tests/test_canonical_json.py``
+    keeps the two equal."""
+    if _NUMBER_RISK.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def event_hash(
