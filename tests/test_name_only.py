@@ -26,6 +26,8 @@ PASSPORT = "K7654321"
 NAMES = ("KARIMOV, Rustam", "KARIMOFF, Rustem", "Rustam KARIMOV", "rustam karimov")
 DEBTOR = make_id(birth="19750505", seq=321)
 DEBTOR_NAME = "张伟"
+#: A CN resident ID the SDN list gives in a listed person's remarks ("National ID No.").
+SDN_NATIONAL_ID = make_id(birth="19800202", seq=77)
 
 
 def write_sdn(folder: Path) -> Path:
@@ -37,7 +39,9 @@ def write_sdn(folder: Path) -> Path:
         f'101,"KARIMOV, Rustam","individual","SDGT",{empty},'
         f'"DOB 01 Jan 1970; Passport {PASSPORT} (Uzbekistan)."\r\n'
         f'102,"ACME TRADING LLC","-0- ","SDGT",{empty},-0- \r\n'
-        f'103,"WANG, Lei","individual","CYBER2",{empty},"DOB 02 Feb 1980."\r\n'
+        f'103,"WANG, Lei","individual","CYBER2",{empty},'
+        f'"DOB 02 Feb 1980; National ID No. {SDN_NATIONAL_ID[:6]} {SDN_NATIONAL_ID[6:]} (China)."'
+        '\r\n'
     ).encode("latin-1"))
     (folder / "alt.csv").write_bytes(b'101,201,"aka","KARIMOFF, Rustem",-0- \r\n')
     (folder / "sdn_comments.csv").write_bytes(b"")
@@ -98,3 +102,42 @@ def test_a_name_alone_reviews_over_http(listed: Registry) -> None:
         body = many.json()
         assert [d["decision"] for d in body["data"]] == ["review"] * len(NAMES)
         assert body["outcomes"]["deny"] == 0
+
+
+def test_a_national_id_the_sdn_list_gives_denies_by_that_id(listed: Registry) -> None:
+    """The SDN list gives a person's national ID in the remarks; a gate asking by that ID
+    (written as the person's ID card has it) is refused on the single, batch and HTTP paths,
+    from the base table and from the overlay of a later import (issue #14)."""
+    gate = authenticate(listed.store, add_gate(listed.store, listed.policy, name="air",
+                                               services=["air"]))
+    listed.gate_index.build()
+    decisions = DecisionService(listed.gate_index, today=TODAY)
+    one = decisions.decide(service="air", national_id=SDN_NATIONAL_ID, gate=gate)
+    assert one.decision == "deny" and one.reasons[0]["list"] == "ofac_sdn", one
+    # the same number as a document number still denies; a neighbouring valid ID does not
+    assert decisions.decide(service="air", document=SDN_NATIONAL_ID,
+                            gate=gate).decision == "deny"
+    other = make_id(birth="19800202", seq=78)
+    assert decisions.decide(service="air", national_id=other, gate=gate).decision == "allow"
+    batch = decisions.decide_batch(service="air", people=[
+        {"national_id": SDN_NATIONAL_ID}, {"national_id": other}], gate=gate)
+    assert [getattr(d, "decision", None) for d in batch] == ["deny", "allow"]
+    key = add_gate(listed.store, listed.policy, name="air2", services=["air"])
+    with running(listed) as base, httpx.Client(base_url=base, timeout=10) as c:
+        r = c.post("/v1/decisions", json={"service": "air", "national_id": SDN_NATIONAL_ID},
+                   headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["decision"] == "deny", r.text
+
+
+def test_an_sdn_national_id_imported_while_serving_denies_from_the_overlay(
+        registry: Registry, tmp_path: Path) -> None:
+    gate = authenticate(registry.store, add_gate(registry.store, registry.policy, name="air",
+                                                 services=["air"]))
+    registry.gate_index.build()
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    assert decisions.decide(service="air", national_id=SDN_NATIONAL_ID,
+                            gate=gate).decision == "allow"
+    import_ofac_sdn(registry.store, registry.policy, write_sdn(tmp_path / "sdn"), as_of=TODAY)
+    assert registry.gate_index.refresh() > 0
+    assert decisions.decide(service="air", national_id=SDN_NATIONAL_ID,
+                            gate=gate).decision == "deny"

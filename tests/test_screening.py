@@ -402,3 +402,41 @@ def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
             "reason": "not him"})
         assert by_document.status_code == 400, by_document.text
         assert by_document.json()["error"]["details"]["field"] == "documents"
+
+
+def test_lists_clear_on_the_command_line(tmp_path: Path) -> None:
+    """``socialcredit lists clear`` rules a pair not a match as the operator route does, and
+    names each bad input with its own exit code (2 bad input, 1 an entry not listed)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SOCIALCREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/cli.db",
+               COLUMNS="200")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "socialcredit", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    folder = tmp_path / "sdn"
+    folder.mkdir()
+    for name in ("sdn.csv", "alt.csv", "sdn_comments.csv"):
+        (folder / name).write_bytes((CASE / name).read_bytes())
+    assert cli("init").returncode == 0
+    assert cli("lists", "import", "ofac-sdn", str(folder)).returncode == 0
+    details = ("--name", "Ivan Petrov", "--birth-date", "1968")
+    before = json.loads(cli("screen", *details, "--json").stdout)["results"][0]
+    assert before["id"] == "ofac_sdn:9002" and before["match"] is True
+    done = cli("lists", "clear", "ofac_sdn:9002", *details, "--reason", "born elsewhere")
+    assert done.returncode == 0, done.stderr
+    assert "cleared ofac_sdn:9002" in done.stdout
+    after = json.loads(cli("screen", *details, "--json").stdout)["results"][0]
+    assert after["match"] is False and after["cleared"]["reason"] == "born elsewhere"
+    assert after["cleared"]["by"].startswith("cli:")
+    missing = cli("lists", "clear", "ofac_sdn:1", *details, "--reason", "x")
+    assert missing.returncode == 1 and "no active listed entry" in missing.stderr
+    blank = cli("lists", "clear", "ofac_sdn:9002", *details, "--reason", " ")
+    assert blank.returncode == 2 and "reason" in blank.stderr
+    own_passport = cli("lists", "clear", "ofac_sdn:9002", *details, "--document",
+                       "71 0000 0011", "--reason", "not him")
+    assert own_passport.returncode == 2 and "document hit" in own_passport.stderr

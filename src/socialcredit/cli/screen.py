@@ -6,6 +6,11 @@
 * ``screen --name … [--kind organisation] [--birth-date …] [--nationality …] [--document …]``
   screens one person or organisation (:mod:`socialcredit.screening.service`) and prints the
   ranked candidates with the explanation of each; ``--json`` prints the API's response.
+* ``lists clear LIST:KEY --name … --reason …`` rules that the screened details (the same
+  options as ``screen``) are not that listed entry
+  (:func:`socialcredit.screening.cleared.clear_pair`, as ``POST
+  /v1/operator/screen/clearances``): the next screens of the same details show the entry as
+  cleared, until the entry or the details change. Recorded as made by ``cli:<OS user>``.
 
 Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). :mod:`socialcredit.cli`
 registers both commands.
@@ -17,12 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from socialcredit.cli import common
 from socialcredit.cli.common import JsonOpt, console
 
-__all__ = ["lists_import", "screen_cmd"]
+__all__ = ["lists_clear", "lists_import", "screen_cmd"]
 
 _PLURAL = {"aircraft": "aircraft"}
 
@@ -91,28 +97,62 @@ def _explain(result: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+NameOpt = Annotated[list[str] | None, typer.Option(
+    "--name", help="A name in any script (repeat for aliases).")]
+KindOpt = Annotated[str, typer.Option(help="person, organisation, vessel or aircraft.")]
+BirthOpt = Annotated[str | None, typer.Option("--birth-date", help="YYYY-MM-DD or YYYY.")]
+NationalityOpt = Annotated[str | None, typer.Option(help="Country name or ISO code.")]
+DocumentOpt = Annotated[list[str] | None, typer.Option(
+    "--document", help="Passport or ID document number (repeatable).")]
+NationalIdOpt = Annotated[str | None, typer.Option("--national-id")]
+
+
+def _query(name: list[str] | None, kind: str, birth_date: str | None,
+           nationality: str | None, document: list[str] | None,
+           national_id: str | None) -> Any:
+    from socialcredit.screening.service import parse_query
+
+    return parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
+                        "nationality": nationality, "documents": document or [],
+                        "national_id": national_id})
+
+
+def lists_clear(
+    entry: Annotated[str, typer.Argument(
+        help="The listed entry, as a screen's result shows it: LIST:KEY (e.g. ofac_sdn:101).")],
+    reason: Annotated[str, typer.Option(help="Why the details are not this entry.")],
+    name: NameOpt = None, kind: KindOpt = "person", birth_date: BirthOpt = None,
+    nationality: NationalityOpt = None, document: DocumentOpt = None,
+    national_id: NationalIdOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Clear a screening hit: the screened details (the options of `screen`) are not the
+    listed ENTRY. Exit 2 without a reason or names, or when the details hold one of the
+    entry's document numbers (a document hit is never cleared); exit 1 when ENTRY is not
+    listed."""
+    from socialcredit.screening.cleared import clear_pair
+
+    reg = common.registry()
+    result = clear_pair(reg.store, query=_query(name, kind, birth_date, nationality, document,
+                                                national_id),
+                        entry_id=entry, reason=reason, by=common.by())
+    if as_json:
+        common.out(result)
+        return
+    console.print(f"cleared {escape(entry)} for these details ({result['by']}, "
+                  f"{result['at']}): the next screens show it as not a match.")
+
+
 def screen_cmd(
-    name: Annotated[list[str] | None, typer.Option(
-        "--name", help="A name in any script (repeat for aliases).")] = None,
-    kind: Annotated[str, typer.Option(
-        help="person, organisation, vessel or aircraft.")] = "person",
-    birth_date: Annotated[str | None, typer.Option(
-        "--birth-date", help="YYYY-MM-DD or YYYY.")] = None,
-    nationality: Annotated[str | None, typer.Option(help="Country name or ISO code.")] = None,
-    document: Annotated[list[str] | None, typer.Option(
-        "--document", help="Passport or ID document number (repeatable).")] = None,
-    national_id: Annotated[str | None, typer.Option("--national-id")] = None,
+    name: NameOpt = None, kind: KindOpt = "person", birth_date: BirthOpt = None,
+    nationality: NationalityOpt = None, document: DocumentOpt = None,
+    national_id: NationalIdOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Screen a person or an organisation against the imported external lists: ranked
     candidates, score 0..1, match at the list's review threshold, and why. Needs a --name or
     a --document / --national-id (exit 2 without)."""
-    from socialcredit.screening.service import parse_query
-
-    query = parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
-                         "nationality": nationality, "documents": document or [],
-                         "national_id": national_id})
+    query = _query(name, kind, birth_date, nationality, document, national_id)
     reg = common.registry()
     response = reg.screening.screen(query, limit=limit)
     if as_json:

@@ -23,12 +23,14 @@ import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection, select
 
+from socialcredit.errors import IdentifierError
 from socialcredit.gate.codes import EXACT_TAGS, encode_cn_ids, encode_key
 from socialcredit.gate.compact import OPEN, CompactTable
+from socialcredit.identity import scheme_for
 from socialcredit.policy.model import Policy
 from socialcredit.store.tables import furnishers, identifiers, list_entries, names
 
-__all__ = ["BLOCK_ROWS", "load_base"]
+__all__ = ["BLOCK_ROWS", "identifier_keys", "load_base"]
 
 #: Bits below a code's tag (``gate/codes.py``).
 TAG_SHIFT = 60
@@ -82,6 +84,27 @@ def _codes(kinds: Sequence[str], values: Sequence[str]) -> npt.NDArray[np.uint64
     for i in np.flatnonzero(slow).tolist():
         out[i] = encode_key(f"{kinds[i]}:{values[i]}")
     return out
+
+
+def identifier_keys(policy: Policy, kind: str, value: str) -> list[tuple[str, str]]:
+    """The gate keys ``(kind, value)`` of one current identifier row: a passport or document
+    number is a ``document`` key; an ID document of another authority's list (kind
+    ``document``, e.g. an OFAC SDN "National ID No." in the remarks) whose number is a valid
+    national ID under the policy's scheme is also that ``national_id`` key, so a gate asking by
+    the person's national ID finds the listing as ``screen`` does (issue #14). A 15-digit
+    legacy ID has no check character, so it is never taken for one."""
+    if kind not in ("passport", "document"):
+        return [(kind, value)]
+    keys = [("document", value)]
+    if kind == "document":
+        ident = policy.identity.national_id
+        try:
+            parsed = scheme_for(ident.scheme, ident.pattern).parse(value)
+        except IdentifierError:
+            return keys
+        if not parsed.upgraded_from_15:
+            keys.append(("national_id", parsed.value))
+    return keys
 
 
 def load_base(conn: Connection, policy: Policy, services: Sequence[str],
@@ -163,7 +186,7 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
     label_names, entry_furnisher = renumbered("furnisher", seen_labels)
     _, entry_platform = renumbered("platform", seen_labels)
     subject_ids = np.unique(subject)
-    codes, key_row, hashed = _keys(conn, subject_ids)
+    codes, key_row, hashed = _keys(conn, policy, subject_ids)
     table = CompactTable(
         services=services, lists=list_names, labels=label_names, codes=codes, key_row=key_row,
         subject_ids=subject_ids,
@@ -176,7 +199,7 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
     return table, hashed, _name_keys(conn, policy)
 
 
-def _keys(conn: Connection, subject_ids: npt.NDArray[np.int64],
+def _keys(conn: Connection, policy: Policy, subject_ids: npt.NDArray[np.int64],
           ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int32], dict[int, str]]:
     """Codes and subject rows of the current, unshared identifiers of ``subject_ids``."""
     active = select(list_entries.c.subject_id).where(list_entries.c.status == "active")
@@ -189,6 +212,14 @@ def _keys(conn: Connection, subject_ids: npt.NDArray[np.int64],
     hashed: dict[int, str] = {}
     for block in _blocks(conn, stmt):
         sids, raw_kinds, values = zip(*block, strict=True)
+        # the few documents (list imports) may give a second key: one row per key
+        docs = [i for i, k in enumerate(raw_kinds) if k == "document"]
+        if docs:
+            extra = [(sids[i], k, v) for i in docs
+                     for k, v in identifier_keys(policy, "document", values[i])[1:]]
+            if extra:
+                sids, raw_kinds, values = (tuple(c) + tuple(x) for c, x in zip(
+                    (sids, raw_kinds, values), zip(*extra, strict=True), strict=True))
         sid = np.array(sids, dtype=np.int64)
         kcode, knames = pd.factorize(np.asarray(raw_kinds, dtype=object))
         kinds = np.array(["document" if k in ("passport", "document") else k

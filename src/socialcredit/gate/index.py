@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, or_, select
 
-from socialcredit.gate.base_load import load_base
+from socialcredit.gate.base_load import identifier_keys, load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
 from socialcredit.gate.went_back import check_went_back, latest_restore
@@ -160,8 +160,8 @@ class GateIndex:
                     # the one for the other's listing (issue #3)
                     identifiers.c.valid_to.is_(None), identifiers.c.shared_since.is_(None),
                     identifiers.c.subject_id.in_(active_ids))):
-                kind = "document" if r.kind in ("passport", "document") else r.kind
-                keys.append((f"{kind}:{r.value}", r.subject_id))
+                keys += [(f"{kind}:{value}", r.subject_id)
+                         for kind, value in identifier_keys(self.policy, r.kind, r.value)]
             ext = select(list_entries.c.subject_id).where(
                 list_entries.c.status == "active", list_entries.c.list.in_(sorted(external)))
             if part is not None:
