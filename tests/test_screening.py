@@ -440,3 +440,23 @@ def test_lists_clear_on_the_command_line(tmp_path: Path) -> None:
     own_passport = cli("lists", "clear", "ofac_sdn:9002", *details, "--document",
                        "71 0000 0011", "--reason", "not him")
     assert own_passport.returncode == 2 and "document hit" in own_passport.stderr
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("nationality", "Narnia"), ("nationality", "XX"), ("nationality", 7), ("phone", "abc"),
+    ("phone", "12"), ("phone", "+86 138 0013 8000 ext. 9")])
+def test_a_nationality_or_phone_that_is_none_is_refused_by_name(field: str,
+                                                                value: object) -> None:
+    """An unknown country or a phone that is not digits was taken and compared with nothing:
+    the screen looked checked when it was not (issue #14)."""
+    with pytest.raises(InputError) as e:
+        parse_query({"name": "Ivan Petrov", field: value})
+    assert e.value.details["field"] == field and field in e.value.message
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("nationality", "Russia"), ("nationality", "RU"), ("nationality", "RUS"),
+    ("nationality", "russian federation"), ("phone", "+86 138 0013 8000"),
+    ("phone", "(010) 6512-3456")])
+def test_countries_and_phones_as_people_write_them_are_taken(field: str, value: str) -> None:
+    assert parse_query({"name": "Ivan Petrov", field: value}).names == ("Ivan Petrov",)

@@ -73,7 +73,8 @@ def birth_feature(query: str | None, party: ListedParty) -> tuple[float, dict[st
 @lru_cache(maxsize=4096)
 def country_code(text: str) -> str | None:
     """ISO 3166-1 alpha-2 code of a country name or code (``Russia``, ``RU``, ``RUS``), or
-    None when ``pycountry`` cannot tell."""
+    None when ``pycountry`` cannot tell (a name is also searched fuzzily; a code of up to
+    three letters must be exact)."""
     import pycountry
 
     cleaned = text.strip()
@@ -83,6 +84,8 @@ def country_code(text: str) -> str | None:
         return str(pycountry.countries.lookup(cleaned).alpha_2)
     except LookupError:
         pass
+    if len(cleaned) <= 3:
+        return None  # a code is exact: fuzzy search takes "XX" for some country
     try:
         found = pycountry.countries.search_fuzzy(cleaned)
     except LookupError:

@@ -22,6 +22,7 @@ policy (``review_threshold``); a result an operator cleared for these very detai
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ from typing import Any
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
 from socialcredit.screening.cleared import clearances_version, load_clearances, query_hash
-from socialcredit.screening.features import check_birth_date
+from socialcredit.screening.features import check_birth_date, country_code
 from socialcredit.screening.index import DEFAULT_THRESHOLD, Candidate, ScreenIndex, ScreenQuery
 from socialcredit.screening.lists import lists_version, load_parties
 from socialcredit.screening.text import MAX_NAME_CHARS, informative, tokens, unreadable
@@ -43,6 +44,8 @@ __all__ = ["KIND_ALIASES", "MAX_BATCH", "REFRESH_S", "ScreenService", "parse_que
 MAX_BATCH = 1000
 #: Seconds between two checks of whether an import changed the lists.
 REFRESH_S = 1.0
+#: A phone as written: an optional +, then digits with spaces, hyphens, dots or brackets.
+_PHONE = re.compile(r"\+?[\s().-]*(?:\d[\s().-]*){5,20}")
 #: Accepted spellings of a query's kind (ours and yente's schema names) → kind.
 KIND_ALIASES = {"person": "person", "organisation": "organisation",
                 "organization": "organisation", "company": "organisation",
@@ -63,8 +66,9 @@ def parse_query(data: Mapping[str, Any]) -> ScreenQuery:
             ``{"name": null}``, ``{"names": []}``, a phone alone); an empty name, a name
             over :data:`MAX_NAME_CHARS`
             characters or of only legal-form words, titles or particles; a birth date not
-            ``YYYY-MM-DD``/``YYYY`` or in the future; text that is not valid Unicode (a lone
-            surrogate) in any field (``details.field`` names the field).
+            ``YYYY-MM-DD``/``YYYY`` or in the future; a nationality that is no country
+            (``pycountry``); a phone that is not digits; text that is not valid Unicode (a
+            lone surrogate) in any field (``details.field`` names the field).
     """
     for field_name in ("kind", "schema", "name", "names", "birth_date", "nationality",
                        "documents", "national_id", "phone"):
@@ -111,6 +115,15 @@ def parse_query(data: Mapping[str, Any]) -> ScreenQuery:
                          "number (documents or national_id); a birth date, nationality or "
                          "phone alone matches no entry", details={"field": "name"})
     nationality = data.get("nationality")
+    if nationality is not None and (not isinstance(nationality, str)
+                                    or country_code(nationality) is None):
+        # an unknown country would be compared with nothing and silently ignored
+        raise InputError(f"nationality {str(nationality)[:40]!r} is not a country name or "
+                         "ISO 3166 code (e.g. China, CN, CHN)", details={"field": "nationality"})
+    phone = data.get("phone")
+    if phone is not None and not _PHONE.fullmatch(str(phone).strip()):
+        raise InputError(f"phone {str(phone)[:40]!r} is not a phone number (digits, spaces, "
+                         "+ - ( ), 5 to 20 digits)", details={"field": "phone"})
     return ScreenQuery(kind=kind, names=tuple(checked), birth_date=birth,  # type: ignore[arg-type]
                        nationality=str(nationality) if nationality else None,
                        documents=tuple(documents))
