@@ -1,6 +1,6 @@
 """The layers of DESIGN §5 hold: import-linter checks the contracts of ``pyproject.toml``
-(store at the bottom, no stage imports a face, the gate apart from the intake and the faces,
-the simulator never touches the store)."""
+(store at the bottom, the stages in layers, no stage imports a face, the gate apart from the
+intake, the registry facade and the faces, the simulator never touches the store)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,18 @@ def test_every_layer_contract_is_kept() -> None:
                           timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "broken" not in done.stdout.split("Contracts:")[-1].replace("0 broken", "")
+
+
+def test_the_layers_contract_names_every_stage() -> None:
+    """A new stage folder left out of the layers would be checked by nothing."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"]
+                  if c["id"] == "stages-in-layers")["layers"]
+    named = {m.strip() for layer in layers for part in layer.split("|")
+             for m in part.split(":")}
+    package = ROOT / "src" / "socialcredit"
+    stages = {f"socialcredit.{d.name}" for d in package.iterdir()
+              if (d / "__init__.py").exists()} - {"socialcredit.simulate"}
+    assert stages <= named, sorted(stages - named)

@@ -70,7 +70,8 @@ def gates_export(
     reg = common.registry()
     path = out or Path("var/snapshots") / f"{gate}.snap"
     path.parent.mkdir(parents=True, exist_ok=True)
-    info, key_path = export_gate_snapshot(reg, gate=gate, out=path)
+    info, key_path = export_gate_snapshot(reg.store, reg.policy, reg.settings.keys_dir,
+                                           gate=gate, out=path)
     result = {"snapshot": str(path), "gate": info.gate, "services": list(info.services),
               "items": info.count, "ledger_seq": info.ledger_seq, "sha256": info.digest,
               "gate_key_file": str(key_path),

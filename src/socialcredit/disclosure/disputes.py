@@ -29,8 +29,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from socialcredit.disclosure.notices import iso
-from socialcredit.disclosure.repairs import clean_text, end_entry
+from socialcredit.disclosure.repairs import end_entry
 from socialcredit.errors import Conflict, InputError, NotFound, PermissionDenied
+from socialcredit.freetext import clean_text
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from socialcredit.disclosure.notices import iso
 from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.freetext import clean_text
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
@@ -33,30 +34,12 @@ from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import list_entries, repairs
 
-__all__ = ["CONDITIONS", "apply_for_repair", "clean_text", "decide_repair", "end_entry",
-           "open_repairs", "settle_repairs"]
+__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "end_entry", "open_repairs",
+           "settle_repairs"]
 
 CONDITIONS = ("performance", "settlement", "consent")
 _FIELDS = ("id", "entry_id", "condition", "evidence", "opened_at", "status", "decided_at",
            "decided_by", "note")
-
-
-def clean_text(value: str, what: str, limit: int = 2000) -> str:
-    """A person's free text (a reason, a statement of evidence), stripped.
-
-    Raises:
-        InputError: empty, longer than ``limit`` characters, or holding control characters
-            or lone surrogates (no store keeps them alike).
-    """
-    text = (value or "").strip()
-    if not text:
-        raise InputError(f"give a {what}: what is wrong, in a few words")
-    if len(text) > limit:
-        raise InputError(f"the {what} is limited to {limit:,} characters")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or 0xD800 <= ord(ch) <= 0xDFFF
-           for ch in text):
-        raise InputError(f"the {what} holds control characters; write plain text")
-    return text
 
 
 def _as_dict(row: Any) -> dict[str, Any]:

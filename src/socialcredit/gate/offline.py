@@ -30,7 +30,8 @@ from socialcredit.gate.snapshot.signing import (
     save_signing_key,
 )
 from socialcredit.gate.snapshot.writer import write_snapshot
-from socialcredit.registry import Registry
+from socialcredit.policy.model import Policy
+from socialcredit.store import Store
 from socialcredit.store.tables import gates
 
 __all__ = ["export_gate_snapshot", "gate_key", "public_key_path", "signing_key"]
@@ -62,38 +63,39 @@ def gate_key(keys_dir: Path, gate: str) -> tuple[bytes, Path]:
     return path.read_bytes(), path
 
 
-def export_gate_snapshot(registry: Registry, *, gate: str, out: Path,
+def export_gate_snapshot(store: Store, policy: Policy, keys_dir: Path, *, gate: str, out: Path,
                          now: dt.datetime | None = None) -> tuple[SnapshotInfo, Path]:
-    """Write the snapshot of gate ``gate`` to ``out``; return its info and the gate key file.
+    """Write the snapshot of gate ``gate`` to ``out``, signed by the registry key under
+    ``keys_dir``; return its info and the gate key file.
 
     Raises:
         NotFound: no such gate. SnapshotError: a key file or the output cannot be written.
     """
-    with registry.store.read() as conn:
+    with store.read() as conn:
         row = conn.execute(select(gates).where(gates.c.name == gate)).first()
     if row is None:
         raise NotFound(f"no gate named {gate!r}; see `socialcredit gates list`")
     services = tuple(sorted(row.services.split(",")))
-    index = GateIndex(registry.store, registry.policy)
+    index = GateIndex(store, policy)
     entries, keys = index.restricted()
     keys_of: dict[int, list[str]] = {}
     for k, sid in keys:
         keys_of.setdefault(sid, []).append(k)
-    scoped = {n for n in registry.policy.lists
-              if any(s.scope == "platform" for s in registry.policy.sanctions_for(n))}
+    scoped = {n for n in policy.lists
+              if any(s.scope == "platform" for s in policy.sanctions_for(n))}
     items = []
     for e in entries:
-        if e.list in scoped and e.platform not in registry.policy.shared_with(e.list,
+        if e.list in scoped and e.platform not in policy.shared_with(e.list,
                                                                              row.platform):
             continue  # another platform's entry, unless a sharing agreement names this one
         refused = tuple(s for s in e.services if s in services)
         if refused:
             items += [SnapshotItem(k, refused, e.until, (e.entry_id,))
                       for k in keys_of.get(e.subject_id, ())]
-    key, key_path = gate_key(registry.settings.keys_dir, gate)
-    seq, _ = registry.store.head()
+    key, key_path = gate_key(keys_dir, gate)
+    seq, _ = store.head()
     info = write_snapshot(out, items, gate=gate, gate_key=key,
-                          signing_key=signing_key(registry.settings.keys_dir), services=services,
+                          signing_key=signing_key(keys_dir), services=services,
                           ledger_seq=seq, created_at=now or dt.datetime.now(dt.UTC),
-                          policy_version=registry.policy.version_hash)
+                          policy_version=policy.version_hash)
     return info, key_path

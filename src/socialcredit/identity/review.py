@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from socialcredit.disclosure.repairs import clean_text
 from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.freetext import clean_text
 from socialcredit.identity.channel import channel_of, set_first_channel
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy

@@ -230,7 +230,7 @@ def _connect(engine: Engine, spark: SparkSession | None) -> Any:
         return ibis.duckdb.connect()
     if engine == "spark":
         if spark is None:
-            from socialcredit.identity.model import local_spark
+            from socialcredit.engines import local_spark
 
             spark = local_spark(None)
         return ibis.pyspark.connect(spark)
@@ -284,7 +284,7 @@ def evaluate_parquet(policy: Policy, path: Path, as_of: dt.date, *,
 
     ``engine``: ``python`` (the reference, :func:`rules.evaluate_records` per subject),
     ``duckdb`` or ``spark`` (the compiled policy; ``spark=None`` starts
-    :func:`socialcredit.identity.model.local_spark`).
+    :func:`socialcredit.engines.local_spark`).
 
     Raises:
         InputError: an unknown engine.

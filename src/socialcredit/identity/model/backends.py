@@ -2,18 +2,19 @@
 
 Every frame is registered with the same text columns, in :data:`~.settings.COLUMNS` order
 (absent ones as nulls), under the names ``d0``, ``d1``… that Splink reports as
-``source_dataset``. Spark needs Splink's similarity jar, see :func:`local_spark`.
+``source_dataset``. Spark needs Splink's similarity jar, see
+:func:`socialcredit.engines.local_spark` (re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 
+from socialcredit.engines import local_spark, require_pyspark
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.identity.model.settings import COLUMNS, LinkType
 
@@ -31,47 +32,11 @@ def backend_api(backend: Backend, spark: Any = None) -> Any:
 
         return DuckDBAPI()
     if backend == "spark":
-        _require_pyspark()
+        require_pyspark()
         from splink.backends.spark import SparkAPI
 
         return SparkAPI(spark_session=spark if spark is not None else local_spark(None))
     raise ConfigError(f"unknown linkage backend {backend!r}", details={"backend": backend})
-
-
-def _require_pyspark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError as e:
-        raise ImportError(
-            "the Spark linkage backend needs pyspark: pip install 'socialcredit[spark]'") from e
-
-
-def local_spark(tmp_dir: str | Path | None) -> Any:
-    """A ``local[2]`` SparkSession with Splink's similarity jar (``JARO_WINKLER``…) and a
-    checkpoint directory under ``tmp_dir`` (a new temporary directory when None), as NOTES.md
-    requires. Raises ImportError naming ``socialcredit[spark]`` without pyspark."""
-    _require_pyspark()
-    import tempfile
-
-    from pyspark.sql import SparkSession
-    from splink.backends.spark import similarity_jar_location
-
-    base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.mkdtemp(prefix="sc-spark-"))
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("socialcredit-linkage")
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.local.dir", str(base / "local"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(str(base / "checkpoints"))
-    return spark
 
 
 def _frame_columns(frames: Sequence[pd.DataFrame]) -> tuple[str, ...]:
