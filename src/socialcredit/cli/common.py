@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,8 +31,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import make_url
 
 from socialcredit.errors import ConfigError, InputError
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
+
+if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
+    from socialcredit.registry import Registry
 
 __all__ = ["AsOfOpt", "JsonOpt", "State", "as_of", "bar", "by", "console", "err_console", "out",
            "registry", "settings", "state"]
@@ -84,6 +86,8 @@ def registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
     configured = settings()
     if not create:
         _no_new_sqlite_file(configured.database_url)
+    from socialcredit.registry import Registry
+
     reg = Registry(configured, today=today)
     if not create and not reg.store.initialised():
         raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from socialcredit.cli import common
 from socialcredit.cli.common import AsOfOpt, JsonOpt, console, err_console
 from socialcredit.errors import InputError
-from socialcredit.registry import Registry
+
+if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
+    pass
 
 __all__ = ["root"]
 
@@ -75,6 +77,8 @@ def demo(
     url = demo_db or f"sqlite:///{out / 'registry.db'}"
     settings = common.settings().model_copy(update={"database_url": url,
                                                "notices_dir": out / "notices"})
+    from socialcredit.registry import Registry
+
     reg = Registry(settings, today=day)
     reg.ensure_schema()
     if reg.store.head()[0] > 0:

@@ -13,7 +13,7 @@ Registered on the root app by :mod:`socialcredit.cli`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,7 +25,9 @@ from socialcredit import access
 from socialcredit.cli import common
 from socialcredit.cli.common import AsOfOpt, JsonOpt, console
 from socialcredit.errors import InputError
-from socialcredit.registry import Registry
+
+if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
+    from socialcredit.registry import Registry
 
 __all__ = ["ingest", "init"]
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from socialcredit.cli import common
 from socialcredit.cli.common import AsOfOpt, JsonOpt, console
 from socialcredit.errors import ConfigError, InputError
-from socialcredit.registry import Registry
+
+if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
+    pass
 
 __all__ = ["clocks", "root"]
 
@@ -109,6 +111,8 @@ def serve(
         raise InputError(f"--log-level {log_level!r}: use debug, info, warning or error")
 
     settings = common.settings()
+    from socialcredit.registry import Registry
+
     reg = Registry(settings)
     if not reg.store.initialised():
         raise ConfigError(f"no registry at {reg.store.url}; create one with `socialcredit init` "
