@@ -207,4 +207,4 @@ def _fresh_unknown_key_budget() -> None:
     (``access.UNKNOWN_KEY_CHECKS_PER_S``), whatever the tests before it spent."""
     import socialcredit.access as access
 
-    access._UNKNOWN_CHECKS = access._Bucket(access.UNKNOWN_KEY_CHECKS_PER_S)
+    access._UNKNOWN_CHECKS = access._unknown_key_budget()

@@ -195,3 +195,29 @@ def test_offline_snapshot_export_verify_check(tmp_path: Path) -> None:
     snap.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     r = run(tmp_path, "gates", "verify-snapshot", str(snap))
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_output_to_a_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None:
+    """Off a terminal, with no COLUMNS, Rich wrapped at 80: a path or a command printed for
+    copying was split across lines and tables squeezed (issue #16)."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["SOCIALCREDIT_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.db"
+
+    def bare(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "socialcredit", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    assert bare("init").returncode == 0
+    assert bare("furnishers", "add", "court-with-a-long-name", "--kind", "court").returncode == 0
+    deep = tmp_path / ("a-folder-whose-name-is-long-" * 3) / "judgments-of-the-year-2026.csv"
+    deep.parent.mkdir(parents=True)
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": DEBTOR, "case_number": "K-1",
+             "ground": 1, "amount_minor": 100, "currency": "CNY"}]
+    r = bare("ingest", str(write_csv(deep, rows)), "--furnisher", "court-with-a-long-name")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "accepted" in x)
+    assert str(deep) in line and len(line) > 80, r.stdout
+    listed = bare("furnishers", "list").stdout
+    assert any("court-with-a-long-name" in x and "court" in x.replace(
+        "court-with-a-long-name", "") for x in listed.splitlines()), listed

@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -38,8 +37,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from socialcredit.errors import AuthError, Conflict, InputError, NotFound, UnknownService
+from socialcredit.errors import (
+    AuthError,
+    Conflict,
+    InputError,
+    NotFound,
+    RateLimited,
+    UnknownService,
+)
 from socialcredit.policy.model import Policy
+from socialcredit.ratelimit import RateLimiter
 from socialcredit.store import Store
 from socialcredit.store.tables import api_keys, events, furnishers, gates
 
@@ -90,25 +97,14 @@ _SLOTS = threading.BoundedSemaphore(VERIFY_SLOTS)
 UNKNOWN_KEY_CHECKS_PER_S = 10
 
 
-class _Bucket:
-    """A thread-safe token bucket: ``rate`` tokens a second, holding at most ``rate``."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate, self.tokens, self.at = rate, rate, time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-            if self.tokens < 1:
-                return False
-            self.tokens -= 1
-            return True
+def _unknown_key_budget() -> RateLimiter:
+    """The process-wide budget of dummy checks for unknown key ids: one bucket of
+    :data:`UNKNOWN_KEY_CHECKS_PER_S` tokens a second, holding as many."""
+    return RateLimiter(UNKNOWN_KEY_CHECKS_PER_S * 60, UNKNOWN_KEY_CHECKS_PER_S, max_clients=1,
+                       what="checks of unknown API keys")
 
 
-_UNKNOWN_CHECKS = _Bucket(UNKNOWN_KEY_CHECKS_PER_S)
+_UNKNOWN_CHECKS = _unknown_key_budget()
 #: Marks a hash migrated from revision 0001: argon2id over the hex SHA-256 of the secret.
 LEGACY_PREFIX = "sha256$"
 #: Ledger event type of a revocation; payload ``{"role", "name", "key_ids"}``.
@@ -330,8 +326,11 @@ def authenticate(store: Store, key: str) -> Principal:
         ).first()
     # the check runs even for an unknown or revoked key (against a dummy hash for an unknown
     # one), so a refusal takes as long whatever the reason — within a budget for unknown ones
-    if row is None and not _UNKNOWN_CHECKS.take():
-        raise bad
+    if row is None:
+        try:
+            _UNKNOWN_CHECKS.take("unknown key ids")
+        except RateLimited:
+            raise bad from None
     ok = _verify_hash(_dummy_hash() if row is None else row.key_hash, m.group(3))
     if row is None or row.revoked_at is not None or not ok:
         raise bad

@@ -89,7 +89,7 @@ def test_made_up_keys_from_many_addresses_cost_a_bounded_number_of_checks(
     dummy checks of unknown key ids have a process-wide budget, past which they are refused
     without argon2 (bench/load.py --flood-addresses measured decisions 90x slower without)."""
     reg = _serve(db_url, tmp_path, trusted_proxies=["127.0.0.1/32"])
-    access._UNKNOWN_CHECKS = access._Bucket(access.UNKNOWN_KEY_CHECKS_PER_S)
+    access._UNKNOWN_CHECKS = access._unknown_key_budget()
     gate_key = add_gate(reg.store, reg.policy, name="air", services=["air"])
     try:
         with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,13 +38,27 @@ from socialcredit.settings import Settings
 if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
     from socialcredit.registry import Registry
 
-__all__ = ["AsOfOpt", "JsonOpt", "State", "as_of", "bar", "by", "console", "err_console", "out",
-           "registry", "settings", "state"]
+__all__ = ["AsOfOpt", "JsonOpt", "State", "as_of", "bar", "by", "console", "err_console",
+           "make_console", "out", "registry", "settings", "state"]
+
+#: Columns of output that is not a terminal (a file, a pipe) when ``COLUMNS`` is not set:
+#: Rich's default of 80 squeezed the what-if table's columns to 5 characters.
+PIPE_WIDTH = 200
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """The CLI's console: ``soft_wrap`` (a command printed for copying stays one line; the
+    terminal folds it only on screen) and, off a terminal without ``COLUMNS``,
+    :data:`PIPE_WIDTH` columns for tables."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, soft_wrap=True, width=PIPE_WIDTH if wide else None)
+
 
 #: Human output (results) goes to stdout, so `> file` keeps it; errors and progress go to
 #: stderr (DESIGN §6).
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this ISO date "
                                              "(default: today in the policy's time zone).")]

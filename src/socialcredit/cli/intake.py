@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
@@ -122,4 +121,4 @@ def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
     for d in data:
         table.add_row(escape(str(d["file"])), str(d["line"] or ""),
                       escape(str(d["field"] or "")), escape(str(d["reason"])))
-    Console().print(table)
+    common.make_console().print(table)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from socialcredit import access
@@ -47,7 +46,7 @@ def furnishers_list(as_json: JsonOpt = False) -> None:
     table = Table("id", "name", "kind", "registered")
     for r in rows:
         table.add_row(str(r["id"]), str(r["name"]), str(r["kind"]), str(r["created_at"]))
-    Console().print(table)
+    common.make_console().print(table)
 
 
 def _revoke(name: str, role: access.Role, as_json: bool) -> None:
@@ -112,7 +111,7 @@ def gates_list(as_json: JsonOpt = False) -> None:
     table = Table("id", "name", "services", "platform")
     for r in rows:
         table.add_row(str(r["id"]), str(r["name"]), str(r["services"]), str(r["platform"] or ""))
-    Console().print(table)
+    common.make_console().print(table)
 
 
 @gates.command("revoke")

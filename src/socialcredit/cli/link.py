@@ -27,7 +27,6 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -230,7 +229,7 @@ def review(
     elif not queue["count"]:
         console.print("The review queue is empty.")
     else:
-        Console().print(review_table(queue))
+        common.make_console().print(review_table(queue))
 
 
 @link_app.command("accept")

@@ -28,7 +28,6 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from socialcredit.cli import common
@@ -129,7 +128,7 @@ def diff(a: FileArg, b: FileArg, as_json: JsonOpt = False) -> None:
         text = {"added": f"+ {_show(c['new'])}", "removed": f"- {_show(c['old'])}",
                 "changed": f"{_show(c['old'], 34)} → {_show(c['new'], 34)}"}[c["change"]]
         table.add_row(c["path"], c["change"], text)
-    Console().print(fold(table))
+    common.make_console().print(fold(table))
 
 
 def evaluate(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from socialcredit.cli import common
 from socialcredit.policy.whatif import SMALL_GROUP
 
 __all__ = ["fold", "print_what_if"]
@@ -38,7 +38,7 @@ def _ratio(side: dict[str, Any], flagged: bool) -> str:
 
 def print_what_if(report: dict[str, Any]) -> None:
     """Render :func:`socialcredit.policy.whatif.compare`'s report as Rich tables (stdout)."""
-    out = Console()
+    out = common.make_console()
     new, cur = report["new"], report["current"]
     out.print(f"What-if as of {report['as_of']} ({new['engine']}; nothing written)\n"
               f"  NEW     {new['name']} {new['version']} ({new['version_hash']})\n"
