@@ -39,7 +39,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
 from socialcredit.errors import AuthError, Conflict, InputError, NotFound, UnknownService
-from socialcredit.policy.model import Policy
+from socialcredit.policy.model import FURNISHER_KINDS, Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import api_keys, events, furnishers, gates
 
@@ -64,7 +64,6 @@ __all__ = [
     "revoked_since",
 ]
 
-FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school")
 Role = Literal["furnisher", "gate", "operator"]
 #: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
 CallerRole = Literal["furnisher", "gate", "operator", "subject"]
