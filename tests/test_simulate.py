@@ -201,6 +201,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         "rail-12306.csv",
         "ride-didi.jsonl",
         "ride-caocao.csv",
+        "carrier-cmcc.csv",
     }
     assert a == b
 
@@ -247,6 +248,7 @@ def test_manifest_file_matches_returned_model(sim: Sim) -> None:
         "rail-12306": "transport",
         "ride-didi": "platform",
         "ride-caocao": "platform",
+        "carrier-cmcc": "carrier",
     }
     suffixes = {Path(f["file"]).suffix for f in on_disk["furnishers"]}
     assert suffixes == {".csv", ".jsonl"}
@@ -380,6 +382,8 @@ def test_good_rows_follow_the_contract(sim: Sim) -> None:
                 )
             elif kind == "ride_rating":
                 assert r["rating"] in range(1, 6) and "phone" in r
+            elif kind == "phone_registration":
+                assert f.kind == "carrier" and "phone" in r and r["registration_id"]
 
 
 def test_json_lines_omit_absent_keys_and_csv_has_union_header(sim: Sim) -> None:
@@ -398,9 +402,24 @@ def test_identity_coverage(sim: Sim) -> None:
     ratings = sim.rows("ride_rating")
     assert all("phone" in r for r in ratings)
     assert 0.6 < sum("national_id" in r for r in ratings) / len(ratings) < 0.8
-    others = [r for r in sim.rows(*REQUIRED) if r["kind"] != "ride_rating"]
+    others = [r for r in sim.rows(*REQUIRED)
+              if r["kind"] not in ("ride_rating", "phone_registration")]
     assert all("national_id" in r and "name" in r for r in others)
     assert 0.5 < sum("phone" in r for r in others) / len(others) < 0.7
+
+
+def test_the_carrier_registers_the_phone_of_each_person_others_report(sim: Sim) -> None:
+    """The carrier (the default policy's authoritative source of the phone a person's codes
+    go to) reports, once each, the number of every person another furnisher reported with
+    their ID, and of nobody else (no one is registered for their phone alone)."""
+    registrations = sim.good["carrier-cmcc"]
+    reported = {str(r["national_id"]) for name, rows in sim.good.items()
+                if name != "carrier-cmcc" for r in rows if "national_id" in r}
+    by_person = Counter(str(r["national_id"]) for r in registrations)
+    assert set(by_person) == reported and set(by_person.values()) == {1}
+    by_id = sim.by_id
+    assert all(r["phone"] == by_id[str(r["national_id"])]["phone"] for r in registrations)
+    assert len({r["registration_id"] for r in registrations}) == len(registrations)
 
 
 def test_court_cases_and_corrections(sim: Sim) -> None:

@@ -45,7 +45,7 @@ from socialcredit.errors import (
     RateLimited,
     UnknownService,
 )
-from socialcredit.policy.model import Policy
+from socialcredit.policy.model import FURNISHER_KINDS, Policy
 from socialcredit.ratelimit import RateLimiter
 from socialcredit.store import Store
 from socialcredit.store.tables import api_keys, events, furnishers, gates
@@ -71,7 +71,6 @@ __all__ = [
     "revoked_since",
 ]
 
-FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school")
 Role = Literal["furnisher", "gate", "operator"]
 #: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
 CallerRole = Literal["furnisher", "gate", "operator", "subject"]

@@ -1,12 +1,12 @@
 """The three ways a trusted contact channel may change, each a ledger event with a notice to the
 old channel (issue #20, finding 1): the person proves the new number from the old one; an
 operator confirms it after an identity check (route and CLI); an authoritative furnisher kind
-the policy names reports it. Driven over a real server."""
+the policy names (the carrier's real-name registration) reports it. Driven over a real
+server."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import TODAY, last_code, make_id, write_csv
+from security.conftest import Seed, carrier_registers
 from security.test_takeover import _outbox, _row, _wait_for
-from servers import running
 from socialcredit.access import add_furnisher, add_operator, furnisher_id
 from socialcredit.cli import app as cli
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
-from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 from socialcredit.store.tables import events
 
 PERSON = make_id(region="320102", birth="19881111", seq=23)
@@ -30,28 +29,19 @@ OLD = "+8613566667777"
 NEW = "+8615988889999"
 
 
-def _registry(db_url: str, tmp_path: Path, policy: Path = DEFAULT_POLICY_PATH) -> Registry:
-    reg = Registry(Settings(database_url=db_url, notices_dir=tmp_path / "notices",
-                            clocks_every_seconds=0.2, policy_path=policy), today=TODAY)
-    reg.ensure_schema()
+def _person(reg: Registry, tmp_path: Path) -> None:
+    """A court reports the person with OLD; the carrier's real-name registration makes OLD
+    their channel."""
     add_furnisher(reg.store, name="court-1", kind="court")
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-1"),
                 path=write_csv(tmp_path / "c.csv", [_row("court_judgment", "J-1", PERSON, OLD,
                                                          "2026-02-01")]), as_of=TODAY)
-    # a second, distinct furnisher gives the same phone: OLD becomes the channel (corroborated)
-    add_furnisher(reg.store, name="lender-1", kind="lender")
-    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "lender-1"),
-                path=write_csv(tmp_path / "l.csv", [_row("loan_repayment", "R-1", PERSON, OLD,
-                                                         "2026-02-01")]), as_of=TODAY)
-    return reg
+    carrier_registers(reg, tmp_path, PERSON, OLD, day="2026-02-01")
 
 
 @pytest.fixture
-def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
-    reg = _registry(db_url, tmp_path)
-    with running(reg) as base:
-        yield base, reg
-    reg.close()
+def seed() -> Seed:
+    return _person
 
 
 def _changes(reg: Registry) -> list[dict[str, Any]]:
@@ -130,34 +120,26 @@ def test_an_operator_confirms_after_an_identity_check(served: tuple[str, Registr
     assert [e["to"] for e in _changes(reg)] == [NEW, OLD]
 
 
-def test_an_authoritative_source_the_policy_names_moves_it(db_url: str,
-                                                           tmp_path: Path) -> None:
-    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace(
-        "    recycle_after_days: 90", "    authoritative_furnisher_kinds: [lender]\n"
-        "    recycle_after_days: 90", 1)
-    assert "authoritative_furnisher_kinds" in text
-    policy = tmp_path / "carrier-trusted.yaml"
-    policy.write_text(text, encoding="utf-8")
-    reg = _registry(db_url, tmp_path, policy)
-    lender = add_furnisher(reg.store, name="carrier-like", kind="lender")
+def test_an_authoritative_source_the_policy_names_moves_it(
+        served: tuple[str, Registry]) -> None:
+    """The default policy names ``carrier``: a carrier's new real-name registration of the
+    person's number moves the channel; a payment app's phone does not."""
+    base, reg = served
     payer = add_furnisher(reg.store, name="pay", kind="payment")
-    try:
-        with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
-            # a payment app is not named: its phone does not move the channel
-            r = c.post("/v1/records", headers={"Authorization": f"Bearer {payer}"},
-                       json={"records": [_row("loan_repayment", "P-1", PERSON, NEW,
-                                              "2026-06-01")]})
-            assert r.status_code == 200 and _changes(reg) == []
-            r = c.post("/v1/records", headers={"Authorization": f"Bearer {lender}"},
-                       json={"records": [_row("loan_repayment", "L-1", PERSON, NEW,
-                                              "2026-06-02")]})
-            assert r.status_code == 200, r.text
-            assert [(e["from"], e["to"], e["how"]) for e in _changes(reg)] == [
-                (OLD, NEW, "authoritative")]
-            _told_old_phone(reg)
-            assert _signs_in(c, reg, NEW)
-    finally:
-        reg.close()
+    carrier = add_furnisher(reg.store, name="carrier-unicom", kind="carrier")
+    with httpx.Client(base_url=base, timeout=20) as c:
+        r = c.post("/v1/records", headers={"Authorization": f"Bearer {payer}"},
+                   json={"records": [_row("loan_repayment", "P-1", PERSON, NEW,
+                                          "2026-06-01")]})
+        assert r.status_code == 200 and _changes(reg) == []
+        r = c.post("/v1/records", headers={"Authorization": f"Bearer {carrier}"},
+                   json={"records": [_row("phone_registration", "RN-2", PERSON, NEW,
+                                          "2026-06-02")]})
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        assert [(e["from"], e["to"], e["how"]) for e in _changes(reg)] == [
+            (OLD, NEW, "authoritative")]
+        _told_old_phone(reg)
+        assert _signs_in(c, reg, NEW)
 
 
 def test_a_change_of_channel_ends_the_sessions_and_codes_of_the_old_one(

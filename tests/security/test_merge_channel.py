@@ -2,10 +2,10 @@
 newcomer's review found it did).
 
 Two furnisher keys could give a made-up duplicate of a real person their own phone as its
-channel (two furnishers corroborate), with the same name and birth date; an operator merging
-the real person into that duplicate then sent the person's notices and whole file to the
-attacker's phone, with no event and no notice, and the person's own ID signed into an empty
-subject. Now:
+channel (when furnishers still corroborated one), with the same name and birth date; an
+operator merging the real person into that duplicate then sent the person's notices and
+whole file to the attacker's phone, with no event and no notice, and the person's own ID
+signed into an empty subject. Now:
 
 * a merge of two subjects with different trusted channels is refused (409) until an operator
   has confirmed the person's phone on one of them so that both agree;

@@ -6,15 +6,14 @@ dated 90+ days after its last use, makes the linker infer the victim's number wa
 Then the attacker asks for a sign-in code with the victim's ID and the attacker's phone. It
 must get no code and no session, and the victim's notices keep going to the victim's phone;
 the inferred recycling only flags the channel for an operator. Run as every furnisher kind the
-policy's catalogue names (each with a record kind it may send), plus a lender sending harmless
-``loan_repayment`` rows.
+policy's catalogue names (each with a record kind it may send) but the carrier the policy names
+authoritative, plus a lender sending harmless ``loan_repayment`` rows.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, last_code, make_id, write_csv
-from servers import running
+from security.conftest import Seed, carrier_registers
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.policy.model import FieldSpec, load_policy
+from socialcredit.policy.model import FURNISHER_KINDS, FieldSpec, load_policy
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
@@ -57,14 +56,17 @@ def _value(name: str, spec: FieldSpec) -> Any:
 
 def _attacks() -> list[tuple[str, str]]:
     """(furnisher kind, record kind): every furnisher kind of the default policy with the
-    first record kind it may send, and a lender's ``loan_repayment``."""
+    first record kind it may send, and a lender's ``loan_repayment`` — except the kinds the
+    policy names authoritative for phones (the carrier: moving a channel is its role)."""
     catalogue = _POLICY.catalogue
+    trusted = set(_POLICY.identity.phone.authoritative_furnisher_kinds)
     chosen: dict[str, str] = {}
     for kind, spec in catalogue.items():
         for fk in spec.furnisher_kinds or ():
             chosen.setdefault(fk, kind)
-    assert {"court", "lender", "payment", "transport", "platform", "school"} <= chosen.keys()
-    return [*sorted(chosen.items()), ("lender", "loan_repayment")]
+    assert set(FURNISHER_KINDS) <= chosen.keys()
+    return [*sorted((fk, rk) for fk, rk in chosen.items() if fk not in trusted),
+            ("lender", "loan_repayment")]
 
 
 def _row(record_kind: str, frid: str, nid: str, phone: str, day: str) -> dict[str, Any]:
@@ -75,26 +77,20 @@ def _row(record_kind: str, frid: str, nid: str, phone: str, day: str) -> dict[st
     return row
 
 
-@pytest.fixture
-def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
-    settings = Settings(database_url=db_url, notices_dir=tmp_path / "notices",
-                        clocks_every_seconds=0.2)
-    reg = Registry(settings, today=TODAY)
-    reg.ensure_schema()
+def _victim(reg: Registry, tmp_path: Path) -> None:
+    """A court reports the victim; the carrier's real-name registration of their phone makes
+    it their channel (no other furnisher's data does, test_first_channel.py)."""
     add_furnisher(reg.store, name="court-real", kind="court")
     ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court-real"),
                 path=write_csv(tmp_path / "court.csv", [_row(
                     "court_judgment", "J-1", VICTIM, VICTIM_PHONE, "2026-01-10")]),
                 as_of=TODAY)
-    # a second, distinct furnisher gives the same phone: the victim's channel (corroborated;
-    # one furnisher alone gives none, test_first_channel.py)
-    add_furnisher(reg.store, name="lender-real", kind="lender")
-    ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "lender-real"),
-                path=write_csv(tmp_path / "lender.csv", [_row(
-                    "loan_repayment", "R-1", VICTIM, VICTIM_PHONE, "2026-01-10")]),
-                as_of=TODAY)
-    with running(reg) as base:
-        yield base, reg
+    carrier_registers(reg, tmp_path, VICTIM, VICTIM_PHONE, day="2026-01-10")
+
+
+@pytest.fixture
+def seed() -> Seed:
+    return _victim
 
 
 def _outbox(reg: Registry) -> list[dict[str, Any]]:

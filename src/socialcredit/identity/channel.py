@@ -6,12 +6,14 @@ Furnisher data never changes it (issue #20, finding 1). The projection ``contact
 * ``contact.channel_set`` ``{subject_id, phone, source, ...}`` — the first phone of a subject
   that has none, from furnisher data only in two cases (:data:`FIRST_SOURCES`):
   ``authoritative`` (a furnisher of a kind the policy names in
-  ``identity.phone.authoritative_furnisher_kinds`` reported it; ``by`` names it) or
-  ``corroborated`` (at least ``identity.phone.channel_corroborating_furnishers`` distinct
-  furnishers, 2 by default, reported that phone with the subject's verified national ID;
-  ``furnishers`` lists their ids). One furnisher alone never gives a person a channel
-  (issue #20: the first furnisher to report a person used to plant its phone). Events written
-  before that rule carry ``source: "first_sight"``. An operator's merge gives the survivor the
+  ``identity.phone.authoritative_furnisher_kinds`` reported it, ``carrier`` in the default
+  policy; ``by`` names it) or ``corroborated`` (only where a policy enables
+  ``identity.phone.channel_corroborating_furnishers``, off by default: that many distinct
+  furnishers reported that phone with the subject's verified national ID; ``furnishers``
+  lists their ids). Ordinary furnishers never give a person a channel by default (issue #20:
+  the first furnisher to report a person used to plant its phone, then any two furnisher keys
+  agreeing could). Events written before those rules carry ``source: "first_sight"`` or
+  ``"corroborated"``. An operator's merge gives the survivor the
   absorbed subject's channel when only that one had one (``source: "merge"``,
   ``merged_from``); a merge of two subjects with different channels is refused
   (:func:`socialcredit.identity.review.merge_subjects`);

@@ -22,11 +22,12 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
      review queue (:func:`requeue_phone_links`).
 3. Where codes and notices go is not linkage (:mod:`socialcredit.identity.channel`). A
    subject with no trusted contact channel gets one (``contact.channel_set``) from a furnisher
-   of a kind the policy names authoritative (``authoritative_by``), or once
-   ``corroborating_furnishers`` distinct furnishers (policy, 2) reported the same phone, held
-   by the subject now, with their verified national ID; one furnisher alone, however many
-   rows it sends, gives none. No later non-authoritative row moves a channel: a recycling
-   ending the interval of a holder's channel phone only flags it for an operator
+   of a kind the policy names authoritative (``authoritative_by``: a carrier's real-name
+   registration in the default policy). Other furnishers give none, however many agree:
+   corroboration is off unless the policy sets ``corroborating_furnishers`` (0 by default)
+   to N ≥ 2, when N distinct furnishers reporting the same phone, held by the subject now,
+   with their verified national ID give it. No later non-authoritative row moves a channel: a
+   recycling ending the interval of a holder's channel phone only flags it for an operator
    (``contact.channel_flagged``).
 4. Every other record (no national ID, or one that failed its check) is left to
    :mod:`socialcredit.identity.probabilistic`: a phone held by one subject on the record's date,
@@ -147,10 +148,11 @@ class DeterministicLinker:
 
     def __init__(self, batch: Batch, *, region_from_id: bool = True,
                  recycle_after_days: int = 90, authoritative_by: str | None = None,
-                 furnisher_id: int | None = None, corroborating_furnishers: int = 2) -> None:
+                 furnisher_id: int | None = None, corroborating_furnishers: int = 0) -> None:
         self.batch = batch
         #: the furnisher of every record of this batch (it counts once toward corroboration)
         self.furnisher_id = furnisher_id
+        #: 0: corroboration by ordinary furnishers is off (the policy's default)
         self.corroborating_furnishers = corroborating_furnishers
         #: subject without a channel → {phone: ids of furnishers whose earlier active records
         #: gave it with the subject's verified national ID}, loaded as needed
@@ -185,7 +187,8 @@ class DeterministicLinker:
             found_channels = channels_of(conn, known)
             for sid in known:
                 self.channel[sid] = found_channels.get(sid)
-            self._load_reporters({s for s in known if self.channel[s] is None})
+            if self.corroborating_furnishers:
+                self._load_reporters({s for s in known if self.channel[s] is None})
         todo = sorted(phones - self.by_phone.keys())
         for i in range(0, len(todo), _CHUNK):
             part = todo[i:i + _CHUNK]
@@ -238,9 +241,10 @@ class DeterministicLinker:
         furnisher's word (see rule 3 of the module docstring).
 
         Trust on first use is gone (issue #20): the first furnisher to report a person not
-        yet registered used to choose where their codes and notices go. Until the phone is
-        corroborated, the person has no channel and signs in like someone unknown; an
-        operator sets it after an identity check (``socialcredit contact set``).
+        yet registered used to choose where their codes and notices go, and then any two
+        furnisher keys agreeing did. Without an authoritative report (or, where the policy
+        enables it, corroboration), the person has no channel and signs in like someone
+        unknown; an operator sets it after an identity check (``socialcredit contact set``).
         """
         if sid not in self.channel:
             self.batch.flush()
@@ -257,9 +261,11 @@ class DeterministicLinker:
                                by=self.authoritative_by)
             self.channel[sid] = phone
             return
+        if current is not None or not self.corroborating_furnishers:
+            return  # furnisher data never moves a channel, nor sets one uncorroborated
         holder = self.by_phone.get(phone)
-        if current is not None or holder is None or holder.subject_id != sid:
-            return  # a channel is never moved by furnisher data; a phone held by another
+        if holder is None or holder.subject_id != sid:
+            return  # a phone held by another
         if sid not in self.reporters:
             self.batch.flush()
             self._load_reporters({sid})

@@ -1,6 +1,7 @@
 """Deterministic synthetic data for the registry: a Chinese population, furnisher files
-(courts, a bank, a payment app, a school, air and rail operators, two ride-hail platforms) with
-a few deliberately broken rows, one day of ticket purchases, and a manifest.
+(courts, a bank, a payment app, a school, air and rail operators, two ride-hail platforms, a
+carrier's real-name registrations) with a few deliberately broken rows, one day of ticket
+purchases, and a manifest.
 
 Usage::
 

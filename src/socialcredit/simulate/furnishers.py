@@ -2,8 +2,9 @@
 
 The furnishers (:data:`FURNISHERS`): two courts (:mod:`socialcredit.simulate.courts`), a bank
 and a payment app (:mod:`socialcredit.simulate.lenders`), a school
-(:mod:`socialcredit.simulate.school`), the air and rail operators (here) and two ride-hail
-platforms (:mod:`socialcredit.simulate.ride`).
+(:mod:`socialcredit.simulate.school`), the air and rail operators (here), two ride-hail
+platforms (:mod:`socialcredit.simulate.ride`) and a carrier's real-name registrations
+(:mod:`socialcredit.simulate.carrier`), last: the carrier reports the people the others did.
 
 Figures (sources / assumptions):
 
@@ -22,6 +23,7 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 
+from socialcredit.simulate.carrier import CARRIER
 from socialcredit.simulate.courts import COURTS
 from socialcredit.simulate.dates import random_date, shift_years
 from socialcredit.simulate.population import Person
@@ -50,6 +52,7 @@ FURNISHERS: tuple[FurnisherSpec, ...] = (
     FurnisherSpec("rail-12306", "transport", "csv", ("fare_evasion", "unruly_passenger"), "CR"),
     FurnisherSpec("ride-didi", "platform", "jsonl", ("ride_rating",), "DIDI"),
     FurnisherSpec("ride-caocao", "platform", "csv", ("ride_rating",), "CAO"),
+    FurnisherSpec(CARRIER, "carrier", "csv", ("phone_registration",), "CMCC"),
 )
 
 UNRULY_SHARE = 0.0005

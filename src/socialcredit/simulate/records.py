@@ -65,6 +65,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "unruly_passenger": ("service", "conduct"),
     "ride_rating": ("rating", "trip_id"),
     "student_status": ("full_time",),
+    "phone_registration": ("registration_id",),
 }
 #: Optional kind fields (``until``: ISO date; ``years``: 1–3).
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -79,9 +80,9 @@ PHONE_SHARE = 0.6
 
 @dataclass(frozen=True, slots=True)
 class FurnisherSpec:
-    """A furnisher: ``name`` (e.g. ``court-beijing-no1``), its ``kind`` (court, lender, payment,
-    transport, platform, school), output ``fmt``, the record ``kinds`` it submits and its id
-    prefix."""
+    """A furnisher: ``name`` (e.g. ``court-beijing-no1``), its ``kind`` (court, lender,
+    payment, transport, platform, school, carrier), output ``fmt``, the record ``kinds`` it
+    submits and its id prefix."""
 
     name: str
     kind: str

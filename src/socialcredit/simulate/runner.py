@@ -9,15 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from socialcredit.simulate.carrier import CARRIER, carrier_block
 from socialcredit.simulate.courts import generate_courts
 from socialcredit.simulate.furnishers import FURNISHERS, generate_transport
 from socialcredit.simulate.lenders import generate_lenders
 from socialcredit.simulate.lines import csv_header, write_csv
 from socialcredit.simulate.people import UsedKeys, draw_people
 from socialcredit.simulate.population import POPULATION_COLUMNS
-from socialcredit.simulate.records import Draft
+from socialcredit.simulate.records import Draft, FurnisherSpec
 from socialcredit.simulate.ride import ride_block
 from socialcredit.simulate.school import SCHOOL, school_block
 from socialcredit.simulate.spool import Spool, conform, drafts_table
@@ -31,7 +33,9 @@ TICKETS_FILE = "tickets.csv"
 #: People drawn at once.  Part of the seed: the same seed with another block size gives other
 #: (equally valid) files.
 BLOCK_SIZE = 250_000
-_STAGES = ("population", "school", "lenders", "courts", "transport", "ride", "tickets")
+#: New stages go last: a stage's seed is its position, so the others' files stay the same.
+_STAGES = ("population", "school", "lenders", "courts", "transport", "ride", "tickets",
+           "carrier")
 
 
 class FurnisherFile(BaseModel):
@@ -72,6 +76,12 @@ def _seeds(seed: int, block: int) -> dict[str, np.random.SeedSequence]:
 
 def _python_rng(seq: np.random.SeedSequence) -> random.Random:
     return random.Random(int(seq.generate_state(1, np.uint64)[0]))
+
+
+def _add(spool: Spool, spec: FurnisherSpec, table: pa.Table, reported: list[pa.Array]) -> None:
+    """Spool one block's rows of ``spec`` and note the national IDs they carry."""
+    reported.append(table["national_id"].combine_chunks())
+    spool.add(spec, table)
 
 
 def simulate(
@@ -130,8 +140,9 @@ def simulate(
                                 min(block_size, subjects - start), as_of, used_ids, used_phones)
             write_csv(population, block.table(), POPULATION_COLUMNS)
             people = block.people()
+            reported: list[pa.Array] = []  # the national IDs furnishers gave (for the carrier)
             school, enrolments = school_block(np_rng["school"], block, as_of)
-            spool.add(specs[SCHOOL], conform(specs[SCHOOL], school))
+            _add(spool, specs[SCHOOL], conform(specs[SCHOOL], school), reported)
             drafts: dict[str, list[Draft]] = {}
             lender_drafts, debtors = generate_lenders(
                 _python_rng(seeds["lenders"]), people, as_of, enrolments, loans)
@@ -141,10 +152,12 @@ def simulate(
             drafts.update(courts.drafts)
             drafts.update(generate_transport(_python_rng(seeds["transport"]), people, as_of))
             for name, rows in drafts.items():
-                spool.add(specs[name], drafts_table(specs[name], rows, block_no))
+                _add(spool, specs[name], drafts_table(specs[name], rows, block_no), reported)
             ratings, riders = ride_block(np_rng["ride"], block, as_of, trips)
             for name, columns in ratings.items():
-                spool.add(specs[name], conform(specs[name], columns))
+                _add(spool, specs[name], conform(specs[name], columns), reported)
+            spool.add(specs[CARRIER], conform(specs[CARRIER], carrier_block(
+                np_rng["carrier"], block, as_of, reported)))
             listed = np.zeros(len(block), bool)
             listed[list(courts.active)] = True
             write_csv(tickets, tickets_block(np_rng["tickets"], block, listed, riders),

@@ -47,6 +47,7 @@ KINDS = {
     "fare_evasion": N_("unpaid fare on public transport"),
     "unruly_passenger": N_("unsafe or disruptive conduct on board"),
     "ride_rating": N_("driver's rating of you after a ride"),
+    "phone_registration": N_("your phone number as registered in your name by its carrier"),
 }
 STATUSES = {
     "active": N_("in force"),
@@ -119,6 +120,7 @@ FIELDS = {
     "until": N_("until"), "loan_id": N_("loan number"), "days_past_due": N_("days overdue"),
     "rating": N_("rating"), "debtor_role": N_("your role"), "loan_purpose": N_("loan for"),
     "full_time": N_("full-time"), "trip_id": N_("trip"), "platform": N_("platform"),
+    "registration_id": N_("carrier's registration number"),
 }
 
 

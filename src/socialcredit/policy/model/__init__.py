@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from socialcredit.policy.jurisdiction import Jurisdiction
 from socialcredit.policy.model.base import Condition, Range
-from socialcredit.policy.model.catalogue import FieldSpec, KindSpec
+from socialcredit.policy.model.catalogue import FURNISHER_KINDS, FieldSpec, KindSpec
 from socialcredit.policy.model.lists import (
     CriteriaRule,
     DisplayTier,
@@ -46,6 +46,7 @@ from socialcredit.policy.model.scores import DecayBand, GradeBand, ScoreFactor, 
 from socialcredit.policy.model.settings import DueProcessSpec, GateSpec, IdentitySpec
 
 __all__ = [
+    "FURNISHER_KINDS",
     "Condition",
     "CriteriaRule",
     "DecayBand",

@@ -13,7 +13,14 @@ from pydantic import Field, model_validator
 
 from socialcredit.policy.model.base import _Strict
 
-__all__ = ["SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "special_category", "special_choices"]
+__all__ = ["FURNISHER_KINDS", "SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "special_category",
+           "special_choices"]
+
+#: The kinds of furnisher the registry registers (``socialcredit furnishers add --kind``), which
+#: a catalogue's ``furnisher_kinds`` and ``identity.phone.authoritative_furnisher_kinds`` name.
+#: ``carrier``: a telecom carrier reporting its real-name registration of a number to a national
+#: ID (MIIT Order No. 25, 2013), the source a policy may name authoritative for phones.
+FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school", "carrier")
 
 FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
 
@@ -43,7 +50,7 @@ class KindSpec(_Strict):
     retention_days: int = Field(gt=0)
     fields: dict[str, FieldSpec]
     #: Furnisher kinds that may report this record kind (None: any); a court reports
-    #: judgments, a lender loan defaults.
+    #: judgments, a lender loan defaults. Each one of :data:`FURNISHER_KINDS`.
     furnisher_kinds: tuple[str, ...] | None = None
     #: An adverse record is served to the subject as a notice when it arrives (as US FCRA
     #: §1681s-2(a)(7) asks of negative information); a payment or a rating is not.

@@ -6,7 +6,7 @@ The jurisdiction (time zone, period counting) is :mod:`socialcredit.policy.juris
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from socialcredit.policy.model.base import _Strict
 
@@ -26,17 +26,35 @@ class IdentitySpec(_Strict):
         #: 90 days before re-issuing it, MIIT practice); sooner, it is a shared phone.
         recycle_after_days: int = Field(default=90, ge=0)
         #: Furnisher kinds whose phones are authoritative for a person's trusted contact
-        #: channel (e.g. ``carrier`` for a carrier's real-name registration, MIIT 2013 rules).
-        #: A row from such a furnisher moves where codes and notices go; no other furnisher
-        #: data ever does (identity/channel.py). Default: none.
+        #: channel: ``carrier`` for a carrier's real-name registration of the number to the
+        #: person's national ID (MIIT Provisions on the Registration of Real Identity
+        #: Information of Telephone Users, 2013, MIIT Order No. 25; Anti-Telecom and Online
+        #: Fraud Law of the PRC, 2022, Art. 9). A row from such a furnisher gives a person
+        #: their first channel or moves it, and the old phone is told; no other furnisher data
+        #: ever does (identity/channel.py). Each must be a furnisher kind the registry knows
+        #: (``socialcredit.policy.model.FURNISHER_KINDS``). Default: none.
         authoritative_furnisher_kinds: list[str] = Field(default_factory=list)
-        #: A person with no trusted channel gets one from furnisher data only when this many
-        #: distinct furnishers reported the same phone with their verified national ID (or
-        #: one authoritative furnisher did). Two, not one: the first furnisher to report a
-        #: person must not choose where their sign-in codes and notices go (issue #20), so a
-        #: single dishonest or hacked furnisher key cannot plant a phone; raising it trades
-        #: fewer people reachable without a visit to an operator for more collusion needed.
-        channel_corroborating_furnishers: int = Field(default=2, ge=2)
+        #: Corroboration by ordinary furnishers, off by default (0: never). When set to N
+        #: (at least 2), a person with no trusted channel gets one when N distinct registered
+        #: furnishers — each furnisher counted once however many rows, files or record kinds
+        #: it sends, of any furnisher kind — reported the same phone, held by the person now,
+        #: with their verified national ID. Off, because furnisher data must not decide where a
+        #: person's codes and notices go (issue #20): any N furnisher keys held by one party
+        #: (a lender group with two registrations, one attacker with two stolen keys, two
+        #: colluding courts) plant a phone for anyone who has none, and take their sign-in.
+        #: Enabling it trades that risk for fewer people who must visit an operator (``POST
+        #: /v1/operator/subjects/{id}/channel``) where no authoritative source reports their
+        #: phone. 1 is refused: a single furnisher key would then choose.
+        channel_corroborating_furnishers: int = Field(default=0, ge=0)
+
+        @field_validator("channel_corroborating_furnishers")
+        @classmethod
+        def _corroboration_needs_two(cls, n: int) -> int:
+            if n == 1:
+                raise ValueError(
+                    "must be 0 (never: the default) or at least 2; with 1, a single furnisher "
+                    "key would choose where a person's sign-in codes and notices go")
+            return n
 
     class Linkage(_Strict):
         """Probabilistic linkage (issue #3). A record is linked automatically when its best

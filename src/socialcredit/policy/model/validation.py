@@ -1,7 +1,8 @@
 """The cross-reference checks of a policy: what no single model can see alone.
 
 :func:`reference_problems` gives every problem as (YAML path, reason): a rule naming a record
-kind, field, list, score, grade or service that does not exist or has the wrong type,
+kind, field, list, score, grade, service or furnisher kind that does not exist or has the
+wrong type,
 conditions that never match, money summed across currencies, special-category data in the
 catalogue, and a cycle of lists fed by scores fed by lists. :class:`.policy.Policy` raises them
 all at once, joined by ``; ``, and :func:`.loading.load_policy` splits them back into problems.
@@ -12,7 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from socialcredit.policy.model.base import Range
-from socialcredit.policy.model.catalogue import special_category, special_choices
+from socialcredit.policy.model.catalogue import (
+    FURNISHER_KINDS,
+    special_category,
+    special_choices,
+)
 
 if TYPE_CHECKING:
     from socialcredit.policy.model.policy import Policy
@@ -94,7 +99,16 @@ def reference_problems(policy: Policy) -> list[tuple[str, str]]:
                     out.append((f"{where}.{f}", f"{wrong} never match: {f!r} of {kind!r} "
                                 f"is one of {', '.join(spec.choices)}"))
 
+    def furnisher_kinds_of(where: str, kinds: Any) -> None:
+        unknown = [k for k in kinds or () if k not in FURNISHER_KINDS]
+        if unknown:
+            out.append((where, f"unknown furnisher kind {', '.join(map(repr, unknown))} (the "
+                               f"registry knows {', '.join(FURNISHER_KINDS)})"))
+
+    furnisher_kinds_of("identity.phone.authoritative_furnisher_kinds",
+                       policy.identity.phone.authoritative_furnisher_kinds)
     for kname, kspec in cat.items():
+        furnisher_kinds_of(f"catalogue.{kname}.furnisher_kinds", kspec.furnisher_kinds)
         if (w := special_category(kname)):
             out.append((f"catalogue.{kname}", f"special-category data ({w}…) may not be "
                         "collected (GDPR Art. 9, PIPL Art. 28)"))
