@@ -21,6 +21,7 @@ from sqlalchemy import select
 from conftest import TODAY, furnish, make_id, write_csv
 from servers import running
 from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.disclosure.retention import due_for_retention
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.batch import evaluate_parquet, write_records_parquet
 from socialcredit.policy.model import load_policy
@@ -169,6 +170,21 @@ def test_ingest_keeps_the_first_delinquency_and_flags_the_report(
         n: s.public for n, s in registry.policy.lists.items()})
     assert result_replay.first_difference is None, result_replay.first_difference.describe()
     assert DATE_KEPT_EVENT not in result_replay.unknown_event_types
+
+
+def test_every_report_of_an_obligation_retires_from_its_first_delinquency(
+        registry: Registry, tmp_path: Path) -> None:
+    furnish(registry, tmp_path, BANK[1], "lender", [_row(
+        "b1", "2020-02-01", first_delinquency_date="2020-01-01")])
+    # bought and re-reported four years later, without the date: still the same obligation
+    furnish(registry, tmp_path, COLLECTOR[1], "lender", [_row(
+        "c1", "2024-06-01", loan_id="C-9", original_creditor=BANK[1], original_loan_id="L-1"),
+        _row("c2", "2024-06-01", loan_id="C-10")])
+    with registry.store.read() as conn:
+        ids = dict(conn.execute(select(records.c.furnisher_record_id, records.c.id)).all())
+    # five years (1,825 days) from 2020-01-01 have passed on TODAY; C-10's from 2024 have not
+    assert due_for_retention(registry.store, registry.policy, TODAY) == sorted(
+        [ids["b1"], ids["c1"]])
 
 
 def test_a_transfer_without_its_creditor_is_quarantined(

@@ -15,18 +15,17 @@ fields of :class:`~socialcredit.policy.rules.DesiredEntry` / ``ScoreResult``; da
 columns, ``lifted`` is ``"svc:until|svc2:"`` (services in order, an empty ``until`` for good),
 ``reasons`` is ``"A|B"`` (most costly first); both are ``""`` when empty.
 
-How each rule of ``rules.py`` is expressed: the reports of one obligation are first merged
-into one row (:meth:`CompiledPolicy._obligations`, window functions over the obligation key);
+How each rule of ``rules.py`` is expressed: the reports of one obligation are first merged into
+one row (:meth:`CompiledPolicy._obligations`, window functions over the obligation key);
 criteria windows are RANGE frames over day numbers (every record of the same date), rating
-windows ROWS frames ordered by ``(occurred_at, id)``; ties are broken by ``(occurred_at, id)`` everywhere; periods are counted as
-:func:`socialcredit.policy.jurisdiction.period_until` counts them (PRC Civil Code, arts.
-200-204, for China: the start day not counted, months and years to the corresponding day or
-the month's last day), calendar months added with ``make_date`` over a month number and the
-month's length worked out in the expression (no engine's own month arithmetic, whose
-end-of-month rules differ); the rating threshold is
-compared in double precision (the literal is parsed by the engine as a double, not a decimal);
-scores are integer hundredths floored by exact integer arithmetic (no engine's truncating
-division of negatives).
+windows ROWS frames ordered by ``(occurred_at, id)``; ties are broken by ``(occurred_at, id)``
+everywhere; periods are counted as :func:`socialcredit.policy.jurisdiction.period_until` counts
+them (PRC Civil Code, arts. 200-204, for China: the start day not counted, months and years to
+the corresponding day or the month's last day), calendar months added with ``make_date`` over a
+month number and the month's length worked out in the expression (no engine's own month
+arithmetic, whose end-of-month rules differ); the rating threshold is compared in double
+precision (the literal is parsed by the engine as a double, not a decimal); scores are integer
+hundredths floored by exact integer arithmetic (no engine's truncating division of negatives).
 
 Longer than 400 lines: one builder per rule of ``rules.py``, kept in one class so that each
 reads beside the helpers it shares with the others (keys, exemptions, periods).

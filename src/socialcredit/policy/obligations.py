@@ -17,7 +17,8 @@ without an obligation, or lacking a key field, pass through unchanged.
 **No re-aging** (US FCRA §605(c), 15 U.S.C. 1681c(c): the seven-year period of a delinquent
 account runs from 180 days after the delinquency began, whoever reports it later; §623(a)(5),
 1681s-2(a)(5): the furnisher reports that date). As the anchor is a minimum, no later report
-can move a listing period, a score's decay or retention later. At ingest,
+can move a listing period, a score's decay or retention later. Retention runs from the anchor
+too, every report of an obligation retiring together (:func:`due_by_anchor`). At ingest,
 :func:`keep_first_delinquency` also keeps the held date in the stored payload of a report that
 states a later one: the report is accepted for its other fields and flagged
 (:data:`DATE_KEPT_FLAG`) to the furnisher (the ingest result's ``flagged``) and to the operator
@@ -38,8 +39,8 @@ from socialcredit.policy.model import ObligationSpec, Policy
 from socialcredit.store.tables import events, furnishers, records
 
 __all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "KeptDate", "ObligationKey", "anchor_of",
-           "keep_first_delinquency", "kept_dates", "merge_obligations", "obligation_key",
-           "show_key", "transfer_problems"]
+           "due_by_anchor", "keep_first_delinquency", "kept_dates", "merge_obligations",
+           "obligation_key", "show_key", "transfer_problems"]
 
 #: ``(creditor or None, *key values)``: the creditor is None when the kind's obligation has no
 #: ``creditor_field`` (the key alone names it).
@@ -175,6 +176,29 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
         return payload, None
     kept = KeptDate(field, str(payload[field]), held[0], held[1], show_key(key))
     return {**payload, field: held[0]}, kept
+
+
+def due_by_anchor(conn: Connection, policy: Policy, kind: str, cutoff: str) -> list[int]:
+    """Ids of the (not retired) records of obligation kind ``kind`` whose obligation's anchor
+    is before ``cutoff`` (ISO): retention runs from the first delinquency, so every report of
+    an obligation retires together, however late the last one came (FCRA §605(c)). Reads
+    every unretired record of the kind; [] for a kind without an obligation."""
+    spec = policy.catalogue.get(kind)
+    ob = spec.obligation if spec is not None else None
+    if ob is None:
+        return []
+    names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    groups: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+    for r in conn.execute(select(records.c.id, records.c.subject_id, records.c.furnisher_id,
+                                 records.c.occurred_at, records.c.payload).where(
+            records.c.kind == kind, records.c.status != "retired")):
+        payload = json.loads(r.payload)
+        key = obligation_key(ob, names.get(r.furnisher_id, ""), payload)
+        group = (r.subject_id, key) if key is not None else ("record", r.id)
+        groups.setdefault(group, []).append(
+            (int(r.id), anchor_of(ob, r.occurred_at, payload)))
+    return sorted(rid for group in groups.values()
+                  if min(day for _, day in group) < cutoff for rid, _ in group)
 
 
 def kept_dates(conn: Connection, *, furnisher_id: int | None = None, limit: int = 500
