@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.access import add_furnisher, add_operator, furnisher_id
 from socialcredit.disclosure.retention import due_for_retention
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.batch import evaluate_parquet, write_records_parquet
@@ -172,6 +172,28 @@ def test_ingest_keeps_the_first_delinquency_and_flags_the_report(
     assert DATE_KEPT_EVENT not in result_replay.unknown_event_types
 
 
+def test_a_first_delinquency_after_the_first_report_is_not_taken(
+        registry: Registry, tmp_path: Path) -> None:
+    # the bank reported the loan delinquent on 2026-01-10 without the date; a collector's
+    # later "first delinquency" of 2026-03-01 cannot be: it keeps 2026-01-10
+    furnish(registry, tmp_path, BANK[1], "lender", [_row("b1", "2026-01-10")])
+    add_furnisher(registry.store, name=COLLECTOR[1], kind="lender")
+    result = ingest_file(registry.store, registry.policy,
+                         furnisher_id=furnisher_id(registry.store, COLLECTOR[1]),
+                         path=write_csv(tmp_path / "c.csv", [_row(
+                             "c1", "2026-04-01", first_delinquency_date="2026-03-01",
+                             original_creditor=BANK[1])]), as_of=TODAY)
+    assert [(f["reported"], f["kept"]) for f in result.flagged] == [
+        ("2026-03-01", "2026-01-10")]
+    # an earlier date is no re-aging: taken as sent, unflagged
+    again = ingest_file(registry.store, registry.policy,
+                        furnisher_id=furnisher_id(registry.store, COLLECTOR[1]),
+                        path=write_csv(tmp_path / "c2.csv", [_row(
+                            "c2", "2026-04-02", first_delinquency_date="2025-12-01",
+                            original_creditor=BANK[1])]), as_of=TODAY)
+    assert (again.accepted, again.flagged) == (1, [])
+
+
 def test_every_report_of_an_obligation_retires_from_its_first_delinquency(
         registry: Registry, tmp_path: Path) -> None:
     furnish(registry, tmp_path, BANK[1], "lender", [_row(
@@ -212,6 +234,17 @@ def test_the_api_answer_flags_a_re_aged_report(registry: Registry) -> None:
             "c1", "2026-03-01", loan_id="C-9", original_creditor=BANK[1],
             original_loan_id="L-1", first_delinquency_date="2026-03-01")]},
             headers={"Authorization": f"Bearer {keys[COLLECTOR[1]]}"})
+        # the operator's list (and the furnisher's own) from the ledger
+        ops = add_operator(registry.store, name="ops")
+        listed = c.get("/v1/furnisher/kept-dates", headers={"Authorization": f"Bearer {ops}"})
+        own = {name: c.get("/v1/furnisher/kept-dates",
+                           headers={"Authorization": f"Bearer {key}"}).json()["count"]
+               for name, key in keys.items()}
+    assert listed.status_code == 200, listed.text
+    assert [(d["furnisher_record_id"], d["obligation"], d["reported"], d["kept"])
+            for d in listed.json()["data"]] == [("c1", "bank-icbc / L-1", "2026-03-01",
+                                                 "2025-09-01")]
+    assert own == {BANK[1]: 0, COLLECTOR[1]: 1}
     assert again.status_code == 200, again.text
     body = again.json()
     assert body["accepted"] == 1

@@ -141,9 +141,10 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
                            subject_id: int | None, payload: dict[str, Any],
                            before_query: Callable[[], object] | None = None,
                            ) -> tuple[dict[str, Any], KeptDate | None]:
-    """``payload`` with its date of first delinquency no later than the one already held for
-    the same obligation of ``subject_id`` (active records only), and what was kept, if the
-    report stated a later date; ``(payload, None)`` otherwise. A report linked to no subject
+    """``payload`` with its date of first delinquency no later than the obligation's anchor
+    held for ``subject_id`` (:func:`anchor_of` its active reports: a report says the
+    delinquency had begun by its own date at the latest), and what was kept, if the report
+    stated a later date; ``(payload, None)`` otherwise. A report linked to no subject
     yet is not compared here: evaluation's anchor (a minimum) still keeps its date.
 
     One query per report of a kind with a date of first delinquency (the subject's records of
@@ -169,8 +170,9 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
         other = json.loads(r.payload)
         if obligation_key(ob, names.get(r.furnisher_id, ""), other) != key:
             continue
-        first = other.get(field)
-        if isinstance(first, str) and (held is None or (first, r.id) < held):
+        # a report held says the delinquency had begun by its own date at the latest
+        first = anchor_of(ob, r.occurred_at, other)
+        if held is None or (first, r.id) < held:
             held = (first, int(r.id))
     if held is None or payload[field] <= held[0]:
         return payload, None
