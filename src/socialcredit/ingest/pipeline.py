@@ -35,11 +35,7 @@ from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
-from socialcredit.policy.obligations import (
-    DATE_KEPT_EVENT,
-    DATE_KEPT_FLAG,
-    keep_first_delinquency,
-)
+from socialcredit.policy.obligations import flag_kept_date, keep_first_delinquency
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -218,7 +214,7 @@ class _Chunk:
         rid = b.next_id(records)
         # no re-aging: a later date of first delinquency than the obligation's is not taken
         fields, kept = keep_first_delinquency(
-            b.conn, self.policy, kind=v.kind, furnisher=self._furnisher(), subject_id=sid,
+            b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
             payload=v.payload, before_query=b.flush)
         payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
@@ -280,26 +276,16 @@ class _Chunk:
                     "file": self.source, "line": raw.line,
                     "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
-        if kept is not None:
-            b.emit(DATE_KEPT_EVENT, {
-                "record_id": rid, "furnisher_id": self.fid,
-                "furnisher_record_id": v.furnisher_record_id, "kind": v.kind,
-                "obligation": kept.key, "field": kept.field, "reported": kept.reported,
-                "kept": kept.kept, "held_record_id": kept.held_record_id}, subject_id=sid)
+        if kept is not None:  # told to the operator (ledger) and the furnisher (result)
+            told = flag_kept_date(b, kept, record_id=rid, furnisher_id=self.fid, kind=v.kind,
+                                  furnisher_record_id=v.furnisher_record_id, subject_id=sid,
+                                  file=self.source, line=raw.line)
             if len(self.result.flagged) < 1000:
-                self.result.flagged.append({
-                    "file": self.source, "line": raw.line, "field": kept.field,
-                    "flag": DATE_KEPT_FLAG, "reported": kept.reported, "kept": kept.kept})
+                self.result.flagged.append(told)
         if sid is None:
             self.unlinked.append((rid, v))
         else:
             self.touched.add(sid)
-
-    def _furnisher(self) -> str:
-        if not hasattr(self, "_furnisher_name"):
-            self._furnisher_name = str(self.b.conn.execute(select(furnishers.c.name).where(
-                furnishers.c.id == self.fid)).scalar())
-        return self._furnisher_name
 
 
 def _chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -36,11 +36,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from socialcredit.policy.model import ObligationSpec, Policy
+from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import events, furnishers, records
 
 __all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "KeptDate", "ObligationKey", "anchor_of",
-           "due_by_anchor", "keep_first_delinquency", "kept_dates", "merge_obligations",
-           "obligation_key", "show_key", "transfer_problems"]
+           "due_by_anchor", "flag_kept_date", "keep_first_delinquency", "kept_dates",
+           "merge_obligations", "obligation_key", "show_key", "transfer_problems"]
 
 #: ``(creditor or None, *key values)``: the creditor is None when the kind's obligation has no
 #: ``creditor_field`` (the key alone names it).
@@ -137,7 +138,7 @@ class KeptDate:
     key: str
 
 
-def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furnisher: str,
+def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
                            subject_id: int | None, payload: dict[str, Any],
                            before_query: Callable[[], object] | None = None,
                            ) -> tuple[dict[str, Any], KeptDate | None]:
@@ -156,13 +157,13 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
     field = ob.first_delinquency_field if ob is not None else None
     if ob is None or field is None or subject_id is None or not payload.get(field):
         return payload, None
-    key = obligation_key(ob, furnisher, payload)
-    if key is None:
-        return payload, None
     if before_query is not None:
         before_query()
-    held: tuple[str, int] | None = None
     names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    key = obligation_key(ob, names.get(furnisher_id, ""), payload)
+    if key is None:
+        return payload, None
+    held: tuple[str, int] | None = None
     for r in conn.execute(select(records.c.id, records.c.furnisher_id, records.c.occurred_at,
                                  records.c.payload).where(
             records.c.subject_id == subject_id, records.c.kind == kind,
@@ -178,6 +179,22 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
         return payload, None
     kept = KeptDate(field, str(payload[field]), held[0], held[1], show_key(key))
     return {**payload, field: held[0]}, kept
+
+
+def flag_kept_date(batch: Batch, kept: KeptDate, *, record_id: int, furnisher_id: int,
+                   furnisher_record_id: str, kind: str, subject_id: int | None,
+                   file: str, line: int | None) -> dict[str, Any]:
+    """Tell the operator (a :data:`DATE_KEPT_EVENT` ledger event: ``record_id, furnisher_id,
+    furnisher_record_id, kind, obligation, field, reported, kept, held_record_id``) and return
+    the furnisher's flag for the ingest result: ``{file, line, field, flag, reported,
+    kept}``."""
+    batch.emit(DATE_KEPT_EVENT, {
+        "record_id": record_id, "furnisher_id": furnisher_id,
+        "furnisher_record_id": furnisher_record_id, "kind": kind, "obligation": kept.key,
+        "field": kept.field, "reported": kept.reported, "kept": kept.kept,
+        "held_record_id": kept.held_record_id}, subject_id=subject_id)
+    return {"file": file, "line": line, "field": kept.field, "flag": DATE_KEPT_FLAG,
+            "reported": kept.reported, "kept": kept.kept}
 
 
 def due_by_anchor(conn: Connection, policy: Policy, kind: str, cutoff: str) -> list[int]:
