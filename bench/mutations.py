@@ -205,6 +205,21 @@ FAULTS: tuple[Fault, ...] = (
           "policy/jurisdiction.py", "    return moment.astimezone(jurisdiction.zone).date()",
           "    return moment.astimezone(dt.UTC).date()",
           ("tests/test_local_day.py",)),
+    Fault("each report of one obligation counts (reference rules)",
+          "policy/rules.py",
+          "    recs = merge_obligations(policy, [r for r in records if r.occurred_at <= day])",
+          "    recs = [r for r in records if r.occurred_at <= day]",
+          ("tests/test_obligations.py", "-k", "python")),
+    Fault("each report of one obligation counts on the batch engines (compile.py)",
+          "policy/compile.py", "        r = self._obligations(r)\n", "",
+          ("tests/test_obligations.py", "-k", "duckdb")),
+    Fault("a later report re-ages an obligation (its anchor from the latest report)",
+          "policy/obligations.py", "        anchor = min(anchor_of(",
+          "        anchor = max(anchor_of(",
+          ("tests/test_obligations.py", "-k", "python")),
+    Fault("a later date of first delinquency is stored as sent",
+          "policy/obligations.py", "    if held is None or payload[field] <= held[0]:",
+          "    if True:", ("tests/test_obligations.py", "-k", "keeps_the_first")),
 )
 
 

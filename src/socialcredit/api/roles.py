@@ -32,6 +32,7 @@ PUBLIC: frozenset[str] = frozenset({"public"})
 ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/records": frozenset({"furnisher"}),
     "GET /v1/furnisher/rejects": frozenset({"furnisher", "operator"}),
+    "GET /v1/furnisher/kept-dates": frozenset({"furnisher", "operator"}),
     "POST /v1/decisions": frozenset({"gate", "operator"}),
     "POST /v1/decisions:batch": frozenset({"gate", "operator"}),
     "GET /v1/report": frozenset({"operator"}),

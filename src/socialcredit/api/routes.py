@@ -50,6 +50,7 @@ from socialcredit.errors import (
 )
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import row_of
+from socialcredit.policy.obligations import kept_dates
 from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.store.ledger import canonical_json
@@ -94,6 +95,19 @@ def rejects(registry: RegistryDep, who: FurnisherOrOperatorDep,
         rows = conn.execute(stmt).all()
     data = [{"file": r.source, "line": r.line, "field": r.field, "reason": r.reason}
             for r in rows]
+    return {"data": data, "count": len(data)}
+
+
+@furnisher_router.get("/furnisher/kept-dates")
+def kept_first_delinquencies(registry: RegistryDep, who: FurnisherOrOperatorDep,
+                             limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Accepted reports whose later date of first delinquency was not taken (no re-aging,
+    US FCRA §605(c), §623(a)(5)), newest first, from the ledger: ``record_id,
+    furnisher_record_id, kind, obligation, field, reported, kept, at`` — a furnisher sees
+    its own, an operator everyone's."""
+    with registry.store.read() as conn:
+        data = kept_dates(conn, limit=limit, furnisher_id=(
+            who.principal_id if who.role == "furnisher" else None))
     return {"data": data, "count": len(data)}
 
 

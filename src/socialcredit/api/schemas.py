@@ -41,8 +41,10 @@ class IngestPublic(BaseModel):
     """Counts of one submission. ``problems``: quarantined rows (``line``, ``field``,
     ``reason``); ``flagged``: accepted rows whose national ID is kept as sent but not trusted
     (``line``, ``field``, ``flag``: ``id_check_failed``, ``legacy_id_unchecked``,
-    ``birth_date_conflict``, ``sex_conflict``); ``pending_links``: records waiting in the
-    identity review queue."""
+    ``birth_date_conflict``, ``sex_conflict``), or whose later date of first delinquency was
+    not taken (``flag`` ``first_delinquency_kept``, with the dates ``reported`` and ``kept``:
+    no re-aging, US FCRA §605(c)); ``pending_links``: records waiting in the identity review
+    queue."""
 
     accepted: int
     rejected: int

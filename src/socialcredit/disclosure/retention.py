@@ -2,7 +2,10 @@
 
 A record is past retention when ``occurred_at + retention_days < today`` (the catalogue's
 figure for its kind, e.g. 1,825 days — five years — for court records, after the Regulation
-on the Administration of the Credit Investigation Industry (2013), Art. 16). For each such
+on the Administration of the Credit Investigation Industry (2013), Art. 16). For a kind with an
+obligation key, the date is the obligation's anchor — its first delinquency or first report —
+and all its reports retire together, so a late re-report does not keep it (US FCRA §605(c);
+:func:`socialcredit.policy.obligations.due_by_anchor`). For each such
 record, in one transaction per chunk:
 
 - the ``records`` row keeps only what the file must still say (id, kind, date, furnisher) —
@@ -24,6 +27,7 @@ from sqlalchemy import select, update
 
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
+from socialcredit.policy.obligations import due_by_anchor
 from socialcredit.store import Store
 from socialcredit.store.ledger import tombstone
 from socialcredit.store.tables import link_candidates, links, records
@@ -37,6 +41,9 @@ def due_for_retention(store: Store, policy: Policy, today: dt.date) -> list[int]
     with store.read() as conn:
         for kind, spec in policy.catalogue.items():
             cutoff = (today - dt.timedelta(days=spec.retention_days)).isoformat()
+            if spec.obligation is not None:  # from the obligation's first delinquency
+                out += due_by_anchor(conn, policy, kind, cutoff)
+                continue
             out += conn.execute(select(records.c.id).where(
                 records.c.kind == kind, records.c.status != "retired",
                 records.c.occurred_at < cutoff)).scalars().all()

@@ -35,6 +35,7 @@ from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
+from socialcredit.policy.obligations import flag_kept_date, keep_first_delinquency
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -92,6 +93,7 @@ class _Chunk:
                  quarantined: set[tuple[int | None, str | None, str]],
                  policy: Policy, furnisher_kind: str | None = None) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
+        self.policy = policy
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
@@ -210,12 +212,16 @@ class _Chunk:
         if inherited is not None:
             sid = int(inherited.subject_id)
         rid = b.next_id(records)
-        payload = _PAYLOAD_JSON.encode(v.payload)
+        # no re-aging: a later date of first delinquency than the obligation's is not taken
+        fields, kept = keep_first_delinquency(
+            b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
+            payload=v.payload, before_query=b.flush)
+        payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,
             "furnisher_record_id": v.furnisher_record_id, "kind": v.kind,
             "occurred_at": v.occurred_at, "national_id": v.national_id, "phone": v.phone,
-            "name": v.name, "payload": v.payload, "corrects_record_id": corrected,
+            "name": v.name, "payload": fields, "corrects_record_id": corrected,
             "content_hash": v.content_hash,
             # identity as sent, only where given (for linkage; earlier events lack the keys)
             **{k: val for k, val in (("claimed_id", v.claimed_id),
@@ -270,6 +276,12 @@ class _Chunk:
                     "file": self.source, "line": raw.line,
                     "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
+        if kept is not None:  # told to the operator (ledger) and the furnisher (result)
+            told = flag_kept_date(b, kept, record_id=rid, furnisher_id=self.fid, kind=v.kind,
+                                  furnisher_record_id=v.furnisher_record_id, subject_id=sid,
+                                  file=self.source, line=raw.line)
+            if len(self.result.flagged) < 1000:
+                self.result.flagged.append(told)
         if sid is None:
             self.unlinked.append((rid, v))
         else:

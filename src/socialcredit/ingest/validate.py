@@ -35,6 +35,7 @@ from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.national_id import plausible_typo
 from socialcredit.ingest.readers import storable
 from socialcredit.policy.model import FieldSpec, Policy
+from socialcredit.policy.obligations import transfer_problems
 from socialcredit.store.ledger import canonical_json
 
 __all__ = ["COMMON_FIELDS", "Problem", "ValidRecord", "validate_row"]
@@ -324,6 +325,9 @@ def validate_row(
                 payload[name] = _field(name, fspec, data[name])
             except ValueError as e:
                 problems.append(Problem(name, str(e)))
+        if spec.obligation is not None:
+            problems += [Problem(f, why) for f, why in transfer_problems(spec.obligation,
+                                                                          payload)]
         extra = sorted(set(data) - COMMON_FIELDS - set(spec.fields))
         for name in extra:
             problems.append(Problem(storable(name)[:80], "field not in the catalogue for kind "

@@ -15,17 +15,17 @@ fields of :class:`~socialcredit.policy.rules.DesiredEntry` / ``ScoreResult``; da
 columns, ``lifted`` is ``"svc:until|svc2:"`` (services in order, an empty ``until`` for good),
 ``reasons`` is ``"A|B"`` (most costly first); both are ``""`` when empty.
 
-How each rule of ``rules.py`` is expressed: criteria windows are RANGE frames over day numbers
-(every record of the same date), rating windows ROWS frames ordered by ``(occurred_at, id)``;
-ties are broken by ``(occurred_at, id)`` everywhere; periods are counted as
-:func:`socialcredit.policy.jurisdiction.period_until` counts them (PRC Civil Code, arts.
-200-204, for China: the start day not counted, months and years to the corresponding day or
-the month's last day), calendar months added with ``make_date`` over a month number and the
-month's length worked out in the expression (no engine's own month arithmetic, whose
-end-of-month rules differ); the rating threshold is
-compared in double precision (the literal is parsed by the engine as a double, not a decimal);
-scores are integer hundredths floored by exact integer arithmetic (no engine's truncating
-division of negatives).
+How each rule of ``rules.py`` is expressed: the reports of one obligation are first merged into
+one row (:meth:`CompiledPolicy._obligations`, window functions over the obligation key);
+criteria windows are RANGE frames over day numbers (every record of the same date), rating
+windows ROWS frames ordered by ``(occurred_at, id)``; ties are broken by ``(occurred_at, id)``
+everywhere; periods are counted as :func:`socialcredit.policy.jurisdiction.period_until` counts
+them (PRC Civil Code, arts. 200-204, for China: the start day not counted, months and years to
+the corresponding day or the month's last day), calendar months added with ``make_date`` over a
+month number and the month's length worked out in the expression (no engine's own month
+arithmetic, whose end-of-month rules differ); the rating threshold is compared in double
+precision (the literal is parsed by the engine as a double, not a decimal); scores are integer
+hundredths floored by exact integer arithmetic (no engine's truncating division of negatives).
 
 Longer than 400 lines: one builder per rule of ``rules.py``, kept in one class so that each
 reads beside the helpers it shares with the others (keys, exemptions, periods).
@@ -256,6 +256,7 @@ class CompiledPolicy:
         docstring for their columns). External lists are not evaluated."""
         day = ibis.literal(as_of)
         r = records.filter(records.occurred_at <= day, records.kind.isin(self.kinds))
+        r = self._obligations(r)
         r = r.mutate(dn=r.occurred_at.delta(ibis.date(1970, 1, 1), unit="day"))
         entries: dict[str, ir.Table] = {}
         scores: dict[str, ir.Table] = {}
@@ -285,6 +286,66 @@ class CompiledPolicy:
         e_all = ibis.union(*entries.values(), distinct=False) if entries else empty_e
         s_all = ibis.union(*scores.values(), distinct=False) if scores else empty_s
         return e_all, s_all
+
+    # -- obligations -----------------------------------------------------------------------
+
+    def _obligations(self, r: ir.Table) -> ir.Table:
+        """``r`` with the reports of each obligation merged into one row: the latest report
+        by ``(occurred_at, id)``, dated by the obligation's anchor, the earliest of every
+        report's date and date of first delinquency
+        (:func:`socialcredit.policy.obligations.merge_obligations`). Keys are compared slot
+        by slot (creditor, then the key values as strings), never concatenated."""
+        kinds = {k: ob for k in self.kinds
+                 if (ob := self.policy.catalogue[k].obligation) is not None}
+        if not kinds:
+            return r
+        width = max(len(ob.key) for ob in kinds.values())
+        creditor: list[Any] = []
+        slots: list[list[Any]] = [[] for _ in range(width)]
+        found: list[Any] = []
+        anchor: list[Any] = []
+        for kind, ob in kinds.items():
+            is_kind = r.kind == kind
+            named = ibis.literal(False)
+            if ob.creditor_field is not None:
+                c = self.key(r, kind, ob.creditor_field)
+                named = c.notnull()
+                creditor.append((is_kind, c.fill_null(r.furnisher)))
+            own = [self.key(r, kind, f) for f in ob.key]
+            if ob.transferred_key is not None:
+                moved = [self.key(r, kind, f) for f in ob.transferred_key]
+                use = named
+                for v in moved:
+                    use = use & v.notnull()
+                own = [ibis.ifelse(use, m, o) for m, o in zip(moved, own, strict=True)]
+            ok: ir.BooleanValue = ibis.literal(True)
+            for i, v in enumerate(own):
+                slots[i].append((is_kind, v))
+                ok = ok & v.notnull()
+            found.append((is_kind, ok))
+            if (fd := ob.first_delinquency_field) is not None:
+                first = self.val(r, kind, fd)
+                assert first is not None
+                first = first.cast("date")
+                anchor.append((is_kind & first.notnull() & (first < r.occurred_at), first))
+        cols: dict[str, Any] = {
+            "ob": ibis.cases(*found, else_=False),
+            "ob_c": ibis.cases(*creditor, else_=_null("string")) if creditor
+            else _null("string"),
+            **{f"ob_k{i}": ibis.cases(*slot, else_=_null("string"))
+               for i, slot in enumerate(slots)},
+            "ob_day": ibis.cases(*anchor, else_=r.occurred_at) if anchor else r.occurred_at}
+        t = r.mutate(**cols)
+        names = list(cols)
+        single = t.filter(~t.ob).drop(*names)
+        g = t.filter(t.ob)
+        by = [g.subject_id, g.kind, g.ob_c, *[g[f"ob_k{i}"] for i in range(width)]]
+        latest = ibis.window(group_by=by, order_by=[g.occurred_at.desc(), g.id.desc()])
+        g = g.mutate(ob_anchor=g.ob_day.min().over(ibis.window(group_by=by)),
+                     ob_rn=ibis.row_number().over(latest))
+        g = g.filter(g.ob_rn == 0)
+        g = g.mutate(occurred_at=g.ob_anchor).drop(*names, "ob_anchor", "ob_rn")
+        return ibis.union(single, g, distinct=False)
 
     # -- trigger lists ---------------------------------------------------------------------
 

@@ -4,7 +4,10 @@ Pure functions, no database. This module is the reference: incremental evaluatio
 ingest batch calls it per subject, and the batch engines (:mod:`socialcredit.policy.compile`,
 DuckDB and Spark) must give identical results (``tests/test_engines.py`` checks it on random
 histories). Records dated after ``as_of`` are ignored, so an evaluation is reproducible for any
-date. Dates are ISO strings (``YYYY-MM-DD``), local dates of the policy's time zone; a period
+date. Every rule reads *obligations*, not reports: the reports of one obligation (a catalogue
+kind's ``obligation`` key) are first merged into one record, the latest report's state dated by
+the obligation's anchor, its first delinquency (:mod:`socialcredit.policy.obligations`).
+Dates are ISO strings (``YYYY-MM-DD``), local dates of the policy's time zone; a period
 ending on ``until`` has ended on that day (from local midnight). Periods are counted by the
 policy's ``jurisdiction.period_counting`` (:mod:`socialcredit.policy.jurisdiction`: for China
 the PRC Civil Code, arts. 200-204, the start day not counted, so two years from 2024-12-08 last
@@ -65,6 +68,7 @@ from typing import Any
 
 from socialcredit.policy.jurisdiction import Counting, extend_until, period_until
 from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
+from socialcredit.policy.obligations import merge_obligations
 
 __all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult",
            "desired_entries", "evaluate_records", "kinds_read", "matches"]
@@ -415,7 +419,9 @@ def evaluate_records(policy: Policy, subject_id: int, records: list[RecordView],
     lists are not evaluated: their entries come from ``lists import``). Lists and scores are
     taken in :meth:`Policy.evaluation_order`, so a score sees the lists it reads."""
     day = as_of.isoformat()
-    recs = [r for r in records if r.occurred_at <= day]
+    # reports dated by ``as_of``, those of one obligation merged into one (its latest state,
+    # dated by its anchor: the first delinquency, which no later report moves)
+    recs = merge_obligations(policy, [r for r in records if r.occurred_at <= day])
     out = Evaluation()
     read, order = _derived(policy)
     if not any(r.kind in read for r in recs):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from socialcredit.policy.jurisdiction import Jurisdiction
 from socialcredit.policy.model.base import Condition, Range
-from socialcredit.policy.model.catalogue import FURNISHER_KINDS, FieldSpec, KindSpec
+from socialcredit.policy.model.catalogue import FURNISHER_KINDS, FieldSpec, KindSpec, ObligationSpec
 from socialcredit.policy.model.lists import (
     CriteriaRule,
     DisplayTier,
@@ -62,6 +62,7 @@ __all__ = [
     "KindSpec",
     "LiftingRule",
     "ListSpec",
+    "ObligationSpec",
     "Policy",
     "Range",
     "RatingRule",

@@ -1,5 +1,10 @@
 """The catalogue of a policy: the record kinds accepted, their fields, legal basis and retention.
 
+A kind may name its **obligation** (:class:`ObligationSpec`): the payload fields that say which
+debt or case a report is about, so that many reports of one obligation (the lender's, the same
+lender's re-send under a new record id, a collector's after a sale) count once
+(:mod:`socialcredit.policy.obligations`).
+
 It also holds what no catalogue may collect: the names and enum values of special-category
 data (GDPR Art. 9; PIPL Art. 28), which the cross-reference checks (:mod:`.validation`) refuse.
 """
@@ -13,8 +18,8 @@ from pydantic import Field, model_validator
 
 from socialcredit.policy.model.base import _Strict
 
-__all__ = ["FURNISHER_KINDS", "SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "special_category",
-           "special_choices"]
+__all__ = ["FURNISHER_KINDS", "SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "ObligationSpec",
+           "special_category", "special_choices"]
 
 #: The kinds of furnisher the registry registers (``socialcredit furnishers add --kind``), which
 #: a catalogue's ``furnisher_kinds`` and ``identity.phone.authoritative_furnisher_kinds`` name.
@@ -42,6 +47,32 @@ class FieldSpec(_Strict):
         return self
 
 
+class ObligationSpec(_Strict):
+    """Which obligation (one debt or case, however many furnishers report it) a report is of.
+
+    The obligation key of a report is ``(creditor, *key values)``:
+
+    * ``key``: payload fields naming it at its creditor — a loan's account reference
+      (``loan_id``), a judgment's ``case_number``; a report lacking one is its own obligation;
+    * ``creditor_field``: the payload field naming the original creditor; a report without it
+      is the original creditor's own, so the reporting furnisher's name stands in. None: the
+      key alone names the obligation (a court's case number holds the court);
+    * ``transferred_key``: on a transferred report (sold, or placed for collection: Metro 2's
+      K2 segment, "purchased from / sold to", CDIA Credit Reporting Resource Guide), the
+      payload fields giving the account reference at the original creditor, one per ``key``
+      field; used when the report names the creditor and every one of them;
+    * ``first_delinquency_field``: the date of first delinquency (US FCRA §623(a)(5),
+      15 U.S.C. 1681s-2(a)(5): the furnisher reports it; §605(c), 1681c(c): the seven-year
+      period runs from 180 days after it). It anchors the obligation's date for listing
+      periods, score decay and retention, and a later report cannot move it later.
+    """
+
+    key: tuple[str, ...] = Field(min_length=1)
+    creditor_field: str | None = None
+    transferred_key: tuple[str, ...] | None = None
+    first_delinquency_field: str | None = None
+
+
 class KindSpec(_Strict):
     """A record kind of the catalogue: fields, legal basis and retention (days)."""
 
@@ -55,6 +86,8 @@ class KindSpec(_Strict):
     #: An adverse record is served to the subject as a notice when it arrives (as US FCRA
     #: §1681s-2(a)(7) asks of negative information); a payment or a rating is not.
     adverse: bool = True
+    #: The obligation a report of this kind is of (None: every report is one of its own).
+    obligation: ObligationSpec | None = None
 
 
 #: Names that reveal special-category data (GDPR Art. 9; PIPL Art. 28 "sensitive personal

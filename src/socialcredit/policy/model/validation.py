@@ -120,6 +120,24 @@ def reference_problems(policy: Policy) -> list[tuple[str, str]]:
                 out.append((f"catalogue.{kname}.fields.{fname}.choices", "special-category "
                             f"values ({', '.join(values)}) may not be collected (GDPR "
                             "Art. 9, PIPL Art. 28)"))
+        if (ob := kspec.obligation) is not None:
+            at = f"catalogue.{kname}.obligation"
+            for i, fld in enumerate(ob.key):
+                field_of(f"{at}.key.{i}", kname, fld)
+            if ob.creditor_field is not None:
+                field_of(f"{at}.creditor_field", kname, ob.creditor_field, ("str",))
+            if ob.transferred_key is not None:
+                if ob.creditor_field is None:
+                    out.append((f"{at}.transferred_key", "a transferred report names its "
+                                "original creditor: set creditor_field too"))
+                if len(ob.transferred_key) != len(ob.key):
+                    out.append((f"{at}.transferred_key", f"{len(ob.transferred_key)} fields "
+                                f"for the {len(ob.key)} of key"))
+                for i, fld in enumerate(ob.transferred_key):
+                    field_of(f"{at}.transferred_key.{i}", kname, fld)
+            if ob.first_delinquency_field is not None:
+                field_of(f"{at}.first_delinquency_field", kname, ob.first_delinquency_field,
+                         ("date",))
     for name, spec in policy.lists.items():
         at = f"lists.{name}"
         if (t := spec.trigger) and kind_of(f"{at}.trigger.kind", t.kind):

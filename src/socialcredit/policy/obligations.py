@@ -1,0 +1,239 @@
+"""One obligation, many reports; and no re-aging of its date of first delinquency.
+
+An **obligation** is one debt or case, however many furnishers report it (DESIGN §4): the
+lender, the same lender again under a new record id, a collector or debt buyer after a sale or
+a placement for collection. A catalogue kind names how its reports say which obligation they
+are of (:class:`~socialcredit.policy.model.ObligationSpec`); :func:`obligation_key` reads it.
+
+**Merge** (:func:`merge_obligations`, the reference; the batch engines do the same in
+:meth:`socialcredit.policy.compile.CompiledPolicy.expressions`). Of one subject's reports dated
+on or before the evaluation day, those of one obligation become one record view: the *latest*
+report (by ``(occurred_at, id)``) gives its state — id, furnisher, payload — and its date
+(``occurred_at``) is the obligation's **anchor**, the earliest of every report's
+``occurred_at`` and date of first delinquency. Criteria, sums, scores and listings read these
+views, so a 30,000 CNY default reported twice sums to 30,000, not 60,000. Reports of a kind
+without an obligation, or lacking a key field, pass through unchanged.
+
+**No re-aging** (US FCRA §605(c), 15 U.S.C. 1681c(c): the seven-year period of a delinquent
+account runs from 180 days after the delinquency began, whoever reports it later; §623(a)(5),
+1681s-2(a)(5): the furnisher reports that date). As the anchor is a minimum, no later report
+can move a listing period, a score's decay or retention later. Retention runs from the anchor
+too, every report of an obligation retiring together (:func:`due_by_anchor`). At ingest,
+:func:`keep_first_delinquency` also keeps the held date in the stored payload of a report that
+states a later one: the report is accepted for its other fields and flagged
+(:data:`DATE_KEPT_FLAG`) to the furnisher (the ingest result's ``flagged``) and to the operator
+(a ``record.first_delinquency_kept`` ledger event; :func:`kept_dates` lists them). The date as
+reported stays in that event, so the ledger says both what was sent and what was kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from socialcredit.policy.model import ObligationSpec, Policy
+from socialcredit.store.ledger import Batch
+from socialcredit.store.tables import events, furnishers, records
+
+__all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "KeptDate", "ObligationKey", "anchor_of",
+           "due_by_anchor", "flag_kept_date", "keep_first_delinquency", "kept_dates",
+           "merge_obligations", "obligation_key", "show_key", "transfer_problems"]
+
+#: ``(creditor or None, *key values)``: the creditor is None when the kind's obligation has no
+#: ``creditor_field`` (the key alone names it).
+ObligationKey = tuple[str | None, ...]
+#: The flag of an accepted report whose later date of first delinquency was not taken.
+DATE_KEPT_FLAG = "first_delinquency_kept"
+#: The ledger event that tells the operator (see :func:`kept_dates`).
+DATE_KEPT_EVENT = "record.first_delinquency_kept"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def obligation_key(spec: ObligationSpec, furnisher: str, payload: dict[str, Any]
+                   ) -> ObligationKey | None:
+    """The obligation a report is of, or None (a key field is missing: the report is an
+    obligation of its own). Values are compared as ``str(value)``; a transferred report (it
+    names the creditor and every ``transferred_key`` field) is keyed by the account reference
+    at the original creditor."""
+    creditor: str | None = None
+    named = False
+    if spec.creditor_field is not None:
+        named = payload.get(spec.creditor_field) is not None
+        creditor = _text(payload[spec.creditor_field]) if named else furnisher
+    fields = spec.key
+    if (named and spec.transferred_key is not None
+            and all(payload.get(f) is not None for f in spec.transferred_key)):
+        fields = spec.transferred_key
+    values = [_text(payload.get(f)) for f in fields]
+    if any(v is None for v in values):
+        return None
+    return (creditor, *values)
+
+
+def transfer_problems(spec: ObligationSpec, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, reason) for a transferred report that names its original account reference
+    but not the original creditor: it could not be linked to the original report."""
+    if spec.transferred_key is None or spec.creditor_field is None:
+        return []
+    if payload.get(spec.creditor_field) is not None:
+        return []
+    return [(f, f"a transferred report names the original creditor ({spec.creditor_field}) "
+                "beside the account reference there; send both or neither")
+            for f in spec.transferred_key if payload.get(f) is not None]
+
+
+def show_key(key: ObligationKey) -> str:
+    """A key for people: ``"bank-a / L-1"`` (the creditor first, when there is one)."""
+    return " / ".join(v for v in key if v is not None)
+
+
+def anchor_of(spec: ObligationSpec, occurred_at: str, payload: dict[str, Any]) -> str:
+    """A report's anchor date (ISO): its date of first delinquency when it states an earlier
+    one than ``occurred_at``, else ``occurred_at``."""
+    field = spec.first_delinquency_field
+    first = payload.get(field) if field is not None else None
+    return first if isinstance(first, str) and first < occurred_at else occurred_at
+
+
+def merge_obligations(policy: Policy, recs: Iterable[Any]) -> list[Any]:
+    """One subject's record views (:class:`~socialcredit.policy.rules.RecordView`) with the
+    reports of each obligation merged into one (see the module docstring); the others
+    unchanged, in their order, the merged views after them."""
+    out: list[Any] = []
+    groups: dict[tuple[str, ObligationKey], list[Any]] = {}
+    for r in recs:
+        kind = policy.catalogue.get(r.kind)
+        ob = kind.obligation if kind is not None else None
+        key = obligation_key(ob, r.furnisher, r.payload) if ob is not None else None
+        if ob is None or key is None:
+            out.append(r)
+        else:
+            groups.setdefault((r.kind, key), []).append(r)
+    for (name, _), group in groups.items():
+        ob = policy.catalogue[name].obligation
+        assert ob is not None
+        latest = max(group, key=lambda x: (x.occurred_at, x.id))
+        anchor = min(anchor_of(ob, x.occurred_at, x.payload) for x in group)
+        out.append(dataclasses.replace(latest, occurred_at=anchor))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptDate:
+    """A report's date of first delinquency that was not taken: ``field`` of its payload,
+    the date ``reported``, the date ``kept`` (held from ``held_record_id``) and the
+    obligation ``key`` as :func:`show_key` writes it."""
+
+    field: str
+    reported: str
+    kept: str
+    held_record_id: int
+    key: str
+
+
+def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
+                           subject_id: int | None, payload: dict[str, Any],
+                           before_query: Callable[[], object] | None = None,
+                           ) -> tuple[dict[str, Any], KeptDate | None]:
+    """``payload`` with its date of first delinquency no later than the obligation's anchor
+    held for ``subject_id`` (:func:`anchor_of` its active reports: a report says the
+    delinquency had begun by its own date at the latest), and what was kept, if the report
+    stated a later date; ``(payload, None)`` otherwise. A report linked to no subject
+    yet is not compared here: evaluation's anchor (a minimum) still keeps its date.
+
+    One query per report of a kind with a date of first delinquency (the subject's records of
+    that kind), made only when the report states the date; ``before_query`` (the caller's
+    flush of pending writes, so that reports earlier in the same transaction count) is called
+    first."""
+    spec = policy.catalogue.get(kind)
+    ob = spec.obligation if spec is not None else None
+    field = ob.first_delinquency_field if ob is not None else None
+    if ob is None or field is None or subject_id is None or not payload.get(field):
+        return payload, None
+    if before_query is not None:
+        before_query()
+    names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    key = obligation_key(ob, names.get(furnisher_id, ""), payload)
+    if key is None:
+        return payload, None
+    held: tuple[str, int] | None = None
+    for r in conn.execute(select(records.c.id, records.c.furnisher_id, records.c.occurred_at,
+                                 records.c.payload).where(
+            records.c.subject_id == subject_id, records.c.kind == kind,
+            records.c.status == "active", records.c.superseded_by.is_(None))):
+        other = json.loads(r.payload)
+        if obligation_key(ob, names.get(r.furnisher_id, ""), other) != key:
+            continue
+        # a report held says the delinquency had begun by its own date at the latest
+        first = anchor_of(ob, r.occurred_at, other)
+        if held is None or (first, r.id) < held:
+            held = (first, int(r.id))
+    if held is None or payload[field] <= held[0]:
+        return payload, None
+    kept = KeptDate(field, str(payload[field]), held[0], held[1], show_key(key))
+    return {**payload, field: held[0]}, kept
+
+
+def flag_kept_date(batch: Batch, kept: KeptDate, *, record_id: int, furnisher_id: int,
+                   furnisher_record_id: str, kind: str, subject_id: int | None,
+                   file: str, line: int | None) -> dict[str, Any]:
+    """Tell the operator (a :data:`DATE_KEPT_EVENT` ledger event: ``record_id, furnisher_id,
+    furnisher_record_id, kind, obligation, field, reported, kept, held_record_id``) and return
+    the furnisher's flag for the ingest result: ``{file, line, field, flag, reported,
+    kept}``."""
+    batch.emit(DATE_KEPT_EVENT, {
+        "record_id": record_id, "furnisher_id": furnisher_id,
+        "furnisher_record_id": furnisher_record_id, "kind": kind, "obligation": kept.key,
+        "field": kept.field, "reported": kept.reported, "kept": kept.kept,
+        "held_record_id": kept.held_record_id}, subject_id=subject_id)
+    return {"file": file, "line": line, "field": kept.field, "flag": DATE_KEPT_FLAG,
+            "reported": kept.reported, "kept": kept.kept}
+
+
+def due_by_anchor(conn: Connection, policy: Policy, kind: str, cutoff: str) -> list[int]:
+    """Ids of the (not retired) records of obligation kind ``kind`` whose obligation's anchor
+    is before ``cutoff`` (ISO): retention runs from the first delinquency, so every report of
+    an obligation retires together, however late the last one came (FCRA §605(c)). Reads
+    every unretired record of the kind; [] for a kind without an obligation."""
+    spec = policy.catalogue.get(kind)
+    ob = spec.obligation if spec is not None else None
+    if ob is None:
+        return []
+    names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    groups: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+    for r in conn.execute(select(records.c.id, records.c.subject_id, records.c.furnisher_id,
+                                 records.c.occurred_at, records.c.payload).where(
+            records.c.kind == kind, records.c.status != "retired")):
+        payload = json.loads(r.payload)
+        key = obligation_key(ob, names.get(r.furnisher_id, ""), payload)
+        group = (r.subject_id, key) if key is not None else ("record", r.id)
+        groups.setdefault(group, []).append(
+            (int(r.id), anchor_of(ob, r.occurred_at, payload)))
+    return sorted(rid for group in groups.values()
+                  if min(day for _, day in group) < cutoff for rid, _ in group)
+
+
+def kept_dates(conn: Connection, *, furnisher_id: int | None = None, limit: int = 500
+               ) -> list[dict[str, Any]]:
+    """The operator's list of reports whose later date of first delinquency was not taken,
+    newest first: ``[{seq, at, subject_id, record_id, furnisher_id, furnisher_record_id,
+    kind, obligation, field, reported, kept, held_record_id}]`` (of ``furnisher_id`` only,
+    when given), read from the ledger's :data:`DATE_KEPT_EVENT` events."""
+    out: list[dict[str, Any]] = []
+    stmt = (select(events.c.seq, events.c.at, events.c.subject_id, events.c.payload)
+            .where(events.c.type == DATE_KEPT_EVENT).order_by(events.c.seq.desc()))
+    for e in conn.execute(stmt):
+        p = json.loads(e.payload)
+        if furnisher_id is not None and p.get("furnisher_id") != furnisher_id:
+            continue
+        out.append({"seq": int(e.seq), "at": e.at, "subject_id": e.subject_id, **p})
+        if len(out) >= limit:
+            break
+    return out
