@@ -221,3 +221,56 @@ def test_output_to_a_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None:
     listed = bare("furnishers", "list").stdout
     assert any("court-with-a-long-name" in x and "court" in x.replace(
         "court-with-a-long-name", "") for x in listed.splitlines()), listed
+
+
+def test_an_offline_snapshot_expires_per_service(tmp_path: Path) -> None:
+    """A snapshot cannot learn of a removal: past the policy's validity for a service
+    (default policy: air 24 h, the rest 72 h) check-snapshot refuses to answer, exit 5, and
+    every answer states the snapshot's age (issue #19, item 4)."""
+    import datetime as dt
+
+    from socialcredit.gate.offline import export_gate_snapshot
+    from socialcredit.registry import Registry
+    from socialcredit.settings import Settings
+
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": DEBTOR, "case_number": "K",
+             "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher",
+               "c").returncode == 0
+    assert run(tmp_path, "gates", "add", "trip", "--services", "air,hotel_star").returncode == 0
+    reg = Registry(Settings(database_url=f"sqlite:///{tmp_path}/cli.db",
+                            keys_dir=tmp_path / "var" / "keys"))
+    try:
+        made = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
+        info, key = export_gate_snapshot(reg.store, reg.policy, reg.settings.keys_dir,
+                                         gate="trip", out=tmp_path / "trip.snap", now=made)
+    finally:
+        reg.close()
+    assert info.valid_until["air"] == made + dt.timedelta(hours=24)
+    assert info.valid_until["hotel_star"] == made + dt.timedelta(hours=72)
+    check = ("gates", "check-snapshot", str(tmp_path / "trip.snap"), "--gate-key", str(key),
+             "--national-id", DEBTOR)
+    air = run(tmp_path, *check, "--service", "air")
+    assert air.returncode == 5 and "EXPIRED (air)" in air.stderr, (air.stdout, air.stderr)
+    assert "30.0 h old" in air.stderr and "export a new one" in air.stderr
+    hotel = run(tmp_path, *check, "--service", "hotel_star")
+    assert hotel.returncode == 3 and "30.0 h old" in hotel.stdout, hotel.stderr
+    shown = json.loads(run(tmp_path, "gates", "verify-snapshot", str(tmp_path / "trip.snap"),
+                           "--json").stdout)
+    assert set(shown["valid_until"]) == {"air", "hotel_star"}
+
+
+def test_a_snapshot_without_an_expiry_counts_as_expired() -> None:
+    import datetime as dt
+
+    from socialcredit.gate.snapshot.format import SnapshotInfo
+
+    now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    old = SnapshotInfo("g", ("air",), 1, now - dt.timedelta(hours=1), "v", 0, 0, 0, "d")
+    assert old.expired("air", now)
+    fresh = SnapshotInfo("g", ("air",), 1, now, "v", 0, 0, 0, "d",
+                         {"air": now + dt.timedelta(hours=24)})
+    assert not fresh.expired("air", now) and fresh.expired("air", now + dt.timedelta(days=1))

@@ -9,6 +9,7 @@ for refused. :mod:`socialcredit.cli` registers :func:`check` on the root app and
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from socialcredit.cli import common
-from socialcredit.cli.common import AsOfOpt, JsonOpt, console
+from socialcredit.cli.common import AsOfOpt, JsonOpt, console, err_console
 from socialcredit.errors import InputError
 
 __all__ = ["check", "gates"]
@@ -102,7 +103,8 @@ def gates_verify_snapshot(
     info = verify_snapshot(snapshot, key_file.read_bytes())
     data = {"ok": True, "gate": info.gate, "services": list(info.services), "items": info.count,
             "ledger_seq": info.ledger_seq, "created_at": info.created_at.isoformat(),
-            "policy_version": info.policy_version, "sha256": info.digest}
+            "policy_version": info.policy_version, "sha256": info.digest,
+            "valid_until": {k: v.isoformat() for k, v in info.valid_until.items()}}
     if as_json:
         common.out(data)
     else:
@@ -121,7 +123,9 @@ def gates_check_snapshot(
     public_key: Annotated[Path | None, typer.Option(help="Registry public key (PEM).")] = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Check one person against a snapshot offline: exit 0 allow, 3 refused."""
+    """Check one person against a snapshot offline: exit 0 allow, 3 refused, 5 the snapshot
+    is past its validity for the service (policy gate.snapshot_valid_hours). Every answer
+    states the snapshot's age."""
     from socialcredit.gate.offline import public_key_path
     from socialcredit.gate.snapshot.reader import SnapshotReader
     from socialcredit.identity import normalise_phone, scheme_for
@@ -142,10 +146,24 @@ def gates_check_snapshot(
         key = "document:" + normalise_document_number(document or "")
     pub = (public_key or public_key_path(settings.keys_dir)).read_bytes()
     reader = SnapshotReader(snapshot, gate_key=gate_key.read_bytes(), public_key=pub)
+    info = reader.info
+    now = dt.datetime.now(dt.UTC)
+    hours = info.age(now).total_seconds() / 3600
+    made = (f"snapshot of ledger event {info.ledger_seq}, made "
+            f"{info.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, {hours:.1f} h old")
+    if info.expired(service, now):
+        until = info.valid_until.get(service)
+        err_console.print(
+            f"EXPIRED ({service}): {made}; "
+            + (f"valid until {until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+               if until else "made before snapshots carried an expiry")
+            + ". It cannot know of later removals: export a new one "
+              f"(`socialcredit gates export --gate {info.gate}`).", highlight=False)
+        raise typer.Exit(5)
     hit = reader.check(key, service, on=common.as_of(as_of))
     if hit is None:
-        console.print(f"ALLOW ({service}) per snapshot of ledger event {reader.info.ledger_seq}")
+        console.print(f"ALLOW ({service}) per {made}", highlight=False)
         raise typer.Exit(0)
     console.print(f"REFUSED ({service}) until {hit.until or '-'}; entries "
-                  f"{', '.join(map(str, hit.entry_ids))}")
+                  f"{', '.join(map(str, hit.entry_ids))}; per {made}", highlight=False)
     raise typer.Exit(3)

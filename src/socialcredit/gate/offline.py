@@ -97,5 +97,6 @@ def export_gate_snapshot(store: Store, policy: Policy, keys_dir: Path, *, gate: 
     info = write_snapshot(out, items, gate=gate, gate_key=key,
                           signing_key=signing_key(keys_dir), services=services,
                           ledger_seq=seq, created_at=now or dt.datetime.now(dt.UTC),
-                          policy_version=policy.version_hash)
+                          policy_version=policy.version_hash,
+                          valid_hours={s: policy.gate.snapshot_hours(s) for s in services})
     return info, key_path

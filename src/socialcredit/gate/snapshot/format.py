@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from socialcredit.errors import SocialCreditError
 
@@ -118,7 +118,8 @@ class SnapshotInfo:
     ``services``: the gate's services, in header order (bit order of the service masks).
     ``created_at``: timezone-aware. ``count``: records (items written). ``entry_count``: entry
     ids stored. ``size``: file size in bytes. ``digest``: SHA-256 of the whole file, hex (what
-    ``sha256sum`` prints), to name a snapshot in logs and transfers.
+    ``sha256sum`` prints), to name a snapshot in logs and transfers. ``valid_until``: per
+    service, when the snapshot stops being answerable (policy ``gate.snapshot_valid_hours``).
     """
 
     gate: str
@@ -130,6 +131,17 @@ class SnapshotInfo:
     entry_count: int
     size: int
     digest: str
+    #: service → the time (UTC) past which the snapshot must not be answered from for it
+    #: (empty for a snapshot made before snapshots expired: expired for every service)
+    valid_until: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def expired(self, service: str, now: dt.datetime) -> bool:
+        """Whether ``now`` (timezone-aware) is past the validity of ``service``."""
+        until = self.valid_until.get(service)
+        return until is None or now >= until
+
+    def age(self, now: dt.datetime) -> dt.timedelta:
+        return now - self.created_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,9 +130,28 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | bytes, name: str) -> _La
         raise SnapshotError(f"{name}: {len(data)} bytes, but its header declares "
                             f"{end + SIGNATURE_BYTES}")
     info = SnapshotInfo(gate, tuple(services), ledger_seq, created_at, policy_version, count,
-                        entries, len(data), hashlib.sha256(data).hexdigest())
+                        entries, len(data), hashlib.sha256(data).hexdigest(),
+                        _valid_until(header, name))
     kid = header.get("key_id")
     return _Layout(info, digest_bytes, id_bytes, offsets, kid if isinstance(kid, str) else None)
+
+
+def _valid_until(header: dict[str, Any], name: str) -> dict[str, dt.datetime]:
+    """The header's ``valid_until`` (absent in snapshots made before they expired: empty)."""
+    raw = header.get("valid_until", {})
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"{name}: header field 'valid_until' is malformed")
+    out = {}
+    for service, text in raw.items():
+        try:
+            until = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+        except ValueError:
+            until = None
+        if until is None or until.utcoffset() is None:
+            raise SnapshotError(f"{name}: header field 'valid_until' of {service!r} is not an "
+                                "ISO 8601 time with its offset")
+        out[str(service)] = until
+    return out
 
 
 def _read(path: Path) -> bytes:

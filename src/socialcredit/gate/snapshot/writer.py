@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,17 @@ def _until_days(until: object) -> int:
 
 def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate_key: bytes,
                    signing_key: Ed25519PrivateKey, services: Sequence[str], ledger_seq: int,
-                   created_at: dt.datetime, policy_version: str) -> SnapshotInfo:
+                   created_at: dt.datetime, policy_version: str,
+                   valid_hours: Mapping[str, int] | None = None) -> SnapshotInfo:
     """Write a signed snapshot of ``items`` for ``gate`` to ``path`` (atomically: a temporary
     file in the same directory, fsynced, then renamed) and return its :class:`SnapshotInfo`.
 
     ``services``: the gate's services (at most 16; duplicates dropped); items refusing none of
     them are skipped and the others keep only these. ``gate_key``: the gate's HMAC key (≥ 16
     bytes). ``ledger_seq``: the ledger position the items reflect. ``created_at``:
-    timezone-aware. The output is deterministic for the same items in the same order.
+    timezone-aware. ``valid_hours``: per service, how long after ``created_at`` the snapshot
+    may be answered from (written as ``valid_until``; a service left out: 24 hours). The
+    output is deterministic for the same items in the same order.
     Memory: about 100 bytes per written item at peak (columns, sort order, the file).
 
     :raises SnapshotError: invalid argument or item (until not an ISO date in 1970–2149,
@@ -94,6 +97,11 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         raise SnapshotError(
             f"signing key must be an Ed25519PrivateKey, got {type(signing_key).__name__}")
     svc = _check_services(services)
+    hours = dict(valid_hours or {})
+    if any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in hours.values()):
+        raise SnapshotError("valid_hours must be positive whole hours")
+    utc = created_at.astimezone(dt.UTC)
+    valid_until = {name: utc + dt.timedelta(hours=hours.get(name, 24)) for name in svc}
     mac = _gate_hmac(gate_key)
     bits = {s: 1 << i for i, s in enumerate(svc)}
 
@@ -150,6 +158,7 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         "entry_id_bytes": id_bytes,
         "signature": "Ed25519",
         "key_id": key_id(gate_key),
+        "valid_until": {name: until.isoformat() for name, until in valid_until.items()},
     }
     hjson = json.dumps(header, sort_keys=True, separators=(",", ":"),
                        ensure_ascii=False).encode("utf-8")
@@ -201,4 +210,4 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         Path(tmp).unlink(missing_ok=True)
         raise SnapshotError(f"cannot write snapshot {path}: {exc.strerror}") from exc
     return SnapshotInfo(gate, svc, ledger_seq, created_at, policy_version, n, entries,
-                        len(buf), digest)
+                        len(buf), digest, valid_until)

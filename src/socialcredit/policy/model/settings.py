@@ -84,13 +84,34 @@ class IdentitySpec(_Strict):
 class GateSpec(_Strict):
     """How long a gate may answer from its last good index when the registry database cannot
     be reached, per service (``default`` for the rest), in seconds. Past it the gate answers
-    503 rather than guess (never a silent allow or deny)."""
+    503 rather than guess (never a silent allow or deny).
+
+    ``snapshot_valid_hours``: how long an offline snapshot (``gates export``) may be
+    answered from after it was made, per service (``default`` for the rest). Past it
+    ``check-snapshot`` refuses to answer (exit 5): a snapshot cannot learn of a removal, so an
+    old one would refuse a person the registry no longer lists (issue #19). No rule sets the
+    figure; the default policy's 24 hours for air and rail and 72 for the rest are this
+    project's choice."""
 
     staleness_limit_seconds: dict[str, int] = {"default": 300}
+    snapshot_valid_hours: dict[str, int] = {"default": 72}
+
+    @field_validator("snapshot_valid_hours")
+    @classmethod
+    def _positive_hours(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = sorted(k for k, h in v.items() if h <= 0)
+        if bad:
+            raise ValueError(f"snapshot validity must be at least one hour ({', '.join(bad)})")
+        return v
 
     def limit_for(self, service: str) -> int:
         return self.staleness_limit_seconds.get(
             service, self.staleness_limit_seconds.get("default", 300))
+
+    def snapshot_hours(self, service: str) -> int:
+        """Hours a snapshot may be answered from for ``service``."""
+        return self.snapshot_valid_hours.get(service, self.snapshot_valid_hours.get("default",
+                                                                                     72))
 
 
 class DueProcessSpec(_Strict):
