@@ -30,7 +30,8 @@ could be the same person, and linked, queued for review, or left unlinked:
    the record stays unlinked.
 
 Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight,
-match_probability, model_version}`` (with the subject's id, so gates and lists follow).
+match_probability, model_version, explanation, decided_by}`` (the phone rule: ``explanation``
+alone; with the subject's id, so gates and lists follow; ``audit replay`` rebuilds the link).
 """
 
 from __future__ import annotations
@@ -290,8 +291,8 @@ class ProbabilisticLinker:
                              + (f" to {h.valid_to}" if h.valid_to else "")
                              + " (the record's date is inside)", "weight": None}}
             seq = b.emit("record.linked", {"record_id": rid, "subject_id": sid,
-                                           "rule": "phone", "status": "confirmed"},
-                         subject_id=sid)
+                                           "rule": "phone", "status": "confirmed",
+                                           "explanation": why}, subject_id=sid)
             b.add(links, {"record_id": rid, "subject_id": sid, "rule": "phone",
                           "status": "confirmed", "match_weight": None,
                           "match_probability": None,
@@ -336,14 +337,16 @@ class ProbabilisticLinker:
             reasons = explain(best, comparisons)
             if r.flags:
                 reasons["flags"] = list(r.flags)
+            # the link holds what its event states (`audit replay` rebuilds it from that)
+            weight = round(float(best["match_weight"]), 3)
+            probability = round(float(best["match_probability"]), 6)
             seq = b.emit("record.linked", {
                 "record_id": r.record_id, "subject_id": sid, "rule": "probabilistic",
-                "status": status, "match_weight": round(float(best["match_weight"]), 3),
-                "match_probability": round(float(best["match_probability"]), 6),
-                "model_version": self.model.version}, subject_id=sid)
+                "status": status, "match_weight": weight, "match_probability": probability,
+                "model_version": self.model.version, "explanation": reasons,
+                "decided_by": decided_by}, subject_id=sid)
             row = {"subject_id": sid, "rule": "probabilistic", "status": status,
-                   "match_weight": float(best["match_weight"]),
-                   "match_probability": float(best["match_probability"]),
+                   "match_weight": weight, "match_probability": probability,
                    "explanation": json.dumps(reasons, ensure_ascii=False, sort_keys=True),
                    "model_version": self.model.version, "decided_by": decided_by, "seq": seq}
             if before is None:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from socialcredit.store.replay_identity import IDENTITY_HANDLERS
+from socialcredit.store.replay_links import LINK_HANDLERS
+from socialcredit.store.replay_lists import LIST_HANDLERS
 from socialcredit.store.replay_people import PEOPLE_HANDLERS
 
 __all__ = ["Projections"]
@@ -45,7 +47,8 @@ class Projections:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
-            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}}
+            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}, "links": {},
+            "names": {}, "screen_entries": {}, "screen_clearances": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -233,6 +236,16 @@ class Projections:
                 row = rows.get(i)
                 if row is not None and row["subject_id"] == src:
                     row["subject_id"] = dst
+        links = self.tables["links"]
+        for i in p.get("records", ()):
+            row = links.get(i)
+            if row is not None and row["subject_id"] == src:
+                row["subject_id"] = dst
+        names = self.tables["names"]
+        for name in p.get("names", ()):
+            row = names.pop((src, name), None)
+            if row is not None:
+                names[(dst, name)] = {**row, "subject_id": dst}
 
     # --- what older ledgers cannot give back ------------------------------------------------
     def from_live(self, table: str, key: Any, *columns: str) -> None:
@@ -344,12 +357,12 @@ _HANDLERS = {
     "score.changed": Projections._score,
     **PEOPLE_HANDLERS,
     **IDENTITY_HANDLERS,  # subject.merged and subject.split also write ``merges``
+    **LINK_HANDLERS,  # record.linked, record.unlinked and record.retired also write ``links``
+    **LIST_HANDLERS,  # subject.created also writes ``names``
 }
 
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "sign_in.code_issued", "list.imported",
-    "tree.head_signed", "ledger.restored",
-    # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
-    "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})
+    "tree.head_signed", "ledger.restored", "screen.imported"})
