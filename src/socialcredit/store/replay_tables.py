@@ -97,6 +97,14 @@ NOT_PROJECTIONS: dict[str, str] = {
     "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
     "sign_in_failures": "operational: wrong sign-in codes per keyed ID/phone digest, shared by "
                         "the server processes, never in the ledger",
+    "notices": "operational: the outbox of notices owed to people, with its delivery state "
+               "(attempts, served_at, channel, a code wiped once served); rows are also made "
+               "for gate refusals and sign-in codes (neither is an event) and by a projector "
+               "that follows the ledger at its own pace; what each notice tells is an event",
+    "ingests": "operational: one row per ingest attempt (a killed attempt keeps zero counts "
+               "and its re-run gets its own row; an identical re-send writes no event); what "
+               "a completed ingest accepted is its ingest.completed event, each record its "
+               "record.accepted",
 }
 
 #: Cells an older ledger cannot give back, taken from the live row instead of compared.
@@ -127,8 +135,8 @@ FROM_LIVE: dict[str, str] = {
 
 #: Projections the replay does not rebuild yet, and why (their events lack what they need).
 NOT_YET_REPLAYED: dict[str, str] = {
-    "link_candidates": "the review queue changes state (closed, moved) without events",
-    "notices": "the outbox's delivery state (attempts, served_at) changes without events",
-    "ingests": "an ingest row is written before its first event, and an identical re-send "
-               "writes none",
+    "link_candidates": "the review queue changes without events: a rejected pair the record "
+                       "does not rest on, a pair policy evaluation queues for a confirmed "
+                       "link, pairs a correction closes; record.linked does not list the "
+                       "pairs it queues",
 }
