@@ -175,10 +175,33 @@ def _move_name(reg: Registry) -> tuple[str, dict[str, Any], str, str | None]:
     return "names", {"subject_id": a, "name": NAME}, "missing", None
 
 
+def _delete_pair(reg: Registry) -> tuple[str, dict[str, Any], str, str | None]:
+    finding = int(_record(reg, "court", "F-1").id)
+    (pair, _) = _open_pairs(reg, finding)
+    with reg.store.engine.begin() as conn:
+        conn.execute(delete(link_candidates).where(link_candidates.c.id == pair.id))
+    return "link_candidates", {"id": pair.id}, "missing", None
+
+
+def _reopen_refused_pair(reg: Registry) -> tuple[str, dict[str, Any], str, str | None]:
+    loan = int(_record(reg, "bank", "L-1").id)
+    unlink_record(reg.store, reg.policy, loan, by="operator:ops", reason="not her loan",
+                  as_of=TODAY)
+    with reg.store.engine.begin() as conn:  # the refused pair back in the queue
+        cid = conn.execute(select(link_candidates.c.id).where(
+            link_candidates.c.record_id == loan, link_candidates.c.status == "rejected")
+        ).scalar_one()
+        conn.execute(update(link_candidates).where(link_candidates.c.id == cid).values(
+            status="open"))
+    return "link_candidates", {"id": cid}, "changed", "status"
+
+
 @pytest.mark.parametrize("tamper", [_delete_link, _confirm_link, _change_decider,
-                                    _delete_name, _move_name],
+                                    _delete_name, _move_name, _delete_pair,
+                                    _reopen_refused_pair],
                          ids=["deleted-link", "confirmed-link", "changed-decider",
-                              "deleted-name", "changed-name"])
+                              "deleted-name", "changed-name", "deleted-pair",
+                              "reopened-refused-pair"])
 def test_a_tampered_link_or_name_is_found_and_named(twins: Registry, tamper: Any) -> None:
     from typer.testing import CliRunner
 
@@ -221,3 +244,43 @@ def test_a_link_written_before_record_linked_carried_its_explanation(twins: Regi
     diff = replay(reg.store, list_public=_public(reg)).first_difference
     assert diff is not None and (diff.table, diff.column) == ("links", "subject_id")
 
+
+
+def test_a_pair_queued_for_a_phone_confirmed_listing_replays(twins: Registry,
+                                                             tmp_path: Path) -> None:
+    """A court finding without an ID, linked to A by A's phone alone (the phone rule): the
+    listing rests on it, so policy evaluation queues the pair for an operator (link.queued);
+    accepting it replays too."""
+    reg = twins
+    finding = _finding(furnisher_record_id="F-9", phone=PHONE_A,
+                       case_number="(2026)京0105执10号")
+    del finding["national_id"]
+    _ingest(reg, "court", tmp_path / "f2.csv", [finding])
+    rid = int(_record(reg, "court", "F-9").id)
+    with reg.store.read() as conn:
+        queued = conn.execute(select(events.c.payload).where(
+            events.c.type == "link.queued")).scalars().all()
+    assert [json.loads(q)["record_id"] for q in queued] == [rid]
+    assert _same(reg)["link_candidates"] == 3
+    (pair,) = _open_pairs(reg, rid)
+    accept_candidate(reg.store, reg.policy, pair.id, by="operator:ops", as_of=TODAY)
+    _same(reg)
+
+
+def test_review_pairs_of_an_older_ledger_are_taken_from_the_live_rows(twins: Registry) -> None:
+    reg = twins
+    finding = int(_record(reg, "court", "F-1").id)
+    with reg.store.engine.begin() as conn:  # as older code wrote the model's events
+        for seq, payload in conn.execute(select(events.c.seq, events.c.payload).where(
+                events.c.type == "record.linked")).all():
+            body = {k: v for k, v in json.loads(payload).items()
+                    if k not in ("explanation", "decided_by", "queued")}
+            conn.execute(update(events).where(events.c.seq == seq).values(
+                payload=json.dumps(body)))
+    result = replay(reg.store, list_public=_public(reg))
+    assert result.first_difference is None, result.first_difference.describe()
+    assert result.taken_from_live["link_candidates"] == 2
+    # a pair decided afterwards, by code that writes the events, is compared
+    (first, _) = _open_pairs(reg, finding)
+    reject_candidate(reg.store, reg.policy, first.id, by="operator:ops", as_of=TODAY)
+    assert replay(reg.store, list_public=_public(reg)).first_difference is None

@@ -21,6 +21,7 @@ from socialcredit.store.replay_identity import IDENTITY_HANDLERS
 from socialcredit.store.replay_links import LINK_HANDLERS
 from socialcredit.store.replay_lists import LIST_HANDLERS
 from socialcredit.store.replay_people import PEOPLE_HANDLERS
+from socialcredit.store.replay_queue import close_open
 
 __all__ = ["Projections"]
 
@@ -48,7 +49,7 @@ class Projections:
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
             "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}, "links": {},
-            "names": {}, "screen_entries": {}, "screen_clearances": {}}
+            "names": {}, "screen_entries": {}, "screen_clearances": {}, "link_candidates": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -163,6 +164,7 @@ class Projections:
         status = "active"
         if corrected is not None and corrected in rows:
             rows[corrected]["superseded_by"] = rid
+            close_open(self, corrected)  # a superseded record's review pairs close
             if rows[corrected]["status"] in ("suppressed", "deleted"):
                 status = rows[corrected]["status"]
         flags = p.get("flags")
@@ -240,6 +242,14 @@ class Projections:
         for i in p.get("records", ()):
             row = links.get(i)
             if row is not None and row["subject_id"] == src:
+                row["subject_id"] = dst
+        pairs, moved = self.tables["link_candidates"], set(p.get("records", ()))
+        for row in pairs.values() if moved else ():
+            if row["subject_id"] == src and row["record_id"] in moved:
+                row["subject_id"] = dst
+        for i in p.get("candidates", ()):
+            row = pairs.get(i)
+            if row is not None and row["status"] == "open":
                 row["subject_id"] = dst
         names = self.tables["names"]
         for name in p.get("names", ()):

@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from socialcredit.store.replay_queue import QUEUE_HANDLERS, on_linked, on_retired, on_unlinked
+
 if TYPE_CHECKING:
     from socialcredit.store.replay_events import Projections
 
@@ -58,6 +60,7 @@ def _linked(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
     rid, to, rule, status = p["record_id"], p["subject_id"], p.get("rule"), p.get("status")
     row = rows.get(rid)
     undo = proj.__dict__.pop("_unlinked_before", None)
+    on_linked(proj, seq, at, p, row is not None)
     if "inherited_from" in p:
         src = rows.get(p["inherited_from"])
         if src is not None:
@@ -100,6 +103,7 @@ def _unlinked(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
     rid = p["record_id"]
     before = rows.get(rid)
     proj.__dict__["_unlinked_before"] = (seq, rid, None if before is None else dict(before))
+    on_unlinked(proj, seq, at, p)
     if before is None:  # unlink_record writes a rejected manual link first
         rows[rid] = _row(rid, None, "manual", "rejected", seq, by=p.get("by"))
     else:
@@ -112,10 +116,12 @@ def _retired(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
     row = proj.tables["links"].get(p["record_id"])
     if row is not None:  # the explanation quotes the comparison levels: it goes too
         row["explanation"] = "{}"
+    on_retired(proj, p["record_id"])
 
 
 LINK_HANDLERS = {
     "record.linked": _linked,
     "record.unlinked": _unlinked,
     "record.retired": _retired,
+    **QUEUE_HANDLERS,
 }

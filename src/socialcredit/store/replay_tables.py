@@ -66,6 +66,9 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("screen_entries", ("id",), (
         "id", "list", "key", "kind", "name", "status", "party", "content_hash", "since",
         "ended_on", "seq")),
+    TableSpec("link_candidates", ("id",), (
+        "id", "record_id", "subject_id", "match_weight", "match_probability", "explanation",
+        "model_version", "status", "created_seq", "decided_at", "decided_by", "note")),
     TableSpec("screen_clearances", ("id",), (
         "id", "list", "key", "query_hash", "content_hash", "reason", "by", "at", "seq")),
 )
@@ -128,6 +131,10 @@ FROM_LIVE: dict[str, str] = {
     "names (subjects of an external list)":
         "subject.created of a list's subject written before it carried the aliases: the "
         "names still on that subject are taken from the live rows",
+    "link_candidates (created up to the last event of such code)":
+        "code that wrote record.linked without the explanation, or a shared phone's without "
+        "the pairs it queued, also rejected and queued pairs without events: the pairs made "
+        "up to its last event are taken from the live rows whole",
     "screen_entries.party, since, ended_on; screen_clearances.at":
         "screen.* events written before they carried the party and the import day, and "
         "screen.cleared before it carried its time",
@@ -135,8 +142,4 @@ FROM_LIVE: dict[str, str] = {
 
 #: Projections the replay does not rebuild yet, and why (their events lack what they need).
 NOT_YET_REPLAYED: dict[str, str] = {
-    "link_candidates": "the review queue changes without events: a rejected pair the record "
-                       "does not rest on, a pair policy evaluation queues for a confirmed "
-                       "link, pairs a correction closes; record.linked does not list the "
-                       "pairs it queues",
 }
