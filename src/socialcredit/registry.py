@@ -10,6 +10,7 @@ import logging
 from functools import cached_property
 
 from socialcredit.gate import DecisionService, GateIndex
+from socialcredit.gate.went_back import head_key_path
 from socialcredit.policy.model import Policy, load_policy
 from socialcredit.screening.service import ScreenService
 from socialcredit.settings import Settings
@@ -37,7 +38,8 @@ class Registry:
 
     @cached_property
     def gate_index(self) -> GateIndex:
-        index = GateIndex(self.store, self.policy)
+        index = GateIndex(self.store, self.policy,
+                          head_key=head_key_path(self.settings.keys_dir))
         index.build()
         return index
 

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,7 @@ from sqlalchemy import Connection, func, or_, select
 from socialcredit.gate.base_load import identifier_keys, load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
-from socialcredit.gate.went_back import check_went_back, latest_restore
+from socialcredit.gate.went_back import HeadFollower, check_went_back, latest_restore
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import events, furnishers, identifiers, list_entries, names
@@ -62,8 +63,11 @@ class GateIndex:
     """See the module docstring. One writer at a time (build/refresh are serialised: a server
     refreshes from its follower thread and after each submission) and many readers."""
 
-    def __init__(self, store: Store, policy: Policy, *, compact_after: int = 100_000) -> None:
+    def __init__(self, store: Store, policy: Policy, *, compact_after: int = 100_000,
+                 head_key: Path | None = None) -> None:
         self.store, self.policy, self.compact_after = store, policy, compact_after
+        #: the signed tree head followed (``head_key``: the registry's public key file)
+        self.heads = HeadFollower(head_key)
         self.services = tuple(policy.services)
         self._basis = {name: {svc: s.legal_basis for s in policy.sanctions_for(name)
                               for svc in s.services} for name in policy.lists}
@@ -190,6 +194,7 @@ class GateIndex:
                 events.c.seq == head)).first()
             self.last_hash, self.last_at = (None, None) if last is None else tuple(last)
             self.restore_mark = latest_restore(conn)
+            self.heads.reset(conn)
             # column by column, in blocks (gate/base_load.py): national scale in bounded memory
             base, hashed, name_keys = load_base(conn, self.policy, self.services)
         with self._lock:
@@ -232,7 +237,8 @@ class GateIndex:
                 check_went_back(conn, last_seq=self.last_seq, last_hash=self.last_hash,
                                 last_at=self.last_at, head=head,
                                 known_restore=self.restore_mark)
-            if not replaced:
+            if not replaced:  # each newer signed head extends the one followed
+                self.heads.check(conn, known_restore=self.restore_mark)
                 rows = conn.execute(
                     select(events.c.seq, events.c.subject_id, events.c.at).where(
                         events.c.seq > self.last_seq, events.c.seq <= head,

@@ -30,6 +30,7 @@ from socialcredit.gate.snapshot.signing import (
     save_signing_key,
 )
 from socialcredit.gate.snapshot.writer import write_snapshot
+from socialcredit.gate.went_back import head_key_path
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import gates
@@ -38,7 +39,7 @@ __all__ = ["export_gate_snapshot", "gate_key", "public_key_path", "signing_key"]
 
 
 def public_key_path(keys_dir: Path) -> Path:
-    return keys_dir / "registry-ed25519.pub.pem"
+    return head_key_path(keys_dir)
 
 
 def signing_key(keys_dir: Path) -> Ed25519PrivateKey:

@@ -125,20 +125,24 @@ def requeue_phone_links(batch: Batch, phone: str, since: str,
         .where(links.c.rule == "phone", links.c.status == "confirmed", records.c.phone == phone,
                records.c.occurred_at >= since)).all()
     touched: set[int] = set()
-    why = json.dumps({"phone": {"level": f"a shared phone since {since}: the number alone "
-                                "does not tell who", "weight": None}}, sort_keys=True)
+    why = {"phone": {"level": f"a shared phone since {since}: the number alone does not tell "
+                              "who", "weight": None}}
     for r in rows:
+        # the review pairs it opens are in the event (`audit replay` rebuilds them)
+        queued = [{"candidate_id": batch.next_id(link_candidates), "subject_id": sid}
+                  for sid in dict.fromkeys((r.subject_id, *users))]
         seq = batch.emit("record.linked", {"record_id": r.record_id, "subject_id": r.subject_id,
                                            "rule": "phone", "status": "pending",
-                                           "reason": "shared phone"}, subject_id=r.subject_id)
+                                           "reason": "shared phone", "queued": queued,
+                                           "explanation": why}, subject_id=r.subject_id)
         conn.execute(update(links).where(links.c.record_id == r.record_id).values(
             status="pending", seq=seq))
-        for sid in dict.fromkeys((r.subject_id, *users)):
+        for q in queued:
             batch.add(link_candidates, {
-                "id": batch.next_id(link_candidates), "record_id": r.record_id,
-                "subject_id": sid, "match_weight": 0.0, "match_probability": 0.5,
-                "explanation": why, "model_version": None, "status": "open",
-                "created_seq": seq})
+                "id": q["candidate_id"], "record_id": r.record_id,
+                "subject_id": q["subject_id"], "match_weight": 0.0, "match_probability": 0.5,
+                "explanation": json.dumps(why, sort_keys=True), "model_version": None,
+                "status": "open", "created_seq": seq})
         touched.add(int(r.subject_id))
     return touched
 

@@ -29,8 +29,9 @@ could be the same person, and linked, queued for review, or left unlinked:
    until an operator accepts the link (:mod:`socialcredit.identity.review`). Below that line
    the record stays unlinked.
 
-Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight,
-match_probability, model_version}`` (with the subject's id, so gates and lists follow).
+Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight, ..., queued}``
+(the link and the review pairs it opens, as ``audit replay`` rebuilds them; the phone rule's:
+``explanation`` alone), with the subject's id so that gates and lists follow.
 """
 
 from __future__ import annotations
@@ -290,8 +291,8 @@ class ProbabilisticLinker:
                              + (f" to {h.valid_to}" if h.valid_to else "")
                              + " (the record's date is inside)", "weight": None}}
             seq = b.emit("record.linked", {"record_id": rid, "subject_id": sid,
-                                           "rule": "phone", "status": "confirmed"},
-                         subject_id=sid)
+                                           "rule": "phone", "status": "confirmed",
+                                           "explanation": why}, subject_id=sid)
             b.add(links, {"record_id": rid, "subject_id": sid, "rule": "phone",
                           "status": "confirmed", "match_weight": None,
                           "match_probability": None,
@@ -336,14 +337,15 @@ class ProbabilisticLinker:
             reasons = explain(best, comparisons)
             if r.flags:
                 reasons["flags"] = list(r.flags)
+            opened = [{"candidate_id": b.next_id(link_candidates), **_rounded(x),
+                       "subject_id": int(x["subject_id"]), "explanation": explain(x, comparisons)}
+                      for x in (above if not auto else ())]
             seq = b.emit("record.linked", {
                 "record_id": r.record_id, "subject_id": sid, "rule": "probabilistic",
-                "status": status, "match_weight": round(float(best["match_weight"]), 3),
-                "match_probability": round(float(best["match_probability"]), 6),
-                "model_version": self.model.version}, subject_id=sid)
-            row = {"subject_id": sid, "rule": "probabilistic", "status": status,
-                   "match_weight": float(best["match_weight"]),
-                   "match_probability": float(best["match_probability"]),
+                "status": status, **_rounded(best), "model_version": self.model.version,
+                "explanation": reasons, "decided_by": decided_by,
+                **({"queued": opened} if opened else {})}, subject_id=sid)
+            row = {"subject_id": sid, "rule": "probabilistic", "status": status, **_rounded(best),
                    "explanation": json.dumps(reasons, ensure_ascii=False, sort_keys=True),
                    "model_version": self.model.version, "decided_by": decided_by, "seq": seq}
             if before is None:
@@ -357,16 +359,13 @@ class ProbabilisticLinker:
                     link_candidates.c.status == "open").values(status="closed"))
                 if before.subject_id is not None:
                     out.touched.add(int(before.subject_id))
-            for x in above if not auto else ():
+            for q in opened:
                 b.add(link_candidates, {
-                    "id": b.next_id(link_candidates), "record_id": r.record_id,
-                    "subject_id": int(x["subject_id"]),
-                    "match_weight": float(x["match_weight"]),
-                    "match_probability": float(x["match_probability"]),
-                    "explanation": json.dumps(explain(x, comparisons), ensure_ascii=False,
+                    **{k: v for k, v in q.items() if k != "candidate_id"},
+                    "id": q["candidate_id"], "record_id": r.record_id,
+                    "explanation": json.dumps(q["explanation"], ensure_ascii=False,
                                               sort_keys=True),
-                    "model_version": self.model.version, "status": "open",
-                    "created_seq": seq})
+                    "model_version": self.model.version, "status": "open", "created_seq": seq})
             moves.append({"rid": r.record_id, "sid": sid})
             out.touched.add(sid)
             if auto:
@@ -378,6 +377,12 @@ class ProbabilisticLinker:
             b.conn.execute(update(records).where(records.c.id == bindparam("rid"))
                            .values(subject_id=bindparam("sid")), moves)
         return out
+
+
+def _rounded(row: dict[str, Any]) -> dict[str, float]:
+    """A scored pair's ``match_weight`` and ``match_probability`` as the ledger states them."""
+    return {"match_weight": round(float(row["match_weight"]), 3),
+            "match_probability": round(float(row["match_probability"]), 6)}
 
 
 def _corroborated(row: dict[str, Any], comparisons: Iterable[str], *,

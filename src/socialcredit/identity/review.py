@@ -14,9 +14,10 @@
   goes back.
 
 Each step is a ledger event with the subject's id (``record.linked``, ``record.unlinked``,
-``subject.merged`` / ``subject.absorbed``, ``subject.split`` / ``subject.restored``); both
-subjects are re-evaluated in the same transaction, so lists, the gate index (which follows
-``record.`` and ``subject.`` events) and notices follow within the gate's freshness target.
+``link.rejected`` for every refused pair, ``subject.merged`` / ``subject.absorbed``,
+``subject.split`` / ``subject.restored``); both subjects are re-evaluated in the same
+transaction, so lists, the gate index (which follows ``record.`` and ``subject.`` events) and
+notices follow within the gate's freshness target.
 
 Errors: :class:`NotFound` (no such candidate, record, subject or merge),
 :class:`Conflict` (already decided, merged, or split), :class:`InputError` (empty reason,
@@ -160,6 +161,9 @@ def reject_candidate(store: Store, policy: Policy, candidate_id: int, *, by: str
     text = clean_text(note, "note") if note else None
     with store.batch(policy.version_hash) as b:
         c = _candidate(b, candidate_id)
+        b.emit("link.rejected", {"candidate_id": c.id, "record_id": c.record_id,
+                                 "subject_id": c.subject_id, "by": by, "note": text},
+               subject_id=c.subject_id)
         b.conn.execute(update(link_candidates).where(link_candidates.c.id == c.id).values(
             status="rejected", decided_at=b.at, decided_by=by, note=text))
         current = b.conn.execute(select(records.c.subject_id).where(
@@ -173,7 +177,7 @@ def reject_candidate(store: Store, policy: Policy, candidate_id: int, *, by: str
             ).first()
             after = None if nxt is None else int(nxt.subject_id)
             _detach(b, c.record_id, c.subject_id, after, by=by,
-                    reason=f"candidate {c.id} rejected")
+                    reason=f"candidate {c.id} rejected", candidate_id=c.id)
             touched = {c.subject_id} | ({after} if after is not None else set())
         b.flush()
         evaluate_subjects(b, policy, touched, as_of)
@@ -181,10 +185,12 @@ def reject_candidate(store: Store, policy: Policy, candidate_id: int, *, by: str
 
 
 def _detach(b: Batch, record_id: int, old: int, new: int | None, *, by: str,
-            reason: str) -> None:
-    """Move a record off ``old``: to ``new`` (still pending) or to nobody."""
+            reason: str, candidate_id: int, refused: bool = False) -> None:
+    """Move a record off ``old``: to ``new`` (still pending) or to nobody. ``candidate_id``:
+    the pair rejected, or (``refused``: an operator's unlink) the refused pair it adds."""
     b.emit("record.unlinked", {"record_id": record_id, "subject_id": old, "by": by,
-                               "reason": reason}, subject_id=old)
+                               "reason": reason, "candidate_id": candidate_id,
+                               "refused": refused}, subject_id=old)
     _move_record(b, record_id, new)
     if new is None:
         b.conn.execute(update(links).where(links.c.record_id == record_id).values(
@@ -221,12 +227,14 @@ def unlink_record(store: Store, policy: Policy, record_id: int, *, by: str, reas
                           "rule": "manual", "status": "rejected", "explanation": "{}",
                           "decided_by": by, "seq": b.seq + 1})
             b.flush()
-        _detach(b, record_id, int(rec.subject_id), None, by=by, reason=text)
+        refused = b.next_id(link_candidates)
+        _detach(b, record_id, int(rec.subject_id), None, by=by, reason=text,
+                candidate_id=refused, refused=True)
         b.conn.execute(update(link_candidates).where(
             link_candidates.c.record_id == record_id, link_candidates.c.status == "open"
         ).values(status="closed", decided_at=b.at, decided_by=by))
         # only this pair is refused: later linkage may find the record's real subject
-        b.add(link_candidates, {"id": b.next_id(link_candidates), "record_id": record_id,
+        b.add(link_candidates, {"id": refused, "record_id": record_id,
                                 "subject_id": int(rec.subject_id), "match_weight": 0.0,
                                 "match_probability": 0.0, "explanation": "{}",
                                 "model_version": None, "status": "rejected",

@@ -12,7 +12,7 @@ score, grade or reason codes change (a new row of ``scores``). An ``exempt`` res
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 
-Longer than 400 lines (506): reconciliation, the due-process overlay and the whole-registry
+Longer than 400 lines (509): reconciliation, the due-process overlay and the whole-registry
 pass share one transaction's state; the split by facet (reconcile / due process / all) is
 issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
 """
@@ -345,8 +345,11 @@ def _queue(batch: Batch, link: Any) -> None:
             link_candidates.c.record_id == link.record_id,
             link_candidates.c.status == "open")).first() is not None:
         return
+    cid = batch.next_id(link_candidates)  # the pair copies the link (`audit replay`)
+    batch.emit("link.queued", {"candidate_id": cid, "record_id": link.record_id,
+                               "subject_id": link.subject_id}, subject_id=link.subject_id)
     batch.add(link_candidates, {
-        "id": batch.next_id(link_candidates), "record_id": link.record_id,
+        "id": cid, "record_id": link.record_id,
         "subject_id": link.subject_id, "match_weight": link.match_weight or 0.0,
         "match_probability": link.match_probability or 0.0,
         "explanation": link.explanation, "model_version": link.model_version,

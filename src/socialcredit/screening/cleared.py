@@ -6,7 +6,7 @@ Later screens of the same details return that entry with ``cleared`` (who, when,
 ``match: false``, until the entry changes (a re-import with other names, dates or documents)
 or the details do (another birth date, one more alias …): then it is a candidate again.
 Each clearance is a ledger event ``screen.cleared`` (``list``, ``key``, ``query_hash``, ``by``,
-``reason``).
+``reason``, ``at``).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def clear_pair(store: Store, *, query: ScreenQuery, entry_id: str, reason: str,
                              "document hit cannot be cleared", details={"field": "documents"})
         at = utc_now()
         seq = b.emit("screen.cleared", {"list": list_name, "key": key, "query_hash": digest,
-                                        "by": by, "reason": reason})
+                                        "by": by, "reason": reason, "at": at})
         row = {"content_hash": entry.content_hash, "reason": reason, "by": by, "at": at,
                "seq": seq}
         done = b.conn.execute(update(screen_clearances).where(

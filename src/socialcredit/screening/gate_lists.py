@@ -134,13 +134,14 @@ def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty]
                 result.listed += 1
                 continue
             sid = b.next_id(subjects)
+            aliases = sorted({person.name, *person.aliases})
             seq = b.emit("subject.created", {"subject_id": sid, "name": person.name,
-                                             "source": f"list:{list_name}", "key": key},
-                         subject_id=sid)
+                                             "source": f"list:{list_name}", "key": key,
+                                             "aliases": aliases}, subject_id=sid)
             b.add(subjects, {"id": sid, "national_id": None, "name": person.name,
                              "birth_date": None, "sex": None, "region_code": None,
                              "source": f"list:{list_name}", "created_seq": seq})
-            for alias in {person.name, *person.aliases}:
+            for alias in aliases:
                 b.add(names, {"subject_id": sid, "name": alias, "name_key": name_key(alias)})
             for doc in person.documents:
                 if doc.kind not in DOCUMENT_KINDS:

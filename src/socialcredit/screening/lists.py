@@ -4,7 +4,9 @@ Every entry, of every kind, becomes a row of ``screen_entries`` through a ledger
 ``screen.listed`` (new), ``screen.updated`` (its names, dates or documents changed: content
 hash differs), ``screen.delisted`` (no longer in the file: status ``removed``, ``ended_on`` the
 import day; a later file that holds it again lists it again). Each payload carries
-``list``, ``key``, ``kind``, ``name`` and ``content_hash``.
+``list``, ``key``, ``kind``, ``name`` and ``content_hash``; listed and updated ones the
+``party`` (as its canonical JSON states it) and all three the import day ``on``, so that
+``audit replay`` rebuilds the row from the ledger alone.
 
 When the policy defines an external list of the same name (``ofac_sdn``; ``un_sc`` if added),
 the list's persons also become the gate's list entries
@@ -15,6 +17,7 @@ alone gives review.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,8 +124,10 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
         for party in read.parties:
             seen.add(party.key)
             digest = party.content_hash
+            # the party and the day too: `audit replay` rebuilds the row from the event
             body = {"list": list_name, "key": party.key, "kind": party.kind,
-                    "name": party.name, "content_hash": digest}
+                    "name": party.name, "content_hash": digest,
+                    "party": json.loads(party.to_json()), "on": day}
             row = current.get(party.key)
             if row is None:
                 seq = b.emit("screen.listed", body)
@@ -148,7 +153,8 @@ def import_list(store: Store, policy: Policy, source: str, path: Path, *,
         for key, row in current.items():
             if key not in seen and row.status == "active":
                 seq = b.emit("screen.delisted", {"list": list_name, "key": key,
-                                                 "kind": row.kind, "name": row.name})
+                                                 "kind": row.kind, "name": row.name,
+                                                 "on": day})
                 b.conn.execute(update(screen_entries).where(screen_entries.c.id == row.id)
                                .values(status="removed", ended_on=day, seq=seq))
                 result.delisted += 1

@@ -42,6 +42,8 @@ from socialcredit.store.replay_compare import (
     same_rows,
 )
 from socialcredit.store.replay_events import Projections
+from socialcredit.store.replay_lists import names_from_live
+from socialcredit.store.replay_queue import older_until
 from socialcredit.store.replay_tables import (
     FROM_LIVE,
     NOT_COMPARED,
@@ -52,7 +54,14 @@ from socialcredit.store.replay_tables import (
 )
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.store import Store
-from socialcredit.store.tables import contact_channels, ledger_head, metadata, repairs
+from socialcredit.store.tables import (
+    contact_channels,
+    ledger_head,
+    link_candidates,
+    metadata,
+    names,
+    repairs,
+)
 
 __all__ = ["Difference", "ReplayResult", "TableResult", "decoded", "event_pages", "replay",
            "replay_events"]
@@ -190,6 +199,18 @@ def _take_from_live(conn: Connection, proj: Projections) -> dict[str, int]:
                 if k in rows:
                     rows[k][col] = live[1 + cols.index(col)]
                     taken[f"{spec.name}.{col}"] = taken.get(f"{spec.name}.{col}", 0) + 1
+    sids = sorted(names_from_live(proj))
+    for i in range(0, len(sids), 500):  # list subjects created before aliases were events
+        for sid, name in conn.execute(select(names.c.subject_id, names.c.name).where(
+                names.c.subject_id.in_(sids[i:i + 500]))):
+            proj.tables["names"][(sid, name)] = {"subject_id": sid, "name": name}
+            taken["names"] = taken.get("names", 0) + 1
+    until, pairs = older_until(proj), proj.tables["link_candidates"]
+    if until:  # review pairs made by code that changed the queue without events
+        for row in conn.execute(select(link_candidates).where(
+                link_candidates.c.created_seq <= until)):
+            pairs[row.id] = dict(row._mapping)
+            taken["link_candidates"] = taken.get("link_candidates", 0) + 1
     return taken
 
 

@@ -18,7 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from socialcredit.store.replay_identity import IDENTITY_HANDLERS
+from socialcredit.store.replay_links import LINK_HANDLERS
+from socialcredit.store.replay_lists import LIST_HANDLERS
 from socialcredit.store.replay_people import PEOPLE_HANDLERS
+from socialcredit.store.replay_queue import close_open
 
 __all__ = ["Projections"]
 
@@ -45,7 +48,8 @@ class Projections:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
-            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}}
+            "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}, "links": {},
+            "names": {}, "screen_entries": {}, "screen_clearances": {}, "link_candidates": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -160,6 +164,7 @@ class Projections:
         status = "active"
         if corrected is not None and corrected in rows:
             rows[corrected]["superseded_by"] = rid
+            close_open(self, corrected)  # a superseded record's review pairs close
             if rows[corrected]["status"] in ("suppressed", "deleted"):
                 status = rows[corrected]["status"]
         flags = p.get("flags")
@@ -233,6 +238,24 @@ class Projections:
                 row = rows.get(i)
                 if row is not None and row["subject_id"] == src:
                     row["subject_id"] = dst
+        links = self.tables["links"]
+        for i in p.get("records", ()):
+            row = links.get(i)
+            if row is not None and row["subject_id"] == src:
+                row["subject_id"] = dst
+        pairs, moved = self.tables["link_candidates"], set(p.get("records", ()))
+        for row in pairs.values() if moved else ():
+            if row["subject_id"] == src and row["record_id"] in moved:
+                row["subject_id"] = dst
+        for i in p.get("candidates", ()):
+            row = pairs.get(i)
+            if row is not None and row["status"] == "open":
+                row["subject_id"] = dst
+        names = self.tables["names"]
+        for name in p.get("names", ()):
+            row = names.pop((src, name), None)
+            if row is not None:
+                names[(dst, name)] = {**row, "subject_id": dst}
 
     # --- what older ledgers cannot give back ------------------------------------------------
     def from_live(self, table: str, key: Any, *columns: str) -> None:
@@ -344,15 +367,15 @@ _HANDLERS = {
     "score.changed": Projections._score,
     **PEOPLE_HANDLERS,
     **IDENTITY_HANDLERS,  # subject.merged and subject.split also write ``merges``
+    **LINK_HANDLERS,  # record.linked, record.unlinked and record.retired also write ``links``
+    **LIST_HANDLERS,  # subject.created also writes ``names``
 }
 
 #: Events that change none of the replayed tables.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "sign_in.code_issued", "list.imported",
-    "tree.head_signed", "ledger.restored",
+    "tree.head_signed", "ledger.restored", "screen.imported",
     # a report's later date of first delinquency not taken: its record.accepted holds the kept
     # date, this event the reported one (policy/obligations.py)
-    "record.first_delinquency_kept",
-    # screen_entries and screen_clearances are not replayed yet (replay_tables says why)
-    "screen.listed", "screen.updated", "screen.delisted", "screen.imported", "screen.cleared"})
+    "record.first_delinquency_kept"})

@@ -58,12 +58,28 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("linkage_models", ("version",), ("version", "trained_at", "seq", "model")),
     TableSpec("contact_channels", ("subject_id",), (
         "subject_id", "phone", "source", "set_seq", "set_at", "flagged_reason", "flagged_at")),
+    TableSpec("links", ("record_id",), (
+        "record_id", "subject_id", "rule", "status", "match_weight", "match_probability",
+        "explanation", "model_version", "decided_by", "seq")),
+    # names have no id: compared by subject and name (one row each)
+    TableSpec("names", ("subject_id", "name"), ("subject_id", "name")),
+    TableSpec("screen_entries", ("id",), (
+        "id", "list", "key", "kind", "name", "status", "party", "content_hash", "since",
+        "ended_on", "seq")),
+    TableSpec("link_candidates", ("id",), (
+        "id", "record_id", "subject_id", "match_weight", "match_probability", "explanation",
+        "model_version", "status", "created_seq", "decided_at", "decided_by", "note")),
+    TableSpec("screen_clearances", ("id",), (
+        "id", "list", "key", "query_hash", "content_hash", "reason", "by", "at", "seq")),
 )
 
 #: Columns of replayed tables that are not compared, and why.
 NOT_COMPARED: dict[str, str] = {
     "records.birth_date": "a record with a valid national ID keeps the birth date the ID "
                           "embeds, which record.accepted does not repeat",
+    "names.name_key, names.full_name": "derived from the compared name by the identity "
+                                       "stage's normalisation (and full_name backfilled for "
+                                       "registries older than migration 0004)",
 }
 
 #: Tables that are not projections of the ledger at all: operational state.
@@ -84,6 +100,14 @@ NOT_PROJECTIONS: dict[str, str] = {
     "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
     "sign_in_failures": "operational: wrong sign-in codes per keyed ID/phone digest, shared by "
                         "the server processes, never in the ledger",
+    "notices": "operational: the outbox of notices owed to people, with its delivery state "
+               "(attempts, served_at, channel, a code wiped once served); rows are also made "
+               "for gate refusals and sign-in codes (neither is an event) and by a projector "
+               "that follows the ledger at its own pace; what each notice tells is an event",
+    "ingests": "operational: one row per ingest attempt (a killed attempt keeps zero counts "
+               "and its re-run gets its own row; an identical re-send writes no event); what "
+               "a completed ingest accepted is its ingest.completed event, each record its "
+               "record.accepted",
 }
 
 #: Cells an older ledger cannot give back, taken from the live row instead of compared.
@@ -101,17 +125,21 @@ FROM_LIVE: dict[str, str] = {
     "contact_channels (source = migration)":
         "channels bootstrapped by migration 0006 carry no event: kept only where the replayed "
         "identifiers give the subject that phone; their set_at is taken from the live row",
+    "links.explanation, decided_by, match_weight, match_probability":
+        "record.linked of the phone rule or the model written before it carried the "
+        "explanation and decided_by (the row then held unrounded weights)",
+    "names (subjects of an external list)":
+        "subject.created of a list's subject written before it carried the aliases: the "
+        "names still on that subject are taken from the live rows",
+    "link_candidates (created up to the last event of such code)":
+        "code that wrote record.linked without the explanation, or a shared phone's without "
+        "the pairs it queued, also rejected and queued pairs without events: the pairs made "
+        "up to its last event are taken from the live rows whole",
+    "screen_entries.party, since, ended_on; screen_clearances.at":
+        "screen.* events written before they carried the party and the import day, and "
+        "screen.cleared before it carried its time",
 }
 
 #: Projections the replay does not rebuild yet, and why (their events lack what they need).
 NOT_YET_REPLAYED: dict[str, str] = {
-    "names": "name variants of list imports are not in subject.created",
-    "links": "a link's explanation and decided_by are not in record.linked",
-    "link_candidates": "the review queue changes state (closed, moved) without events",
-    "notices": "the outbox's delivery state (attempts, served_at) changes without events",
-    "ingests": "an ingest row is written before its first event, and an identical re-send "
-               "writes none",
-    "screen_entries": "the party JSON and the import day are not in screen.* events",
-    "screen_clearances": "the clearance's time and the entry's content hash are not in "
-                         "screen.cleared",
 }
