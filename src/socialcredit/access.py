@@ -64,7 +64,9 @@ __all__ = [
     "revoked_since",
 ]
 
-FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school")
+#: ``regulator``: a market regulator or tax authority reporting organisations' registration,
+#: status and representatives (issue #13).
+FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school", "regulator")
 Role = Literal["furnisher", "gate", "operator"]
 #: A caller: a key's role, or ``subject`` (a person signed in with a one-time code).
 CallerRole = Literal["furnisher", "gate", "operator", "subject"]

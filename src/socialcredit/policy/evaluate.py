@@ -33,6 +33,7 @@ from sqlalchemy import Connection, func, select, true, update
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
+from socialcredit.policy.representatives import representative_entries
 from socialcredit.policy.rules import (
     DesiredEntry,
     Evaluation,
@@ -146,7 +147,8 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
     kinds = kinds_read(policy)
     # every list but the policy's external ones: a list the policy no longer defines is
     # evaluated too, and its live entries end (``list_withdrawn``)
-    external = [n for n, s in policy.lists.items() if s.external]
+    external = [n for n, s in policy.lists.items()
+                if s.external or s.represents is not None]  # the latter: at the end
     todo = sorted(set(subject_ids))
     for i in range(0, len(todo), _CHUNK):
         ids = todo[i:i + _CHUNK]
@@ -184,6 +186,14 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         _write_scores(batch, policy, stats, ids, [s for ev in found.values() for s in ev.scores],
                       as_of)
         stats.subjects += len(ids)
+    if any(s.represents is not None for s in policy.lists.values()):
+        # the people of organisations follow the organisations' entries just reconciled
+        batch.flush()
+        current, desired = representative_entries(batch.conn, policy, todo, as_of)
+        state = load_due_process(batch.conn, policy, sorted({k[1] for k in desired}))
+        for key, d in desired.items():
+            _reconcile(batch, policy, stats, current.get(key),
+                       apply_due_process(policy, state, d)[0])
     return stats
 
 

@@ -15,12 +15,15 @@ from socialcredit.policy.model.base import _Strict
 
 __all__ = ["SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "special_category", "special_choices"]
 
-FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
+FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date", "national_id"]
+SubjectKind = Literal["person", "organisation"]
 
 
 class FieldSpec(_Strict):
     """One payload field of a record kind. ``money`` is an integer amount in minor units
-    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code."""
+    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code;
+    ``national_id`` a person's identifier checked by the policy's national ID scheme (e.g. an
+    organisation's legal representative, named in a regulator's record)."""
 
     type: FieldType
     required: bool = True
@@ -48,6 +51,9 @@ class KindSpec(_Strict):
     #: An adverse record is served to the subject as a notice when it arrives (as US FCRA
     #: §1681s-2(a)(7) asks of negative information); a payment or a rating is not.
     adverse: bool = True
+    #: Who a record of this kind may concern: a person (keyed by ``national_id`` or
+    #: ``phone``) or an organisation (keyed by ``organisation_id``). Default: persons only.
+    subjects: tuple[SubjectKind, ...] = Field(("person",), min_length=1)
 
 
 #: Names that reveal special-category data (GDPR Art. 9; PIPL Art. 28 "sensitive personal
