@@ -21,15 +21,19 @@ from stdnum.cn import uscc
 
 from conftest import TODAY, furnish, make_id, write_csv
 from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.disclosure.disputes import open_dispute, run_deadlines
 from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.public import search_public
-from socialcredit.errors import IdentifierError
+from socialcredit.disclosure.subject_file import subject_file
+from socialcredit.errors import Conflict, IdentifierError
 from socialcredit.gate import DecisionService
 from socialcredit.identity.organisation import organisation_name, organisation_scheme_for
+from socialcredit.identity.review import merge_subjects
 from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
-from socialcredit.store.tables import list_entries, notices, subjects
+from socialcredit.store.tables import disputes, list_entries, notices, subjects
 
 
 def make_uscc(authority: str = "9", category: str = "1", region: str = "110000",
@@ -159,6 +163,15 @@ def test_an_enterprise_is_listed_and_its_representatives_restricted_in_their_own
                 for n in conn.execute(select(notices))}
     for person in (a, b):
         assert NAME in told[(person.id, "listing")] and CASE in told[(person.id, "listing")]
+    # their file says the restriction is theirs as the enterprise's representative
+    own_file = subject_file(listed.store, listed.policy, a.id, reader="subject")
+    (mine,) = own_file["entries"]
+    assert (mine["applies_as"], mine["on_behalf_of"]["organisation_id"]) == (
+        "representative", ACME)
+    org_file = subject_file(listed.store, listed.policy, org.id, reader="operator")
+    assert (org_file["subject"]["kind"], org_file["subject"]["organisation_id"]) == (
+        "organisation", ACME)
+    assert [e["applies_as"] for e in org_file["entries"]] == ["subject"]
     # the public platform shows the enterprise with the fields of SPC 2017, Art. 6(2)
     for q in (NAME, "北京華為技術有限公司", ACME.lower()):
         results, total = search_public(listed.store, listed.policy, q, today=TODAY)
@@ -215,6 +228,39 @@ def test_a_change_of_representative_moves_the_restriction_and_performance_ends_a
     assert decide.decide(service="air", national_id=REP_C, gate=gate).decision == "allow"
     assert replay(listed.store, list_public={n: s.public for n, s in listed.policy.lists.items()}
                   ).first_difference is None
+
+
+def test_the_restriction_expires_with_the_enterprises_listing(listed: Registry) -> None:
+    org, a = _subject(listed, organisation_id=ACME), _subject(listed, national_id=REP_A)
+    listing = _entries(listed)[("dishonest_judgment_debtors", org.id, CASE)]
+    evaluate_all(listed.store, listed.policy, dt.date.fromisoformat(listing.until))
+    entries = _entries(listed)
+    assert entries[("dishonest_judgment_debtors", org.id, CASE)].status == "expired"
+    own = entries[("restricted_representatives", a.id, f"{org.id}:{CASE}")]
+    assert (own.status, own.ended_on) == ("expired", listing.until)
+    assert replay(listed.store, list_public={n: s.public for n, s in listed.policy.lists.items()}
+                  ).first_difference is None
+
+
+def test_a_representative_disputes_their_own_restriction_not_the_enterprises(
+        listed: Registry) -> None:
+    org, a = _subject(listed, organisation_id=ACME), _subject(listed, national_id=REP_A)
+    key = f"{org.id}:{CASE}"
+    own = _entries(listed)[("restricted_representatives", a.id, key)]
+    opened = dt.datetime(2026, 6, 30, 2, tzinfo=dt.UTC)
+    d = open_dispute(listed.store, listed.policy, subject_id=a.id, entry_id=own.id,
+                     reason="I left the company in 2025", now=opened)
+    assert d["due_on"] == "2026-07-15"  # the list's 15 days, answered by the listing court
+    with listed.store.read() as conn:
+        assert conn.execute(select(disputes.c.furnisher_id)).scalar() == own.furnisher_id
+    # unanswered by the deadline: the person's restriction ends, the enterprise stays listed
+    run_deadlines(listed.store, listed.policy, now=opened + dt.timedelta(days=17))
+    entries = _entries(listed)
+    ended = entries[("restricted_representatives", a.id, key)]
+    assert (ended.status, ended.end_reason) == ("removed", "dispute_suppressed")
+    assert entries[("dishonest_judgment_debtors", org.id, CASE)].status == "active"
+    b = _subject(listed, national_id=REP_B)
+    assert entries[("restricted_representatives", b.id, key)].status == "active"
 
 
 def _ingest(reg: Registry, tmp_path: Path, name: str, kind: str,
@@ -281,3 +327,13 @@ def test_linkage_never_joins_a_person_and_an_organisation(
         linked = {r.subject_id for r in conn.execute(select(records).where(
             records.c.furnisher_record_id == "p1"))}
     assert org.id not in linked
+    # nor does an operator's merge
+    furnish(registry, tmp_path, "court-gz", "court", [
+        {"furnisher_record_id": "p2", "kind": "court_judgment", "occurred_at": "2026-02-02",
+         "national_id": REP_A, "name": "张伟", "case_number": "Y2", "amount_minor": 100,
+         "currency": "CNY"}])
+    person = _subject(registry, national_id=REP_A).id
+    for survivor, absorbed in ((person, org.id), (org.id, person)):
+        with pytest.raises(Conflict, match="organisation"):
+            merge_subjects(registry.store, registry.policy, survivor=survivor,
+                           absorbed=absorbed, by="op", reason="same?", as_of=TODAY)

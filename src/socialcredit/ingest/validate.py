@@ -39,7 +39,8 @@ import pycountry
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.national_id import plausible_typo
-from socialcredit.identity.organisation import looks_like_uscc, organisation_scheme_for
+from socialcredit.identity.organisation import looks_like_uscc
+from socialcredit.ingest.organisation_rows import organisation_of_row
 from socialcredit.ingest.readers import storable
 from socialcredit.policy.model import FieldSpec, Policy
 from socialcredit.store.ledger import canonical_json
@@ -294,7 +295,8 @@ def validate_row(
     if birth and occurred and occurred < birth:
         problems.append(Problem("occurred_at", f"{occurred} is before the birth date {birth} "
                                 "embedded in the national ID"))
-    org = _organisation(data, policy, spec, problems, failed)
+    org, wrong = organisation_of_row(data, policy, spec, failed)
+    problems += [Problem(f, why) for f, why in wrong]
     if ("national_id" not in data and "phone" not in data and "organisation_id" not in data
             and not failed & {"national_id", "phone", "organisation_id"}):
         problems.append(Problem("national_id", "a record needs a national_id or a phone (a "
@@ -373,34 +375,3 @@ def validate_row(
                            for n, f in spec.fields.items()
                            if f.type == "national_id" and n in payload) if spec else ())
 
-
-def _organisation(data: dict[str, Any], policy: Policy, spec: Any, problems: list[Problem],
-                  failed: set[str]) -> str | None:
-    """The canonical ``organisation_id`` of a row about an organisation (None for a person's
-    row), appending to ``problems`` what is wrong: a bad code, a person's identifier beside
-    it, or a kind that concerns persons only; and a person's row of a kind that concerns
-    organisations only."""
-    kinds = spec.subjects if spec is not None else ("person", "organisation")
-    if "organisation_id" not in data:
-        if ("person" not in kinds and "organisation_id" not in failed
-                and ("national_id" in data or "phone" in data)):
-            problems.append(Problem("organisation_id", (
-                f"kind {data.get('kind')!r} concerns organisations: give the organisation's "
-                "organisation_id, not a person's national_id or phone")))
-        return None
-    for other in ("national_id", "phone"):
-        if other in data:
-            problems.append(Problem(other, (
-                "a record concerns one subject: a person (national_id, phone) or an "
-                "organisation (organisation_id), not both")))
-    if "organisation" not in kinds:
-        problems.append(Problem("organisation_id", (
-            f"kind {data.get('kind')!r} concerns persons only; the catalogue does not take "
-            "it for an organisation")))
-    scheme = policy.identity.organisation_id
-    try:
-        return organisation_scheme_for(scheme.scheme, scheme.pattern).parse(
-            str(data["organisation_id"])).value
-    except IdentifierError as e:
-        problems.append(Problem("organisation_id", e.message))
-        return None

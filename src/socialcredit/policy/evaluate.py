@@ -12,7 +12,7 @@ score, grade or reason codes change (a new row of ``scores``). An ``exempt`` res
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 
-Longer than 400 lines (506): reconciliation, the due-process overlay and the whole-registry
+Longer than 400 lines (516): reconciliation, the due-process overlay and the whole-registry
 pass share one transaction's state; the split by facet (reconcile / due process / all) is
 issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
 """

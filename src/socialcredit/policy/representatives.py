@@ -11,8 +11,9 @@ Fa Fa [2019] No. 35), keyed ``<organisation subject id>:<the organisation's entr
   as due process leaves the person's own entry) while the organisation's entry is live and
   the person holds one of the list's ``roles``, from the later of the two starts to the
   earlier of the two ends;
-* ``removed`` with the organisation's reason (prefixed ``organisation:``) when its entry ends,
-  or with ``no_longer_representative`` on the day the person stops holding the role.
+* ended when the organisation's entry ends (``expired`` with it, else ``removed``; the reason
+  is the organisation's, prefixed ``organisation:``), or ``removed`` with
+  ``no_longer_representative`` on the day the person stops holding the role.
 
 The ground, record and furnisher are the organisation's entry's (the court that listed it).
 The entries are written with the same ledger events as every entry (``entry.listed``,
@@ -125,8 +126,10 @@ def _entry(name: str, e: Any, person: int, since: str, until: str | None,
     if until is not None and (end_org is None or until <= end_org) and until <= day:
         return DesiredEntry(name, person, key, "removed", start, entry_until, ended_on=until,
                             end_reason="no_longer_representative", **common)
-    if end_org is not None:
-        return DesiredEntry(name, person, key, "removed", start, entry_until, ended_on=end_org,
+    if end_org is not None:  # expired with the organisation's, else removed with it
+        return DesiredEntry(name, person, key,
+                            "expired" if e.status == "expired" else "removed",
+                            start, entry_until, ended_on=end_org,
                             end_reason=f"organisation:{e.end_reason}",
                             end_record_id=e.end_record_id, **common)
     status = e.status if e.status in _LIVE else "active"
