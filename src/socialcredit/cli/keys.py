@@ -29,7 +29,8 @@ operators: typer.Typer = typer.Typer()
 @furnishers.command("add")
 def furnishers_add(
     name: str,
-    kind: Annotated[str, typer.Option(help="court|lender|payment|transport|platform|school|regulator")],
+    kind: Annotated[str, typer.Option(
+        help="court|lender|payment|transport|platform|school|regulator")],
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
     key = access.add_furnisher(common.registry().store, name=name, kind=kind)
