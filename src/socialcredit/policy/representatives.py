@@ -28,7 +28,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from socialcredit.identity.legal_person import representations
 from socialcredit.policy.model import Policy
@@ -77,10 +77,10 @@ def representative_entries(conn: Connection, policy: Policy, subject_ids: Iterab
     source_rows = [r for i in range(0, len(org_ids), 500) for r in conn.execute(
         select(list_entries).where(list_entries.c.subject_id.in_(org_ids[i:i + 500]),
                                    list_entries.c.list.in_(sorted(sources))))]
-    prefixes = tuple(f"{o}:" for o in org_ids)
-    current = {(r.list, r.subject_id, r.key): r for r in conn.execute(
-        select(list_entries).where(list_entries.c.list.in_(sorted(lists))))
-        if r.key.startswith(prefixes)}
+    current = {(r.list, r.subject_id, r.key): r for i in range(0, len(org_ids), 200)
+               for r in conn.execute(select(list_entries).where(
+                   list_entries.c.list.in_(sorted(lists)),
+                   or_(*(list_entries.c.key.like(f"{o}:%") for o in org_ids[i:i + 200]))))}
     desired: dict[tuple[str, int, str], DesiredEntry] = {}
     for name, rule in lists.items():
         for e in source_rows:
