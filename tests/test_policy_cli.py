@@ -171,7 +171,7 @@ def test_validate_ok_with_counts_and_a_warning_for_a_score_fed_sanction(tmp_path
     assert "score" in w["message"]
     # strict.yaml: the default's six lists and seven sanctions, plus the score-fed list and
     # its sanction
-    assert (out["counts"]["lists"], out["counts"]["sanctions"]) == (7, 8)
+    assert (out["counts"]["lists"], out["counts"]["sanctions"]) == (8, 9)
     r = run(tmp_path, "policy", "validate", str(DEFAULT), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["warnings"] == []
     r = run(tmp_path, "policy", "validate", str(tmp_path / "missing.yaml"))

@@ -94,6 +94,22 @@ class BatchIn(BaseModel):
     people: list[PersonIn] = Field(min_length=1, max_length=10_000)
 
 
+class OnBehalfOfPublic(BaseModel):
+    """The organisation whose listing a representative's own restriction follows, and the
+    case (SPC 2015, Art. 3, para. 2)."""
+
+    organisation: str | None
+    organisation_id: str | None
+    case_number: str
+
+
+class PerformancePublic(BaseModel):
+    """What an organisation has paid on the case so far, in minor units of ``currency``."""
+
+    performed_minor: int
+    currency: str | None
+
+
 class ReasonPublic(BaseModel):
     list: str
     entry_id: int
@@ -109,6 +125,8 @@ class ReasonPublic(BaseModel):
     severity: int
     #: the sharing agreement under which another platform's entry refuses here, if any
     shared_under: str | None = None
+    #: a representative's restriction: the organisation and case it follows (else absent)
+    on_behalf_of: OnBehalfOfPublic | None = None
 
 
 class DecisionPublic(BaseModel):
@@ -195,6 +213,12 @@ class EntryPublic(BaseModel):
     case_number: str | None
     amount_minor: int | None
     currency: str | None
+    #: ``person`` or ``organisation``; an organisation's code is shown whole, with its legal
+    #: representative and the performance so far (SPC 2017, Art. 6(2))
+    subject_kind: Literal["person", "organisation"] = "person"
+    organisation_id: str | None = None
+    legal_representative: str | None = None
+    performance: PerformancePublic | None = None
 
 
 class EntriesPublic(BaseModel):

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, insert, select, update
 
+from socialcredit.disclosure.enterprise import represented_organisation
 from socialcredit.errors import ConfigError
 from socialcredit.identity.channel import channel_of
 from socialcredit.policy.jurisdiction import local_today
@@ -120,9 +121,12 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
                 f"To contest: {contest}")
     if kind == "listing":
         until = payload.get("until") or "an event that ends it"
+        org = payload.get("on_behalf_of")
+        why = (f"You represent {org['organisation']} ({org['organisation_id']}), listed for case "
+               f"{org['case_number']}; the restriction is yours, not a listing. ") if org else ""
         return (f"You have been listed: {title_of}",
                 f"Entry {payload.get('entry_id')} on the {title_of}, from {payload.get('since')} "
-                f"until {until}. Legal basis: {spec.legal_basis if spec else '-'}. "
+                f"until {until}. {why}Legal basis: {spec.legal_basis if spec else '-'}. "
                 f"To contest: {contest} You can read your file and dispute it at /me.")
     if kind in ("removal", "expiry"):
         verb = "removed" if kind == "removal" else "expired"
@@ -229,6 +233,9 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
                 continue
             if kind == "listing" and payload.get("status", "active") != "active":
                 continue  # listed and ended in one step (a back-dated record): the end says it
+            spec = policy.lists.get(str(payload.get("list", "")))
+            if spec is not None and spec.represents is not None:  # whose listing it follows
+                payload["on_behalf_of"] = represented_organisation(conn, str(payload["key"]))
             title, text = _text(kind, payload, policy)
             at = dt.datetime.fromisoformat(ev.at)
             to = payload.get("from") if kind == "channel_changed" else None

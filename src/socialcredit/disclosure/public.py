@@ -6,6 +6,11 @@ are always masked (``110101************``: the region of issue only). Queries sh
 number are refused, and a name must match a full name exactly (no prefixes), so that the list
 cannot be enumerated by fragments. An entry is shown for its list's public display period by
 severity (``public_display`` in the policy), which may be shorter than the listing.
+
+Organisations (issue #13) are found by their whole identifier (the unified social credit code)
+or their name as normalised (socialcredit/identity/organisation.py: traditional or simplified,
+full-width or not); their entries show the code in full and the fields of SPC 2017, Art. 6(2)
+(socialcredit/disclosure/enterprise.py).
 """
 
 from __future__ import annotations
@@ -17,8 +22,14 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from socialcredit.disclosure.enterprise import organisation_fields
 from socialcredit.errors import InputError
 from socialcredit.identity.link import name_key
+from socialcredit.identity.organisation import (
+    looks_like_uscc,
+    organisation_name,
+    organisation_scheme_for,
+)
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -67,7 +78,11 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     are not shown.
 
     Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
-    legal_basis, since, until, furnisher, case_number, amount_minor, currency``.
+    legal_basis, since, until, furnisher, case_number, amount_minor, currency,
+    subject_kind`` (``person`` | ``organisation``), and for an organisation
+    ``organisation_id``, ``legal_representative`` and ``performance``
+    (``{"performed_minor", "currency"}``), each null for a person or where the list's
+    ``public_fields`` leave it out.
 
     Raises:
         InputError: the query is too short, holds wildcards, or is an invalid ID number.
@@ -84,7 +99,14 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     cond: Any
     from socialcredit.identity.national_id import normalise_id_text
 
-    if _DIGITS.match(normalise_id_text(text)):  # an ID, also in full-width digits
+    if looks_like_uscc(text):  # an organisation's code
+        scheme = policy.identity.organisation_id
+        try:
+            org = organisation_scheme_for(scheme.scheme, scheme.pattern).parse(text).value
+        except InputError as e:
+            raise InputError(f"give a full name or a whole, valid code ({e.message})") from e
+        cond = subjects.c.organisation_id == org
+    elif _DIGITS.match(normalise_id_text(text)):  # an ID, also in full-width digits
         from socialcredit.identity import scheme_for
 
         ident = policy.identity.national_id
@@ -98,9 +120,12 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
         key = name_key(text)
         if len(key) < min_chars:
             raise InputError(f"query too short: give at least {min_chars} letters of a name")
-        cond = subjects.c.id.in_(select(names.c.subject_id).where(names.c.name_key == key))
+        cond = or_(subjects.c.id.in_(select(names.c.subject_id).where(
+            names.c.name_key == key)), and_(subjects.c.kind == "organisation",
+                                           subjects.c.name == organisation_name(text).text))
     stmt = (
-        select(list_entries, subjects.c.name, subjects.c.national_id,
+        select(list_entries, subjects.c.name, subjects.c.national_id, subjects.c.kind,
+               subjects.c.organisation_id,
                furnishers.c.name.label("furnisher"), records.c.payload)
         .join(subjects, subjects.c.id == list_entries.c.subject_id)
         .outerjoin(furnishers, furnishers.c.id == list_entries.c.furnisher_id)
@@ -110,8 +135,10 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
                     cond))
         .order_by(list_entries.c.since.desc(), list_entries.c.id)
     )
+    day = today or local_today(policy.jurisdiction)
     with store.read() as conn:
         rows = conn.execute(stmt.limit(limit + 1)).all()
+        orgs = organisation_fields(conn, policy, rows[:limit], day.isoformat())
     results = []
     for r in rows[:limit]:
         spec = policy.lists[r.list]
@@ -122,13 +149,16 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
             "legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
             "furnisher": r.furnisher, "case_number": payload.get("case_number"),
             "amount_minor": payload.get("amount_minor"), "currency": payload.get("currency"),
+            **orgs.get(r.id, {"legal_representative": None, "performance": None}),
         }
         # the list's ``public_fields`` say what is published (SPC 2017, Art. 6); the rest is
         # null, never guessed
         field_of = {"ground_text": "ground", "amount_minor": "amount", "currency": "amount"}
         results.append({
             "entry_id": r.id, "list": r.list, "list_title": spec.title, "name": r.name,
-            "masked_id": mask_identifier(r.national_id),
+            "masked_id": mask_identifier(r.national_id), "subject_kind": r.kind,
+            # a unit's code is published whole (SPC 2017, Art. 6(2)); a person's ID masked
+            "organisation_id": r.organisation_id,
             **{k: (v if field_of.get(k, k) in shown else None) for k, v in full.items()},
         })
     return results, len(rows) if len(rows) <= limit else limit + 1

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import select
 
 from socialcredit.disclosure.disputes import dispute_dict
+from socialcredit.disclosure.enterprise import represented_organisation
 from socialcredit.disclosure.public import mask_identifier
 from socialcredit.errors import NotFound
 from socialcredit.policy.model import Policy
@@ -139,6 +140,9 @@ def _ends_when(policy: Policy, entry: Any) -> list[str]:
                            "record no longer counts)")
         if spec.score:
             out.append(f"your {spec.score.name} score recovering")
+        if spec.represents:
+            out.append(f"the organisation's entry on the {spec.represents.list} list ending")
+            out.append("a regulator's record that you no longer hold the role")
         if spec.extension:
             out.append(f"(the court may extend it by up to {spec.extension.max_years} years "
                        f"with a {spec.extension.kind} record)")
@@ -189,6 +193,9 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             links.c.subject_id == subject_id))}
         entries = conn.execute(select(list_entries).where(
             list_entries.c.subject_id == subject_id).order_by(list_entries.c.since)).all()
+        # a representative's own restriction names the organisation whose listing it follows
+        represented = {e.id: represented_organisation(conn, e.key) for e in entries
+                       if e.list in policy.lists and policy.lists[e.list].represents}
         decided = conn.execute(select(decisions).where(decisions.c.subject_id == subject_id)
                                .order_by(decisions.c.at.desc()).limit(500)).all()
         served = conn.execute(select(notices).where(
@@ -206,8 +213,9 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
         b.emit("file.read", {"reader": reader}, subject_id=subject_id)
     file: dict[str, Any] = {
         "subject": {
-            "id": subject.id, "name": subject.name,
+            "id": subject.id, "name": subject.name, "kind": subject.kind,
             "national_id": mask_identifier(subject.national_id),
+            "organisation_id": subject.organisation_id,
             "phones": [{"phone": mask_identifier(p.value), "valid_from": p.valid_from,
                         "valid_to": p.valid_to} for p in phones],
         },
@@ -262,6 +270,10 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "ends_when": _ends_when(policy, e),
             "how_to_contest": " ".join(((spec.how_to_contest if spec else None)
                                         or policy.how_to_contest).split()),
+            # listed in one's own right, or restricted as an organisation's representative
+            # (SPC 2015, Art. 3 para. 2; never listed: SPC Opinions Fa Fa [2019] No. 35)
+            "applies_as": "representative" if e.id in represented else "subject",
+            "on_behalf_of": represented.get(e.id),
         })
         if e.status == "pending_review":
             # it rests on a record whose link to this person is unconfirmed: it may be a

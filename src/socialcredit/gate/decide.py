@@ -32,6 +32,7 @@ from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
 from socialcredit.gate.index import GateIndex, Restriction
 from socialcredit.gate.names import NameScreen
+from socialcredit.gate.represented import Represented
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.link import name_key
 from socialcredit.policy.jurisdiction import local_today
@@ -101,6 +102,7 @@ class DecisionService:
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._names = NameScreen(index.store)
+        self._represented = Represented(index.store)
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
         self._prefix = secrets.token_hex(8)
         self._next_serial = 1
@@ -154,6 +156,9 @@ class DecisionService:
             "list_legal_basis": spec.legal_basis, "since": r.since, "until": r.until,
             "furnisher": r.furnisher or spec.source,
             "how_to_contest": spec.how_to_contest or self.policy.how_to_contest,
+            # a representative's own restriction names the organisation and its case
+            **({"on_behalf_of": self._represented.of(r.entry_id)}
+               if spec.represents is not None else {}),
         }
 
     def decide(self, *, service: str, national_id: str | None = None, phone: str | None = None,

@@ -121,8 +121,8 @@ def _subject_chunks(conn: Connection, chunk: int) -> Any:
 
     last = 0
     while True:
-        sids = list(conn.execute(select(subjects.c.id).where(
-            subjects.c.merged_into.is_(None), subjects.c.id > last)
+        sids = list(conn.execute(select(subjects.c.id).where(  # persons: never an organisation
+            subjects.c.merged_into.is_(None), subjects.c.kind == "person", subjects.c.id > last)
             .order_by(subjects.c.id).limit(chunk)).scalars())
         if not sids:
             return

@@ -52,7 +52,9 @@ from socialcredit.identity.channel import (
     flag_channel,
     set_first_channel,
 )
+from socialcredit.identity.legal_person import create_organisation, organisation_ids
 from socialcredit.identity.names import name_forms
+from socialcredit.identity.organisation import organisation_name
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
     identifiers,
@@ -169,6 +171,8 @@ class DeterministicLinker:
         self.recycle_after_days = recycle_after_days
         self.region_from_id = region_from_id
         self.by_nid: dict[str, int] = {}
+        #: organisation ID → subject (organisations link by their ID alone, never a phone)
+        self.by_org: dict[str, int] = {}
         self.by_phone: dict[str, _Holder | None] = {}
         #: subjects whose phone-rule links went back to review (their entries re-evaluate)
         self.requeued: set[int] = set()
@@ -210,9 +214,15 @@ class DeterministicLinker:
 
     def link(self, *, national_id: str | None, phone: str | None, name: str | None,
              occurred_at: str, birth_date: str | None = None, sex: str | None = None,
-             ) -> int | None:
+             organisation_id: str | None = None,
+             named_ids: tuple[tuple[str, str | None], ...] = ()) -> int | None:
         """Return the subject id of a record with a verified national ID (creating the subject
-        if needed) and keep its phone's holder current; None for any other record."""
+        if needed) and keep its phone's holder current; None for any other record. A record
+        about an organisation links to the organisation with ``organisation_id`` (created on
+        first sight) and to nothing else; the people it names by national ID in ``named_ids``
+        (its representatives) get a subject of their own, never joined to it."""
+        if organisation_id is not None:
+            return self._organisation(organisation_id, name, occurred_at, named_ids)
         if national_id is None:
             self.stats.unlinked += 1
             return None
@@ -222,6 +232,25 @@ class DeterministicLinker:
         if phone:
             self._phone(sid, phone, occurred_at)
             self._channel(sid, phone)
+        return sid
+
+    def _organisation(self, organisation_id: str, name: str | None, day: str,
+                      named_ids: tuple[tuple[str, str | None], ...]) -> int:
+        sid = self.by_org.get(organisation_id)
+        if sid is None:
+            self.batch.flush()
+            sid = organisation_ids(self.batch.conn, {organisation_id}).get(organisation_id)
+            if sid is None:
+                region = (organisation_id[2:8] if self.region_from_id and len(organisation_id)
+                          == 18 and organisation_id[2:8].isdigit() else None)
+                sid = create_organisation(
+                    self.batch, organisation_id,
+                    organisation_name(name).text if name else None, day, region)
+                self.stats.subjects_created += 1
+            self.by_org[organisation_id] = sid
+        for nid, person in named_ids:
+            self.prefetch({nid}, set())
+            self.link(national_id=nid, phone=None, name=person, occurred_at=day)
         return sid
 
     def _load_reporters(self, sids: set[int]) -> None:
@@ -349,7 +378,7 @@ class DeterministicLinker:
                      subject_id=sid)
         b.add(subjects, {"id": sid, "national_id": nid, "name": name, "birth_date": birth,
                          "sex": sex, "region_code": region, "source": "registry",
-                         "created_seq": seq})
+                         "created_seq": seq, "kind": "person", "organisation_id": None})
         self._add_identifier(sid, "national_id", nid, since, emit=False)
         if name:
             b.add(names, {"subject_id": sid, "name": name, "name_key": name_key(name),

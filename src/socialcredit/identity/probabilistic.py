@@ -113,7 +113,9 @@ class ProbabilisticLinker:
             if full and birth:
                 by_name[(full, birth)].append(r.record_id)
         found: dict[int, list[int]] = defaultdict(list)
-        live = subjects.c.merged_into.is_(None)
+        # never an organisation: linkage joins no person's record to one (it holds no phone,
+        # name row or birth date either; this says so where the candidates are chosen)
+        live = subjects.c.merged_into.is_(None) & (subjects.c.kind == "person")
         keys = sorted(by_id)
         for i in range(0, len(keys), _CHUNK):
             for nid, sid in conn.execute(select(subjects.c.national_id, subjects.c.id).where(

@@ -112,7 +112,8 @@ def training_frames(conn: Connection, *, limit: int = TRAIN_SAMPLE,
                      "phone_to": None, "address": _address(r.address)})
     subs = conn.execute(select(subjects.c.id, subjects.c.name, subjects.c.birth_date,
                                subjects.c.national_id)
-                        .where(subjects.c.merged_into.is_(None), subjects.c.name.is_not(None))
+                        .where(subjects.c.merged_into.is_(None), subjects.c.name.is_not(None),
+                               subjects.c.kind == "person")
                         .order_by(subjects.c.id).limit(limit)).all()
     phones: dict[int, tuple[str, str, str | None]] = {}
     ids = [s.id for s in subs]

@@ -246,10 +246,13 @@ def unlink_record(store: Store, policy: Policy, record_id: int, *, by: str, reas
 
 
 def _live_subject(b: Batch, sid: int) -> Any:
-    row = b.conn.execute(select(subjects.c.id, subjects.c.merged_into).where(
+    row = b.conn.execute(select(subjects.c.id, subjects.c.merged_into, subjects.c.kind).where(
         subjects.c.id == sid)).first()
     if row is None:
         raise NotFound(f"no subject {sid}", details={"subject_id": sid})
+    if row.kind != "person":  # an organisation is its code: never linked to or merged
+        raise Conflict(f"subject {sid} is an organisation: links and merges join persons only",
+                       details={"subject_id": sid, "kind": row.kind})
     if row.merged_into is not None:
         raise Conflict(f"subject {sid} is merged into subject {row.merged_into}",
                        details={"subject_id": sid, "merged_into": row.merged_into})

@@ -206,7 +206,8 @@ class _Chunk:
     def _accept(self, raw: RawRow, v: ValidRecord, corrected: int | None) -> None:
         b = self.b
         sid = self.linker.link(national_id=v.national_id, phone=v.phone, name=v.name,
-                               occurred_at=v.occurred_at, birth_date=v.birth_date, sex=v.sex)
+                               occurred_at=v.occurred_at, birth_date=v.birth_date, sex=v.sex,
+                               organisation_id=v.organisation_id, named_ids=v.named_ids)
         inherited = (self._inherited_link(corrected, v)
                      if sid is None and corrected is not None else None)
         if inherited is not None:
@@ -226,7 +227,8 @@ class _Chunk:
             # identity as sent, only where given (for linkage; earlier events lack the keys)
             **{k: val for k, val in (("claimed_id", v.claimed_id),
                                      ("birth_date", None if v.national_id else v.birth_date),
-                                     ("address", v.address), ("flags", list(v.flags)))
+                                     ("address", v.address), ("flags", list(v.flags)),
+                                     ("organisation_id", v.organisation_id))
                if val}}, subject_id=sid)
         # a correction of a record that due process took away (suppressed after a dispute,
         # deleted by its furnisher) stays away: correcting must not undo a dispute's outcome
@@ -244,7 +246,8 @@ class _Chunk:
                         "corrects_id": corrected, "superseded_by": None, "seq": seq,
                         "status": status, "claimed_id": v.claimed_id,
                         "birth_date": v.birth_date, "address": v.address,
-                        "flags": ",".join(v.flags) or None})
+                        "flags": ",".join(v.flags) or None,
+                        "organisation_id": v.organisation_id})
         if inherited is not None:
             seq = b.emit("record.linked", {"record_id": rid, "subject_id": sid,
                                            "rule": "manual", "status": "confirmed",

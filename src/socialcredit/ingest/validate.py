@@ -15,6 +15,12 @@ ID whose embedded birth date or sex contradicts the row's own ``birth_date``/``s
 the same way (flags ``birth_date_conflict`` / ``sex_conflict``): neither is trusted, so the row
 is never linked by that ID alone. So is a 15-digit legacy ID (upgraded to 18 characters): it
 has no check character (flag ``legacy_id_unchecked``).
+
+A record about an organisation carries its ``organisation_id`` (checked by the policy's
+organisation scheme, the unified social credit code in China) instead of a national ID or a
+phone, and only for a kind whose catalogue ``subjects`` include ``organisation``; a USCC sent
+in a person's ``national_id`` field is refused with that reason. A payload field of type
+``national_id`` (a legal representative's) is checked by the national ID scheme.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import pycountry
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.national_id import plausible_typo
+from socialcredit.identity.organisation import looks_like_uscc
+from socialcredit.ingest.organisation_rows import organisation_of_row
 from socialcredit.ingest.readers import storable
 from socialcredit.policy.model import FieldSpec, Policy
 from socialcredit.policy.obligations import transfer_problems
@@ -42,12 +50,12 @@ __all__ = ["COMMON_FIELDS", "Problem", "ValidRecord", "validate_row"]
 
 COMMON_FIELDS = frozenset(
     {"furnisher_record_id", "kind", "occurred_at", "national_id", "phone", "name", "corrects",
-     "birth_date", "sex", "address"}
+     "birth_date", "sex", "address", "organisation_id"}
 )
 #: Longest accepted text, in characters, per common field (and for any text field: 200).
 MAX_CHARS = {"furnisher_record_id": 120, "corrects": 120, "name": 200, "national_id": 64,
              "phone": 32, "kind": 40, "birth_date": 10, "sex": 1,
-             "address": 300}
+             "address": 300, "organisation_id": 64}
 MAX_TEXT_CHARS = 200
 #: Largest amount in minor units: 10^15 (10 trillion yuan) — above any real judgment and
 #: within the exact-integer range of JSON readers (2^53).
@@ -88,6 +96,13 @@ class ValidRecord:
     address: str | None = None
     #: Identity warnings, e.g. ``id_check_failed``, ``birth_date_conflict``, ``sex_conflict``.
     flags: tuple[str, ...] = ()
+    #: The organisation the record concerns (canonical form of the policy's organisation
+    #: scheme), for a record about an organisation; such a record has no national ID or phone.
+    organisation_id: str | None = None
+    #: People a record names by their national ID in payload fields of type ``national_id``
+    #: (an organisation's legal representative), with the name beside it (field ``X_name``
+    #: for ``X_id``): (national ID, name or None).
+    named_ids: tuple[tuple[str, str | None], ...] = ()
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -274,17 +289,25 @@ def validate_row(
                 flags.append("legacy_id_unchecked")
         except IdentifierError as e:
             claimed = plausible_typo(str(data["national_id"]), e)
-            if claimed is None:
+            if claimed is None and looks_like_uscc(data["national_id"]):
+                problems.append(Problem("national_id", (
+                    f"{_show(data['national_id'])} is not a person's national ID but looks "
+                    "like an organisation's unified social credit code: send it as "
+                    "organisation_id")))
+            elif claimed is None:
                 problems.append(Problem("national_id", e.message))
             else:  # a typo (issue #3): kept, never trusted; linked probabilistically
                 flags.append("id_check_failed")
     if birth and occurred and occurred < birth:
         problems.append(Problem("occurred_at", f"{occurred} is before the birth date {birth} "
                                 "embedded in the national ID"))
-    if "national_id" not in data and "phone" not in data and not failed & {"national_id",
-                                                                           "phone"}:
-        problems.append(Problem("national_id", "a record needs a national_id or a phone: it "
-                                "must concern someone"))
+    org, wrong = organisation_of_row(data, policy, spec, failed)
+    problems += [Problem(f, why) for f, why in wrong]
+    if ("national_id" not in data and "phone" not in data and "organisation_id" not in data
+            and not failed & {"national_id", "phone", "organisation_id"}):
+        problems.append(Problem("national_id", "a record needs a national_id or a phone (a "
+                                "person) or an organisation_id (an organisation): it must "
+                                "concern someone"))
     stated_birth = None
     if "birth_date" in data:
         try:
@@ -322,7 +345,14 @@ def validate_row(
                     problems.append(Problem(name, f"missing required field for kind {kind!r}"))
                 continue
             try:
-                payload[name] = _field(name, fspec, data[name])
+                if fspec.type == "national_id":
+                    ident = policy.identity.national_id
+                    payload[name] = scheme_for(ident.scheme, ident.pattern).parse(
+                        _text(data[name], MAX_CHARS["national_id"])).value
+                else:
+                    payload[name] = _field(name, fspec, data[name])
+            except IdentifierError as e:
+                problems.append(Problem(name, e.message))
             except ValueError as e:
                 problems.append(Problem(name, str(e)))
         if spec.obligation is not None:
@@ -343,7 +373,14 @@ def validate_row(
                             "corrects": corrects, "payload": payload}
     if address is not None:  # absent keys stay out: hashes of earlier rows do not change
         body["address"] = address
+    if org is not None:
+        body["organisation_id"] = org
     digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()
     return ValidRecord(frid, kind, occurred, nid, phone, person, corrects, payload, digest,
                        stated_birth or birth, sex if nid else stated_sex or sex,
-                       claimed, address, tuple(flags))
+                       claimed, address, tuple(flags), org, tuple(
+                           (payload[n], payload.get(f"{n[:-3]}_name") if n.endswith("_id")
+                            else None)
+                           for n, f in spec.fields.items()
+                           if f.type == "national_id" and n in payload) if spec else ())
+

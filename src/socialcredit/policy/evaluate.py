@@ -12,7 +12,7 @@ score, grade or reason codes change (a new row of ``scores``). An ``exempt`` res
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 
-Longer than 400 lines (509): reconciliation, the due-process overlay and the whole-registry
+Longer than 400 lines (519): reconciliation, the due-process overlay and the whole-registry
 pass share one transaction's state; the split by facet (reconcile / due process / all) is
 issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
 """
@@ -33,6 +33,7 @@ from sqlalchemy import Connection, func, select, true, update
 from socialcredit.errors import InputError
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
+from socialcredit.policy.representatives import representative_entries
 from socialcredit.policy.rules import (
     DesiredEntry,
     Evaluation,
@@ -146,7 +147,8 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
     kinds = kinds_read(policy)
     # every list but the policy's external ones: a list the policy no longer defines is
     # evaluated too, and its live entries end (``list_withdrawn``)
-    external = [n for n, s in policy.lists.items() if s.external]
+    external = [n for n, s in policy.lists.items()
+                if s.external or s.represents is not None]  # the latter: at the end
     todo = sorted(set(subject_ids))
     for i in range(0, len(todo), _CHUNK):
         ids = todo[i:i + _CHUNK]
@@ -184,6 +186,14 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         _write_scores(batch, policy, stats, ids, [s for ev in found.values() for s in ev.scores],
                       as_of)
         stats.subjects += len(ids)
+    if any(s.represents is not None for s in policy.lists.values()):
+        # the people of organisations follow the organisations' entries just reconciled
+        batch.flush()
+        current, desired = representative_entries(batch.conn, policy, todo, as_of)
+        state = load_due_process(batch.conn, policy, sorted({k[1] for k in desired}))
+        for key, d in desired.items():
+            _reconcile(batch, policy, stats, current.get(key),
+                       apply_due_process(policy, state, d)[0])
     return stats
 
 

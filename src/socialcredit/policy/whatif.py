@@ -144,7 +144,10 @@ def _overlay(store: Store, policy: Policy, entries: list[DesiredEntry]) -> list[
     """The registry's due-process state on the rule entries, read only, by the same code
     :func:`socialcredit.policy.evaluate.evaluate_subjects` applies when it writes; plus the
     registry's active entries of the policy's external lists."""
-    external = sorted(n for n, s in policy.lists.items() if s.external)
+    # the external lists, and the lists of organisations' representatives (read from the
+    # registry as they stand: they follow the organisations' entries, not the rules)
+    external = sorted(n for n, s in policy.lists.items()
+                      if s.external or s.represents is not None)
     with store.read() as conn:
         state = load_due_process(conn, policy, None)
         ext = [DesiredEntry(r.list, r.subject_id, r.key, "active", r.since, r.until, r.ground,

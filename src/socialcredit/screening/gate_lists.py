@@ -140,7 +140,8 @@ def import_gate_entries(store: Store, policy: Policy, persons: list[ListedParty]
                                              "aliases": aliases}, subject_id=sid)
             b.add(subjects, {"id": sid, "national_id": None, "name": person.name,
                              "birth_date": None, "sex": None, "region_code": None,
-                             "source": f"list:{list_name}", "created_seq": seq})
+                             "source": f"list:{list_name}", "created_seq": seq,
+                             "kind": "person", "organisation_id": None})
             for alias in aliases:
                 b.add(names, {"subject_id": sid, "name": alias, "name_key": name_key(alias)})
             for doc in person.documents:

@@ -115,7 +115,10 @@ class Projections:
         self.tables["subjects"][s] = {
             "id": s, "national_id": nid, "name": p.get("name"),
             "birth_date": p.get("birth_date"), "sex": p.get("sex"), "region_code": region,
-            "source": p.get("source", "registry"), "created_seq": seq, "merged_into": None}
+            "source": p.get("source", "registry"), "created_seq": seq, "merged_into": None,
+            "kind": p.get("kind", "person"), "organisation_id": p.get("organisation_id")}
+        if p.get("organisation_id"):  # an organisation's ID, like a person's, has no event
+            self._add_identifier(s, "organisation_id", p["organisation_id"], p["valid_from"])
         if nid:  # the national ID is the subject's first identifier, without an event
             iid = self._add_identifier(s, "national_id", nid, p.get("valid_from"))
             if p.get("valid_from") is None:
@@ -178,7 +181,8 @@ class Projections:
             "content_hash": p["content_hash"], "corrects_id": corrected,
             "superseded_by": None, "seq": seq, "status": status,
             "claimed_id": p.get("claimed_id"), "address": p.get("address"),
-            "flags": ",".join(flags) if flags else None}
+            "flags": ",".join(flags) if flags else None,
+            "organisation_id": p.get("organisation_id")}
         if sid is not None and sid in self._pending_nid:  # an older subject.created
             iid = self._pending_nid.pop(sid)
             self.tables["identifiers"][iid]["valid_from"] = p["occurred_at"]

@@ -27,7 +27,8 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("furnishers", ("id",), ("id", "name", "kind", "created_at")),
     TableSpec("gates", ("id",), ("id", "name", "services", "platform", "created_at")),
     TableSpec("subjects", ("id",), ("id", "national_id", "name", "birth_date", "sex",
-                                    "region_code", "source", "created_seq", "merged_into")),
+                                    "region_code", "source", "created_seq", "merged_into",
+                                    "kind", "organisation_id")),
     # identifiers get their ids from a counter the ledger does not carry: compared by their
     # natural key (one holder per number and start day)
     TableSpec("identifiers", ("kind", "value", "valid_from"),
@@ -35,7 +36,8 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("records", ("id",), (
         "id", "furnisher_id", "furnisher_record_id", "kind", "occurred_at", "subject_id",
         "national_id", "phone", "name", "payload", "content_hash", "corrects_id",
-        "superseded_by", "seq", "status", "claimed_id", "address", "flags")),
+        "superseded_by", "seq", "status", "claimed_id", "address", "flags",
+        "organisation_id")),
     TableSpec("list_entries", ("id",), (
         "id", "list", "subject_id", "key", "status", "ground", "since", "until", "record_id",
         "furnisher_id", "platform", "public", "ended_on", "end_reason", "end_record_id",

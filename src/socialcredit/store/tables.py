@@ -145,6 +145,11 @@ subjects = Table(
     Column("created_seq", ID, nullable=False),
     # set while this subject is merged into another (its records and identifiers moved there)
     Column("merged_into", ID, nullable=True),  # 0004
+    # person | organisation (issue #13, 0011): an organisation is keyed by its
+    # ``organisation_id`` (the unified social credit code in China), never by a national ID,
+    # and linkage never joins the two kinds
+    Column("kind", String(12), nullable=False, server_default="person"),
+    Column("organisation_id", String(64), nullable=True, unique=True),
     Index("ix_subjects_birth_date", "birth_date"),  # 0004: name + birth date candidates
 )
 
@@ -218,6 +223,9 @@ records = Table(
     Column("birth_date", String(10), nullable=True),
     Column("address", String(300), nullable=True),
     Column("flags", String(100), nullable=True),  # comma-separated identity flags
+    # the organisation a record is about, as sent and checked (0011); such a record has no
+    # national ID or phone
+    Column("organisation_id", String(64), nullable=True),
     UniqueConstraint("furnisher_id", "furnisher_record_id"),
 )
 

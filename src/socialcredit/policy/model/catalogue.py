@@ -25,14 +25,20 @@ __all__ = ["FURNISHER_KINDS", "SPECIAL_CATEGORIES", "FieldSpec", "KindSpec", "Ob
 #: a catalogue's ``furnisher_kinds`` and ``identity.phone.authoritative_furnisher_kinds`` name.
 #: ``carrier``: a telecom carrier reporting its real-name registration of a number to a national
 #: ID (MIIT Order No. 25, 2013), the source a policy may name authoritative for phones.
-FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school", "carrier")
+#: ``regulator``: a market regulator or tax authority reporting organisations' registration,
+#: status and representatives (issue #13).
+FURNISHER_KINDS = ("court", "lender", "payment", "transport", "platform", "school", "carrier",
+                   "regulator")
 
-FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date"]
+FieldType = Literal["str", "int", "bool", "money", "currency", "enum", "date", "national_id"]
+SubjectKind = Literal["person", "organisation"]
 
 
 class FieldSpec(_Strict):
     """One payload field of a record kind. ``money`` is an integer amount in minor units
-    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code."""
+    (fen, cents) that must be ≥ 0; ``currency`` is an ISO 4217 alphabetic code;
+    ``national_id`` a person's identifier checked by the policy's national ID scheme (e.g. an
+    organisation's legal representative, named in a regulator's record)."""
 
     type: FieldType
     required: bool = True
@@ -88,6 +94,9 @@ class KindSpec(_Strict):
     adverse: bool = True
     #: The obligation a report of this kind is of (None: every report is one of its own).
     obligation: ObligationSpec | None = None
+    #: Who a record of this kind may concern: a person (keyed by ``national_id`` or
+    #: ``phone``) or an organisation (keyed by ``organisation_id``). Default: persons only.
+    subjects: tuple[SubjectKind, ...] = Field(("person",), min_length=1)
 
 
 #: Names that reveal special-category data (GDPR Art. 9; PIPL Art. 28 "sensitive personal

@@ -12,7 +12,10 @@ from pydantic import Field, model_validator
 from socialcredit.policy.model.base import Condition, _Strict
 
 __all__ = ["CriteriaRule", "DisplayTier", "Exemption", "ExtensionRule", "ListSpec",
-           "RatingRule", "RemovalRule", "ScoreSource", "TriggerRule"]
+           "RatingRule", "RemovalRule", "RepresentsRule", "ScoreSource", "TriggerRule"]
+
+#: Roles a person holds in an organisation, as a regulator reports them.
+RepresentativeRole = Literal["legal_representative", "main_responsible_person"]
 
 
 class TriggerRule(_Strict):
@@ -86,6 +89,22 @@ class ScoreSource(_Strict):
         return self
 
 
+class RepresentsRule(_Strict):
+    """The people who represent an organisation listed on ``list`` (its representatives in
+    ``roles``, as a regulator reports them) are restricted in their own right while the
+    organisation's entry is live and they hold the role: SPC Several Provisions on Restricting
+    High Consumption (2015), Art. 3, para. 2 (a unit's legal representative, main responsible
+    persons, directly responsible persons and actual controller). Each person gets an entry
+    of their own (key ``<organisation subject id>:<the organisation's entry key>``), a notice,
+    and the list's ``how_to_contest``; they are never put on ``list`` itself (SPC Opinions
+    Fa Fa [2019] No. 35). The entry ends with the organisation's, or on the day the person
+    stops holding the role (socialcredit/policy/representatives.py)."""
+
+    list: str
+    roles: tuple[RepresentativeRole, ...] = Field(("legal_representative",
+                                                   "main_responsible_person"), min_length=1)
+
+
 class ExtensionRule(_Strict):
     """A record of ``kind`` with the trigger's ``key`` value, dated within the listing, extends
     it by ``field`` years (the largest such record, at most ``max_years``): the SPC Provisions
@@ -117,8 +136,10 @@ class Exemption(_Strict):
         return self
 
 
+#: ``legal_representative`` and ``performance`` are shown for an organisation's entry only
+#: (SPC 2017, Art. 6(2): a unit's name, code, legal representative's name ...).
 PublicField = Literal["ground", "case_number", "amount", "furnisher", "since", "until",
-                      "legal_basis"]
+                      "legal_basis", "legal_representative", "performance"]
 
 
 class DisplayTier(_Strict):
@@ -139,6 +160,8 @@ class ListSpec(_Strict):
     rating: RatingRule | None = None
     criteria: CriteriaRule | None = None
     score: ScoreSource | None = None
+    #: A list of the people who represent a listed organisation (no period of its own).
+    represents: RepresentsRule | None = None
     #: The listing period in days, calendar months or calendar years (the SPC's "two
     #: years"), counted by the policy's ``jurisdiction.period_counting``
     #: (:mod:`socialcredit.policy.jurisdiction`): one of the three.
@@ -186,26 +209,28 @@ class ListSpec(_Strict):
 
     @property
     def rule(self) -> str:
-        """``trigger``, ``criteria``, ``rating``, ``score`` or ``external``."""
+        """``trigger``, ``criteria``, ``rating``, ``score``, ``represents`` or ``external``."""
         if self.external:
             return "external"
-        return next(n for n in ("trigger", "criteria", "rating", "score")
+        return next(n for n in ("trigger", "criteria", "rating", "score", "represents")
                     if getattr(self, n) is not None)
 
     @model_validator(mode="after")
     def _one_source(self) -> ListSpec:
-        sources = [s for s in (self.trigger, self.rating, self.criteria, self.score)
-                   if s is not None]
+        sources = [s for s in (self.trigger, self.rating, self.criteria, self.score,
+                               self.represents) if s is not None]
         if self.external and sources:
             raise ValueError("an external list has no trigger, criteria, rating or score rule")
         if not self.external and len(sources) != 1:
-            raise ValueError("a list needs exactly one of `trigger`, `criteria`, `rating` or "
-                             "`score` (or `external: true`)")
+            raise ValueError("a list needs exactly one of `trigger`, `criteria`, `rating`, "
+                             "`score` or `represents` (or `external: true`)")
         periods = sum(p is not None
                       for p in (self.period_days, self.period_months, self.period_years))
-        if self.score is not None:
+        if self.score is not None or self.represents is not None:
             if periods:
-                raise ValueError("a score list lasts while the score stays low: no period")
+                raise ValueError("a score list lasts while the score stays low, a "
+                                 "`represents` list while the organisation's entry lasts: "
+                                 "no period")
         elif not self.external and periods != 1:
             raise ValueError("a list needs one of `period_days`, `period_months` or "
                              "`period_years`: no listing is permanent")

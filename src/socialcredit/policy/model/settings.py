@@ -76,7 +76,18 @@ class IdentitySpec(_Strict):
                 raise ValueError("review_probability must be below auto_link_probability")
             return self
 
+    class OrganisationId(_Strict):
+        """The identifier scheme of organisations (legal persons): ``cn.uscc`` (the unified
+        social credit code), another python-stdnum module path for another country's company
+        numbers (``gb.utr``, ``fr.siren`` ...), or ``generic`` with a regex ``pattern``
+        (socialcredit/identity/organisation.py)."""
+
+        scheme: str = "cn.uscc"
+        label: str = "unified social credit code"
+        pattern: str | None = None  # for scheme "generic"
+
     national_id: NationalId = NationalId()
+    organisation_id: OrganisationId = OrganisationId()
     phone: Phone = Phone()
     linkage: Linkage = Linkage()
 

@@ -164,6 +164,11 @@ def reference_problems(policy: Policy) -> list[tuple[str, str]]:
                 field_of(f"{at}.criteria.cured_by.key", cb.kind, cb.key)
                 field_of(f"{at}.criteria.cured_by.key", c.kind, cb.key)
                 when_of(f"{at}.criteria.cured_by.when", cb.kind, cb.when)
+        if (rp := spec.represents) is not None:
+            source = policy.lists.get(rp.list)
+            if source is None or source.trigger is None:
+                out.append((f"{at}.represents.list", f"{rp.list!r} is no trigger list of this "
+                            "policy: the people of an organisation follow its listing"))
         if (sc := spec.score) is not None:
             if sc.name not in policy.scores:
                 out.append((f"{at}.score.name", f"unknown score {sc.name!r}"))
