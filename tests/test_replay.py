@@ -51,6 +51,24 @@ def _public(reg: Registry) -> dict[str, bool]:
     return {name: spec.public for name, spec in reg.policy.lists.items()}
 
 
+def assert_tamper_named(reg: Registry, found: tuple[str, dict[str, Any], str, str | None],
+                        shown: str) -> None:
+    """Replay names the tampered row — ``found`` = (table, key, what, column) — and ``audit
+    replay`` exits 1 printing ``shown``; the ledger itself still verifies (only a projection
+    was touched)."""
+    from typer.testing import CliRunner
+
+    from socialcredit.cli import app
+
+    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    assert diff is not None
+    assert (diff.table, diff.key, diff.what, diff.column) == found
+    bad = CliRunner().invoke(app, ["--database-url", reg.settings.database_url, "audit",
+                                   "replay"], env={"COLUMNS": "400"})
+    assert bad.exit_code == 1 and shown in bad.output, bad.output
+    assert reg.store.verify().ok
+
+
 def test_an_untouched_registry_replays_to_the_same_tables(populated: Registry) -> None:
     result = replay(populated.store, list_public=_public(populated))
     assert result.first_difference is None, result.first_difference.describe()

@@ -40,7 +40,7 @@ from test_link_review import (
     _record,
     _subject_id,
 )
-from test_replay import _public
+from test_replay import _public, assert_tamper_named
 
 
 @pytest.fixture
@@ -203,19 +203,9 @@ def _reopen_refused_pair(reg: Registry) -> tuple[str, dict[str, Any], str, str |
                               "deleted-name", "changed-name", "deleted-pair",
                               "reopened-refused-pair"])
 def test_a_tampered_link_or_name_is_found_and_named(twins: Registry, tamper: Any) -> None:
-    from typer.testing import CliRunner
-
-    from socialcredit.cli import app
-
     _same(twins)
     table, key, what, column = tamper(twins)
-    diff = replay(twins.store, list_public=_public(twins)).first_difference
-    assert diff is not None
-    assert (diff.table, diff.key, diff.what, diff.column) == (table, key, what, column)
-    bad = CliRunner().invoke(app, ["--database-url", twins.settings.database_url, "audit",
-                                   "replay"], env={"COLUMNS": "400"})
-    assert bad.exit_code == 1 and f"{table} row (" in bad.output
-    assert twins.store.verify().ok
+    assert_tamper_named(twins, (table, key, what, column), f"{table} row (")
 
 
 def test_a_link_written_before_record_linked_carried_its_explanation(twins: Registry) -> None:

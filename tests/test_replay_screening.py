@@ -22,7 +22,7 @@ from socialcredit.screening.index import ScreenQuery
 from socialcredit.screening.lists import import_list
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import events, names, screen_clearances, screen_entries
-from test_replay import _public
+from test_replay import _public, assert_tamper_named
 
 CASE = Path(__file__).parent / "fixtures" / "sdn_concatenated"
 
@@ -117,19 +117,9 @@ def _stale_clearance(reg: Registry) -> tuple[str, dict[str, Any], str, str | Non
                          ids=["deleted-entry", "delisted-quietly", "edited-party",
                               "deleted-clearance", "stale-clearance"])
 def test_a_tampered_screening_row_is_found_and_named(listed: Registry, tamper: Any) -> None:
-    from typer.testing import CliRunner
-
-    from socialcredit.cli import app
-
     _same(listed)
     table, key, what, column = tamper(listed)
-    diff = replay(listed.store, list_public=_public(listed)).first_difference
-    assert diff is not None
-    assert (diff.table, diff.key, diff.what, diff.column) == (table, key, what, column)
-    bad = CliRunner().invoke(app, ["--database-url", listed.settings.database_url, "audit",
-                                   "replay"], env={"COLUMNS": "400"})
-    assert bad.exit_code == 1 and f"{table} row (id={key['id']})" in bad.output
-    assert listed.store.verify().ok
+    assert_tamper_named(listed, (table, key, what, column), f"{table} row (id={key['id']})")
 
 
 def _strip(reg: Registry, types: tuple[str, ...], *keys: str) -> None:
