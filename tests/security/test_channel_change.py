@@ -175,3 +175,42 @@ def test_a_change_of_channel_ends_the_sessions_and_codes_of_the_old_one(
     assert [e["to"] for e in _changes(reg)] == [NEW]
     with httpx.Client(base_url=base, timeout=20) as c:
         assert _signs_in(c, reg, NEW)
+
+
+def test_a_new_phone_gets_codes_though_the_hour_was_spent_on_the_old(
+        db_url: str, tmp_path: Path) -> None:
+    """Someone spent the hour's five codes on the person's old phone; the person then moved to
+    a new phone. The new phone must get its code, not a silent refusal (newcomer review of
+    #20): the per-person budget counts codes since the channel last changed."""
+    import datetime as dt
+
+    from security.conftest import channel_registry
+    from socialcredit.disclosure.signin import request_code
+    from socialcredit.errors import RateLimited
+    from socialcredit.identity.channel import change_channel
+
+    reg = channel_registry(db_url, tmp_path)
+    person, old, new = make_id(seq=611), "+8613700006111", "+8613700006112"
+    try:
+        carrier_registers(reg, tmp_path, person, old)
+        # the codes within the hour before the change (batch times are the real clock's)
+        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+        for i in range(5):
+            assert request_code(reg.store, reg.policy, national_id=person, phone=old,
+                                now=now + dt.timedelta(minutes=i)) is not None
+        with pytest.raises(RateLimited):  # the old phone's hour is spent
+            request_code(reg.store, reg.policy, national_id=person, phone=old,
+                         now=now + dt.timedelta(minutes=6))
+        from socialcredit.store.tables import subjects
+
+        with reg.store.read() as conn:
+            sid = conn.execute(select(subjects.c.id).where(
+                subjects.c.national_id == person)).scalar_one()
+        with reg.store.batch() as b:
+            assert change_channel(b, subject_id=sid, phone=new, how="operator", by="ops",
+                                  evidence="passport seen at the counter")
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        assert request_code(reg.store, reg.policy, national_id=person, phone=new,
+                            now=later) is not None
+    finally:
+        reg.close()

@@ -78,6 +78,7 @@ def test_the_database_and_its_backups_are_owner_only(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["--database-url", url, "init"]).exit_code == 0
     assert _mode(db) == 0o600
+    assert _mode(db.parent) == 0o700  # the folder it made (a newcomer found var/demo 0755)
     wal = db.with_name(db.name + "-wal")
     if wal.exists():
         assert _mode(wal) == 0o600

@@ -316,7 +316,7 @@ class FileAdapter:
         self._lock = threading.Lock()
 
     def send(self, notice: Notice) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         line = json.dumps({"notice_id": notice.id, "subject_id": notice.subject_id,
                            "kind": notice.kind, "to": notice.to, "title": notice.title,
                            "text": notice.text, "served_at": iso(dt.datetime.now(dt.UTC))},

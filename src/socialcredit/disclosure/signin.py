@@ -37,7 +37,13 @@ from socialcredit.identity.phone import normalise_phone
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import sessions, sign_in_codes, sign_in_failures, subjects
+from socialcredit.store.tables import (
+    contact_channels,
+    sessions,
+    sign_in_codes,
+    sign_in_failures,
+    subjects,
+)
 
 __all__ = ["CODES_PER_HOUR", "Session", "admit_code_request", "code_digest", "end_session",
            "issue_code", "refuse", "request_code",
@@ -141,9 +147,9 @@ class _PairBook:
             recent = [t for t in self.codes.get(key, []) if now - t < 3600]
             if len(recent) >= CODES_PER_HOUR:
                 self.codes[key] = recent
-                wait = int(3600 - (now - recent[0])) + 1
+                wait = max(1, math.ceil(3600 - (now - recent[0])))
                 raise RateLimited(f"at most {CODES_PER_HOUR} sign-in codes an hour for one ID "
-                                  f"number and phone; try again in {wait // 60 + 1} minutes",
+                                  f"number and phone; try again in {math.ceil(wait / 60)} minutes",
                                   details={"retry_after_seconds": wait})
             self.codes[key] = [*recent, now]
             if len(self.codes) > 100_000:
@@ -262,9 +268,16 @@ def issue_code(store: Store, policy: Policy, *, national_id: str, phone: str,
     rules = policy.due_process
     code = f"{secrets.randbelow(10**6):06d}"
     with store.batch() as b:
-        hour_ago = iso(now - dt.timedelta(hours=1))
+        # codes of the last hour, to the channel as it now is: a person who just proved a new
+        # phone is not held to the codes sent to the old one (a newcomer found the new phone
+        # silently refused after someone had spent the hour's codes on the old)
+        since = iso(now - dt.timedelta(hours=1))
+        moved = b.conn.execute(select(contact_channels.c.set_at).where(
+            contact_channels.c.subject_id == sid)).scalar()
+        if moved is not None and moved > since:
+            since = moved
         recent = b.conn.execute(select(func.count()).select_from(sign_in_codes).where(
-            sign_in_codes.c.subject_id == sid, sign_in_codes.c.created_at > hour_ago)).scalar()
+            sign_in_codes.c.subject_id == sid, sign_in_codes.c.created_at > since)).scalar()
         if int(recent or 0) >= CODES_PER_HOUR:
             b.emit("access.refused", {"what": "sign_in.request",
                                       "reason": "too many codes this hour"}, subject_id=sid)

@@ -57,7 +57,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         if url.database and url.database != ":memory:":
             folder = Path(url.database).parent
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                # a new folder is the registry's account's only (0700), as its files are 0600
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
                 # owner-only from the first byte; SQLite gives -wal/-shm the same mode
                 private_file(Path(url.database))
             except OSError as e:
