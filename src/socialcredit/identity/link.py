@@ -33,6 +33,9 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
    :mod:`socialcredit.identity.probabilistic`: a phone held by one subject on the record's date,
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
    weighs name, birth date, phone *within its validity interval*, ID similarity and address.
+
+Longer than 400 lines (410): since organisations link by their code here too (issue #13);
+the phone-channel part (``_channel`` and the corroboration count) is the facet to move out.
 """
 
 from __future__ import annotations

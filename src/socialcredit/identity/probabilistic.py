@@ -32,6 +32,9 @@ could be the same person, and linked, queued for review, or left unlinked:
 Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight, ..., queued}``
 (the link and the review pairs it opens, as ``audit replay`` rebuilds them; the phone rule's:
 ``explanation`` alone), with the subject's id so that gates and lists follow.
+
+Longer than 400 lines (405): the rule list above and the code that follows it step by step
+stay together; the candidates (blocking) are the facet to move out when it grows again.
 """
 
 from __future__ import annotations

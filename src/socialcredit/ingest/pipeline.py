@@ -13,6 +13,10 @@ Guarantees (DESIGN §3.8):
 * an ingest killed part-way (a crash, SIGKILL) has landed whole chunks only; sending the same
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
+
+Longer than 400 lines (407): the chunk's row loop keeps the guarantees above in one place;
+the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
+set-based write path of issue #12.
 """
 
 from __future__ import annotations
