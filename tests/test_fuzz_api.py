@@ -100,7 +100,8 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
     # the public rate limit is tested elsewhere; here it must not hide the search handler
     reg = Registry(Settings(database_url=f"sqlite:///{path}", public_rate_per_minute=10**6,
                             public_rate_burst=10**6, auth_failures_per_client=10**6,
-                            auth_failures_per_key_id=10**6), today=TODAY)
+                            auth_failures_per_key_id=10**6, keys_dir=path.parent / "keys"),
+                   today=TODAY)
     reg.ensure_schema()
     keys = {"none": "",
             "furnisher": add_furnisher(reg.store, name="court-fuzz", kind="court"),
@@ -114,12 +115,12 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
                          rows=[RawRow(i, r) for i, r in enumerate(SEED, start=1)],
                          source="seed", as_of=TODAY)
     assert (result.accepted, result.rejected) == (3, 1)
-    # a signed tree head, so that the public transparency routes have a tree to prove against
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+    # a tree head signed by the registry's own key (the gate follows only heads it signed), so
+    # that the public transparency routes have a tree to prove against
+    from socialcredit.gate.offline import signing_key
     from socialcredit.store.tree_head import sign_latest
 
-    head = sign_latest(reg.store, Ed25519PrivateKey.generate())
+    head = sign_latest(reg.store, signing_key(reg.settings.keys_dir))
     assert head is not None and head["tree_size"] >= 2
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(registry=reg))
     yield schema, keys, reg
