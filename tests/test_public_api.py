@@ -51,8 +51,9 @@ def test_split_modules_keep_their_public_names() -> None:
         "write_snapshot"])
     assert sorted(policy_model.__all__) == sorted([
         "Condition", "CriteriaRule", "DecayBand", "DisplayTier", "DueProcessSpec", "Exemption",
-        "ExtensionRule", "FieldSpec", "GateSpec", "GradeBand", "IdentitySpec", "Jurisdiction",
-        "KindSpec", "LiftingRule", "ListSpec", "Policy", "Range", "RatingRule", "RemovalRule",
+        "ExtensionRule", "FURNISHER_KINDS", "FieldSpec", "GateSpec", "GradeBand", "IdentitySpec",
+        "Jurisdiction", "KindSpec", "LiftingRule", "ListSpec", "ObligationSpec", "Policy",
+        "Range", "RatingRule", "RemovalRule",
         "SanctionSpec", "ScoreFactor", "ScoreSource", "ScoreSpec", "SharingAgreement",
         "TriggerRule", "line_of", "load_policy", "yaml_lines"])
     for module in (model, policy_model, render, snapshot):

@@ -57,7 +57,8 @@ def _created(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
             names_from_live(proj).add(s)
         for alias in p.get("aliases", ()):
             names[(s, alias)] = {"subject_id": s, "name": alias}
-    elif p.get("name"):
+    elif p.get("name") and p.get("kind") != "organisation":
+        # an organisation's name is never a linkage name (identity/legal_person.py)
         names[(s, p["name"])] = {"subject_id": s, "name": p["name"]}
 
 
