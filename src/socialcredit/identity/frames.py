@@ -67,6 +67,9 @@ class LinkOutcome:
     unlinked: int = 0
     scored_pairs: int = 0
     touched: set[int] = field(default_factory=set)
+    #: record id → ``"unlinked"``, ``"pending"`` or ``"confirmed"`` (by the model, which a
+    #: later namesake can send back to review) for each record the model decided
+    waiting: dict[int, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {"linked": self.linked, "pending": self.pending, "unlinked": self.unlinked,

@@ -33,7 +33,7 @@ Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight, 
 (the link and the review pairs it opens, as ``audit replay`` rebuilds them; the phone rule's:
 ``explanation`` alone), with the subject's id so that gates and lists follow.
 
-Longer than 400 lines (405): the rule list above and the code that follows it step by step
+Longer than 400 lines (410): the rule list above and the code that follows it step by step
 stay together; the candidates (blocking) are the facet to move out when it grows again.
 """
 
@@ -322,8 +322,10 @@ class ProbabilisticLinker:
             if not above:
                 if before is None or before.status != "pending":
                     out.unlinked += 1
+                    out.waiting[r.record_id] = "unlinked"
                 else:
                     out.pending += 1  # stays in review as it was
+                    out.waiting[r.record_id] = "pending"
                 continue
             best = above[0]
             sid = int(best["subject_id"])
@@ -334,10 +336,12 @@ class ProbabilisticLinker:
                                       or r.occurred_at < shared))
             status = "confirmed" if auto else "pending"
             offered = {int(x["subject_id"]) for x in above} if not auto else set()
+            # (a confirmed link's open pair is evaluation's: the entry resting on it, queued)
             if (before is not None and before.subject_id == sid and before.status == status
-                    and queued.get(r.record_id, set()) == offered):
+                    and (auto or queued.get(r.record_id, set()) == offered)):
                 out.linked += auto
                 out.pending += not auto
+                out.waiting[r.record_id] = status
                 continue  # nothing new: no event, no churn in the queue
             reasons = explain(best, comparisons)
             if r.flags:
@@ -373,6 +377,7 @@ class ProbabilisticLinker:
                     "model_version": self.model.version, "status": "open", "created_seq": seq})
             moves.append({"rid": r.record_id, "sid": sid})
             out.touched.add(sid)
+            out.waiting[r.record_id] = status
             if auto:
                 out.linked += 1
             else:

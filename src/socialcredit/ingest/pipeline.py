@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (407): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (409): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -33,7 +33,7 @@ from sqlalchemy import case, func, select, update
 
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
-from socialcredit.identity.relink import link_chunk
+from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
@@ -337,7 +337,7 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
         b.add(ingests, {"id": ingest_id, "furnisher_id": furnisher_id, "source": source[:500],
                         "sha256": sha256, "at": b.at, "accepted": 0, "rejected": 0,
                         "duplicates": 0})
-    done = 0
+    done, waiting = 0, Waiting()  # records that arrived before their subject (identity/waiting)
     for n, part in enumerate(_chunks(rows, chunk_rows), start=1):
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined,
@@ -348,11 +348,13 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
                        for raw in part]
             chunk.run(checked)
             b.flush()
-            linked = link_chunk(b, policy, [
+            linked, unlinked, pending = link_with_waiting(b, policy, [
                 LinkInput(rid, v.occurred_at, v.name, v.birth_date, v.claimed_id, v.phone,
-                          v.address, v.flags) for rid, v in chunk.unlinked])
-            result.unlinked += linked.unlinked
-            result.pending_links += linked.pending
+                          v.address, v.flags) for rid, v in chunk.unlinked], (
+                Evidence(v.national_id, v.phone, v.name, v.birth_date)
+                for _, v in checked if isinstance(v, ValidRecord)), waiting)
+            result.unlinked += unlinked
+            result.pending_links += pending
             chunk.touched |= linked.touched | chunk.linker.requeued
             if chunk.touched:
                 result.evaluation.merge(evaluate_subjects(b, policy, chunk.touched, today))
