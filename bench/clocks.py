@@ -105,8 +105,8 @@ from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow, read_rows
-from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.policy.model import Policy
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import FURNISHERS, simulate

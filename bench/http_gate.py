@@ -86,7 +86,7 @@ def build_registry(url: str, subjects: int, seed: int, work: Path) -> tuple[str,
     from socialcredit.access import add_furnisher, add_gate, furnisher_id
     from socialcredit.identity.relink import relink_unlinked
     from socialcredit.ingest.pipeline import ingest_file
-    from socialcredit.policy.evaluate import evaluate_all
+    from socialcredit.policy.sweeps import evaluate_all
     from socialcredit.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.simulate import simulate

@@ -39,7 +39,7 @@ from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.readers import RawRow, read_rows
 from socialcredit.ingest.validate import validate_row
-from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate

@@ -24,7 +24,7 @@ against ``truth.csv``:
 * ``guessed_rows``: findings and loan defaults added by :func:`add_guessed_rows` whose identity
   is only a guess (a typo'd or transposed ID that fails its check, or no ID: the household's
   shared phone and a name). These are what ``wrong_listings`` = 0 guards: the policy's
-  "no sanction on a guess" rule (DESIGN §3.2; ``pending_review`` in ``policy/evaluate.py``)
+  "no sanction on a guess" rule (DESIGN §3.2; ``pending_review`` in ``policy/due_process.py``)
   keeps their entries from ``active``; with that rule off the same run lists people wrongly;
 * ``ingest_s`` and ``records_per_s`` (rows sent per second of ``ingest_file``, all files).
 

@@ -52,7 +52,7 @@ from socialcredit.access import Principal, add_furnisher, add_gate, authenticate
 from socialcredit.demo import DEMO_GATES
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate

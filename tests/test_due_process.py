@@ -313,7 +313,7 @@ def test_repair_granted_by_an_operator_or_by_the_evidence_record(listed: Registr
     ended = subject_file(reg.store, reg.policy, sid)["entries"][0]
     assert (ended["status"], ended["end_reason"]) == ("removed", "repair:consent")
     # the granted repair survives a full re-evaluation
-    from socialcredit.policy.evaluate import evaluate_all
+    from socialcredit.policy.sweeps import evaluate_all
 
     evaluate_all(reg.store, reg.policy, TODAY)
     assert _decide(reg, DEBTOR) == "allow"
@@ -355,7 +355,7 @@ def test_a_list_with_a_warning_period_warns_before_it_lists(db_url: str, tmp_pat
     starts 30 days later and runs its full period from then."""
     import yaml
 
-    from socialcredit.policy.evaluate import evaluate_all
+    from socialcredit.policy.sweeps import evaluate_all
     from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 
     doc = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ from socialcredit.gate import DecisionService
 from socialcredit.identity.organisation import organisation_name, organisation_scheme_for
 from socialcredit.identity.review import merge_subjects
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import disputes, list_entries, notices, subjects

@@ -13,7 +13,7 @@ from conftest import TODAY, furnish, make_id
 from socialcredit.access import add_gate, authenticate
 from socialcredit.errors import IdentifierError, InputError, PermissionDenied, UnknownService
 from socialcredit.gate import DecisionService
-from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries
 

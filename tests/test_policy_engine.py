@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id
 from socialcredit.gate import DecisionService
-from socialcredit.policy.evaluate import evaluate_all, evaluate_due
+from socialcredit.policy.sweeps import evaluate_all, evaluate_due
 from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries, records, scores
 

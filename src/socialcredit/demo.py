@@ -24,7 +24,7 @@ from socialcredit.disclosure.signin import request_code
 from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.policy.evaluate import evaluate_all
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.reports import render_report, summarise
 from socialcredit.simulate import simulate

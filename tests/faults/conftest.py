@@ -54,8 +54,8 @@ from sqlalchemy.pool import NullPool
 from conftest import PG_ENV, make_id, write_csv
 from socialcredit import access
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.policy.evaluate import evaluate_all
 from socialcredit.policy.model import load_policy
+from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 from socialcredit.store.ledger import canonical_json
@@ -80,7 +80,7 @@ EVALUATE_LAG_DAYS = 200
 #: transaction would make a CI-sized evaluation one transaction (kills only before or after).
 EVALUATE_DRIVER = (
     "import sys, datetime as dt\n"
-    "from socialcredit.policy.evaluate import evaluate_all\n"
+    "from socialcredit.policy.sweeps import evaluate_all\n"
     "from socialcredit.registry import Registry\n"
     "reg = Registry()\n"
     "evaluate_all(reg.store, reg.policy, dt.date.fromisoformat(sys.argv[1]),"

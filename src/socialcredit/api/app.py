@@ -229,7 +229,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.state.registry = reg
     app.state.metrics = GateMetrics()
     app.state.key_cache = KeyCache()
-    #: threads doing sign-in work after the answer (api/due_process.py), joined at shutdown
+    #: threads doing sign-in work after the answer (api/due_process/signin.py), joined at shutdown
     app.state.background = set()
     app.state.auth_failures = AuthFailures(
         per_client=reg.settings.auth_failures_per_client,

@@ -18,7 +18,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.api.deps import OperatorDep, RegistryDep, RowId
-from socialcredit.api.due_process import SubjectWriteDep, _now, _serve_one
+from socialcredit.api.due_process.session import SubjectWriteDep, now
+from socialcredit.api.due_process.signin import serve_one
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.contact import (
     confirm_channel_code,
@@ -56,9 +57,9 @@ def ask_channel_code(body: ChannelIn, registry: RegistryDep,
     """Send a code to the phone you want your codes and notices to go to."""
     assert who.principal_id is not None
     notice = request_channel_code(registry.store, registry.policy, subject_id=who.principal_id,
-                                  phone=body.phone, now=_now())
+                                  phone=body.phone, now=now())
     if notice is not None:
-        threading.Thread(target=_serve_one, args=(registry, notice), daemon=True).start()
+        threading.Thread(target=serve_one, args=(registry, notice), daemon=True).start()
     return {"message": "a code was sent to that phone; type it back to confirm"}
 
 
@@ -69,7 +70,7 @@ def confirm_channel(body: ChannelCodeIn, registry: RegistryDep,
     assert who.principal_id is not None
     phone = confirm_channel_code(registry.store, registry.policy,
                                  subject_id=who.principal_id, phone=body.phone,
-                                 code=body.code, now=_now())
+                                 code=body.code, now=now())
     return {"phone": phone}
 
 

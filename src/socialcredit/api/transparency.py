@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from socialcredit.api.deps import OperatorDep, RegistryDep
-from socialcredit.api.due_process import SubjectDep
+from socialcredit.api.due_process.session import SubjectDep
 from socialcredit.api.schemas import error_responses
 
 __all__ = ["audit_replay_router", "me_receipts_router", "transparency_router"]

@@ -10,7 +10,7 @@ evaluate`` (run the policy on the registry, or compare two policies on it).
   added, removed or changed, with old → new values (``lists.repeat_fare_evaders.criteria.
   at_least: 3 → 2``), and both version hashes.
 * ``evaluate`` evaluates the policy for every subject as of today
-  (:func:`socialcredit.policy.evaluate.evaluate_all`); ``evaluate --policy NEW --compare
+  (:func:`socialcredit.policy.sweeps.evaluate_all`); ``evaluate --policy NEW --compare
   CURRENT`` reports what would change (:mod:`socialcredit.policy.whatif`, printed by
   :func:`socialcredit.cli.whatif.print_what_if`) and writes nothing.
 
@@ -167,7 +167,7 @@ def evaluate(
     if compare is not None:
         _what_if(compare, day, engine or "duckdb", as_json)
         return
-    from socialcredit.policy.evaluate import evaluate_all
+    from socialcredit.policy.sweeps import evaluate_all
 
     engine = engine or "incremental"
     if engine not in ("incremental", "python", "duckdb", "spark"):

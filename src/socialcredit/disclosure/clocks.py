@@ -25,9 +25,9 @@ from socialcredit.disclosure.disputes import run_deadlines
 from socialcredit.disclosure.notices import Adapter, deliver_notices, project_notices
 from socialcredit.disclosure.repairs import settle_repairs
 from socialcredit.disclosure.retention import run_retention
-from socialcredit.policy.evaluate import evaluate_due
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
+from socialcredit.policy.sweeps import evaluate_due
 from socialcredit.store import Store
 from socialcredit.store.tables import cursors
 from socialcredit.store.tree_head import sign_latest

@@ -12,25 +12,23 @@ score, grade or reason codes change (a new row of ``scores``). An ``exempt`` res
 entry, and ends a live one (``entry.removed``, reason ``exempt:<name>``). Only
 ``active`` records count: a suppressed, deleted or retired record lists nobody.
 
-Longer than 400 lines (519): reconciliation, the due-process overlay and the whole-registry
-pass share one transaction's state; the split by facet (reconcile / due process / all) is
-issue #18's, left for when the set-based evaluation of issue #12 replaces the per-subject path.
+This module reconciles; the due-process overlay it applies to each entry is
+:mod:`socialcredit.policy.due_process`, and the whole-registry passes that call it
+(``evaluate_all``, ``evaluate_due``) are :mod:`socialcredit.policy.sweeps`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Connection, func, select, true, update
+from sqlalchemy import func, select, update
 
-from socialcredit.errors import InputError
+from socialcredit.policy.due_process import apply_due_process, load_due_process
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
 from socialcredit.policy.representatives import representative_entries
@@ -42,28 +40,12 @@ from socialcredit.policy.rules import (
     evaluate_records,
     kinds_read,
 )
-from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import (
-    disputes,
-    furnishers,
-    link_candidates,
-    links,
-    list_entries,
-    records,
-    repairs,
-    scores,
-)
+from socialcredit.store.tables import link_candidates, list_entries, scores
 
-Engine = Literal["incremental", "python", "duckdb", "spark"]
-
-__all__ = ["DueProcessState", "EvaluationStats", "apply_due_process", "evaluate_all",
-           "evaluate_due", "evaluate_subjects", "load_due_process", "record_views"]
+__all__ = ["EvaluationStats", "evaluate_subjects"]
 
 _CHUNK = 500
-#: Repair conditions (an application); other rows of ``repairs`` end an entry for a due
-#: process outcome (``dispute_suppressed``, ``review_overturned`` ...).
-_REPAIRS = ("performance", "settlement", "consent")
 _COMPARED = ("status", "since", "until", "ground", "record_id", "ended_on", "end_reason",
              "lifted")
 _LIVE = ("active", "suspended", "warned", "pending_review")
@@ -259,93 +241,6 @@ def _write_scores(batch: Batch, policy: Policy, stats: EvaluationStats, ids: lis
         stats.scores_changed[res.score] += 1
 
 
-@dataclass
-class DueProcessState:
-    """What due process says about some subjects' entries, read from the registry: granted
-    repairs and due-process outcomes (entry key → condition, day), open disputes (records and
-    entry keys), and records resting on a link not confirmed by an operator (record id → link
-    row; ``(subject, kind, furnisher)`` → those record ids, for rating lists). An entry key is
-    ``(list, subject_id, key)``."""
-
-    granted: dict[tuple[str, int, str], tuple[str, str | None]]
-    disputed_records: set[int]
-    disputed_entries: set[tuple[str, int, str]]
-    unconfirmed: dict[int, Any]
-    by_source: dict[tuple[int, str, str], list[int]]
-
-
-def load_due_process(conn: Connection, policy: Policy, subject_ids: list[int] | None,
-                     ) -> DueProcessState:
-    """Read :class:`DueProcessState` for ``subject_ids`` (None: every subject)."""
-    def of(col: Any) -> Any:
-        return col.in_(subject_ids) if subject_ids is not None else true()
-
-    granted = {(r.list, r.subject_id, r.key): (r.condition, r.decided_on)
-               for r in conn.execute(
-                   select(list_entries.c.list, list_entries.c.subject_id, list_entries.c.key,
-                          repairs.c.condition, repairs.c.decided_on)
-                   .join(repairs, repairs.c.entry_id == list_entries.c.id)
-                   .where(of(repairs.c.subject_id), repairs.c.status == "granted"))}
-    disputed_records: set[int] = set()
-    disputed_entries: set[tuple[str, int, str]] = set()
-    if policy.due_process.suspend_listing_during_dispute:
-        for r in conn.execute(
-                select(disputes.c.record_id, list_entries.c.list, list_entries.c.subject_id,
-                       list_entries.c.key)
-                .outerjoin(list_entries, list_entries.c.id == disputes.c.entry_id)
-                .where(of(disputes.c.subject_id), disputes.c.status == "open")):
-            if r.record_id is not None:
-                disputed_records.add(r.record_id)
-            if r.list is not None:
-                disputed_entries.add((r.list, r.subject_id, r.key))
-    unconfirmed = {r.record_id: r for r in conn.execute(select(links).where(
-        of(links.c.subject_id), links.c.status.in_(("pending", "confirmed")),
-        links.c.rule != "manual"))}
-    by_source: dict[tuple[int, str, str], list[int]] = defaultdict(list)
-    if unconfirmed:
-        # a rating entry rests on every rating of its platform, not only on the one that
-        # crossed the line
-        for rid, sid, kind, source in conn.execute(
-                select(records.c.id, records.c.subject_id, records.c.kind, furnishers.c.name)
-                .join(furnishers, furnishers.c.id == records.c.furnisher_id)
-                .join(links, links.c.record_id == records.c.id)
-                .where(of(links.c.subject_id), links.c.status.in_(("pending", "confirmed")),
-                       links.c.rule != "manual")):
-            by_source[(sid, kind, source)].append(rid)
-    return DueProcessState(granted, disputed_records, disputed_entries, unconfirmed, by_source)
-
-
-def apply_due_process(policy: Policy, state: DueProcessState, d: DesiredEntry,
-                      ) -> tuple[DesiredEntry, list[int]]:
-    """The entry as due process leaves it, and the unconfirmed records it rests on.
-
-    * A granted repair or due-process outcome ends an active entry on the day of the grant
-      (reason ``repair:<condition>`` for an application, else the outcome that ended it).
-    * Under ``due_process.suspend_listing_during_dispute``, an active entry whose record or
-      entry is disputed is ``suspended``.
-    * An active or warned entry resting on a record not linked by its own checksum-valid ID
-      nor confirmed by an operator is ``pending_review`` (DESIGN §3.2: "a list entry that
-      triggers sanctions needs a checksum-valid identifier or a human-confirmed link").
-    """
-    key = (d.list, d.subject_id, d.key)
-    if d.status == "active" and key in state.granted:
-        condition, day = state.granted[key]
-        d = replace(d, status="removed", ended_on=day,
-                    end_reason=f"repair:{condition}" if condition in _REPAIRS else condition)
-    if d.status == "active" and (d.record_id in state.disputed_records
-                                 or key in state.disputed_entries):
-        d = replace(d, status="suspended")
-    resting: list[int] = []
-    if d.status in ("active", "warned"):
-        resting = [d.record_id] if d.record_id in state.unconfirmed else []
-        rule = policy.lists[d.list].rating
-        if rule is not None and d.platform is not None:
-            resting += state.by_source.get((d.subject_id, rule.kind, d.platform), [])
-        if resting:
-            d = replace(d, status="pending_review")
-    return d, list(dict.fromkeys(resting))
-
-
 def _queue(batch: Batch, link: Any) -> None:
     """An open review-queue pair for a model- or phone-confirmed link, unless there is one."""
     if link.status != "confirmed":
@@ -422,98 +317,3 @@ def _ended(stats: EvaluationStats, d: DesiredEntry) -> None:
                "suspended": stats.suspended, "warned": stats.warned,
                "pending_review": stats.pending_review}[d.status]
     counter[d.list] += 1
-
-
-class _Rollback(Exception):
-    pass
-
-
-def evaluate_all(store: Store, policy: Policy, as_of: dt.date, *, chunk: int = 5000,
-                 dry_run: bool = False, progress: Any = None,
-                 engine: Engine = "incremental") -> EvaluationStats:
-    """Re-evaluate every subject with records or entries (``socialcredit evaluate``), one
-    transaction per ``chunk`` subjects; ``progress(done, total)`` is called after each.
-
-    ``engine``: ``incremental`` runs the rules per chunk of subjects in this process;
-    ``python``, ``duckdb`` or ``spark`` first export the records to Parquet and evaluate them
-    there (:func:`socialcredit.policy.batch.evaluate_parquet`), then reconcile the registry
-    from those results in the same transactions — one definition, the same writes.
-
-    With ``dry_run`` every transaction is rolled back: the statistics say what *would* change
-    (a what-if for another date), and nothing is written.
-
-    Raises:
-        InputError: an unknown engine.
-        StoreUnavailable: the database cannot be reached.
-    """
-    if engine not in ("incremental", "python", "duckdb", "spark"):
-        raise InputError(f"unknown engine {engine!r}: use incremental, python, duckdb or spark")
-    with store.read() as conn:
-        ids = sorted(
-            set(conn.execute(select(records.c.subject_id).where(
-                records.c.subject_id.is_not(None)).distinct()).scalars())
-            | set(conn.execute(select(list_entries.c.subject_id).distinct()).scalars())
-        )
-    results: dict[int, Evaluation] | None = None
-    stats = EvaluationStats(engine=engine)
-    if engine != "incremental":
-        from socialcredit.policy.batch import evaluate_parquet, export_records
-
-        results = defaultdict(Evaluation)
-        with tempfile.TemporaryDirectory(prefix="socialcredit-evaluate-") as tmp:
-            path = Path(tmp) / "records.parquet"
-            export_records(store, policy, path)
-            out = evaluate_parquet(policy, path, as_of, engine=engine)
-        for e in out.entries:
-            results[e.subject_id].entries.append(e)
-        for sc in out.scores:
-            results[sc.subject_id].scores.append(sc)
-        stats.engine_rows, stats.engine_seconds = out.rows, out.seconds
-    for i in range(0, len(ids), chunk):
-        try:
-            with store.batch(policy.version_hash) as b:
-                stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of,
-                                              results=results))
-                if dry_run:
-                    raise _Rollback
-        except _Rollback:
-            pass
-        if progress is not None:
-            progress(min(i + chunk, len(ids)), len(ids))
-    return stats
-
-
-def evaluate_due(store: Store, policy: Policy, as_of: dt.date, *,
-                 after: dt.date | None = None, chunk: int = 5000) -> EvaluationStats:
-    """Re-evaluate only the subjects whose entries change by the calendar on ``as_of``: an
-    active entry that reaches its ``until`` (expiry) or a warned one that reaches its
-    ``since`` (the listing starts); and, given ``after`` (the local day the clock last ran),
-    those with a record dated after it up to ``as_of``: a record ingested before its own
-    local day began for the registry (dated tomorrow, as ingest allows, or evaluated as of
-    an earlier day) was not yet evaluated. What the clocks run daily; cheaper than
-    :func:`evaluate_all`, which re-derives everything.
-
-    Raises:
-        StoreUnavailable: the database cannot be reached.
-    """
-    day = as_of.isoformat()
-    with store.read() as conn:
-        ids = sorted(set(conn.execute(select(list_entries.c.subject_id).where(
-            ((list_entries.c.status == "active") & (list_entries.c.until <= day))
-            # a warned trigger entry is listed on its ``since``; a warned rating entry (its
-            # ``since`` is the first low rating) changes only with a new rating
-            | ((list_entries.c.status == "warned") & (list_entries.c.since <= day)
-               & list_entries.c.platform.is_(None))
-            # a court's lift of one sanction may end on a date (SPC 2015, Art. 9)
-            | ((list_entries.c.status == "active") & list_entries.c.lifted.is_not(None)))
-        ).scalars()))
-        if after is not None:
-            ids = sorted(set(ids) | set(conn.execute(select(records.c.subject_id).where(
-                records.c.occurred_at > after.isoformat(), records.c.occurred_at <= day,
-                records.c.subject_id.is_not(None), records.c.status == "active")
-                .distinct()).scalars()))
-    stats = EvaluationStats()
-    for i in range(0, len(ids), chunk):
-        with store.batch(policy.version_hash) as b:
-            stats.merge(evaluate_subjects(b, policy, ids[i:i + chunk], as_of))
-    return stats

@@ -45,7 +45,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from socialcredit.errors import InputError
-from socialcredit.policy.evaluate import apply_due_process, load_due_process
+from socialcredit.policy.due_process import apply_due_process, load_due_process
 from socialcredit.policy.impact import (
     AGE_BANDS,
     FOUR_FIFTHS,

@@ -95,7 +95,7 @@ NOTICES = {
     "review_outcome": N_("The outcome of the human review you asked for"),
     "repair_outcome": N_("The outcome of your application for early removal"),
 }
-#: What a form on /me did, shown once on the next page (api/due_process.py).
+#: What a form on /me did, shown once on the next page (api/due_process/pages.py).
 SAID = {
     "code_sent": N_("If this ID number and phone match a person in the registry, a one-time "
                     "code was sent to that phone."),
