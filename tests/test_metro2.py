@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from conftest import TODAY
@@ -28,7 +27,7 @@ from socialcredit.ingest.metro2_layout import BASE, SEGMENTS
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.obligations import DATE_KEPT_FLAG
 from socialcredit.registry import Registry
-from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
+from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, quarantine, records
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metro2"))
@@ -143,32 +142,9 @@ def test_a_file_that_is_not_metro2_is_refused_whole(
 # --- ingest, evaluation and the gate ----------------------------------------------------
 
 
-def _us_policy(folder: Path) -> Path:
-    """The default policy for US tradelines: SSNs, US phones, the Metro 2 fields catalogued
-    on loan_default, the loan list summing USD."""
-    data: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
-    data["identity"]["national_id"] = {"scheme": "us.ssn", "label": "US SSN"}
-    data["identity"]["phone"]["default_region"] = "US"
-    data["jurisdiction"]["time_zone"] = "America/New_York"
-    fields = data["catalogue"]["loan_default"]["fields"]
-    for name in ("account_status", "payment_rating", "payment_history", "special_comment",
-                 "compliance_condition", "consumer_information_indicator", "purchased_from"):
-        fields[name] = {"type": "str", "required": False}
-    fields["dispute"] = {"type": "enum", "required": False,
-                         "choices": ["open", "consumer_disagrees", "resolved"]}
-    fields["bankruptcy"] = {"type": "enum", "required": False,
-                            "choices": ["petitioned", "discharged", "dismissed", "withdrawn"]}
-    fields["bankruptcy_chapter"] = {"type": "int", "required": False}
-    fields["current_balance_minor"] = {"type": "money", "required": False}
-    data["lists"][LIST]["criteria"]["when"]["currency"] = "USD"
-    path = folder / "us-tradelines.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def us_registry(db_url: str, tmp_path: Path) -> Any:
-    reg = Registry(Settings(database_url=db_url, policy_path=_us_policy(tmp_path)), today=TODAY)
+    reg = Registry(Settings(database_url=db_url, policy_path=m2.us_policy(tmp_path)), today=TODAY)
     reg.ensure_schema()
     yield reg
     reg.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -74,12 +75,27 @@ class Metro2Record:
         return next((f for s, f in self.segments if s == ident), None)
 
 
+@lru_cache(maxsize=16_384)
 def _date(text: str) -> dt.date | None:
-    if not text.strip() or set(text) == {"0"}:
+    """A ``MMDDYYYY`` date (memoised: a file repeats its days); None for zeros or blanks.
+
+    Raises:
+        ValueError: not eight digits, or no such day.
+    """
+    if text == "00000000" or not text.strip():
         return None
     if not (len(text) == 8 and text.isascii() and text.isdigit()):
         raise ValueError
     return dt.date(int(text[4:]), int(text[:2]), int(text[2:4]))
+
+
+def _plan(layout: tuple[Field, ...]) -> tuple[tuple[Field, int, int], ...]:
+    """(field, 0-based start, end) of each field: slices computed once per layout."""
+    return tuple((f, f.start - 1, f.end) for f in layout)
+
+
+_PLANS = {id(layout): _plan(layout) for layout in (
+    BASE, HEADER, TRAILER, *(fields for _, fields in SEGMENTS.values()))}
 
 
 def _fields(rec: str, layout: tuple[Field, ...], at: int, where: int, seg: str,
@@ -87,27 +103,28 @@ def _fields(rec: str, layout: tuple[Field, ...], at: int, where: int, seg: str,
     """Parse ``layout`` from ``rec`` starting at 0-based index ``at`` (the segment's start);
     ``where`` is the record's 1-based file offset, for reasons."""
     out: dict[str, object] = {}
-    for f in layout:
-        raw = rec[at + f.start - 1: at + f.end]
-        here = (f"{seg} bytes {at + f.start}-{at + f.end} (file bytes {where + at + f.start - 1}"
-                f"-{where + at + f.end - 1})")
-        if f.kind == "N":
-            text = raw.strip()
-            if text and not (text.isascii() and text.isdigit()):
-                problems.append((f.name, f"{here}: {raw!r} is not a whole number"))
-                continue
-            out[f.name] = int(text) if text else 0
-        elif f.kind in ("D", "T"):
-            try:
-                day = _date(raw[:8])
-                if f.kind == "T" and day is not None and not raw[8:].isdigit():
-                    raise ValueError
-                out[f.name] = day.isoformat() if day else None
-            except ValueError:
-                shape = "MMDDYYYY" if f.kind == "D" else "MMDDYYYYHHMMSS"
-                problems.append((f.name, f"{here}: {raw!r} is not a date ({shape})"))
-        else:
+    for f, lo, hi in _PLANS[id(layout)]:
+        raw = rec[at + lo: at + hi]
+        if f.kind == "A":
             out[f.name] = raw.strip()
+            continue
+        try:
+            if f.kind == "N":
+                text = raw.strip()
+                if text and not (text.isascii() and text.isdigit()):
+                    raise ValueError("is not a whole number")
+                out[f.name] = int(text) if text else 0
+                continue
+            day = _date(raw[:8])
+            if f.kind == "T" and day is not None and not raw[8:].isdigit():
+                raise ValueError
+            out[f.name] = day.isoformat() if day else None
+        except ValueError as e:
+            shape = "MMDDYYYY" if f.kind == "D" else "MMDDYYYYHHMMSS"
+            what = str(e) if f.kind == "N" else f"is not a date ({shape})"
+            problems.append((f.name, (
+                f"{seg} bytes {at + lo + 1}-{at + hi} (file bytes {where + at + lo}-"
+                f"{where + at + hi - 1}): {raw!r} {what}")))
     return out
 
 
