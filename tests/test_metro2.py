@@ -260,3 +260,27 @@ def test_a_debt_buyers_k2_report_is_the_lenders_obligation(
     # one $30,000 obligation, not two: under the $50,000 threshold
     assert listed == []
     assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
+
+
+def test_the_cli_reads_metro2_and_says_byte_not_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cli import run
+
+    monkeypatch.setenv("SOCIALCREDIT_POLICY_PATH", str(m2.us_policy(tmp_path)))
+    db = f"sqlite:///{tmp_path}/cli.db"
+    assert run(tmp_path, "init", db=db).returncode == 0
+    assert run(tmp_path, "furnishers", "add", "bank-a", "--kind", "lender",
+               db=db).returncode == 0
+    path = _write(tmp_path, "bad.txt", m2.bad())
+    r = run(tmp_path, "ingest", str(path), "--format", "metro2", "--furnisher", "bank-a",
+            "--as-of", "2026-06-30", db=db)
+    assert r.returncode == 0, r.stderr
+    assert "1 accepted, 3 rejected" in r.stdout
+    assert "byte 854: date_of_first_delinquency: base bytes 190-197" in r.stdout
+    r = run(tmp_path, "ingest", str(path), "--format", "metro3", "--furnisher", "bank-a",
+            db=db)
+    assert r.returncode != 0 and "--format 'metro3'" in r.stderr
+    csv_file = _write(tmp_path, "rows.csv", b"furnisher_record_id,kind,occurred_at\n")
+    r = run(tmp_path, "ingest", str(csv_file), "--format", "metro2", "--furnisher", "bank-a",
+            db=db)
+    assert r.returncode != 0 and "not a Metro 2 file" in r.stderr
