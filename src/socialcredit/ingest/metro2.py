@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from socialcredit.errors import InputError
 from socialcredit.ingest.metro2_layout import (
@@ -66,11 +66,11 @@ class Metro2Record:
 
     offset: int
     text: str
-    base: dict[str, object] = field(default_factory=dict)
-    segments: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    base: dict[str, Any] = field(default_factory=dict)
+    segments: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     problems: list[tuple[str | None, str]] = field(default_factory=list)
 
-    def segment(self, ident: str) -> dict[str, object] | None:
+    def segment(self, ident: str) -> dict[str, Any] | None:
         """The first appended segment ``ident`` (``"K2"``), or None."""
         return next((f for s, f in self.segments if s == ident), None)
 
@@ -99,10 +99,10 @@ _PLANS = {id(layout): _plan(layout) for layout in (
 
 
 def _fields(rec: str, layout: tuple[Field, ...], at: int, where: int, seg: str,
-            problems: list[tuple[str | None, str]]) -> dict[str, object]:
+            problems: list[tuple[str | None, str]]) -> dict[str, Any]:
     """Parse ``layout`` from ``rec`` starting at 0-based index ``at`` (the segment's start);
     ``where`` is the record's 1-based file offset, for reasons."""
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     for f, lo, hi in _PLANS[id(layout)]:
         raw = rec[at + lo: at + hi]
         if f.kind == "A":
@@ -128,7 +128,7 @@ def _fields(rec: str, layout: tuple[Field, ...], at: int, where: int, seg: str,
     return out
 
 
-def _check_codes(base: dict[str, object], where: int,
+def _check_codes(base: dict[str, Any], where: int,
                  problems: list[tuple[str | None, str]]) -> None:
     """The code fields' values against the CRRG's tables."""
     def bad(name: str, why: str) -> None:
@@ -265,7 +265,7 @@ def _open_metro2(fh: BinaryIO, where: str) -> tuple[Metro2Header, bool, int]:
         raise InputError(refuse + "its header " + "; ".join(r for _, r in problems),
                          details={"file": where, "line": 1})
     fh.seek(nxt)
-    return (Metro2Header(fields.get("activity_date"),  # type: ignore[arg-type]
+    return (Metro2Header(fields.get("activity_date"),
                          str(fields.get("reporter_name", ""))), lines, nxt + 1)
 
 
