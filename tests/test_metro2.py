@@ -11,12 +11,17 @@ and reach the gate.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from conftest import TODAY
@@ -24,7 +29,9 @@ from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.errors import InputError
 from socialcredit.ingest.metro2 import Metro2Header, Metro2Record, read_metro2
 from socialcredit.ingest.metro2_layout import BASE, SEGMENTS
+from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.policy.model import Policy, load_policy
 from socialcredit.policy.obligations import DATE_KEPT_FLAG
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
@@ -284,3 +291,53 @@ def test_the_cli_reads_metro2_and_says_byte_not_line(
     r = run(tmp_path, "ingest", str(csv_file), "--format", "metro2", "--furnisher", "bank-a",
             db=db)
     assert r.returncode != 0 and "not a Metro 2 file" in r.stderr
+
+
+_GOOD = m2.metro2_file([
+    m2.base(),
+    m2.base(m2.segment("K1", original_creditor_name="bank-a"),
+            m2.segment("K2", purchased_sold_indicator="1", purchased_sold_name="bank-a"),
+            consumer_account_number="A-2", account_status="97"),
+    m2.base(m2.segment("J1", surname="DOE", first_name="JOHN",
+                       social_security_number=SSN2, ecoa_code="2"),
+            consumer_account_number="A-3", account_status="13")])
+
+
+@functools.cache
+def _fuzz_policy() -> Policy:
+    return load_policy(m2.us_policy(Path(tempfile.mkdtemp(prefix="m2-policy-"))))
+
+
+@settings(max_examples=int(os.environ.get("SOCIALCREDIT_FUZZ_EXAMPLES", "150")),
+          deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(edits=st.lists(st.tuples(st.integers(0, len(_GOOD) - 1),
+                                st.sampled_from(["set", "drop", "add"]),
+                                st.binary(min_size=1, max_size=3)), max_size=4),
+       lines=st.booleans())
+def test_damaged_files_give_rows_or_reasons_never_a_crash(
+        tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[int, str, bytes]],
+        lines: bool) -> None:
+    data = bytearray(_GOOD if lines else _GOOD.replace(b"\n", b""))
+    for at, how, blob in edits:
+        at = min(at, len(data))
+        if how == "set":
+            data[at:at + len(blob)] = blob
+        elif how == "drop":
+            del data[at:at + len(blob)]
+        else:
+            data[at:at] = blob
+    path = tmp_path_factory.mktemp("m2") / "fuzz.txt"
+    path.write_bytes(bytes(data))
+    policy = _fuzz_policy()
+    try:
+        rows = list(metro2_rows(path, policy))
+    except InputError as e:  # refused whole, with its reason and the file
+        assert str(path) in e.message
+        return
+    assert rows, "a Metro 2 file with a header gives rows or says why not"
+    last = 0
+    for row in rows:
+        assert bool(row.data) != bool(row.issues()), row
+        assert all(why for _, why in row.issues())
+        assert row.line >= last
+        last = row.line
