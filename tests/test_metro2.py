@@ -341,3 +341,17 @@ def test_damaged_files_give_rows_or_reasons_never_a_crash(
         assert all(why for _, why in row.issues())
         assert row.line >= last
         last = row.line
+
+
+def test_an_extra_byte_and_a_delinquency_after_its_report_are_told(tmp_path: Path) -> None:
+    path = _write(tmp_path, "m2.txt", m2.metro2_file([
+        m2.base() + "X",
+        m2.base(consumer_account_number="A-2", date_of_first_delinquency="2026-07-01")]))
+    long, late = _records(path)
+    assert long.problems == [("record_length", (
+        "the record is 427 bytes, and its bytes 427-427 (file bytes 854-854), 'X', start no "
+        "appended segment (J1, J2, K1, K2, K3, K4, L1 or N1) after the 426 bytes before them: "
+        "a byte added or lost?"))]
+    assert [f for f, _ in late.problems] == ["date_of_first_delinquency"]
+    assert "2026-07-01 is after the date of account information 2026-06-01" in (
+        late.problems[0][1])

@@ -161,6 +161,11 @@ def _check_codes(base: dict[str, Any], where: int,
         bad("ecoa_code", f"unknown ECOA code {ecoa!r} (1, 2, 3, 5, 7, T, W, X or Z)")
     if not base.get("consumer_account_number"):
         bad("consumer_account_number", "blank: every account has its number")
+    first, info = base.get("date_of_first_delinquency"), base.get("date_of_account_information")
+    if first and info and first > info:
+        bad("date_of_first_delinquency", f"{first} is after the date of account information "
+                                         f"{info}: a delinquency cannot begin after it is "
+                                         "reported")
     if "date_of_account_information" in base and base["date_of_account_information"] is None:
         bad("date_of_account_information", "blank: the date the account information is as "
                                            "of is required")
@@ -174,9 +179,12 @@ def _base(rec: str, offset: int) -> Metro2Record:
         ident = rec[at:at + 2]
         seg = SEGMENTS.get(ident)
         if seg is None:
-            out.problems.append(("segment", (
-                f"record bytes {at + 1}-{at + 2} (file bytes {offset + at}-{offset + at + 1}):"
-                f" {ident!r} is no appended segment (J1, J2, K1, K2, K3, K4, L1 or N1)")))
+            out.problems.append(("record_length", (
+                f"the record is {len(rec)} bytes, and its bytes {at + 1}-"
+                f"{min(at + 2, len(rec))} (file bytes {offset + at}-"
+                f"{offset + min(at + 2, len(rec)) - 1}), {ident!r}, start no appended segment "
+                f"(J1, J2, K1, K2, K3, K4, L1 or N1) after the {at} bytes before them: a byte "
+                "added or lost?")))
             return out
         spans.append((ident, at))
         at += seg[0]
