@@ -304,7 +304,7 @@ _GOOD = m2.metro2_file([
 
 
 @functools.cache
-def _fuzz_policy() -> Policy:
+def _us_policy_once() -> Policy:
     return load_policy(m2.us_policy(Path(tempfile.mkdtemp(prefix="m2-policy-"))))
 
 
@@ -328,7 +328,7 @@ def test_damaged_files_give_rows_or_reasons_never_a_crash(
             data[at:at] = blob
     path = tmp_path_factory.mktemp("m2") / "fuzz.txt"
     path.write_bytes(bytes(data))
-    policy = _fuzz_policy()
+    policy = _us_policy_once()
     try:
         rows = list(metro2_rows(path, policy))
     except InputError as e:  # refused whole, with its reason and the file
@@ -355,3 +355,14 @@ def test_an_extra_byte_and_a_delinquency_after_its_report_are_told(tmp_path: Pat
     assert [f for f, _ in late.problems] == ["date_of_first_delinquency"]
     assert "2026-07-01 is after the date of account information 2026-06-01" in (
         late.problems[0][1])
+
+
+def test_a_consumer_to_delete_is_told_and_the_co_borrower_taken(tmp_path: Path) -> None:
+    path = _write(tmp_path, "m2.txt", m2.metro2_file([m2.base(
+        m2.segment("J1", surname="DOE", first_name="JOHN", social_security_number=SSN2,
+                   ecoa_code="2"), ecoa_code="Z")]))
+    rows = list(metro2_rows(path, _us_policy_once()))
+    assert [(r.line, r.issues()[0][0] if r.issues() else None) for r in rows] == [
+        (428, "ecoa_code"), (428, None)]
+    assert rows[1].data["national_id"] == SSN2
+    assert rows[1].data["furnisher_record_id"] == "ACCT-0001/2026-06-01/J1-1"

@@ -33,7 +33,8 @@ that scheme's reason), ``name``, ``birth_date``, ``phone`` (+1 and the 10 digits
 numbers are North American) and ``address``. ``first_delinquency_date`` is field 25 (the
 obligation's anchor, :mod:`socialcredit.policy.obligations`). A J1 or J2 segment (an
 associated consumer: co-borrower, guarantor) gives a row of its own for that person (record
-id suffixed ``/J1-1``…).
+id suffixed ``/J1-1``…). A consumer with ECOA code Z (delete the consumer from the account)
+is quarantined with that reason, the account's other consumers taken.
 
 **Transfers** (K1, K2): ``original_creditor`` is the K1 original creditor's name, else the K2
 "purchased from" name (indicator 1): the report is then keyed to the obligation at that
@@ -216,6 +217,11 @@ def _rows(rec: Metro2Record, policy: Policy) -> Iterator[RawRow]:
             counts[ident] = counts.get(ident, 0) + 1
             people.append((f"/{ident}-{counts[ident]}", seg, seg if ident == "J2" else b))
     for suffix, person, address in people:
+        if person.get("ecoa_code") == "Z":
+            yield RawRow(rec.offset, raw=raw, problems=((f"ecoa_code{suffix}", (
+                "ECOA code Z asks to delete this consumer from the account: the registry "
+                "deletes a record only through a dispute's answer, never from a file")),))
+            continue
         own = {**opt, **_consumer(person)}
         data = {**{k: v for k, v in own.items() if k in spec.fields},
                 **{k: v for k, v in common.items()
