@@ -366,3 +366,12 @@ def test_a_consumer_to_delete_is_told_and_the_co_borrower_taken(tmp_path: Path) 
         (428, "ecoa_code"), (428, None)]
     assert rows[1].data["national_id"] == SSN2
     assert rows[1].data["furnisher_record_id"] == "ACCT-0001/2026-06-01/J1-1"
+
+
+def test_the_fixture_files_are_what_their_generator_writes() -> None:
+    here = Path(__file__).parent / "fixtures" / "metro2"
+    assert (here / "small.txt").read_bytes() == m2.small()
+    assert (here / "bad.txt").read_bytes() == m2.bad()
+    small = _records(here / "small.txt")
+    assert [r.base["account_status"] for r in small] == ["82", "97", "93", "13"]
+    assert [[s for s, _ in r.segments] for r in small] == [[], [], ["K1", "K2"], ["J1"]]
