@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/crash_trials.py --rows 5000 --batch-rows 250 --evaluate-chunk 100
 	$(BIN)/python bench/evaluate.py --skip-spark
 	$(BIN)/python bench/clocks.py
+	$(BIN)/python bench/metro2.py
 
 # Deliberate faults against the README's guarantees, one at a time in a scratch copy of src/;
 # fails if any survives (bench/mutations.py lists them and the tests that must catch each).

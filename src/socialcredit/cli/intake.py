@@ -3,9 +3,10 @@ files in.
 
 * ``init`` creates or upgrades the schema and prints where the registry is (``--json``:
   ``database``, ``ledger_seq``, ``head_hash``).
-* ``ingest FILES --furnisher NAME`` reads CSV, JSON Lines or Parquet files
-  (:func:`socialcredit.ingest.pipeline.ingest_file`): bad rows go to quarantine, good rows land,
-  re-sending is a no-op; ``--show-rejects`` lists the quarantine.
+* ``ingest FILES --furnisher NAME`` reads CSV, JSON Lines or Parquet files, or Metro 2 files
+  with ``--format metro2`` (:func:`socialcredit.ingest.pipeline.ingest_file`): bad rows go to
+  quarantine, good rows land, re-sending is a no-op; ``--show-rejects`` lists the quarantine.
+  A Metro 2 problem's position is the record's byte in the file, not a line.
 
 Registered on the root app by :mod:`socialcredit.cli`.
 """
@@ -46,8 +47,13 @@ def init(as_json: JsonOpt = False) -> None:
 
 
 def ingest(
-    files: Annotated[list[Path] | None, typer.Argument(help="CSV, JSON Lines or Parquet.")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="CSV, JSON Lines or Parquet; Metro 2 with --format metro2.")] = None,
     furnisher: Annotated[str | None, typer.Option(help="Registered furnisher name.")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv, jsonl, parquet or metro2 (the Metro 2 character format, "
+        "426-byte records); default: from each file's suffix (.csv, .jsonl, .parquet).",
+    )] = None,
     show_rejects: Annotated[bool, typer.Option(
         "--show-rejects", help="List quarantined rows (of --furnisher if given).")] = False,
     as_of: AsOfOpt = None,
@@ -65,6 +71,10 @@ def ingest(
         return
     if not files or not furnisher:
         raise InputError("give one or more FILES and --furnisher NAME (or --show-rejects)")
+    from socialcredit.ingest.readers import FORMATS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     fid = access.furnisher_id(reg.store, furnisher)
     from socialcredit.ingest.pipeline import ingest_file
 
@@ -75,23 +85,26 @@ def ingest(
             raise InputError(f"{path} is a folder; give the files in it (e.g. {path}/*.csv)")
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        lines = path.read_bytes().count(b"\n") if path.suffix != ".parquet" else None
+        lines = (path.read_bytes().count(b"\n")
+                 if path.suffix != ".parquet" and fmt != "metro2" else None)
         with common.bar(not as_json, f"{path.name}", lines) as tick:
             result = ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=day,
-                                 chunk_rows=reg.settings.ingest_batch_rows, progress=tick)
+                                 chunk_rows=reg.settings.ingest_batch_rows, progress=tick,
+                                 fmt=fmt)
         for k in totals:
             totals[k] += getattr(result, k)
         per_file.append(result.as_dict())
     if as_json:
         common.out({**totals, "files": per_file})
         return
+    where = "byte" if fmt == "metro2" else "line"
     for r in per_file:
         # furnisher text (file names, kinds, values in reasons) is never read as markup
         console.print(f"{escape(str(r['source']))}: {r['accepted']:,} accepted, "
                       f"{r['rejected']:,} rejected, "
                       f"{r['duplicates']:,} duplicates, {r['unlinked']:,} unlinked")
         for p in r["problems"][:20]:
-            console.print(f"  line {p['line']}: {escape(str(p['field'] or '(row)'))}: "
+            console.print(f"  {where} {p['line']}: {escape(str(p['field'] or '(row)'))}: "
                           f"{escape(str(p['reason']))}")
         if len(r["problems"]) > 20:
             console.print("  … see `socialcredit ingest --show-rejects`")
@@ -99,7 +112,7 @@ def ingest(
             console.print(f"  {r['pending_links']:,} records wait for identity review "
                           "(`socialcredit link review`)")
         for f in r["flagged"][:20]:
-            console.print(f"  line {f['line']}: {escape(str(f['field']))}: accepted, flagged "
+            console.print(f"  {where} {f['line']}: {escape(str(f['field']))}: accepted, flagged "
                           f"{escape(str(f['flag']))} "
                           "(the ID is kept as sent and never trusted alone)")
 

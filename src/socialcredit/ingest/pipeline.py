@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (409): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (411): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -34,6 +34,7 @@ from sqlalchemy import case, func, select, update
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
 from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
+from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
@@ -342,10 +343,9 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
         with store.batch(policy.version_hash) as b:
             chunk = _Chunk(b, furnisher_id, ingest_id, source, result, seen, quarantined,
                            policy, furnisher_kind)
-            checked = [(raw, validate_row(raw.data, policy, today=today,
-                                          furnisher_kind=furnisher_kind)
-                        if raw.problem is None else [Problem(None, raw.problem)])
-                       for raw in part]
+            checked = [(raw, [Problem(f, why) for f, why in raw.issues()]
+                        or validate_row(raw.data, policy, today=today,
+                                        furnisher_kind=furnisher_kind)) for raw in part]
             chunk.run(checked)
             b.flush()
             linked, unlinked, pending = link_with_waiting(b, policy, [
@@ -384,19 +384,21 @@ def ingest_rows(store: Store, policy: Policy, *, furnisher_id: int, rows: Iterab
 
 def ingest_file(store: Store, policy: Policy, *, furnisher_id: int, path: Path,
                 as_of: dt.date | None = None, chunk_rows: int = 5000,
-                progress: Callable[[int], None] | None = None) -> IngestResult:
-    """Ingest one CSV / JSON Lines / Parquet file. An empty or header-only file is accepted
-    with zero rows and one problem saying so.
+                progress: Callable[[int], None] | None = None,
+                fmt: str | None = None) -> IngestResult:
+    """Ingest one CSV / JSON Lines / Parquet file, or a Metro 2 file (``fmt="metro2"``: a
+    row's ``line`` is its byte position). An empty or header-only file is accepted with zero
+    rows and one problem saying so.
 
     Raises:
-        InputError: the file cannot be read or its type is unknown.
+        InputError: the file cannot be read, its type is unknown, or it is not Metro 2.
     """
     digest = file_sha256(path) if path.is_file() else ""
     read = 0
 
     def counted() -> Iterator[RawRow]:
         nonlocal read
-        for row in read_rows(path):
+        for row in metro2_rows(path, policy) if fmt == "metro2" else read_rows(path, fmt):
             read += 1
             yield row
 

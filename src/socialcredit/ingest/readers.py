@@ -3,8 +3,11 @@
 Each reader yields :class:`RawRow` (``line``: 1-based physical line where the row starts, the
 header being line 1 for CSV, each row on its own line; row number for Parquet; ``data``:
 field → value as strings or JSON scalars; ``problem``: why the row could not be read at all,
-e.g. bytes that are not UTF-8; ``raw``: the row's text, safe to store: NUL and
-undecodable bytes escaped as ``\\x00``/``\\xff``).
+e.g. bytes that are not UTF-8; ``problems``: (field, reason) pairs where a reader found
+problems in named fields (a Metro 2 record: ``line`` is then its byte position); ``raw``: the
+row's text, safe to store: NUL and undecodable bytes escaped as ``\\x00``/``\\xff``).
+Metro 2 files (``fmt`` ``metro2``, never guessed from the suffix) are read by
+:func:`socialcredit.ingest.metro2_map.metro2_rows`, which needs the policy.
 A reader never raises for one bad row; it raises :class:`~socialcredit.errors.InputError` for a
 problem of the whole file, before yielding any row: a file it cannot open, an unknown format,
 UTF-16/UTF-32 text (a byte-order mark), or a CSV header that is unreadable, not UTF-8, holds
@@ -29,7 +32,7 @@ from socialcredit.store.ledger import parse_json
 __all__ = ["FORMATS", "MAX_LINE_BYTES", "REQUIRED_COLUMNS", "RawRow", "detect_format",
            "file_sha256", "read_rows", "row_of", "storable"]
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "metro2")
 _SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet"}
 #: Columns every CSV header names (every row needs them, so a header without one would only
@@ -46,6 +49,12 @@ class RawRow:
     data: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
     raw: str | None = None
+    problems: tuple[tuple[str | None, str], ...] = ()
+
+    def issues(self) -> list[tuple[str | None, str]]:
+        """Every (field, reason) that keeps the row from validation; [] for a readable row."""
+        return ([(None, self.problem)] if self.problem is not None else []) + list(
+            self.problems)
 
 
 def detect_format(path: Path) -> str:
@@ -53,7 +62,8 @@ def detect_format(path: Path) -> str:
     fmt = _SUFFIX.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
-            f"{path}: unknown file type {path.suffix!r}; use .csv, .jsonl or .parquet",
+            f"{path}: unknown file type {path.suffix!r}; use .csv, .jsonl or .parquet (or "
+            "name the format, e.g. --format metro2)",
             details={"file": str(path)},
         )
     return fmt
@@ -298,13 +308,16 @@ def file_sha256(path: Path) -> str:
 
 
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
-    """Yield the rows of a furnisher file (see the module docstring).
+    """Yield the rows of a CSV, JSON Lines or Parquet file (see the module docstring).
 
     Raises:
         InputError: the file does not exist or cannot be read, its type is unknown, it is
             UTF-16/UTF-32, or its CSV header is unusable (see the module docstring).
     """
     fmt = fmt or detect_format(path)
+    if fmt not in FORMATS or fmt == "metro2":
+        raise InputError(f"{path}: unknown format {fmt!r}; use {', '.join(FORMATS)}",
+                         details={"file": str(path)})
     if fmt == "parquet":
         yield from _read_parquet(path)
         return
