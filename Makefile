@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo POLICY=us` runs it under the US policy (a shipped policy's name or a YAML path).
 demo: $(STAMP)
-	$(BIN)/socialcredit demo $(DEMO_ARGS)
+	$(BIN)/socialcredit $(if $(POLICY),--policy $(POLICY)) demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -32,8 +32,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store: SQLite file (WAL) or PostgreSQL (psycopg).",
     )
     policy_path: Path = Field(
-        DEFAULT_POLICY_PATH, description="Policy YAML: catalogue, lists, sanctions, identity."
-    )
+        DEFAULT_POLICY_PATH,
+        description="Policy YAML (catalogue, lists, sanctions, identity), or the name of a "
+                    "shipped one: default (China), strict, us.")
     host: str = Field("127.0.0.1", description="Interface `serve` binds to.")
     port: int = Field(8000, description="TCP port `serve` listens on.")
     environment: str = Field("development", description="development | production")
