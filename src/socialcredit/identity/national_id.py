@@ -115,7 +115,7 @@ class NationalIdScheme:
             return _parse_cn_ric(text)
         if self.scheme == "us.ssn":
             from socialcredit.identity.ssn import parse_ssn
-            return NationalId(parse_ssn(text))
+            return NationalId(parse_ssn(text, normalise_id_text(text)))
         try:
             return NationalId(self._module.validate(text))
         except StdnumError as e:

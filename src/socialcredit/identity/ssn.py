@@ -34,18 +34,17 @@ NEVER_ISSUED = {
 }
 
 
-def parse_ssn(text: str) -> str:
-    """The nine digits of an SSN given as ``123-45-6789``, ``123 45 6789`` or ``123456789``
-    (full-width digits and dashes accepted, as :func:`normalise_id_text` makes them).
+def parse_ssn(text: str, compact: str) -> str:
+    """The nine digits of an SSN given as ``text`` (``123-45-6789``, ``123 45 6789``,
+    ``123456789``), ``compact`` being ``text`` after the one identifier normalisation
+    (:func:`socialcredit.identity.national_id.normalise_id_text`: full-width digits and
+    dashes, spaces and hyphens between groups). ``text`` is quoted in the messages.
 
     Raises:
         IdentifierError: ``details["reason"]`` is ``length`` (not nine ASCII digits),
             ``area``, ``group`` or ``serial`` (a never-issued part, module docstring), or
             ``advertised`` (a number python-stdnum knows was published and is invalid).
     """
-    from socialcredit.identity.national_id import normalise_id_text
-
-    compact = normalise_id_text(text)
     if len(compact) != 9 or not compact.isascii() or not compact.isdigit():
         raise IdentifierError(f"SSN {text!r} must be nine digits (AAA-GG-SSSS)",
                               details={"reason": "length"})

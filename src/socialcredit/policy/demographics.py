@@ -11,9 +11,9 @@ from what furnishers state, as the policy's ``identity.demographics`` says.
   when they move, so it says where a person once lived, not where they live;
 * ``sex: furnished`` — the ``sex`` furnishers state (the US policy collects none: ``none``).
 
-:func:`furnished_people` returns :class:`~socialcredit.policy.impact.Person` rows whose absent
-fields are None; :mod:`socialcredit.policy.impact` groups each dimension over the people who
-have it.
+:func:`furnished_people` returns ``(subject_id, state, birth_date, sex)`` rows whose absent
+fields are None; :mod:`socialcredit.policy.impact` makes them its ``Person`` rows and groups
+each dimension over the people who have it.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ import re
 
 from sqlalchemy import select
 
-from socialcredit.policy.impact import Person
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import identifiers, records, subjects
 
-__all__ = ["US_STATES", "furnished_people", "state_of_address"]
+__all__ = ["US_STATES", "Furnished", "furnished_people", "state_of_address"]
 
 #: USPS state and territory codes (USPS Publication 28, Appendix B) → name.
 US_STATES: dict[str, str] = {
@@ -61,7 +60,11 @@ def state_of_address(address: str | None) -> str | None:
     return code if code in US_STATES else None
 
 
-def furnished_people(store: Store, policy: Policy) -> list[Person]:
+#: ``(subject_id, state, birth_date, sex)``, None where the data does not say.
+Furnished = tuple[int, str | None, dt.date | None, str | None]
+
+
+def furnished_people(store: Store, policy: Policy) -> list[Furnished]:
     """Subjects (persons, not merged away) with a national ID, each with the groups the
     policy's ``identity.demographics`` allows from furnished data (module docstring); a
     group the policy marks ``none`` is None for everyone."""
@@ -84,10 +87,10 @@ def furnished_people(store: Store, policy: Policy) -> list[Person]:
                 if state and (r.subject_id not in newest or rank > newest[r.subject_id]):
                     newest[r.subject_id] = rank
                     states[r.subject_id] = state
-    out = []
+    out: list[Furnished] = []
     for sid, r in sorted(base.items()):
         birth = (dt.date.fromisoformat(r.birth_date)
                  if d.age == "furnished" and r.birth_date else None)
         sex = r.sex if d.sex == "furnished" and r.sex in ("M", "F") else None
-        out.append(Person(sid, states.get(sid), birth, sex))
+        out.append((sid, states.get(sid), birth, sex))
     return out

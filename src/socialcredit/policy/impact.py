@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from socialcredit.policy.demographics import US_STATES, furnished_people
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import identifiers, subjects
@@ -93,8 +94,7 @@ def people(store: Store, policy: Policy) -> tuple[list[Person], int]:
     resident IDs. Under another scheme, the groups furnished data allows
     (:func:`socialcredit.policy.demographics.furnished_people`; every ID stored is valid)."""
     if policy.identity.national_id.scheme != "cn.ric":
-        from socialcredit.policy.demographics import furnished_people
-        return furnished_people(store, policy), 0
+        return [Person(*row) for row in furnished_people(store, policy)], 0
     best: dict[int, tuple[bool, str, str]] = {}
     with store.read() as conn:
         for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
@@ -119,7 +119,6 @@ def _region_label(code: str) -> str:
     """A province's name (2-digit GB/T 2260 code) or a US state's (USPS code)."""
     if code.isdigit():
         return GB2260_PROVINCES.get(code, f"other ({code})")
-    from socialcredit.policy.demographics import US_STATES
     return US_STATES.get(code, code)
 
 
