@@ -88,9 +88,9 @@ def furnished_people(store: Store, policy: Policy) -> list[Furnished]:
                     newest[r.subject_id] = rank
                     states[r.subject_id] = state
     out: list[Furnished] = []
-    for sid, r in sorted(base.items()):
-        birth = (dt.date.fromisoformat(r.birth_date)
-                 if d.age == "furnished" and r.birth_date else None)
-        sex = r.sex if d.sex == "furnished" and r.sex in ("M", "F") else None
+    for sid, subject in sorted(base.items()):
+        birth = (dt.date.fromisoformat(subject.birth_date)
+                 if d.age == "furnished" and subject.birth_date else None)
+        sex = subject.sex if d.sex == "furnished" and subject.sex in ("M", "F") else None
         out.append((sid, states.get(sid), birth, sex))
     return out
