@@ -242,3 +242,39 @@ def test_state_of_address() -> None:
     assert state_of_address("1 MAIN ST SPRINGFIELD IL 62701-1234") == "IL"
     assert state_of_address("1 Main St, Springfield, ZZ 62701") is None
     assert state_of_address("Springfield") is None and state_of_address(None) is None
+
+
+def test_a_subject_sends_information_over_http_and_the_deadline_moves_once(
+        us: Registry, tmp_path: Path) -> None:
+    """``POST /v1/me/disputes/{id}/information`` with the session's CSRF token."""
+    import httpx
+
+    from conftest import last_code, trust_channel
+    from servers import running
+
+    phone = "+13125550143"
+    furnish(us, tmp_path, "bank-chase", "lender", [tradeline(
+        "b1", DEBTOR, "JPM-1", "2026-02-01", 120, "2025-10-04", phone=phone)])
+    trust_channel(us, "123456789", phone)
+    with running(us) as base, httpx.Client(base_url=base) as c:
+        r = c.post("/v1/me/sign-in", json={"national_id": DEBTOR, "phone": phone})
+        assert r.status_code == 202, r.text
+        r = c.post("/v1/me/session", json={"national_id": DEBTOR, "phone": phone,
+                                           "code": last_code(us.settings.notices_dir)})
+        assert r.status_code == 200, r.text
+        csrf = {"X-CSRF-Token": r.json()["csrf"]}
+        record = c.get("/v1/me/file").json()["records"][0]["id"]
+        d = c.post("/v1/me/disputes", json={"record_id": record, "reason": "paid"},
+                   headers=csrf).json()
+        url = f"/v1/me/disputes/{d['id']}/information"
+        assert c.post(url, json={"text": "receipt"}).status_code == 403  # no CSRF token
+        first = c.post(url, json={"text": "receipt"}, headers=csrf)
+        assert first.status_code == 200, first.text
+        due = dt.date.fromisoformat(d["due_on"])
+        assert first.json() == {"dispute_id": d["id"], "previous_due_on": d["due_on"],
+                                "due_on": (due + dt.timedelta(days=15)).isoformat(),
+                                "extended": True}
+        second = c.post(url, json={"text": "more"}, headers=csrf).json()
+        assert (second["extended"], second["due_on"]) == (False, first.json()["due_on"])
+        assert c.post("/v1/me/disputes/999999/information", json={"text": "x"},
+                      headers=csrf).status_code == 404
