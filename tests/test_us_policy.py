@@ -264,6 +264,8 @@ def test_a_subject_sends_information_over_http_and_the_deadline_moves_once(
         assert r.status_code == 200, r.text
         csrf = {"X-CSRF-Token": r.json()["csrf"]}
         record = c.get("/v1/me/file").json()["records"][0]["id"]
+        page = c.get("/me", headers={"Accept-Language": "en"})
+        assert page.status_code == 200 and "JPM-1" in page.text
         d = c.post("/v1/me/disputes", json={"record_id": record, "reason": "paid"},
                    headers=csrf).json()
         url = f"/v1/me/disputes/{d['id']}/information"

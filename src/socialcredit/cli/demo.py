@@ -119,14 +119,17 @@ def demo(
             f"[bold]{dec.get('credit', {}).get('deny', 0):,}[/] credit applications (each "
             f"with an adverse-action notice giving the score) and "
             f"[bold]{dec.get('ride_hail', {}).get('deny', 0):,}[/] rides.\n")
+    # served under the policy it was made with (`--policy us`): the same option again
+    cli_pol = f" --policy {common.state.policy}" if common.state.policy else ""
+    make_pol = f" POLICY={common.state.policy}" if common.state.policy else ""
     console.print(
         headline +
         f"Subjects with records {summary['subjects']:,}; records {summary['records']:,} "
         f"({summary['unlinked_records']:,} unlinked); rejected rows "
         f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
         f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
-        f"Browse the public search page: `make serve` or `SOCIALCREDIT_NOTICES_DIR="
-        f"{out / 'notices'} socialcredit --database-url {url} serve`, then "
+        f"Browse the public search page: `make serve{make_pol}` or `SOCIALCREDIT_NOTICES_DIR="
+        f"{out / 'notices'} socialcredit --database-url {url}{cli_pol} serve`, then "
         "http://127.0.0.1:8000/")
     others = ", ".join(f"{name} {n:,}" for name, n in summary["listed"].items()
                        if name != "dishonest_judgment_debtors")
