@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from conftest import TODAY
 from socialcredit.demo import US_DEMO_GATES, run_demo
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import scheme_for
 from socialcredit.policy.model import load_policy, shipped_policies
+from socialcredit.policy.whatif import evaluate_policy
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate_us, simulator_for
@@ -70,11 +72,21 @@ def test_the_us_population_has_valid_ssns_and_breaks_a_few_rows_on_purpose(
 def test_the_demo_runs_under_the_us_policy(db_url: str, tmp_path: Path) -> None:
     reg = Registry(Settings(database_url=db_url, policy_path=Path("us"),
                             notices_dir=tmp_path / "notices"), today=TODAY)
+    day = dt.date(2026, 12, 7)
     try:
-        summary = run_demo(reg, subjects=600, seed=2, work_dir=tmp_path / "demo",
-                           as_of=dt.date(2026, 12, 7))
+        summary = run_demo(reg, subjects=600, seed=2, work_dir=tmp_path / "demo", as_of=day)
+        # one policy, every engine: the batch engine lists and scores as the rules do
+        (by_rules,) = evaluate_policy(reg.store, [reg.policy], day, engine="python")
+        (by_duckdb,) = evaluate_policy(reg.store, [reg.policy], day, engine="duckdb")
     finally:
         reg.close()
+
+    def entries(o: Any) -> set[tuple[Any, ...]]:
+        return {(e.list, e.subject_id, e.key, e.status, e.since, e.until) for e in o.entries}
+
+    assert entries(by_rules) == entries(by_duckdb) and by_rules.entries
+    assert {(s.subject_id, s.value, s.reasons) for s in by_rules.scores} == {
+        (s.subject_id, s.value, s.reasons) for s in by_duckdb.scores}
     assert summary["policy"] == "us"
     assert summary["listed"].get("serious_delinquencies", 0) > 0
     assert summary["listed"].get("ride_hail_low_rating", 0) > 0

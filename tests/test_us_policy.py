@@ -85,7 +85,8 @@ def test_an_ssn_is_compacted_from_any_usual_form() -> None:
 def test_bad_ssns_are_quarantined_with_a_reason_and_good_rows_land(
         us: Registry, tmp_path: Path) -> None:
     add_furnisher(us.store, name="bank-chase", kind="lender")
-    rows = [tradeline("t1", DEBTOR, "L1", "2026-03-01", 30, "2026-01-30"),
+    rows = [tradeline("t1", DEBTOR, "L1", "2026-03-01", 30, "2026-01-30",
+                      phone="(312) 555-0143"),  # a US number as people write it
             tradeline("t2", "000-12-3456", "L2", "2026-03-01", 30, "2026-01-30"),
             tradeline("t3", "666-12-3456", "L3", "2026-03-01", 30, "2026-01-30"),
             tradeline("t4", "923-45-6789", "L4", "2026-03-01", 30, "2026-01-30"),
@@ -99,8 +100,10 @@ def test_bad_ssns_are_quarantined_with_a_reason_and_good_rows_land(
     assert all("never issued" in p["reason"] for p in result.problems)
     with us.store.read() as conn:
         kept = conn.execute(select(records.c.national_id)).scalars().all()
+        phones = conn.execute(select(records.c.phone)).scalars().all()
         regions = conn.execute(select(subjects.c.region_code)).scalars().all()
     assert sorted(kept) == ["123456789", "234567890"]
+    assert "+13125550143" in phones  # E.164 under the policy's default region, US
     assert regions == [None, None]  # an SSN embeds no place (its digits are no address code)
 
 
