@@ -17,11 +17,12 @@ from pydantic import ValidationError
 
 from socialcredit.errors import ConfigError
 from socialcredit.policy.model.policy import Policy
+from socialcredit.settings import DEFAULT_POLICY_PATH, shipped_policy_path
 
 __all__ = ["line_of", "load_policy", "resolve_policy_path", "shipped_policies", "yaml_lines"]
 
 #: The folder of the policies shipped with the package.
-SHIPPED_DIR = Path(__file__).resolve().parents[1]
+SHIPPED_DIR = DEFAULT_POLICY_PATH.parent
 
 
 def shipped_policies() -> list[str]:
@@ -30,13 +31,10 @@ def shipped_policies() -> list[str]:
 
 
 def resolve_policy_path(path: Path | str) -> Path:
-    """``path`` itself when it exists or names a folder or a ``.yaml`` file; else, when it is
-    the bare name of a shipped policy (``us``), that policy's file in the package."""
-    path = Path(path)
-    if path.exists() or path.suffix or len(path.parts) != 1:
-        return path
-    shipped = SHIPPED_DIR / f"{path.name}.yaml"
-    return shipped if shipped.is_file() else path
+    """``path``, or the shipped policy it names (:func:`socialcredit.settings.
+    shipped_policy_path`: ``us`` → ``socialcredit/policy/us.yaml`` unless a file ``us``
+    exists)."""
+    return shipped_policy_path(path)
 
 
 def yaml_lines(text: bytes) -> dict[str, int]:
