@@ -133,11 +133,19 @@ def test_a_collectors_report_is_one_obligation_and_the_gate_refuses_credit_with_
     assert deny.decision == "deny"
     assert deny.reasons[0]["list"] == "serious_delinquencies"
     assert decisions.decide(service="credit", national_id=OTHER, gate=credit).decision == "allow"
+    # a manifest of applicants: a never-issued SSN is answered with its reason, in its place
+    us.gate_index.build()
+    batch = decisions.decide_batch(service="credit", gate=credit, people=[
+        {"national_id": DEBTOR}, {"national_id": "666-12-3456"}, {"national_id": OTHER}])
+    assert [getattr(d, "decision", None) for d in batch] == ["deny", None, "allow"]
+    assert isinstance(batch[1], IdentifierError) and batch[1].details["reason"] == "area"
     decisions.flush()
     project_notices(us.store, us.policy, now=NOW)
     with us.store.read() as conn:
+        # two refusals the same day: one message, the other recorded as merged into it
         (body,) = conn.execute(select(notices.c.body).where(
-            notices.c.kind == "refusal", notices.c.subject_id == debtor)).scalars().all()
+            notices.c.kind == "refusal", notices.c.subject_id == debtor,
+            notices.c.channel.is_distinct_from("merged"))).scalars().all()
     text = json.loads(body)["text"]
     for said in ("630", "possible scores 300 to 850", "D01 Serious delinquency",
                  f"created {latest[debtor].as_of}", "simulated US consumer reporting agency",
