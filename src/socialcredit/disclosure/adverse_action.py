@@ -7,8 +7,9 @@ report:
 
 * the numerical score used, the range of possible scores, up to four key factors that
   adversely affected it (most costly first), the date it was created and who created it
-  (§615(a)(2)(A) by reference to §609(f)(1)(A)-(E), 15 U.S.C. 1681g(f)(1); 12 CFR 1022.72 on
-  the number of key factors: four, or five when inquiries are one — this model has none);
+  (§615(a)(2) by reference to §609(f)(1)(A)-(E), 15 U.S.C. 1681g(f)(1); §609(f)(1)(C) caps
+  the key factors at four, adding the number of inquiries when it is one — this model has
+  no inquiries factor);
 * that the registry did not take the decision and cannot say why it was taken (§615(a)(3)(B));
 * the consumer's right to a free copy of their file within 60 days (§615(a)(4)(A), §612(b))
   and to dispute what is in it (§615(a)(4)(B), §611).

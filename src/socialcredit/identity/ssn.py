@@ -3,8 +3,8 @@
 An SSN is nine digits, ``AAA-GG-SSSS``: area, group and serial. It carries no check digit,
 no birth date, no sex and (since randomisation on 25 June 2011) no state: nothing about the
 person can be read from it. The Social Security Administration has never issued and will not
-issue (SSA, "Social Security Number Randomization", 2011; Program Operations Manual System
-RM 10201.060):
+issue (SSA, "Social Security Number Randomization" fact sheet, 2011; the exact manual section
+was not checked here):
 
 * area ``000``, area ``666`` and areas ``900``–``999`` (the 9xx range is used for Individual
   Taxpayer Identification Numbers, which are not SSNs);
