@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo POLICY=us` runs it under the US policy (a shipped policy's name or a YAML path).
 demo: $(STAMP)
-	$(BIN)/socialcredit demo $(DEMO_ARGS)
+	$(BIN)/socialcredit $(POLICY_ARG) demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -23,13 +24,16 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 # Serves SOCIALCREDIT_DATABASE_URL if set, else the demo's database if `make demo` ran;
-# `make serve PORT=8001` (and HOST=) serves elsewhere than 127.0.0.1:8000.
+# `make serve PORT=8001` (and HOST=) serves elsewhere than 127.0.0.1:8000; after
+# `make demo POLICY=us`, `make serve POLICY=us` serves it under the same policy.
 SERVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
+POLICY_ARG = $(if $(POLICY),--policy $(POLICY))
 serve: $(STAMP)
 	@if [ -z "$$SOCIALCREDIT_DATABASE_URL" ] && [ -f var/demo/registry.db ]; then \
 	  SOCIALCREDIT_NOTICES_DIR=var/demo/notices \
-	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db serve $(SERVE_ARGS); \
-	else $(BIN)/socialcredit serve $(SERVE_ARGS); fi
+	  $(BIN)/socialcredit --database-url sqlite:///./var/demo/registry.db $(POLICY_ARG) \
+	    serve $(SERVE_ARGS); \
+	else $(BIN)/socialcredit $(POLICY_ARG) serve $(SERVE_ARGS); fi
 
 # The CLI reference, generated from the CLI itself (tests/test_cli_docs.py fails when stale).
 docs: $(STAMP)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conftest import TODAY, make_id, subject_session, trust_channel, write_csv
 from servers import running
@@ -97,6 +97,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                              "ok": 201},
     "POST /v1/me/disputes/{dispute_id}/appeal": {
         "path": "/v1/me/disputes/{verified}/appeal", "json": {"reason": "receipt ignored"}},
+    "POST /v1/me/disputes/{dispute_id}/information": {
+        "path": "/v1/me/disputes/{open_info}/information", "json": {"text": "a receipt"}},
     "POST /v1/me/reviews": {"json": {"decision_id": "{refusal_2}", "reason": "wrong"},
                             "ok": 201},
     "POST /v1/me/repairs": {"json": {"entry_id": "{entry_1}", "condition": "consent",
@@ -247,6 +249,14 @@ def world(tmp_path: Path) -> Iterator[tuple[Registry, dict[str, Any]]]:
     ids["open"] = open_dispute(reg.store, reg.policy, subject_id=sid, entry_id=ent[rec[1]],
                                reason="x", now=now)["id"]
     ids |= {"verified": verified, "appealed": appealed}
+    # a dispute no other route closes, for the subject's further information (FCRA 611(a)(1)(B))
+    ingest_file(reg.store, reg.policy, furnisher_id=court, as_of=TODAY,
+                path=write_csv(tmp_path / "court-4.csv", [_finding(4)]))
+    with reg.store.read() as conn:
+        fourth = conn.execute(select(func.max(records.c.id)).where(
+            records.c.subject_id == sid)).scalar_one()
+    ids["open_info"] = open_dispute(reg.store, reg.policy, subject_id=sid, record_id=fourth,
+                                    reason="x", now=now)["id"]
     ids["repair"] = apply_for_repair(reg.store, subject_id=sid, entry_id=ent[rec[2]],
                                      condition="settlement", evidence="x", now=now)["id"]
     reg.gate_index.refresh()

@@ -24,13 +24,14 @@ from socialcredit.disclosure.signin import request_code
 from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
+from socialcredit.policy.model import Policy
 from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.reports import render_report, summarise
-from socialcredit.simulate import simulate
+from socialcredit.simulate import simulator_for
 from socialcredit.store.tables import contact_channels, decisions, furnishers, subjects
 
-__all__ = ["DEMO_GATES", "run_demo"]
+__all__ = ["DEMO_GATES", "US_DEMO_GATES", "demo_gates", "run_demo"]
 
 #: Gates of the demo: name → (services, platform).
 DEMO_GATES: dict[str, tuple[list[str], str | None]] = {
@@ -40,6 +41,17 @@ DEMO_GATES: dict[str, tuple[list[str], str | None]] = {
     "ride-didi-gate": (["ride_hail"], "ride-didi"),
     "ride-caocao-gate": (["ride_hail"], "ride-caocao"),
 }
+#: Gates of the demo under the US policy (``--policy us``).
+US_DEMO_GATES: dict[str, tuple[list[str], str | None]] = {
+    "lender-credit-gate": (["credit"], None),
+    "ride-uber-gate": (["ride_hail"], "ride-uber"),
+    "ride-lyft-gate": (["ride_hail"], "ride-lyft"),
+}
+
+
+def demo_gates(policy: Policy) -> dict[str, tuple[list[str], str | None]]:
+    """The demo's gates for ``policy``: the US ones when it identifies people by SSN."""
+    return US_DEMO_GATES if policy.identity.national_id.scheme == "us.ssn" else DEMO_GATES
 
 
 def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
@@ -55,14 +67,16 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
     if data_dir.exists():
         raise InputError(f"{data_dir} exists; the demo writes into a fresh folder")
     say(f"Simulating {subjects:,} people (seed {seed}) into {data_dir}")
+    simulate = simulator_for(registry.policy.identity.national_id.scheme)
     manifest = simulate(data_dir, subjects=subjects, seed=seed, as_of=as_of)
+    gate_specs = demo_gates(registry.policy)
     with registry.store.read() as conn:
         known = set(conn.execute(select(furnishers.c.name)).scalars())
     for f in manifest.furnishers:
         if f.name not in known:
             add_furnisher(registry.store, name=f.name, kind=f.kind)
     gates: dict[str, Principal] = {}
-    for name, (services, platform) in DEMO_GATES.items():
+    for name, (services, platform) in gate_specs.items():
         key = add_gate(registry.store, registry.policy, name=name, services=services,
                        platform=platform)
         gates[name] = authenticate(registry.store, key)
@@ -87,8 +101,8 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
     say(f"Evaluating the policy as of {as_of}")
     evaluate_all(registry.store, registry.policy, as_of)
     say("Replaying a day of ticket purchases through the gates")
-    by_service = {svc: gates[name] for name, (svcs, _) in DEMO_GATES.items() for svc in svcs}
-    by_platform = {p: gates[name] for name, (_, p) in DEMO_GATES.items() if p}
+    by_service = {svc: gates[name] for name, (svcs, _) in gate_specs.items() for svc in svcs}
+    by_platform = {p: gates[name] for name, (_, p) in gate_specs.items() if p}
     service = registry.decisions
     registry.gate_index.refresh()
     with (data_dir / manifest.tickets_file).open(encoding="utf-8", newline="") as fh:
@@ -119,7 +133,7 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
         "expired": {n: c["expired"] for n, c in summary["entries"].items()},
         "decisions": summary["decisions"], "ledger_events": summary["ledger_events"],
         "scores": summary["scores"],
-        "report": str(report), "as_of": as_of.isoformat(),
+        "report": str(report), "as_of": as_of.isoformat(), "policy": registry.policy.name,
         "notices_served": clocks.served, "sign_in": sign_in,
     }
 

@@ -9,13 +9,25 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_POLICY_PATH", "Settings"]
+__all__ = ["DEFAULT_POLICY_PATH", "Settings", "shipped_policy_path"]
 
 #: The policy shipped with the package (a copy of ``policies/default.yaml``).
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policy" / "default.yaml"
+
+
+def shipped_policy_path(path: Path | str) -> Path:
+    """``path`` itself when it exists or names a folder or a ``.yaml`` file; else, when it is
+    the bare name of a policy shipped in the package (``default``, ``strict``, ``us``), that
+    policy's file. The one rule for ``--policy``, ``SOCIALCREDIT_POLICY_PATH`` and every
+    command that takes a policy file."""
+    path = Path(path)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    shipped = DEFAULT_POLICY_PATH.parent / f"{path.name}.yaml"
+    return shipped if shipped.is_file() else path
 
 
 class Settings(BaseSettings):
@@ -32,8 +44,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store: SQLite file (WAL) or PostgreSQL (psycopg).",
     )
     policy_path: Path = Field(
-        DEFAULT_POLICY_PATH, description="Policy YAML: catalogue, lists, sanctions, identity."
-    )
+        DEFAULT_POLICY_PATH,
+        description="Policy YAML (catalogue, lists, sanctions, identity), or the name of a "
+                    "shipped one: default (China), strict, us.")
     host: str = Field("127.0.0.1", description="Interface `serve` binds to.")
     port: int = Field(8000, description="TCP port `serve` listens on.")
     environment: str = Field("development", description="development | production")
@@ -92,6 +105,11 @@ class Settings(BaseSettings):
     clocks_every_seconds: float = Field(
         5.0, gt=0, description="How often `serve` projects and serves notices and runs the "
                                "dispute deadlines.")
+
+    @field_validator("policy_path")
+    @classmethod
+    def _shipped_by_name(cls, value: Path) -> Path:
+        return shipped_policy_path(value)
 
     @cached_property
     def is_sqlite(self) -> bool:

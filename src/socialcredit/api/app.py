@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             reg.close()
 
     from socialcredit.api.contact import contact_routers
+    from socialcredit.api.dispute_info import dispute_info_router
     from socialcredit.api.due_process import due_process_routers
     from socialcredit.api.links import links_router
     from socialcredit.api.routes import (
@@ -263,7 +264,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.state.what_if_runs = Runs()
 
         for router in (furnisher_router, gate_router, public_router, operator_router,
-                       *due_process_routers(), links_router, *contact_routers(),
+                       *due_process_routers(), dispute_info_router, links_router,
+                       *contact_routers(),
                        admin_router, transparency_router, me_receipts_router,
                        audit_replay_router, screen_router):
             app.include_router(router)

@@ -43,6 +43,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "GET /v1/me/file": frozenset({"subject"}),
     "POST /v1/me/disputes": frozenset({"subject"}),
     "POST /v1/me/disputes/{dispute_id}/appeal": frozenset({"subject"}),
+    "POST /v1/me/disputes/{dispute_id}/information": frozenset({"subject"}),
     "POST /v1/me/reviews": frozenset({"subject"}),
     "POST /v1/me/repairs": frozenset({"subject"}),
     "GET /v1/furnisher/disputes": frozenset({"furnisher"}),

@@ -33,11 +33,16 @@ def simulate_cmd(
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a synthetic population's furnisher files, tickets and a manifest."""
-    from socialcredit.simulate import simulate
+    """Write a synthetic population's furnisher files, tickets and a manifest (a US one
+    with SSNs under `--policy us`)."""
+    from socialcredit.policy.model import load_policy
+    from socialcredit.simulate import simulator_for
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
+    # the population the configured policy identifies: CN resident IDs, or US SSNs (--policy us)
+    simulate = simulator_for(load_policy(common.settings().policy_path).identity.national_id
+                             .scheme)
     with common.bar(not as_json, "people simulated", subjects) as tick:
         manifest = simulate(out, subjects=subjects, seed=seed, as_of=common.as_of(as_of),
                             progress=tick)
@@ -99,27 +104,43 @@ def demo(
         common.out(summary)
         return
     dec = summary["decisions"]
-    console.print(
+    headline = (
         f"\nIn a simulated nation of {subjects:,} people, "
         f"[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] are listed as "
         f"dishonest judgment debtors; in one day the gates refused "
         f"[bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
-        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n"
+        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n")
+    if summary.get("policy") == "us":
+        headline = (
+            f"\nIn a simulated US population of {subjects:,} people, "
+            f"[bold]{summary['listed'].get('serious_delinquencies', 0):,}[/] have a serious "
+            f"delinquency and [bold]{summary['listed'].get('ride_hail_low_rating', 0):,}[/] "
+            f"are refused rides for low ratings; in one day the gates refused "
+            f"[bold]{dec.get('credit', {}).get('deny', 0):,}[/] credit applications (each "
+            f"with an adverse-action notice giving the score) and "
+            f"[bold]{dec.get('ride_hail', {}).get('deny', 0):,}[/] rides.\n")
+    # served under the policy it was made with (`--policy us`): the same option again
+    cli_pol = f" --policy {common.state.policy}" if common.state.policy else ""
+    make_pol = f" POLICY={common.state.policy}" if common.state.policy else ""
+    console.print(
+        headline +
         f"Subjects with records {summary['subjects']:,}; records {summary['records']:,} "
         f"({summary['unlinked_records']:,} unlinked); rejected rows "
         f"{summary['rejected_rows']:,} (see `socialcredit ingest --show-rejects`); ledger "
         f"events {summary['ledger_events']:,}.\nReport: {summary['report']}\n"
-        f"Browse the public search page: `make serve` or `SOCIALCREDIT_NOTICES_DIR="
-        f"{out / 'notices'} socialcredit --database-url {url} serve`, then "
+        f"Browse the public search page: `make serve{make_pol}` or `SOCIALCREDIT_NOTICES_DIR="
+        f"{out / 'notices'} socialcredit --database-url {url}{cli_pol} serve`, then "
         "http://127.0.0.1:8000/")
     others = ", ".join(f"{name} {n:,}" for name, n in summary["listed"].items()
                        if name != "dishonest_judgment_debtors")
     grades = "; ".join(f"{name}: " + ", ".join(f"{g} {n:,}" for g, n in by_grade.items())
                        for name, by_grade in summary.get("scores", {}).items())
+    harsher = ("" if summary.get("policy") == "us" else
+               f"What if the policy were harsher? `socialcredit --database-url {url} evaluate "
+               "--policy policies/strict.yaml --compare policies/default.yaml` (writes "
+               "nothing).")
     console.print(
-        f"\nPeople on the other lists: {others}.\nScores by grade: {grades}.\n"
-        f"What if the policy were harsher? `socialcredit --database-url {url} evaluate "
-        "--policy policies/strict.yaml --compare policies/default.yaml` (writes nothing).")
+        f"\nPeople on the other lists: {others}.\nScores by grade: {grades}.\n{harsher}")
     who = summary.get("sign_in")
     if who:
         # the sign-in page sends a new code, which replaces any code printed here: the way in

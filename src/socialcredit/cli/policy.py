@@ -35,13 +35,21 @@ from socialcredit.cli.common import AsOfOpt, JsonOpt, console, err_console
 from socialcredit.cli.whatif import fold, print_what_if
 from socialcredit.errors import ConfigError, InputError
 from socialcredit.policy.diff import yaml_diff
-from socialcredit.policy.model import Policy, line_of, load_policy, yaml_lines
+from socialcredit.policy.model import (
+    Policy,
+    line_of,
+    load_policy,
+    resolve_policy_path,
+    yaml_lines,
+)
 
 __all__ = ["evaluate", "policy_app"]
 
 policy_app = typer.Typer(no_args_is_help=True, help="Validate a policy file; diff two.")
 
-FileArg = Annotated[Path, typer.Argument(help="Policy YAML file.", show_default=False)]
+FileArg = Annotated[Path, typer.Argument(
+    help="Policy YAML file, or a shipped policy's name (default, strict, us).",
+    show_default=False, parser=lambda v: resolve_policy_path(v))]
 
 
 def _checked(path: Path, as_json: bool) -> Policy:

@@ -88,7 +88,7 @@ def print_what_if(report: dict[str, Any]) -> None:
         out.print(fold(t))
     di = report["disparate_impact"]
     if not di["population"]:
-        out.print("Disparate impact: no subject with a valid CN resident ID.")
+        out.print("Disparate impact: no subject with a valid national ID.")
         return
     lo, hi = di["band"]
     t = Table("group", "", "population", "rate CURRENT", "ratio", "rate NEW", "ratio",
@@ -108,6 +108,12 @@ def print_what_if(report: dict[str, Any]) -> None:
     out.print(fold(t))
     out.print(f"(small: a group of fewer than {SMALL_GROUP} people, where a rate differs by "
               "chance; 29 CFR 1607.4(D) discounts differences based on small numbers.)")
+    for dim, why in di.get("unavailable", {}).items():
+        out.print(f"(no {dim} groups: {why})")
+    for dim, n in di.get("missing", {}).items():
+        if n:
+            out.print(f"({n:,} people have no {dim} in the data ({di['dimensions'][dim]}) and "
+                      "count only in the overall rate.)")
     if di["invalid_ids"]:
         out.print(f"({di['invalid_ids']:,} subjects' national IDs are not valid CN resident "
                   "IDs and are left out.)")

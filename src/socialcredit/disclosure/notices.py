@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, insert, select, update
 
+from socialcredit.disclosure.adverse_action import adverse_action_words, score_disclosure
 from socialcredit.disclosure.enterprise import represented_organisation
 from socialcredit.errors import ConfigError
 from socialcredit.identity.channel import channel_of
@@ -143,7 +144,8 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
         return (f"A service was refused: {payload.get('service')}",
                 f"Decision {payload.get('decision_id')} by {payload.get('gate')} refused "
                 f"{payload.get('service')} on {payload.get('on', '')}. You may ask for a "
-                "human review of this decision at /me.")
+                "human review of this decision at /me."
+                + adverse_action_words(payload.get("adverse_action"), str(payload.get("gate"))))
     if kind == "dispute_opened":
         return ("Your dispute was received",
                 f"Dispute {payload.get('dispute_id')} must be answered by "
@@ -268,8 +270,11 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
             .where(notices.c.kind == "refusal", notices.c.channel.is_distinct_from("merged"),
                    decisions.c.subject_id.in_({d.subject_id for d in refusals})))}
         for d in refusals:
-            title, text = _text("refusal", {"decision_id": d.id, "gate": d.gate,
-                                            "service": d.service, "on": on(d.at)}, policy)
+            aa = policy.due_process.adverse_action  # FCRA 615(a): the score used
+            title, text = _text("refusal", {
+                "decision_id": d.id, "gate": d.gate, "service": d.service, "on": on(d.at),
+                "adverse_action": score_disclosure(conn, policy, d.subject_id)
+                if aa is not None and d.service in aa.services else None}, policy)
             nid = enqueue(b, subject_id=d.subject_id, kind="refusal", ref=f"decision:{d.id}",
                           title=title, text=text, now=dt.datetime.fromisoformat(d.at),
                           within_hours=within)

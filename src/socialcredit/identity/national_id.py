@@ -7,6 +7,9 @@ The scheme is a policy setting (``identity.national_id.scheme``):
   odd for men, even for women. The legacy 15-digit form (before 1999: 2-digit year, no check
   character) is upgraded by inserting ``19`` and computing the check character. Checked with
   python-stdnum (``stdnum.cn.ric``).
+* ``us.ssn`` — US Social Security number (nine digits, no check digit, nothing about the
+  person embedded); the never-issued ranges are refused with the part that is wrong
+  (:mod:`socialcredit.identity.ssn`).
 * any other python-stdnum module path (``it.codicefiscale``, ``es.dni``, …) — validated and
   compacted by that module.
 * ``generic`` — a regular expression ``pattern`` from the policy (for data sets such as FEBRL
@@ -110,6 +113,9 @@ class NationalIdScheme:
         assert self._module is not None
         if self.scheme == "cn.ric":
             return _parse_cn_ric(text)
+        if self.scheme == "us.ssn":
+            from socialcredit.identity.ssn import parse_ssn
+            return NationalId(parse_ssn(text, normalise_id_text(text)))
         try:
             return NationalId(self._module.validate(text))
         except StdnumError as e:

@@ -103,6 +103,8 @@ class _Chunk:
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
             furnisher_id=furnisher_id,
+            # only a CN resident ID embeds an address code (a US SSN embeds no place)
+            region_from_id=policy.identity.national_id.scheme == "cn.ric",
             corroborating_furnishers=policy.identity.phone.channel_corroborating_furnishers,
             authoritative_by=(f"furnisher:{furnisher_id}" if furnisher_kind is not None and
                               furnisher_kind in policy.identity.phone

@@ -8,6 +8,13 @@ the US Uniform Guidelines on Employee Selection Procedures, 29 CFR 1607.4(D), ap
 group's rate against the overall rate in both directions (a rate 25 % above the overall one is
 the inverse of 0.8). Groups: region (province of the ID's address code, GB/T 2260), age band
 on ``as_of`` (from the ID's birth date) and sex (the ID's 17th digit: odd male, even female).
+
+Where the ID embeds nothing (a US SSN), the policy's ``identity.demographics`` says which
+groups the data allows and where they come from (:mod:`socialcredit.policy.demographics`: the
+state of the furnished address, the furnished birth date; no sex for the US policy). The report
+names each dimension's source (``dimensions``), the dimensions the data does not allow and why
+(``unavailable``), and how many people lack a dimension's data (``missing``): those people
+count in the overall rate but in none of that dimension's groups.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from socialcredit.policy.demographics import US_STATES, furnished_people
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import identifiers, subjects
 
 __all__ = ["AGE_BANDS", "FOUR_FIFTHS", "GB2260_PROVINCES", "SMALL_GROUP", "Person", "impact",
-           "people", "person_of"]
+           "people", "person_of", "sources"]
 
 #: A ratio to the overall rate outside this band is flagged (four-fifths rule, 29 CFR
 #: 1607.4(D): a rate below 4/5 of the reference; 1.25 = 5/4, the same gap the other way).
@@ -56,13 +64,13 @@ GB2260_PROVINCES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A member of the disparate-impact population: province code (2 digits), birth date and
-    sex (``M``/``F``) read from the national ID."""
+    """A member of the disparate-impact population: region (a CN province code of 2 digits, or
+    a USPS state code), birth date and sex (``M``/``F``); None where the data does not say."""
 
     subject_id: int
-    province: str
-    birth_date: dt.date
-    sex: str
+    province: str | None
+    birth_date: dt.date | None
+    sex: str | None
 
 
 def person_of(subject_id: int, national_id: str) -> Person | None:
@@ -83,9 +91,10 @@ def person_of(subject_id: int, national_id: str) -> Person | None:
 def people(store: Store, policy: Policy) -> tuple[list[Person], int]:
     """The disparate-impact population: subjects (not merged away) with a national ID in
     ``identifiers`` (the current one; else the latest), and how many IDs were not valid CN
-    resident IDs. Empty unless the policy's ID scheme is ``cn.ric``."""
+    resident IDs. Under another scheme, the groups furnished data allows
+    (:func:`socialcredit.policy.demographics.furnished_people`; every ID stored is valid)."""
     if policy.identity.national_id.scheme != "cn.ric":
-        return [], 0
+        return [Person(*row) for row in furnished_people(store, policy)], 0
     best: dict[int, tuple[bool, str, str]] = {}
     with store.read() as conn:
         for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.value,
@@ -106,6 +115,13 @@ def people(store: Store, policy: Policy) -> tuple[list[Person], int]:
     return out, invalid
 
 
+def _region_label(code: str) -> str:
+    """A province's name (2-digit GB/T 2260 code) or a US state's (USPS code)."""
+    if code.isdigit():
+        return GB2260_PROVINCES.get(code, f"other ({code})")
+    return US_STATES.get(code, code)
+
+
 def _age(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
@@ -114,11 +130,31 @@ def _band(age: int) -> str:
     return next(label for label, lo, hi in AGE_BANDS if lo <= max(age, 0) < hi)
 
 
+def sources(policy: Policy | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``(dimensions, unavailable)``: each group dimension the policy's data allows → where it
+    is read from, and each it does not → why (``identity.demographics``)."""
+    if policy is None or policy.identity.national_id.scheme == "cn.ric":
+        return ({"region": "province of the national ID's address code (GB/T 2260)",
+                 "age_band": "birth date in the national ID", "sex": "sex digit of the "
+                 "national ID"}, {})
+    d = policy.identity.demographics
+    said = {"region": {"address_state": "state (USPS code) of the newest furnished address"},
+            "age_band": {"furnished": "date of birth furnishers reported"},
+            "sex": {"furnished": "sex furnishers reported"}}
+    chosen = {"region": d.region, "age_band": d.age, "sex": d.sex}
+    why = d.note or f"the {policy.identity.national_id.label} carries none"
+    return ({k: said[k][v] for k, v in chosen.items() if v != "none"},
+            {k: why for k, v in chosen.items() if v == "none"})
+
+
 def impact(persons: list[Person], invalid: int, l_new: set[int], l_cur: set[int],
-            as_of: dt.date) -> dict[str, Any]:
-    """``{population, invalid_ids, overall: {current, new}: {listed, rate}, band, groups:
-    {region | age_band | sex: [{group, label, population, small, current: {listed, rate,
-    ratio}, new: {…}, flagged: [side]}]}}`` for the listed subjects ``l_new`` and ``l_cur``."""
+            as_of: dt.date, policy: Policy | None = None) -> dict[str, Any]:
+    """``{population, invalid_ids, overall: {current, new}: {listed, rate}, band, dimensions:
+    {dim: source}, unavailable: {dim: why}, missing: {dim: n}, groups: {region | age_band |
+    sex (those allowed): [{group, label, population, small, current: {listed, rate, ratio},
+    new: {…}, flagged: [side]}]}}`` for the listed subjects ``l_new`` and ``l_cur``;
+    ``policy`` (the NEW one) says which dimensions its data allows (:func:`sources`)."""
+    dims, unavailable = sources(policy)
     n = len(persons)
     overall = {"current": sum(p.subject_id in l_cur for p in persons),
                "new": sum(p.subject_id in l_new for p in persons)}
@@ -143,20 +179,29 @@ def impact(persons: list[Person], invalid: int, l_new: set[int], l_cur: set[int]
     by: dict[str, dict[str, list[Person]]] = {"region": defaultdict(list),
                                               "age_band": defaultdict(list),
                                               "sex": defaultdict(list)}
+    missing = {dim: 0 for dim in dims}
     for p in persons:
-        by["region"][p.province].append(p)
-        by["age_band"][_band(_age(p.birth_date, as_of))].append(p)
-        by["sex"][p.sex].append(p)
+        for dim, value in (("region", p.province), ("age_band", p.birth_date),
+                           ("sex", p.sex)):
+            if dim not in dims:
+                continue
+            if value is None:
+                missing[dim] += 1
+            elif isinstance(value, dt.date):
+                by[dim][_band(_age(value, as_of))].append(p)
+            else:
+                by[dim][value].append(p)
     order: dict[str, list[str]] = {"region": sorted(by["region"]),
              "age_band": [b for b, _, _ in AGE_BANDS if b in by["age_band"]],
              "sex": [s for s in ("M", "F") if s in by["sex"]]}
     labels: dict[str, Callable[[str], str]] = {
-        "region": lambda c: GB2260_PROVINCES.get(c, f"other ({c})"),
+        "region": _region_label,
         "age_band": lambda b: b, "sex": lambda s: {"M": "male", "F": "female"}[s]}
     return {
         "population": n, "invalid_ids": invalid,
         "overall": {side: {"listed": overall[side], "rate": rate[side]} for side in overall},
-        "band": list(FOUR_FIFTHS),
+        "band": list(FOUR_FIFTHS), "dimensions": dims, "unavailable": unavailable,
+        "missing": missing,
         "groups": {dim: [row(g, labels[dim](g), by[dim][g]) for g in order[dim]]
-                   for dim in ("region", "age_band", "sex")},
+                   for dim in ("region", "age_band", "sex") if dim in dims},
     }

@@ -360,7 +360,7 @@ def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of:
         "decisions": _decisions(list(denials), r_new, r_cur),
         "scores": _scores(new, current, o_new, o_cur),
         "disparate_impact": impact(list(persons), invalid_ids, _listed(new, o_new.entries),
-                                    _listed(current, o_cur.entries), as_of),
+                                    _listed(current, o_cur.entries), as_of, new),
     }
 
 

@@ -9,7 +9,14 @@ Usage::
     manifest.furnishers[0].file  # "court-beijing-no1.csv"
 
 ``population.csv`` is ground truth for tests only; the registry sees the furnisher files.
+
+A US population for the US policy (SSNs, lenders' tradelines, a debt buyer, two ride-hail
+platforms) comes from :func:`socialcredit.simulate.us.simulate_us`; :func:`simulator_for`
+picks the simulator a policy's national ID scheme needs.
 """
+
+from collections.abc import Callable
+from typing import Any
 
 from socialcredit.simulate.faults import FAULTS, UNKNOWN_KINDS
 from socialcredit.simulate.furnishers import FURNISHERS
@@ -17,6 +24,16 @@ from socialcredit.simulate.population import POPULATION_COLUMNS, Person
 from socialcredit.simulate.records import COMMON_COLUMNS, KIND_FIELDS, FurnisherSpec
 from socialcredit.simulate.runner import FurnisherFile, SimulationManifest, simulate
 from socialcredit.simulate.tickets import TICKET_COLUMNS
+from socialcredit.simulate.us import simulate_us
+
+
+def simulator_for(national_id_scheme: str) -> Callable[..., Any]:
+    """The simulator whose people carry identifiers of ``national_id_scheme``: ``us.ssn`` →
+    :func:`simulate_us`, anything else → :func:`simulate` (CN resident IDs). Both take
+    ``(out_dir, *, subjects, seed, as_of, progress=None)`` and return a
+    :class:`SimulationManifest`."""
+    return simulate_us if national_id_scheme == "us.ssn" else simulate
+
 
 __all__ = [
     "COMMON_COLUMNS",
@@ -31,4 +48,6 @@ __all__ = [
     "Person",
     "SimulationManifest",
     "simulate",
+    "simulate_us",
+    "simulator_for",
 ]

@@ -184,8 +184,18 @@ def _channel_flagged(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
         row.update(flagged_reason=str(p["reason"])[:200], flagged_at=at)
 
 
+def _information(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
+                 p: dict[str, Any]) -> None:
+    """The subject sent further information; the deadline may have moved (FCRA §611(a)(1)(B),
+    :mod:`socialcredit.disclosure.dispute_info`)."""
+    row = _dispute(proj, p)
+    if row is not None:
+        row["due_on"] = p["due_on"]
+
+
 PEOPLE_HANDLERS = {
     "dispute.opened": _opened,
+    "dispute.information": _information,
     "dispute.answered": _answered,
     "dispute.suppressed": _suppressed,
     "dispute.appealed": _appealed,

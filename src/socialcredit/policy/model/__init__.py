@@ -39,7 +39,13 @@ from socialcredit.policy.model.lists import (
     ScoreSource,
     TriggerRule,
 )
-from socialcredit.policy.model.loading import line_of, load_policy, yaml_lines
+from socialcredit.policy.model.loading import (
+    line_of,
+    load_policy,
+    resolve_policy_path,
+    shipped_policies,
+    yaml_lines,
+)
 from socialcredit.policy.model.policy import Policy
 from socialcredit.policy.model.sanctions import LiftingRule, SanctionSpec, SharingAgreement
 from socialcredit.policy.model.scores import DecayBand, GradeBand, ScoreFactor, ScoreSpec
@@ -75,5 +81,7 @@ __all__ = [
     "TriggerRule",
     "line_of",
     "load_policy",
+    "resolve_policy_path",
+    "shipped_policies",
     "yaml_lines",
 ]

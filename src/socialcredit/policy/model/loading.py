@@ -1,5 +1,9 @@
 """Reading a policy file: YAML that refuses a key given twice, validation, and every problem
 reported with its YAML path and line.
+
+A policy is named by its path, or by the name of a policy shipped inside the package
+(:func:`shipped_policies`: ``default`` for China, ``strict``, ``us`` for the United States):
+``--policy us`` reads ``socialcredit/policy/us.yaml`` unless a file ``us`` exists.
 """
 
 from __future__ import annotations
@@ -13,8 +17,24 @@ from pydantic import ValidationError
 
 from socialcredit.errors import ConfigError
 from socialcredit.policy.model.policy import Policy
+from socialcredit.settings import DEFAULT_POLICY_PATH, shipped_policy_path
 
-__all__ = ["line_of", "load_policy", "yaml_lines"]
+__all__ = ["line_of", "load_policy", "resolve_policy_path", "shipped_policies", "yaml_lines"]
+
+#: The folder of the policies shipped with the package.
+SHIPPED_DIR = DEFAULT_POLICY_PATH.parent
+
+
+def shipped_policies() -> list[str]:
+    """Names of the policies shipped with the package (``default``, ``strict``, ``us``)."""
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml"))
+
+
+def resolve_policy_path(path: Path | str) -> Path:
+    """``path``, or the shipped policy it names (:func:`socialcredit.settings.
+    shipped_policy_path`: ``us`` → ``socialcredit/policy/us.yaml`` unless a file ``us``
+    exists)."""
+    return shipped_policy_path(path)
 
 
 def yaml_lines(text: bytes) -> dict[str, int]:
@@ -74,18 +94,20 @@ def _at_line(line: int | None) -> str:
 
 
 def load_policy(path: Path | str) -> Policy:
-    """Read and validate a policy YAML file.
+    """Read and validate a policy YAML file (a path, or a shipped policy's name:
+    :func:`resolve_policy_path`).
 
     Raises:
         ConfigError: the file is missing or not YAML, or fails validation; ``details["problems"]``
             lists ``{"path": "lists.x.period_days", "line": 12, "reason": …}`` for every
             problem (the line of the YAML node, or of its nearest ancestor).
     """
-    path = Path(path)
+    path = resolve_policy_path(path)
     try:
         raw_bytes = path.read_bytes()
     except OSError as e:
-        raise ConfigError(f"cannot read policy file {path}: {e.strerror}") from e
+        raise ConfigError(f"cannot read policy file {path}: {e.strerror} (a path, or one of "
+                          f"the shipped policies: {', '.join(shipped_policies())})") from e
     try:
         data = yaml.load(raw_bytes, Loader=_UniqueKeys)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:

@@ -6,11 +6,13 @@ The jurisdiction (time zone, period counting) is :mod:`socialcredit.policy.juris
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from socialcredit.policy.model.base import _Strict
 
-__all__ = ["DueProcessSpec", "GateSpec", "IdentitySpec"]
+__all__ = ["AdverseAction", "DueProcessSpec", "GateSpec", "IdentitySpec"]
 
 
 class IdentitySpec(_Strict):
@@ -86,10 +88,34 @@ class IdentitySpec(_Strict):
         label: str = "unified social credit code"
         pattern: str | None = None  # for scheme "generic"
 
+    class Demographics(_Strict):
+        """Where the what-if's disparate-impact groups come from (policy/impact.py):
+        ``national_id`` — read from the ID (``cn.ric`` only: GB 11643-1999 embeds the address
+        code, the birth date and a sex digit); ``furnished`` — the ``birth_date`` / ``sex``
+        furnishers state on their rows; ``address_state`` — the US state (USPS two-letter
+        code) ending the address furnishers state (``…, Springfield, IL 62701``); ``none`` —
+        the data does not allow the group (a US SSN embeds nothing about the person)."""
+
+        region: Literal["national_id", "address_state", "none"] = "national_id"
+        age: Literal["national_id", "furnished", "none"] = "national_id"
+        sex: Literal["national_id", "furnished", "none"] = "national_id"
+        #: Why a group is ``none`` (shown beside the table).
+        note: str = ""
+
     national_id: NationalId = NationalId()
     organisation_id: OrganisationId = OrganisationId()
+    demographics: Demographics = Demographics()
     phone: Phone = Phone()
     linkage: Linkage = Linkage()
+
+    @model_validator(mode="after")
+    def _demographics_from_the_id(self) -> IdentitySpec:
+        d = self.demographics
+        if self.national_id.scheme != "cn.ric" and "national_id" in (d.region, d.age, d.sex):
+            raise ValueError(
+                f"demographics: only a cn.ric ID embeds region, birth date and sex; scheme "
+                f"{self.national_id.scheme!r} needs 'furnished', 'address_state' or 'none'")
+        return self
 
 
 class GateSpec(_Strict):
@@ -125,6 +151,16 @@ class GateSpec(_Strict):
                                                                                      72))
 
 
+class AdverseAction(_Strict):
+    """The score disclosed with an adverse action (disclosure/adverse_action.py): on a refusal
+    of one of ``services``, the subject's latest ``score`` with its range, up to four key
+    factors, its date and ``source`` (FCRA §615(a)(2), §609(f)(1)(A)-(E))."""
+
+    services: tuple[str, ...] = Field(min_length=1)
+    score: str
+    source: str = Field(min_length=3)
+
+
 class DueProcessSpec(_Strict):
     """The clocks of due process (DESIGN §3.4), each visible to the subject in their file.
 
@@ -140,6 +176,14 @@ class DueProcessSpec(_Strict):
     """
 
     dispute_answer_days: int = Field(30, gt=0)
+    #: Days added once to an open dispute's deadline when the subject sends further relevant
+    #: information within it (US FCRA §611(a)(1)(B), 15 U.S.C. 1681i(a)(1)(B): up to 15
+    #: more days). 0: no extension (the default policy).
+    dispute_extension_days: int = Field(0, ge=0, le=30)
+    #: Services whose refusal is an adverse action that must carry the score disclosure
+    #: (FCRA §615(a), 15 U.S.C. 1681m(a); §609(f)(1), 1681g(f)(1)): ``score`` names the
+    #: policy's score; ``source`` who made it. None: refusals carry no score.
+    adverse_action: AdverseAction | None = None
     notice_within_hours: int = Field(24, gt=0)
     suspend_listing_during_dispute: bool = False
     sign_in_code_minutes: int = Field(10, gt=0, le=60)

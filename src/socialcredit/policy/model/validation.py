@@ -229,4 +229,11 @@ def reference_problems(policy: Policy) -> list[tuple[str, str]]:
     if (cycle := dependency_cycle(policy)) is not None:
         path = " → ".join(f"{k}s.{n}" for k, n in cycle)
         out.append((f"{cycle[0][0]}s.{cycle[0][1]}", f"cycle: {path}"))
+    if (aa := policy.due_process.adverse_action) is not None:
+        if aa.score not in policy.scores:
+            out.append(("due_process.adverse_action.score", f"unknown score {aa.score!r}"))
+        for svc in aa.services:
+            if svc not in policy.services:
+                out.append(("due_process.adverse_action.services",
+                            f"unknown service {svc!r}"))
     return out

@@ -1,0 +1,96 @@
+"""The US policy as a newcomer meets it (issue #19, item 7): chosen by name on the command line,
+its simulated population, and the whole demo (simulate, ingest, evaluate, gates, notices,
+report) on SQLite and PostgreSQL. A policy without a time zone is refused with its path."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from conftest import TODAY
+from socialcredit.demo import US_DEMO_GATES, run_demo
+from socialcredit.errors import IdentifierError
+from socialcredit.identity import scheme_for
+from socialcredit.policy.model import load_policy, shipped_policies
+from socialcredit.policy.whatif import evaluate_policy
+from socialcredit.registry import Registry
+from socialcredit.settings import Settings
+from socialcredit.simulate import simulate_us, simulator_for
+from test_cli import run
+
+US_YAML = Path(__file__).resolve().parents[1] / "src" / "socialcredit" / "policy" / "us.yaml"
+
+
+def test_the_us_policy_is_shipped_and_chosen_by_name(tmp_path: Path) -> None:
+    assert {"default", "strict", "us"} <= set(shipped_policies())
+    assert load_policy("us").version_hash == load_policy(US_YAML).version_hash
+    r = run(tmp_path, "policy", "validate", "us")
+    assert r.returncode == 0, r.stderr
+    assert "policy 'us'" in r.stdout
+    r = run(tmp_path, "policy", "validate", "nosuchpolicy")
+    assert r.returncode != 0 and "shipped policies: default, strict, us" in r.stderr
+
+
+def test_a_policy_without_a_time_zone_is_refused_with_its_path(tmp_path: Path) -> None:
+    text = US_YAML.read_text(encoding="utf-8")
+    assert "  time_zone: America/New_York\n" in text
+    bad = tmp_path / "no-zone.yaml"
+    bad.write_text(text.replace("  time_zone: America/New_York\n", ""), encoding="utf-8")
+    r = run(tmp_path, "policy", "validate", str(bad))
+    assert r.returncode == 1
+    assert "jurisdiction.time_zone" in r.stderr and "Field required" in r.stderr
+
+
+def test_the_us_population_has_valid_ssns_and_breaks_a_few_rows_on_purpose(
+        tmp_path: Path) -> None:
+    assert simulator_for("us.ssn") is simulate_us
+    m = simulate_us(tmp_path / "a", subjects=400, seed=3, as_of=TODAY, bad_row_rate=0.02)
+    again = simulate_us(tmp_path / "b", subjects=400, seed=3, as_of=TODAY, bad_row_rate=0.02)
+    assert m == again
+    for f in m.furnishers:
+        assert (tmp_path / "a" / f.file).read_bytes() == (tmp_path / "b" / f.file).read_bytes()
+    parse = scheme_for("us.ssn").parse
+    with (tmp_path / "a" / "population.csv").open(encoding="utf-8") as fh:
+        people = list(csv.DictReader(fh))
+    assert len(people) == 400 and len({p["national_id"] for p in people}) == 400
+    for p in people:
+        parse(p["national_id"])  # raises on a never-issued SSN
+    bad = 0
+    for f in m.furnishers:
+        with (tmp_path / "a" / f.file).open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row["national_id"]:
+                    try:
+                        parse(row["national_id"])
+                    except IdentifierError:
+                        bad += 1
+    assert 0 < bad <= sum(f.bad_rows for f in m.furnishers)
+
+
+def test_the_demo_runs_under_the_us_policy(db_url: str, tmp_path: Path) -> None:
+    reg = Registry(Settings(database_url=db_url, policy_path=Path("us"),
+                            notices_dir=tmp_path / "notices"), today=TODAY)
+    day = dt.date(2026, 12, 7)
+    try:
+        summary = run_demo(reg, subjects=600, seed=2, work_dir=tmp_path / "demo", as_of=day)
+        # one policy, every engine: the batch engine lists and scores as the rules do
+        (by_rules,) = evaluate_policy(reg.store, [reg.policy], day, engine="python")
+        (by_duckdb,) = evaluate_policy(reg.store, [reg.policy], day, engine="duckdb")
+    finally:
+        reg.close()
+
+    def entries(o: Any) -> set[tuple[Any, ...]]:
+        return {(e.list, e.subject_id, e.key, e.status, e.since, e.until) for e in o.entries}
+
+    assert entries(by_rules) == entries(by_duckdb) and by_rules.entries
+    assert {(s.subject_id, s.value, s.reasons) for s in by_rules.scores} == {
+        (s.subject_id, s.value, s.reasons) for s in by_duckdb.scores}
+    assert summary["policy"] == "us"
+    assert summary["listed"].get("serious_delinquencies", 0) > 0
+    assert summary["listed"].get("ride_hail_low_rating", 0) > 0
+    assert set(summary["decisions"]) <= {s for svcs, _ in US_DEMO_GATES.values() for s in svcs}
+    assert summary["decisions"]["credit"]["allow"] > 0
+    assert summary["rejected_rows"] > 0  # the simulator's never-issued SSNs, quarantined
+    assert Path(summary["report"]).exists()
