@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.api.deps import RegistryDep, RowId
-from socialcredit.api.due_process import SubjectWriteDep
+from socialcredit.api.due_process.session import SubjectWriteDep
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.dispute_info import MAX_TEXT, add_information
 

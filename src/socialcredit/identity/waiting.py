@@ -111,9 +111,9 @@ class Waiting:
             return []
         found: set[int] = set()
         for e in evidence:
-            for k in (("id", e.national_id), ("phone", e.phone)):
-                if k[1] and k in self._by_key:
-                    found |= self._by_key[k]
+            for kind, value in (("id", e.national_id), ("phone", e.phone)):
+                if value and (kind, value) in self._by_key:
+                    found |= self._by_key[(kind, value)]
             birth = e.birth_date or _embedded_birth(e.national_id)
             if birth in self._births:
                 named = _name_key(e.name, birth)
@@ -122,6 +122,7 @@ class Waiting:
         out = []
         for rid in sorted(found):
             r, keys = self._held.pop(rid)
+            k: Key
             for k in keys:
                 holders = self._by_key[k]
                 holders.discard(rid)
