@@ -191,6 +191,7 @@ SEEDED: dict[str, dict[str, Any]] = {
         _finding("F-bad", make_id(seq=77)[:-1] + "0", "李娜", "(2026)京0101执9号")]}},
     "GET /v1/furnisher/rejects": {"query": {"limit": 10}},
     "GET /v1/furnisher/kept-dates": {"query": {"limit": 10}},
+    "GET /v1/furnisher/unmatched-transfers": {"query": {"limit": 10}},
     "POST /v1/decisions": {"body": {"service": "air", "national_id": DEBTOR}},
     "POST /v1/decisions:batch": {"body": {"service": "air", "people": [
         {"national_id": DEBTOR}, {"national_id": "bad"}, {"phone": PHONE, "name": "王伟"}]}},

@@ -25,7 +25,12 @@ from socialcredit.disclosure.retention import due_for_retention
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.batch import evaluate_parquet, write_records_parquet
 from socialcredit.policy.model import load_policy
-from socialcredit.policy.obligations import DATE_KEPT_EVENT, DATE_KEPT_FLAG, kept_dates
+from socialcredit.policy.obligations import (
+    DATE_KEPT_EVENT,
+    DATE_KEPT_FLAG,
+    UNMATCHED_FLAG,
+    kept_dates,
+)
 from socialcredit.policy.rules import DesiredEntry, RecordView, ScoreResult, evaluate_records
 from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
@@ -151,6 +156,7 @@ def test_ingest_keeps_the_first_delinquency_and_flags_the_report(
     assert (result.accepted, result.rejected) == (1, 0)
     assert result.flagged == [{"file": str(tmp_path / "collector.csv"), "line": 2,
                                "field": "first_delinquency_date", "flag": DATE_KEPT_FLAG,
+                               "obligation": "bank-icbc / L-1",
                                "reported": "2026-03-01", "kept": "2025-09-01"}]
     assert _state(registry) == before
     with registry.store.read() as conn:
@@ -250,3 +256,49 @@ def test_the_api_answer_flags_a_re_aged_report(registry: Registry) -> None:
     assert body["accepted"] == 1
     assert [(f["flag"], f["field"], f["reported"], f["kept"]) for f in body["flagged"]] == [
         (DATE_KEPT_FLAG, "first_delinquency_date", "2026-03-01", "2025-09-01")]
+
+
+def test_a_transfer_of_an_obligation_nobody_reported_is_kept_and_flagged(
+        registry: Registry) -> None:
+    """Issue #19, bad input: a collector's report naming a loan of the bank that the bank
+    never reported is accepted (an obligation of its own: its debt still counts) and flagged
+    to the collector, in its answer and from the ledger; one that names a loan the bank did
+    report is not."""
+    keys = {name: add_furnisher(registry.store, name=name, kind="lender")
+            for name in (BANK[1], COLLECTOR[1])}
+    ops = add_operator(registry.store, name="ops")
+    bought = {"original_creditor": BANK[1], "first_delinquency_date": "2026-02-01"}
+    with running(registry) as base, httpx.Client(base_url=base, timeout=10) as c:
+        def send(who: str, *rows: dict[str, Any]) -> Any:
+            answer = c.post("/v1/records", json={"records": list(rows)},
+                            headers={"Authorization": f"Bearer {keys[who]}"})
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        send(BANK[1], _row("b1", "2026-02-10", loan_id="L-1"))
+        unmatched = send(COLLECTOR[1], _row("c1", "2026-03-01", loan_id="C-1",
+                                            original_loan_id="L-404", **bought))
+        matched = send(COLLECTOR[1], _row("c2", "2026-03-01", loan_id="C-2",
+                                          original_loan_id="L-1", **bought))
+        listed = c.get("/v1/furnisher/unmatched-transfers",
+                       headers={"Authorization": f"Bearer {ops}"})
+        own = {name: c.get("/v1/furnisher/unmatched-transfers",
+                           headers={"Authorization": f"Bearer {key}"}).json()["count"]
+               for name, key in keys.items()}
+    assert unmatched["accepted"] == 1
+    assert [(f["flag"], f["field"], f["obligation"]) for f in unmatched["flagged"]] == [
+        (UNMATCHED_FLAG, "original_creditor", "bank-icbc / L-404")]
+    assert matched["accepted"] == 1 and matched["flagged"] == []
+    assert listed.status_code == 200, listed.text
+    assert [(d["furnisher_record_id"], d["obligation"]) for d in listed.json()["data"]] == [
+        ("c1", "bank-icbc / L-404")]
+    assert own == {BANK[1]: 0, COLLECTOR[1]: 1}
+    # the unmatched debt still counts, as an obligation of its own: two loans, not one
+    with registry.store.read() as conn:
+        held = conn.execute(select(records.c.furnisher_record_id).where(
+            records.c.status == "active").order_by(records.c.id)).scalars().all()
+    assert held == ["b1", "c1", "c2"]
+    rebuilt = replay(registry.store, list_public={
+        n: s.public for n, s in registry.policy.lists.items()})
+    assert rebuilt.first_difference is None, rebuilt.first_difference.describe()
+    assert "record.transfer_unmatched" not in rebuilt.unknown_event_types

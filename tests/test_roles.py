@@ -62,6 +62,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /v1/records": {"json": {"records": [_finding(9)]}},
     "GET /v1/furnisher/rejects": {},
     "GET /v1/furnisher/kept-dates": {},
+    "GET /v1/furnisher/unmatched-transfers": {},
     "POST /v1/decisions": {"json": {"service": "air", "national_id": PERSON}},
     "POST /v1/decisions:batch": {"json": {"service": "air",
                                           "people": [{"national_id": PERSON}]}},

@@ -33,6 +33,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "POST /v1/records": frozenset({"furnisher"}),
     "GET /v1/furnisher/rejects": frozenset({"furnisher", "operator"}),
     "GET /v1/furnisher/kept-dates": frozenset({"furnisher", "operator"}),
+    "GET /v1/furnisher/unmatched-transfers": frozenset({"furnisher", "operator"}),
     "POST /v1/decisions": frozenset({"gate", "operator"}),
     "POST /v1/decisions:batch": frozenset({"gate", "operator"}),
     "GET /v1/report": frozenset({"operator"}),

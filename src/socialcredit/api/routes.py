@@ -50,7 +50,7 @@ from socialcredit.errors import (
 )
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import row_of
-from socialcredit.policy.obligations import kept_dates
+from socialcredit.policy.obligations import UNMATCHED_EVENT, kept_dates
 from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.store.ledger import canonical_json
@@ -107,6 +107,19 @@ def kept_first_delinquencies(registry: RegistryDep, who: FurnisherOrOperatorDep,
     its own, an operator everyone's."""
     with registry.store.read() as conn:
         data = kept_dates(conn, limit=limit, furnisher_id=(
+            who.principal_id if who.role == "furnisher" else None))
+    return {"data": data, "count": len(data)}
+
+
+@furnisher_router.get("/furnisher/unmatched-transfers")
+def unmatched_transfers(registry: RegistryDep, who: FurnisherOrOperatorDep,
+                        limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Accepted transferred reports (a collector's or debt buyer's, naming the original
+    creditor) of an obligation of which no report was held for the subject, newest first, from
+    the ledger: ``record_id, furnisher_record_id, kind, obligation, field, at`` — a furnisher
+    sees its own, an operator everyone's."""
+    with registry.store.read() as conn:
+        data = kept_dates(conn, limit=limit, event=UNMATCHED_EVENT, furnisher_id=(
             who.principal_id if who.role == "furnisher" else None))
     return {"data": data, "count": len(data)}
 

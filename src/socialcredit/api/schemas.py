@@ -43,8 +43,9 @@ class IngestPublic(BaseModel):
     (``line``, ``field``, ``flag``: ``id_check_failed``, ``legacy_id_unchecked``,
     ``birth_date_conflict``, ``sex_conflict``), or whose later date of first delinquency was
     not taken (``flag`` ``first_delinquency_kept``, with the dates ``reported`` and ``kept``:
-    no re-aging, US FCRA §605(c)); ``pending_links``: records waiting in the identity review
-    queue."""
+    no re-aging, US FCRA §605(c)), or which are transfers of an obligation nobody reported
+    (``flag`` ``transfer_unmatched``; both with the ``obligation``); ``pending_links``:
+    records waiting in the identity review queue."""
 
     accepted: int
     rejected: int

@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (411): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (413): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -40,7 +40,7 @@ from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
-from socialcredit.policy.obligations import flag_kept_date, keep_first_delinquency
+from socialcredit.policy.obligations import check_obligation, flag_note
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -221,7 +221,7 @@ class _Chunk:
             sid = int(inherited.subject_id)
         rid = b.next_id(records)
         # no re-aging: a later date of first delinquency than the obligation's is not taken
-        fields, kept = keep_first_delinquency(
+        fields, notes = check_obligation(
             b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
             payload=v.payload, before_query=b.flush)
         payload = _PAYLOAD_JSON.encode(fields)
@@ -286,10 +286,10 @@ class _Chunk:
                     "file": self.source, "line": raw.line,
                     "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
-        if kept is not None:  # told to the operator (ledger) and the furnisher (result)
-            told = flag_kept_date(b, kept, record_id=rid, furnisher_id=self.fid, kind=v.kind,
-                                  furnisher_record_id=v.furnisher_record_id, subject_id=sid,
-                                  file=self.source, line=raw.line)
+        for note in notes:  # told to the operator (ledger) and the furnisher (result)
+            told = flag_note(b, note, record_id=rid, furnisher_id=self.fid, kind=v.kind,
+                             furnisher_record_id=v.furnisher_record_id, subject_id=sid,
+                             file=self.source, line=raw.line)
             if len(self.result.flagged) < 1000:
                 self.result.flagged.append(told)
         if sid is None:

@@ -19,7 +19,7 @@ account runs from 180 days after the delinquency began, whoever reports it later
 1681s-2(a)(5): the furnisher reports that date). As the anchor is a minimum, no later report
 can move a listing period, a score's decay or retention later. Retention runs from the anchor
 too, every report of an obligation retiring together (:func:`due_by_anchor`). At ingest,
-:func:`keep_first_delinquency` also keeps the held date in the stored payload of a report that
+:func:`check_obligation` also keeps the held date in the stored payload of a report that
 states a later one: the report is accepted for its other fields and flagged
 (:data:`DATE_KEPT_FLAG`) to the furnisher (the ingest result's ``flagged``) and to the operator
 (a ``record.first_delinquency_kept`` ledger event; :func:`kept_dates` lists them). The date as
@@ -39,9 +39,10 @@ from socialcredit.policy.model import ObligationSpec, Policy
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import events, furnishers, records
 
-__all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "KeptDate", "ObligationKey", "anchor_of",
-           "due_by_anchor", "flag_kept_date", "keep_first_delinquency", "kept_dates",
-           "merge_obligations", "obligation_key", "show_key", "transfer_problems"]
+__all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "UNMATCHED_EVENT", "UNMATCHED_FLAG", "KeptDate",
+           "ObligationKey", "ReportNote", "UnmatchedTransfer", "anchor_of", "check_obligation",
+           "due_by_anchor", "flag_note", "kept_dates", "merge_obligations", "obligation_key",
+           "show_key", "transfer_problems"]
 
 #: ``(creditor or None, *key values)``: the creditor is None when the kind's obligation has no
 #: ``creditor_field`` (the key alone names it).
@@ -50,6 +51,10 @@ ObligationKey = tuple[str | None, ...]
 DATE_KEPT_FLAG = "first_delinquency_kept"
 #: The ledger event that tells the operator (see :func:`kept_dates`).
 DATE_KEPT_EVENT = "record.first_delinquency_kept"
+#: The flag of an accepted transferred report of an obligation of which nothing is held.
+UNMATCHED_FLAG = "transfer_unmatched"
+#: Its ledger event (see :func:`kept_dates`).
+UNMATCHED_EVENT = "record.transfer_unmatched"
 
 
 def _text(value: Any) -> str | None:
@@ -137,32 +142,71 @@ class KeptDate:
     held_record_id: int
     key: str
 
+    event = DATE_KEPT_EVENT
+    flag = DATE_KEPT_FLAG
 
-def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
-                           subject_id: int | None, payload: dict[str, Any],
-                           before_query: Callable[[], object] | None = None,
-                           ) -> tuple[dict[str, Any], KeptDate | None]:
-    """``payload`` with its date of first delinquency no later than the obligation's anchor
-    held for ``subject_id`` (:func:`anchor_of` its active reports: a report says the
-    delinquency had begun by its own date at the latest), and what was kept, if the report
-    stated a later date; ``(payload, None)`` otherwise. A report linked to no subject
-    yet is not compared here: evaluation's anchor (a minimum) still keeps its date.
+    def told(self) -> dict[str, Any]:
+        """What the ledger event and the furnisher's flag say beside the record."""
+        return {"field": self.field, "reported": self.reported, "kept": self.kept,
+                "held_record_id": self.held_record_id}
 
-    One query per report of a kind with a date of first delinquency (the subject's records of
-    that kind), made only when the report states the date; ``before_query`` (the caller's
-    flush of pending writes, so that reports earlier in the same transaction count) is called
-    first."""
+
+@dataclasses.dataclass(frozen=True)
+class UnmatchedTransfer:
+    """A transferred report (a collector's or debt buyer's, naming the original creditor in
+    ``field``) of an obligation ``key`` of which no report is held for the subject: it is
+    accepted as an obligation of its own and flagged, as the lender's report may come later
+    or never (issue #19: "a transfer naming an obligation nobody reported")."""
+
+    field: str
+    key: str
+
+    event = UNMATCHED_EVENT
+    flag = UNMATCHED_FLAG
+
+    def told(self) -> dict[str, Any]:
+        """What the ledger event and the furnisher's flag say beside the record."""
+        return {"field": self.field}
+
+
+#: What :func:`check_obligation` found worth telling about one report.
+ReportNote = KeptDate | UnmatchedTransfer
+
+
+def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
+                     subject_id: int | None, payload: dict[str, Any],
+                     before_query: Callable[[], object] | None = None,
+                     ) -> tuple[dict[str, Any], list[ReportNote]]:
+    """``payload`` as it is kept, and what to tell about it, against the reports of the same
+    obligation held for ``subject_id``:
+
+    * no re-aging: a date of first delinquency later than the obligation's anchor
+      (:func:`anchor_of` its active reports: a report says the delinquency had begun by its
+      own date at the latest) is replaced by the anchor (:class:`KeptDate`);
+    * a transferred report naming another creditor's obligation of which nothing is held
+      (:class:`UnmatchedTransfer`).
+
+    A report linked to no subject yet is not compared here: evaluation's anchor (a minimum)
+    still keeps its date. One query per report that states a date of first delinquency or
+    names an original creditor (the subject's records of that kind); ``before_query`` (the
+    caller's flush of pending writes, so that reports earlier in the same transaction count)
+    is called first."""
     spec = policy.catalogue.get(kind)
     ob = spec.obligation if spec is not None else None
-    field = ob.first_delinquency_field if ob is not None else None
-    if ob is None or field is None or subject_id is None or not payload.get(field):
-        return payload, None
+    if ob is None or subject_id is None:
+        return payload, []
+    field = ob.first_delinquency_field
+    dated = field is not None and bool(payload.get(field))
+    creditor = ob.creditor_field
+    names_other = creditor is not None and payload.get(creditor) is not None
+    if not (dated or names_other):
+        return payload, []
     if before_query is not None:
         before_query()
     names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
     key = obligation_key(ob, names.get(furnisher_id, ""), payload)
     if key is None:
-        return payload, None
+        return payload, []
     held: tuple[str, int] | None = None
     for r in conn.execute(select(records.c.id, records.c.furnisher_id, records.c.occurred_at,
                                  records.c.payload).where(
@@ -175,26 +219,34 @@ def keep_first_delinquency(conn: Connection, policy: Policy, *, kind: str, furni
         first = anchor_of(ob, r.occurred_at, other)
         if held is None or (first, r.id) < held:
             held = (first, int(r.id))
-    if held is None or payload[field] <= held[0]:
-        return payload, None
-    kept = KeptDate(field, str(payload[field]), held[0], held[1], show_key(key))
-    return {**payload, field: held[0]}, kept
+    notes: list[ReportNote] = []
+    if held is None:
+        if names_other and key[0] != names.get(furnisher_id):
+            assert creditor is not None
+            notes.append(UnmatchedTransfer(creditor, show_key(key)))
+        return payload, notes
+    if not dated or payload[field] <= held[0]:  # type: ignore[index]
+        return payload, notes
+    assert field is not None
+    notes.append(KeptDate(field, str(payload[field]), held[0], held[1], show_key(key)))
+    return {**payload, field: held[0]}, notes
 
 
-def flag_kept_date(batch: Batch, kept: KeptDate, *, record_id: int, furnisher_id: int,
-                   furnisher_record_id: str, kind: str, subject_id: int | None,
-                   file: str, line: int | None) -> dict[str, Any]:
-    """Tell the operator (a :data:`DATE_KEPT_EVENT` ledger event: ``record_id, furnisher_id,
-    furnisher_record_id, kind, obligation, field, reported, kept, held_record_id``) and return
-    the furnisher's flag for the ingest result: ``{file, line, field, flag, reported,
-    kept}``."""
-    batch.emit(DATE_KEPT_EVENT, {
+def flag_note(batch: Batch, note: ReportNote, *, record_id: int, furnisher_id: int,
+              furnisher_record_id: str, kind: str, subject_id: int | None,
+              file: str, line: int | None) -> dict[str, Any]:
+    """Tell the operator (the note's ledger event, :data:`DATE_KEPT_EVENT` ``record_id,
+    furnisher_id, furnisher_record_id, kind, obligation, field, reported, kept,
+    held_record_id`` or :data:`UNMATCHED_EVENT` ``record_id, furnisher_id,
+    furnisher_record_id, kind, obligation, field``) and return the furnisher's flag for the
+    ingest result: ``{file, line, field, flag}`` and, for a kept date, ``reported, kept``."""
+    told = note.told()
+    batch.emit(note.event, {
         "record_id": record_id, "furnisher_id": furnisher_id,
-        "furnisher_record_id": furnisher_record_id, "kind": kind, "obligation": kept.key,
-        "field": kept.field, "reported": kept.reported, "kept": kept.kept,
-        "held_record_id": kept.held_record_id}, subject_id=subject_id)
-    return {"file": file, "line": line, "field": kept.field, "flag": DATE_KEPT_FLAG,
-            "reported": kept.reported, "kept": kept.kept}
+        "furnisher_record_id": furnisher_record_id, "kind": kind, "obligation": note.key,
+        **told}, subject_id=subject_id)
+    told.pop("held_record_id", None)
+    return {"file": file, "line": line, "flag": note.flag, "obligation": note.key, **told}
 
 
 def due_by_anchor(conn: Connection, policy: Policy, kind: str, cutoff: str) -> list[int]:
@@ -220,15 +272,17 @@ def due_by_anchor(conn: Connection, policy: Policy, kind: str, cutoff: str) -> l
                   if min(day for _, day in group) < cutoff for rid, _ in group)
 
 
-def kept_dates(conn: Connection, *, furnisher_id: int | None = None, limit: int = 500
-               ) -> list[dict[str, Any]]:
+def kept_dates(conn: Connection, *, furnisher_id: int | None = None, limit: int = 500,
+               event: str = DATE_KEPT_EVENT) -> list[dict[str, Any]]:
     """The operator's list of reports whose later date of first delinquency was not taken,
     newest first: ``[{seq, at, subject_id, record_id, furnisher_id, furnisher_record_id,
     kind, obligation, field, reported, kept, held_record_id}]`` (of ``furnisher_id`` only,
-    when given), read from the ledger's :data:`DATE_KEPT_EVENT` events."""
+    when given), read from the ledger's :data:`DATE_KEPT_EVENT` events; with ``event``
+    :data:`UNMATCHED_EVENT`, the transferred reports of obligations nothing held (the same
+    keys, without the dates)."""
     out: list[dict[str, Any]] = []
     stmt = (select(events.c.seq, events.c.at, events.c.subject_id, events.c.payload)
-            .where(events.c.type == DATE_KEPT_EVENT).order_by(events.c.seq.desc()))
+            .where(events.c.type == event).order_by(events.c.seq.desc()))
     for e in conn.execute(stmt):
         p = json.loads(e.payload)
         if furnisher_id is not None and p.get("furnisher_id") != furnisher_id:

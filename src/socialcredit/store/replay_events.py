@@ -382,4 +382,6 @@ _NO_PROJECTION = frozenset({
     "tree.head_signed", "ledger.restored", "screen.imported",
     # a report's later date of first delinquency not taken: its record.accepted holds the kept
     # date, this event the reported one (policy/obligations.py)
-    "record.first_delinquency_kept"})
+    "record.first_delinquency_kept",
+    # a transferred report of an obligation nothing held: its record.accepted is the record
+    "record.transfer_unmatched"})
