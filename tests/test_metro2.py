@@ -375,3 +375,28 @@ def test_the_fixture_files_are_what_their_generator_writes() -> None:
     small = _records(here / "small.txt")
     assert [r.base["account_status"] for r in small] == ["82", "97", "93", "13"]
     assert [[s for s, _ in r.segments] for r in small] == [[], [], ["K1", "K2"], ["J1"]]
+
+
+def test_under_the_shipped_us_policy_every_account_lands(
+        db_url: str, tmp_path: Path) -> None:
+    """The US policy ships the kinds a Metro 2 file holds: an account in good standing (status
+    11) is an ``account_current`` record there, not a quarantined row."""
+    reg = Registry(Settings(database_url=db_url, policy_path="us"), today=TODAY)
+    try:
+        reg.ensure_schema()
+        result = _ingest(reg, _write(tmp_path, "m2.txt", m2.metro2_file([
+            m2.base(),
+            m2.base(consumer_account_number="ACCT-0003", account_status="11",
+                    date_of_first_delinquency=None, current_balance=100, amount_past_due=0),
+            m2.base(consumer_account_number="ACCT-0004", account_status="13",
+                    current_balance=0, actual_payment_amount=1200,
+                    date_of_first_delinquency=None)])))
+        assert (result.accepted, result.rejected) == (3, 0), result.problems
+        with reg.store.read() as conn:
+            kinds = {r.furnisher_record_id: r.kind for r in conn.execute(
+                select(records.c.furnisher_record_id, records.c.kind))}
+        assert kinds == {"ACCT-0001/2026-06-01": "loan_default",
+                         "ACCT-0003/2026-06-01": "account_current",
+                         "ACCT-0004/2026-06-01": "loan_repayment"}
+    finally:
+        reg.close()

@@ -77,7 +77,7 @@ from socialcredit.policy.model import Policy
 __all__ = ["CURRENT_KIND", "metro2_rows"]
 
 #: The catalogue kind an account in good standing (status 11) maps to, when a policy has it.
-CURRENT_KIND = "loan_current"
+CURRENT_KIND = "account_current"
 DEFAULT_KIND, PAID_KIND = "loan_default", "loan_repayment"
 
 
