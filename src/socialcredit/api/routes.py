@@ -134,7 +134,8 @@ def _gate_of(who: Principal, platform: str | None) -> Principal | None:
 @gate_router.post("/decisions", response_model=DecisionPublic)
 async def decide(body: DecisionIn, request: Request, response: Response, registry: RegistryDep,
                  who: GateOrOperatorDep) -> Response:
-    """May this person buy this service? Deny carries reasons; allow reveals nothing.
+    """May this person (or organisation) buy this service? Deny carries reasons; allow
+    reveals nothing but the benefits a red list earns here (with their legal basis).
 
     Header ``X-Gate-Staleness-Ms``: age of the index; 503 past the policy's limit. Async: the
     decision is answered from memory, without a worker thread; the body is built here (its
@@ -144,7 +145,8 @@ async def decide(body: DecisionIn, request: Request, response: Response, registr
     _fresh_enough(request, response, registry, body.service)
     decision = registry.decisions.decide(
         service=body.service, national_id=body.national_id, phone=body.phone,
-        document=body.document, name=body.name, gate=gate, platform=body.platform)
+        document=body.document, name=body.name, gate=gate, platform=body.platform,
+        organisation_id=body.organisation_id)
     out = decision.as_dict()
     if decision.decision == "deny":  # a refusal names the ledger events it rests on
         out["receipt"] = await run_in_threadpool(
