@@ -41,8 +41,9 @@ STRICT = load_policy(POLICY_DIR / "strict.yaml")
 
 def _variant() -> Policy:
     """The default policy with a warning period, day periods, removal by anyone, an exemption
-    by record on the trigger list, a score with fractional decay that can go negative and a
-    score-fed list (what the shipped policies do not exercise)."""
+    by record on the trigger list, a score with fractional decay that can go negative, a
+    score-fed list, and red lists fed by criteria and by a score grade (what the shipped
+    policies do not exercise)."""
     data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
     djd = data["lists"]["dishonest_judgment_debtors"]
     djd.pop("period_years")
@@ -63,6 +64,20 @@ def _variant() -> Policy:
     data["lists"]["low_score"] = {
         "title": "Low score", "legal_basis": "a test list", "score": {
             "name": "personal_credit", "below": -40}}
+    # red lists (issue #13): by criteria over ratings (two A grades within two years) and by
+    # a score's top grade, beside the default's trigger red list
+    data["lists"]["steady_a_grade"] = {
+        "title": "Steady A grade", "legal_basis": "a test red list", "effect": "incentive",
+        "period_days": 300, "criteria": {
+            "kind": "tax_credit_rating", "aggregate": "count", "at_least": 2,
+            "window_days": 730, "when": {"grade": "A"},
+            "cured_by": {"kind": "tax_credit_rating", "key": "rating_year",
+                         "when": {"grade": ["C", "D"]}}}}
+    data["lists"]["top_score"] = {
+        "title": "Top score", "legal_basis": "a test red list", "effect": "incentive",
+        "score": {"name": "personal_credit", "grades": ["A"]}}
+    data["incentives"].append({"list": "steady_a_grade", "legal_basis": "a test incentive",
+                               "benefits": {"permits": ["green_channel"]}})
     return Policy.model_validate(data)
 
 
@@ -70,7 +85,8 @@ VARIANT = _variant()
 
 FURNISHERS = {"court": [(1, "court-a"), (2, "court-b")], "lender": [(3, "bank")],
               "payment": [(4, "pay")], "school": [(5, "school")], "transport": [(6, "rail")],
-              "platform": [(7, "ride-didi"), (8, "ride-caocao")]}
+              "platform": [(7, "ride-didi"), (8, "ride-caocao")],
+              "regulator": [(9, "tax-bj")]}
 ALL_FURNISHERS = [f for fs in FURNISHERS.values() for f in fs]
 START = dt.date(2023, 1, 1)
 #: days on which periods start and end in the drawn histories (29 February included)
@@ -541,3 +557,21 @@ def test_spark_counts_periods_as_the_rules(tmp_path: Path, spark: Any) -> None:
     got = _edge_entries(evaluate_parquet(PERIOD_POLICY, path, as_of, engine="spark",
                                          spark=spark))
     assert {n: (e.until, e.status) for n, e in got.items()} == _edge_expected(as_of)
+
+
+def test_a_red_list_lists_and_a_re_rating_removes_on_every_engine(tmp_path: Path,
+                                                                   engine: str) -> None:
+    """The A-grade taxpayer red list (issue #13): twelve months from the rating record (start
+    day not counted, so ``until`` is the day after 2026-04-15), one entry per rating year; a
+    lower grade for the same year removes it, another year's does not."""
+    def rating(rid: int, day: str, year: int, grade: str) -> RecordView:
+        return _rec(rid, "tax_credit_rating", day, 9, "tax-bj", rating_year=year, grade=grade)
+
+    recs = [rating(1, "2025-04-15", 2024, "A"), rating(2, "2025-06-01", 2023, "D"),
+            rating(3, "2025-04-20", 2024, "A"), rating(4, "2026-04-10", 2025, "A"),
+            rating(5, "2026-05-01", 2025, "C")]
+    got = _run(recs, dt.date(2026, 6, 30), tmp_path, engine)
+    red = {e.key: (e.status, e.since, e.until) for e in got.entries
+           if e.list == "a_grade_taxpayers"}
+    assert red == {"2024": ("expired", "2025-04-15", "2026-04-16"),
+                   "2025": ("removed", "2026-04-10", "2027-04-11")}

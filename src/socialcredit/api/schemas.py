@@ -218,6 +218,10 @@ class BatchPublic(BaseModel):
     outcomes: dict[str, int]
 
 
+#: A red-list entry's benefits on the public search: ``{"service", "benefit", "text"}``.
+RedBenefits = list[dict[str, str]]
+
+
 class EntryPublic(BaseModel):
     entry_id: int
     list: str
@@ -241,7 +245,7 @@ class EntryPublic(BaseModel):
     performance: PerformancePublic | None = None
     #: ``incentive`` for a red list; then ``benefits``: ``{"service", "benefit", "text"}``
     effect: Literal["sanction", "incentive"] = "sanction"
-    benefits: list[dict[str, str]] = []
+    benefits: RedBenefits = []
 
 
 class EntriesPublic(BaseModel):

@@ -49,7 +49,6 @@ from sqlalchemy import select
 
 from socialcredit.errors import InputError
 from socialcredit.policy.evaluate import apply_due_process, load_due_process
-from socialcredit.policy.incentives import benefit_changes
 from socialcredit.policy.impact import (
     AGE_BANDS,
     FOUR_FIFTHS,
@@ -60,6 +59,7 @@ from socialcredit.policy.impact import (
     people,
     person_of,
 )
+from socialcredit.policy.incentives import benefit_changes
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
 from socialcredit.policy.rules import (
