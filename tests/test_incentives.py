@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -254,3 +255,27 @@ def test_exclusive_conditions() -> None:
     assert not exclusive({"d": Range(at_least=0)}, {"d": Range(below=90)})
     assert exclusive({"d": 100}, {"d": Range(below=90)})
     assert not exclusive({"d": [10, 100]}, {"d": Range(below=90)})
+
+
+def test_over_http_an_allow_carries_benefits_and_the_page_shows_the_red_list(
+        rated: Registry) -> None:
+    from servers import running
+    from socialcredit.access import add_gate
+
+    key = add_gate(rated.store, rated.policy, name="permits-bj", services=["permits"])
+    with running(rated) as base, httpx.Client(base_url=base, timeout=20) as client:
+        r = client.post("/v1/decisions", json={"service": "permits", "organisation_id": ACME},
+                        headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["decision"] == "allow"
+        assert [(b["benefit"], b["list"]) for b in body["benefits"]] == [
+            ("green_channel", "a_grade_taxpayers"), ("simplified_approval", "a_grade_taxpayers")]
+        bad = client.post("/v1/decisions", json={"service": "permits",
+                                                 "organisation_id": ACME[:17] + "0"
+                                                 if ACME[17] != "0" else ACME[:17] + "1"},
+                          headers={"Authorization": f"Bearer {key}"})
+        assert bad.status_code == 400 and "check character" in bad.text
+        zh = client.get("/", params={"q": ACME}, headers={"Accept-Language": "zh-CN"})
+        assert "纳税信用A级纳税人" in zh.text and "红名单：不限制任何服务。激励措施：" in zh.text
+        assert "绿色通道（优先办理）" in zh.text

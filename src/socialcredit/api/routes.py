@@ -253,7 +253,7 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
         error, status, headers = e.message, e.status_code, e.headers()
     html = request.app.state.templates.get_template("index.html").render(
         q=q, results=results, count=count, error=error,
-        policy_version=registry.policy.version_hash)
+        policy_version=registry.policy.version_hash, policy_services=registry.policy.services)
     # a searched name or ID must not stay in a shared browser's cache
     return HTMLResponse(html, status_code=status, headers={**headers,
                                                            "Cache-Control": "no-store"})
