@@ -9,6 +9,7 @@ PostgreSQL. USCCs are made checksum-valid by python-stdnum (:func:`make_uscc`)."
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from conftest import TODAY, furnish
+from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.public import search_public
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.gate import DecisionService
@@ -28,7 +30,7 @@ from socialcredit.policy.whatif import what_if
 from socialcredit.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.replay import replay
-from socialcredit.store.tables import events, list_entries, subjects
+from socialcredit.store.tables import events, list_entries, notices, subjects
 from test_organisations import make_uscc
 
 ACME = make_uscc(code="MA01X2Y3K")
@@ -162,6 +164,13 @@ def test_a_sanction_suspends_every_benefit_until_it_ends(rated: Registry,
 def test_a_re_rating_of_the_year_to_a_lower_grade_ends_the_entry(rated: Registry,
                                                                  tmp_path: Path) -> None:
     furnish(rated, tmp_path, "tax-bj", "regulator", [_rating("t2", "2026-05-20", "B")])
+    project_notices(rated.store, rated.policy, now=dt.datetime(2026, 6, 30, tzinfo=dt.UTC))
+    with rated.store.read() as conn:
+        told = {n.kind: json.loads(n.body) for n in conn.execute(select(notices))}
+    assert told["listing"]["title"].startswith("You were added to a red list")
+    assert "refuses you nothing" in told["listing"]["text"]
+    assert "Green channel (priority handling) (permits)" in told["listing"]["text"]
+    assert told["removal"]["text"].endswith("Its benefits end.")
     red = _entries(rated)["a_grade_taxpayers"]
     assert (red.status, red.ended_on, red.end_reason) == ("removed", "2026-05-20", "downgraded")
     assert _decide(rated, "permits")["benefits"] == []
@@ -279,3 +288,36 @@ def test_over_http_an_allow_carries_benefits_and_the_page_shows_the_red_list(
         zh = client.get("/", params={"q": ACME}, headers={"Accept-Language": "zh-CN"})
         assert "纳税信用A级纳税人" in zh.text and "红名单：不限制任何服务。激励措施：" in zh.text
         assert "绿色通道（优先办理）" in zh.text
+
+
+def test_policy_validate_names_the_file_line_and_reason_of_an_overlap(tmp_path: Path) -> None:
+    """``socialcredit policy validate`` on a policy whose red list takes every rating while a
+    sanctioned list takes the D grades: refused (exit 1) with the list's YAML path and line,
+    so no sanction or benefit ever rests on it."""
+    from test_cli import run
+
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    old = "    trigger: {kind: tax_credit_rating, key: rating_year, when: {grade: A}}\n"
+    assert old in text
+    text = text.replace(old, "    trigger: {kind: tax_credit_rating, key: rating_year}\n")
+    text = text.replace("\nsanctions:\n", """
+  d_grade_taxpayers:
+    title: D-grade taxpayers
+    legal_basis: a test blacklist
+    trigger: {kind: tax_credit_rating, key: rating_year, when: {grade: D}}
+    period_years: 1
+
+sanctions:
+  - list: d_grade_taxpayers
+    services: [permits]
+    legal_basis: a test sanction
+""", 1)
+    bad = tmp_path / "overlap.yaml"
+    bad.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("  a_grade_taxpayers:") + 1
+    r = run(tmp_path, "policy", "validate", str(bad), "--json")
+    assert r.returncode == 1, r.stderr
+    (problem,) = json.loads(r.stdout)["problems"]
+    assert (problem["path"], problem["line"]) == ("lists.a_grade_taxpayers", line)
+    assert problem["reason"].startswith("overlaps the sanctioned list 'd_grade_taxpayers': a "
+                                        "tax_credit_rating record can meet both")

@@ -163,6 +163,6 @@ def incentive_problems(policy: Policy) -> list[tuple[str, str]]:
             if black is None or black.effect == "incentive":
                 continue
             if (why := _overlap(policy, spec, black)) is not None:
-                out.append((at, f"overlaps the sanctioned list {other!r}: {why}; no policy "
-                            "may refuse and benefit on the same finding"))
+                out.append((at, f"overlaps the sanctioned list {other!r}: {why} (no policy "
+                            "may refuse and benefit on the same finding)"))
     return out
