@@ -251,6 +251,17 @@ def test_other_bad_incentives_are_named_with_their_path() -> None:
     data = _with()
     data["incentives"][0]["benefits"] = {"permits": []}
     assert "no benefit named for permits" in _problems(data)
+    data = _with()
+    data["lists"]["restricted_representatives"]["represents"]["list"] = "a_grade_taxpayers"
+    assert ("lists.restricted_representatives.represents.list: 'a_grade_taxpayers' is a red "
+            "list") in _problems(data)
+    data = _with()
+    data["lists"]["a_grade_taxpayers"].update(
+        trigger=None, removal=[], public_fields=["since"],
+        rating={"kind": "tax_credit_rating", "field": "rating_year", "window": 2,
+                "min_count": 1, "below": 2020})
+    assert "a red list is fed by a trigger, criteria or score rule, not rating" in _problems(
+        data)
 
 
 def test_exclusive_conditions() -> None:

@@ -28,8 +28,9 @@ threshold. Conditions are exclusive when some field they both test admits no com
 (``grade: A`` against ``grade: [C, D]``; ``{at_least: 90}`` against ``{below: 90}``). A red
 list is fed by a trigger, criteria or score rule (not ratings of one platform, an
 organisation's representation, or an external file), has no warning period and no
-extension (burdens of a listing, SPC 2017 Art. 2 and Fa Fa [2019] No. 35), and a red list
-fed by a score names the ``grades`` that earn it.
+extension (burdens of a listing, SPC 2017 Art. 2 and Fa Fa [2019] No. 35), a red list fed
+by a score names the ``grades`` that earn it, and no ``represents`` list follows a red list
+(an honour restricts no one's representatives).
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ def incentive_problems(policy: Policy) -> list[tuple[str, str]]:
                             f"{', '.join(map(repr, unknown))} (the policy's benefits: "
                             f"{', '.join(sorted(policy.benefits)) or 'none'})"))
     for name, spec in policy.lists.items():
+        rp = spec.represents
+        if rp is not None and getattr(policy.lists.get(rp.list), "effect", "") == "incentive":
+            out.append((f"lists.{name}.represents.list", f"{rp.list!r} is a red list: an "
+                        "honour restricts no one's representatives"))
         if spec.effect != "incentive":
             continue
         at = f"lists.{name}"
