@@ -332,3 +332,28 @@ sanctions:
     assert (problem["path"], problem["line"]) == ("lists.a_grade_taxpayers", line)
     assert problem["reason"].startswith("overlaps the sanctioned list 'd_grade_taxpayers': a "
                                         "tax_credit_rating record can meet both")
+
+
+def test_an_offline_snapshot_refuses_a_listed_enterprise_and_carries_no_benefits(
+        rated: Registry, tmp_path: Path) -> None:
+    """The gate index now keys organisations by their code; an offline snapshot takes those
+    keys as it takes a person's (refusals only: its format has no place for benefits)."""
+    from socialcredit.access import add_gate
+    from socialcredit.gate.offline import export_gate_snapshot, signing_key
+    from socialcredit.gate.snapshot import SnapshotReader
+
+    add_gate(rated.store, rated.policy, name="bank-bj", services=["credit", "permits"])
+    keys = tmp_path / "keys"
+    _, key_path = export_gate_snapshot(rated.store, rated.policy, keys, gate="bank-bj",
+                                       out=tmp_path / "a.snap")
+    reader = SnapshotReader(tmp_path / "a.snap", gate_key=key_path.read_bytes(),
+                            public_key=signing_key(keys).public_key())
+    assert reader.check(f"organisation_id:{ACME}", "credit", on=TODAY) is None  # red only
+    furnish(rated, tmp_path, "court-bj", "court", [_finding()])
+    export_gate_snapshot(rated.store, rated.policy, keys, gate="bank-bj",
+                         out=tmp_path / "b.snap")
+    reader = SnapshotReader(tmp_path / "b.snap", gate_key=key_path.read_bytes(),
+                            public_key=signing_key(keys).public_key())
+    hit = reader.check(f"organisation_id:{ACME}", "credit", on=TODAY)
+    assert hit is not None and hit.entry_ids == (_entries(rated)["dishonest_judgment_debtors"].id,)
+    assert reader.check(f"organisation_id:{ACME}", "permits", on=TODAY) is None
