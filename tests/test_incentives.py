@@ -357,3 +357,18 @@ def test_an_offline_snapshot_refuses_a_listed_enterprise_and_carries_no_benefits
     hit = reader.check(f"organisation_id:{ACME}", "credit", on=TODAY)
     assert hit is not None and hit.entry_ids == (_entries(rated)["dishonest_judgment_debtors"].id,)
     assert reader.check(f"organisation_id:{ACME}", "permits", on=TODAY) is None
+
+
+def test_the_check_command_answers_an_organisation_with_its_benefits(
+        rated: Registry, db_url: str, tmp_path: Path) -> None:
+    from test_cli import run
+
+    r = run(tmp_path, "check", "--service", "permits", "--organisation-id", ACME,
+            "--as-of", TODAY.isoformat(), db=db_url)
+    assert r.returncode == 0, r.stderr
+    assert "benefit green_channel (a_grade_taxpayers entry" in r.stdout
+    assert "Guo Fa [2016] No. 33, Part II(2)" in r.stdout
+    r = run(tmp_path, "check", "--service", "permits", "--organisation-id", ACME,
+            "--as-of", TODAY.isoformat(), "--json", db=db_url)
+    assert [b["benefit"] for b in json.loads(r.stdout)["benefits"]] == [
+        "green_channel", "simplified_approval"]
