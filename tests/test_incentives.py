@@ -296,6 +296,10 @@ def test_over_http_an_allow_carries_benefits_and_the_page_shows_the_red_list(
                                                  if ACME[17] != "0" else ACME[:17] + "1"},
                           headers={"Authorization": f"Bearer {key}"})
         assert bad.status_code == 400 and "check character" in bad.text
+        (entry,) = client.get("/v1/public/entries", params={"q": ACME}).json()["data"]
+        assert (entry["list"], entry["effect"]) == ("a_grade_taxpayers", "incentive")
+        assert {"service": "permits", "benefit": "green_channel",
+                "text": "Green channel (priority handling)"} in entry["benefits"]
         zh = client.get("/", params={"q": ACME}, headers={"Accept-Language": "zh-CN"})
         assert "纳税信用A级纳税人" in zh.text and "红名单：不限制任何服务。激励措施：" in zh.text
         assert "绿色通道（优先办理）" in zh.text
