@@ -464,7 +464,7 @@ def test_a_policy_with_scores_and_no_lists_runs_on_every_engine(
         tmp_path: Path, engine: str) -> None:
     # the same policy content under another list set: compiled anew, not taken from the cache
     data = DEFAULT.model_dump()
-    data.update(lists={}, sanctions=[], sharing=[])
+    data.update(lists={}, sanctions=[], sharing=[], incentives=[])
     score = data["scores"]["personal_credit"]
     score["factors"] = [f for f in score["factors"] if f["list"] is None]
     scores_only = Policy.model_validate(data)
