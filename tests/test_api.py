@@ -58,8 +58,9 @@ def test_records_to_decision_to_public_search(api: tuple[str, dict[str, str]]) -
         assert d["reasons"][0]["since"] == "2026-02-01"
         r = c.post("/v1/decisions", json={"service": "air", "national_id": make_id(seq=1)},
                    headers=_h(keys["air"]))
+        # an allow reveals nothing: no reasons, and no benefits for a person on no red list
         assert r.json() == {"decision": "allow", "decision_id": r.json()["decision_id"],
-                            "service": "air", "reasons": []}
+                            "service": "air", "reasons": [], "benefits": []}
         r = c.get("/v1/public/entries", params={"q": "陈静"})
         assert r.status_code == 200
         (hit,) = r.json()["data"]

@@ -6,6 +6,10 @@ from small pools so that case numbers, loan ids and dates collide); the same rec
 the reference directly, through the Parquet export with ``engine="python"``, and through the
 compiled policy on DuckDB and Spark. Spark runs in local mode with one session for the module
 (skipped only where pyspark cannot be imported).
+
+Longer than 400 lines: the hand-checked cases share this module's record builders, engine
+fixture and Spark session with the property tests; new hand-checked cases go to their own
+module (e.g. ``test_incentives_engines.py``) importing them.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ STRICT = load_policy(POLICY_DIR / "strict.yaml")
 
 def _variant() -> Policy:
     """The default policy with a warning period, day periods, removal by anyone, an exemption
-    by record on the trigger list, a score with fractional decay that can go negative and a
-    score-fed list (what the shipped policies do not exercise)."""
+    by record on the trigger list, a score with fractional decay that can go negative, a
+    score-fed list, and red lists fed by criteria and by a score grade (what the shipped
+    policies do not exercise)."""
     data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
     djd = data["lists"]["dishonest_judgment_debtors"]
     djd.pop("period_years")
@@ -63,6 +68,20 @@ def _variant() -> Policy:
     data["lists"]["low_score"] = {
         "title": "Low score", "legal_basis": "a test list", "score": {
             "name": "personal_credit", "below": -40}}
+    # red lists (issue #13): by criteria over ratings (two A grades within two years) and by
+    # a score's top grade, beside the default's trigger red list
+    data["lists"]["steady_a_grade"] = {
+        "title": "Steady A grade", "legal_basis": "a test red list", "effect": "incentive",
+        "period_days": 300, "criteria": {
+            "kind": "tax_credit_rating", "aggregate": "count", "at_least": 2,
+            "window_days": 730, "when": {"grade": "A"},
+            "cured_by": {"kind": "tax_credit_rating", "key": "rating_year",
+                         "when": {"grade": ["C", "D"]}}}}
+    data["lists"]["top_score"] = {
+        "title": "Top score", "legal_basis": "a test red list", "effect": "incentive",
+        "score": {"name": "personal_credit", "grades": ["A"]}}
+    data["incentives"].append({"list": "steady_a_grade", "legal_basis": "a test incentive",
+                               "benefits": {"permits": ["green_channel"]}})
     return Policy.model_validate(data)
 
 
@@ -70,7 +89,8 @@ VARIANT = _variant()
 
 FURNISHERS = {"court": [(1, "court-a"), (2, "court-b")], "lender": [(3, "bank")],
               "payment": [(4, "pay")], "school": [(5, "school")], "transport": [(6, "rail")],
-              "platform": [(7, "ride-didi"), (8, "ride-caocao")]}
+              "platform": [(7, "ride-didi"), (8, "ride-caocao")],
+              "regulator": [(9, "tax-bj")]}
 ALL_FURNISHERS = [f for fs in FURNISHERS.values() for f in fs]
 START = dt.date(2023, 1, 1)
 #: days on which periods start and end in the drawn histories (29 February included)
@@ -448,7 +468,7 @@ def test_a_policy_with_scores_and_no_lists_runs_on_every_engine(
         tmp_path: Path, engine: str) -> None:
     # the same policy content under another list set: compiled anew, not taken from the cache
     data = DEFAULT.model_dump()
-    data.update(lists={}, sanctions=[], sharing=[])
+    data.update(lists={}, sanctions=[], sharing=[], incentives=[])
     score = data["scores"]["personal_credit"]
     score["factors"] = [f for f in score["factors"] if f["list"] is None]
     scores_only = Policy.model_validate(data)
@@ -541,3 +561,4 @@ def test_spark_counts_periods_as_the_rules(tmp_path: Path, spark: Any) -> None:
     got = _edge_entries(evaluate_parquet(PERIOD_POLICY, path, as_of, engine="spark",
                                          spark=spark))
     assert {n: (e.until, e.status) for n, e in got.items()} == _edge_expected(as_of)
+

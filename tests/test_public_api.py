@@ -52,6 +52,7 @@ def test_split_modules_keep_their_public_names() -> None:
     assert sorted(policy_model.__all__) == sorted([
         "Condition", "CriteriaRule", "DecayBand", "DisplayTier", "DueProcessSpec", "Exemption",
         "ExtensionRule", "FURNISHER_KINDS", "FieldSpec", "GateSpec", "GradeBand", "IdentitySpec",
+        "IncentiveSpec",
         "Jurisdiction", "KindSpec", "LiftingRule", "ListSpec", "ObligationSpec", "Policy",
         "Range", "RatingRule", "RemovalRule",
         "SanctionSpec", "ScoreFactor", "ScoreSource", "ScoreSpec", "SharingAgreement",

@@ -147,7 +147,8 @@ def _gate_of(who: Principal, platform: str | None) -> Principal | None:
 @gate_router.post("/decisions", response_model=DecisionPublic)
 async def decide(body: DecisionIn, request: Request, response: Response, registry: RegistryDep,
                  who: GateOrOperatorDep) -> Response:
-    """May this person buy this service? Deny carries reasons; allow reveals nothing.
+    """May this person (or organisation) buy this service? Deny carries reasons; allow
+    reveals nothing but the benefits a red list earns here (with their legal basis).
 
     Header ``X-Gate-Staleness-Ms``: age of the index; 503 past the policy's limit. Async: the
     decision is answered from memory, without a worker thread; the body is built here (its
@@ -157,7 +158,8 @@ async def decide(body: DecisionIn, request: Request, response: Response, registr
     _fresh_enough(request, response, registry, body.service)
     decision = registry.decisions.decide(
         service=body.service, national_id=body.national_id, phone=body.phone,
-        document=body.document, name=body.name, gate=gate, platform=body.platform)
+        document=body.document, name=body.name, gate=gate, platform=body.platform,
+        organisation_id=body.organisation_id)
     out = decision.as_dict()
     if decision.decision == "deny":  # a refusal names the ledger events it rests on
         out["receipt"] = await run_in_threadpool(
@@ -264,7 +266,7 @@ def public_page(request: Request, registry: RegistryDep, q: str = "") -> HTMLRes
         error, status, headers = e.message, e.status_code, e.headers()
     html = request.app.state.templates.get_template("index.html").render(
         q=q, results=results, count=count, error=error,
-        policy_version=registry.policy.version_hash)
+        policy_version=registry.policy.version_hash, policy_services=registry.policy.services)
     # a searched name or ID must not stay in a shared browser's cache
     return HTMLResponse(html, status_code=status, headers={**headers,
                                                            "Cache-Control": "no-store"})

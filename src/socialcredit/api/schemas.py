@@ -57,7 +57,8 @@ class IngestPublic(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    """Exactly one of ``national_id``, ``phone`` or ``document`` (alias ``passport``);
+    """Exactly one of ``national_id``, ``phone``, ``document`` (alias ``passport``) or
+    ``organisation_id`` (an organisation's code: the unified social credit code in China);
     ``name`` only ever leads to ``review``; ``platform`` is for operators (a gate's own
     platform applies to gates)."""
 
@@ -71,6 +72,7 @@ class DecisionIn(BaseModel):
                                  validation_alias=AliasChoices("document", "passport"))
     name: str | None = Field(None, max_length=200)
     platform: str | None = Field(None, max_length=64)
+    organisation_id: str | None = Field(None, max_length=64)
 
 
 class PersonIn(BaseModel):
@@ -130,11 +132,28 @@ class ReasonPublic(BaseModel):
     on_behalf_of: OnBehalfOfPublic | None = None
 
 
+class BenefitPublic(BaseModel):
+    """A benefit a red-list entry earns at this service (socialcredit/gate/benefits.py):
+    never while the subject holds a live sanctioned entry."""
+
+    benefit: str
+    text: str
+    list: str
+    entry_id: int
+    legal_basis: str
+    list_legal_basis: str
+    since: str
+    until: str | None
+    furnisher: str | None
+
+
 class DecisionPublic(BaseModel):
     decision: Literal["allow", "deny", "review"]
     decision_id: str
     service: str
     reasons: list[ReasonPublic]
+    #: on an allow of a subject on a red list: its benefits here (else empty)
+    benefits: list[BenefitPublic] = []
     #: on a deny: ``{"entries": [{"entry_id", "seq"}], "tree_size", "head"}``, the ledger
     #: events the refusal rests on and the signed tree head covering them (null until signed)
     receipt: dict[str, Any] | None = None
@@ -190,6 +209,7 @@ class BatchItemPublic(BaseModel):
     decision_id: str | None = None
     service: str | None = None
     reasons: list[ReasonPublic] | None = None
+    benefits: list[BenefitPublic] | None = None
     error: ErrorBody | None = None
 
 
@@ -197,6 +217,10 @@ class BatchPublic(BaseModel):
     data: list[BatchItemPublic]
     count: int
     outcomes: dict[str, int]
+
+
+#: A red-list entry's benefits on the public search: ``{"service", "benefit", "text"}``.
+RedBenefits = list[dict[str, str]]
 
 
 class EntryPublic(BaseModel):
@@ -220,6 +244,9 @@ class EntryPublic(BaseModel):
     organisation_id: str | None = None
     legal_representative: str | None = None
     performance: PerformancePublic | None = None
+    #: ``incentive`` for a red list; then ``benefits``: ``{"service", "benefit", "text"}``
+    effect: Literal["sanction", "incentive"] = "sanction"
+    benefits: RedBenefits = []
 
 
 class EntriesPublic(BaseModel):

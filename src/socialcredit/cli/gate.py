@@ -33,14 +33,19 @@ def check(
                         ] = None,
     name: Annotated[str | None, typer.Option(help="Name (only ever leads to review).")] = None,
     platform: Annotated[str | None, typer.Option()] = None,
+    organisation_id: Annotated[str | None, typer.Option(
+        "--organisation-id", help="An organisation's code (the unified social credit code).")
+    ] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decide for one person as an operator: exit 0 allow, 3 deny, 4 review."""
+    """Decide for one person or organisation as an operator: exit 0 allow, 3 deny, 4 review.
+    An allow lists the benefits a red list earns for the service."""
     reg = common.registry(today=common.as_of(as_of) if as_of else None)
     try:
         decision = reg.decisions.decide(service=service, national_id=national_id, phone=phone,
-                                        document=document, name=name, platform=platform)
+                                        document=document, name=name, platform=platform,
+                                        organisation_id=organisation_id)
     finally:
         reg.close()
     if as_json:
@@ -52,6 +57,10 @@ def check(
                 f"  {r['list']} entry {r['entry_id']} since {r['since']} until "
                 f"{r['until'] or '-'}; legal basis: {r['legal_basis']}; furnisher: "
                 f"{r['furnisher'] or '-'}"))
+        for b in decision.benefits:
+            console.print(escape(
+                f"  benefit {b['benefit']} ({b['list']} entry {b['entry_id']} until "
+                f"{b['until'] or '-'}); legal basis: {b['legal_basis']}"))
         if decision.reasons:
             console.print("  How to contest: "
                           + escape(str(decision.reasons[0]["how_to_contest"])))

@@ -120,6 +120,15 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
                 "obligation, a performed settlement or the creditor's consent before that day "
                 f"prevents the listing. Legal basis: {spec.legal_basis if spec else '-'}. "
                 f"To contest: {contest}")
+    if kind == "listing" and spec is not None and spec.effect == "incentive":
+        earned = "; ".join(f"{policy.benefits.get(b, b)} ({svc})" for i in
+                           policy.incentives_for(str(payload.get("list")))
+                           for svc, bs in i.benefits.items() for b in bs) or "-"
+        return (f"You were added to a red list: {title_of}",
+                f"Entry {payload.get('entry_id')} on the {title_of}, from "
+                f"{payload.get('since')} until {payload.get('until')}. It refuses you nothing "
+                f"and earns: {earned}; never while you hold an active sanction entry. Legal "
+                f"basis: {spec.legal_basis}. To contest: {contest}")
     if kind == "listing":
         until = payload.get("until") or "an event that ends it"
         org = payload.get("on_behalf_of")
@@ -133,8 +142,9 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
         verb = "removed" if kind == "removal" else "expired"
         return (f"Your listing was {verb}: {title_of}",
                 f"Entry {payload.get('entry_id')} on the {title_of} {verb} on "
-                f"{payload.get('ended_on')} ({payload.get('end_reason')}). Gates no longer "
-                "refuse you on it.")
+                f"{payload.get('ended_on')} ({payload.get('end_reason')}). " + (
+                    "Its benefits end." if spec is not None and spec.effect == "incentive"
+                    else "Gates no longer refuse you on it."))
     if kind == "adverse_record":
         return (f"A new record about you: {payload.get('kind')}",
                 f"Record {payload.get('record_id')} ({payload.get('kind')}, dated "

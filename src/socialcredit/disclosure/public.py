@@ -11,6 +11,12 @@ Organisations (issue #13) are found by their whole identifier (the unified socia
 or their name as normalised (socialcredit/identity/organisation.py: traditional or simplified,
 full-width or not); their entries show the code in full and the fields of SPC 2017, Art. 6(2)
 (socialcredit/disclosure/enterprise.py).
+
+Red lists (``effect: incentive``) that are public are searched too: their results say
+``effect: "incentive"`` and the ``benefits`` the entry earns (service, benefit, text). A red
+entry whose subject holds a live sanctioned entry is suspended
+(socialcredit/policy/incentives.py) and not shown: the platform never presents a sanctioned
+subject as honoured.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from socialcredit.identity.organisation import (
     organisation_name,
     organisation_scheme_for,
 )
+from socialcredit.policy.incentives import suspended_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
@@ -79,7 +86,8 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
 
     Each result: ``entry_id, list, list_title, name, masked_id, ground, ground_text,
     legal_basis, since, until, furnisher, case_number, amount_minor, currency,
-    subject_kind`` (``person`` | ``organisation``), and for an organisation
+    subject_kind`` (``person`` | ``organisation``), ``effect`` (``sanction`` | ``incentive``),
+    ``benefits`` (a red list's: ``[{"service", "benefit", "text"}]``), and for an organisation
     ``organisation_id``, ``legal_representative`` and ``performance``
     (``{"performed_minor", "currency"}``), each null for a person or where the list's
     ``public_fields`` leave it out.
@@ -138,6 +146,13 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     day = today or local_today(policy.jurisdiction)
     with store.read() as conn:
         rows = conn.execute(stmt.limit(limit + 1)).all()
+        red = {r.subject_id for r in rows if policy.lists[r.list].effect == "incentive"}
+        if red:  # a red entry is suspended while its subject holds a live sanction
+            blocked = suspended_subjects(policy, conn.execute(select(list_entries).where(
+                list_entries.c.subject_id.in_(sorted(red)),
+                list_entries.c.list.in_(sorted(policy.suspending_lists)))), day.isoformat())
+            rows = [r for r in rows if r.subject_id not in blocked
+                    or policy.lists[r.list].effect != "incentive"]
         orgs = organisation_fields(conn, policy, rows[:limit], day.isoformat())
     results = []
     for r in rows[:limit]:
@@ -158,7 +173,10 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
             "entry_id": r.id, "list": r.list, "list_title": spec.title, "name": r.name,
             "masked_id": mask_identifier(r.national_id), "subject_kind": r.kind,
             # a unit's code is published whole (SPC 2017, Art. 6(2)); a person's ID masked
-            "organisation_id": r.organisation_id,
+            "organisation_id": r.organisation_id, "effect": spec.effect,
+            "benefits": [{"service": svc, "benefit": b, "text": policy.benefits.get(b, b)}
+                         for inc in policy.incentives_for(r.list)
+                         for svc, names_ in inc.benefits.items() for b in names_],
             **{k: (v if field_of.get(k, k) in shown else None) for k, v in full.items()},
         })
     return results, len(rows) if len(rows) <= limit else limit + 1

@@ -14,7 +14,10 @@
   legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
   ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``;
   an entry ``pending_review`` (resting on an unconfirmed link) shows only its list, status
-  and a ``note``: it may be a namesake's.
+  and a ``note``: it may be a namesake's. Each entry has its list's ``effect``; a red-list
+  entry (``incentive``) has ``benefits`` (service → ``[{"benefit", "text", "legal_basis"}]``)
+  and ``suspended_by``: the ids of the subject's live sanctioned entries, which suspend its
+  benefits today (socialcredit/policy/incentives.py; empty when it applies).
 - ``score``: ``None`` while the policy defines no score model (the policy engine issue adds
   scores and their top factors).
 - ``decisions``: refusals and reviews logged about the subject — ``id, at, gate, service,
@@ -41,6 +44,8 @@ from socialcredit.disclosure.disputes import dispute_dict
 from socialcredit.disclosure.enterprise import represented_organisation
 from socialcredit.disclosure.public import mask_identifier
 from socialcredit.errors import NotFound
+from socialcredit.policy.incentives import suspenders
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import (
@@ -150,6 +155,15 @@ def _ends_when(policy: Policy, entry: Any) -> list[str]:
     return out
 
 
+def _benefits(policy: Policy, list_name: str) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for inc in policy.incentives_for(list_name):
+        for svc, names_ in inc.benefits.items():
+            out.setdefault(svc, []).extend({"benefit": b, "text": policy.benefits.get(b, b),
+                                            "legal_basis": inc.legal_basis} for b in names_)
+    return out
+
+
 def _scores(policy: Policy, history: Sequence[Any]) -> list[dict[str, Any]]:
     """Each score of the policy: the current value, grade and reason codes (with their text,
     costliest first, as an adverse-action notice gives them) and the history, newest first."""
@@ -250,8 +264,11 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
                                                 "opened_at", "status", "decided_at", "note")}
                     for v in applied],
     }
+    blocking = [b.id for b in suspenders(policy, entries,
+                                         local_today(policy.jurisdiction).isoformat())]
     for e in entries:
         spec = policy.lists.get(e.list)
+        red = spec is not None and spec.effect == "incentive"
         file["entries"].append({
             "id": e.id, "list": e.list, "title": spec.title if spec else e.list,
             "status": e.status, "ground": e.ground,
@@ -274,6 +291,9 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             # (SPC 2015, Art. 3 para. 2; never listed: SPC Opinions Fa Fa [2019] No. 35)
             "applies_as": "representative" if e.id in represented else "subject",
             "on_behalf_of": represented.get(e.id),
+            "effect": spec.effect if spec else "sanction",
+            "benefits": _benefits(policy, e.list),
+            "suspended_by": blocking if red else [],
         })
         if e.status == "pending_review":
             # it rests on a record whose link to this person is unconfirmed: it may be a

@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal, select, union_all
 
 from socialcredit.errors import IdentifierError
 from socialcredit.gate.codes import EXACT_TAGS, encode_cn_ids, encode_key
 from socialcredit.gate.compact import OPEN, CompactTable
 from socialcredit.identity import scheme_for
 from socialcredit.policy.model import Policy
-from socialcredit.store.tables import furnishers, identifiers, list_entries, names
+from socialcredit.store.tables import furnishers, identifiers, list_entries, names, subjects
 
-__all__ = ["BLOCK_ROWS", "identifier_keys", "load_base"]
+__all__ = ["BLOCK_ROWS", "current_keys", "identifier_keys", "load_base"]
 
 #: Bits below a code's tag (``gate/codes.py``).
 TAG_SHIFT = 60
@@ -105,6 +105,18 @@ def identifier_keys(policy: Policy, kind: str, value: str) -> list[tuple[str, st
         if not parsed.upgraded_from_15:
             keys.append(("national_id", parsed.value))
     return keys
+
+
+def current_keys(of_subjects: Any) -> Any:
+    """``(subject_id, kind, value)`` of the current, unshared identifiers of the subjects
+    ``of_subjects`` selects (a number two people use, a family phone, is no key: issue #3),
+    and of their organisation codes (kind ``organisation_id``, from ``subjects``)."""
+    return union_all(
+        select(identifiers.c.subject_id, identifiers.c.kind, identifiers.c.value).where(
+            identifiers.c.valid_to.is_(None), identifiers.c.shared_since.is_(None),
+            identifiers.c.subject_id.in_(of_subjects)),
+        select(subjects.c.id, literal("organisation_id"), subjects.c.organisation_id).where(
+            subjects.c.organisation_id.is_not(None), subjects.c.id.in_(of_subjects)))
 
 
 def load_base(conn: Connection, policy: Policy, services: Sequence[str],
@@ -202,11 +214,8 @@ def load_base(conn: Connection, policy: Policy, services: Sequence[str],
 def _keys(conn: Connection, policy: Policy, subject_ids: npt.NDArray[np.int64],
           ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int32], dict[int, str]]:
     """Codes and subject rows of the current, unshared identifiers of ``subject_ids``."""
-    active = select(list_entries.c.subject_id).where(list_entries.c.status == "active")
-    stmt = select(identifiers.c.subject_id, identifiers.c.kind, identifiers.c.value).where(
-        # a number two people use (a family phone) is no key (issue #3)
-        identifiers.c.valid_to.is_(None), identifiers.c.shared_since.is_(None),
-        identifiers.c.subject_id.in_(active))
+    stmt = current_keys(select(list_entries.c.subject_id).where(
+        list_entries.c.status == "active"))
     codes: list[npt.NDArray[np.uint64]] = []
     rows: list[npt.NDArray[np.int64]] = []
     hashed: dict[int, str] = {}

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from socialcredit.access import Principal
 from socialcredit.errors import InputError, PermissionDenied, SocialCreditError, UnknownService
+from socialcredit.gate.benefits import benefits_for, rewarded_services
 from socialcredit.gate.codes import encode_cn_ids, encode_key
 from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
@@ -35,6 +36,7 @@ from socialcredit.gate.names import NameScreen
 from socialcredit.gate.represented import Represented
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.link import name_key
+from socialcredit.identity.organisation import organisation_scheme_for
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.screening.index import DEFAULT_THRESHOLD
 from socialcredit.screening.text import normalise_document_number
@@ -65,6 +67,8 @@ class BatchOutcome:
     day: str
     table: CompactTable
     base_rows: dict[int, int]
+    #: the codes decided (read for the benefits of an allow)
+    codes: npt.NDArray[np.uint64] | None = None
 
     def decision_id(self, i: int) -> str:
         return f"{self.id_prefix}-{self.first_serial + i:012x}"
@@ -75,6 +79,8 @@ class BatchOutcome:
         if i in self.base_rows:
             self.decisions[i] = self.owner._base_decision(self, i)
             return self.decisions[i]
+        if self.codes is not None and self.outcomes[i] == 0:
+            return self.owner._allow(self, i)
         return Decision("allow", self.decision_id(i), self.service)
 
 
@@ -84,10 +90,12 @@ class Decision:
     decision_id: str
     service: str
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: on an allow: what the subject's red-list entries earn here (gate/benefits.py)
+    benefits: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"decision": self.decision, "decision_id": self.decision_id,
-                "service": self.service, "reasons": self.reasons}
+                "service": self.service, "reasons": self.reasons, "benefits": self.benefits}
 
 
 class DecisionService:
@@ -103,20 +111,27 @@ class DecisionService:
         self._lock = threading.Lock()
         self._names = NameScreen(index.store)
         self._represented = Represented(index.store)
+        self._rewarded = rewarded_services(self.policy)
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
         self._prefix = secrets.token_hex(8)
         self._next_serial = 1
         # batches whose base-table denies are stored at the next flush: (batch, gate, at)
         self._lazy: list[tuple[BatchOutcome, str, str]] = []
 
-    def _key(self, national_id: str | None, phone: str | None, document: str | None) -> str:
+    def _key(self, national_id: str | None, phone: str | None, document: str | None,
+             organisation_id: str | None = None) -> str:
         given = [k for k, v in (("national_id", national_id), ("phone", phone),
-                                ("document", document)) if v]
+                                ("document", document), ("organisation_id", organisation_id))
+                 if v]
         if len(given) != 1:
             raise InputError(
-                "give exactly one identifier: national_id, phone or document (passport number)"
-                + (f" (got {', '.join(given)})" if given else ""),
+                "give exactly one identifier: national_id, phone, document (passport number) "
+                "or organisation_id" + (f" (got {', '.join(given)})" if given else ""),
                 details={"fields": given})
+        if organisation_id:  # an organisation's code (the USCC in China), checked
+            org = self.policy.identity.organisation_id
+            return "organisation_id:" + organisation_scheme_for(org.scheme, org.pattern).parse(
+                organisation_id).value
         if national_id:
             ident = self.policy.identity.national_id
             return "national_id:" + scheme_for(ident.scheme, ident.pattern).parse(
@@ -163,8 +178,9 @@ class DecisionService:
 
     def decide(self, *, service: str, national_id: str | None = None, phone: str | None = None,
                document: str | None = None, name: str | None = None,
-               gate: Principal | None = None, platform: str | None = None) -> Decision:
-        """Decide for one person.
+               gate: Principal | None = None, platform: str | None = None,
+               organisation_id: str | None = None) -> Decision:
+        """Decide for one person, or one organisation by its ``organisation_id``.
 
         ``gate`` is the calling gate (None for an operator, who may pass ``platform``).
 
@@ -175,10 +191,11 @@ class DecisionService:
                 checksum-invalid one.
         """
         platform = self._check_service(service, gate, platform)
-        key = self._key(national_id, phone, document)
+        key = self._key(national_id, phone, document, organisation_id)
         day = self._day()
-        hits = [r for r in self.index.lookup(key) if self._applies(r, service, platform, day)]
-        return self._finish(service, hits, name, platform, day, gate)
+        everything = self.index.lookup(key)
+        hits = [r for r in everything if self._applies(r, service, platform, day)]
+        return self._finish(service, hits, name, platform, day, gate, everything=everything)
 
     def _check_service(self, service: str, gate: Principal | None,
                        platform: str | None) -> str | None:
@@ -216,7 +233,8 @@ class DecisionService:
 
     def _finish(self, service: str, hits: list[Restriction], name: str | None,
                 platform: str | None, day: str, gate: Principal | None, *,
-                count: bool = True, decision_id: str | None = None) -> Decision:
+                count: bool = True, decision_id: str | None = None,
+                everything: Sequence[Restriction] = ()) -> Decision:
         outcome: Outcome = "deny" if hits else "allow"
         if not hits and name:
             hits = [r for r in self.index.lookup_name(name_key(name))
@@ -230,7 +248,9 @@ class DecisionService:
                 self._next_serial += 1
             decision_id = f"{self._prefix}-{serial:012x}"
         decision = Decision(outcome, decision_id, service,
-                            [self._reason(r, service, platform) for r in hits])
+                            [self._reason(r, service, platform) for r in hits],
+                            benefits_for(self.policy, everything, service, day)
+                            if outcome == "allow" and service in self._rewarded else [])
         with self._lock:
             if count:
                 self.counts[(service, outcome)] += 1
@@ -265,17 +285,18 @@ class DecisionService:
         table, denied, rows, overlay = self.index.split(codes, service, platform, day)
         outcome = BatchOutcome(service, np.zeros(n, dtype=np.int8), {}, self._prefix, first,
                                self, platform, day, table, dict(zip(
-                                   denied.tolist(), rows.tolist(), strict=True)))
+                                   denied.tolist(), rows.tolist(), strict=True)),
+                               codes if service in self._rewarded else None)
         outcome.outcomes[denied] = 1
         todo = set(overlay.tolist())
         if names is not None:
             todo.update(i for i, nm in enumerate(names) if nm and outcome.outcomes[i] == 0)
         for i in sorted(todo):
-            hits = [r for r in self.index.lookup_code(int(codes[i]))
-                    if self._applies(r, service, platform, day)]
+            everything = self.index.lookup_code(int(codes[i]))
+            hits = [r for r in everything if self._applies(r, service, platform, day)]
             name = names[i] if names is not None else None
             decision = self._finish(service, hits, name, platform, day, gate, count=False,
-                                    decision_id=outcome.decision_id(i))
+                                    decision_id=outcome.decision_id(i), everything=everything)
             outcome.base_rows.pop(i, None)
             outcome.decisions[i] = decision
             outcome.outcomes[i] = {"allow": 0, "deny": 1, "review": 2}[decision.decision]
@@ -297,14 +318,20 @@ class DecisionService:
         return Decision("deny", outcome.decision_id(i), outcome.service,
                         [self._reason(r, outcome.service, outcome.platform) for r in hits])
 
+    def _allow(self, outcome: BatchOutcome, i: int) -> Decision:
+        """The allow of position ``i`` of a batch, with the benefits its subject earns."""
+        found = self.index.lookup_code(int(outcome.codes[i]))  # type: ignore[index]
+        return Decision("allow", outcome.decision_id(i), outcome.service, [],
+                        benefits_for(self.policy, found, outcome.service, outcome.day))
+
     def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
                      gate: Principal | None = None, platform: str | None = None,
                      ) -> list[Decision | SocialCreditError]:
         """Decide for a manifest, answered in input order.
 
         Each person is a mapping with exactly one of ``national_id`` / ``phone`` /
-        ``document`` and optionally ``name``. A person with a bad identifier gets the error in
-        their place; the others are decided by :meth:`decide_codes`.
+        ``document`` / ``organisation_id`` and optionally ``name``; one with a bad identifier
+        gets the error in its place, the others are decided by :meth:`decide_codes`.
 
         Raises:
             UnknownService, PermissionDenied: for the whole batch (see :meth:`decide`).
@@ -326,7 +353,8 @@ class DecisionService:
             if codes[i]:
                 continue
             try:
-                key = self._key(p.get("national_id"), p.get("phone"), p.get("document"))
+                key = self._key(p.get("national_id"), p.get("phone"), p.get("document"),
+                                p.get("organisation_id"))
                 code = encode_key(key)
                 if self.index.hashed.get(code, key) != key:
                     code = 0  # a hash collision with a listed document: not this person

@@ -28,13 +28,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, or_, select
 
-from socialcredit.gate.base_load import identifier_keys, load_base
+from socialcredit.gate.base_load import current_keys, identifier_keys, load_base
 from socialcredit.gate.codes import encode_key, is_exact
 from socialcredit.gate.compact import CompactTable, EntryRow, day_number
 from socialcredit.gate.went_back import HeadFollower, check_went_back, latest_restore
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
-from socialcredit.store.tables import events, furnishers, identifiers, list_entries, names
+from socialcredit.store.tables import events, furnishers, list_entries, names
 
 __all__ = ["GateIndex", "Restriction"]
 
@@ -158,14 +158,9 @@ class GateIndex:
                     e.since, e.until,
                     labels.get(e.furnisher_id) or self.policy.lists[e.list].source,
                     e.platform))
-            for r in conn.execute(select(identifiers.c.subject_id, identifiers.c.kind,
-                                         identifiers.c.value).where(
-                    # a number two people use (a family phone) is no key: it would refuse
-                    # the one for the other's listing (issue #3)
-                    identifiers.c.valid_to.is_(None), identifiers.c.shared_since.is_(None),
-                    identifiers.c.subject_id.in_(active_ids))):
-                keys += [(f"{kind}:{value}", r.subject_id)
-                         for kind, value in identifier_keys(self.policy, r.kind, r.value)]
+            for sid, kind_, value_ in conn.execute(current_keys(active_ids)):
+                keys += [(f"{kind}:{value}", sid)
+                         for kind, value in identifier_keys(self.policy, kind_, value_)]
             ext = select(list_entries.c.subject_id).where(
                 list_entries.c.status == "active", list_entries.c.list.in_(sorted(external)))
             if part is not None:

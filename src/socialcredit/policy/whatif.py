@@ -22,6 +22,9 @@ registry is only read: no transaction is opened for writing, the ledger head doe
   ``decisions``; allows are only counted, so only a deny can be re-decided) and how many each
   policy would now allow;
 * ``scores``: per score, subjects by grade under each policy and subjects whose grade changes;
+* ``benefits``: per service and benefit of a red list, subjects earning it under each policy,
+  with the registry's precedence (none while a sanctioned entry is live), and red-list
+  entries suspended (:func:`socialcredit.policy.incentives.benefit_changes`);
 * ``disparate_impact``: per region, age band and sex, the population (subjects with a valid
   national ID in ``identifiers``), the listing rate under each policy (subjects with an active
   entry on a list that has a sanction) and its ratio to the overall rate, flagged outside
@@ -56,6 +59,7 @@ from socialcredit.policy.impact import (
     people,
     person_of,
 )
+from socialcredit.policy.incentives import benefit_changes
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
 from socialcredit.policy.rules import (
@@ -359,6 +363,7 @@ def compare(new: Policy, current: Policy, o_new: Outcome, o_cur: Outcome, as_of:
         "refusals": _refusal_changes(r_new, r_cur, sample),
         "decisions": _decisions(list(denials), r_new, r_cur),
         "scores": _scores(new, current, o_new, o_cur),
+        "benefits": benefit_changes(new, current, o_new.entries, o_cur.entries, as_of),
         "disparate_impact": impact(list(persons), invalid_ids, _listed(new, o_new.entries),
                                     _listed(current, o_cur.entries), as_of, new),
     }

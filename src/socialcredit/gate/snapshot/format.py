@@ -54,7 +54,7 @@ __all__ = [
 MAGIC = b"SCGSNAP\n"
 FORMAT_VERSION = 1
 FORMAT_NAME = "socialcredit-gate-snapshot"
-KEY_KINDS = frozenset({"national_id", "phone", "document"})
+KEY_KINDS = frozenset({"national_id", "phone", "document", "organisation_id"})
 
 DIGEST_BYTES = 16
 MAX_SERVICES = 16

@@ -17,6 +17,8 @@ The package is split by facet (issue #18); this module only gathers the public n
   extension, exemptions, public display);
 * :mod:`.scores` — :class:`ScoreSpec`, its factors, decay and grades;
 * :mod:`.sanctions` — :class:`SanctionSpec`, lifting, and sharing agreements;
+* :mod:`.incentives` — :class:`IncentiveSpec` (red list → benefits) and the checks that keep
+  a red list off a blacklist's findings;
 * :mod:`.settings` — identity, gate staleness and due-process settings;
 * :mod:`.validation` — the cross-reference checks that span the facets;
 * :mod:`.policy` — :class:`Policy`, the whole;
@@ -28,6 +30,7 @@ from __future__ import annotations
 from socialcredit.policy.jurisdiction import Jurisdiction
 from socialcredit.policy.model.base import Condition, Range
 from socialcredit.policy.model.catalogue import FURNISHER_KINDS, FieldSpec, KindSpec, ObligationSpec
+from socialcredit.policy.model.incentives import IncentiveSpec
 from socialcredit.policy.model.lists import (
     CriteriaRule,
     DisplayTier,
@@ -64,6 +67,7 @@ __all__ = [
     "GateSpec",
     "GradeBand",
     "IdentitySpec",
+    "IncentiveSpec",
     "Jurisdiction",
     "KindSpec",
     "LiftingRule",

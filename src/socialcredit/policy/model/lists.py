@@ -154,6 +154,10 @@ class DisplayTier(_Strict):
 class ListSpec(_Strict):
     title: str
     legal_basis: str = Field(min_length=3)
+    #: ``sanction`` (a blacklist: its entries refuse the services its sanctions name) or
+    #: ``incentive`` (a red list: its entries earn the benefits its incentives name, never
+    #: while the subject holds an active sanction entry; :mod:`.incentives`).
+    effect: Literal["sanction", "incentive"] = "sanction"
     public: bool = False
     external: bool = False
     trigger: TriggerRule | None = None

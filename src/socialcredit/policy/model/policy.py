@@ -9,6 +9,7 @@ from pydantic import model_validator
 from socialcredit.policy.jurisdiction import Jurisdiction
 from socialcredit.policy.model.base import _Strict
 from socialcredit.policy.model.catalogue import KindSpec
+from socialcredit.policy.model.incentives import IncentiveSpec, incentive_problems
 from socialcredit.policy.model.lists import ListSpec
 from socialcredit.policy.model.sanctions import SanctionSpec, SharingAgreement
 from socialcredit.policy.model.scores import ScoreSpec
@@ -33,6 +34,10 @@ class Policy(_Strict):
     services: dict[str, str]
     lists: dict[str, ListSpec]
     sanctions: tuple[SanctionSpec, ...]
+    #: Benefits a red list may earn (name → text for people, e.g. ``green_channel``).
+    benefits: dict[str, str] = {}
+    #: Red list → benefits per service (:mod:`.incentives`).
+    incentives: tuple[IncentiveSpec, ...] = ()
     scores: dict[str, ScoreSpec] = {}
     sharing: tuple[SharingAgreement, ...] = ()
     gate: GateSpec = GateSpec()
@@ -41,7 +46,8 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
-        problems = [f"{where}: {why}" for where, why in reference_problems(self)]
+        problems = [f"{where}: {why}" for where, why in (
+            *reference_problems(self), *incentive_problems(self))]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -86,6 +92,20 @@ class Policy(_Strict):
 
     def sanctions_for(self, list_name: str) -> list[SanctionSpec]:
         return [s for s in self.sanctions if s.list == list_name]
+
+    def incentives_for(self, list_name: str) -> list[IncentiveSpec]:
+        return [i for i in self.incentives if i.list == list_name]
+
+    def benefits_of(self, list_name: str, service: str) -> list[tuple[str, str]]:
+        """(benefit, legal basis) an active entry of ``list_name`` earns for ``service``."""
+        return [(b, i.legal_basis) for i in self.incentives_for(list_name)
+                for b in i.benefits.get(service, ())]
+
+    @property
+    def suspending_lists(self) -> frozenset[str]:
+        """Lists whose active entries suspend every incentive of their subject: the lists
+        some sanction maps (:mod:`.incentives`, precedence)."""
+        return frozenset(s.list for s in self.sanctions)
 
     def services_of(self, list_name: str) -> tuple[str, ...]:
         return tuple(sorted({svc for s in self.sanctions_for(list_name) for svc in s.services}))
