@@ -76,8 +76,8 @@ class Waiting:
 
     ``status`` maps each record id held to ``"unlinked"``, ``"pending"`` or ``"confirmed"``."""
 
-    def __init__(self, limit: int = MAX_WAITING) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_WAITING if limit is None else limit  # read when made (bench/nation.py)
         self.status: dict[int, str] = {}
         self._held: dict[int, tuple[LinkInput, set[Key]]] = {}
         self._by_key: dict[Key, set[int]] = defaultdict(set)
