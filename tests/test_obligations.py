@@ -85,6 +85,19 @@ def test_one_default_reported_three_times_stays_under_the_threshold(
     assert score[0].value == 1000 - 160
 
 
+def test_a_creditor_and_account_named_in_another_case_or_spacing_are_one_obligation(
+        engine: str, tmp_path: Path) -> None:
+    """A newcomer's finding: ``BANK-ICBC`` / ``l-1`` and ``bank-icbc`` / ``L-1`` are one loan."""
+    recs = [_loan(1, "2026-01-10"), _loan(2, "2026-02-10"),
+            _loan(3, "2026-03-01", COLLECTOR, loan="C-9", original_creditor="BANK-ICBC",
+                  original_loan_id="l-1"),
+            _loan(4, "2026-03-02", COLLECTOR, loan="C-10", original_creditor="bank - icbc",
+                  original_loan_id="L -1")]
+    entries, score = _evaluate(engine, recs, tmp_path)
+    assert [e for e in entries if e.list == LIST] == []
+    assert score[0].value == 1000 - 80
+
+
 def test_the_latest_report_gives_the_state(engine: str, tmp_path: Path) -> None:
     # the collector says 20,000 is left: 20,000 + 30,000 of another loan reaches 50,000 only
     # while the first report's 30,000 would have counted; the state is the latest report
@@ -302,3 +315,29 @@ def test_a_transfer_of_an_obligation_nobody_reported_is_kept_and_flagged(
         n: s.public for n, s in registry.policy.lists.items()})
     assert rebuilt.first_difference is None, rebuilt.first_difference.describe()
     assert "record.transfer_unmatched" not in rebuilt.unknown_event_types
+
+
+def test_a_re_aging_report_resets_no_clock_through_its_days_past_due(
+        registry: Registry, tmp_path: Path) -> None:
+    """A newcomer's finding: a debt buyer's report with a later date of first delinquency and
+    the few days past due that date gives keeps the held date, and its days count from it."""
+    furnish(registry, tmp_path, BANK[1], "lender", [_row(
+        "b1", "2026-04-01", amount_minor=6_000_000, first_delinquency_date="2026-01-01",
+        days_past_due=90)])
+    before = _state(registry)
+    assert before[0] and before[0][0][2] == "active"
+    add_furnisher(registry.store, name=COLLECTOR[1], kind="lender")
+    result = ingest_file(registry.store, registry.policy,
+                         furnisher_id=furnisher_id(registry.store, COLLECTOR[1]),
+                         path=write_csv(tmp_path / "c.csv", [_row(
+                             "c1", "2026-05-01", loan_id="C-9", original_creditor=BANK[1],
+                             original_loan_id="L-1", amount_minor=6_000_000,
+                             first_delinquency_date="2026-04-20", days_past_due=11)]),
+                         as_of=TODAY)
+    assert [f["flag"] for f in result.flagged] == [DATE_KEPT_FLAG]
+    with registry.store.read() as conn:
+        stored = json.loads(conn.execute(select(records.c.payload).where(
+            records.c.furnisher_record_id == "c1")).scalar_one())
+    # 2026-01-01 to 2026-05-01: 120 days, not the 11 the report gives from its own date
+    assert (stored["first_delinquency_date"], stored["days_past_due"]) == ("2026-01-01", 120)
+    assert _state(registry)[0] == before[0]  # still listed, from the same day

@@ -223,7 +223,7 @@ class _Chunk:
         # no re-aging: a later date of first delinquency than the obligation's is not taken
         fields, notes = check_obligation(
             b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
-            payload=v.payload, before_query=b.flush)
+            payload=v.payload, occurred_at=v.occurred_at, before_query=b.flush)
         payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,

@@ -45,7 +45,7 @@ from socialcredit.policy.jurisdiction import Counting
 from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
 from socialcredit.policy.rules import kinds_read
 
-__all__ = ["ENTRY_SCHEMA", "SCORE_SCHEMA", "CompiledPolicy", "compile_policy",
+__all__ = ["ENTRY_SCHEMA", "SCORE_SCHEMA", "CompiledPolicy", "compile_policy", "key_text",
            "payload_columns"]
 
 ENTRY_SCHEMA = ibis.schema({
@@ -122,6 +122,12 @@ def _days(day: ir.DateValue, days: int) -> ir.DateValue:
 
 def _null(dtype: str) -> ir.Value:
     return ibis.null().cast(dtype)
+
+
+def key_text(v: ir.StringValue) -> ir.StringValue:
+    """An obligation key value as compared: lower case, no spaces (the reference:
+    ``socialcredit.policy.obligations._text``)."""
+    return v.lower().replace(" ", "")
 
 
 class CompiledPolicy:
@@ -310,10 +316,10 @@ class CompiledPolicy:
             if ob.creditor_field is not None:
                 c = self.key(r, kind, ob.creditor_field)
                 named = c.notnull()
-                creditor.append((is_kind, c.fill_null(r.furnisher)))
-            own = [self.key(r, kind, f) for f in ob.key]
+                creditor.append((is_kind, key_text(c.fill_null(r.furnisher))))
+            own = [key_text(self.key(r, kind, f)) for f in ob.key]
             if ob.transferred_key is not None:
-                moved = [self.key(r, kind, f) for f in ob.transferred_key]
+                moved = [key_text(self.key(r, kind, f)) for f in ob.transferred_key]
                 use = named
                 for v in moved:
                     use = use & v.notnull()

@@ -29,6 +29,7 @@ reported stays in that event, so the ledger says both what was sent and what was
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,25 +59,30 @@ UNMATCHED_EVENT = "record.transfer_unmatched"
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A key value as compared: ``str(value)`` in lower case without spaces, so ``BANK-ICBC``
+    and ``bank-icbc``, ``L-77`` and ``l 77`` name one creditor and one account (the batch
+    engines do the same: :func:`socialcredit.policy.compile.key_text`)."""
+    return None if value is None else str(value).lower().replace(" ", "")
 
 
-def obligation_key(spec: ObligationSpec, furnisher: str, payload: dict[str, Any]
-                   ) -> ObligationKey | None:
+def obligation_key(spec: ObligationSpec, furnisher: str, payload: dict[str, Any], *,
+                   as_sent: bool = False) -> ObligationKey | None:
     """The obligation a report is of, or None (a key field is missing: the report is an
-    obligation of its own). Values are compared as ``str(value)``; a transferred report (it
-    names the creditor and every ``transferred_key`` field) is keyed by the account reference
-    at the original creditor."""
+    obligation of its own). Values are compared as ``str(value)`` in lower case without
+    spaces (as sent, for people, with ``as_sent``); a transferred report (it names the
+    creditor and every ``transferred_key`` field) is keyed by the account reference at the
+    original creditor."""
+    text = (lambda v: None if v is None else str(v)) if as_sent else _text
     creditor: str | None = None
     named = False
     if spec.creditor_field is not None:
         named = payload.get(spec.creditor_field) is not None
-        creditor = _text(payload[spec.creditor_field]) if named else furnisher
+        creditor = text(payload[spec.creditor_field] if named else furnisher)
     fields = spec.key
     if (named and spec.transferred_key is not None
             and all(payload.get(f) is not None for f in spec.transferred_key)):
         fields = spec.transferred_key
-    values = [_text(payload.get(f)) for f in fields]
+    values = [text(payload.get(f)) for f in fields]
     if any(v is None for v in values):
         return None
     return (creditor, *values)
@@ -174,7 +180,7 @@ ReportNote = KeptDate | UnmatchedTransfer
 
 
 def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
-                     subject_id: int | None, payload: dict[str, Any],
+                     subject_id: int | None, payload: dict[str, Any], occurred_at: str,
                      before_query: Callable[[], object] | None = None,
                      ) -> tuple[dict[str, Any], list[ReportNote]]:
     """``payload`` as it is kept, and what to tell about it, against the reports of the same
@@ -182,7 +188,9 @@ def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_i
 
     * no re-aging: a date of first delinquency later than the obligation's anchor
       (:func:`anchor_of` its active reports: a report says the delinquency had begun by its
-      own date at the latest) is replaced by the anchor (:class:`KeptDate`);
+      own date at the latest) is replaced by the anchor (:class:`KeptDate`), and its days
+      past due (the spec's ``days_past_due_field``) are no fewer than the days from the
+      anchor to ``occurred_at`` (the report's ISO date);
     * a transferred report naming another creditor's obligation of which nothing is held
       (:class:`UnmatchedTransfer`).
 
@@ -220,16 +228,23 @@ def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_i
         if held is None or (first, r.id) < held:
             held = (first, int(r.id))
     notes: list[ReportNote] = []
+    shown = show_key(obligation_key(ob, names.get(furnisher_id, ""), payload, as_sent=True)
+                     or key)
     if held is None:
-        if names_other and key[0] != names.get(furnisher_id):
+        if names_other and key[0] != _text(names.get(furnisher_id)):
             assert creditor is not None
-            notes.append(UnmatchedTransfer(creditor, show_key(key)))
+            notes.append(UnmatchedTransfer(creditor, shown))
         return payload, notes
     if not dated or payload[field] <= held[0]:  # type: ignore[index]
         return payload, notes
     assert field is not None
-    notes.append(KeptDate(field, str(payload[field]), held[0], held[1], show_key(key)))
-    return {**payload, field: held[0]}, notes
+    notes.append(KeptDate(field, str(payload[field]), held[0], held[1], shown))
+    kept = {**payload, field: held[0]}
+    days = ob.days_past_due_field
+    if days is not None and isinstance(payload.get(days), int):
+        since = (dt.date.fromisoformat(occurred_at) - dt.date.fromisoformat(held[0])).days
+        kept[days] = max(payload[days], since)
+    return kept, notes
 
 
 def flag_note(batch: Batch, note: ReportNote, *, record_id: int, furnisher_id: int,

@@ -70,13 +70,19 @@ class ObligationSpec(_Strict):
     * ``first_delinquency_field``: the date of first delinquency (US FCRA §623(a)(5),
       15 U.S.C. 1681s-2(a)(5): the furnisher reports it; §605(c), 1681c(c): the seven-year
       period runs from 180 days after it). It anchors the obligation's date for listing
-      periods, score decay and retention, and a later report cannot move it later.
+      periods, score decay and retention, and a later report cannot move it later;
+    * ``days_past_due_field``: the days past due a report states; where its date of first
+      delinquency was not taken, no fewer than the days from the kept date to the report's
+      own, so that a re-aging report resets no clock through its days either.
+
+    Key values are compared in lower case without spaces.
     """
 
     key: tuple[str, ...] = Field(min_length=1)
     creditor_field: str | None = None
     transferred_key: tuple[str, ...] | None = None
     first_delinquency_field: str | None = None
+    days_past_due_field: str | None = None
 
 
 class KindSpec(_Strict):

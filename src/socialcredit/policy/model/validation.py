@@ -138,6 +138,11 @@ def reference_problems(policy: Policy) -> list[tuple[str, str]]:
             if ob.first_delinquency_field is not None:
                 field_of(f"{at}.first_delinquency_field", kname, ob.first_delinquency_field,
                          ("date",))
+            if ob.days_past_due_field is not None:
+                field_of(f"{at}.days_past_due_field", kname, ob.days_past_due_field, ("int",))
+                if ob.first_delinquency_field is None:
+                    out.append((f"{at}.days_past_due_field", "the days are kept from the date "
+                                "of first delinquency: set first_delinquency_field too"))
     for name, spec in policy.lists.items():
         at = f"lists.{name}"
         if (t := spec.trigger) and kind_of(f"{at}.trigger.kind", t.kind):
