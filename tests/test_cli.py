@@ -258,6 +258,10 @@ def test_an_offline_snapshot_expires_per_service(tmp_path: Path) -> None:
     assert "30.0 h old" in air.stderr and "export a new one" in air.stderr
     hotel = run(tmp_path, *check, "--service", "hotel_star")
     assert hotel.returncode == 3 and "30.0 h old" in hotel.stdout, hotel.stderr
+    # a service the gate's snapshot does not cover is said so, not taken for an expiry
+    rail = run(tmp_path, *check, "--service", "rail_hsr")
+    assert rail.returncode == 2 and "covers air, hotel_star, not 'rail_hsr'" in rail.stderr, (
+        rail.stdout, rail.stderr)
     shown = json.loads(run(tmp_path, "gates", "verify-snapshot", str(tmp_path / "trip.snap"),
                            "--json").stdout)
     assert set(shown["valid_until"]) == {"air", "hotel_star"}

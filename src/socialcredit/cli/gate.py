@@ -156,8 +156,14 @@ def gates_check_snapshot(
     pub = (public_key or public_key_path(settings.keys_dir)).read_bytes()
     reader = SnapshotReader(snapshot, gate_key=gate_key.read_bytes(), public_key=pub)
     info = reader.info
+    if service not in info.services:
+        raise InputError(f"the snapshot of gate {info.gate!r} covers "
+                         f"{', '.join(info.services)}, not {service!r}")
     now = dt.datetime.now(dt.UTC)
     hours = info.age(now).total_seconds() / 3600
+    if hours < 0:  # the clock here is behind the registry's: its age cannot be trusted
+        err_console.print(f"warning: this machine's clock is {-hours:.1f} h behind the time "
+                          "the snapshot was made; check the clock", highlight=False)
     made = (f"snapshot of ledger event {info.ledger_seq}, made "
             f"{info.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC, {hours:.1f} h old")
     if info.expired(service, now):
