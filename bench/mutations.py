@@ -164,8 +164,10 @@ FAULTS: tuple[Fault, ...] = (
           "ingest/pipeline.py", "            self.b.add(quarantine, {",
           "            (lambda *_: None)(quarantine, {", ("tests/test_ingest.py",)),
     Fault("a chunk's linking runs in a second transaction",
-          "ingest/pipeline.py", "            b.flush()\n            linked = link_chunk(",
-          "        with store.batch(policy.version_hash) as b:\n            linked = link_chunk(",
+          "ingest/pipeline.py",
+          "            b.flush()\n            linked, unlinked, pending = link_with_waiting(",
+          "        with store.batch(policy.version_hash) as b:\n"
+          "            linked, unlinked, pending = link_with_waiting(",
           ("tests/faults/test_crash.py",)),
     Fault("a killed attempt counts as completed (completed-attempt check reverted)",
           "ingest/pipeline.py", "        if (completed if rows_seen else attempted) and not",
@@ -218,7 +220,7 @@ FAULTS: tuple[Fault, ...] = (
           "        anchor = max(anchor_of(",
           ("tests/test_obligations.py", "-k", "python")),
     Fault("a later date of first delinquency is stored as sent",
-          "policy/obligations.py", "    if held is None or payload[field] <= held[0]:",
+          "policy/obligations.py", "    if not dated or payload[field] <= held[0]:",
           "    if True:", ("tests/test_obligations.py", "-k", "keeps_the_first")),
 )
 
