@@ -291,3 +291,27 @@ def test_a_subject_sends_information_over_http_and_the_deadline_moves_once(
         assert (second["extended"], second["due_on"]) == (False, first.json()["due_on"])
         assert c.post("/v1/me/disputes/999999/information", json={"text": "x"},
                       headers=csrf).status_code == 404
+
+
+def test_a_policy_written_before_demographics_loads_with_no_groups_it_cannot_read(
+        tmp_path: Path) -> None:
+    """A policy of another scheme that names no demographics (written before they could be
+    named) loads with every group ``none``; one that names the ID as their source is refused."""
+    import yaml
+
+    from socialcredit.errors import ConfigError
+    from socialcredit.policy.model import load_policy
+    from socialcredit.settings import DEFAULT_POLICY_PATH
+
+    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    data["identity"]["national_id"] = {"scheme": "us.ssn", "label": "SSN"}
+    data["identity"].pop("demographics", None)
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    groups = load_policy(path).identity.demographics
+    assert (groups.region, groups.age, groups.sex) == ("none", "none", "none")
+    assert "us.ssn" in groups.note
+    data["identity"]["demographics"] = {"region": "national_id"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="only a cn.ric ID embeds"):
+        load_policy(path)

@@ -112,6 +112,14 @@ class IdentitySpec(_Strict):
     def _demographics_from_the_id(self) -> IdentitySpec:
         d = self.demographics
         if self.national_id.scheme != "cn.ric" and "national_id" in (d.region, d.age, d.sex):
+            if "demographics" not in self.model_fields_set:
+                # a policy written before demographics could be named (a generic or
+                # another country's scheme): no group it cannot read, rather than a refusal
+                object.__setattr__(self, "demographics", self.Demographics(  # frozen model
+                    region="none", age="none", sex="none",
+                    note=f"The {self.national_id.scheme} identifier embeds no region, birth "
+                         "date or sex, and the policy names no other source."))
+                return self
             raise ValueError(
                 f"demographics: only a cn.ric ID embeds region, birth date and sex; scheme "
                 f"{self.national_id.scheme!r} needs 'furnished', 'address_state' or 'none'")
