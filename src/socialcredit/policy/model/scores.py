@@ -54,7 +54,8 @@ class ScoreSpec(_Strict):
     """A points model: ``base`` plus each factor's (decayed, capped) points, clamped to
     [``min``, ``max``], graded by the first band whose ``min`` the score reaches. Reason codes
     are the ``reason_codes`` factors that cost the most points (as US FCRA §615(a) adverse-action
-    notices give up to four key factors, 12 CFR 1022.72)."""
+    notices give the key factors of §609(f)(1)(C), 15 U.S.C. 1681g(f)(1)(C): "the total number
+    of which shall not exceed 4")."""
 
     title: str
     legal_basis: str = Field(min_length=3)
