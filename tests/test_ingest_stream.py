@@ -26,10 +26,12 @@ from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.readers import MAX_LINE_BYTES
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
+from socialcredit.store.replay import replay
 from socialcredit.store.scratch import scratch_database
 from socialcredit.store.tables import (
     events,
     identifiers,
+    link_candidates,
     links,
     list_entries,
     quarantine,
@@ -169,9 +171,7 @@ def _state(reg: Registry) -> dict[str, list[Any]]:
         # chunk emits only the final state (compared above as the entries themselves)
         # (and ``link.queued``, evaluation queueing a link an entry rests on); and of a
         # record's links, the last: the row path may link a record before the person's
-        # namesake arrives and send it back to review after (identity/waiting.py). Known gap
-        # (issue #12): the open review pairs are not compared, as the row path can close the
-        # pair evaluation queued for a model-confirmed link and not queue it again
+        # namesake arrives and send it back to review after (identity/waiting.py)
         last_link: dict[Any, str] = {}
         rest = []
         for r in conn.execute(
@@ -190,16 +190,25 @@ def _state(reg: Registry) -> dict[str, list[Any]]:
             else:
                 rest.append(text)
         out["events"] = sorted([*rest, *last_link.values()])
+        # the review queue as an operator sees it: the open (record, subject) pairs
+        out["open_review_pairs"] = sorted(
+            (str(r.record_id), str(r.subject_id)) for r in conn.execute(
+                select(link_candidates.c.record_id, link_candidates.c.subject_id)
+                .where(link_candidates.c.status == "open")))
     return out
 
 
-def _ingest_as(url: str, path: Path, chunk_rows: int) -> dict[str, list[Any]]:
+def _ingest_as(url: str, path: Path, chunk_rows: int, *, replayed: bool = False,
+               ) -> dict[str, list[Any]]:
     reg = Registry(Settings(database_url=url), today=TODAY)
     try:
         reg.ensure_schema()
         fid = _court(reg)
         ingest_file(reg.store, reg.policy, furnisher_id=fid, path=path, as_of=TODAY,
                     chunk_rows=chunk_rows)
+        if replayed:  # the ledger alone rebuilds what the path wrote
+            rebuilt = replay(reg.store)
+            assert rebuilt.first_difference is None, rebuilt.first_difference.describe()
         return _state(reg)
     finally:
         reg.close()
@@ -239,3 +248,22 @@ def test_probabilistic_links_do_not_depend_on_chunk_boundaries(tmp_path: Path) -
     by_row = _ingest_as(f"sqlite:///{tmp_path / 'row.db'}", path, chunk_rows=1)
     by_chunk = _ingest_as(f"sqlite:///{tmp_path / 'chunk.db'}", path, chunk_rows=10_000)
     assert by_row["records"] == by_chunk["records"]
+
+
+def test_a_record_corrected_before_its_chunk_links_it_leaves_no_open_review_pair(
+        tmp_path: Path) -> None:
+    """A typo'd ID left pending for review, then corrected in the same file: its review pairs
+    close when it is superseded, whether the correction comes in a later transaction (the row
+    path closes the pair opened before) or in the same chunk (the pair starts closed,
+    ``identity.link.pair_status``), and ``audit replay`` rebuilds the same queue."""
+    person = PEOPLE[0]
+    rows = [finding("r0", person, PHONES[0]), finding("r1", _typo(person)),
+            finding("r2", person, PHONES[0]),
+            {**finding("c4", _typo(person), amount_minor=0), "corrects": "r1",
+             "case_number": "(2026)京0101执r1号"}]
+    path = write_csv(tmp_path / "court.csv", rows)
+    by_row = _ingest_as(f"sqlite:///{tmp_path / 'row.db'}", path, chunk_rows=1, replayed=True)
+    by_chunk = _ingest_as(f"sqlite:///{tmp_path / 'chunk.db'}", path, chunk_rows=10_000,
+                          replayed=True)
+    assert by_row["open_review_pairs"] == by_chunk["open_review_pairs"]
+    assert len(by_chunk["open_review_pairs"]) == 1, "only the correction waits for review"

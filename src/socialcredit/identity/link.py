@@ -34,7 +34,7 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
    weighs name, birth date, phone *within its validity interval*, ID similarity and address.
 
-Longer than 400 lines (410): since organisations link by their code here too (issue #13);
+Longer than 400 lines (419): since organisations link by their code here too (issue #13);
 the phone-channel part (``_channel`` and the corroboration count) is the facet to move out.
 """
 
@@ -68,7 +68,7 @@ from socialcredit.store.tables import (
     subjects,
 )
 
-__all__ = ["DeterministicLinker", "LinkStats", "name_key", "requeue_phone_links",
+__all__ = ["DeterministicLinker", "LinkStats", "name_key", "pair_status", "requeue_phone_links",
            "survivor_of"]
 
 _CHUNK = 500
@@ -117,6 +117,15 @@ def survivor_of(conn: Any, subject_id: int) -> int:
     return sid
 
 
+def pair_status(conn: Any, record_ids: list[int]) -> dict[int, str]:
+    """The status a new review pair of each record starts in: ``closed`` for a record already
+    superseded by a correction (as its open pairs close when it is superseded, so the order in
+    which a chunk links and corrects changes nothing), else ``open``."""
+    done = set(conn.execute(select(records.c.id).where(
+        records.c.id.in_(record_ids), records.c.superseded_by.is_not(None))).scalars())
+    return {rid: "closed" if rid in done else "open" for rid in record_ids}
+
+
 def requeue_phone_links(batch: Batch, phone: str, since: str,
                         users: tuple[int, ...]) -> set[int]:
     """Records linked by ``phone`` alone (links rule ``phone``) dated ``since`` or later go
@@ -130,6 +139,7 @@ def requeue_phone_links(batch: Batch, phone: str, since: str,
         .where(links.c.rule == "phone", links.c.status == "confirmed", records.c.phone == phone,
                records.c.occurred_at >= since)).all()
     touched: set[int] = set()
+    status = pair_status(conn, [r.record_id for r in rows])
     why = {"phone": {"level": f"a shared phone since {since}: the number alone does not tell "
                               "who", "weight": None}}
     for r in rows:
@@ -147,7 +157,7 @@ def requeue_phone_links(batch: Batch, phone: str, since: str,
                 "id": q["candidate_id"], "record_id": r.record_id,
                 "subject_id": q["subject_id"], "match_weight": 0.0, "match_probability": 0.5,
                 "explanation": json.dumps(why, sort_keys=True), "model_version": None,
-                "status": "open", "created_seq": seq})
+                "status": status[r.record_id], "created_seq": seq})
         touched.add(int(r.subject_id))
     return touched
 

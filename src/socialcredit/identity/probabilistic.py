@@ -62,6 +62,7 @@ from socialcredit.identity.frames import (
     subject_rows,
     tf_columns,
 )
+from socialcredit.identity.link import pair_status
 from socialcredit.identity.model import LinkageModel
 from socialcredit.identity.names import name_forms
 from socialcredit.identity.national_id import one_edit_neighbours
@@ -288,6 +289,7 @@ class ProbabilisticLinker:
                 elif c.status == "open":
                     queued[c.record_id].add(int(c.subject_id))
         moves: list[dict[str, Any]] = []
+        starts = pair_status(b.conn, ids)  # a superseded record's pairs start closed
         phone_links = self.by_phone([r for r in recs if r.record_id not in prior])
         for rid, (sid, h) in sorted(phone_links.items()):
             if sid in self.exclude.get(rid, ()):
@@ -374,7 +376,8 @@ class ProbabilisticLinker:
                     "id": q["candidate_id"], "record_id": r.record_id,
                     "explanation": json.dumps(q["explanation"], ensure_ascii=False,
                                               sort_keys=True),
-                    "model_version": self.model.version, "status": "open", "created_seq": seq})
+                    "model_version": self.model.version, "status": starts[r.record_id],
+                    "created_seq": seq})
             moves.append({"rid": r.record_id, "sid": sid})
             out.touched.add(sid)
             out.waiting[r.record_id] = status

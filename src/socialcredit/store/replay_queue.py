@@ -16,7 +16,8 @@ A pair (record, candidate subject) is opened by:
 It is decided by an operator's accept (``record.linked`` with ``candidate_id``: the record's
 other open pairs close) or reject (``link.rejected``); a correction of the record closes its
 open pairs (``record.accepted`` with ``corrects_record_id``), retention closes them and wipes
-their explanation (``record.retired``); merges and splits move them
+their explanation (``record.retired``), and a pair opened for a record already superseded
+starts closed; merges and splits move them
 (:meth:`~socialcredit.store.replay_events.Projections._move`).
 
 Older ledgers: code that wrote ``record.linked`` without ``explanation`` (or a shared phone's
@@ -76,6 +77,12 @@ def _of(proj: Projections, record_id: int) -> list[dict[str, Any]]:
     return [rows[i] for i in _state(proj)["by_record"].get(record_id, ()) if i in rows]
 
 
+def _starts(proj: Projections, record_id: int) -> str:
+    """A new pair of a record already superseded starts closed (``identity.link.pair_status``)."""
+    row = proj.tables["records"].get(record_id)
+    return "closed" if row is not None and row.get("superseded_by") is not None else "open"
+
+
 def close_open(proj: Projections, record_id: int, **values: Any) -> None:
     """Close the open pairs of ``record_id`` (setting ``values`` too)."""
     for row in _of(proj, record_id):
@@ -97,7 +104,7 @@ def on_linked(proj: Projections, seq: int, at: str, p: dict[str, Any],
         for q in p.get("queued", ()):
             _add(proj, q["candidate_id"], rid, q["subject_id"], q["match_weight"],
                  q["match_probability"], _link_text(q["explanation"]), p.get("model_version"),
-                 seq)
+                 seq, status=_starts(proj, rid))
     elif rule == "phone":
         if p.get("status") == "confirmed":
             if "explanation" not in p:
@@ -107,7 +114,8 @@ def on_linked(proj: Projections, seq: int, at: str, p: dict[str, Any],
         else:
             why = _phone_text(p.get("explanation", {}))
             for q in p["queued"]:
-                _add(proj, q["candidate_id"], rid, q["subject_id"], 0.0, 0.5, why, None, seq)
+                _add(proj, q["candidate_id"], rid, q["subject_id"], 0.0, 0.5, why, None, seq,
+                     status=_starts(proj, rid))
     elif "candidate_id" in p:  # an operator accepted a pair
         row = proj.tables["link_candidates"].get(p["candidate_id"])
         if row is not None:
