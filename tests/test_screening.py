@@ -100,6 +100,14 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
     ("بشار الأسد", "AL-ASSAD, Bashar"),               # the article al- written joined
     ("أيمن الظواهري", "AL-ZAWAHIRI, Ayman"),           # dh/z
     ("علي خامنئي", "KHAMENEI, Ali"),                  # a short name: Ali/ʿly
+    # three or four tokens joined or split, either way round
+    ("Abu Bakr Al Baghdadi", "Abubakr Albaghdadi"),
+    ("Abubakralbaghdadi", "Abu Bakr Al Baghdadi"),
+    ("Mao Ze Dong", "Mao Zedong"),
+    ("Maozedong", "Mao Ze Dong"),
+    ("KIMJONGUN", "KIM Jong Un"),
+    ("Kim Jong Un", "KIMJONGUN"),
+    ("JongUnKim", "KIM, Jong Un"),                    # the family name moved to the end
 ])
 def test_names_that_should_match(a: str, b: str) -> None:
     assert _score(a, b) >= DEFAULT_THRESHOLD, (a, b)
@@ -111,6 +119,8 @@ def test_names_that_should_match(a: str, b: str) -> None:
     ("Ivan Petrov", "Ivan Sidorov"),
     ("حسن نصر الله", "HUSSEIN, Saddam"),               # one consonant skeleton is not a name
     ("بشار الأسد", "BASHIR, Omar"),
+    ("Kim Jong Il", "KIMJONGUN"),                     # joined, yet another name
+    ("Kim Jong", "KIMJONGUN"),
 ])
 def test_names_that_should_not_match(a: str, b: str) -> None:
     assert _score(a, b) < DEFAULT_THRESHOLD, (a, b)
@@ -133,6 +143,44 @@ def test_generic_and_legal_form_words_never_match_on_their_own() -> None:
     for name in ("CORP", "LLC", "有限公司", "JSC", "Open Joint Stock Company"):
         with pytest.raises(InputError, match="only legal-form"):
             parse_query({"kind": "organisation", "name": name})
+
+
+#: Organisations of Hong Kong, New York and Dubai as the lists write them.
+PLACED = ("GREEN INDUSTRIES HONG KONG LIMITED", "JIAXIANG INDUSTRY LTD HONG KONG",
+          "SINO ENERGY SHIPPING (HONG KONG) LTD", "HONG KONG ELECTRONICS",
+          "HONGXIANG MARINE HONG KONG LTD", "REACH SHIPPING LINES HONG KONG CO., LIMITED",
+          "LEADER (HONG KONG) INTERNATIONAL TRADING LIMITED",
+          "TINDAYA PROPERTIES OF NEW YORK CORP.", "DUBAI TRADING COMPANY")
+
+
+def test_places_and_generic_words_never_carry_a_match_on_their_own() -> None:
+    """Watchman#483: "Hong Kong Limited" matched every listed company of Hong Kong. A place
+    (a country or a city, written apart, joined or in Han script) says where, not which."""
+    index = ScreenIndex([ListedParty("ofac_sdn", str(i), "organisation", name)
+                         for i, name in enumerate(PLACED)])
+
+    def matches(name: str) -> list[str]:
+        found = index.screen(ScreenQuery("organisation", (name,)))
+        return [c.party.name for c in found if c.match]
+
+    for query in ("Hong Kong Limited", "Hong Kong", "HONGKONG LTD", "香港有限公司",
+                  "Hong Kong Trading", "New York Corp", "Trading", "Dubai",
+                  "International Trading Limited"):
+        assert matches(query) == [], query
+    # real names holding them still match, with or without the place
+    for query, listed in (("Green Industries Hong Kong Limited", PLACED[0]),
+                          ("Green Industries", PLACED[0]),
+                          ("Green Industries Hongkong Ltd", PLACED[0]),
+                          ("Hong Kong Electronics", PLACED[3]),
+                          ("Sino Energy Shipping", PLACED[2]),
+                          ("Tindaya Properties of New York", PLACED[7]),
+                          ("Dubai Trading Company", PLACED[8])):  # all of a listed name
+        assert matches(query)[:1] == [listed], query
+    # one place against another is a disagreement; a person's name holds no places
+    assert _score("Bowne Global Solutions II (Sweden) AB",
+                  "Bowne Global Solutions II (Finland) AB", "organisation") < DEFAULT_THRESHOLD
+    assert [t.category for t in tokens("Jordan Georgia Chad", "person")] == ["name"] * 3
+    assert parse_query({"kind": "organisation", "name": "Hong Kong"}).names == ("Hong Kong",)
 
 
 @pytest.mark.parametrize(("words", "digits"), [
@@ -338,7 +386,9 @@ def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path
         assert hit.get("caption") == caption and hit["match"], (arabic, hit)
     # one common word is no match (Watchman#483); a newcomer found 8 reviews for "Kim"
     for kind, word in (("person", "Kim"), ("organisation", "Airlines"),
-                       ("organisation", "Tehran")):
+                       ("organisation", "Tehran"), ("organisation", "Hong Kong Limited"),
+                       ("organisation", "Hong Kong Trading"), ("organisation", "Trading"),
+                       ("organisation", "New York Corp")):
         found = registry.screening.screen(parse_query({"kind": kind, "name": word}))
         assert not any(r["match"] for r in found["results"]), (word, found["results"][:2])
 

@@ -15,8 +15,9 @@
 3. Spelling equivalents (:data:`~socialcredit.screening.vocab.SYNONYMS`) are applied.
 4. Each token gets a category and a weight: ``name`` (1.0), ``legal_form`` (organisations
    only, long forms such as "open joint stock company" collapse to one token of their class),
-   ``generic`` (organisation words such as "trading"), ``particle`` (al, bin, van …),
-   ``title`` (persons: Mr, Sheikh, General …, weight 0) and ``number``.
+   ``generic`` (organisation words such as "trading"), ``place`` (not in persons' names: a
+   country or a city such as "Hong Kong", written apart or joined, one token), ``particle``
+   (al, bin, van …), ``title`` (persons: Mr, Sheikh, General …, weight 0) and ``number``.
 
 Also :func:`phonetic`, a coarse spelling-insensitive key of one token (``selenskyj`` and
 ``zelenskyy`` give ``selenski``), and :func:`normalise_document_number`.
@@ -44,8 +45,11 @@ from socialcredit.screening.vocab import (
     LEGAL_FORMS,
     PARTICLE_WEIGHT,
     PARTICLES,
+    PLACE_WEIGHT,
+    PLACE_WORDS,
     SYNONYMS,
     TITLES,
+    places,
 )
 
 __all__ = ["MAX_NAME_CHARS", "Kind", "Token", "consonants", "normalise_document_number",
@@ -59,7 +63,7 @@ MAX_NAME_CHARS = 500
 #: Weight of a one-letter token (an initial).
 INITIAL_WEIGHT = 0.4
 
-Category = Literal["name", "legal_form", "generic", "particle", "title", "number"]
+Category = Literal["name", "legal_form", "generic", "place", "particle", "title", "number"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,12 @@ def _categorise(words: list[str], kind: Kind) -> list[Token]:
                 out.append(Token(cls, raw, "legal_form", LEGAL_FORM_WEIGHT, cls))
                 i += len(phrase)
                 continue
+            if place := _place(words, i):
+                n, text = place
+                out.append(Token(text, " ".join(words[i:i + n]), "place", PLACE_WEIGHT,
+                                 phonetic(text)))
+                i += n
+                continue
         word = words[i]
         i += 1
         text = SYNONYMS.get(word, word)
@@ -220,6 +230,16 @@ def _categorise(words: list[str], kind: Kind) -> list[Token]:
     return out
 
 
+def _place(words: list[str], i: int) -> tuple[int, str] | None:
+    """``(words, place)`` of the longest place (:func:`~socialcredit.screening.vocab.places`)
+    written by the words from ``i``, apart or joined; None when none starts there."""
+    known = places()
+    for n in range(min(PLACE_WORDS, len(words) - i), 0, -1):
+        if (place := known.get("".join(words[i:i + n]))) is not None:
+            return n, place
+    return None
+
+
 @lru_cache(maxsize=1 << 15)
 def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
     """The weighted tokens of ``name`` read as a ``kind`` (see the module docstring); an empty
@@ -231,6 +251,6 @@ def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
 
 
 def informative(toks: tuple[Token, ...]) -> bool:
-    """True when some token can match on its own (a name, a number or, for organisations, a
-    generic word): a name of only legal forms, titles or particles is not screenable."""
-    return any(t.category in ("name", "number", "generic") for t in toks)
+    """True when some token can match (a name, a number or, for organisations, a generic word
+    or a place): a name of only legal forms, titles or particles is not screenable."""
+    return any(t.category in ("name", "number", "generic", "place") for t in toks)
