@@ -439,7 +439,30 @@ def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
                                                      "alt. DOB 1969;"), encoding="latin-1")
         import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
         registry.screening.invalidate()
-        assert "cleared" not in first(query)
+        changed = first(query)
+        assert "cleared" not in changed and changed["match"] is True
+        earlier = changed["earlier_clearance"]
+        assert earlier["entry_changed"] is True  # type: ignore[index]
+        assert earlier["reason"] == "other father's name, born 1968"  # type: ignore[index]
+
+        def reads(sdn_text: str) -> None:
+            (folder / "sdn.csv").write_text(sdn_text, encoding="latin-1")
+            import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+            registry.screening.invalidate()
+
+        # the change undone: the entry reads as it did when cleared, the ruling holds again
+        reads(text)
+        assert first(query)["match"] is False and "cleared" in first(query)
+        # a ruling on the changed entry replaces it and covers that reading only
+        reads(text.replace("DOB 12 Mar 1968;", "DOB 12 Mar 1968; alt. DOB 1969;"))
+        r = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": "re-checked with the new DOB"})
+        assert r.status_code == 200, r.text
+        assert first(query)["cleared"]["reason"] == "re-checked with the new DOB"  # type: ignore[index]
+        reads(text)
+        back = first(query)
+        assert back["match"] is True and "cleared" not in back
+        assert back["earlier_clearance"]["reason"] == "re-checked with the new DOB"  # type: ignore[index]
         missing = client.post("/v1/operator/screen/clearances", headers=auth, json={
             "query": query, "id": "ofac_sdn:1", "reason": "x"})
         assert missing.status_code == 404
@@ -483,6 +506,8 @@ def test_lists_clear_on_the_command_line(tmp_path: Path) -> None:
     after = json.loads(cli("screen", *details, "--json").stdout)["results"][0]
     assert after["match"] is False and after["cleared"]["reason"] == "born elsewhere"
     assert after["cleared"]["by"].startswith("cli:")
+    table = cli("screen", *details)
+    assert "cleared by cli:" in table.stdout and "born elsewhere" in table.stdout, table.stdout
     missing = cli("lists", "clear", "ofac_sdn:1", *details, "--reason", "x")
     assert missing.returncode == 1 and "no active listed entry" in missing.stderr
     blank = cli("lists", "clear", "ofac_sdn:9002", *details, "--reason", " ")

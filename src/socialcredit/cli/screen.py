@@ -10,7 +10,7 @@
   options as ``screen``) are not that listed entry
   (:func:`socialcredit.screening.cleared.clear_pair`, as ``POST
   /v1/operator/screen/clearances``): the next screens of the same details show the entry as
-  cleared, until the entry or the details change. Recorded as made by ``cli:<OS user>``.
+  cleared while the entry reads as it did when cleared. Recorded as made by ``cli:<OS user>``.
 
 Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). :mod:`socialcredit.cli`
 registers both commands.
@@ -94,6 +94,11 @@ def _explain(result: dict[str, Any]) -> str:
     doc = result["explanation"].get("document")
     if doc:
         parts.append(f"document hit: {doc['kind']} {doc['number']}")
+    if cleared := result.get("cleared"):
+        parts.append(f"cleared by {cleared['by']} at {cleared['at']}: {cleared['reason']}")
+    if earlier := result.get("earlier_clearance"):
+        parts.append(f"cleared by {earlier['by']} at {earlier['at']}, but the entry has "
+                     "changed since: review it")
     return "; ".join(parts)
 
 
