@@ -87,6 +87,8 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
 @pytest.mark.parametrize(("a", "b"), [
     ("Ivan Petrov", "PETROV, Ivan Sergeyevich"),      # word order, a middle name left out
     ("张伟", "ZHANG, Wei"),                             # Han script to pinyin
+    ("張偉", "ZHANG, Wei"),                             # traditional characters
+    ("單雄信", "SHAN, Xiong Xin"),                      # 單 is the surname 单 (shan), not dan
     ("Иван Петров", "PETROV, Ivan"),                  # Cyrillic transliterated in process
     ("Dr. Omar Al Rashid", "AL-RASHID, Omar"),        # a title, a particle, a hyphen
     ("Jon Smith", "SMITH, John"),                     # one letter more in a short token
@@ -111,6 +113,13 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
 ])
 def test_names_that_should_match(a: str, b: str) -> None:
     assert _score(a, b) >= DEFAULT_THRESHOLD, (a, b)
+
+
+def test_traditional_characters_read_as_simplified() -> None:
+    """OpenCC t2s before pinyin: 長江 is chang jiang, as 长江 is, not zhang jiang."""
+    listed = "CHANGJIANG MAOYI CO., LTD."
+    for written in ("长江贸易有限公司", "長江貿易有限公司"):
+        assert _score(written, listed, "organisation") >= DEFAULT_THRESHOLD, written
 
 
 @pytest.mark.parametrize(("a", "b"), [

@@ -2,8 +2,9 @@
 
 :func:`tokens` turns one name into a tuple of :class:`Token`:
 
-1. Unicode NFKC, case folded. Han characters are read as pinyin with ``pypinyin`` (one token per
-   character, surname readings of the first character from
+1. Unicode NFKC, case folded. Han characters are turned into their simplified forms by OpenCC
+   (``t2s``: 長江 reads as 长江, chang jiang, not zhang jiang; 單 as the surname 单, shan) and
+   read as pinyin with ``pypinyin`` (one token per character, surname readings of the first character from
    :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms (有限公司 …) become
    their class first. Every other script (Cyrillic, Arabic, Greek, Ethiopic, Khmer …) is
    transliterated to ASCII by ``anyascii``, in process, with no external service.
@@ -29,7 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from anyascii import anyascii
 from pypinyin import Style, lazy_pinyin
@@ -113,6 +114,14 @@ def unreadable(text: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _simplified() -> Any:
+    """OpenCC's traditional-to-simplified converter (``t2s``), loaded on the first Han name."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
 def _han_to_pinyin(text: str, kind: Kind) -> str:
     if kind != "person":
         for form in _HAN_FORMS:
@@ -178,8 +187,8 @@ _FORMAT_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 def _raw_words(name: str, kind: Kind) -> list[str]:
     text = _FORMAT_RE.sub(" ", unicodedata.normalize("NFKC", name).casefold())
-    if _HAN_RE.search(text):
-        text = _han_to_pinyin(text, kind)
+    if _HAN_RE.search(text):  # traditional characters read as their simplified forms
+        text = _han_to_pinyin(_simplified().convert(text), kind)
     if _ABJAD_RE.search(text):
         text = _ARTICLE_RE.sub("al ", text)
     text = anyascii(text).lower()
