@@ -515,6 +515,11 @@ def test_lists_clear_on_the_command_line(tmp_path: Path) -> None:
     after = json.loads(cli("screen", *details, "--json").stdout)["results"][0]
     assert after["match"] is False and after["cleared"]["reason"] == "born elsewhere"
     assert after["cleared"]["by"].startswith("cli:")
+    with_phone = json.loads(cli("screen", *details, "--phone", "+7 916 123-45-67",
+                                "--json").stdout)["results"][0]
+    assert with_phone["id"] == "ofac_sdn:9002"  # taken, and changes nothing
+    bad_phone = cli("screen", *details, "--phone", "call me")
+    assert bad_phone.returncode == 2 and "phone" in bad_phone.stderr
     table = cli("screen", *details)
     assert "cleared by cli:" in table.stdout and "born elsewhere" in table.stdout, table.stdout
     missing = cli("lists", "clear", "ofac_sdn:1", *details, "--reason", "x")

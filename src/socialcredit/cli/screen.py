@@ -110,16 +110,18 @@ NationalityOpt = Annotated[str | None, typer.Option(help="Country name or ISO co
 DocumentOpt = Annotated[list[str] | None, typer.Option(
     "--document", help="Passport or ID document number (repeatable).")]
 NationalIdOpt = Annotated[str | None, typer.Option("--national-id")]
+PhoneOpt = Annotated[str | None, typer.Option(
+    help="A phone number: checked, but neither list carries phones, so it matches nothing.")]
 
 
 def _query(name: list[str] | None, kind: str, birth_date: str | None,
            nationality: str | None, document: list[str] | None,
-           national_id: str | None) -> Any:
+           national_id: str | None, phone: str | None = None) -> Any:
     from socialcredit.screening.service import parse_query
 
     return parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
                         "nationality": nationality, "documents": document or [],
-                        "national_id": national_id})
+                        "national_id": national_id, "phone": phone})
 
 
 def lists_clear(
@@ -150,14 +152,14 @@ def lists_clear(
 def screen_cmd(
     name: NameOpt = None, kind: KindOpt = "person", birth_date: BirthOpt = None,
     nationality: NationalityOpt = None, document: DocumentOpt = None,
-    national_id: NationalIdOpt = None,
+    national_id: NationalIdOpt = None, phone: PhoneOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Screen a person or an organisation against the imported external lists: ranked
     candidates, score 0..1, match at the list's review threshold, and why. Needs a --name or
     a --document / --national-id (exit 2 without)."""
-    query = _query(name, kind, birth_date, nationality, document, national_id)
+    query = _query(name, kind, birth_date, nationality, document, national_id, phone)
     reg = common.registry()
     response = reg.screening.screen(query, limit=limit)
     if as_json:
