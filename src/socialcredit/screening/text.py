@@ -4,10 +4,11 @@
 
 1. Unicode NFKC, case folded. Han characters are turned into their simplified forms by OpenCC
    (``t2s``: 長江 reads as 长江, chang jiang, not zhang jiang; 單 as the surname 单, shan) and
-   read as pinyin with ``pypinyin`` (one token per character, surname readings of the first character from
-   :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms (有限公司 …) become
-   their class first. Every other script (Cyrillic, Arabic, Greek, Ethiopic, Khmer …) is
-   transliterated to ASCII by ``anyascii``, in process, with no external service.
+   read as pinyin with ``pypinyin`` (one token per character, surname readings of the first
+   character from :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms
+   (有限公司 …) become their class first. Every other script (Cyrillic, Arabic, Greek,
+   Ethiopic, Khmer …) is transliterated to ASCII by ``anyascii``, in process, with no
+   external service.
 2. Dotted abbreviations of organisations are joined (``L.L.C.`` → ``llc``); ``&`` is ``and``;
    apostrophes vanish inside a word (``MYO'NG`` → ``myong``, ``Bank's`` → ``banks``); any other
    non-alphanumeric character separates tokens. For organisations, vessels and aircraft,
