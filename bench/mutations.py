@@ -222,6 +222,28 @@ FAULTS: tuple[Fault, ...] = (
     Fault("a later date of first delinquency is stored as sent",
           "policy/obligations.py", "    if not dated or payload[field] <= held[0]:",
           "    if True:", ("tests/test_obligations.py", "-k", "keeps_the_first")),
+    Fault("the batch path answers a key two subjects hold with one of them",
+          "gate/index.py",
+          "        one_by_one = np.concatenate((self.overlay_codes, base.multi_codes))",
+          "        one_by_one = self.overlay_codes",
+          ("tests/test_name_only.py", "-k", "two_subjects_hold")),
+    Fault("the overlay keeps one holder per key (the last reloaded)",
+          "gate/index.py",
+          "                    overlay[code] = tuple(r for s in sorted(holders[code]) "
+          "for r in subjects_[s][1])",
+          "                    overlay[code] = subjects_[max(holders[code])][1]",
+          ("tests/test_name_only.py", "-k", "two_reloaded")),
+    Fault("a place carries a match on its own (weighs as a name)",
+          "screening/text.py",
+          '                out.append(Token(text, " ".join(words[i:i + n]), "place", '
+          'PLACE_WEIGHT,',
+          '                out.append(Token(text, " ".join(words[i:i + n]), "name", 1.0,',
+          ("tests/test_screening.py", "-k", "places_and_generic")),
+    Fault("three tokens are never joined (pairs only)",
+          "screening/match.py",
+          "        for j in range(i + 2, min(i + MAX_JOINED, len(toks)) + 1):",
+          "        for j in range(i + 2, min(i + 2, len(toks)) + 1):",
+          ("tests/test_screening.py", "-k", "should_match")),
 )
 
 

@@ -141,3 +141,71 @@ def test_an_sdn_national_id_imported_while_serving_denies_from_the_overlay(
     assert registry.gate_index.refresh() > 0
     assert decisions.decide(service="air", national_id=SDN_NATIONAL_ID,
                             gate=gate).decision == "deny"
+
+
+def _ingest_holder(registry: Registry, tmp_path: Path, *, new_court: bool = False) -> None:
+    """A domestic debtor whose own ID card carries the number the SDN list gives."""
+    if new_court:
+        add_furnisher(registry.store, name="court", kind="court")
+    rows = [{"furnisher_record_id": "f2", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-06", "national_id": SDN_NATIONAL_ID, "name": "王磊",
+             "case_number": "K2", "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    ingest_file(registry.store, registry.policy, furnisher_id=furnisher_id(registry.store,
+                                                                           "court"),
+                as_of=TODAY, path=write_csv(tmp_path / "court2.csv", rows))
+
+
+def _lists(decision: object) -> list[str]:
+    return sorted(r["list"] for r in getattr(decision, "reasons", []))
+
+
+def test_a_national_id_two_subjects_hold_answers_with_both_reasons(
+        listed: Registry, tmp_path: Path) -> None:
+    """A domestic subject and an SDN entry hold the same national ID: the refusal gives both
+    reasons, whether the key is in the base table, the overlay or both (issue #14)."""
+    gate = authenticate(listed.store, add_gate(listed.store, listed.policy, name="air",
+                                               services=["air"]))
+    decisions = DecisionService(listed.gate_index, today=TODAY)
+    domestic = _lists(decisions.decide(service="air", national_id=DEBTOR, gate=gate))
+    assert domestic and "ofac_sdn" not in domestic
+    both = sorted([*domestic, "ofac_sdn"])
+    listed.gate_index.build()  # the SDN entry in the base table, the debtor in the overlay
+    _ingest_holder(listed, tmp_path)
+    assert listed.gate_index.refresh() > 0
+    for _ in ("overlay and base", "base only"):
+        one = decisions.decide(service="air", national_id=SDN_NATIONAL_ID, gate=gate)
+        assert one.decision == "deny" and _lists(one) == both, one
+        batch = decisions.decide_batch(service="air", people=[
+            {"national_id": SDN_NATIONAL_ID}, {"national_id": DEBTOR}], gate=gate)
+        assert [_lists(d) for d in batch] == [both, domestic]
+        listed.gate_index.build()
+    assert listed.gate_index.base.duplicate_keys == 1
+    key = add_gate(listed.store, listed.policy, name="air2", services=["air"])
+    with running(listed) as base, httpx.Client(base_url=base, timeout=10) as c:
+        r = c.post("/v1/decisions", json={"service": "air", "national_id": SDN_NATIONAL_ID},
+                   headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        assert sorted(x["list"] for x in r.json()["reasons"]) == both, r.text
+
+
+def test_a_national_id_two_reloaded_subjects_hold_keeps_both_until_one_leaves(
+        registry: Registry, tmp_path: Path) -> None:
+    """Both holders reloaded into the overlay after the build; then the SDN entry leaves the
+    list and only the domestic reason remains."""
+    gate = authenticate(registry.store, add_gate(registry.store, registry.policy, name="air",
+                                                 services=["air"]))
+    registry.gate_index.build()
+    decisions = DecisionService(registry.gate_index, today=TODAY)
+    import_ofac_sdn(registry.store, registry.policy, write_sdn(tmp_path / "sdn"), as_of=TODAY)
+    _ingest_holder(registry, tmp_path, new_court=True)
+    assert registry.gate_index.refresh() > 0
+    one = decisions.decide(service="air", national_id=SDN_NATIONAL_ID, gate=gate)
+    assert "ofac_sdn" in _lists(one) and len(_lists(one)) == 2, one
+    sdn = tmp_path / "sdn"
+    lines = (sdn / "sdn.csv").read_bytes().split(b"\r\n")
+    (sdn / "sdn.csv").write_bytes(b"\r\n".join(x for x in lines if not x.startswith(b"103,")))
+    import_ofac_sdn(registry.store, registry.policy, sdn, as_of=TODAY)
+    assert registry.gate_index.refresh() > 0
+    after = decisions.decide(service="air", national_id=SDN_NATIONAL_ID, gate=gate)
+    assert after.decision == "deny" and _lists(after) == [x for x in _lists(one)
+                                                          if x != "ofac_sdn"], after

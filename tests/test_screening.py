@@ -87,6 +87,8 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
 @pytest.mark.parametrize(("a", "b"), [
     ("Ivan Petrov", "PETROV, Ivan Sergeyevich"),      # word order, a middle name left out
     ("张伟", "ZHANG, Wei"),                             # Han script to pinyin
+    ("張偉", "ZHANG, Wei"),                             # traditional characters
+    ("單雄信", "SHAN, Xiong Xin"),                      # 單 is the surname 单 (shan), not dan
     ("Иван Петров", "PETROV, Ivan"),                  # Cyrillic transliterated in process
     ("Dr. Omar Al Rashid", "AL-RASHID, Omar"),        # a title, a particle, a hyphen
     ("Jon Smith", "SMITH, John"),                     # one letter more in a short token
@@ -100,9 +102,24 @@ def test_wrong_list_file_is_refused_and_nothing_lands(registry: Registry) -> Non
     ("بشار الأسد", "AL-ASSAD, Bashar"),               # the article al- written joined
     ("أيمن الظواهري", "AL-ZAWAHIRI, Ayman"),           # dh/z
     ("علي خامنئي", "KHAMENEI, Ali"),                  # a short name: Ali/ʿly
+    # three or four tokens joined or split, either way round
+    ("Abu Bakr Al Baghdadi", "Abubakr Albaghdadi"),
+    ("Abubakralbaghdadi", "Abu Bakr Al Baghdadi"),
+    ("Mao Ze Dong", "Mao Zedong"),
+    ("Maozedong", "Mao Ze Dong"),
+    ("KIMJONGUN", "KIM Jong Un"),
+    ("Kim Jong Un", "KIMJONGUN"),
+    ("JongUnKim", "KIM, Jong Un"),                    # the family name moved to the end
 ])
 def test_names_that_should_match(a: str, b: str) -> None:
     assert _score(a, b) >= DEFAULT_THRESHOLD, (a, b)
+
+
+def test_traditional_characters_read_as_simplified() -> None:
+    """OpenCC t2s before pinyin: 長江 is chang jiang, as 长江 is, not zhang jiang."""
+    listed = "CHANGJIANG MAOYI CO., LTD."
+    for written in ("长江贸易有限公司", "長江貿易有限公司"):
+        assert _score(written, listed, "organisation") >= DEFAULT_THRESHOLD, written
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -111,6 +128,8 @@ def test_names_that_should_match(a: str, b: str) -> None:
     ("Ivan Petrov", "Ivan Sidorov"),
     ("حسن نصر الله", "HUSSEIN, Saddam"),               # one consonant skeleton is not a name
     ("بشار الأسد", "BASHIR, Omar"),
+    ("Kim Jong Il", "KIMJONGUN"),                     # joined, yet another name
+    ("Kim Jong", "KIMJONGUN"),
 ])
 def test_names_that_should_not_match(a: str, b: str) -> None:
     assert _score(a, b) < DEFAULT_THRESHOLD, (a, b)
@@ -133,6 +152,44 @@ def test_generic_and_legal_form_words_never_match_on_their_own() -> None:
     for name in ("CORP", "LLC", "有限公司", "JSC", "Open Joint Stock Company"):
         with pytest.raises(InputError, match="only legal-form"):
             parse_query({"kind": "organisation", "name": name})
+
+
+#: Organisations of Hong Kong, New York and Dubai as the lists write them.
+PLACED = ("GREEN INDUSTRIES HONG KONG LIMITED", "JIAXIANG INDUSTRY LTD HONG KONG",
+          "SINO ENERGY SHIPPING (HONG KONG) LTD", "HONG KONG ELECTRONICS",
+          "HONGXIANG MARINE HONG KONG LTD", "REACH SHIPPING LINES HONG KONG CO., LIMITED",
+          "LEADER (HONG KONG) INTERNATIONAL TRADING LIMITED",
+          "TINDAYA PROPERTIES OF NEW YORK CORP.", "DUBAI TRADING COMPANY")
+
+
+def test_places_and_generic_words_never_carry_a_match_on_their_own() -> None:
+    """Watchman#483: "Hong Kong Limited" matched every listed company of Hong Kong. A place
+    (a country or a city, written apart, joined or in Han script) says where, not which."""
+    index = ScreenIndex([ListedParty("ofac_sdn", str(i), "organisation", name)
+                         for i, name in enumerate(PLACED)])
+
+    def matches(name: str) -> list[str]:
+        found = index.screen(ScreenQuery("organisation", (name,)))
+        return [c.party.name for c in found if c.match]
+
+    for query in ("Hong Kong Limited", "Hong Kong", "HONGKONG LTD", "香港有限公司",
+                  "Hong Kong Trading", "New York Corp", "Trading", "Dubai",
+                  "International Trading Limited"):
+        assert matches(query) == [], query
+    # real names holding them still match, with or without the place
+    for query, listed in (("Green Industries Hong Kong Limited", PLACED[0]),
+                          ("Green Industries", PLACED[0]),
+                          ("Green Industries Hongkong Ltd", PLACED[0]),
+                          ("Hong Kong Electronics", PLACED[3]),
+                          ("Sino Energy Shipping", PLACED[2]),
+                          ("Tindaya Properties of New York", PLACED[7]),
+                          ("Dubai Trading Company", PLACED[8])):  # all of a listed name
+        assert matches(query)[:1] == [listed], query
+    # one place against another is a disagreement; a person's name holds no places
+    assert _score("Bowne Global Solutions II (Sweden) AB",
+                  "Bowne Global Solutions II (Finland) AB", "organisation") < DEFAULT_THRESHOLD
+    assert [t.category for t in tokens("Jordan Georgia Chad", "person")] == ["name"] * 3
+    assert parse_query({"kind": "organisation", "name": "Hong Kong"}).names == ("Hong Kong",)
 
 
 @pytest.mark.parametrize(("words", "digits"), [
@@ -338,7 +395,9 @@ def test_real_lists_every_kind_and_screens(registry: Registry, shared_data: Path
         assert hit.get("caption") == caption and hit["match"], (arabic, hit)
     # one common word is no match (Watchman#483); a newcomer found 8 reviews for "Kim"
     for kind, word in (("person", "Kim"), ("organisation", "Airlines"),
-                       ("organisation", "Tehran")):
+                       ("organisation", "Tehran"), ("organisation", "Hong Kong Limited"),
+                       ("organisation", "Hong Kong Trading"), ("organisation", "Trading"),
+                       ("organisation", "New York Corp")):
         found = registry.screening.screen(parse_query({"kind": kind, "name": word}))
         assert not any(r["match"] for r in found["results"]), (word, found["results"][:2])
 
@@ -389,7 +448,30 @@ def test_an_operator_clears_a_pair_until_the_entry_or_the_details_change(
                                                      "alt. DOB 1969;"), encoding="latin-1")
         import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
         registry.screening.invalidate()
-        assert "cleared" not in first(query)
+        changed = first(query)
+        assert "cleared" not in changed and changed["match"] is True
+        earlier = changed["earlier_clearance"]
+        assert earlier["entry_changed"] is True  # type: ignore[index]
+        assert earlier["reason"] == "other father's name, born 1968"  # type: ignore[index]
+
+        def reads(sdn_text: str) -> None:
+            (folder / "sdn.csv").write_text(sdn_text, encoding="latin-1")
+            import_list(registry.store, registry.policy, "ofac-sdn", folder, as_of=TODAY)
+            registry.screening.invalidate()
+
+        # the change undone: the entry reads as it did when cleared, the ruling holds again
+        reads(text)
+        assert first(query)["match"] is False and "cleared" in first(query)
+        # a ruling on the changed entry replaces it and covers that reading only
+        reads(text.replace("DOB 12 Mar 1968;", "DOB 12 Mar 1968; alt. DOB 1969;"))
+        r = client.post("/v1/operator/screen/clearances", headers=auth, json={
+            "query": query, "id": "ofac_sdn:9002", "reason": "re-checked with the new DOB"})
+        assert r.status_code == 200, r.text
+        assert first(query)["cleared"]["reason"] == "re-checked with the new DOB"  # type: ignore[index]
+        reads(text)
+        back = first(query)
+        assert back["match"] is True and "cleared" not in back
+        assert back["earlier_clearance"]["reason"] == "re-checked with the new DOB"  # type: ignore[index]
         missing = client.post("/v1/operator/screen/clearances", headers=auth, json={
             "query": query, "id": "ofac_sdn:1", "reason": "x"})
         assert missing.status_code == 404
@@ -433,6 +515,13 @@ def test_lists_clear_on_the_command_line(tmp_path: Path) -> None:
     after = json.loads(cli("screen", *details, "--json").stdout)["results"][0]
     assert after["match"] is False and after["cleared"]["reason"] == "born elsewhere"
     assert after["cleared"]["by"].startswith("cli:")
+    with_phone = json.loads(cli("screen", *details, "--phone", "+7 916 123-45-67",
+                                "--json").stdout)["results"][0]
+    assert with_phone["id"] == "ofac_sdn:9002"  # taken, and changes nothing
+    bad_phone = cli("screen", *details, "--phone", "call me")
+    assert bad_phone.returncode == 2 and "phone" in bad_phone.stderr
+    table = cli("screen", *details)
+    assert "cleared by cli:" in table.stdout and "born elsewhere" in table.stdout, table.stdout
     missing = cli("lists", "clear", "ofac_sdn:1", *details, "--reason", "x")
     assert missing.returncode == 1 and "no active listed entry" in missing.stderr
     blank = cli("lists", "clear", "ofac_sdn:9002", *details, "--reason", " ")

@@ -91,8 +91,9 @@ class ClearanceIn(BaseModel):
 @screen_router.post("/operator/screen/clearances")
 def clear(body: ClearanceIn, registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     """Mark a (screened details, listed entry) pair as not a match: the next screens of the
-    same details return the entry with ``cleared`` (who, when, why) and ``match: false``,
-    until the entry or the details change. 404 when the entry is not listed."""
+    same details return the entry with ``cleared`` (who, when, why) and ``match: false``
+    while it reads as it did when cleared (else ``earlier_clearance``). 404 when the entry is
+    not listed."""
     result = clear_pair(registry.store, query=parse_query(body.query.query()), entry_id=body.id,
                         reason=body.reason, by=f"operator:{who.name}")
     registry.screening.invalidate()

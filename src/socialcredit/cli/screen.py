@@ -10,7 +10,7 @@
   options as ``screen``) are not that listed entry
   (:func:`socialcredit.screening.cleared.clear_pair`, as ``POST
   /v1/operator/screen/clearances``): the next screens of the same details show the entry as
-  cleared, until the entry or the details change. Recorded as made by ``cli:<OS user>``.
+  cleared while the entry reads as it did when cleared. Recorded as made by ``cli:<OS user>``.
 
 Exit codes follow :mod:`socialcredit.cli` (0 success, 2 bad input). :mod:`socialcredit.cli`
 registers both commands.
@@ -94,6 +94,11 @@ def _explain(result: dict[str, Any]) -> str:
     doc = result["explanation"].get("document")
     if doc:
         parts.append(f"document hit: {doc['kind']} {doc['number']}")
+    if cleared := result.get("cleared"):
+        parts.append(f"cleared by {cleared['by']} at {cleared['at']}: {cleared['reason']}")
+    if earlier := result.get("earlier_clearance"):
+        parts.append(f"cleared by {earlier['by']} at {earlier['at']}, but the entry has "
+                     "changed since: review it")
     return "; ".join(parts)
 
 
@@ -105,16 +110,18 @@ NationalityOpt = Annotated[str | None, typer.Option(help="Country name or ISO co
 DocumentOpt = Annotated[list[str] | None, typer.Option(
     "--document", help="Passport or ID document number (repeatable).")]
 NationalIdOpt = Annotated[str | None, typer.Option("--national-id")]
+PhoneOpt = Annotated[str | None, typer.Option(
+    help="A phone number: checked, but neither list carries phones, so it matches nothing.")]
 
 
 def _query(name: list[str] | None, kind: str, birth_date: str | None,
            nationality: str | None, document: list[str] | None,
-           national_id: str | None) -> Any:
+           national_id: str | None, phone: str | None = None) -> Any:
     from socialcredit.screening.service import parse_query
 
     return parse_query({"kind": kind, "names": name or [], "birth_date": birth_date,
                         "nationality": nationality, "documents": document or [],
-                        "national_id": national_id})
+                        "national_id": national_id, "phone": phone})
 
 
 def lists_clear(
@@ -145,14 +152,14 @@ def lists_clear(
 def screen_cmd(
     name: NameOpt = None, kind: KindOpt = "person", birth_date: BirthOpt = None,
     nationality: NationalityOpt = None, document: DocumentOpt = None,
-    national_id: NationalIdOpt = None,
+    national_id: NationalIdOpt = None, phone: PhoneOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Screen a person or an organisation against the imported external lists: ranked
     candidates, score 0..1, match at the list's review threshold, and why. Needs a --name or
     a --document / --national-id (exit 2 without)."""
-    query = _query(name, kind, birth_date, nationality, document, national_id)
+    query = _query(name, kind, birth_date, nationality, document, national_id, phone)
     reg = common.registry()
     response = reg.screening.screen(query, limit=limit)
     if as_json:

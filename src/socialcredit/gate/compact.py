@@ -7,7 +7,8 @@ one identifier and one entry, hash table included (13.49 M subjects: 1.3 GB; mea
 
 Columns (all NumPy arrays):
 
-* keys: ``codes`` (uint64, unique), ``key_row`` (int32 → subject row);
+* keys: ``codes`` (uint64, unique), ``key_row`` (int32 → subject row); ``holders``
+  (code → every row, for the few keys more than one subject holds) and ``multi_codes``;
 * subjects: ``subject_ids`` (int64, sorted), ``row_start`` (int32, first entry; one extra
   trailing element), ``row_mask`` (uint32, OR of the entries' service bits), ``row_until``
   (int32, latest ``until`` in days since 1970-01-01, ``OPEN`` when open-ended);
@@ -99,12 +100,22 @@ class CompactTable:
             self.row_until[present] = np.maximum.reduceat(self.entry_until, starts)
         order = np.argsort(codes)
         dup = codes[order][1:] == codes[order][:-1]
-        #: keys held by more than one subject (kept for the first; the store should not have
-        #: them — the registry links one identifier to one subject)
-        self.duplicate_keys = int(np.count_nonzero(dup))
-        if self.duplicate_keys:
+        #: code → every subject row holding it, for the few keys held by more than one
+        #: subject: the registry links one identifier to one subject, but an external list's
+        #: entry may give the national ID of a domestic subject (issue #14); the hash index
+        #: keeps one row per code, :meth:`rows_of` gives them all
+        self.holders: dict[int, tuple[int, ...]] = {}
+        if dup.any():
+            held: dict[int, set[int]] = {}
+            for i in np.flatnonzero(dup).tolist():
+                held.setdefault(int(codes[order[i]]), set()).update(
+                    (int(key_row[order[i]]), int(key_row[order[i + 1]])))
+            self.holders = {c: tuple(sorted(r)) for c, r in held.items() if len(r) > 1}
             keep = np.sort(order[np.concatenate(([True], ~dup))])
             codes, key_row = codes[keep], key_row[keep]
+        #: keys held by more than one subject
+        self.duplicate_keys = len(self.holders)
+        self.multi_codes = np.array(sorted(self.holders), dtype=np.uint64)
         del order, dup
         self.codes, self.key_row = codes, key_row
         self.index = pd.Index(codes, dtype="uint64", copy=False)
@@ -195,6 +206,14 @@ class CompactTable:
         except KeyError:
             return -1
         return int(self.key_row[pos])
+
+    def rows_of(self, code: int) -> tuple[int, ...]:
+        """Every subject row holding ``code`` (usually one; none when it is not here)."""
+        held = self.holders.get(code)
+        if held is not None:
+            return held
+        row = self.row_of(code)
+        return (row,) if row >= 0 else ()
 
     def row_of_subject(self, subject_id: int) -> int:
         r = int(np.searchsorted(self.subject_ids, subject_id))

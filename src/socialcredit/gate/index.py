@@ -108,6 +108,7 @@ class GateIndex:
         # subject → (its codes in the overlay, its restrictions)
         self.overlay_subjects: dict[int, tuple[tuple[int, ...], tuple[Restriction, ...]]] = {}
         self.overlay_codes = np.zeros(0, dtype=np.uint64)
+        self.overlay_holders: dict[int, frozenset[int]] = {}  # code → subjects holding it
         self.hashed = hashed
         self.base = base
 
@@ -171,8 +172,7 @@ class GateIndex:
         return entries, keys, name_keys
 
     def restricted(self) -> tuple[list[EntryRow], list[tuple[str, int]]]:
-        """Every active entry of a sanctioned list and every current key of its subject, read
-        from the projections (for offline snapshots)."""
+        """Every active entry of a sanctioned list and its subject's current keys (snapshots)."""
         with self.store.read() as conn:
             entries, keys, _ = self._load(conn, None)
         return entries, keys
@@ -270,18 +270,28 @@ class GateIndex:
             keys_of[sid].append(k)
         with self._lock:
             overlay, subjects_ = dict(self.overlay), dict(self.overlay_subjects)
+            holders, changed = dict(self.overlay_holders), set()
             for sid in touched:
                 for code in subjects_.pop(sid, ((), ()))[0]:
-                    overlay.pop(code, None)
+                    holders[code] = holders[code] - {sid}
+                    changed.add(code)
                 restrictions = tuple(by_subject.get(sid, ()))
                 codes = []
                 for k in keys_of.get(sid, ()) if restrictions else ():
                     code = encode_key(k)
                     if not is_exact(code):
                         self.hashed[code] = k
-                    overlay[code] = restrictions
+                    holders[code] = holders.get(code, frozenset()) | {sid}
+                    changed.add(code)
                     codes.append(code)
                 subjects_[sid] = (tuple(codes), restrictions)
+            for code in changed:  # a key two subjects hold answers with both (issue #14)
+                if holders[code]:
+                    overlay[code] = tuple(r for s in sorted(holders[code]) for r in subjects_[s][1])
+                else:
+                    del holders[code]
+                    overlay.pop(code, None)
+            self.overlay_holders = holders
             # publish the new answers first, then retire the old rows: a reader never finds
             # a listed person in neither place (no flicker to "allow")
             self.overlay_subjects, self.overlay = subjects_, overlay
@@ -307,9 +317,8 @@ class GateIndex:
                 for nk in keys:
                     self.names[nk].add(sid)
 
-    # ----------------------------------------------------------------- reading
     def lookup(self, key: str) -> tuple[Restriction, ...]:
-        """Active restrictions of the subject holding identifier ``key`` (empty if none)."""
+        """Active restrictions of every subject holding identifier ``key`` (empty if none)."""
         code = encode_key(key)
         if code in self.hashed and self.hashed[code] != key:
             return ()
@@ -318,14 +327,10 @@ class GateIndex:
     def lookup_code(self, code: int) -> tuple[Restriction, ...]:
         """Like :meth:`lookup` for an encoded key (exact codes; a hashed code must have been
         checked against its string first)."""
-        found = self.overlay.get(code)
-        if found is not None:
-            return found
-        base = self.base
-        row = base.row_of(code)
-        if row < 0 or base.stale[row]:
-            return ()
-        return tuple(self._restriction(e) for e in base.entries(row))
+        found = self.overlay.get(code, ())
+        base = self.base  # every holder of the key: one reloaded, another not (issue #14)
+        return found + tuple(r for row in base.rows_of(code) if not base.stale[row]
+                             for r in self.table_restrictions(base, row))
 
     def lookup_name(self, name_key: str) -> tuple[Restriction, ...]:
         out: list[Restriction] = []
@@ -349,8 +354,8 @@ class GateIndex:
                                  npt.NDArray[np.int64]]:
         """Vectorised decision for many codes: returns ``(table, denied, rows, overlay)`` —
         positions refused by the base ``table`` (exactly: service, ``until`` > ``day``, platform
-        scope), their subject rows, and positions whose subject was reloaded into the overlay
-        (for the caller to check one by one with :meth:`lookup_code`)."""
+        scope), their subject rows, and positions to check one by one with :meth:`lookup_code`
+        (a subject reloaded into the overlay, a key several subjects hold)."""
         base = self.base
         stale = base.stale
         bit = base.bits.get(service)
@@ -364,8 +369,9 @@ class GateIndex:
             cand, r = found[may], r[may]
             denied = cand[base.deny_rows(r, bit, day_number(day),
                                          self._platform_ok(base, platform))]
-        overlay = np.flatnonzero(np.isin(codes, self.overlay_codes)) \
-            if len(self.overlay_codes) else np.zeros(0, dtype=np.int64)
+        one_by_one = np.concatenate((self.overlay_codes, base.multi_codes))
+        overlay = np.flatnonzero(np.isin(codes, one_by_one)) \
+            if len(one_by_one) else np.zeros(0, dtype=np.int64)
         return base, denied, rows[denied], overlay
 
     def _platform_ok(self, base: CompactTable, platform: str | None) -> npt.NDArray[np.bool_]:

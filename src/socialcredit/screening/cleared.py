@@ -1,12 +1,19 @@
 """Cleared pairs: an operator rules that screened details are not a listed entry.
 
 A clearance ties the *details as screened* (:func:`query_hash`: kind, names, birth date,
-nationality and documents, normalised) to one listed entry *as it stood* (its content hash).
-Later screens of the same details return that entry with ``cleared`` (who, when, why) and
-``match: false``, until the entry changes (a re-import with other names, dates or documents)
-or the details do (another birth date, one more alias …): then it is a candidate again.
-Each clearance is a ledger event ``screen.cleared`` (``list``, ``key``, ``query_hash``, ``by``,
-``reason``, ``at``).
+nationality and documents, normalised) to one listed entry *as it read* (its content hash:
+names, aliases, birth dates, nationalities, documents, programmes). It is a ruling on that
+evidence, so it holds exactly when both are what the operator saw: later screens of the same
+details return that entry with ``cleared`` (who, when, why) and ``match: false`` while the
+entry reads as it did. When the entry changes (a re-import with another name, date or
+document) or the details do (another birth date, one more alias …), the entry is a candidate
+again, and the result carries ``earlier_clearance`` (who, when, why, and ``entry_changed``)
+for the operator to review the change. An entry that changes and then reads again exactly as
+it did when cleared (a list correction undone) is cleared again by the same ruling: it is the
+evidence the operator ruled on. One ruling per (details, entry): clearing again, e.g. against
+the changed entry, replaces the earlier one, which then no longer covers the old reading.
+Each clearance is a ledger event ``screen.cleared`` (``list``, ``key``, ``query_hash``,
+``content_hash``, ``by``, ``reason``, ``at``).
 """
 
 from __future__ import annotations
@@ -82,7 +89,8 @@ def clear_pair(store: Store, *, query: ScreenQuery, entry_id: str, reason: str,
                              "document hit cannot be cleared", details={"field": "documents"})
         at = utc_now()
         seq = b.emit("screen.cleared", {"list": list_name, "key": key, "query_hash": digest,
-                                        "by": by, "reason": reason, "at": at})
+                                        "content_hash": entry.content_hash, "by": by,
+                                        "reason": reason, "at": at})
         row = {"content_hash": entry.content_hash, "reason": reason, "by": by, "at": at,
                "seq": seq}
         done = b.conn.execute(update(screen_clearances).where(

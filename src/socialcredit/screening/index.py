@@ -50,7 +50,7 @@ STOP_SHARE = 0.05
 WEAK_ALIAS_FACTOR = 0.9
 #: Highest name score of a one-word weak alias against a query of several words.
 LONE_WEAK_ALIAS_CAP = 0.6
-_BLOCKING = frozenset({"name", "number", "generic"})
+_BLOCKING = frozenset({"name", "number", "generic", "place"})
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ one_letter    0.5    tokens of at most 3 letters one edit apart (``Li``/``Lu``):
 ============  =====  ==========================================================
 
 Legal forms agree only with the same class, numbers only when equal. Single tokens are paired
-first, greedily, best similarity first, each token used once, in any word order; then two
-adjacent tokens of one side left unexplained (or explained below 0.9) are tried joined against
-one token of the other (``JSCARGUMENT`` = ``JSC``+``ARGUMENT``, ``Jinping`` = ``jin``+``ping``):
-how ``merged``.
+first, greedily, best similarity first, each token used once, in any word order; then two to
+four adjacent tokens of one side left unexplained (or explained below 0.9) are tried joined
+against one token of the other (``JSCARGUMENT`` = ``JSC``+``ARGUMENT``, ``Jinping`` =
+``jin``+``ping``, ``KIMJONGUN`` = ``Kim``+``Jong``+``Un``): how ``merged``.
 
 Score. ``W`` is the weight of a side's tokens (:mod:`socialcredit.screening.text`), ``U`` the
 weight of its tokens left unpaired; what an initial does not say of the whole name it stands
@@ -52,7 +52,7 @@ from rapidfuzz.distance import OSA
 from socialcredit.screening.text import Token, consonants, phonetic
 
 __all__ = ["CONFLICT_PENALTY", "EXTRA_PENALTY", "LEGAL_FORM_MISMATCH", "LONE_TOKEN_CAP",
-           "WEAK_ONLY_CAP",
+           "PLACE_MISMATCH", "WEAK_ONLY_CAP",
            "NameMatch", "TokenPair", "score_names", "token_similarity"]
 
 #: Weight of what both names leave unexplained (a token on each side that does not agree).
@@ -61,6 +61,9 @@ CONFLICT_PENALTY = 2.0
 EXTRA_PENALTY = 0.35
 #: Taken off when both names carry legal forms and no class agrees (AG against GmbH).
 LEGAL_FORM_MISMATCH = 0.1
+#: Taken off when each name holds a place the other does not (Sweden against Finland): a
+#: company's branch in another country is another legal person, listed apart.
+PLACE_MISMATCH = 0.2
 #: Highest score of two names that agree only on legal forms, generic words or particles.
 WEAK_ONLY_CAP = 0.3
 #: Highest score when one name has a single name, number or particle token and the other
@@ -72,7 +75,8 @@ WEAK_ONLY_CAP = 0.3
 LONE_TOKEN_CAP = 0.6
 _MIN_FUZZY = 0.55
 _STRONG = frozenset({"name", "number"})
-_COUNTED = frozenset({"name", "number", "particle"})
+_COUNTED = frozenset({"name", "number", "particle", "place", "generic"})
+_FORMS = frozenset({"legal_form"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,21 +158,32 @@ def _abjad(a: str, b: str) -> tuple[float, str] | None:
     return None
 
 
-def _merged(toks: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str, str]]:
-    """Adjacent pairs of word tokens joined, two names in both orders: (indices, text,
-    phonetic key)."""
-    out: list[tuple[tuple[int, ...], str, str]] = []
+#: Most tokens joined into one (``ABUBAKRALBAGHDADI`` = ``Abu Bakr Al Baghdadi``).
+MAX_JOINED = 4
+
+
+@lru_cache(maxsize=1 << 15)
+def _merged(toks: tuple[Token, ...]) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """Runs of 2 to :data:`MAX_JOINED` adjacent word tokens joined, as written and, for names,
+    with the first or the last word moved to the other end (``JonSmith`` for ``SMITH, Jon``,
+    ``KimJongUn`` for ``JONG UN, Kim``): (indices, text). Legal forms join as written
+    (``JSC`` + ``ARGUMENT``)."""
+    out: list[tuple[tuple[int, ...], str]] = []
+    texts = [t.raw if t.category == "legal_form" else t.text for t in toks]
     for i in range(len(toks) - 1):
-        a, b = toks[i], toks[i + 1]
-        if a.category == "number" or b.category == "number" or not (a.weight or b.weight):
-            continue
-        joined = a.raw + b.raw if a.category == "legal_form" else a.text + b.text
-        if b.category == "legal_form":
-            joined = a.text + b.raw
-        out.append(((i, i + 1), joined, phonetic(joined)))
-        if a.category == b.category == "name":  # JonSmith for SMITH, Jon: either order
-            out.append(((i, i + 1), b.text + a.text, phonetic(b.text + a.text)))
-    return out
+        for j in range(i + 2, min(i + MAX_JOINED, len(toks)) + 1):
+            run = toks[i:j]
+            if any(t.category == "number" for t in run):
+                break
+            if not any(t.weight for t in run):
+                continue
+            words = texts[i:j]
+            orders = [words]
+            if all(t.category == "name" for t in run):  # family name first or last
+                orders += [words[1:] + words[:1], words[-1:] + words[:-1]]
+            for joined in dict.fromkeys("".join(w) for w in orders):
+                out.append((tuple(range(i, j)), joined))
+    return tuple(out)
 
 
 Option = tuple[float, float, tuple[int, ...], tuple[int, ...], str]
@@ -188,33 +203,42 @@ def _choose(options: list[Option], used_q: set[int], used_c: set[int],
 
 def _merged_options(query: tuple[Token, ...], candidate: tuple[Token, ...], open_q: set[int],
                     open_c: set[int]) -> list[Option]:
-    """Two adjacent tokens of one side, joined, against one token of the other."""
+    """Two to :data:`MAX_JOINED` adjacent tokens of one side, joined, against one token of the
+    other."""
+    return [*_joined_against(query, candidate, open_q, open_c, swapped=False),
+            *_joined_against(candidate, query, open_c, open_q, swapped=True)]
+
+
+def _joined_against(runs_of: tuple[Token, ...], one_of: tuple[Token, ...], open_runs: set[int],
+                    open_one: set[int], *, swapped: bool) -> list[Option]:
+    """Options of the runs of ``runs_of`` joined against single tokens of ``one_of`` (options
+    are ``(query indices, candidate indices)`` ordered: ``swapped`` when ``runs_of`` is the
+    candidate)."""
     options: list[Option] = []
-    for idx, text, phon in _merged(query):
-        if not set(idx) <= open_q:
+    for idx, text in _merged(runs_of):
+        if not set(idx) <= open_runs:
             continue
-        for j in open_c:
-            c = candidate[j]
-            if c.category in _STRONG and len(c.text) >= 4:
-                sim, _ = _strings(text, c.text, phon, c.phon)
-                if query[idx[0]].abjad != c.abjad:
-                    sim = max(sim, (_abjad(text, c.text) or (0.0, ""))[0])
-                if sim >= 0.8:
-                    options.append((sim, sum(query[k].weight for k in idx) + c.weight, idx,
-                                    (j,), "merged"))
-    for idx, text, phon in _merged(candidate):
-        if not set(idx) <= open_c:
-            continue
-        for i in open_q:
-            q = query[i]
-            if q.category in _STRONG and len(q.text) >= 4:
-                sim, _ = _strings(q.text, text, q.phon, phon)
-                if q.abjad != candidate[idx[0]].abjad:
-                    sim = max(sim, (_abjad(q.text, text) or (0.0, ""))[0])
-                if sim >= 0.8:
-                    options.append((sim, q.weight + sum(candidate[k].weight for k in idx),
-                                    (i,), idx, "merged"))
+        for j in open_one:
+            c = one_of[j]
+            if c.category not in _STRONG or len(c.text) < 4:
+                continue
+            abjad = runs_of[idx[0]].abjad != c.abjad
+            # 0.8 similar (fuzzy) needs lengths within 16 %: 20 % leaves room for the keys
+            if not abjad and abs(len(text) - len(c.text)) > 0.2 * max(len(text), len(c.text)):
+                continue
+            sim, _ = _strings(text, c.text, phonetic(text), c.phon)
+            if abjad:
+                sim = max(sim, (_abjad(text, c.text) or (0.0, ""))[0])
+            if sim >= 0.8:
+                weight = sum(runs_of[k].weight for k in idx) + c.weight
+                options.append((sim, weight, (j,), idx, "merged") if swapped
+                               else (sim, weight, idx, (j,), "merged"))
     return options
+
+
+@lru_cache(maxsize=1 << 15)
+def _places(toks: tuple[Token, ...]) -> tuple[int, ...]:
+    return tuple(k for k, t in enumerate(toks) if t.category == "place")
 
 
 def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameMatch:
@@ -286,14 +310,22 @@ def score_names(query: tuple[Token, ...], candidate: tuple[Token, ...]) -> NameM
     forms_c = {t.text for t in candidate if t.category == "legal_form"}
     if forms_q and forms_c and not forms_q & forms_c:  # an AG is not a GmbH
         score = max(0.0, score - LEGAL_FORM_MISMATCH)
+    places_q, places_c = _places(query), _places(candidate)
+    if places_q and places_c and not (set(places_q) <= used_q or set(places_c) <= used_c):
+        score = max(0.0, score - PLACE_MISMATCH)  # of Sweden, of Finland
     n_q = sum(1 for t in query if t.category in _COUNTED)
     n_c = sum(1 for t in candidate if t.category in _COUNTED)
     joined = any(how == "merged" for *_, how in pairs)
     if min(n_q, n_c) == 1 and max(n_q, n_c) > 1 and not joined:
         score = min(score, LONE_TOKEN_CAP)  # "Kim" is not "KIM Jong Un"
-    if not strong:  # legal forms alone: nothing; generic words or particles: at most the cap
+    if not strong:  # legal forms alone: nothing; generic words, places or particles: at most
+        # the cap, unless they are the whole of both names ("Dubai Trading Co" is listed)
         only_forms = all(how == "legal_form" for _, _, _, how in pairs)
-        score = 0.0 if only_forms else min(score, WEAK_ONLY_CAP)
+        whole = all(sim >= 0.9 for sim, *_ in pairs) and not any(
+            t.weight and t.category not in _FORMS and k not in used
+            for side, used in ((query, used_q), (candidate, used_c))
+            for k, t in enumerate(side))
+        score = 0.0 if only_forms else score if whole else min(score, WEAK_ONLY_CAP)
     return NameMatch(
         round(min(score, 1.0), 4), tuple(out),
         tuple(t.raw for k, t in enumerate(query) if k not in used_q and t.weight),

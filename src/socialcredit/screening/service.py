@@ -16,8 +16,9 @@ Person / Organization / Vessel / Airplane; ``features`` are additive adjustments
 plus birth date and nationality, a document hit sets 1.0), not logic-v2's weighted features;
 ``explanation`` (token pairs and how each matched) is ours; ``threshold`` is per list, from the
 policy (``review_threshold``); a result an operator cleared for these very details carries
-``cleared`` (``by``, ``at``, ``reason``) and ``match: false``
-(:mod:`socialcredit.screening.cleared`).
+``cleared`` (``by``, ``at``, ``reason``) and ``match: false``, one cleared against the entry
+as it read before ``earlier_clearance`` (``by``, ``at``, ``reason``, ``entry_changed``) and
+its own ``match`` (:mod:`socialcredit.screening.cleared`).
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ class ScreenService:
             if ruling and ruling["content_hash"] == c.party.content_hash:
                 r["match"] = False
                 r["cleared"] = {k: ruling[k] for k in ("by", "at", "reason")}
+            elif ruling:  # made against the entry as it read before: review the change
+                r["earlier_clearance"] = {**{k: ruling[k] for k in ("by", "at", "reason")},
+                                          "entry_changed": True}
         return {"status": 200, "results": out,
                 "total": {"value": len(results), "relation": "eq"},
                 "query": {"kind": query.kind, "names": list(query.names),

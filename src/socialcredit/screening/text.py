@@ -2,11 +2,13 @@
 
 :func:`tokens` turns one name into a tuple of :class:`Token`:
 
-1. Unicode NFKC, case folded. Han characters are read as pinyin with ``pypinyin`` (one token per
-   character, surname readings of the first character from
-   :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms (有限公司 …) become
-   their class first. Every other script (Cyrillic, Arabic, Greek, Ethiopic, Khmer …) is
-   transliterated to ASCII by ``anyascii``, in process, with no external service.
+1. Unicode NFKC, case folded. Han characters are turned into their simplified forms by OpenCC
+   (``t2s``: 長江 reads as 长江, chang jiang, not zhang jiang; 單 as the surname 单, shan) and
+   read as pinyin with ``pypinyin`` (one token per character, surname readings of the first
+   character from :data:`socialcredit.identity.names.SURNAME_READINGS`); Han legal forms
+   (有限公司 …) become their class first. Every other script (Cyrillic, Arabic, Greek,
+   Ethiopic, Khmer …) is transliterated to ASCII by ``anyascii``, in process, with no
+   external service.
 2. Dotted abbreviations of organisations are joined (``L.L.C.`` → ``llc``); ``&`` is ``and``;
    apostrophes vanish inside a word (``MYO'NG`` → ``myong``, ``Bank's`` → ``banks``); any other
    non-alphanumeric character separates tokens. For organisations, vessels and aircraft,
@@ -15,8 +17,9 @@
 3. Spelling equivalents (:data:`~socialcredit.screening.vocab.SYNONYMS`) are applied.
 4. Each token gets a category and a weight: ``name`` (1.0), ``legal_form`` (organisations
    only, long forms such as "open joint stock company" collapse to one token of their class),
-   ``generic`` (organisation words such as "trading"), ``particle`` (al, bin, van …),
-   ``title`` (persons: Mr, Sheikh, General …, weight 0) and ``number``.
+   ``generic`` (organisation words such as "trading"), ``place`` (not in persons' names: a
+   country or a city such as "Hong Kong", written apart or joined, one token), ``particle``
+   (al, bin, van …), ``title`` (persons: Mr, Sheikh, General …, weight 0) and ``number``.
 
 Also :func:`phonetic`, a coarse spelling-insensitive key of one token (``selenskyj`` and
 ``zelenskyy`` give ``selenski``), and :func:`normalise_document_number`.
@@ -28,7 +31,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from anyascii import anyascii
 from pypinyin import Style, lazy_pinyin
@@ -44,8 +47,11 @@ from socialcredit.screening.vocab import (
     LEGAL_FORMS,
     PARTICLE_WEIGHT,
     PARTICLES,
+    PLACE_WEIGHT,
+    PLACE_WORDS,
     SYNONYMS,
     TITLES,
+    places,
 )
 
 __all__ = ["MAX_NAME_CHARS", "Kind", "Token", "consonants", "normalise_document_number",
@@ -59,7 +65,7 @@ MAX_NAME_CHARS = 500
 #: Weight of a one-letter token (an initial).
 INITIAL_WEIGHT = 0.4
 
-Category = Literal["name", "legal_form", "generic", "particle", "title", "number"]
+Category = Literal["name", "legal_form", "generic", "place", "particle", "title", "number"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,14 @@ def unreadable(text: str) -> int | None:
         if "\ud800" <= ch <= "\udfff":
             return i + 1
     return None
+
+
+@lru_cache(maxsize=1)
+def _simplified() -> Any:
+    """OpenCC's traditional-to-simplified converter (``t2s``), loaded on the first Han name."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
 
 
 def _han_to_pinyin(text: str, kind: Kind) -> str:
@@ -174,8 +188,8 @@ _FORMAT_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 def _raw_words(name: str, kind: Kind) -> list[str]:
     text = _FORMAT_RE.sub(" ", unicodedata.normalize("NFKC", name).casefold())
-    if _HAN_RE.search(text):
-        text = _han_to_pinyin(text, kind)
+    if _HAN_RE.search(text):  # traditional characters read as their simplified forms
+        text = _han_to_pinyin(_simplified().convert(text), kind)
     if _ABJAD_RE.search(text):
         text = _ARTICLE_RE.sub("al ", text)
     text = anyascii(text).lower()
@@ -200,6 +214,12 @@ def _categorise(words: list[str], kind: Kind) -> list[Token]:
                 out.append(Token(cls, raw, "legal_form", LEGAL_FORM_WEIGHT, cls))
                 i += len(phrase)
                 continue
+            if place := _place(words, i):
+                n, text = place
+                out.append(Token(text, " ".join(words[i:i + n]), "place", PLACE_WEIGHT,
+                                 phonetic(text)))
+                i += n
+                continue
         word = words[i]
         i += 1
         text = SYNONYMS.get(word, word)
@@ -220,6 +240,16 @@ def _categorise(words: list[str], kind: Kind) -> list[Token]:
     return out
 
 
+def _place(words: list[str], i: int) -> tuple[int, str] | None:
+    """``(words, place)`` of the longest place (:func:`~socialcredit.screening.vocab.places`)
+    written by the words from ``i``, apart or joined; None when none starts there."""
+    known = places()
+    for n in range(min(PLACE_WORDS, len(words) - i), 0, -1):
+        if (place := known.get("".join(words[i:i + n]))) is not None:
+            return n, place
+    return None
+
+
 @lru_cache(maxsize=1 << 15)
 def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
     """The weighted tokens of ``name`` read as a ``kind`` (see the module docstring); an empty
@@ -231,6 +261,6 @@ def tokens(name: str, kind: Kind = "person") -> tuple[Token, ...]:
 
 
 def informative(toks: tuple[Token, ...]) -> bool:
-    """True when some token can match on its own (a name, a number or, for organisations, a
-    generic word): a name of only legal forms, titles or particles is not screenable."""
-    return any(t.category in ("name", "number", "generic") for t in toks)
+    """True when some token can match (a name, a number or, for organisations, a generic word
+    or a place): a name of only legal forms, titles or particles is not screenable."""
+    return any(t.category in ("name", "number", "generic", "place") for t in toks)

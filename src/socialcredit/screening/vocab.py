@@ -11,9 +11,13 @@ never matches anything on its own (weight :data:`LEGAL_FORM_WEIGHT`).
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 __all__ = [
     "GENERIC_WEIGHT", "GENERIC_WORDS", "HAN_LEGAL_FORMS", "LEGAL_FORMS", "LEGAL_FORM_PHRASES",
-    "LEGAL_FORM_WEIGHT", "PARTICLES", "PARTICLE_WEIGHT", "SYNONYMS", "TITLES",
+    "LEGAL_FORM_WEIGHT", "PARTICLES", "PARTICLE_WEIGHT", "PLACE_WEIGHT", "SYNONYMS", "TITLES",
+    "places",
 ]
 
 def _words(text: str) -> frozenset[str]:
@@ -24,6 +28,8 @@ def _words(text: str) -> frozenset[str]:
 LEGAL_FORM_WEIGHT = 0.05
 #: Weight of a generic organisation word ("trading", "group", "bank").
 GENERIC_WEIGHT = 0.25
+#: Weight of a place in an organisation's name ("Hong Kong", "Dubai", "Iran").
+PLACE_WEIGHT = 0.25
 #: Weight of a name particle ("al", "bin", "de", "van").
 PARTICLE_WEIGHT = 0.2
 
@@ -112,3 +118,55 @@ SYNONYMS: dict[str, str] = {
     "abdel": "abdul", "abd": "abdul", "el": "al", "ul": "al", "saint": "st",
     "organisation": "organization", "centre": "center", "&": "and",
 }
+
+
+#: Places often written into organisations' names to say where, not which (Watchman#483:
+#: "Hong Kong Limited" matched every listed company of Hong Kong). Country names come from
+#: ``pycountry`` (ISO 3166-1 names, common and official names, the part before a comma);
+#: these are the cities, regions and short forms most frequent on the OFAC and UN lists, and
+#: Han place names whose pinyin is not their English name. Written as words; a place matches
+#: its words written apart or joined (``Hong Kong`` = ``HONGKONG`` = 香港).
+_PLACES = """
+hong kong = xiang gang | macau = macao = ao men | taiwan = tai wan | dubai | sharjah | ajman
+abu dhabi | fujairah | ras al khaimah | tehran | isfahan | esfahan | mashhad | tabriz | shiraz
+bandar abbas | kish | qeshm | moscow = moskva | saint petersburg = st petersburg
+sankt peterburg | vladivostok | novosibirsk | yekaterinburg | kazan | sevastopol | crimea
+donetsk | luhansk | lugansk | minsk | kyiv = kiev | beijing | shanghai | shenzhen | guangzhou
+tianjin | dalian | ningbo | qingdao | xiamen | zhuhai | dongguan | hangzhou | harbin
+dandong | shenyang | pyongyang | nampo | singapore | kuala lumpur | labuan | bangkok | istanbul
+ankara | mersin | damascus | aleppo | latakia | beirut | baghdad | basra | mosul | erbil
+kabul | kandahar | karachi | lahore | peshawar | quetta | islamabad | doha | muscat | riyadh
+jeddah | sanaa | aden | cairo | khartoum | tripoli | benghazi | amman | caracas | maracaibo
+managua | havana | panama | new york | london | limassol | larnaca | nicosia | belgrade
+tbilisi | yerevan | baku | tashkent | almaty | bishkek | dushanbe | ashgabat | lagos
+kinshasa | mogadishu | bamako | juba | nairobi | kampala | harare | middle east | far east
+united states = usa = us = america | united kingdom = uk = great britain = britain
+united arab emirates = uae | russia | north korea | south korea
+"""
+
+
+@lru_cache(maxsize=1)
+def places() -> dict[str, str]:
+    """Places, each written as its words joined (``hongkong``) → the place's own joined name
+    (``xianggang`` → ``hongkong``). Built on first use (``pycountry`` loads in 0.2 s)."""
+    import pycountry
+    from anyascii import anyascii
+
+    def joined(text: str) -> str:
+        return "".join(re.split(r"[^0-9a-z]+", anyascii(text).lower()))
+
+    out: dict[str, str] = {}
+    for line in _PLACES.split("|"):
+        spellings = [joined(w) for w in line.split("=")]
+        out.update({sp: spellings[0] for sp in spellings if sp})
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if value:
+                name = joined(re.split(r"[,(]", value)[0])
+                out.setdefault(name, name)
+    return out
+
+
+#: A place is written in at most this many words ("ras al khaimah", "united arab emirates").
+PLACE_WORDS = 4

@@ -113,9 +113,11 @@ def _cleared(proj: Projections, seq: int, at: str, sid: Any, pv: Any,
         cid = ids[k] = len(ids) + 1
     eid = _state(proj)["entries"].get((p["list"], p["key"]))
     entry = proj.tables["screen_entries"].get(eid)
+    # the entry as it read when cleared: in the event since it carries it, else its state here
+    content = p.get("content_hash") or (None if entry is None else entry["content_hash"])
     proj.tables["screen_clearances"][cid] = {
         "id": cid, "list": p["list"], "key": p["key"], "query_hash": p["query_hash"],
-        "content_hash": None if entry is None else entry["content_hash"],
+        "content_hash": content,
         "reason": p["reason"], "by": p["by"], "at": p.get("at"), "seq": seq}
     if "at" not in p:  # written before screen.cleared carried its time
         proj.from_live("screen_clearances", cid, "at")

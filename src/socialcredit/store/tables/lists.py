@@ -90,7 +90,7 @@ screen_entries = Table(
 
 # An operator's ruling that a screened person or organisation (``query_hash``: the details as
 # sent) is not the listed entry ``list``/``key`` as it stood (``content_hash``): later screens
-# of the same details show the entry as cleared until the entry or the details change.
+# of the same details show the entry as cleared while it reads as it did (content_hash).
 screen_clearances = Table(
     "screen_clearances",
     metadata,
