@@ -35,6 +35,8 @@ _ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "recor
 #: identity columns a retired record loses (retention)
 _RETIRED_NULLS = ("national_id", "phone", "name", "claimed_id", "birth_date", "address",
                   "flags")
+#: what a retired record's row becomes, but its subject
+_RETIRED_ROW = {**dict.fromkeys(_RETIRED_NULLS), "status": "retired", "payload": "{}"}
 
 
 class Projections:
@@ -173,19 +175,19 @@ class Projections:
             close_open(self, corrected)  # a superseded record's review pairs close
             if rows[corrected]["status"] in ("suppressed", "deleted"):
                 status = rows[corrected]["status"]
-        flags = p.get("flags")
+        get = p.get
+        flags = get("flags")
         rows[rid] = {
             "id": rid, "furnisher_id": p["furnisher_id"],
             "furnisher_record_id": p["furnisher_record_id"], "kind": p["kind"],
             "occurred_at": p["occurred_at"], "subject_id": sid,
-            "national_id": p.get("national_id"), "phone": p.get("phone"),
-            "name": p.get("name"),
+            "national_id": get("national_id"), "phone": get("phone"), "name": get("name"),
             "payload": _payload_text(p["payload"]),
             "content_hash": p["content_hash"], "corrects_id": corrected,
             "superseded_by": None, "seq": seq, "status": status,
-            "claimed_id": p.get("claimed_id"), "address": p.get("address"),
+            "claimed_id": get("claimed_id"), "address": get("address"),
             "flags": ",".join(flags) if flags else None,
-            "organisation_id": p.get("organisation_id")}
+            "organisation_id": get("organisation_id")}
         if sid is not None and sid in self._pending_nid:  # an older subject.created
             iid = self._pending_nid.pop(sid)
             self.tables["identifiers"][iid]["valid_from"] = p["occurred_at"]
@@ -201,8 +203,8 @@ class Projections:
                         "corrects_id", "superseded_by"):
                 row[col] = p.get(col)
             row["seq"] = p.get("accepted_seq")
-        row.update({c: None for c in _RETIRED_NULLS})
-        row.update(status="retired", payload="{}", subject_id=sid)
+        row.update(_RETIRED_ROW)
+        row["subject_id"] = sid
         if p.get("superseded_by") is not None:
             row["superseded_by"] = p["superseded_by"]
 
