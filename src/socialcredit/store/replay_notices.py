@@ -112,7 +112,7 @@ def notices_from_live(conn: Connection, rep: NoticeReplay) -> tuple[dict[Any, An
     live = {(r.kind, r.ref): r for r in conn.execute(select(
         notices.c.kind, notices.c.ref, notices.c.subject_id, notices.c.event_seq,
         notices.c.created_at, notices.c.served_at, notices.c.channel))}
-    out: dict[Any, Any] = {}
+    out: dict[Any, dict[str, Any]] = {}
     for key, row in rep.owed.items():
         if row["event_seq"] <= cursor or key in live:
             out[key] = {**row, "served_at": None, "channel": None}
@@ -127,9 +127,9 @@ def notices_from_live(conn: Connection, rep: NoticeReplay) -> tuple[dict[Any, An
             out[key].update(served_at=r.served_at, channel=r.channel)
         taken += r.ref.startswith("event:")  # made without an event: not an older ledger's
     for key, (served_at, channel, sid) in rep.served.items():
-        row = out.get(key)
-        if row is None:  # served, then deleted: the ledger still says it was owed
-            row = out[key] = {"kind": key[0], "ref": key[1], "subject_id": sid,
-                              "event_seq": None, "created_at": None}
-        row.update(served_at=served_at, channel=channel)
+        served = out.get(key)
+        if served is None:  # served, then deleted: the ledger still says it was owed
+            served = out[key] = {"kind": key[0], "ref": key[1], "subject_id": sid,
+                                 "event_seq": None, "created_at": None}
+        served.update(served_at=served_at, channel=channel)
     return out, taken
