@@ -18,8 +18,10 @@ Measured in the same run, on the same ledger:
    scratch database written, and every table compared with the live one.
 
 Each is measured ``--repeat`` times (5), interleaved, keeping the fastest run (the machine is
-shared: the slower runs measure the neighbours). Each figure is events/s and its
-ratio to the baseline. Figures only: nothing is asserted.
+shared: the slower runs measure the neighbours); the whole replay also per CPU-second of this
+process. Each figure is events/s and its
+ratio to the baseline; the last line sets the whole replay beside issue #15's target
+(≥ 100,000 events/s on SQLite). Figures only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _baseline(reg: Registry) -> tuple[int, float]:
 def _apply(reg: Registry, public: dict[str, bool]) -> tuple[int, float]:
     started = time.perf_counter()
     with reg.store.read() as conn:
-        _, n = replay_events(conn, list_public=public)
+        _, n = replay_events(conn, list_public=public, adverse_kinds=reg.policy.adverse_kinds())
     return n, time.perf_counter() - started
 
 
@@ -86,12 +88,17 @@ def main() -> None:
             # fresh file warms the page cache for whatever runs second
             n, base_s = _baseline(reg)
             _, apply_s = _apply(reg, public)
-            result = replay(reg.store, list_public=public)
+            adverse = reg.policy.adverse_kinds()
+            cpu = time.process_time()
+            result = replay(reg.store, list_public=public, adverse_kinds=adverse)
+            replay_cpu = time.process_time() - cpu
             for _ in range(args.repeat - 1):
                 base_s = min(base_s, _baseline(reg)[1])
                 apply_s = min(apply_s, _apply(reg, public)[1])
-                result = min(result, replay(reg.store, list_public=public),
-                             key=lambda r: r.seconds)
+                cpu = time.process_time()
+                again = replay(reg.store, list_public=public, adverse_kinds=adverse)
+                replay_cpu = min(replay_cpu, time.process_time() - cpu)
+                result = min(result, again, key=lambda r: r.seconds)
         finally:
             reg.close()
     rows = {
@@ -99,6 +106,7 @@ def main() -> None:
         "baseline_events_per_s": n / base_s,
         "apply_events_per_s": n / apply_s,
         "replay_events_per_s": n / result.seconds,
+        "replay_events_per_cpu_s": n / replay_cpu,
         "apply_vs_baseline": base_s / apply_s,
         "replay_vs_baseline": base_s / result.seconds,
         "replay_ok": result.ok,
@@ -114,6 +122,11 @@ def main() -> None:
         f"({rows['apply_vs_baseline']:.2f}x baseline)\n")
     out(f"audit replay (all steps)   {rows['replay_events_per_s']:>12,.0f} events/s  "
         f"({rows['replay_vs_baseline']:.2f}x baseline); tables equal: {result.ok}\n")
+    out(f"audit replay, per CPU-second {rows['replay_events_per_cpu_s']:>12,.0f} events/s  "
+        "(this process's CPU time: what a loaded machine's wall clock hides)\n")
+    got = rows["replay_events_per_s"]
+    out(f"target: audit replay >= 100,000 events/s on SQLite: {got:,.0f} events/s "
+        f"({'met' if got >= 100_000 else 'NOT met'}; the baseline above is the floor)\n")
 
 
 if __name__ == "__main__":

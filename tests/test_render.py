@@ -438,3 +438,15 @@ def test_the_report_file_links_nowhere_off_itself_and_says_what_it_counts(
     counts = " ".join(html.split("data-testid=\"entries-vs-people\">")[1].split())
     assert counts.startswith("The headline above counts <strong>people</strong>; this table "
                              "counts <strong>entries</strong>")
+
+
+def test_the_report_shows_the_signed_tree_head_it_commits_to(tmp_path: Path) -> None:
+    head = {"tree_size": 12345, "root_hash": "ab" * 32, "timestamp": "2026-11-29T00:00:00Z",
+            "key_id": "cd" * 8, "signature": "ef" * 64}
+    html = render_report({**make_summary(), "tree_head": head}, tmp_path / "signed"
+                         ).read_text(encoding="utf-8")
+    assert_accessible_and_offline(html)
+    part = html.split('data-testid="tree-head"')[1]
+    assert "12,345" in part and "ab" * 32 in part and "ef" * 64 in part
+    assert "No tree head has been signed yet." in render_report(
+        make_summary(), tmp_path / "unsigned").read_text(encoding="utf-8")

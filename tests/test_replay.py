@@ -60,7 +60,8 @@ def assert_tamper_named(reg: Registry, found: tuple[str, dict[str, Any], str, st
 
     from socialcredit.cli import app
 
-    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    diff = replay(reg.store, list_public=_public(reg),
+                  adverse_kinds=reg.policy.adverse_kinds()).first_difference
     assert diff is not None
     assert (diff.table, diff.key, diff.what, diff.column) == found
     bad = CliRunner().invoke(app, ["--database-url", reg.settings.database_url, "audit",
@@ -243,7 +244,8 @@ def test_a_tampered_merge_is_named(populated: Registry) -> None:
     with reg.store.engine.begin() as conn:  # the merge is made to look like an operator's
         conn.execute(update(merges).where(merges.c.id == merged["merge_id"]).values(
             merged_by="someone else"))
-    diff = replay(reg.store, list_public=_public(reg)).first_difference
+    diff = replay(reg.store, list_public=_public(reg),
+                  adverse_kinds=reg.policy.adverse_kinds()).first_difference
     assert diff is not None and (diff.table, diff.key, diff.column) == (
         "merges", {"id": merged["merge_id"]}, "merged_by")
 

@@ -68,3 +68,26 @@ def test_a_gap_in_the_ledger_is_refused(store: Store) -> None:
         conn.execute(delete(events).where(events.c.seq == 12))
         with pytest.raises(LookupError, match="ledger gap after event 10"):
             extend_tree(conn, 20)
+
+
+def test_nodes_hashed_ahead_are_written_only_where_they_still_fit(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prepare_nodes`` (read, outside the ledger lock) then ``extend_tree`` (the write): the
+    same tree as folding in place, when the prepared part is capped, and when another writer
+    moved the tree in between (the stale nodes are dropped, not written twice)."""
+    monkeypatch.setattr(tree_store, "_CHUNK", 7)
+    with store.read() as conn:
+        leaves = _leaves(conn)
+        ahead = tree_store.prepare_nodes(conn, 100, most=40)  # capped: 0 .. 40
+    assert (ahead.size, ahead.upto) == (0, 40)
+    with store.engine.begin() as conn:
+        assert extend_tree(conn, 100, ahead) == 100
+        assert root_hash(100, node_source(conn)) == root_of_leaves(leaves[:100])
+    with store.read() as conn:
+        stale = tree_store.prepare_nodes(conn, 200)
+    with store.engine.begin() as conn:
+        extend_tree(conn, 150)  # another signer got there first
+        assert extend_tree(conn, 200, stale) == 200
+        assert root_hash(200, node_source(conn)) == root_of_leaves(leaves[:200])
+        stored = conn.execute(select(tree_nodes.c.node)).scalars().all()
+        assert len(stored) == len(set(stored)) == sum(200 >> lv for lv in range(8))

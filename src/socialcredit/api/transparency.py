@@ -110,4 +110,5 @@ def audit_replay(registry: RegistryDep, who: OperatorDep) -> dict[str, Any]:
     from socialcredit.store.replay import replay
 
     public = {name: spec.public for name, spec in registry.policy.lists.items()}
-    return replay(registry.store, list_public=public).to_dict()
+    return replay(registry.store, list_public=public,
+                  adverse_kinds=registry.policy.adverse_kinds()).to_dict()

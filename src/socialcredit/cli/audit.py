@@ -60,7 +60,8 @@ def audit_replay(as_json: bool = typer.Option(False, "--json", help="Print one J
     reg = common.registry(create=False)
     try:
         public = {name: spec.public for name, spec in reg.policy.lists.items()}
-        result = replay(reg.store, list_public=public)
+        result = replay(reg.store, list_public=public,
+                        adverse_kinds=reg.policy.adverse_kinds())
     finally:
         reg.close()
     diff = result.first_difference

@@ -47,6 +47,7 @@ from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
+from socialcredit.store.replay_notices import NOTICE_EVENT_KINDS, NOTICES_CURSOR
 from socialcredit.store.tables import (
     cursors,
     decisions,
@@ -74,24 +75,9 @@ KINDS = ("warning", "listing", "removal", "expiry", "adverse_record", "refusal",
          "dispute_answered", "dispute_outcome", "review_outcome", "repair_outcome", "sign_in_code",
          "channel_changed", "channel_flagged", "sign_in_locked")
 
-#: Ledger event type → notice kind.
-_EVENT_KINDS = {
-    "entry.warned": "warning",
-    "entry.listed": "listing",
-    "entry.removed": "removal",
-    "entry.expired": "expiry",
-    "record.accepted": "adverse_record",
-    "dispute.opened": "dispute_opened",
-    "dispute.answered": "dispute_answered",
-    "dispute.suppressed": "dispute_outcome",
-    "dispute.decided": "dispute_outcome",
-    "review.decided": "review_outcome",
-    "repair.decided": "repair_outcome",
-    # to the OLD channel: the person hears of a change they did not make
-    "contact.channel_changed": "channel_changed",
-    "contact.channel_flagged": "channel_flagged",
-}
-_CURSOR = "notices"
+#: Ledger event type → notice kind (one table with ``audit replay``'s, which checks them).
+_EVENT_KINDS = NOTICE_EVENT_KINDS
+_CURSOR = NOTICES_CURSOR
 #: The gate name under which an operator's check (``socialcredit check``) is logged.
 OPERATOR_CHECK = "operator"
 _MAX_ATTEMPTS = 10
@@ -233,7 +219,7 @@ def project_notices(store: Store, policy: Policy, *, now: dt.datetime,
                    events.c.payload)
             .where(events.c.seq > cursor, events.c.type.in_(sorted(_EVENT_KINDS)))
             .order_by(events.c.seq).limit(limit)).all()
-        adverse = {k for k, spec in policy.catalogue.items() if spec.adverse}
+        adverse = policy.adverse_kinds()
         last = cursor
         for ev in rows:
             last = ev.seq

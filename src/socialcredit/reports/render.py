@@ -171,6 +171,7 @@ def render_report(
         decision_rows=decisions,
         decision_totals=decision_totals,
         charts=charts,
+        tree_head=summary.get("tree_head"),
         inline_css=_inline_css(),
     )
     index = out_dir / "index.html"

@@ -23,7 +23,7 @@ import gc
 import json
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from socialcredit.store.replay_compare import (
 )
 from socialcredit.store.replay_events import Projections
 from socialcredit.store.replay_lists import names_from_live
+from socialcredit.store.replay_notices import notices_from_live
 from socialcredit.store.replay_queue import older_until
 from socialcredit.store.replay_tables import (
     FROM_LIVE,
@@ -162,12 +163,13 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def replay_events(conn: Connection, *, upto: int | None = None,
-                  list_public: Mapping[str, bool] | None = None) -> tuple[Projections, int]:
+                  list_public: Mapping[str, bool] | None = None,
+                  adverse_kinds: Collection[str] | None = None) -> tuple[Projections, int]:
     """Apply every event up to ``upto`` (default: the head) to fresh :class:`Projections`;
     return them and the number of events read."""
     if upto is None:
         upto = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
-    proj = Projections(list_public)
+    proj = Projections(list_public, adverse_kinds)
     proj.seed_channels([dict(r._mapping) for r in conn.execute(select(contact_channels).where(
         contact_channels.c.source == "migration"))])
     proj.seed_repairs([dict(r._mapping) for r in conn.execute(select(repairs).where(
@@ -211,6 +213,9 @@ def _take_from_live(conn: Connection, proj: Projections) -> dict[str, int]:
                 link_candidates.c.created_seq <= until)):
             pairs[row.id] = dict(row._mapping)
             taken["link_candidates"] = taken.get("link_candidates", 0) + 1
+    proj.tables["notices"], n_notices = notices_from_live(conn, proj.notices)
+    if n_notices:
+        taken["notices"] = n_notices
     return taken
 
 
@@ -263,12 +268,16 @@ def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | None:
 
 
 def replay(store: Store, *, list_public: Mapping[str, bool] | None = None,
+           adverse_kinds: Collection[str] | None = None,
            folder: Path | None = None) -> ReplayResult:
     """Rebuild the projections of :data:`SPECS` from ``store``'s ledger and compare them with
     the live tables, table by table; a table that differs is written to a scratch database and
     walked against the live one to name its first differing row.
 
     ``list_public``: list name → public, for entry events older than the ``public`` key.
+    ``adverse_kinds``: record kinds whose acceptance owes a notice (the policy's catalogue;
+    None: those notices are taken from the live table, see
+    :mod:`~socialcredit.store.replay_notices`).
     ``folder``: where a SQLite scratch file goes (default: a temporary folder, removed).
     The scratch database of a PostgreSQL store is a fresh schema on the same server.
 
@@ -281,7 +290,8 @@ def replay(store: Store, *, list_public: Mapping[str, bool] | None = None,
     with _no_cyclic_gc():  # from the first event read to the last row compared
         with store.read() as conn:
             head = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
-            proj, n = replay_events(conn, upto=head, list_public=list_public)
+            proj, n = replay_events(conn, upto=head, list_public=list_public,
+                                    adverse_kinds=adverse_kinds)
             taken = _take_from_live(conn, proj)
         replayed = time.perf_counter() - started
         rows = {spec.name: _rows(proj, spec) for spec in SPECS}

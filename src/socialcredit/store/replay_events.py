@@ -14,12 +14,13 @@ without ``public`` takes ``list_public``); what cannot be recovered then shows a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from socialcredit.store.replay_identity import IDENTITY_HANDLERS
 from socialcredit.store.replay_links import LINK_HANDLERS
 from socialcredit.store.replay_lists import LIST_HANDLERS
+from socialcredit.store.replay_notices import NOTICE_EVENT_KINDS, NoticeReplay
 from socialcredit.store.replay_people import PEOPLE_HANDLERS
 from socialcredit.store.replay_queue import close_open
 
@@ -34,6 +35,8 @@ _ENTRY_FIELDS = ("list", "subject_id", "key", "since", "until", "ground", "recor
 #: identity columns a retired record loses (retention)
 _RETIRED_NULLS = ("national_id", "phone", "name", "claimed_id", "birth_date", "address",
                   "flags")
+#: what a retired record's row becomes, but its subject
+_RETIRED_ROW = {**dict.fromkeys(_RETIRED_NULLS), "status": "retired", "payload": "{}"}
 
 
 class Projections:
@@ -41,15 +44,21 @@ class Projections:
 
     ``list_public``: list name → whether its entries are public, for entry events written
     before they carried ``public`` (None: such entries replay as not public).
+    ``adverse_kinds``: record kinds whose acceptance owes the subject a notice
+    (:class:`~socialcredit.store.replay_notices.NoticeReplay`).
     """
 
-    def __init__(self, list_public: Mapping[str, bool] | None = None) -> None:
+    def __init__(self, list_public: Mapping[str, bool] | None = None,
+                 adverse_kinds: Collection[str] | None = None) -> None:
         self.list_public = dict(list_public or {})
+        #: the notices owed and served (``notices`` is built from it at the end)
+        self.notices = NoticeReplay(adverse_kinds)
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
             "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}, "links": {},
-            "names": {}, "screen_entries": {}, "screen_clearances": {}, "link_candidates": {}}
+            "names": {}, "screen_entries": {}, "screen_clearances": {}, "link_candidates": {},
+            "notices": {}}
         #: table → row key → columns the events cannot give back (older ledgers): the replay
         #: takes those cells from the live row (:meth:`from_live`)
         self.trusted: dict[str, dict[Any, set[str]]] = {}
@@ -70,30 +79,26 @@ class Projections:
         """:meth:`apply` every event of a page: ``rows`` of ``(seq, at, type, subject_id,
         policy_version, payload text)`` and their decoded ``payloads`` (the loop of
         :meth:`apply` with its lookups made once per page)."""
-        handlers, entry, apply = _HANDLERS, self._entry, self.apply
+        handlers, entry, quiet = _HANDLERS, self._entry, _NO_PROJECTION
+        noted, note = _NOTICE_TYPES, self.notices.event
         for (seq, at, type_, sid, pv, _), p in zip(rows, payloads, strict=True):
+            if type_ in noted:
+                note(seq, at, type_, sid, p)
             handler = handlers.get(type_)
             if handler is None or "_tombstone" in p:
-                if type_.startswith("entry.") and "_tombstone" not in p:
+                if "_tombstone" in p:
+                    continue  # erased by retention: the record.retired that follows carries it
+                if type_.startswith("entry."):
                     entry(seq, type_[6:], pv, p)
-                elif handler is None:
-                    apply(seq, at, type_, sid, pv, p)  # no projection, or unknown
+                elif type_ not in quiet:
+                    self.unknown_types.add(type_)
                 continue
             handler(self, seq, at, sid, pv, p)
 
     def apply(self, seq: int, at: str, type_: str, subject_id: int | None,
               policy_version: str | None, payload: dict[str, Any]) -> None:
-        if "_tombstone" in payload:
-            return  # erased by retention: the record.retired event that follows carries it
-        if type_.startswith("entry."):
-            self._entry(seq, type_[6:], policy_version, payload)
-            return
-        handler = _HANDLERS.get(type_)
-        if handler is None:
-            if type_ not in _NO_PROJECTION:
-                self.unknown_types.add(type_)
-            return
-        handler(self, seq, at, subject_id, policy_version, payload)
+        """Apply one event (:meth:`apply_page` of one row)."""
+        self.apply_page([(seq, at, type_, subject_id, policy_version, None)], [payload])
 
     # --- registrations -----------------------------------------------------------------------
     def _furnisher(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
@@ -170,19 +175,19 @@ class Projections:
             close_open(self, corrected)  # a superseded record's review pairs close
             if rows[corrected]["status"] in ("suppressed", "deleted"):
                 status = rows[corrected]["status"]
-        flags = p.get("flags")
+        get = p.get
+        flags = get("flags")
         rows[rid] = {
             "id": rid, "furnisher_id": p["furnisher_id"],
             "furnisher_record_id": p["furnisher_record_id"], "kind": p["kind"],
             "occurred_at": p["occurred_at"], "subject_id": sid,
-            "national_id": p.get("national_id"), "phone": p.get("phone"),
-            "name": p.get("name"),
+            "national_id": get("national_id"), "phone": get("phone"), "name": get("name"),
             "payload": _payload_text(p["payload"]),
             "content_hash": p["content_hash"], "corrects_id": corrected,
             "superseded_by": None, "seq": seq, "status": status,
-            "claimed_id": p.get("claimed_id"), "address": p.get("address"),
+            "claimed_id": get("claimed_id"), "address": get("address"),
             "flags": ",".join(flags) if flags else None,
-            "organisation_id": p.get("organisation_id")}
+            "organisation_id": get("organisation_id")}
         if sid is not None and sid in self._pending_nid:  # an older subject.created
             iid = self._pending_nid.pop(sid)
             self.tables["identifiers"][iid]["valid_from"] = p["occurred_at"]
@@ -198,8 +203,8 @@ class Projections:
                         "corrects_id", "superseded_by"):
                 row[col] = p.get(col)
             row["seq"] = p.get("accepted_seq")
-        row.update({c: None for c in _RETIRED_NULLS})
-        row.update(status="retired", payload="{}", subject_id=sid)
+        row.update(_RETIRED_ROW)
+        row["subject_id"] = sid
         if p.get("superseded_by") is not None:
             row["superseded_by"] = p["superseded_by"]
 
@@ -375,7 +380,10 @@ _HANDLERS = {
     **LIST_HANDLERS,  # subject.created also writes ``names``
 }
 
-#: Events that change none of the replayed tables.
+#: Events that owe or serve a notice (:mod:`socialcredit.store.replay_notices`).
+_NOTICE_TYPES = frozenset({*NOTICE_EVENT_KINDS, "notice.served"})
+
+#: Events that change none of the replayed tables but ``notices``, or none at all.
 _NO_PROJECTION = frozenset({
     "ingest.completed", "file.read", "access.refused", "access.revoked", "notice.served",
     "subject.signed_in", "sign_in.code_issued", "list.imported",

@@ -85,6 +85,9 @@ def _starts(proj: Projections, record_id: int) -> str:
 
 def close_open(proj: Projections, record_id: int, **values: Any) -> None:
     """Close the open pairs of ``record_id`` (setting ``values`` too)."""
+    st = proj.__dict__.get("_queue")
+    if st is None or record_id not in st["by_record"]:
+        return  # most records never had a pair (every retired or corrected one asks)
     for row in _of(proj, record_id):
         if row["status"] == "open":
             row.update(status="closed", **values)

@@ -73,12 +73,18 @@ SPECS: tuple[TableSpec, ...] = (
         "model_version", "status", "created_seq", "decided_at", "decided_by", "note")),
     TableSpec("screen_clearances", ("id",), (
         "id", "list", "key", "query_hash", "content_hash", "reason", "by", "at", "seq")),
+    # the outbox by its natural key, so a finding names the notice's kind
+    # (store/replay_notices.py says which rows are owed, served, or taken from live)
+    TableSpec("notices", ("kind", "ref"), ("kind", "ref", "subject_id", "event_seq",
+                                           "created_at", "served_at", "channel")),
 )
 
 #: Columns of replayed tables that are not compared, and why.
 NOT_COMPARED: dict[str, str] = {
     "records.birth_date": "a record with a valid national ID keeps the birth date the ID "
                           "embeds, which record.accepted does not repeat",
+    "notices.id, due_at, attempts, last_error, body": "a counter; the promise made from the "
+        "policy's notice_within_hours when the row was made; delivery state and wording",
     "names.name_key, names.full_name": "derived from the compared name by the identity "
                                        "stage's normalisation (and full_name backfilled for "
                                        "registries older than migration 0004)",
@@ -102,10 +108,6 @@ NOT_PROJECTIONS: dict[str, str] = {
     "contact_codes": "operational: one-time code hashes for a new phone, never in the ledger",
     "sign_in_failures": "operational: wrong sign-in codes per keyed ID/phone digest, shared by "
                         "the server processes, never in the ledger",
-    "notices": "operational: the outbox of notices owed to people, with its delivery state "
-               "(attempts, served_at, channel, a code wiped once served); rows are also made "
-               "for gate refusals and sign-in codes (neither is an event) and by a projector "
-               "that follows the ledger at its own pace; what each notice tells is an event",
     "ingests": "operational: one row per ingest attempt (a killed attempt keeps zero counts "
                "and its re-run gets its own row; an identical re-send writes no event); what "
                "a completed ingest accepted is its ingest.completed event, each record its "
@@ -137,6 +139,11 @@ FROM_LIVE: dict[str, str] = {
         "code that wrote record.linked without the explanation, or a shared phone's without "
         "the pairs it queued, also rejected and queued pairs without events: the pairs made "
         "up to its last event are taken from the live rows whole",
+    "notices (refusals, sign-in codes, locked sign-ins; erased or non-adverse records)":
+        "made without an event of their own, or for an event whose payload retention erased "
+        "or whose record kind the policy no longer calls adverse: taken from the live rows, "
+        "their served_at still from notice.served (but a sign-in code's and a merged "
+        "refusal's, which no event records)",
     "screen_entries.party, since, ended_on; screen_clearances.at":
         "screen.* events written before they carried the party and the import day, and "
         "screen.cleared before it carried its time",

@@ -41,7 +41,13 @@ from socialcredit.store.merkle import (
 )
 from socialcredit.store.store import Store
 from socialcredit.store.tables import events, ledger_head, tree_heads
-from socialcredit.store.tree_store import extend_tree, node_source, tree_size
+from socialcredit.store.tree_store import (
+    Prepared,
+    extend_tree,
+    node_source,
+    prepare_nodes,
+    tree_size,
+)
 
 __all__ = ["FORMAT", "RECEIPT_FORMAT", "check_consistency", "consistency", "entry_receipt",
            "head_at_least", "inclusion", "key_id", "latest_head", "load_public_key", "receipt",
@@ -77,14 +83,15 @@ def _signed_bytes(head: dict[str, Any]) -> bytes:
 
 
 def sign_head(conn: Connection, key: Ed25519PrivateKey, *, now: dt.datetime | None = None,
-              ) -> dict[str, Any]:
-    """Extend the tree to the ledger's head, sign a head over it and keep it in
-    ``tree_heads`` (inside the caller's transaction); return it. An empty ledger gets no
-    head (NotFound)."""
+              prepared: Prepared | None = None) -> dict[str, Any]:
+    """Extend the tree to the ledger's head (writing ``prepared`` nodes first where they
+    still fit, :func:`~socialcredit.store.tree_store.extend_tree`), sign a head over it and
+    keep it in ``tree_heads`` (inside the caller's transaction); return it. An empty ledger
+    gets no head (NotFound)."""
     upto = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
     if upto == 0:
         raise NotFound("the ledger is empty: there is no tree to sign")
-    size = extend_tree(conn, upto)
+    size = extend_tree(conn, upto, prepared)
     last = latest_head(conn, missing_ok=True)
     if last is not None and last["tree_size"] == size:
         return last
@@ -100,15 +107,20 @@ def sign_head(conn: Connection, key: Ed25519PrivateKey, *, now: dt.datetime | No
 def sign_latest(store: Store, key: Ed25519PrivateKey, *, now: dt.datetime | None = None,
                 ) -> dict[str, Any] | None:
     """:func:`sign_head` in its own write transaction (holding the ledger lock, so the tree
-    is extended by one writer at a time); None on an empty ledger.
+    is extended by one writer at a time); None on an empty ledger. The new events are read
+    and hashed first, outside the lock (:func:`~socialcredit.store.tree_store.prepare_nodes`),
+    so that an ingest waits for the nodes' write and the signature only.
 
     Raises:
         StoreUnavailable: the database cannot be reached.
     """
+    with store.read() as conn:
+        upto = int(conn.execute(select(ledger_head.c.seq)).scalar_one())
+        prepared = prepare_nodes(conn, upto) if upto else None
     with store.batch() as b:
         if b.seq == 0:
             return None
-        return sign_head(b.conn, key, now=now)
+        return sign_head(b.conn, key, now=now, prepared=prepared)
 
 
 def latest_head(conn: Connection, *, missing_ok: bool = False) -> dict[str, Any] | None:

@@ -15,7 +15,8 @@ per event for it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
@@ -23,9 +24,11 @@ from socialcredit.store.bulk import driver_pages
 from socialcredit.store.merkle import NodeSource
 from socialcredit.store.tables import tree_nodes
 
-__all__ = ["extend_tree", "node_source", "tree_size"]
+__all__ = ["Prepared", "extend_tree", "node_source", "prepare_nodes", "tree_size"]
 
 _CHUNK = 20_000
+#: Events hashed ahead of a head's write transaction at most (about 2 nodes of 40 bytes each).
+PREPARE_MOST = 500_000
 
 
 #: ``node = level << _SHIFT | idx``: room for 2**40 leaves.
@@ -91,21 +94,18 @@ def _fold(level_nodes: list[bytes], first: int, edge: dict[int, bytes],
     return out
 
 
-def extend_tree(conn: Connection, upto: int) -> int:
-    """Fold events ``tree_size + 1 .. upto`` into ``tree_nodes`` (inside the caller's
-    transaction); return the new size.
+def _new_nodes(conn: Connection, size: int, upto: int,
+               ) -> Iterator[tuple[int, list[tuple[int, bytes]]]]:
+    """The nodes that fold events ``size + 1 .. upto`` into a stored tree of ``size`` leaves,
+    a page of events at a time: ``(leaves folded so far, that page's new nodes)``.
 
     Raises:
         LookupError: an event is missing below ``upto`` (a gap: run ``audit verify``).
     """
-    size = tree_size(conn)
-    if upto <= size:
-        return size
     # the right edge: the pending left siblings of the stored tree, one per level at most
     edge_keys = [(lv, (size >> lv) - 1) for lv in range(size.bit_length()) if (size >> lv) & 1]
     edge = {lv: h for (lv, _), h in _fetch(conn, edge_keys).items()}
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO tree_nodes (node, hash) VALUES ({mark}, {mark})"
     done, sha, fromhex = size, hashlib.sha256, bytes.fromhex
     for rows in driver_pages(conn, f"SELECT seq, hash FROM events WHERE seq > {mark} AND "
                              f"seq <= {mark} ORDER BY seq", (size, upto), page=_CHUNK,
@@ -113,7 +113,61 @@ def extend_tree(conn: Connection, upto: int) -> int:
         if rows[0][0] != done + 1 or rows[-1][0] != done + len(rows):
             raise LookupError(f"ledger gap after event {done}: run `audit verify`")
         leaves = [sha(b"\x00" + fromhex(h)).digest() for _, h in rows]
-        # the driver's executemany on tuples (SQLAlchemy's per-row work would dominate)
-        conn.exec_driver_sql(sql, _fold(leaves, done, edge))
+        nodes = _fold(leaves, done, edge)
         done += len(rows)
+        yield done, nodes
+
+
+def _insert(conn: Connection, nodes: list[tuple[int, bytes]]) -> None:
+    # the driver's executemany on tuples (SQLAlchemy's per-row work would dominate)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO tree_nodes (node, hash) VALUES ({mark}, {mark})", nodes)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Nodes hashed ahead of a write (:func:`prepare_nodes`): they extend a tree of exactly
+    ``size`` leaves to ``upto``."""
+
+    size: int
+    upto: int
+    nodes: list[tuple[int, bytes]]
+
+
+def prepare_nodes(conn: Connection, upto: int, *, most: int = PREPARE_MOST) -> Prepared:
+    """Read and hash, on a read connection, the nodes that extend the stored tree towards
+    ``upto`` (at most ``most`` events, so memory stays bounded), for :func:`extend_tree` to
+    write under the ledger lock without hashing there.
+
+    Raises:
+        LookupError: an event is missing below ``upto``.
+    """
+    size = tree_size(conn)
+    nodes: list[tuple[int, bytes]] = []
+    done = size
+    for folded, page in _new_nodes(conn, size, min(upto, size + most)):
+        nodes.extend(page)
+        done = folded
+    return Prepared(size, done, nodes)
+
+
+def extend_tree(conn: Connection, upto: int, prepared: Prepared | None = None) -> int:
+    """Fold events ``tree_size + 1 .. upto`` into ``tree_nodes`` (inside the caller's
+    transaction); return the new size. ``prepared`` nodes are written first when they start
+    at the stored tree's size (another writer may have moved it since: then they are
+    dropped and hashed again).
+
+    Raises:
+        LookupError: an event is missing below ``upto`` (a gap: run ``audit verify``).
+    """
+    size = tree_size(conn)
+    if upto <= size:
+        return size
+    if prepared is not None and prepared.size == size and size < prepared.upto <= upto:
+        _insert(conn, prepared.nodes)
+        size = prepared.upto
+    done = size
+    for folded, nodes in _new_nodes(conn, size, upto):
+        _insert(conn, nodes)
+        done = folded
     return done

@@ -109,3 +109,8 @@ class Policy(_Strict):
 
     def services_of(self, list_name: str) -> tuple[str, ...]:
         return tuple(sorted({svc for s in self.sanctions_for(list_name) for svc in s.services}))
+
+    def adverse_kinds(self) -> frozenset[str]:
+        """Record kinds of the catalogue whose arrival is served to the subject as a notice
+        (``adverse: true``; disclosure/notices.py, and ``audit replay`` of the notices)."""
+        return frozenset(k for k, spec in self.catalogue.items() if spec.adverse)
