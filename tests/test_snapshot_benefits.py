@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from conftest import TODAY, furnish, make_id
+from conftest import furnish, make_id
 from socialcredit.gate.snapshot import (
     SnapshotBenefit,
     SnapshotError,

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from socialcredit.errors import NotFound
-from socialcredit.gate.index import GateIndex
 from socialcredit.gate.benefits import benefits_for, rewarded_services
 from socialcredit.gate.compact import EntryRow
+from socialcredit.gate.index import GateIndex
 from socialcredit.gate.snapshot.format import SnapshotBenefit, SnapshotInfo, SnapshotItem
 from socialcredit.gate.snapshot.keyed_hash import new_gate_key
 from socialcredit.gate.snapshot.signing import (

@@ -68,7 +68,8 @@ _error: ContextVar[str | None] = ContextVar("sc_lang_error", default=None)
 def policy_texts(policy: dict[str, Any]) -> Iterator[str]:
     """The text a policy writes for people (a parsed policy YAML): service and benefit names,
     the general way to contest, each list's title, grounds and way to contest, each score's
-    title (and its title on an organisation's file) and factor reasons; whitespace runs folded to one space, as the pages show them."""
+    title (and its title on an organisation's file) and factor reasons; whitespace runs folded
+    to one space, as the pages show them."""
     yield from (str(v) for v in (policy.get("services") or {}).values())
     yield from (str(v) for v in (policy.get("benefits") or {}).values())
     if policy.get("how_to_contest"):
