@@ -338,10 +338,11 @@ sanctions:
                                         "tax_credit_rating record can meet both")
 
 
-def test_an_offline_snapshot_refuses_a_listed_enterprise_and_carries_no_benefits(
+def test_an_offline_snapshot_carries_benefits_and_refuses_a_listed_enterprise(
         rated: Registry, tmp_path: Path) -> None:
-    """The gate index now keys organisations by their code; an offline snapshot takes those
-    keys as it takes a person's (refusals only: its format has no place for benefits)."""
+    """The gate index keys organisations by their code; an offline snapshot takes those keys
+    as it takes a person's, with (format version 2) the benefits the online gate names, and
+    none once the enterprise is listed (precedence)."""
     from socialcredit.access import add_gate
     from socialcredit.gate.offline import export_gate_snapshot, signing_key
     from socialcredit.gate.snapshot import SnapshotReader
@@ -353,6 +354,11 @@ def test_an_offline_snapshot_refuses_a_listed_enterprise_and_carries_no_benefits
     reader = SnapshotReader(tmp_path / "a.snap", gate_key=key_path.read_bytes(),
                             public_key=signing_key(keys).public_key())
     assert reader.check(f"organisation_id:{ACME}", "credit", on=TODAY) is None  # red only
+    online = _decide(rated, "permits")["benefits"]
+    offline = reader.benefits(f"organisation_id:{ACME}", "permits", on=TODAY)
+    assert [(b["benefit"], b["entry_id"], b["legal_basis"], b["until"]) for b in offline] == [
+        (b["benefit"], b["entry_id"], b["legal_basis"], b["until"]) for b in online]
+    assert len(offline) == 2
     furnish(rated, tmp_path, "court-bj", "court", [_finding()])
     export_gate_snapshot(rated.store, rated.policy, keys, gate="bank-bj",
                          out=tmp_path / "b.snap")
@@ -361,6 +367,9 @@ def test_an_offline_snapshot_refuses_a_listed_enterprise_and_carries_no_benefits
     hit = reader.check(f"organisation_id:{ACME}", "credit", on=TODAY)
     assert hit is not None and hit.entry_ids == (_entries(rated)["dishonest_judgment_debtors"].id,)
     assert reader.check(f"organisation_id:{ACME}", "permits", on=TODAY) is None
+    # listed: the online gate suspends its benefits, and so does the snapshot
+    assert _decide(rated, "permits")["benefits"] == []
+    assert reader.benefits(f"organisation_id:{ACME}", "permits", on=TODAY) == []
 
 
 def test_the_check_command_answers_an_organisation_with_its_benefits(

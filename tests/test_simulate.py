@@ -116,6 +116,8 @@ class Sim:
     people: list[dict[str, str]]
     good: dict[str, list[dict[str, str | int | bool]]]
     faults: dict[str, Counter[str]]
+    #: the good rows about organisations (issue #13), kept apart from the people's above
+    organisations: dict[str, list[dict[str, str | int | bool]]]
 
     @property
     def by_id(self) -> dict[str, dict[str, str]]:
@@ -129,10 +131,12 @@ def run(out: Path, subjects: int, seed: int, **kwargs: float) -> Sim:
     manifest = simulate(out, subjects=subjects, seed=seed, as_of=AS_OF, **kwargs)
     with (out / manifest.population_file).open(encoding="utf-8", newline="") as fh:
         people = list(csv.DictReader(fh))
-    good, faults = {}, {}
+    good, faults, organisations = {}, {}, {}
     for f in manifest.furnishers:
-        good[f.name], faults[f.name] = classify(out / f.file)
-    return Sim(out, manifest, people, good, faults)
+        rows, faults[f.name] = classify(out / f.file)
+        good[f.name] = [r for r in rows if "organisation_id" not in r]
+        organisations[f.name] = [r for r in rows if "organisation_id" in r]
+    return Sim(out, manifest, people, good, faults, organisations)
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +206,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         "ride-didi.jsonl",
         "ride-caocao.csv",
         "carrier-cmcc.csv",
+        "regulator-samr.csv",
+        "tax-sta.csv",
     }
     assert a == b
 
@@ -249,6 +255,8 @@ def test_manifest_file_matches_returned_model(sim: Sim) -> None:
         "ride-didi": "platform",
         "ride-caocao": "platform",
         "carrier-cmcc": "carrier",
+        "regulator-samr": "regulator",
+        "tax-sta": "regulator",
     }
     suffixes = {Path(f["file"]).suffix for f in on_disk["furnishers"]}
     assert suffixes == {".csv", ".jsonl"}
@@ -395,7 +403,11 @@ def test_json_lines_omit_absent_keys_and_csv_has_union_header(sim: Sim) -> None:
         else:
             header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
             assert header[:3] == ["furnisher_record_id", "kind", "occurred_at"]
-            assert {"national_id", "phone", "name", "corrects"} <= set(header)
+            if f.kind == "regulator":  # about organisations only: no person's identifier
+                assert {"organisation_id", "name", "corrects"} <= set(header)
+                assert not {"national_id", "phone"} & set(header)
+            else:
+                assert {"national_id", "phone", "name", "corrects"} <= set(header)
 
 
 def test_identity_coverage(sim: Sim) -> None:

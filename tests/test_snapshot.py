@@ -284,11 +284,11 @@ def resign(data: bytes, key: Ed25519PrivateKey) -> bytes:
 def test_format_and_version_are_checked(snapshot: Path, signing_key: Ed25519PrivateKey) -> None:
     data = snapshot.read_bytes()
     assert data[:8] == MAGIC
-    assert struct.unpack_from("<H", data, 8) == (1,)
+    assert struct.unpack_from("<H", data, 8) == (2,)
     bad = snapshot.with_name("bad")
     # correctly signed, but another format version or magic: rejected for what it is
-    bad.write_bytes(resign(data[:8] + struct.pack("<H", 2) + data[10:], signing_key))
-    with pytest.raises(SnapshotError, match="version 2"):
+    bad.write_bytes(resign(data[:8] + struct.pack("<H", 3) + data[10:], signing_key))
+    with pytest.raises(SnapshotError, match="version 3"):
         verify_snapshot(bad, signing_key.public_key())
     bad.write_bytes(resign(b"NOTSNAP\n" + data[8:], signing_key))
     with pytest.raises(SnapshotError, match="magic"):

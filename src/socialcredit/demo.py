@@ -59,7 +59,9 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run the whole pipeline on ``registry`` (an empty database); see the module docstring.
 
-    Returns ``{"subjects", "records", "rejected_rows", "listed": {list: active},
+    Returns ``{"subjects", "records", "rejected_rows", "listed": {sanctioned list: people
+    with an active entry}, "listed_organisations": {the same for enterprises}, "incentives":
+    {red list: {"granted", "suspended"}},
     "decisions": {service: {"allow", "deny", "review"}}, "report": path, ...}``.
     """
     registry.ensure_schema()
@@ -128,6 +130,8 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
         "unlinked_records": summary["unlinked_records"],
         "rejected_rows": summary["rejected_rows"],
         "listed": dict(summary["listed_people"]),
+        "listed_organisations": dict(summary["listed_organisations"]),
+        "incentives": dict(summary["incentives"]), "titles": titles,
         "active_entries": {n: c["active"] for n, c in summary["entries"].items()},
         "removed": {n: c["removed"] for n, c in summary["entries"].items()},
         "expired": {n: c["expired"] for n, c in summary["entries"].items()},

@@ -273,7 +273,9 @@ class RejectsPublic(BaseModel):
 class ReportPublic(BaseModel):
     """Transparency figures (:func:`socialcredit.reports.summarise`): counts of subjects,
     records, rejected rows, furnishers and ledger events; ``entries``: list → status →
-    count; ``listed_people``: list → people with an active entry; ``decisions``: service →
+    count; ``listed_people``: sanctioned list → people with an active entry;
+    ``listed_organisations``: the same for organisations; ``incentives``: red list →
+    ``{"granted", "suspended"}`` subjects (never counted as listed); ``decisions``: service →
     outcome → count. Dates are ISO 8601 (``generated_at`` UTC date-time, ``as_of`` date)."""
 
     generated_at: str
@@ -287,6 +289,8 @@ class ReportPublic(BaseModel):
     ledger_events: int
     entries: dict[str, dict[str, int]]
     listed_people: dict[str, int]
+    listed_organisations: dict[str, int] = {}
+    incentives: dict[str, dict[str, int]] = {}
     decisions: dict[str, dict[str, int]]
     #: score → grade → people whose newest score has that grade
     scores: dict[str, dict[str, int]]

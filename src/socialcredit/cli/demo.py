@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -106,10 +106,11 @@ def demo(
     dec = summary["decisions"]
     headline = (
         f"\nIn a simulated nation of {subjects:,} people, "
-        f"[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] are listed as "
-        f"dishonest judgment debtors; in one day the gates refused "
+        f"[bold]{summary['listed'].get('dishonest_judgment_debtors', 0):,}[/] people are on "
+        f"the blacklist of dishonest judgment debtors; in one day the gates refused "
         f"[bold]{dec.get('air', {}).get('deny', 0):,}[/] flight tickets and "
-        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n")
+        f"[bold]{dec.get('rail_hsr', {}).get('deny', 0):,}[/] high-speed-rail tickets.\n"
+        + _enterprises(summary))
     if summary.get("policy") == "us":
         headline = (
             f"\nIn a simulated US population of {subjects:,} people, "
@@ -132,7 +133,8 @@ def demo(
         f"{out / 'notices'} socialcredit --database-url {url}{cli_pol} serve`, then "
         "http://127.0.0.1:8000/")
     others = ", ".join(f"{name} {n:,}" for name, n in summary["listed"].items()
-                       if name != "dishonest_judgment_debtors")
+                       if name not in ("dishonest_judgment_debtors",
+                                       "restricted_representatives"))
     grades = "; ".join(f"{name}: " + ", ".join(f"{g} {n:,}" for g, n in by_grade.items())
                        for name, by_grade in summary.get("scores", {}).items())
     harsher = ("" if summary.get("policy") == "us" else
@@ -155,3 +157,34 @@ def demo(
             f"`tail -n 1 {who['outbox']}`;\n"
             f"  3. type it on the page (valid {who['valid_minutes']} minutes).",
             highlight=False, soft_wrap=True)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"[bold]{n:,}[/] {one if n == 1 else many}"
+
+
+def _enterprises(summary: dict[str, Any]) -> str:
+    """The enterprises' sentence of the headline (issue #13), in the article's terms: listed
+    people and listed enterprises on the blacklist, the enterprises' representatives
+    restricted in consumption, and the red lists' incentives granted; empty where the policy
+    has none of them."""
+    reps = summary["listed"].get("restricted_representatives")
+    red = summary.get("incentives", {})
+    if reps is None and not red:
+        return ""
+    firms = summary.get("listed_organisations", {}).get("dishonest_judgment_debtors", 0)
+    people = summary["listed"].get("dishonest_judgment_debtors", 0)
+    text = (f"\nOn the blacklist: {_plural(people, 'person', 'people')} and "
+            f"{_plural(firms, 'enterprise', 'enterprises')}")
+    if reps is not None:
+        who = _plural(reps, "legal representative or main responsible person",
+                      "legal representatives and main responsible persons")
+        text += (f"; {who} of listed enterprises restricted in consumption (not listed "
+                 "themselves)")
+    titles = summary.get("titles", {})
+    for name, n in red.items():
+        firms_n = _plural(n.get("granted", 0), "enterprise", "enterprises")
+        text += f"; incentives granted to {firms_n} on the red list “{titles.get(name, name)}”"
+        if n.get("suspended"):
+            text += f" ({n['suspended']:,} more suspended while under a sanction)"
+    return text + ".\n"

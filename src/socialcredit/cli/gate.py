@@ -129,12 +129,16 @@ def gates_check_snapshot(
     national_id: Annotated[str | None, typer.Option("--national-id")] = None,
     phone: Annotated[str | None, typer.Option()] = None,
     document: Annotated[str | None, typer.Option()] = None,
+    organisation_id: Annotated[str | None, typer.Option(
+        "--organisation-id", help="An organisation's identifier (the policy's organisation "
+                                  "scheme, e.g. a unified social credit code).")] = None,
     public_key: Annotated[Path | None, typer.Option(help="Registry public key (PEM).")] = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Check one person against a snapshot offline: exit 0 allow, 3 refused, 5 the snapshot
-    is past its validity for the service (policy gate.snapshot_valid_hours). Every answer
-    states the snapshot's age."""
+    """Check one person or organisation against a snapshot offline: exit 0 allow (naming the
+    benefits a red list earns, as the online gate does; a format-version-1 snapshot carries
+    none), 3 refused, 5 the snapshot is past its validity for the service (policy
+    gate.snapshot_valid_hours). Every answer states the snapshot's age."""
     from socialcredit.gate.offline import public_key_path
     from socialcredit.gate.snapshot.reader import SnapshotReader
     from socialcredit.identity import normalise_phone, scheme_for
@@ -143,10 +147,17 @@ def gates_check_snapshot(
 
     settings = common.settings()
     policy = load_policy(settings.policy_path)
-    given = [v for v in (national_id, phone, document) if v]
+    given = [v for v in (national_id, phone, document, organisation_id) if v]
     if len(given) != 1:
-        raise InputError("give exactly one of --national-id, --phone, --document")
-    if national_id:
+        raise InputError("give exactly one of --national-id, --phone, --document, "
+                         "--organisation-id")
+    if organisation_id:
+        from socialcredit.identity.organisation import organisation_scheme_for
+
+        org = policy.identity.organisation_id
+        key = "organisation_id:" + organisation_scheme_for(org.scheme, org.pattern).parse(
+            organisation_id).value
+    elif national_id:
         ident = policy.identity.national_id
         key = "national_id:" + scheme_for(ident.scheme, ident.pattern).parse(national_id).value
     elif phone:
@@ -175,9 +186,17 @@ def gates_check_snapshot(
             + ". It cannot know of later removals: export a new one "
               f"(`socialcredit gates export --gate {info.gate}`).", highlight=False)
         raise typer.Exit(5)
-    hit = reader.check(key, service, on=common.as_of(as_of))
+    day = common.as_of(as_of)
+    hit = reader.check(key, service, on=day)
     if hit is None:
         console.print(f"ALLOW ({service}) per {made}", highlight=False)
+        for b in reader.benefits(key, service, on=day):
+            console.print(f"  benefit {b['benefit']}: {b['text']} (red list {b['list']}, "
+                          f"entry {b['entry_id']}, until {b['until'] or '-'}; "
+                          f"{b['legal_basis']})", highlight=False, soft_wrap=True)
+        if info.version < 2:
+            console.print("  (format version 1: this snapshot carries refusals only, no "
+                          "benefits)", highlight=False)
         raise typer.Exit(0)
     console.print(f"REFUSED ({service}) until {hit.until or '-'}; entries "
                   f"{', '.join(map(str, hit.entry_ids))}; per {made}", highlight=False)

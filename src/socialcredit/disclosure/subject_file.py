@@ -164,9 +164,10 @@ def _benefits(policy: Policy, list_name: str) -> dict[str, list[dict[str, str]]]
     return out
 
 
-def _scores(policy: Policy, history: Sequence[Any]) -> list[dict[str, Any]]:
+def _scores(policy: Policy, history: Sequence[Any], kind: str) -> list[dict[str, Any]]:
     """Each score of the policy: the current value, grade and reason codes (with their text,
-    costliest first, as an adverse-action notice gives them) and the history, newest first."""
+    costliest first, as an adverse-action notice gives them) and the history, newest first;
+    titled for a subject of ``kind`` (an organisation's is no personal score)."""
     out = []
     for name, spec in policy.scores.items():
         rows = [h for h in history if h.score == name]
@@ -175,7 +176,7 @@ def _scores(policy: Policy, history: Sequence[Any]) -> list[dict[str, Any]]:
         reason_of = {f.code: f.reason for f in spec.factors}
         now = rows[0]
         out.append({
-            "score": name, "title": spec.title, "legal_basis": spec.legal_basis,
+            "score": name, "title": spec.title_for(kind), "legal_basis": spec.legal_basis,
             "value": now.value, "grade": now.grade, "as_of": now.as_of,
             "range": [spec.min, spec.max],
             "reasons": [{"code": c, "reason": reason_of.get(c, c)}
@@ -244,7 +245,7 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "sent": _as_sent(r, subject, link_of.get(r.id)),
         } for r in recs],
         "entries": [],
-        "scores": _scores(policy, history),
+        "scores": _scores(policy, history, subject.kind),
         "decisions": [{
             "id": d.id, "at": d.at, "gate": d.gate, "service": d.service, "outcome": d.outcome,
             "purpose": (f"an operator's check for {policy.services.get(d.service, d.service)}"

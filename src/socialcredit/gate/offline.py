@@ -8,7 +8,9 @@
 A snapshot lists, per restricted identifier and entry, the gate's services it is refused
 (platform-scoped sanctions only on the gate's own platform and those sharing with it under an
 agreement of the policy; sanctions a court lifted for an entry left out) and until when, under
-HMAC-SHA256 of the identifier with the gate's key (:mod:`socialcredit.gate.snapshot`).
+HMAC-SHA256 of the identifier with the gate's key (:mod:`socialcredit.gate.snapshot`); and
+(format version 2) what each identifier's red-list entries earn at the gate's services on the
+day of export, as the online gate's ``allow`` names them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from socialcredit.errors import NotFound
+from socialcredit.gate.benefits import benefits_for, rewarded_services
+from socialcredit.gate.compact import EntryRow
 from socialcredit.gate.index import GateIndex
-from socialcredit.gate.snapshot.format import SnapshotInfo, SnapshotItem
+from socialcredit.gate.snapshot.format import SnapshotBenefit, SnapshotInfo, SnapshotItem
 from socialcredit.gate.snapshot.keyed_hash import new_gate_key
 from socialcredit.gate.snapshot.signing import (
     load_signing_key,
@@ -31,6 +35,7 @@ from socialcredit.gate.snapshot.signing import (
 )
 from socialcredit.gate.snapshot.writer import write_snapshot
 from socialcredit.gate.went_back import head_key_path
+from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.store import Store
 from socialcredit.store.tables import gates
@@ -93,11 +98,39 @@ def export_gate_snapshot(store: Store, policy: Policy, keys_dir: Path, *, gate: 
         if refused:
             items += [SnapshotItem(k, refused, e.until, (e.entry_id,))
                       for k in keys_of.get(e.subject_id, ())]
+    when = now or dt.datetime.now(dt.UTC)
+    benefits = _benefits(policy, entries, keys_of, services,
+                         local_today(policy.jurisdiction, when).isoformat())
     key, key_path = gate_key(keys_dir, gate)
     seq, _ = store.head()
     info = write_snapshot(out, items, gate=gate, gate_key=key,
                           signing_key=signing_key(keys_dir), services=services,
-                          ledger_seq=seq, created_at=now or dt.datetime.now(dt.UTC),
+                          ledger_seq=seq, created_at=when,
                           policy_version=policy.version_hash,
-                          valid_hours={s: policy.gate.snapshot_hours(s) for s in services})
+                          valid_hours={s: policy.gate.snapshot_hours(s) for s in services},
+                          benefits=benefits)
     return info, key_path
+
+
+def _benefits(policy: Policy, entries: list[EntryRow], keys_of: dict[int, list[str]],
+              services: tuple[str, ...], day: str) -> list[SnapshotBenefit]:
+    """What each identifier's red-list entries earn at ``services`` on ``day``, as the online
+    gate computes it (:func:`~socialcredit.gate.benefits.benefits_for`: none for a subject
+    holding a live sanctioned entry)."""
+    rewarded = [s for s in services if s in rewarded_services(policy)]
+    red = {n for n, spec in policy.lists.items() if spec.effect == "incentive"}
+    if not rewarded or not red:
+        return []
+    by_subject: dict[int, list[EntryRow]] = {}
+    for e in entries:
+        by_subject.setdefault(e.subject_id, []).append(e)
+    out = []
+    for sid, mine in by_subject.items():
+        if not any(e.list in red for e in mine):
+            continue
+        for service in rewarded:
+            for b in benefits_for(policy, mine, service, day):  # type: ignore[arg-type]
+                out += [SnapshotBenefit(k, service, b["benefit"], b["text"], b["list"],
+                                        b["legal_basis"], b["until"], b["entry_id"])
+                        for k in dict.fromkeys(keys_of.get(sid, ()))]  # each key once
+    return out

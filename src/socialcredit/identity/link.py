@@ -34,7 +34,7 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
    weighs name, birth date, phone *within its validity interval*, ID similarity and address.
 
-Longer than 400 lines (419): since organisations link by their code here too (issue #13);
+Longer than 400 lines (438): since organisations link by their code here too (issue #13);
 the phone-channel part (``_channel`` and the corroboration count) is the facet to move out.
 """
 
@@ -186,6 +186,8 @@ class DeterministicLinker:
         self.by_nid: dict[str, int] = {}
         #: organisation ID → subject (organisations link by their ID alone, never a phone)
         self.by_org: dict[str, int] = {}
+        #: organisation IDs a prefetch found in no subject (their first record creates them)
+        self._absent_orgs: set[str] = set()
         self.by_phone: dict[str, _Holder | None] = {}
         #: subjects whose phone-rule links went back to review (their entries re-evaluate)
         self.requeued: set[int] = set()
@@ -225,6 +227,16 @@ class DeterministicLinker:
             for phone in part:
                 self.by_phone[phone] = found.get(phone)
 
+    def prefetch_organisations(self, values: set[str]) -> None:
+        """Load the organisations a chunk of records names (one query per 500 codes), so that
+        their records need no query of their own, not even the first record of a new one."""
+        todo = values - self.by_org.keys()
+        if not todo:
+            return
+        found = organisation_ids(self.batch.conn, todo)
+        self.by_org.update(found)
+        self._absent_orgs |= todo - found.keys()
+
     def link(self, *, national_id: str | None, phone: str | None, name: str | None,
              occurred_at: str, birth_date: str | None = None, sex: str | None = None,
              organisation_id: str | None = None,
@@ -251,8 +263,10 @@ class DeterministicLinker:
                       named_ids: tuple[tuple[str, str | None], ...]) -> int:
         sid = self.by_org.get(organisation_id)
         if sid is None:
-            self.batch.flush()
-            sid = organisation_ids(self.batch.conn, {organisation_id}).get(organisation_id)
+            if organisation_id not in self._absent_orgs:
+                self.batch.flush()
+                sid = organisation_ids(self.batch.conn, {organisation_id}).get(organisation_id)
+            self._absent_orgs.discard(organisation_id)
             if sid is None:
                 region = (organisation_id[2:8] if self.region_from_id and len(organisation_id)
                           == 18 and organisation_id[2:8].isdigit() else None)

@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (413): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (416): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -131,8 +131,11 @@ class _Chunk:
         valid = [v for _, v in rows if isinstance(v, ValidRecord)]
         held = self._held({v.furnisher_record_id for v in valid}
                           | {v.corrects for v in valid if v.corrects})
-        self.linker.prefetch({v.national_id for v in valid if v.national_id},
+        self.linker.prefetch({v.national_id for v in valid if v.national_id}
+                             | {nid for v in valid for nid, _ in v.named_ids},
                              {v.phone for v in valid if v.phone})
+        self.linker.prefetch_organisations({v.organisation_id for v in valid
+                                            if v.organisation_id})
         for raw, v in rows:
             if not isinstance(v, ValidRecord):
                 self.reject(raw.line, v, raw.raw)

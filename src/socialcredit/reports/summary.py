@@ -6,7 +6,11 @@ The summary shape is the one :func:`socialcredit.reports.render.render_report` r
      "rejected_rows", "furnishers", "ledger_events",
      "entries": {list: {"active", "removed", "expired", "pending_review", "suspended",
                         "warned"}},
-     "listed_people": {list: people with at least one active entry},
+     "listed_people": {sanctioned list: people (subjects of kind person) with an active entry},
+     "listed_organisations": {sanctioned list: organisations with an active entry},
+     "incentives": {red list (``effect: incentive``): {"granted": subjects whose live entry
+                    earns its benefits on ``as_of``, "suspended": subjects whose live entry is
+                    suspended by a live sanctioned entry (policy/incentives.py)}},
      "decisions": {service: {"allow", "deny", "review"}},
      "scores": {score: {grade: people whose newest score has that grade}},
      "due_process": {"disputes": {status: n}, "reviews": {status: n},
@@ -60,12 +64,8 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             .group_by(list_entries.c.list, list_entries.c.status)
         ):
             entries.setdefault(lst, dict.fromkeys(STATUSES, 0))[status] = int(n)
-        people = {name: 0 for name in policy.lists}
-        for lst, n in conn.execute(
-            select(list_entries.c.list, func.count(func.distinct(list_entries.c.subject_id)))
-            .where(list_entries.c.status == "active").group_by(list_entries.c.list)
-        ):
-            people[lst] = int(n)
+        day = (as_of or local_today(policy.jurisdiction)).isoformat()
+        people, organisations, incentives = _listed(conn, policy, day)
         decisions: dict[str, dict[str, int]] = {}
         for service, outcome, n in conn.execute(select(
                 decision_counts.c.service, decision_counts.c.outcome, decision_counts.c.count)):
@@ -94,11 +94,45 @@ def summarise(store: Store, policy: Policy, *, as_of: dt.date | None = None) -> 
             "ledger_events": count(select(ledger_head.c.seq)),
             "entries": entries,
             "listed_people": people,
+            "listed_organisations": organisations,
+            "incentives": incentives,
             "decisions": decisions,
             "scores": grades,
             "due_process": _due_process(conn),
             "tree_head": latest_head(conn, missing_ok=True),
         }
+
+
+def _listed(conn: Any, policy: Policy, day: str) -> tuple[dict[str, int], dict[str, int],
+                                                          dict[str, dict[str, int]]]:
+    """(people, organisations) with an active entry per sanctioned list, and per red list the
+    subjects granted its incentives on ``day`` and those whose entry a live sanctioned entry
+    suspends (:mod:`socialcredit.policy.incentives`: live = begun and not run out)."""
+    red = {n for n, s in policy.lists.items() if s.effect == "incentive"}
+    people = {n: 0 for n in policy.lists if n not in red}
+    organisations = dict(people)
+    for lst, kind, n in conn.execute(
+        select(list_entries.c.list, subjects.c.kind,
+               func.count(func.distinct(list_entries.c.subject_id)))
+        .join(subjects, subjects.c.id == list_entries.c.subject_id)
+        .where(list_entries.c.status == "active", list_entries.c.list.not_in(sorted(red)))
+        .group_by(list_entries.c.list, subjects.c.kind)
+    ):
+        (organisations if kind == "organisation" else people)[lst] = int(n)
+    live = ((list_entries.c.status == "active") & (list_entries.c.since <= day)
+            & (list_entries.c.until.is_(None) | (list_entries.c.until > day)))
+    blocked = select(list_entries.c.subject_id).where(
+        live, list_entries.c.list.in_(sorted(policy.suspending_lists)))
+    incentives = {n: {"granted": 0, "suspended": 0} for n in sorted(red)}
+    for lst, suspended, n in conn.execute(
+        select(list_entries.c.list, list_entries.c.subject_id.in_(blocked).label("blocked"),
+               func.count(func.distinct(list_entries.c.subject_id)))
+        .where(live, list_entries.c.list.in_(sorted(red)))
+        .group_by(list_entries.c.list, "blocked")
+    ):
+        incentives.setdefault(lst, {"granted": 0, "suspended": 0})[
+            "suspended" if suspended else "granted"] += int(n)
+    return people, organisations, incentives
 
 
 def _due_process(conn: Any) -> dict[str, dict[str, int]]:

@@ -64,12 +64,29 @@ def headline(summary: Mapping[str, Any], *, list_titles: Mapping[str, str] | Non
 
     Lists with no active entry and services with no refusal are left out; with nothing listed
     and nothing refused it says so. People are counted from ``listed_people`` when the summary
-    has it (one person may hold several entries), else from the active entries.
+    has it (one person may hold several entries), else from the active entries; organisations
+    from ``listed_organisations``, apart; red lists (``incentives``) are never counted as
+    listed: their subjects granted incentives are counted apart.
     """
     titles = {**LIST_TITLES, **(list_titles or {})}
     people = summary.get("listed_people") or {}
+    organisations = summary.get("listed_organisations") or {}
+    incentives = summary.get("incentives") or {}
     parts: list[str] = []
     for row in entry_rows(summary, titles):
+        if row["key"] in incentives:  # a red list lists no one: its entries earn benefits
+            continue
+        if row["key"] in people and organisations.get(row["key"]):
+            # organisations are not people: counted apart (issue #13)
+            if people[row["key"]]:
+                forms = _LIST_PHRASES.get(row["key"], (
+                    f"person on the list “{row['title']}”",
+                    f"people on the list “{row['title']}”"))
+                parts.append(_plural(int(people[row["key"]]), forms))
+            parts.append(_plural(int(organisations[row["key"]]), (
+                f"enterprise on the list “{row['title']}”",
+                f"enterprises on the list “{row['title']}”")))
+            continue
         if row["active"]:
             forms = _LIST_PHRASES.get(
                 row["key"],
@@ -78,6 +95,10 @@ def headline(summary: Mapping[str, Any], *, list_titles: Mapping[str, str] | Non
             parts.append(_plural(int(people.get(row["key"], row["active"])), forms))
     if not parts:
         parts.append("no one listed")
+    granted = sum(int(n.get("granted", 0)) for n in incentives.values())
+    if granted:
+        parts.append(_plural(granted, ("subject granted incentives on a red list",
+                                       "subjects granted incentives on a red list")))
 
     decisions = decision_rows(summary, SERVICE_LABELS)
     refused = [

@@ -8,7 +8,8 @@ cycling over :data:`FAULTS` across all files so every kind of fault appears:
 * ``impossible_date`` — ``occurred_at`` such as ``2023-02-30`` or ``2023-13-01``;
 * ``negative_amount`` — ``amount_minor`` below zero;
 * ``unknown_kind`` — a ``kind`` outside the catalogue (e.g. ``social_media_post``);
-* ``missing_required`` — one required kind field absent (empty CSV cell / omitted JSON key);
+* ``missing_required`` — one required kind field absent (empty CSV cell / omitted JSON key;
+  only rows of a kind that has one);
 * ``duplicate_row`` — an exact copy of an earlier row of the same file (same record id).
 
 Broken copies other than duplicates get fresh ``furnisher_record_id``s and no ``corrects``;
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialcredit.simulate.identifiers import with_wrong_check
 from socialcredit.simulate.records import KIND_FIELDS, FurnisherSpec, Row
@@ -68,8 +70,10 @@ def _break(fault: str, rng: random.Random, bad: Row) -> None:
 
 def _pick(rng: random.Random, n: int, fault: str, has: dict[str, np.ndarray]) -> int | None:
     """A random row index the fault applies to (a row with a ``national_id`` for a wrong check
-    character, with an ``amount_minor`` for a negative amount), or None after 20 tries."""
-    need = {"bad_check_character": "national_id", "negative_amount": "amount_minor"}.get(fault)
+    character, with an ``amount_minor`` for a negative amount, of a kind with a required field
+    for a missing one), or None after 20 tries."""
+    need = {"bad_check_character": "national_id", "negative_amount": "amount_minor",
+            "missing_required": "_required"}.get(fault)
     for _ in range(20):
         i = rng.randrange(n)
         if need is None or has[need][i]:
@@ -99,6 +103,8 @@ def inject_table_faults(
                if name in table.column_names else np.zeros(n, bool))
         for name in ("national_id", "amount_minor")
     }
+    has["_required"] = pc.is_in(table["kind"], value_set=pa.array(
+        [k for k, fields in KIND_FIELDS.items() if fields])).to_numpy(zero_copy_only=False)
     picks: list[tuple[int, str, int]] = []  # (insert before this good row, fault, source row)
     for _ in range(wanted):
         src: int | None = None

@@ -4,7 +4,9 @@ The furnishers (:data:`FURNISHERS`): two courts (:mod:`socialcredit.simulate.cou
 and a payment app (:mod:`socialcredit.simulate.lenders`), a school
 (:mod:`socialcredit.simulate.school`), the air and rail operators (here), two ride-hail
 platforms (:mod:`socialcredit.simulate.ride`) and a carrier's real-name registrations
-(:mod:`socialcredit.simulate.carrier`), last: the carrier reports the people the others did.
+(:mod:`socialcredit.simulate.carrier`): the carrier reports the people the others did; then
+the market regulator and the tax authority (kind ``regulator``), who report enterprises
+(:mod:`socialcredit.simulate.enterprises`).
 
 Figures (sources / assumptions):
 
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from socialcredit.simulate.carrier import CARRIER
 from socialcredit.simulate.courts import COURTS
 from socialcredit.simulate.dates import random_date, shift_years
+from socialcredit.simulate.enterprises import ENTERPRISE_SPECS
 from socialcredit.simulate.population import Person
 from socialcredit.simulate.records import Draft, FurnisherSpec, Value, phone_draft
 from socialcredit.simulate.school import SCHOOL
@@ -41,10 +44,11 @@ _COURT_KINDS = (
     "restriction_lifted",
 )
 _LOAN_KINDS = ("loan_default", "loan_repayment")
+_BOTH = ("person", "organisation")  # a court hears enterprises' cases too
 #: Every furnisher, in manifest order.
 FURNISHERS: tuple[FurnisherSpec, ...] = (
-    FurnisherSpec(COURTS[0][0], "court", "csv", _COURT_KINDS, "BJ1"),
-    FurnisherSpec(COURTS[1][0], "court", "jsonl", _COURT_KINDS, "SHG"),
+    FurnisherSpec(COURTS[0][0], "court", "csv", _COURT_KINDS, "BJ1", _BOTH),
+    FurnisherSpec(COURTS[1][0], "court", "jsonl", _COURT_KINDS, "SHG", _BOTH),
     FurnisherSpec("bank-icbc", "lender", "csv", _LOAN_KINDS, "ICBC"),
     FurnisherSpec("pay-alipay", "payment", "jsonl", _LOAN_KINDS, "ALI"),
     FurnisherSpec(SCHOOL, "school", "csv", ("student_status",), "PKU"),
@@ -53,6 +57,7 @@ FURNISHERS: tuple[FurnisherSpec, ...] = (
     FurnisherSpec("ride-didi", "platform", "jsonl", ("ride_rating",), "DIDI"),
     FurnisherSpec("ride-caocao", "platform", "csv", ("ride_rating",), "CAO"),
     FurnisherSpec(CARRIER, "carrier", "csv", ("phone_registration",), "CMCC"),
+    *ENTERPRISE_SPECS,
 )
 
 UNRULY_SHARE = 0.0005

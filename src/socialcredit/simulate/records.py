@@ -29,6 +29,7 @@ __all__ = [
     "COMMON_COLUMNS",
     "KIND_FIELDS",
     "OPTIONAL_FIELDS",
+    "ORGANISATION_COLUMNS",
     "PHONE_SHARE",
     "Draft",
     "FurnisherSpec",
@@ -66,6 +67,12 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "ride_rating": ("rating", "trip_id"),
     "student_status": ("full_time",),
     "phone_registration": ("registration_id",),
+    # a regulator's records about an organisation (issue #13): no person's identifier
+    "organisation_registered": (),
+    "organisation_status": ("status",),
+    "representative_appointed": ("role", "representative_id"),
+    "representative_ended": ("role", "representative_id"),
+    "tax_credit_rating": ("rating_year", "grade"),
 }
 #: Optional kind fields (``until``: ISO date; ``years``: 1–3).
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -73,7 +80,19 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "dishonesty_finding": ("debtor_role",),
     "restriction_lifted": ("until",),
     "loan_default": ("loan_purpose",),
+    "organisation_registered": ("legal_form",),
+    "representative_appointed": ("representative_name",),
 }
+#: Columns of a furnisher whose rows concern organisations only (a regulator): the
+#: organisation's ``organisation_id`` (unified social credit code) and ``name``, no person's.
+ORGANISATION_COLUMNS: tuple[str, ...] = (
+    "furnisher_record_id",
+    "kind",
+    "occurred_at",
+    "organisation_id",
+    "name",
+    "corrects",
+)
 #: Share of non-ride-hail records that carry the subject's ``phone`` beside ID and name.
 PHONE_SHARE = 0.6
 
@@ -81,14 +100,16 @@ PHONE_SHARE = 0.6
 @dataclass(frozen=True, slots=True)
 class FurnisherSpec:
     """A furnisher: ``name`` (e.g. ``court-beijing-no1``), its ``kind`` (court, lender,
-    payment, transport, platform, school, carrier), output ``fmt``, the record ``kinds`` it
-    submits and its id prefix."""
+    payment, transport, platform, school, carrier, regulator), output ``fmt``, the record
+    ``kinds`` it submits, its id prefix and the ``subjects`` its rows concern (``person``,
+    ``organisation`` or both: a court hears enterprises' cases too)."""
 
     name: str
     kind: str
     fmt: Literal["csv", "jsonl"]
     kinds: tuple[str, ...]
     id_prefix: str
+    subjects: tuple[str, ...] = ("person",)
 
     @property
     def file(self) -> str:
@@ -97,8 +118,15 @@ class FurnisherSpec:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The CSV header: common columns, then every kind field of :attr:`kinds`."""
-        cols = list(COMMON_COLUMNS)
+        """The CSV header: common columns (:data:`ORGANISATION_COLUMNS` for a furnisher of
+        organisations only; ``organisation_id`` added for one of both), then every kind field
+        of :attr:`kinds`."""
+        if "person" not in self.subjects:
+            cols = list(ORGANISATION_COLUMNS)
+        else:
+            cols = list(COMMON_COLUMNS)
+            if "organisation" in self.subjects:
+                cols.append("organisation_id")
         for kind in self.kinds:
             for name in KIND_FIELDS[kind] + OPTIONAL_FIELDS.get(kind, ()):
                 if name not in cols:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from socialcredit.simulate.carrier import CARRIER, carrier_block
 from socialcredit.simulate.courts import generate_courts
+from socialcredit.simulate.enterprises import enterprises_block
 from socialcredit.simulate.furnishers import FURNISHERS, generate_transport
 from socialcredit.simulate.lenders import generate_lenders
 from socialcredit.simulate.lines import csv_header, write_csv
@@ -35,7 +36,7 @@ TICKETS_FILE = "tickets.csv"
 BLOCK_SIZE = 250_000
 #: New stages go last: a stage's seed is its position, so the others' files stay the same.
 _STAGES = ("population", "school", "lenders", "courts", "transport", "ride", "tickets",
-           "carrier")
+           "carrier", "enterprises")
 
 
 class FurnisherFile(BaseModel):
@@ -98,7 +99,9 @@ def simulate(
 
     Files: ``population.csv`` (ground truth), one ``<furnisher>.csv`` / ``<furnisher>.jsonl``
     per furnisher (see :mod:`socialcredit.simulate.records` for the row contract),
-    ``tickets.csv`` (one day of purchases) and ``manifest.json``.  Output is byte-identical
+    ``tickets.csv`` (one day of purchases) and ``manifest.json``.  Enterprises seated among
+    each block's people, their representatives, cases and tax ratings come from
+    :mod:`socialcredit.simulate.enterprises`.  Output is byte-identical
     for the same arguments: all randomness comes from NumPy seed sequences derived from
     ``seed``.  A fraction ``bad_row_rate`` of furnisher rows is deliberately broken (see
     :mod:`socialcredit.simulate.faults`); event dates lie within four years before ``as_of``.
@@ -125,6 +128,7 @@ def simulate(
     case_numbers: dict[tuple[int, int], int] = {}
     loans: dict[str, int] = {}
     trips = {"ride-didi": 0, "ride-caocao": 0}
+    enterprises = [0]  # enterprises numbered so far (their USCCs stay unique across blocks)
     with (
         tempfile.TemporaryDirectory(dir=out_dir, prefix=".simulate-") as scratch,
         (out_dir / POPULATION_FILE).open("wb") as population,
@@ -158,8 +162,13 @@ def simulate(
                 _add(spool, specs[name], conform(specs[name], columns), reported)
             spool.add(specs[CARRIER], conform(specs[CARRIER], carrier_block(
                 np_rng["carrier"], block, as_of, reported)))
+            firms = enterprises_block(np_rng["enterprises"], block, as_of, enterprises,
+                                      case_numbers)
+            for name, columns in firms.columns.items():
+                spool.add(specs[name], conform(specs[name], columns))
             listed = np.zeros(len(block), bool)
             listed[list(courts.active)] = True
+            listed[firms.restricted] = True  # restricted representatives buy tickets too
             write_csv(tickets, tickets_block(np_rng["tickets"], block, listed, riders),
                       TICKET_COLUMNS)
             if progress is not None:

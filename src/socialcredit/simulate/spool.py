@@ -39,7 +39,8 @@ __all__ = [
     "row_schema",
 ]
 
-INT_FIELDS = frozenset({"amount_minor", "ground", "days_past_due", "rating", "years"})
+INT_FIELDS = frozenset({"amount_minor", "ground", "days_past_due", "rating", "years",
+                        "rating_year"})
 BOOL_FIELDS = frozenset({"full", "full_time"})
 WINDOW_ROWS = 250_000
 BUCKET_DAYS = 8

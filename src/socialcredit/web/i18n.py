@@ -68,7 +68,8 @@ _error: ContextVar[str | None] = ContextVar("sc_lang_error", default=None)
 def policy_texts(policy: dict[str, Any]) -> Iterator[str]:
     """The text a policy writes for people (a parsed policy YAML): service and benefit names,
     the general way to contest, each list's title, grounds and way to contest, each score's
-    title and factor reasons; whitespace runs folded to one space, as the pages show them."""
+    title (and its title on an organisation's file) and factor reasons; whitespace runs folded
+    to one space, as the pages show them."""
     yield from (str(v) for v in (policy.get("services") or {}).values())
     yield from (str(v) for v in (policy.get("benefits") or {}).values())
     if policy.get("how_to_contest"):
@@ -80,6 +81,7 @@ def policy_texts(policy: dict[str, Any]) -> Iterator[str]:
             yield " ".join(str(spec["how_to_contest"]).split())
     for score in (policy.get("scores") or {}).values():
         yield str(score["title"])
+        yield str(score.get("organisation_title") or "Credit score")
         yield from (str(f["reason"]) for f in score.get("factors") or ())
 
 

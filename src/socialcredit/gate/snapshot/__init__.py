@@ -29,7 +29,8 @@ The package is split by facet (issue #18); this module only gathers the public n
 * :mod:`.keyed_hash` — the per-gate HMAC key and :func:`keyed_digest`;
 * :mod:`.writer` — :func:`write_snapshot`;
 * :mod:`.verify` — :func:`verify_snapshot` (signature, then header and layout);
-* :mod:`.reader` — :class:`SnapshotReader`, the offline checks.
+* :mod:`.reader` — :class:`SnapshotReader`, the offline checks (refusals, and from format
+  version 2 the benefits of red lists, :class:`SnapshotBenefit`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from socialcredit.gate.snapshot.format import (
     FORMAT_VERSION,
     KEY_KINDS,
     MAGIC,
+    SnapshotBenefit,
     SnapshotError,
     SnapshotHit,
     SnapshotInfo,
@@ -58,6 +60,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_KINDS",
     "MAGIC",
+    "SnapshotBenefit",
     "SnapshotError",
     "SnapshotHit",
     "SnapshotInfo",

@@ -1,17 +1,20 @@
 """The snapshot file: its layout, constants, error type and value types.
 
-File format, version 1 (all integers little-endian)::
+File format, version 2 (all integers little-endian); version 1 is the same without the
+benefit sections and their header keys, and is still read::
 
     offset  size            field
     0       8               magic b"SCGSNAP\\n"
-    8       2  u16          format version (1)
+    8       2  u16          format version (2)
     10      2  u16          flags (0)
     12      4  u32          H = length of the JSON header in bytes
     16      H               JSON header, UTF-8, padded with spaces so that 16 + H is a multiple
                             of 16 (keys: format, version, gate, services, ledger_seq, created_at,
                             policy_version, count, entries, hmac, digest_bytes, until_epoch,
-                            entry_id_bytes, signature)
-    then five sections, each starting at a multiple of 8 (zero-padded between):
+                            entry_id_bytes, signature; version 2 adds benefits and
+                            benefit_count)
+    then five sections (nine in version 2), each starting at a multiple of 8 (zero-padded
+    between):
       digests   count x digest_bytes   truncated HMACs, ascending in unsigned byte order; an
                                        identifier may occupy several consecutive records
       services  count x u16            bit i set = header services[i] refused
@@ -19,7 +22,17 @@ File format, version 1 (all integers little-endian)::
                                        (1970-01-01); 0xFFFF = open-ended
       index     (count + 1) x u32      record i's entry ids are entry_ids[index[i]:index[i+1]]
       entry_ids entries x entry_id_bytes (4 or 8)
+    version 2 only, the incentives an allow names (red lists, issue #13):
+      b_digests benefit_count x digest_bytes  truncated HMACs, ascending; an identifier
+                                       earning several benefits occupies several records
+      b_items   benefit_count x u16    index into the header's ``benefits`` catalogue: one
+                                       [service, benefit, text, list, legal_basis] each
+      b_until   benefit_count x u16    end date (exclusive) of the red-list entry, as above
+      b_entry   benefit_count x u64    the red-list entry's id
     last 64 bytes                      Ed25519 signature over every byte before it
+
+Benefits are exported only for subjects with no live sanctioned entry on the day of export
+(the registry's precedence, :mod:`socialcredit.policy.incentives`), for the gate's services.
 
 A record costs 24 bytes plus 4 per entry id (8 if some entry id needs more than 32 bits);
 13.49 million records with one entry id each make about 378 MB.
@@ -45,6 +58,8 @@ __all__ = [
     "MAX_SERVICES",
     "MIN_GATE_KEY_BYTES",
     "SIGNATURE_BYTES",
+    "READABLE_VERSIONS",
+    "SnapshotBenefit",
     "SnapshotError",
     "SnapshotHit",
     "SnapshotInfo",
@@ -52,7 +67,9 @@ __all__ = [
 ]
 
 MAGIC = b"SCGSNAP\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions a reader accepts: 1 (refusals only) and 2 (refusals and benefits).
+READABLE_VERSIONS = (1, 2)
 FORMAT_NAME = "socialcredit-gate-snapshot"
 KEY_KINDS = frozenset({"national_id", "phone", "document", "organisation_id"})
 
@@ -112,6 +129,29 @@ class SnapshotItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotBenefit:
+    """One benefit a red-list entry earns an identifier at one of the gate's services (format
+    version 2): ``key`` as :class:`SnapshotItem`'s, ``service``, ``benefit`` (its name in the
+    policy), ``text`` (the policy's words for people), ``list``, ``legal_basis`` (of the
+    incentive), ``until`` (ISO date, exclusive; ``None`` open-ended) and ``entry_id``.
+
+    :raises SnapshotError: malformed ``key``.
+    """
+
+    key: str
+    service: str
+    benefit: str
+    text: str
+    list: str
+    legal_basis: str
+    until: str | None
+    entry_id: int
+
+    def __post_init__(self) -> None:
+        _check_key(self.key)
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotInfo:
     """What a verified snapshot says about itself.
 
@@ -134,6 +174,9 @@ class SnapshotInfo:
     #: service → the time (UTC) past which the snapshot must not be answered from for it
     #: (empty for a snapshot made before snapshots expired: expired for every service)
     valid_until: dict[str, dt.datetime] = field(default_factory=dict)
+    #: the file's format version, and the benefit records it holds (0 in version 1)
+    version: int = FORMAT_VERSION
+    benefit_count: int = 0
 
     def expired(self, service: str, now: dt.datetime) -> bool:
         """Whether ``now`` (timezone-aware) is past the validity of ``service``."""
@@ -179,15 +222,18 @@ def _align(n: int, to: int = 8) -> int:
 
 
 def _sections(start: int, count: int, entries: int, digest_bytes: int,
-              entry_id_bytes: int) -> tuple[tuple[int, int, int, int, int], int]:
-    """Section offsets and the end of the last section."""
-    sizes = (count * digest_bytes, count * 2, count * 2, (count + 1) * 4,
-             entries * entry_id_bytes)
+              entry_id_bytes: int, benefits: int | None = None) -> tuple[tuple[int, ...], int]:
+    """Section offsets and the end of the last section: five (version 1, ``benefits`` None)
+    or nine (version 2: digests, services, until, index, entry_ids, b_digests, b_items,
+    b_until, b_entry)."""
+    sizes = [count * digest_bytes, count * 2, count * 2, (count + 1) * 4,
+             entries * entry_id_bytes]
+    if benefits is not None:
+        sizes += [benefits * digest_bytes, benefits * 2, benefits * 2, benefits * 8]
     offsets: list[int] = []
     pos = start
     for size in sizes:
         pos += _align(pos)
         offsets.append(pos)
         pos += size
-    o = offsets
-    return (o[0], o[1], o[2], o[3], o[4]), pos
+    return tuple(offsets), pos

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -60,7 +61,7 @@ class SnapshotReader:
         self.info: SnapshotInfo = layout.info
         self._data = data
         n = layout.info.count
-        o_d, o_s, o_u, o_i, o_e = layout.offsets
+        o_d, o_s, o_u, o_i, o_e = layout.offsets[:5]
         self._dlen = layout.digest_bytes
         self._d_off = o_d
         self._digests = np.frombuffer(data, dtype=f"S{self._dlen}", count=n, offset=o_d)
@@ -72,6 +73,15 @@ class SnapshotReader:
         self._ids = _native(data, f"<u{layout.entry_id_bytes}", layout.info.entry_count, o_e)
         self._bits = {s: 1 << i for i, s in enumerate(layout.info.services)}
         self._names: dict[int, tuple[str, ...]] = {}
+        nb = layout.info.benefit_count
+        self._catalogue = layout.benefits
+        self._b_digests = np.frombuffer(data, dtype=f"S{self._dlen}", count=nb,
+                                        offset=layout.offsets[5]) if nb else \
+            np.zeros(0, f"S{self._dlen}")
+        if nb:
+            self._b_items = _native(data, "<u2", nb, layout.offsets[6])
+            self._b_until = _native(data, "<u2", nb, layout.offsets[7])
+            self._b_entry = _native(data, "<u8", nb, layout.offsets[8])
 
     def _bit(self, service: str) -> int:
         bit = self._bits.get(service)
@@ -152,4 +162,32 @@ class SnapshotReader:
         for jj in candidates[equal]:
             j, start = int(jj), int(lo[jj])
             out[j] = self._hit(start, self._match(digests[j], start), bit, day)
+        return out
+
+    def benefits(self, key: str, service: str, *, on: dt.date) -> list[dict[str, Any]]:
+        """What ``key`` earns at ``service`` on day ``on`` (format version 2; always empty for
+        a version-1 snapshot, which carries refusals only): one mapping per benefit with
+        ``benefit``, ``text``, ``list``, ``legal_basis``, ``entry_id`` and ``until`` (ISO,
+        exclusive; None open-ended), as the online gate's ``benefits``. The export left out
+        every subject holding a live sanctioned entry; a caller answers ``allow`` with these
+        only when :meth:`check` finds no refusal.
+
+        :raises SnapshotError: as :meth:`check`.
+        """
+        self._bit(service)
+        day = self._day(on)
+        if not len(self._b_digests):
+            _check_key(key)
+            return []
+        digest = self._digest(key)
+        lo = int(np.searchsorted(self._b_digests, digest, side="left"))
+        out = []
+        while lo < len(self._b_digests) and self._b_digests[lo] == digest:
+            svc, benefit, text, lst, basis = self._catalogue[self._b_items[lo]]
+            u = self._b_until[lo]
+            if svc == service and (u == _OPEN or day < u):
+                out.append({"benefit": benefit, "text": text, "list": lst,
+                            "legal_basis": basis, "entry_id": int(self._b_entry[lo]),
+                            "until": None if u == _OPEN else _iso_day(u)})
+            lo += 1
         return out

@@ -18,9 +18,9 @@ from socialcredit.gate.snapshot.format import (
     _MAX_HEADER_BYTES,
     _PREAMBLE,
     FORMAT_NAME,
-    FORMAT_VERSION,
     MAGIC,
     MAX_SERVICES,
+    READABLE_VERSIONS,
     SIGNATURE_BYTES,
     SnapshotError,
     SnapshotInfo,
@@ -36,8 +36,12 @@ class _Layout:
     info: SnapshotInfo
     digest_bytes: int
     entry_id_bytes: int
-    offsets: tuple[int, int, int, int, int]  # digests, services, until, index, entry_ids
+    #: digests, services, until, index, entry_ids (and, version 2, b_digests, b_items,
+    #: b_until, b_entry)
+    offsets: tuple[int, ...]
     key_id: str | None = None
+    #: version 2: the header's benefit catalogue, [service, benefit, text, list, legal_basis]
+    benefits: tuple[tuple[str, str, str, str, str], ...] = ()
 
 
 def _field(header: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -66,8 +70,10 @@ def _declared_size(data: bytes) -> int | None:
     """File size the (unverified) header declares, for a clearer error; None if unreadable."""
     try:
         header, start = _read_header(data)
+        benefits = header.get("benefit_count") if header.get("version") != 1 else None
         _, end = _sections(start, int(header["count"]), int(header["entries"]),
-                           int(header["digest_bytes"]), int(header["entry_id_bytes"]))
+                           int(header["digest_bytes"]), int(header["entry_id_bytes"]),
+                           None if benefits is None else int(benefits))
     except (SnapshotError, KeyError, TypeError, ValueError, RecursionError, struct.error):
         return None
     return end + SIGNATURE_BYTES
@@ -81,9 +87,9 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | bytes, name: str) -> _La
     magic, version, _flags, hlen = _PREAMBLE.unpack_from(data)
     if magic != MAGIC:
         raise SnapshotError(f"{name} is not a gate snapshot (bad magic bytes)")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SnapshotError(f"{name} is snapshot format version {version}; this reader "
-                            f"supports version {FORMAT_VERSION}")
+                            f"supports versions {', '.join(map(str, READABLE_VERSIONS))}")
     if hlen > _MAX_HEADER_BYTES or _PREAMBLE.size + hlen + SIGNATURE_BYTES > len(data):
         raise SnapshotError(f"{name}: header length {hlen} does not fit in the file's "
                             f"{len(data)} bytes (truncated?)")
@@ -101,10 +107,10 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | bytes, name: str) -> _La
             f"signed by another key than the one given") from None
 
     header, start = _read_header(data)
-    if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
+    if header.get("format") != FORMAT_NAME or header.get("version") != version:
         raise SnapshotError(f"{name}: header names format {header.get('format')!r} version "
                             f"{header.get('version')!r}, expected {FORMAT_NAME!r} "
-                            f"version {FORMAT_VERSION}")
+                            f"version {version}")
     if header.get("hmac") != "HMAC-SHA256" or header.get("signature") != "Ed25519" \
             or header.get("until_epoch") != _EPOCH.isoformat():
         raise SnapshotError(f"{name}: unsupported hmac, signature or until_epoch in header")
@@ -125,15 +131,29 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | bytes, name: str) -> _La
         raise SnapshotError(f"{name}: header field 'created_at' is not ISO 8601") from None
     if count < 0 or entries < 0 or not 8 <= digest_bytes <= 32 or id_bytes not in (4, 8):
         raise SnapshotError(f"{name}: header counts or field sizes are out of range")
-    offsets, end = _sections(start, count, entries, digest_bytes, id_bytes)
+    catalogue, n_benefits = _benefits(header, name) if version >= 2 else ((), None)
+    offsets, end = _sections(start, count, entries, digest_bytes, id_bytes, n_benefits)
     if end + SIGNATURE_BYTES != len(data):
         raise SnapshotError(f"{name}: {len(data)} bytes, but its header declares "
                             f"{end + SIGNATURE_BYTES}")
     info = SnapshotInfo(gate, tuple(services), ledger_seq, created_at, policy_version, count,
                         entries, len(data), hashlib.sha256(data).hexdigest(),
-                        _valid_until(header, name))
+                        _valid_until(header, name), version, n_benefits or 0)
     kid = header.get("key_id")
-    return _Layout(info, digest_bytes, id_bytes, offsets, kid if isinstance(kid, str) else None)
+    return _Layout(info, digest_bytes, id_bytes, offsets, kid if isinstance(kid, str) else None,
+                   catalogue)
+
+
+def _benefits(header: dict[str, Any], name: str
+              ) -> tuple[tuple[tuple[str, str, str, str, str], ...], int]:
+    """A version-2 header's benefit catalogue and benefit record count."""
+    count = _field(header, "benefit_count", int)
+    raw = _field(header, "benefits", list)
+    if count < 0 or len(raw) > 0xFFFF or not all(
+            isinstance(b, list) and len(b) == 5 and all(isinstance(x, str) for x in b)
+            for b in raw):
+        raise SnapshotError(f"{name}: header field 'benefits' is malformed")
+    return tuple((b[0], b[1], b[2], b[3], b[4]) for b in raw), count
 
 
 def _valid_until(header: dict[str, Any], name: str) -> dict[str, dt.datetime]:
@@ -166,6 +186,8 @@ def verify_snapshot(path: Path, public_key: Ed25519PublicKey | bytes) -> Snapsho
     :class:`Ed25519PublicKey` or PEM SubjectPublicKeyInfo bytes) and return its info.
 
     Ed25519 verification per RFC 8032 over every byte before the final 64-byte signature.
+
+    Reads format versions 1 (refusals only) and 2 (refusals and benefits).
 
     :raises SnapshotError: unreadable file, bad magic, unsupported format version, truncated or
         extended file, any modified byte, a signature by another key, or a malformed header.

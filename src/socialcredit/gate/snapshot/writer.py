@@ -27,6 +27,7 @@ from socialcredit.gate.snapshot.format import (
     MAGIC,
     MAX_SERVICES,
     SIGNATURE_BYTES,
+    SnapshotBenefit,
     SnapshotError,
     SnapshotInfo,
     SnapshotItem,
@@ -70,7 +71,8 @@ def _until_days(until: object) -> int:
 def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate_key: bytes,
                    signing_key: Ed25519PrivateKey, services: Sequence[str], ledger_seq: int,
                    created_at: dt.datetime, policy_version: str,
-                   valid_hours: Mapping[str, int] | None = None) -> SnapshotInfo:
+                   valid_hours: Mapping[str, int] | None = None,
+                   benefits: Iterable[SnapshotBenefit] = ()) -> SnapshotInfo:
     """Write a signed snapshot of ``items`` for ``gate`` to ``path`` (atomically: a temporary
     file in the same directory, fsynced, then renamed) and return its :class:`SnapshotInfo`.
 
@@ -78,8 +80,10 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
     them are skipped and the others keep only these. ``gate_key``: the gate's HMAC key (≥ 16
     bytes). ``ledger_seq``: the ledger position the items reflect. ``created_at``:
     timezone-aware. ``valid_hours``: per service, how long after ``created_at`` the snapshot
-    may be answered from (written as ``valid_until``; a service left out: 24 hours). The
-    output is deterministic for the same items in the same order.
+    may be answered from (written as ``valid_until``; a service left out: 24 hours).
+    ``benefits``: what red-list entries earn at the gate's services (format version 2; those
+    of other services are skipped). The output is deterministic for the same items and
+    benefits in the same order.
     Memory: about 100 bytes per written item at peak (columns, sort order, the file).
 
     :raises SnapshotError: invalid argument or item (until not an ISO date in 1970–2149,
@@ -130,6 +134,9 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
             raise SnapshotError(
                 f"entry ids must be integers in 0..2**64-1, got {item.entry_ids!r}") from None
 
+    catalogue, b_digests, b_items, b_until, b_entry = _benefit_columns(
+        benefits, set(svc), mac, until_cache)
+    nb = len(b_items)
     n, entries = len(masks), len(ids)
     if entries > 0xFFFFFFFF:
         raise SnapshotError(f"too many entry ids for one snapshot: {entries}")
@@ -159,12 +166,15 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         "signature": "Ed25519",
         "key_id": key_id(gate_key),
         "valid_until": {name: until.isoformat() for name, until in valid_until.items()},
+        "benefits": [list(c) for c in catalogue],
+        "benefit_count": nb,
     }
     hjson = json.dumps(header, sort_keys=True, separators=(",", ":"),
                        ensure_ascii=False).encode("utf-8")
     hjson += b" " * _align(_PREAMBLE.size + len(hjson), 16)
     first = _PREAMBLE.size + len(hjson)
-    (o_d, o_s, o_u, o_i, o_e), body_end = _sections(first, n, entries, DIGEST_BYTES, id_bytes)
+    offsets, body_end = _sections(first, n, entries, DIGEST_BYTES, id_bytes, nb)
+    o_d, o_s, o_u, o_i, o_e, o_bd, o_bi, o_bu, o_be = offsets
     buf = bytearray(body_end + SIGNATURE_BYTES)  # the whole file, filled in place
     _PREAMBLE.pack_into(buf, 0, MAGIC, FORMAT_VERSION, 0, len(hjson))
     buf[_PREAMBLE.size:first] = hjson
@@ -187,6 +197,14 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
     del old_start, new_count, order, c
     section(f"<u{id_bytes}", entries, o_e)[:] = e[gather]
     del gather, e, ids
+    if nb:
+        bd = np.frombuffer(b_digests, dtype=f"S{DIGEST_BYTES}")
+        bi, bu = np.array(b_items, np.uint16), np.array(b_until, np.uint16)
+        border = np.lexsort((np.array(b_entry, np.uint64), bi, bd))
+        np.take(bd, border, out=section(f"S{DIGEST_BYTES}", nb, o_bd))
+        section("<u2", nb, o_bi)[:] = bi[border]
+        section("<u2", nb, o_bu)[:] = bu[border]
+        section("<u8", nb, o_be)[:] = np.array(b_entry, np.uint64)[border]
 
     view = memoryview(buf)
     signature = signing_key.sign(view[:body_end])
@@ -210,4 +228,37 @@ def write_snapshot(path: Path, items: Iterable[SnapshotItem], *, gate: str, gate
         Path(tmp).unlink(missing_ok=True)
         raise SnapshotError(f"cannot write snapshot {path}: {exc.strerror}") from exc
     return SnapshotInfo(gate, svc, ledger_seq, created_at, policy_version, n, entries,
-                        len(buf), digest, valid_until)
+                        len(buf), digest, valid_until, FORMAT_VERSION, nb)
+
+
+def _benefit_columns(benefits: Iterable[SnapshotBenefit], services: set[str], mac: Any,
+                     until_cache: dict[str | None, int]
+                     ) -> tuple[list[tuple[str, str, str, str, str]], bytearray, list[int],
+                                list[int], list[int]]:
+    """(catalogue, digests, catalogue index, until, entry id) of the benefits at
+    ``services``, in the order given."""
+    catalogue: dict[tuple[str, str, str, str, str], int] = {}
+    digests = bytearray()
+    items: list[int] = []
+    untils: list[int] = []
+    entry: list[int] = []
+    for b in benefits:
+        if not isinstance(b, SnapshotBenefit):
+            raise SnapshotError(f"benefits must be SnapshotBenefit, got {type(b).__name__}")
+        if b.service not in services:
+            continue
+        if isinstance(b.entry_id, bool) or not isinstance(b.entry_id, int) \
+                or not 0 <= b.entry_id < 1 << 64:
+            raise SnapshotError(f"entry ids must be integers in 0..2**64-1, got {b.entry_id!r}")
+        row = (b.service, b.benefit, b.text, b.list, b.legal_basis)
+        index = catalogue.setdefault(row, len(catalogue))
+        if index > 0xFFFF:
+            raise SnapshotError("more than 65,536 distinct benefits in one snapshot")
+        u = until_cache.get(b.until)
+        if u is None:
+            u = until_cache[b.until] = _until_days(b.until)
+        digests += mac.digest(b.key.encode("utf-8"))[:DIGEST_BYTES]
+        items.append(index)
+        untils.append(u)
+        entry.append(b.entry_id)
+    return list(catalogue), digests, items, untils, entry

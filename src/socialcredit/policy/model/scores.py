@@ -50,6 +50,10 @@ class GradeBand(_Strict):
     min: int
 
 
+#: What an organisation's file calls a score whose policy names no ``organisation_title``.
+ORGANISATION_SCORE_TITLE = "Credit score"
+
+
 class ScoreSpec(_Strict):
     """A points model: ``base`` plus each factor's (decayed, capped) points, clamped to
     [``min``, ``max``], graded by the first band whose ``min`` the score reaches. Reason codes
@@ -58,6 +62,9 @@ class ScoreSpec(_Strict):
     of which shall not exceed 4")."""
 
     title: str
+    #: the words for the score on an organisation's file (a legal person has no "personal"
+    #: score); unset: :data:`ORGANISATION_SCORE_TITLE`
+    organisation_title: str | None = None
     legal_basis: str = Field(min_length=3)
     base: int
     min: int = 0
@@ -67,6 +74,12 @@ class ScoreSpec(_Strict):
     decay: tuple[DecayBand, ...] = ()
     grades: tuple[GradeBand, ...] = Field(min_length=1)
     reason_codes: int = Field(4, ge=1, le=10)
+
+    def title_for(self, kind: str) -> str:
+        """The score's title on the file of a subject of ``kind`` (person, organisation)."""
+        if kind == "organisation":
+            return self.organisation_title or ORGANISATION_SCORE_TITLE
+        return self.title
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoreSpec:

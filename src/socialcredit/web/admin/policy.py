@@ -220,4 +220,5 @@ def what_if_page(request: Request, registry: RegistryDep, run_id: str) -> Respon
     charts = _charts(run, registry) if run.report is not None else {}
     titles = {name: spec.title for name, spec in registry.policy.lists.items()}
     return page(request, registry, "admin_whatif.html", operator=session.operator, run=run,
-                report=run.report, charts=charts, titles=titles, problems=[], message="")
+                report=run.report, charts=charts, titles=titles, problems=[], message="",
+                benefit_texts=dict(registry.policy.benefits))
