@@ -255,7 +255,7 @@ def test_a_record_corrected_before_its_chunk_links_it_leaves_no_open_review_pair
     """A typo'd ID left pending for review, then corrected in the same file: its review pairs
     close when it is superseded, whether the correction comes in a later transaction (the row
     path closes the pair opened before) or in the same chunk (the pair starts closed,
-    ``identity.link.pair_status``), and ``audit replay`` rebuilds the same queue."""
+    ``identity.requeue.pair_status``), and ``audit replay`` rebuilds the same queue."""
     person = PEOPLE[0]
     rows = [finding("r0", person, PHONES[0]), finding("r1", _typo(person)),
             finding("r2", person, PHONES[0]),

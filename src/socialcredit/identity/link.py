@@ -34,14 +34,12 @@ Rules (DESIGN §7, issues "Registry end to end" and #3):
    not shared, with no contradicting name, links it (rule ``phone``); otherwise the model
    weighs name, birth date, phone *within its validity interval*, ID similarity and address.
 
-Longer than 400 lines (438): since organisations link by their code here too (issue #13);
-the phone-channel part (``_channel`` and the corroboration count) is the facet to move out.
+The review pairs a shared phone opens are in :mod:`socialcredit.identity.requeue`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -58,18 +56,16 @@ from socialcredit.identity.channel import (
 from socialcredit.identity.legal_person import create_organisation, organisation_ids
 from socialcredit.identity.names import name_forms
 from socialcredit.identity.organisation import organisation_name
+from socialcredit.identity.requeue import requeue_phone_links
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
     identifiers,
-    link_candidates,
-    links,
     names,
     records,
     subjects,
 )
 
-__all__ = ["DeterministicLinker", "LinkStats", "name_key", "pair_status", "requeue_phone_links",
-           "survivor_of"]
+__all__ = ["DeterministicLinker", "LinkStats", "name_key", "requeue_phone_links", "survivor_of"]
 
 _CHUNK = 500
 
@@ -115,51 +111,6 @@ def survivor_of(conn: Any, subject_id: int) -> int:
             return sid
         sid = int(nxt)
     return sid
-
-
-def pair_status(conn: Any, record_ids: list[int]) -> dict[int, str]:
-    """The status a new review pair of each record starts in: ``closed`` for a record already
-    superseded by a correction (as its open pairs close when it is superseded, so the order in
-    which a chunk links and corrects changes nothing), else ``open``."""
-    done = set(conn.execute(select(records.c.id).where(
-        records.c.id.in_(record_ids), records.c.superseded_by.is_not(None))).scalars())
-    return {rid: "closed" if rid in done else "open" for rid in record_ids}
-
-
-def requeue_phone_links(batch: Batch, phone: str, since: str,
-                        users: tuple[int, ...]) -> set[int]:
-    """Records linked by ``phone`` alone (links rule ``phone``) dated ``since`` or later go
-    back to review: their link becomes ``pending`` (``record.linked`` with that status) and
-    every subject in ``users`` becomes an open candidate. Returns the subjects touched."""
-    conn = batch.conn
-    batch.flush()
-    rows = conn.execute(
-        select(links.c.record_id, links.c.subject_id)
-        .join(records, records.c.id == links.c.record_id)
-        .where(links.c.rule == "phone", links.c.status == "confirmed", records.c.phone == phone,
-               records.c.occurred_at >= since)).all()
-    touched: set[int] = set()
-    status = pair_status(conn, [r.record_id for r in rows])
-    why = {"phone": {"level": f"a shared phone since {since}: the number alone does not tell "
-                              "who", "weight": None}}
-    for r in rows:
-        # the review pairs it opens are in the event (`audit replay` rebuilds them)
-        queued = [{"candidate_id": batch.next_id(link_candidates), "subject_id": sid}
-                  for sid in dict.fromkeys((r.subject_id, *users))]
-        seq = batch.emit("record.linked", {"record_id": r.record_id, "subject_id": r.subject_id,
-                                           "rule": "phone", "status": "pending",
-                                           "reason": "shared phone", "queued": queued,
-                                           "explanation": why}, subject_id=r.subject_id)
-        conn.execute(update(links).where(links.c.record_id == r.record_id).values(
-            status="pending", seq=seq))
-        for q in queued:
-            batch.add(link_candidates, {
-                "id": q["candidate_id"], "record_id": r.record_id,
-                "subject_id": q["subject_id"], "match_weight": 0.0, "match_probability": 0.5,
-                "explanation": json.dumps(why, sort_keys=True), "model_version": None,
-                "status": status[r.record_id], "created_seq": seq})
-        touched.add(int(r.subject_id))
-    return touched
 
 
 class DeterministicLinker:

@@ -62,10 +62,10 @@ from socialcredit.identity.frames import (
     subject_rows,
     tf_columns,
 )
-from socialcredit.identity.link import pair_status
 from socialcredit.identity.model import LinkageModel
 from socialcredit.identity.names import name_forms
 from socialcredit.identity.national_id import one_edit_neighbours
+from socialcredit.identity.requeue import pair_status
 from socialcredit.identity.scoring import scorer_for
 from socialcredit.policy.model import Policy
 from socialcredit.store.ledger import Batch

@@ -6,7 +6,7 @@ of :mod:`socialcredit.store.replay_events`, whose
 
 * the phone rule (:mod:`socialcredit.identity.probabilistic`): ``rule = phone``, ``status =
   confirmed``, a new row decided by ``rule`` with the ``explanation``;
-* a shared phone sends such a link back to review (:func:`socialcredit.identity.link.
+* a shared phone sends such a link back to review (:func:`socialcredit.identity.requeue.
   requeue_phone_links`): ``rule = phone``, ``status = pending``;
 * the model (:mod:`socialcredit.identity.probabilistic`): ``rule = probabilistic`` with
   ``match_weight``, ``match_probability``, ``model_version``, ``explanation`` and

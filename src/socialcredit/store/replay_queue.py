@@ -7,7 +7,7 @@ A pair (record, candidate subject) is opened by:
   subject, weights and explanation; :mod:`socialcredit.identity.probabilistic`), which first
   closes the record's open pairs when the record had a link before;
 * a shared phone's ``record.linked`` (``queued``: ids and subjects, ``explanation``;
-  :func:`socialcredit.identity.link.requeue_phone_links`);
+  :func:`socialcredit.identity.requeue.requeue_phone_links`);
 * ``link.queued``, when policy evaluation puts a model- or phone-confirmed link a listing
   rests on before an operator (the pair copies the link; :mod:`socialcredit.policy.evaluate`);
 * an operator's unlink (``record.unlinked`` with ``refused``): the pair refused for good, after
@@ -78,7 +78,8 @@ def _of(proj: Projections, record_id: int) -> list[dict[str, Any]]:
 
 
 def _starts(proj: Projections, record_id: int) -> str:
-    """A new pair of a record already superseded starts closed (``identity.link.pair_status``)."""
+    """A new pair of a record already superseded starts closed (as
+    ``identity.requeue.pair_status`` says)."""
     row = proj.tables["records"].get(record_id)
     return "closed" if row is not None and row.get("superseded_by") is not None else "open"
 
