@@ -8,7 +8,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from socialcredit.policy.compile.base import Steps, _days, _null
+from socialcredit.policy.compile.base import Steps, _days, _null, _period_until
 from socialcredit.policy.model import ListSpec
 
 __all__ = ["Triggers"]
@@ -45,7 +45,10 @@ class Triggers(Steps):
                                ground=exempt.ground, record_id=exempt.id,
                                furnisher_id=exempt.furnisher_id,
                                end_reason=ibis.literal("exempt:").concat(exempt.ex))
-        first = first.mutate(since=_days(first.f_day, spec.warning_days))
+        # a grace period (rules.listed_from): counted as a listing period, or in days
+        first = first.mutate(since=_period_until(first.f_day, self.counting, 0,
+                                                 spec.grace_months) if spec.grace_months
+                             else _days(first.f_day, spec.warning_days))
         first = first.mutate(until0=self._until(first.since, spec))
 
         if (ext := spec.extension) is not None:
