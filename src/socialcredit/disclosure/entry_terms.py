@@ -6,15 +6,41 @@ listing (#13 item 3) and the entry's severity tier with its repair terms (#13 it
 the listing takes effect if the obligation is still unperformed), ``months`` or ``days``
 (as the policy sets it), ``outcome`` (``running`` | ``performed`` — ended within the period,
 never in force — | ``listed``) and ``text`` (the outcome in words).
+
+:func:`repair_terms` gives ``None`` where the policy has no ``repair`` section or the entry's
+list gives it no tier, else ``tier`` (light | general | severe), ``min_months``,
+``max_months``, ``published``, ``repair_from`` (the first day a repair may be granted: the
+tier's shortest publication period from ``since``, counted as a listing period is) and
+``legal_basis`` (NDRC Order No. 36; :mod:`socialcredit.policy.model.repair`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from socialcredit.policy.model import ListSpec
+from socialcredit.policy.jurisdiction import period_until
+from socialcredit.policy.model import ListSpec, Policy
 
-__all__ = ["grace_view"]
+__all__ = ["grace_view", "repair_terms"]
+
+
+def repair_terms(policy: Policy, list_name: str, ground: int | None,
+                 since: str | None) -> dict[str, Any] | None:
+    """The severity tier of an entry of ``list_name`` with ``ground`` listed on ``since``."""
+    spec = policy.lists.get(list_name)
+    if policy.repair is None or spec is None or since is None:
+        return None
+    tier = spec.tier_of(ground)
+    if tier is None:
+        return None
+    t = policy.repair.tiers[tier]  # type: ignore[index]
+    start = dt.date.fromisoformat(since)
+    repair_from = (start if t.min_months == 0 else period_until(
+        start, policy.jurisdiction.period_counting, months=t.min_months))
+    return {"tier": tier, "min_months": t.min_months, "max_months": t.max_months,
+            "published": t.published, "repair_from": repair_from.isoformat(),
+            "legal_basis": t.legal_basis}
 
 
 def grace_view(spec: ListSpec | None, entry: Any, found_on: str | None) -> dict[str, Any] | None:

@@ -203,6 +203,9 @@ class ListSpec(_Strict):
     grace_months: int | None = Field(None, ge=1, le=3)
     #: Public display period by severity tier (grounds not in any tier: the whole period).
     public_display: tuple[DisplayTier, ...] = ()
+    #: The severity tier (NDRC Order 36: light, general, severe) of entries whose ground no
+    #: ``public_display`` tier names; it sets when repair may be granted (:mod:`.repair`).
+    severity_tier: Literal["light", "general", "severe"] | None = None
     #: Extension of a trigger listing by a later record (SPC 2017, Art. 2: 1-3 more years).
     extension: ExtensionRule | None = None
     #: Source records that list nobody (trigger and criteria lists).
@@ -221,6 +224,11 @@ class ListSpec(_Strict):
     def display_days(self, ground: int | None) -> int | None:
         """Days an entry with ``ground`` is shown publicly, or None for its whole period."""
         return next((t.days for t in self.public_display if ground in t.grounds), None)
+
+    def tier_of(self, ground: int | None) -> str | None:
+        """The severity tier of an entry with ``ground`` (its display tier, else the list's)."""
+        return next((t.tier for t in self.public_display if ground in t.grounds),
+                    self.severity_tier)
 
     @property
     def has_grace(self) -> bool:
