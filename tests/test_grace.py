@@ -10,21 +10,18 @@ import datetime as dt
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
 
-from conftest import TODAY, make_id, write_csv
+from conftest import TODAY, decide_on, make_id, subject_of, write_csv
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.disclosure import search_public
 from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.subject_file import subject_file
-from socialcredit.gate import DecisionService
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.policy.whatif import evaluate_policy
 from socialcredit.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
-from socialcredit.store.tables import subjects
 
 PAYS = make_id(region="440103", birth="19850317", seq=57)
 KEEPS = make_id(region="440103", birth="19900101", seq=21)
@@ -46,18 +43,6 @@ def _row(frid: str, nid: str, case: str, kind: str = "dishonesty_finding",
     return row
 
 
-def _sid(reg: Registry, nid: str) -> int:
-    with reg.store.read() as conn:
-        return int(conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid))
-                   .scalar_one())
-
-
-def _decide(reg: Registry, nid: str, day: dt.date) -> str:
-    reg.gate_index.refresh()
-    return DecisionService(reg.gate_index, today=day).decide(
-        service="air", national_id=nid).decision
-
-
 def test_a_grace_period_lists_only_who_has_not_performed_at_its_end(
         db_url: str, tmp_path: Path) -> None:
     doc = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
@@ -74,14 +59,14 @@ def test_a_grace_period_lists_only_who_has_not_performed_at_its_end(
                            path=write_csv(tmp_path / "a.csv", rows)).accepted == 2
         project_notices(reg.store, reg.policy, now=NOW)
         for nid in (PAYS, KEEPS):
-            assert _decide(reg, nid, TODAY) == "allow"
-            (e,) = subject_file(reg.store, reg.policy, _sid(reg, nid))["entries"]
+            assert decide_on(reg, nid, TODAY) == "allow"
+            (e,) = subject_file(reg.store, reg.policy, subject_of(reg, nid))["entries"]
             assert e["status"] == "warned"
             assert {k: e["grace"][k] for k in ("found_on", "listed_from", "months", "outcome")
                     } == {"found_on": TODAY.isoformat(),
                           "listed_from": LISTED_FROM.isoformat(), "months": 1,
                           "outcome": "running"}
-        notices = subject_file(reg.store, reg.policy, _sid(reg, KEEPS))["notices"]
+        notices = subject_file(reg.store, reg.policy, subject_of(reg, KEEPS))["notices"]
         (warning,) = [n for n in notices if n["kind"] in ("warning", "listing")]
         assert warning["kind"] == "warning" and LISTED_FROM.isoformat() in warning["title"]
         assert search_public(reg.store, reg.policy, "陈静", today=TODAY)[1] == 0
@@ -98,13 +83,13 @@ def test_a_grace_period_lists_only_who_has_not_performed_at_its_end(
         assert ingest_file(reg.store, reg.policy, furnisher_id=fid, as_of=LISTED_FROM,
                            path=write_csv(tmp_path / "b.csv", paid)).accepted == 1
         evaluate_all(reg.store, reg.policy, LISTED_FROM)
-        assert _decide(reg, PAYS, LISTED_FROM) == "allow"
-        assert _decide(reg, KEEPS, LISTED_FROM - dt.timedelta(days=1)) == "allow"
-        assert _decide(reg, KEEPS, LISTED_FROM) == "deny"
-        (e,) = subject_file(reg.store, reg.policy, _sid(reg, PAYS))["entries"]
+        assert decide_on(reg, PAYS, LISTED_FROM) == "allow"
+        assert decide_on(reg, KEEPS, LISTED_FROM - dt.timedelta(days=1)) == "allow"
+        assert decide_on(reg, KEEPS, LISTED_FROM) == "deny"
+        (e,) = subject_file(reg.store, reg.policy, subject_of(reg, PAYS))["entries"]
         assert (e["status"], e["grace"]["outcome"]) == ("removed", "performed")
         assert "never took effect" in e["grace"]["text"]
-        (e,) = subject_file(reg.store, reg.policy, _sid(reg, KEEPS))["entries"]
+        (e,) = subject_file(reg.store, reg.policy, subject_of(reg, KEEPS))["entries"]
         assert (e["status"], e["since"], e["grace"]["outcome"]) == (
             "active", LISTED_FROM.isoformat(), "listed")
         found, total = search_public(reg.store, reg.policy, "陈静", today=LISTED_FROM)

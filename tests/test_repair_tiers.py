@@ -14,19 +14,18 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from conftest import TODAY, make_id, write_csv
+from conftest import TODAY, decide_on, make_id, subject_of, write_csv
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.disclosure import search_public
 from socialcredit.disclosure.repairs import apply_for_repair, decide_repair
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import RepairTooEarly
-from socialcredit.gate import DecisionService
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy
 from socialcredit.policy.whatif import evaluate_policy
 from socialcredit.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH
-from socialcredit.store.tables import repairs, subjects
+from socialcredit.store.tables import repairs
 
 GENERAL = make_id(region="440103", birth="19850317", seq=57)
 SEVERE = make_id(region="440103", birth="19900101", seq=21)
@@ -37,18 +36,6 @@ GENERAL_FROM = dt.date(2026, 8, 2)
 
 def _at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(3, 0), tzinfo=dt.UTC)  # 11:00 in Beijing
-
-
-def _sid(reg: Registry, nid: str) -> int:
-    with reg.store.read() as conn:
-        return int(conn.execute(select(subjects.c.id).where(subjects.c.national_id == nid))
-                   .scalar_one())
-
-
-def _decide(reg: Registry, nid: str, day: dt.date) -> str:
-    reg.gate_index.refresh()
-    return DecisionService(reg.gate_index, today=day).decide(
-        service="air", national_id=nid).decision
 
 
 @pytest.fixture
@@ -67,7 +54,7 @@ def tiered(registry: Registry, tmp_path: Path) -> Registry:
 def test_no_repair_before_the_tiers_shortest_period_and_a_grant_ends_everything(
         tiered: Registry) -> None:
     reg = tiered
-    sid, severe = _sid(reg, GENERAL), _sid(reg, SEVERE)
+    sid, severe = subject_of(reg, GENERAL), subject_of(reg, SEVERE)
     (entry,) = subject_file(reg.store, reg.policy, sid)["entries"]
     (heavy,) = subject_file(reg.store, reg.policy, severe)["entries"]
     # the file shows each entry's tier and the first day repair may be granted
@@ -102,14 +89,14 @@ def test_no_repair_before_the_tiers_shortest_period_and_a_grant_ends_everything(
     assert app["decide_by"] == "2026-08-12"
     (mine,) = subject_file(reg.store, reg.policy, sid)["repairs"]
     assert (mine["evidence"], mine["decide_by"]) == ("bank receipt 2026-07-30", "2026-08-12")
-    assert _decide(reg, GENERAL, GENERAL_FROM) == "deny"
+    assert decide_on(reg, GENERAL, GENERAL_FROM) == "deny"
     assert search_public(reg.store, reg.policy, "陈静", today=GENERAL_FROM)[1] == 2
 
     decide_repair(reg.store, reg.policy, operator="ops", repair_id=app["id"],
                   outcome="granted", note="receipt checked", now=_at(GENERAL_FROM))
     # publication, sanctions and the file end together; the severe entry stays
-    assert _decide(reg, GENERAL, GENERAL_FROM) == "allow"
-    assert _decide(reg, SEVERE, GENERAL_FROM) == "deny"
+    assert decide_on(reg, GENERAL, GENERAL_FROM) == "allow"
+    assert decide_on(reg, SEVERE, GENERAL_FROM) == "deny"
     found, total = search_public(reg.store, reg.policy, "陈静", today=GENERAL_FROM)
     assert total == 1 and found[0]["case_number"] == "(2026)粤01执2号"
     (ended,) = subject_file(reg.store, reg.policy, sid)["entries"]
