@@ -121,3 +121,55 @@ def test_every_entry_of_the_shipped_policy_has_a_tier_and_bad_tiers_are_refused(
     data["repair"]["tiers"]["general"]["min_months"] = 13
     with pytest.raises(ValueError, match="`min_months` is more than `max_months`"):
         Policy.model_validate(data)
+
+
+def test_the_api_refuses_an_early_application_with_its_reason(db_url: str,
+                                                              tmp_path: Path) -> None:
+    """``POST /v1/me/repairs`` on a real server, by the signed-in subject: a severe entry
+    found ten days ago (by the real clock, which the route reads) answers 400
+    ``repair_too_early`` with the day repair becomes possible, and records nothing."""
+    from socialcredit.settings import Settings
+
+    reg = Registry(Settings(database_url=db_url, notices_dir=tmp_path / "notices",
+                            keys_dir=tmp_path / "keys"), today=TODAY)
+    reg.ensure_schema()
+    try:
+        _early_over_http(reg, tmp_path)
+    finally:
+        reg.close()
+
+
+def _early_over_http(reg: Registry, tmp_path: Path) -> None:
+    import httpx
+
+    from conftest import subject_session, trust_channel
+    from servers import running
+    from socialcredit.api import create_app
+    from socialcredit.api.due_process import COOKIE
+    from socialcredit.policy.jurisdiction import local_today
+
+    phone = "+8613800138000"
+    found = local_today(reg.policy.jurisdiction) - dt.timedelta(days=10)
+    add_furnisher(reg.store, name="court-a", kind="court")
+    row = {"furnisher_record_id": "A-1", "kind": "dishonesty_finding",
+           "occurred_at": found.isoformat(), "national_id": SEVERE, "name": "陈静",
+           "case_number": "(2026)粤01执9号", "ground": 3, "amount_minor": 50_000_00,
+           "currency": "CNY"}
+    assert ingest_file(reg.store, reg.policy, as_of=found,
+                       furnisher_id=furnisher_id(reg.store, "court-a"),
+                       path=write_csv(tmp_path / "a.csv", [row])).accepted == 1
+    trust_channel(reg, SEVERE, phone)
+    session = subject_session(reg, SEVERE, phone)
+    (entry,) = subject_file(reg.store, reg.policy, subject_of(reg, SEVERE))["entries"]
+    with running(reg, app=create_app(registry=reg, role="all")) as base, httpx.Client(
+            base_url=base, timeout=20, cookies={COOKIE: session.token}) as client:
+        r = client.post("/v1/me/repairs", headers={"X-CSRF-Token": session.csrf},
+                        json={"entry_id": entry["id"], "condition": "performance",
+                              "evidence": "paid in full"})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "repair_too_early"
+    assert error["details"]["repair_from"] == entry["tier"]["repair_from"] > found.isoformat()
+    assert "severe case" in error["message"]
+    with reg.store.read() as conn:
+        assert conn.execute(select(repairs)).all() == []
