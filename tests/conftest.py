@@ -72,6 +72,27 @@ def furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict
     assert result.rejected == 0, result.problems
 
 
+def subject_of(reg: Registry, national_id: str) -> int:
+    """The subject id holding ``national_id``."""
+    from sqlalchemy import select
+
+    from socialcredit.store.tables import subjects
+
+    with reg.store.read() as conn:
+        return int(conn.execute(select(subjects.c.id).where(
+            subjects.c.national_id == national_id)).scalar_one())
+
+
+def decide_on(reg: Registry, national_id: str, day: dt.date, service: str = "air") -> str:
+    """The gate's decision (``allow`` / ``deny`` / ``review``) for ``service`` on ``day``,
+    after the gate index caught up with the ledger."""
+    from socialcredit.gate import DecisionService
+
+    reg.gate_index.refresh()
+    return DecisionService(reg.gate_index, today=day).decide(
+        service=service, national_id=national_id).decision
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                     encoding="utf-8")

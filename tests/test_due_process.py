@@ -30,6 +30,7 @@ from socialcredit.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    RepairTooEarly,
 )
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.registry import Registry
@@ -307,15 +308,21 @@ def test_repair_granted_by_an_operator_or_by_the_evidence_record(listed: Registr
         apply_for_repair(reg.store, subject_id=sid, entry_id=entry, condition="consent",
                          evidence="again", now=NOW)
     assert _decide(reg, DEBTOR) == "deny"
+    # listed 2026-05-01 on ground 1, a general case: no grant before its shortest
+    # publication period of three months has run (NDRC Order No. 36)
+    with pytest.raises(RepairTooEarly, match="from 2026-08-02"):
+        decide_repair(reg.store, reg.policy, operator="ops", repair_id=app["id"],
+                      outcome="granted", note="letter checked", now=NOW)
+    later = dt.datetime(2026, 8, 2, 9, 0, tzinfo=dt.UTC)
     out = decide_repair(reg.store, reg.policy, operator="ops", repair_id=app["id"],
-                        outcome="granted", note="letter checked", now=NOW)
+                        outcome="granted", note="letter checked", now=later)
     assert out["status"] == "granted" and _decide(reg, DEBTOR) == "allow"
     ended = subject_file(reg.store, reg.policy, sid)["entries"][0]
     assert (ended["status"], ended["end_reason"]) == ("removed", "repair:consent")
     # the granted repair survives a full re-evaluation
     from socialcredit.policy.sweeps import evaluate_all
 
-    evaluate_all(reg.store, reg.policy, TODAY)
+    evaluate_all(reg.store, reg.policy, later.date())
     assert _decide(reg, DEBTOR) == "allow"
 
     # the other person applies; the court's settlement record arrives: granted automatically

@@ -87,6 +87,18 @@ def _variant() -> Policy:
 
 VARIANT = _variant()
 
+
+def _grace() -> Policy:
+    """The default policy with a grace period of two calendar months before a dishonesty
+    listing (#13 item 3; SPC Opinions Fa Fa [2019] No. 35 allow one to three): counted as a
+    period is, so a finding on 29 February or a month's last day meets the month's end."""
+    data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
+    data["lists"]["dishonest_judgment_debtors"]["grace_months"] = 2
+    return Policy.model_validate(data)
+
+
+GRACE = _grace()
+
 FURNISHERS = {"court": [(1, "court-a"), (2, "court-b")], "lender": [(3, "bank")],
               "payment": [(4, "pay")], "school": [(5, "school")], "transport": [(6, "rail")],
               "platform": [(7, "ride-didi"), (8, "ride-caocao")],
@@ -218,7 +230,7 @@ def _check(policy: Policy, recs: list[RecordView], as_of: dt.date, path: Path,
         assert got.rows == len(recs)
 
 
-POLICIES = {"default": DEFAULT, "strict": STRICT, "variant": VARIANT}
+POLICIES = {"default": DEFAULT, "strict": STRICT, "variant": VARIANT, "grace": GRACE}
 #: Examples per property test: bounded for CI (the Spark engine takes seconds per example); set
 #: SOCIALCREDIT_PROPERTY_EXAMPLES=N to run N times as many (e.g. 5 before a release).
 _SCALE = max(1, int(os.environ.get("SOCIALCREDIT_PROPERTY_EXAMPLES", "1")))
@@ -490,6 +502,45 @@ def test_a_full_performance_on_the_findings_own_day_removes_it(tmp_path: Path,
     (e,) = _run([_finding(1, "2025-01-10"), paid], dt.date(2025, 6, 1), tmp_path,
                 engine).entries
     assert (e.status, e.end_reason, e.end_record_id) == ("removed", "performed", 2)
+
+
+def test_a_grace_period_lists_only_an_obligation_still_unperformed_at_its_end(
+        tmp_path: Path, engine: str) -> None:
+    """``grace_months: 2`` (#13 item 3): a finding on 2024-12-31 opens a grace period through
+    2025-02-28 (Civil Code arts. 201-202: no 31 February, so the month's last day); the
+    listing takes effect on 2025-03-01 and runs two years from then."""
+    finding = _finding(1, "2024-12-31")
+
+    def paid(day: str) -> RecordView:
+        return _rec(2, "judgment_performance", day, 1, "court-a", case_number="K1",
+                    amount_minor=100_000, currency="CNY", full=True)
+
+    (e,) = _run([finding], dt.date(2025, 2, 28), tmp_path, engine, GRACE).entries
+    assert (e.status, e.since, e.until) == ("warned", "2025-03-01", "2027-03-02")
+    (e,) = _run([finding], dt.date(2025, 3, 1), tmp_path, engine, GRACE).entries
+    assert (e.status, e.since) == ("active", "2025-03-01")
+    # performed on the grace period's last day: never in force
+    (e,) = _run([finding, paid("2025-02-28")], dt.date(2025, 6, 1), tmp_path, engine,
+                GRACE).entries
+    assert (e.status, e.ended_on, e.end_reason, e.since) == (
+        "removed", "2025-02-28", "performed", "2025-03-01")
+    # performed a day later: listed on 2025-03-01 and removed that day
+    (e,) = _run([finding, paid("2025-03-01")], dt.date(2025, 6, 1), tmp_path, engine,
+                GRACE).entries
+    assert (e.status, e.ended_on) == ("removed", "2025-03-01")
+
+
+def test_a_grace_period_outside_one_to_three_months_or_beside_warning_days_is_refused(
+        ) -> None:
+    data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"))
+    djd = data["lists"]["dishonest_judgment_debtors"]
+    for bad, says in (({"grace_months": 4}, "less than or equal to 3"),
+                      ({"grace_months": 1, "warning_days": 30}, "one of `warning_days`")):
+        djd.update(bad)
+        with pytest.raises(ValueError, match=says):
+            Policy.model_validate(data)
+        for k in bad:
+            djd.pop(k)
 
 
 # -- period counting (PRC Civil Code arts. 200-204, policy/jurisdiction.py) on every engine --

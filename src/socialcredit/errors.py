@@ -13,7 +13,8 @@ Hierarchy::
     │   ├── ValidationFailed (422 validation_failed)   details.problems lists every problem
     │   ├── PayloadTooLarge (413 payload_too_large)
     │   ├── UnknownService (400 unknown_service)
-    │   └── IdentifierError (400 invalid_identifier)
+    │   ├── IdentifierError (400 invalid_identifier)
+    │   └── RepairTooEarly (400 repair_too_early)  before the tier's shortest publication period
     ├── AuthError (401 unauthenticated)           missing or wrong API key
     ├── PermissionDenied (403 forbidden)          the key's role may not do this
     ├── NotFound (404 not_found)
@@ -40,6 +41,7 @@ __all__ = [
     "PermissionDenied",
     "ProjectionMismatch",
     "RateLimited",
+    "RepairTooEarly",
     "SocialCreditError",
     "StoreUnavailable",
     "UnknownService",
@@ -99,6 +101,13 @@ class UnknownService(InputError):
 
 class IdentifierError(InputError):
     code = "invalid_identifier"
+
+
+class RepairTooEarly(InputError):
+    """A repair asked for or granted before the entry's severity tier allows it (NDRC Order
+    No. 36: the shortest publication period runs first); ``details`` has ``repair_from``."""
+
+    code = "repair_too_early"
 
 
 class AuthError(SocialCreditError):

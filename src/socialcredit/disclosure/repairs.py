@@ -15,6 +15,13 @@ Two ways to a decision:
   ``repair:<condition>``), ``refused`` leaves it.
 
 Each step is a ledger event (``repair.requested``, ``repair.decided``) and is notified.
+
+Severity tiers (NDRC Order No. 36, where the policy has a ``repair`` section): an application,
+and a grant, before the entry's tier allows repair (its shortest publication period from
+``since``: :func:`socialcredit.disclosure.entry_terms.repair_terms`) is refused with
+:class:`~socialcredit.errors.RepairTooEarly`, naming the day repair becomes possible; an
+application is owed a decision by ``decide_by`` (its day plus ``repair.decision_days``). The
+court's own removal records (SPC 2017, Art. 10) are not repairs and end an entry at any time.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from socialcredit.disclosure.entry_terms import repair_terms
 from socialcredit.disclosure.notices import iso
-from socialcredit.errors import Conflict, InputError, NotFound
+from socialcredit.errors import Conflict, InputError, NotFound, RepairTooEarly
 from socialcredit.freetext import clean_text
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
@@ -34,8 +42,8 @@ from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import list_entries, repairs
 
-__all__ = ["CONDITIONS", "apply_for_repair", "decide_repair", "end_entry", "open_repairs",
-           "settle_repairs"]
+__all__ = ["CONDITIONS", "apply_for_repair", "decide_by", "decide_repair", "end_entry",
+           "open_repairs", "settle_repairs"]
 
 CONDITIONS = ("performance", "settlement", "consent")
 _FIELDS = ("id", "entry_id", "condition", "evidence", "opened_at", "status", "decided_at",
@@ -46,13 +54,37 @@ def _as_dict(row: Any) -> dict[str, Any]:
     return {k: getattr(row, k) for k in _FIELDS}
 
 
+def _not_yet(policy: Policy, entry: Any, today: dt.date) -> None:
+    """Raise :class:`RepairTooEarly` when ``entry``'s tier allows no repair on ``today``."""
+    terms = repair_terms(policy, entry.list, entry.ground, entry.since)
+    if terms is not None and today.isoformat() < terms["repair_from"]:
+        raise RepairTooEarly(
+            f"entry {entry.id} is a {terms['tier']} case: repair may be granted from "
+            f"{terms['repair_from']}, once its shortest publication period of "
+            f"{terms['min_months']} months has run ({terms['legal_basis']})",
+            details={"entry_id": entry.id, "tier": terms["tier"],
+                     "repair_from": terms["repair_from"]})
+
+
+def decide_by(policy: Policy, opened_at: str) -> str | None:
+    """The day a decision on an application opened at ``opened_at`` is owed, or None."""
+    if policy.repair is None:
+        return None
+    opened = local_today(policy.jurisdiction, dt.datetime.fromisoformat(opened_at))
+    return (opened + dt.timedelta(days=policy.repair.decision_days)).isoformat()
+
+
 def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition: str,
-                     evidence: str, now: dt.datetime) -> dict[str, Any]:
-    """Apply to end one of the subject's active entries early.
+                     evidence: str, now: dt.datetime,
+                     policy: Policy | None = None) -> dict[str, Any]:
+    """Apply to end one of the subject's active entries early. With ``policy`` (the HTTP and
+    page routes always pass it) the entry's severity tier is checked and the answer has
+    ``decide_by``.
 
     Raises:
-        InputError: unknown condition; empty or over-long evidence. NotFound: no such entry in
-            the subject's file. Conflict: the entry is not active, or already has an open
+        InputError: unknown condition; empty or over-long evidence. RepairTooEarly: before
+            the tier's shortest publication period has run. NotFound: no such entry in the
+            subject's file. Conflict: the entry is not active, or already has an open
             application.
     """
     if condition not in CONDITIONS:
@@ -70,6 +102,8 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
             missing = False
             if entry.status not in ("active", "suspended"):
                 raise Conflict(f"entry {entry_id} is {entry.status}: nothing to repair")
+            if policy is not None:
+                _not_yet(policy, entry, local_today(policy.jurisdiction, now))
             busy = b.conn.execute(select(repairs.c.id).where(
                 repairs.c.entry_id == entry_id, repairs.c.status == "open")).scalar()
             if busy is not None:
@@ -86,7 +120,10 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
             b.add(repairs, row)
     if missing:
         raise NotFound(f"there is no entry {entry_id} in your file")
-    return {k: row[k] for k in _FIELDS}
+    out = {k: row[k] for k in _FIELDS}
+    if policy is not None:
+        out["decide_by"] = decide_by(policy, iso(now))
+    return out
 
 
 def end_entry(b: Batch, *, subject_id: int, entry_id: int, condition: str, on: dt.date,
@@ -117,10 +154,12 @@ def open_repairs(store: Store) -> list[dict[str, Any]]:
 
 def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int,
                   outcome: str, note: str = "", now: dt.datetime) -> dict[str, Any]:
-    """``granted`` (the entry ends today, reason ``repair:<condition>``) or ``refused``.
+    """``granted`` (the entry ends today, reason ``repair:<condition>``: publication,
+    sharing and sanctions end together, NDRC Order No. 36, Art. 3) or ``refused``.
 
     Raises:
-        InputError: unknown outcome. NotFound: no such application. Conflict: decided.
+        InputError: unknown outcome. RepairTooEarly: a grant before the entry's tier allows
+            it. NotFound: no such application. Conflict: decided.
     """
     if outcome not in ("granted", "refused"):
         raise InputError("outcome must be granted or refused")
@@ -134,6 +173,11 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
                            f"{row.decided_by} at {row.decided_at}",
                            details={"status": row.status, "decided_by": row.decided_by,
                                     "decided_at": row.decided_at})
+        if outcome == "granted":
+            entry = b.conn.execute(select(list_entries).where(
+                list_entries.c.id == row.entry_id)).first()
+            if entry is not None:
+                _not_yet(policy, entry, today)
         b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
                                   "outcome": outcome, "note": note[:2000],
                                   "operator": operator, "decided_at": iso(now),

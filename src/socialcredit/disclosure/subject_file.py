@@ -12,7 +12,9 @@
   them, the phone masked, and the positions where the ID as sent differs from the subject's).
 - ``entries``: each list entry with ``id, list, title, status, ground, ground_text,
   legal_basis, since, until, ended_on, end_reason, sanctions`` (service → legal basis),
-  ``ends_when`` (what ends it: expiry date and the removal conditions) and ``how_to_contest``;
+  ``ends_when`` (what ends it: expiry date and the removal conditions), ``how_to_contest``
+  ``grace`` (the grace period before the listing, or None) and ``tier`` (its severity tier
+  and the first day repair may be granted, or None: :mod:`.entry_terms`);
   an entry ``pending_review`` (resting on an unconfirmed link) shows only its list, status
   and a ``note``: it may be a namesake's. Each entry has its list's ``effect``; a red-list
   entry (``incentive``) has ``benefits`` (service → ``[{"benefit", "text", "legal_basis"}]``)
@@ -26,7 +28,7 @@
 - ``notices``: ``id, kind, title, text, created_at, due_at, served_at, channel``
   (sign-in codes are never shown).
 - ``disputes``, ``reviews`` and ``repairs`` (applications for early removal): the
-  subject's, with their clocks (``due_on``) and outcomes.
+  subject's, with their clocks (``due_on``; a repair's ``decide_by``) and outcomes.
 
 Reading the file is itself logged: a ``file.read`` ledger event (principle 7, reads are
 logged).
@@ -42,7 +44,9 @@ from sqlalchemy import select
 
 from socialcredit.disclosure.disputes import dispute_dict
 from socialcredit.disclosure.enterprise import represented_organisation
+from socialcredit.disclosure.entry_terms import grace_view, repair_terms
 from socialcredit.disclosure.public import mask_identifier
+from socialcredit.disclosure.repairs import decide_by
 from socialcredit.errors import NotFound
 from socialcredit.policy.incentives import suspenders
 from socialcredit.policy.jurisdiction import local_today
@@ -261,10 +265,12 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
         "reviews": [{k: getattr(v, k) for k in ("id", "decision_id", "reason", "opened_at",
                                                 "status", "decided_at", "note")}
                     for v in asked],
-        "repairs": [{k: getattr(v, k) for k in ("id", "entry_id", "condition", "evidence",
-                                                "opened_at", "status", "decided_at", "note")}
-                    for v in applied],
+        "repairs": [{**{k: getattr(v, k) for k in ("id", "entry_id", "condition", "evidence",
+                                                   "opened_at", "status", "decided_at",
+                                                   "note")},
+                     "decide_by": decide_by(policy, v.opened_at)} for v in applied],
     }
+    day_of = {r.id: r.occurred_at for r in recs}
     blocking = [b.id for b in suspenders(policy, entries,
                                          local_today(policy.jurisdiction).isoformat())]
     for e in entries:
@@ -286,6 +292,10 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             "lifted": [{"service": svc, "until": until}
                        for svc, until in (json.loads(e.lifted) if e.lifted else [])],
             "ends_when": _ends_when(policy, e),
+            # the notice and grace period before the listing, where the list has one
+            "grace": grace_view(spec, e, day_of.get(e.record_id)),
+            # its severity tier and when repair may be granted (NDRC Order No. 36)
+            "tier": repair_terms(policy, e.list, e.ground, e.since),
             "how_to_contest": " ".join(((spec.how_to_contest if spec else None)
                                         or policy.how_to_contest).split()),
             # listed in one's own right, or restricted as an organisation's representative
@@ -302,7 +312,7 @@ def subject_file(store: Store, policy: Policy, subject_id: int, *,
             file["entries"][-1].update({
                 "ground": None, "ground_text": None, "since": None, "until": None,
                 "ended_on": None, "end_reason": None, "record_id": None, "furnisher": None,
-                "sanctions": {}, "ends_when": [],
+                "sanctions": {}, "ends_when": [], "grace": None, "tier": None,
                 "note": "under identity review: it sanctions nothing, and its details are "
                         "withheld until an operator confirms the record is about you"})
     return file

@@ -18,11 +18,13 @@ this docstring that states them, so that the batch engines have one text to matc
 
 **Trigger lists** (SPC Provisions 2017, Arts. 1-2, 10). Records of the trigger kind that match
 ``when`` are grouped by their ``key`` value; the earliest of a group (ties: lowest id) not
-*exempt* lists the subject from its date plus ``warning_days`` (``warned`` before that) for the
+*exempt* lists the subject from its date plus ``warning_days``, or from the end of a grace period
+of ``grace_months`` counted as a period is (``warned`` before that; :func:`listed_from`), for the
 period, extended by the largest ``extension`` record of the same key dated within the listing
 (at most ``max_years``; a further period counted from the listing's last day,
 :func:`~socialcredit.policy.jurisdiction.extend_until`). The earliest removal record of the
-same key dated on or after the trigger and before ``until`` (from the listing furnisher when
+same key dated on or after the trigger and before ``until`` (also one within the grace period,
+which ends the entry before it was ever in force) (from the listing furnisher when
 ``removal_by_lister``) ends it (``removed``); otherwise reaching ``until`` ends it
 (``expired``). A group whose records are all exempt gives an ``exempt`` entry (``end_reason``
 ``exempt:<name>``), which lists nobody.
@@ -71,7 +73,7 @@ from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreS
 from socialcredit.policy.obligations import merge_obligations
 
 __all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult",
-           "desired_entries", "evaluate_records", "kinds_read", "matches"]
+           "desired_entries", "evaluate_records", "kinds_read", "listed_from", "matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,15 @@ def _until(day: str, spec: ListSpec, counting: Counting) -> str:
                         months=months).isoformat()
 
 
+def listed_from(day: str, spec: ListSpec, counting: Counting) -> str:
+    """The day a trigger listing found on ``day`` takes effect: after ``grace_months`` (the
+    exclusive end of that period, counted as a listing period is) or ``warning_days``."""
+    if spec.grace_months:
+        return period_until(dt.date.fromisoformat(day), counting,
+                            months=spec.grace_months).isoformat()
+    return _add_days(day, spec.warning_days)
+
+
 def _order(r: RecordView) -> tuple[str, int]:
     return (r.occurred_at, r.id)
 
@@ -213,8 +224,8 @@ def _trigger(policy: Policy, name: str, spec: ListSpec, recs: list[RecordView], 
                     and x.occurred_at >= first.occurred_at
                     and (not spec.removal_by_lister or x.furnisher_id == first.furnisher_id))
 
-        # a warning period first, where the policy demands one: listed only after it
-        since = _add_days(r.occurred_at, spec.warning_days)
+        # a grace (warning) period first, where the policy demands one: listed only after it
+        since = listed_from(r.occurred_at, spec, counting)
         until = _until(since, spec, counting)
         if (ext := spec.extension) is not None:
             years = [int(x.payload[ext.field]) for x in recs

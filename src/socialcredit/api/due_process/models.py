@@ -115,6 +115,8 @@ class RepairPublic(BaseModel):
     decided_at: str | None
     decided_by: str | None
     note: str | None
+    #: The day a decision is owed (the policy's ``repair.decision_days``), where it sets one.
+    decide_by: str | None = None
 
 
 class RepairsPublic(BaseModel):

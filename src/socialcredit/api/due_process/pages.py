@@ -226,7 +226,8 @@ def repair_form(request: Request, registry: RegistryDep,
                 evidence: Annotated[str, Form(max_length=2000)] = "") -> Response:
     def act(sid: int) -> str:
         r = apply_for_repair(registry.store, subject_id=sid, entry_id=entry_id,
-                             condition=condition, evidence=evidence, now=now())
+                             condition=condition, evidence=evidence, now=now(),
+                             policy=registry.policy)
         return said("repair_requested", id=r["id"])
 
     return _form_action(request, registry, csrf, act)

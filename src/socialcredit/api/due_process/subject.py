@@ -69,4 +69,5 @@ def my_repair(body: RepairIn, registry: RegistryDep, who: SubjectWriteDep) -> di
     assert who.principal_id is not None
     return apply_for_repair(registry.store, subject_id=who.principal_id,
                             entry_id=body.entry_id, condition=body.condition,
-                            evidence=body.evidence, now=now())
+                            evidence=body.evidence, now=now(),
+                            policy=registry.policy)

@@ -19,6 +19,7 @@ The package is split by facet (issue #18); this module only gathers the public n
 * :mod:`.sanctions` — :class:`SanctionSpec`, lifting, and sharing agreements;
 * :mod:`.incentives` — :class:`IncentiveSpec` (red list → benefits) and the checks that keep
   a red list off a blacklist's findings;
+* :mod:`.repair` — credit repair by severity tier (NDRC Order No. 36);
 * :mod:`.settings` — identity, gate staleness and due-process settings;
 * :mod:`.validation` — the cross-reference checks that span the facets;
 * :mod:`.policy` — :class:`Policy`, the whole;

@@ -157,7 +157,7 @@ def incentive_problems(policy: Policy) -> list[tuple[str, str]]:
         if spec.rule not in ("trigger", "criteria", "score"):
             out.append((f"{at}.effect", f"a red list is fed by a trigger, criteria or score "
                         f"rule, not {spec.rule}"))
-        if spec.warning_days or spec.extension is not None:
+        if spec.has_grace or spec.extension is not None:
             out.append((f"{at}.effect", "a red list has no warning period and no extension "
                         "(they are burdens of a listing)"))
         if spec.score is not None and not spec.score.grades:

@@ -190,8 +190,22 @@ class ListSpec(_Strict):
     #: ``warned``, notice ``warning``) and nothing is sanctioned: the grace period of SPC
     #: Opinions Fa Fa [2019] No. 35, para. 16 (one to three months after a notice to perform).
     warning_days: int = Field(0, ge=0, le=366)
+    #: A grace period in calendar months (trigger lists): the finding opens a ``warning``
+    #: notice and the period; the listing takes effect on the day after it ends (the entry
+    #: is ``warned`` until then and refuses nothing), and only if the obligation is still
+    #: unperformed: a removal record dated within it ends the entry before it was ever in
+    #: force. Counted from the finding by ``jurisdiction.period_counting``. Source: SPC
+    #: Opinions on Further Strengthening the Concept of Good-Faith and Civilised Enforcement
+    #: (Fa Fa [2019] No. 35), Part III: before listing, the court may give the debtor a grace
+    #: period of one to three months (一至三个月宽限期), within which performance prevents the
+    #: listing. Hence 1..3; the paragraph number (we believe para. 16) is uncertain. One of
+    #: ``warning_days`` and ``grace_months``.
+    grace_months: int | None = Field(None, ge=1, le=3)
     #: Public display period by severity tier (grounds not in any tier: the whole period).
     public_display: tuple[DisplayTier, ...] = ()
+    #: The severity tier (NDRC Order 36: light, general, severe) of entries whose ground no
+    #: ``public_display`` tier names; it sets when repair may be granted (:mod:`.repair`).
+    severity_tier: Literal["light", "general", "severe"] | None = None
     #: Extension of a trigger listing by a later record (SPC 2017, Art. 2: 1-3 more years).
     extension: ExtensionRule | None = None
     #: Source records that list nobody (trigger and criteria lists).
@@ -210,6 +224,16 @@ class ListSpec(_Strict):
     def display_days(self, ground: int | None) -> int | None:
         """Days an entry with ``ground`` is shown publicly, or None for its whole period."""
         return next((t.days for t in self.public_display if ground in t.grounds), None)
+
+    def tier_of(self, ground: int | None) -> str | None:
+        """The severity tier of an entry with ``ground`` (its display tier, else the list's)."""
+        return next((t.tier for t in self.public_display if ground in t.grounds),
+                    self.severity_tier)
+
+    @property
+    def has_grace(self) -> bool:
+        """Does a finding open a grace (warning) period before the listing?"""
+        return bool(self.grace_months or self.warning_days)
 
     @property
     def rule(self) -> str:
@@ -238,6 +262,10 @@ class ListSpec(_Strict):
         elif not self.external and periods != 1:
             raise ValueError("a list needs one of `period_days`, `period_months` or "
                              "`period_years`: no listing is permanent")
+        if self.grace_months is not None and self.warning_days:
+            raise ValueError("give one of `warning_days` and `grace_months`")
+        if (self.grace_months is not None or self.warning_days) and self.trigger is None:
+            raise ValueError("`grace_months` and `warning_days` apply to trigger lists only")
         if self.extension is not None and self.trigger is None:
             raise ValueError("`extension` applies to trigger lists only")
         if self.exemptions and self.trigger is None and self.criteria is None:

@@ -11,6 +11,7 @@ from socialcredit.policy.model.base import _Strict
 from socialcredit.policy.model.catalogue import KindSpec
 from socialcredit.policy.model.incentives import IncentiveSpec, incentive_problems
 from socialcredit.policy.model.lists import ListSpec
+from socialcredit.policy.model.repair import RepairSpec, repair_problems, untiered_lists
 from socialcredit.policy.model.sanctions import SanctionSpec, SharingAgreement
 from socialcredit.policy.model.scores import ScoreSpec
 from socialcredit.policy.model.settings import DueProcessSpec, GateSpec, IdentitySpec
@@ -42,19 +43,22 @@ class Policy(_Strict):
     sharing: tuple[SharingAgreement, ...] = ()
     gate: GateSpec = GateSpec()
     due_process: DueProcessSpec = DueProcessSpec()
+    #: Credit repair by severity tier (NDRC Order 36; :mod:`.repair`); None: no tiers.
+    repair: RepairSpec | None = None
     version_hash: str = ""
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
         problems = [f"{where}: {why}" for where, why in (
-            *reference_problems(self), *incentive_problems(self))]
+            *reference_problems(self), *incentive_problems(self), *repair_problems(self))]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def warnings(self) -> list[tuple[str, str]]:
         """(YAML path, message) of what is allowed but questionable: a sanction fed by a score
-        alone (a number is not a finding; the issue's rule: only where mapped explicitly)."""
+        alone (a number is not a finding; the issue's rule: only where mapped explicitly); a
+        sanction list without a severity tier where the policy has ``repair``."""
         out = []
         for i, sanction in enumerate(self.sanctions):
             spec = self.lists.get(sanction.list)
@@ -62,7 +66,7 @@ class Policy(_Strict):
                 out.append((f"sanctions.{i}", f"list {sanction.list!r} is fed by score "
                             f"{spec.score.name!r}: a score alone sanctions here "
                             f"({', '.join(sanction.services)})"))
-        return out
+        return out + untiered_lists(self)
 
     def evaluation_order(self) -> list[tuple[str, str]]:
         """Lists and scores as (``"list"`` | ``"score"``, name), each after what it reads."""
