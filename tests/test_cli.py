@@ -300,3 +300,16 @@ def test_a_snapshot_without_an_expiry_counts_as_expired() -> None:
     fresh = SnapshotInfo("g", ("air",), 1, now, "v", 0, 0, 0, "d",
                          {"air": now + dt.timedelta(hours=24)})
     assert not fresh.expired("air", now) and fresh.expired("air", now + dt.timedelta(days=1))
+
+
+def test_ingest_says_which_entries_were_created_already_expired(tmp_path: Path) -> None:
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2020-01-02", "national_id": DEBTOR, "case_number": "K",
+             "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
+    r = run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher", "c")
+    assert r.returncode == 0, r.stderr
+    assert "entries listed" not in r.stdout
+    assert ("entries created already expired, not counted as listed (their period had ended "
+            "before the records arrived): dishonest_judgment_debtors 1") in r.stdout, r.stdout

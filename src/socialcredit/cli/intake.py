@@ -108,6 +108,11 @@ def ingest(
                           f"{escape(str(p['reason']))}")
         if len(r["problems"]) > 20:
             console.print("  … see `socialcredit ingest --show-rejects`")
+        listed = r["evaluation"]["listed"]
+        if listed:
+            console.print("  entries listed: " + ", ".join(
+                f"{escape(k)} {v:,}" for k, v in sorted(listed.items())))
+        common.say_already_ended(r["evaluation"])
         if r["pending_links"]:
             console.print(f"  {r['pending_links']:,} records wait for identity review "
                           "(`socialcredit link review`)")
