@@ -117,6 +117,35 @@ def test_bad_records_name_byte_field_and_reason_and_the_good_one_is_read(
     assert good.problems == [] and good.base["consumer_account_number"] == "ACCT-0009"
 
 
+def test_a_byte_that_is_not_ascii_is_named_by_position_and_field(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """A Latin-1 'é' (0xE9) in the surname, and one in a K2 segment's creditor name: each
+    record is quarantined with the byte's record and file position, its value and the field
+    it falls in; the good record between them lands."""
+    good = m2.base(consumer_account_number="ACCT-0002")
+    k2 = m2.base(m2.segment("K2", purchased_sold_indicator="1", purchased_sold_name="BANK A"),
+                 consumer_account_number="ACCT-0003")
+    data = bytearray(m2.metro2_file([m2.base(surname="RENEE"), good, k2]))
+    first, third = 428, 428 + 2 * 427
+    data[first - 1 + 232] = 0xE9      # base byte 233: the surname's second byte
+    data[third - 1 + 426 + 5] = 0xE9  # K2 byte 6: the creditor name's third byte
+    path = _write(tmp_path, "latin1.txt", bytes(data))
+    one, _, three = _records(path)
+    ((field, why),) = one.problems
+    assert field == "surname"
+    assert why == ("record byte 233 (file byte 660), in base field surname (bytes 232-256 "
+                   "of base): byte 0xE9 is not ASCII (the Metro 2 character format is ASCII "
+                   "text)")
+    ((field, why),) = three.problems
+    assert field == "purchased_sold_name"
+    assert why.startswith(f"record byte 432 (file byte {third + 431}), in K2 field "
+                          "purchased_sold_name (bytes 4-33 of K2): byte 0xE9")
+    result = _ingest(us_registry, path)
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert [(p["line"], p["field"]) for p in result.problems] == [
+        (first, "surname"), (third, "purchased_sold_name")]
+
+
 def test_a_lost_trailer_or_a_wrong_count_is_told(tmp_path: Path) -> None:
     whole = m2.metro2_file([m2.base(), m2.base(consumer_account_number="A-2")])
     cut = _write(tmp_path, "cut.txt", whole[: whole.rfind(b"TRAILER") - 4])
