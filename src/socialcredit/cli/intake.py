@@ -117,9 +117,10 @@ def ingest(
             console.print(f"  {r['pending_links']:,} records wait for identity review "
                           "(`socialcredit link review`)")
         for f in r["flagged"][:20]:
+            why = (escape(str(f["reason"])) if "reason" in f
+                   else "the ID is kept as sent and never trusted alone")
             console.print(f"  {where} {f['line']}: {escape(str(f['field']))}: accepted, flagged "
-                          f"{escape(str(f['flag']))} "
-                          "(the ID is kept as sent and never trusted alone)")
+                          f"{escape(str(f['flag']))} ({why})")
 
 
 def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:

@@ -286,6 +286,11 @@ class _Chunk:
                     "file": self.source, "line": raw.line,
                     "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
+        for f, why in v.dropped:  # a bad phone: the record landed without it
+            if len(self.result.flagged) < 1000:
+                self.result.flagged.append({"file": self.source, "line": raw.line,
+                                            "field": f, "flag": "field_dropped",
+                                            "reason": why})
         for note in notes:  # told to the operator (ledger) and the furnisher (result)
             told = flag_note(b, note, record_id=rid, furnisher_id=self.fid, kind=v.kind,
                              furnisher_record_id=v.furnisher_record_id, subject_id=sid,
