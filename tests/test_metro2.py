@@ -298,6 +298,47 @@ def test_a_debt_buyers_k2_report_is_the_lenders_obligation(
     assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
 
 
+def test_a_month_resent_with_the_correction_indicator_corrects_it(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """The same month re-sent with new figures is refused, saying how to correct it (the
+    correction indicator); with the indicator it corrects the month's record (the registry's
+    ``corrects``): the evaluation and the gate follow the corrected figures, and a second
+    correction of the month corrects the first."""
+    reg = us_registry
+
+    def decide() -> str:
+        reg.gate_index.refresh()  # the gate follows the ledger; read it now
+        return reg.decisions.decide(service="credit", national_id=SSN).decision
+
+    def month(n: int, *, balance: int, stamp: str = "06302026120000", ind: str = "") -> Path:
+        return _write(tmp_path, f"m{n}.txt", m2.metro2_file([m2.base(
+            current_balance=balance, time_stamp=stamp, correction_indicator=ind)]))
+
+    assert _ingest(reg, month(1, balance=30000)).accepted == 1
+    assert decide() == "allow"
+    resent = _ingest(reg, month(2, balance=60000))
+    assert (resent.accepted, resent.rejected) == (0, 1)
+    assert "correction indicator, base byte 20, set to 1" in resent.problems[0]["reason"]
+    fixed = _ingest(reg, month(3, balance=60000, stamp="07022026090000", ind="1"))
+    assert (fixed.accepted, fixed.rejected) == (1, 0), fixed.problems
+    assert fixed.evaluation.listed == {LIST: 1}  # $60,000 at 120 days: over $50,000
+    assert decide() == "deny"
+    again = _ingest(reg, month(4, balance=20000, stamp="07032026090000", ind="1"))
+    assert (again.accepted, again.rejected) == (1, 0), again.problems
+    with reg.store.read() as conn:
+        held = {r.furnisher_record_id: (r.superseded_by is None, json.loads(r.payload)[
+            "amount_minor"]) for r in conn.execute(select(records))}
+        status = conn.execute(select(list_entries.c.status)).scalars().all()
+    assert held == {"ACCT-0001/2026-06-01": (False, 3_000_000),
+                    "ACCT-0001/2026-06-01/corrected-07022026090000": (False, 6_000_000),
+                    "ACCT-0001/2026-06-01/corrected-07032026090000": (True, 2_000_000)}
+    assert status == ["removed"]
+    assert decide() == "allow"
+    # the correction re-sent is a duplicate, not a new correction
+    assert _ingest(reg, month(5, balance=20000, stamp="07032026090000", ind="1")
+                   ).duplicates == 1
+
+
 def test_the_cli_reads_metro2_and_says_byte_not_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from test_cli import run

@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (413): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (424): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -143,7 +143,8 @@ class _Chunk:
                 if prior[1] != v.content_hash:
                     self.reject(raw.line, [Problem("furnisher_record_id", (
                         f"{v.furnisher_record_id!r} was already sent with different content; "
-                        "send a new record with `corrects` to change it"))], raw.raw)
+                        "send a new record with `corrects` to change it (Metro 2: the "
+                        "correction indicator, base byte 20, set to 1)"))], raw.raw)
                 elif in_file is not None:
                     self.reject(raw.line, [Problem("furnisher_record_id", (
                         f"duplicate of line {in_file[0]} of the same file"))], raw.raw)
@@ -155,6 +156,11 @@ class _Chunk:
             if v.corrects:
                 target = self._target(v.corrects) if (
                     v.corrects in held or v.corrects in self.seen) else None
+                # a correction named under the record it corrects (Metro 2:
+                # ACCT/DATE/corrected-<time stamp>) corrects its latest correction
+                while (target is not None and target[2] is not None
+                       and v.furnisher_record_id.startswith(f"{v.corrects}/corrected-")):
+                    target = self._target(target[2])
                 if target is None or target[1] != v.kind or target[2] is not None:
                     if target is None:
                         why = f"no earlier record {v.corrects!r} of this furnisher to correct"
