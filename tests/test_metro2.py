@@ -298,6 +298,33 @@ def test_a_debt_buyers_k2_report_is_the_lenders_obligation(
     assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
 
 
+def test_a_k2_naming_the_seller_by_its_legal_name_is_its_obligation(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """Metro 2's K2 "purchased from" name is the seller's legal name, not its furnisher name:
+    with the seller's alias registered, the buyer's report is the seller's obligation."""
+    from socialcredit.ingest.creditors import add_alias
+
+    reg = us_registry
+    lender = _write(tmp_path, "lender.txt", m2.metro2_file([m2.base(
+        account_status="80", date_of_account_information="2026-04-01")]))
+    assert _ingest(reg, lender, "bank-a").accepted == 1
+    add_alias(reg.store, furnisher="bank-a", alias="Springfield Savings Bank")
+    buyer = _write(tmp_path, "buyer.txt", m2.metro2_file([m2.base(
+        m2.segment("K2", purchased_sold_indicator="1",
+                   purchased_sold_name="SPRINGFIELD SAVINGS BANK INC"),
+        account_status="93", identification_number="BUYER0001")]))
+    result = _ingest(reg, buyer, "buyer-x")
+    assert (result.accepted, result.flagged) == (1, [])
+    with reg.store.read() as conn:
+        payload = json.loads(conn.execute(select(records.c.payload).where(
+            records.c.furnisher_id == furnisher_id(reg.store, "buyer-x"))).scalar_one())
+        listed = conn.execute(select(list_entries)).all()
+    assert payload["original_creditor"] == "bank-a"
+    assert listed == []  # one $30,000 obligation, not two
+    reg.gate_index.refresh()
+    assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
+
+
 def test_a_month_resent_with_the_correction_indicator_corrects_it(
         us_registry: Registry, tmp_path: Path) -> None:
     """The same month re-sent with new figures is refused, saying how to correct it (the

@@ -50,7 +50,8 @@ refused, saying to set it.
 creditor (:class:`~socialcredit.policy.model.ObligationSpec`), linking a debt buyer's or
 collector's report to the lender's. As K2 names the creditor but not its account number, the
 link holds when the buyer reports the account under the seller's account number; the name
-must be the seller's furnisher name in the registry.
+must be the seller's furnisher name in the registry or one of its aliases
+(:mod:`socialcredit.ingest.creditors`: a legal name, matched after normalisation).
 
 **Optional fields**, each only when the kind's catalogue entry has it (the registry collects
 only catalogued fields): ``account_status``, ``payment_rating``, ``payment_history`` (24

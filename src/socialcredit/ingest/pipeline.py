@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (424): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (427): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -34,6 +34,7 @@ from sqlalchemy import case, func, select, update
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
 from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
+from socialcredit.ingest.creditors import CreditorNames
 from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
@@ -99,6 +100,7 @@ class _Chunk:
                  policy: Policy, furnisher_kind: str | None = None) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
         self.policy = policy
+        self.creditors = CreditorNames(batch.conn, policy)  # furnisher aliases (#19)
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
@@ -229,7 +231,8 @@ class _Chunk:
         # no re-aging: a later date of first delinquency than the obligation's is not taken
         fields, notes = check_obligation(
             b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
-            payload=v.payload, occurred_at=v.occurred_at, before_query=b.flush)
+            payload=self.creditors.payload(v.kind, v.payload), occurred_at=v.occurred_at,
+            before_query=b.flush)
         payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,
