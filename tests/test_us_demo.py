@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import func, select
 
 from conftest import TODAY
+from servers import running
 from socialcredit.demo import US_DEMO_GATES, run_demo
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import scheme_for
@@ -22,7 +23,6 @@ from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate_us, simulator_for
 from socialcredit.store.tables import contact_channels, list_entries
-from servers import running
 from test_cli import run
 
 US_YAML = Path(__file__).resolve().parents[1] / "src" / "socialcredit" / "policy" / "us.yaml"

@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (427): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (434): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -41,7 +41,7 @@ from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
-from socialcredit.policy.obligations import check_obligation, flag_note
+from socialcredit.policy.obligations import HeldReports, check_obligation, flag_note
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -101,6 +101,7 @@ class _Chunk:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
         self.policy = policy
         self.creditors = CreditorNames(batch.conn, policy)  # furnisher aliases (#19)
+        self.held = HeldReports(batch.conn, policy)  # one query a chunk, not one a report
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
@@ -135,6 +136,8 @@ class _Chunk:
                           | {v.corrects for v in valid if v.corrects})
         self.linker.prefetch({v.national_id for v in valid if v.national_id},
                              {v.phone for v in valid if v.phone})
+        self.b.flush()
+        self.held.load(self.linker.by_nid.values())
         for raw, v in rows:
             if not isinstance(v, ValidRecord):
                 self.reject(raw.line, v, raw.raw)
@@ -232,7 +235,7 @@ class _Chunk:
         fields, notes = check_obligation(
             b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
             payload=self.creditors.payload(v.kind, v.payload), occurred_at=v.occurred_at,
-            before_query=b.flush)
+            held_reports=self.held)
         payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,
@@ -287,6 +290,10 @@ class _Chunk:
                 records.c.id == corrected)).scalar()
             if old_sid is not None:
                 self.touched.add(int(old_sid))
+        if status == "active":
+            self.held.add(sid, rid, self.fid, v.kind, v.occurred_at, fields)
+        if corrected is not None:
+            self.held.drop(corrected)
         self.seen[v.furnisher_record_id] = (raw.line, v.content_hash)
         self.result.accepted += 1
         for flag in v.flags:
