@@ -313,3 +313,19 @@ def test_ingest_says_which_entries_were_created_already_expired(tmp_path: Path) 
     assert "entries listed" not in r.stdout
     assert ("entries created already expired, not counted as listed (their period had ended "
             "before the records arrived): dishonest_judgment_debtors 1") in r.stdout, r.stdout
+
+
+def test_furnishers_alias_registers_and_lists_a_creditors_other_names(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    for name in ("bank-icbc", "collector-x"):
+        assert run(tmp_path, "furnishers", "add", name, "--kind", "lender").returncode == 0
+    r = run(tmp_path, "furnishers", "alias", "bank-icbc",
+            "Industrial and Commercial Bank of China Limited", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["added"], [a["key"] for a in out["data"]]) == (
+        1, ["industrialandcommercialbankofchina"])
+    taken = run(tmp_path, "furnishers", "alias", "collector-x",
+                "INDUSTRIAL AND COMMERCIAL BANK OF CHINA")
+    assert taken.returncode == 1 and "already names furnisher 'bank-icbc'" in taken.stderr
+    assert "has no alias" in run(tmp_path, "furnishers", "alias", "collector-x").stdout
