@@ -182,10 +182,19 @@ def test_offline_snapshot_export_verify_check(tmp_path: Path) -> None:
     assert run(tmp_path, *check, "--phone", "+86 139 1111 2222").returncode == 3
     assert run(tmp_path, *check, "--national-id", make_id(seq=8)).returncode == 0
     # two years from 2026-01-02 last through 2028-01-02 (Civil Code arts. 201-202)
+    import datetime as dt
+
+    from socialcredit.gate.offline import public_key_path
+    from socialcredit.gate.snapshot.reader import SnapshotReader
+
+    reader = SnapshotReader(snap, gate_key=Path(key).read_bytes(),
+                            public_key=public_key_path(tmp_path / "var" / "keys").read_bytes())
+    hit = reader.check("national_id:" + DEBTOR, "air", on=dt.date(2028, 1, 2))
+    assert hit is not None and hit.until == "2028-01-03"
+    assert reader.check("national_id:" + DEBTOR, "air", on=dt.date(2028, 1, 3)) is None
+    # a day the snapshot is not valid for is not answered (--as-of moves the expiry check)
     r = run(tmp_path, *check, "--national-id", DEBTOR, "--as-of", "2028-01-02")
-    assert r.returncode == 3 and "until 2028-01-03" in r.stdout
-    r = run(tmp_path, *check, "--national-id", DEBTOR, "--as-of", "2028-01-03")
-    assert r.returncode == 0  # past the two-year period
+    assert r.returncode == 5 and "EXPIRED (air)" in r.stderr
     assert run(tmp_path, "gates", "export", "--gate", "hotel").returncode == 0
     hotel_key = str(tmp_path / "var" / "keys" / "gates" / "hotel.key")
     r = run(tmp_path, "gates", "check-snapshot", str(snap), "--gate-key", hotel_key,
@@ -265,6 +274,19 @@ def test_an_offline_snapshot_expires_per_service(tmp_path: Path) -> None:
     shown = json.loads(run(tmp_path, "gates", "verify-snapshot", str(tmp_path / "trip.snap"),
                            "--json").stdout)
     assert set(shown["valid_until"]) == {"air", "hotel_star"}
+    # --as-of moves the expiry check and the age with the day asked about (local day)
+    from socialcredit.policy.jurisdiction import local_today
+    from socialcredit.policy.model import load_policy
+
+    today = local_today(load_policy("default").jurisdiction)
+    before = run(tmp_path, *check, "--service", "air", "--as-of",
+                 (today - dt.timedelta(days=1)).isoformat())
+    assert before.returncode == 3 and "6.0 h old" in before.stdout, (before.stdout,
+                                                                      before.stderr)
+    later = run(tmp_path, *check, "--service", "hotel_star", "--as-of",
+                (today + dt.timedelta(days=2)).isoformat())
+    assert later.returncode == 5 and "EXPIRED (hotel_star)" in later.stderr
+    assert "78.0 h old" in later.stderr
 
 
 def test_a_snapshot_without_an_expiry_counts_as_expired() -> None:
@@ -278,3 +300,32 @@ def test_a_snapshot_without_an_expiry_counts_as_expired() -> None:
     fresh = SnapshotInfo("g", ("air",), 1, now, "v", 0, 0, 0, "d",
                          {"air": now + dt.timedelta(hours=24)})
     assert not fresh.expired("air", now) and fresh.expired("air", now + dt.timedelta(days=1))
+
+
+def test_ingest_says_which_entries_were_created_already_expired(tmp_path: Path) -> None:
+    rows = [{"furnisher_record_id": "1", "kind": "dishonesty_finding",
+             "occurred_at": "2020-01-02", "national_id": DEBTOR, "case_number": "K",
+             "ground": 1, "amount_minor": 1, "currency": "CNY"}]
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "furnishers", "add", "c", "--kind", "court").returncode == 0
+    r = run(tmp_path, "ingest", str(write_csv(tmp_path / "c.csv", rows)), "--furnisher", "c")
+    assert r.returncode == 0, r.stderr
+    assert "entries listed" not in r.stdout
+    assert ("entries created already expired, not counted as listed (their period had ended "
+            "before the records arrived): dishonest_judgment_debtors 1") in r.stdout, r.stdout
+
+
+def test_furnishers_alias_registers_and_lists_a_creditors_other_names(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    for name in ("bank-icbc", "collector-x"):
+        assert run(tmp_path, "furnishers", "add", name, "--kind", "lender").returncode == 0
+    r = run(tmp_path, "furnishers", "alias", "bank-icbc",
+            "Industrial and Commercial Bank of China Limited", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["added"], [a["key"] for a in out["data"]]) == (
+        1, ["industrialandcommercialbankofchina"])
+    taken = run(tmp_path, "furnishers", "alias", "collector-x",
+                "INDUSTRIAL AND COMMERCIAL BANK OF CHINA")
+    assert taken.returncode == 1 and "already names furnisher 'bank-icbc'" in taken.stderr
+    assert "has no alias" in run(tmp_path, "furnishers", "alias", "collector-x").stdout

@@ -230,3 +230,55 @@ def test_newcomer_cases_of_impossible_or_unauthorised_records(registry: Registry
     result = _ingest(registry, fid, write_jsonl(tmp_path / "b.jsonl", [fix1, fix2]))
     assert (result.accepted, result.rejected) == (1, 1)
     assert "already corrected by 'c1b'" in result.problems[0]["reason"]
+
+
+def test_entries_created_already_expired_are_not_counted_as_listed(
+        registry: Registry, tmp_path: Path) -> None:
+    """A finding whose listing period ended before it arrived makes an entry that is expired
+    from the start: the ingest answer counts it under ``already_expired``, not ``listed`` nor
+    ``expired`` (nothing was listed, nothing expired now), and the gate does not refuse."""
+    fid = _court(registry)
+    old = {"furnisher_record_id": "F-1", "kind": "dishonesty_finding",
+           "occurred_at": "2023-01-02", "national_id": A, "case_number": "(2023)京执1号",
+           "ground": 1, "amount_minor": 1_000_00, "currency": "CNY"}
+    fresh = {**old, "furnisher_record_id": "F-2", "national_id": B,
+             "occurred_at": "2026-01-02", "case_number": "(2026)京执2号"}
+    result = _ingest(registry, fid, write_csv(tmp_path / "f.csv", [old, fresh]))
+    ev = result.as_dict()["evaluation"]
+    assert ev["listed"] == {"dishonest_judgment_debtors": 1}
+    assert ev["already_expired"] == {"dishonest_judgment_debtors": 1}
+    assert ev["expired"] == {} and ev["already_removed"] == {}
+    with registry.store.read() as conn:
+        assert sorted(conn.execute(select(list_entries.c.status)).scalars()) == [
+            "active", "expired"]
+    refused = [registry.decisions.decide(service="air", national_id=n).decision for n in (A, B)]
+    assert refused == ["allow", "deny"]
+
+
+def test_a_bad_phone_is_dropped_and_told_and_the_record_lands(
+        registry: Registry, tmp_path: Path) -> None:
+    """A row whose only fault is its phone lands without it (listed, refused at the gate), and
+    the furnisher is told the line, field and reason; a row with nothing but a bad phone to
+    say who it concerns is quarantined, as is a row with another fault (every problem told)."""
+    fid = _court(registry)
+    rows = [{"furnisher_record_id": "F-1", "kind": "dishonesty_finding",
+             "occurred_at": "2026-01-02", "national_id": A, "phone": "12345",
+             "case_number": "(2026)京执1号", "ground": 1, "amount_minor": 1_000_00,
+             "currency": "CNY"},
+            {"furnisher_record_id": "F-2", "kind": "court_judgment",
+             "occurred_at": "2026-01-02", "phone": "12345", "case_number": "K-2",
+             "amount_minor": 1_000_00, "currency": "CNY"},                         # line 3
+            judgment("F-3", B, phone="12345", amount_minor=-5)]                   # line 4
+    result = _ingest(registry, fid, write_csv(tmp_path / "p.csv", rows))
+    assert (result.accepted, result.rejected) == (1, 2)
+    (told,) = result.flagged
+    assert (told["line"], told["field"], told["flag"]) == (2, "phone", "field_dropped")
+    assert "'12345'" in told["reason"] and told["reason"].endswith(
+        "; the record was kept without it")
+    assert sorted((p["line"], p["field"]) for p in result.problems) == [
+        (3, "phone"), (4, "amount_minor"), (4, "phone")]
+    with registry.store.read() as conn:
+        (held,) = conn.execute(select(records.c.national_id, records.c.phone)).all()
+    assert tuple(held) == (A, None)
+    assert result.evaluation.listed == {"dishonest_judgment_debtors": 1}
+    assert registry.decisions.decide(service="air", national_id=A).decision == "deny"

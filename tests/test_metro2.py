@@ -117,6 +117,35 @@ def test_bad_records_name_byte_field_and_reason_and_the_good_one_is_read(
     assert good.problems == [] and good.base["consumer_account_number"] == "ACCT-0009"
 
 
+def test_a_byte_that_is_not_ascii_is_named_by_position_and_field(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """A Latin-1 'é' (0xE9) in the surname, and one in a K2 segment's creditor name: each
+    record is quarantined with the byte's record and file position, its value and the field
+    it falls in; the good record between them lands."""
+    good = m2.base(consumer_account_number="ACCT-0002")
+    k2 = m2.base(m2.segment("K2", purchased_sold_indicator="1", purchased_sold_name="BANK A"),
+                 consumer_account_number="ACCT-0003")
+    data = bytearray(m2.metro2_file([m2.base(surname="RENEE"), good, k2]))
+    first, third = 428, 428 + 2 * 427
+    data[first - 1 + 232] = 0xE9      # base byte 233: the surname's second byte
+    data[third - 1 + 426 + 5] = 0xE9  # K2 byte 6: the creditor name's third byte
+    path = _write(tmp_path, "latin1.txt", bytes(data))
+    one, _, three = _records(path)
+    ((field, why),) = one.problems
+    assert field == "surname"
+    assert why == ("record byte 233 (file byte 660), in base field surname (bytes 232-256 "
+                   "of base): byte 0xE9 is not ASCII (the Metro 2 character format is ASCII "
+                   "text)")
+    ((field, why),) = three.problems
+    assert field == "purchased_sold_name"
+    assert why.startswith(f"record byte 432 (file byte {third + 431}), in K2 field "
+                          "purchased_sold_name (bytes 4-33 of K2): byte 0xE9")
+    result = _ingest(us_registry, path)
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert [(p["line"], p["field"]) for p in result.problems] == [
+        (first, "surname"), (third, "purchased_sold_name")]
+
+
 def test_a_lost_trailer_or_a_wrong_count_is_told(tmp_path: Path) -> None:
     whole = m2.metro2_file([m2.base(), m2.base(consumer_account_number="A-2")])
     cut = _write(tmp_path, "cut.txt", whole[: whole.rfind(b"TRAILER") - 4])
@@ -267,6 +296,74 @@ def test_a_debt_buyers_k2_report_is_the_lenders_obligation(
     # one $30,000 obligation, not two: under the $50,000 threshold
     assert listed == []
     assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
+
+
+def test_a_k2_naming_the_seller_by_its_legal_name_is_its_obligation(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """Metro 2's K2 "purchased from" name is the seller's legal name, not its furnisher name:
+    with the seller's alias registered, the buyer's report is the seller's obligation."""
+    from socialcredit.ingest.creditors import add_alias
+
+    reg = us_registry
+    lender = _write(tmp_path, "lender.txt", m2.metro2_file([m2.base(
+        account_status="80", date_of_account_information="2026-04-01")]))
+    assert _ingest(reg, lender, "bank-a").accepted == 1
+    add_alias(reg.store, furnisher="bank-a", alias="Springfield Savings Bank")
+    buyer = _write(tmp_path, "buyer.txt", m2.metro2_file([m2.base(
+        m2.segment("K2", purchased_sold_indicator="1",
+                   purchased_sold_name="SPRINGFIELD SAVINGS BANK INC"),
+        account_status="93", identification_number="BUYER0001")]))
+    result = _ingest(reg, buyer, "buyer-x")
+    assert (result.accepted, result.flagged) == (1, [])
+    with reg.store.read() as conn:
+        payload = json.loads(conn.execute(select(records.c.payload).where(
+            records.c.furnisher_id == furnisher_id(reg.store, "buyer-x"))).scalar_one())
+        listed = conn.execute(select(list_entries)).all()
+    assert payload["original_creditor"] == "bank-a"
+    assert listed == []  # one $30,000 obligation, not two
+    reg.gate_index.refresh()
+    assert reg.decisions.decide(service="credit", national_id=SSN).decision == "allow"
+
+
+def test_a_month_resent_with_the_correction_indicator_corrects_it(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """The same month re-sent with new figures is refused, saying how to correct it (the
+    correction indicator); with the indicator it corrects the month's record (the registry's
+    ``corrects``): the evaluation and the gate follow the corrected figures, and a second
+    correction of the month corrects the first."""
+    reg = us_registry
+
+    def decide() -> str:
+        reg.gate_index.refresh()  # the gate follows the ledger; read it now
+        return reg.decisions.decide(service="credit", national_id=SSN).decision
+
+    def month(n: int, *, balance: int, stamp: str = "06302026120000", ind: str = "") -> Path:
+        return _write(tmp_path, f"m{n}.txt", m2.metro2_file([m2.base(
+            current_balance=balance, time_stamp=stamp, correction_indicator=ind)]))
+
+    assert _ingest(reg, month(1, balance=30000)).accepted == 1
+    assert decide() == "allow"
+    resent = _ingest(reg, month(2, balance=60000))
+    assert (resent.accepted, resent.rejected) == (0, 1)
+    assert "correction indicator, base byte 20, set to 1" in resent.problems[0]["reason"]
+    fixed = _ingest(reg, month(3, balance=60000, stamp="07022026090000", ind="1"))
+    assert (fixed.accepted, fixed.rejected) == (1, 0), fixed.problems
+    assert fixed.evaluation.listed == {LIST: 1}  # $60,000 at 120 days: over $50,000
+    assert decide() == "deny"
+    again = _ingest(reg, month(4, balance=20000, stamp="07032026090000", ind="1"))
+    assert (again.accepted, again.rejected) == (1, 0), again.problems
+    with reg.store.read() as conn:
+        held = {r.furnisher_record_id: (r.superseded_by is None, json.loads(r.payload)[
+            "amount_minor"]) for r in conn.execute(select(records))}
+        status = conn.execute(select(list_entries.c.status)).scalars().all()
+    assert held == {"ACCT-0001/2026-06-01": (False, 3_000_000),
+                    "ACCT-0001/2026-06-01/corrected-07022026090000": (False, 6_000_000),
+                    "ACCT-0001/2026-06-01/corrected-07032026090000": (True, 2_000_000)}
+    assert status == ["removed"]
+    assert decide() == "allow"
+    # the correction re-sent is a duplicate, not a new correction
+    assert _ingest(reg, month(5, balance=20000, stamp="07032026090000", ind="1")
+                   ).duplicates == 1
 
 
 def test_the_cli_reads_metro2_and_says_byte_not_line(

@@ -341,3 +341,45 @@ def test_a_re_aging_report_resets_no_clock_through_its_days_past_due(
     # 2026-01-01 to 2026-05-01: 120 days, not the 11 the report gives from its own date
     assert (stored["first_delinquency_date"], stored["days_past_due"]) == ("2026-01-01", 120)
     assert _state(registry)[0] == before[0]  # still listed, from the same day
+
+
+def test_a_creditor_named_by_its_legal_name_is_the_furnisher_by_its_alias(
+        registry: Registry, tmp_path: Path) -> None:
+    """A collector names the bank by its legal name ("Industrial and Commercial Bank of
+    China", any case, with or without its legal form): with the bank's alias registered, its
+    report is the bank's obligation (kept under the bank's furnisher name, no unmatched
+    transfer), counted once in the listing, the score and at the gate, and the alias
+    survives a replay of the ledger; an alias naming another furnisher is refused."""
+    from socialcredit.errors import Conflict
+    from socialcredit.ingest.creditors import add_alias, list_aliases
+
+    furnish(registry, tmp_path, BANK[1], "lender", [_row("b1", "2026-03-10")])
+    add_furnisher(registry.store, name=COLLECTOR[1], kind="lender")
+    added = add_alias(registry.store, furnisher=BANK[1],
+                      alias="Industrial and Commercial Bank of China Limited")
+    assert added["key"] == "industrialandcommercialbankofchina"
+    assert add_alias(registry.store, furnisher=BANK[1], alias="INDUSTRIAL AND COMMERCIAL "
+                     "BANK OF CHINA LTD.")["alias_id"] == added["alias_id"]  # the same name
+    with pytest.raises(Conflict, match="already names furnisher 'bank-icbc'"):
+        add_alias(registry.store, furnisher=COLLECTOR[1],
+                  alias="industrial and commercial bank of china co., ltd.")
+    assert [a["alias"] for a in list_aliases(registry.store)] == [
+        "Industrial and Commercial Bank of China Limited"]
+    result = ingest_file(registry.store, registry.policy,
+                         furnisher_id=furnisher_id(registry.store, COLLECTOR[1]),
+                         path=write_csv(tmp_path / "c.csv", [_row(
+                             "c1", "2026-05-01", loan_id="C-9", original_loan_id="L-1",
+                             original_creditor="INDUSTRIAL AND COMMERCIAL BANK OF CHINA")]),
+                         as_of=TODAY)
+    assert (result.accepted, result.flagged) == (1, [])
+    with registry.store.read() as conn:
+        kept = json.loads(conn.execute(select(records.c.payload).where(
+            records.c.furnisher_record_id == "c1")).scalar_one())
+    assert kept["original_creditor"] == BANK[1]
+    assert _state(registry) == ([], 920)  # one 30,000 CNY obligation: under 50,000, once
+    registry.gate_index.refresh()
+    assert registry.decisions.decide(service="credit", national_id=DEBTOR).decision == "allow"
+    rebuilt = replay(registry.store, list_public={n: s.public
+                                                  for n, s in registry.policy.lists.items()})
+    assert rebuilt.first_difference is None, rebuilt.first_difference.describe()
+    assert "furnisher.alias_added" not in rebuilt.unknown_event_types

@@ -9,7 +9,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import httpx
+from sqlalchemy import func, select
+
 from conftest import TODAY
+from servers import running
 from socialcredit.demo import US_DEMO_GATES, run_demo
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import scheme_for
@@ -18,6 +22,7 @@ from socialcredit.policy.whatif import evaluate_policy
 from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate_us, simulator_for
+from socialcredit.store.tables import contact_channels, list_entries
 from test_cli import run
 
 US_YAML = Path(__file__).resolve().parents[1] / "src" / "socialcredit" / "policy" / "us.yaml"
@@ -94,3 +99,34 @@ def test_the_demo_runs_under_the_us_policy(db_url: str, tmp_path: Path) -> None:
     assert summary["decisions"]["credit"]["allow"] > 0
     assert summary["rejected_rows"] > 0  # the simulator's never-issued SSNs, quarantined
     assert Path(summary["report"]).exists()
+
+
+def test_a_listed_us_person_signs_in_to_me_after_the_demo(db_url: str, tmp_path: Path) -> None:
+    """The US carrier's subscriber record (``phone_registration``, the US policy's authoritative
+    source of the contact channel) gives every listed person of the demo a phone their codes go
+    to; the demo's example person (refused today, or else listed) signs in over HTTP with the
+    code it asked for and reads their listing and its notice in their file."""
+    reg = Registry(Settings(database_url=db_url, policy_path=Path("us"),
+                            notices_dir=tmp_path / "notices"), today=TODAY)
+    try:
+        summary = run_demo(reg, subjects=600, seed=2, work_dir=tmp_path / "demo",
+                           as_of=dt.date(2026, 12, 7))
+        with reg.store.read() as conn:
+            listed = set(conn.execute(select(list_entries.c.subject_id).where(
+                list_entries.c.status == "active")).scalars())
+            reached = set(conn.execute(select(contact_channels.c.subject_id).where(
+                contact_channels.c.subject_id.in_(listed))).scalars())
+            channels = conn.execute(select(func.count()).select_from(contact_channels)).scalar()
+        assert listed and reached == listed and channels >= len(listed)
+        who = summary["sign_in"]
+        assert who is not None and who["phone"].startswith("+1") and len(who["code"]) == 6
+        with running(reg) as base, httpx.Client(base_url=base, timeout=20) as c:
+            assert c.get("/v1/me/file").status_code == 401
+            r = c.post("/v1/me/session", json={"national_id": who["national_id"],
+                                               "phone": who["phone"], "code": who["code"]})
+            assert r.status_code == 200, r.text
+            file = c.get("/v1/me/file").json()
+        assert "active" in {e["status"] for e in file["entries"]}
+        assert "listing" in {n["kind"] for n in file["notices"]}
+    finally:
+        reg.close()

@@ -29,7 +29,13 @@ from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
 from socialcredit.reports import render_report, summarise
 from socialcredit.simulate import simulator_for
-from socialcredit.store.tables import contact_channels, decisions, furnishers, subjects
+from socialcredit.store.tables import (
+    contact_channels,
+    decisions,
+    furnishers,
+    list_entries,
+    subjects,
+)
 
 __all__ = ["DEMO_GATES", "US_DEMO_GATES", "demo_gates", "run_demo"]
 
@@ -143,16 +149,18 @@ def run_demo(registry: Registry, *, subjects: int, seed: int, work_dir: Path,
 
 
 def _sign_in_example(registry: Registry, adapter: FileAdapter) -> dict[str, Any] | None:
-    """A listed person who was refused today and has a trusted contact channel (where sign-in
+    """A listed person who was refused today (or, when no refusal reached a listed person with
+    a channel, one with an active list entry) and has a trusted contact channel (where sign-in
     codes go: ``contact_channels``): ask for their one-time code, as they would, so a newcomer
     can follow a dispute by hand. ``None`` if nobody qualifies."""
+    person = (select(subjects.c.national_id, contact_channels.c.phone.label("value"))
+              .join(contact_channels, contact_channels.c.subject_id == subjects.c.id)
+              .where(subjects.c.national_id.is_not(None)).order_by(subjects.c.id).limit(1))
     with registry.store.read() as conn:
-        row = conn.execute(
-            select(subjects.c.national_id, contact_channels.c.phone.label("value"))
-            .join(contact_channels, contact_channels.c.subject_id == subjects.c.id)
-            .join(decisions, decisions.c.subject_id == subjects.c.id)
-            .where(decisions.c.outcome == "deny", subjects.c.national_id.is_not(None))
-            .order_by(subjects.c.id).limit(1)).first()
+        row = conn.execute(person.join(decisions, decisions.c.subject_id == subjects.c.id)
+                           .where(decisions.c.outcome == "deny")).first() or conn.execute(
+            person.join(list_entries, list_entries.c.subject_id == subjects.c.id)
+            .where(list_entries.c.status == "active")).first()
     if row is None:
         return None
     now = dt.datetime.now(dt.UTC)

@@ -44,7 +44,9 @@ class IngestPublic(BaseModel):
     ``birth_date_conflict``, ``sex_conflict``), or whose later date of first delinquency was
     not taken (``flag`` ``first_delinquency_kept``, with the dates ``reported`` and ``kept``:
     no re-aging, US FCRA §605(c)), or which are transfers of an obligation nobody reported
-    (``flag`` ``transfer_unmatched``; both with the ``obligation``); ``pending_links``:
+    (``flag`` ``transfer_unmatched``; both with the ``obligation``), or which landed without
+    a field that was not valid (``flag`` ``field_dropped``, with the ``reason``: a phone that
+    is not a number, when an ID says who the record concerns); ``pending_links``:
     records waiting in the identity review queue."""
 
     accepted: int

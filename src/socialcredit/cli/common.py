@@ -152,3 +152,15 @@ def by() -> str:
         return "cli:" + getpass.getuser()
     except (KeyError, OSError):  # no user name for this uid (a bare container)
         return "cli:unknown"
+
+
+def say_already_ended(stats: dict[str, Any]) -> None:
+    """Print the entries an evaluation created already ended (``already_expired``,
+    ``already_removed`` of :class:`~socialcredit.policy.evaluate.EvaluationStats`), which are
+    not counted as listed; nothing when there are none."""
+    for key, why in (("already_expired", "their period had ended before the records arrived"),
+                     ("already_removed", "paid or withdrawn before the records arrived")):
+        if stats.get(key):
+            console.print(f"  entries created already {key[8:]}, not counted as listed ({why}): "
+                          + ", ".join(f"{escape(k)} {v:,}" for k, v in sorted(stats[key].items())),
+                          highlight=False)

@@ -148,8 +148,8 @@ def demo(
         # the sign-in page sends a new code, which replaces any code printed here: the way in
         # is the page's own, with the demo's outbox standing in for the person's phone
         console.print(
-            f"\nFollow a dispute by hand: a listed person who was refused a service today can "
-            f"read and contest their file. After `make serve`, open "
+            f"\nFollow a dispute by hand: a listed person (one refused a service today, where "
+            f"there is one) can read and contest their file. After `make serve{make_pol}`, open "
             f"http://127.0.0.1:8000/me/sign-in\n"
             f"  1. enter ID number {who['national_id']} and phone {who['phone']}, press "
             f"\"Send me a code\";\n"

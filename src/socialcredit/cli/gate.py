@@ -138,7 +138,8 @@ def gates_check_snapshot(
     """Check one person or organisation against a snapshot offline: exit 0 allow (naming the
     benefits a red list earns, as the online gate does; a format-version-1 snapshot carries
     none), 3 refused, 5 the snapshot is past its validity for the service (policy
-    gate.snapshot_valid_hours). Every answer states the snapshot's age."""
+    gate.snapshot_valid_hours). Every answer states the snapshot's age. --as-of moves the
+    check, its expiry and age to the same time of day on that local date."""
     from socialcredit.gate.offline import public_key_path
     from socialcredit.gate.snapshot.reader import SnapshotReader
     from socialcredit.identity import normalise_phone, scheme_for
@@ -170,9 +171,18 @@ def gates_check_snapshot(
     if service not in info.services:
         raise InputError(f"the snapshot of gate {info.gate!r} covers "
                          f"{', '.join(info.services)}, not {service!r}")
+    from socialcredit.policy.jurisdiction import local_today
+
     now = dt.datetime.now(dt.UTC)
+    day = common.as_of(as_of)
+    # --as-of DATE asks as at this time of day on DATE (the policy's local day): the expiry
+    # and the age move with it, as the entries' dates do
+    now += dt.timedelta(days=(day - local_today(policy.jurisdiction, now)).days)
     hours = info.age(now).total_seconds() / 3600
-    if hours < 0:  # the clock here is behind the registry's: its age cannot be trusted
+    if hours < 0 and as_of:
+        err_console.print(f"warning: {day} is before the snapshot was made ({-hours:.1f} h); "
+                          "it cannot know that day's entries", highlight=False)
+    elif hours < 0:  # the clock here is behind the registry's: its age cannot be trusted
         err_console.print(f"warning: this machine's clock is {-hours:.1f} h behind the time "
                           "the snapshot was made; check the clock", highlight=False)
     made = (f"snapshot of ledger event {info.ledger_seq}, made "
@@ -186,7 +196,6 @@ def gates_check_snapshot(
             + ". It cannot know of later removals: export a new one "
               f"(`socialcredit gates export --gate {info.gate}`).", highlight=False)
         raise typer.Exit(5)
-    day = common.as_of(as_of)
     hit = reader.check(key, service, on=day)
     if hit is None:
         console.print(f"ALLOW ({service}) per {made}", highlight=False)

@@ -108,13 +108,19 @@ def ingest(
                           f"{escape(str(p['reason']))}")
         if len(r["problems"]) > 20:
             console.print("  … see `socialcredit ingest --show-rejects`")
+        listed = r["evaluation"]["listed"]
+        if listed:
+            console.print("  entries listed: " + ", ".join(
+                f"{escape(k)} {v:,}" for k, v in sorted(listed.items())))
+        common.say_already_ended(r["evaluation"])
         if r["pending_links"]:
             console.print(f"  {r['pending_links']:,} records wait for identity review "
                           "(`socialcredit link review`)")
         for f in r["flagged"][:20]:
+            why = (escape(str(f["reason"])) if "reason" in f
+                   else "the ID is kept as sent and never trusted alone")
             console.print(f"  {where} {f['line']}: {escape(str(f['field']))}: accepted, flagged "
-                          f"{escape(str(f['flag']))} "
-                          "(the ID is kept as sent and never trusted alone)")
+                          f"{escape(str(f['flag']))} ({why})")
 
 
 def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:

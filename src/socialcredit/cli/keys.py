@@ -49,6 +49,32 @@ def furnishers_list(as_json: JsonOpt = False) -> None:
     common.make_console().print(table)
 
 
+@furnishers.command("alias")
+def furnishers_alias(
+    name: str,
+    aliases: Annotated[list[str] | None, typer.Argument(
+        help="Other names of the furnisher (its legal name, a trading name), as a "
+             "collector's or debt buyer's report names it as the original creditor.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register other names of a furnisher (ledger event furnisher.alias_added), matched
+    after normalisation (case, spaces, punctuation and legal form aside), so a report naming
+    it as the original creditor by its legal name is its obligation; without ALIASES, list
+    the furnisher's aliases. Exit 1 if an alias already names another furnisher."""
+    from socialcredit.ingest.creditors import add_alias, list_aliases
+
+    store = common.registry().store
+    added = [add_alias(store, furnisher=name, alias=a) for a in aliases or []]
+    held = [a for a in list_aliases(store) if a["furnisher"] == name]
+    if as_json:
+        common.out({"data": held, "count": len(held), "added": len(added)})
+        return
+    for a in held:
+        console.print(f"{name}: {a['alias']} (matched as {a['key']!r})", highlight=False)
+    if not held:
+        console.print(f"Furnisher {name!r} has no alias.")
+
+
 def _revoke(name: str, role: access.Role, as_json: bool) -> None:
     key_ids = access.revoke_key(common.registry().store, name=name, role=role)
     if as_json:

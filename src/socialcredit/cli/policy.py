@@ -195,6 +195,7 @@ def evaluate(
         console.print(f"Evaluated {stats.subjects:,} subjects as of {day}; entries that {verb} "
                       f"listed {dict(stats.listed)}, removed {dict(stats.removed)}, expired "
                       f"{dict(stats.expired)}, updated {stats.updated}.")
+        common.say_already_ended(stats.as_dict())
 
 
 def _what_if(compare: Path, day: dt.date, engine: str, as_json: bool) -> None:

@@ -208,6 +208,39 @@ def _base(rec: str, offset: int) -> Metro2Record:
     return out
 
 
+def _field_at(rec: str, i: int) -> tuple[str, str, Field | None]:
+    """(segment, field name, field) of 0-based byte ``i`` of a base record: the base segment's
+    field, or that of the appended segment its identifier starts; ``"(reserved)"`` between
+    fields, ``"(segment)"`` where no segment can be told."""
+    at, seg, layout = 0, "base", BASE
+    if i >= BASE_LENGTH:
+        at = BASE_LENGTH
+        while at < len(rec) and (found := SEGMENTS.get(rec[at:at + 2])) is not None:
+            if i < at + found[0]:
+                seg, layout = rec[at:at + 2], found[1]
+                break
+            at += found[0]
+        else:
+            return "appended", "(segment)", None
+    f = next((f for f in layout if f.start - 1 <= i - at < f.end), None)
+    return seg, (f.name if f else "(reserved)"), f
+
+
+def _not_ascii(rec: str, offset: int) -> tuple[str | None, str]:
+    """The problem of a record holding bytes that are not ASCII (read with
+    ``surrogateescape``, one character a byte): the first such byte by record and file
+    position, its value and the field it falls in; how many more there are."""
+    bad = [i for i, c in enumerate(rec) if not c.isascii()]
+    i = bad[0]
+    seg, name, f = _field_at(rec, i)
+    byte = ord(rec[i]) - 0xDC00 if "\udc80" <= rec[i] <= "\udcff" else ord(rec[i])
+    span = f" (bytes {f.start}-{f.end} of {seg})" if f else ""
+    more = f"; {len(bad) - 1} more in the record" if len(bad) > 1 else ""
+    return name, (f"record byte {i + 1} (file byte {offset + i}), in {seg} field "
+                  f"{name}{span}: byte 0x{byte:02X} is not ASCII{more} (the Metro 2 "
+                  "character format is ASCII text)")
+
+
 def _frames(fh: BinaryIO, lines: bool, start: int) -> Iterator[tuple[int, bytes | None]]:
     """(1-based offset, record bytes) after the header; bytes None for a record that cannot
     be framed (its descriptor word is not a number: the rest of the file is unreadable)."""
@@ -323,9 +356,7 @@ def read_metro2(path: Path) -> Iterator[Metro2Header | Metro2Record]:
                 continue
             bases += 1
             if not text.isascii():
-                yield Metro2Record(offset, text, problems=[(None, (
-                    "bytes that are not ASCII in this record (Metro 2 character format is "
-                    "ASCII text)"))])
+                yield Metro2Record(offset, text, problems=[_not_ascii(text, offset)])
                 continue
             yield _base(text, offset)
         if trailer is None:

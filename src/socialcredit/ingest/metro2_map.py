@@ -36,12 +36,22 @@ associated consumer: co-borrower, guarantor) gives a row of its own for that per
 id suffixed ``/J1-1``…). A consumer with ECOA code Z (delete the consumer from the account)
 is quarantined with that reason, the account's other consumers taken.
 
+**Corrections.** A base segment whose correction indicator (base byte 20, the field the
+CFPB's Metro 2 evaluator reads there; the current CRRG edition may reserve it, uncertain) is
+``1`` corrects the month it reports: its row ``corrects`` the month's record
+``ACCT/DATE[/J1-1]`` and has the id ``ACCT/DATE[/J1-1]/corrected-<time stamp>`` (base bytes
+6-19, MMDDYYYYHHMMSS), so the registry's ``corrects`` semantics apply (the corrected record is
+superseded; a record due process took away stays away), and a later correction of the same
+month corrects the latest one. The same month re-sent with new figures and no indicator is
+refused, saying to set it.
+
 **Transfers** (K1, K2): ``original_creditor`` is the K1 original creditor's name, else the K2
 "purchased from" name (indicator 1): the report is then keyed to the obligation at that
 creditor (:class:`~socialcredit.policy.model.ObligationSpec`), linking a debt buyer's or
 collector's report to the lender's. As K2 names the creditor but not its account number, the
 link holds when the buyer reports the account under the seller's account number; the name
-must be the seller's furnisher name in the registry.
+must be the seller's furnisher name in the registry or one of its aliases
+(:mod:`socialcredit.ingest.creditors`: a legal name, matched after normalisation).
 
 **Optional fields**, each only when the kind's catalogue entry has it (the registry collects
 only catalogued fields): ``account_status``, ``payment_rating``, ``payment_history`` (24
@@ -228,6 +238,9 @@ def _rows(rec: Metro2Record, policy: Policy) -> Iterator[RawRow]:
                    if k in ("kind", "occurred_at") or k in spec.fields},
                 **_person(person, address),
                 "furnisher_record_id": f"{account}/{b['date_of_account_information']}{suffix}"}
+        if b.get("correction_indicator") == "1":
+            data["corrects"] = data["furnisher_record_id"]
+            data["furnisher_record_id"] += f"/corrected-{rec.text[5:19]}"
         yield RawRow(rec.offset, data, raw=raw)
 
 

@@ -14,7 +14,7 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (416): the chunk's row loop keeps the guarantees above in one place;
+Longer than 400 lines (437): the chunk's row loop keeps the guarantees above in one place;
 the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
 set-based write path of issue #12.
 """
@@ -34,13 +34,14 @@ from sqlalchemy import case, func, select, update
 from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
 from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
+from socialcredit.ingest.creditors import CreditorNames
 from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
 from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
-from socialcredit.policy.obligations import check_obligation, flag_note
+from socialcredit.policy.obligations import HeldReports, check_obligation, flag_note
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import (
@@ -99,6 +100,8 @@ class _Chunk:
                  policy: Policy, furnisher_kind: str | None = None) -> None:
         self.b, self.fid, self.ingest_id, self.source = batch, furnisher_id, ingest_id, source
         self.policy = policy
+        self.creditors = CreditorNames(batch.conn, policy)  # furnisher aliases (#19)
+        self.held = HeldReports(batch.conn, policy)  # one query a chunk, not one a report
         self.result, self.seen, self.quarantined = result, seen, quarantined
         self.linker = DeterministicLinker(
             batch, recycle_after_days=policy.identity.phone.recycle_after_days,
@@ -136,6 +139,8 @@ class _Chunk:
                              {v.phone for v in valid if v.phone})
         self.linker.prefetch_organisations({v.organisation_id for v in valid
                                             if v.organisation_id})
+        self.b.flush()
+        self.held.load(self.linker.by_nid.values())
         for raw, v in rows:
             if not isinstance(v, ValidRecord):
                 self.reject(raw.line, v, raw.raw)
@@ -146,7 +151,8 @@ class _Chunk:
                 if prior[1] != v.content_hash:
                     self.reject(raw.line, [Problem("furnisher_record_id", (
                         f"{v.furnisher_record_id!r} was already sent with different content; "
-                        "send a new record with `corrects` to change it"))], raw.raw)
+                        "send a new record with `corrects` to change it (Metro 2: the "
+                        "correction indicator, base byte 20, set to 1)"))], raw.raw)
                 elif in_file is not None:
                     self.reject(raw.line, [Problem("furnisher_record_id", (
                         f"duplicate of line {in_file[0]} of the same file"))], raw.raw)
@@ -158,6 +164,11 @@ class _Chunk:
             if v.corrects:
                 target = self._target(v.corrects) if (
                     v.corrects in held or v.corrects in self.seen) else None
+                # a correction named under the record it corrects (Metro 2:
+                # ACCT/DATE/corrected-<time stamp>) corrects its latest correction
+                while (target is not None and target[2] is not None
+                       and v.furnisher_record_id.startswith(f"{v.corrects}/corrected-")):
+                    target = self._target(target[2])
                 if target is None or target[1] != v.kind or target[2] is not None:
                     if target is None:
                         why = f"no earlier record {v.corrects!r} of this furnisher to correct"
@@ -226,7 +237,8 @@ class _Chunk:
         # no re-aging: a later date of first delinquency than the obligation's is not taken
         fields, notes = check_obligation(
             b.conn, self.policy, kind=v.kind, furnisher_id=self.fid, subject_id=sid,
-            payload=v.payload, occurred_at=v.occurred_at, before_query=b.flush)
+            payload=self.creditors.payload(v.kind, v.payload), occurred_at=v.occurred_at,
+            held_reports=self.held)
         payload = _PAYLOAD_JSON.encode(fields)
         seq = b.emit("record.accepted", {
             "record_id": rid, "furnisher_id": self.fid,
@@ -281,6 +293,10 @@ class _Chunk:
                 records.c.id == corrected)).scalar()
             if old_sid is not None:
                 self.touched.add(int(old_sid))
+        if status == "active":
+            self.held.add(sid, rid, self.fid, v.kind, v.occurred_at, fields)
+        if corrected is not None:
+            self.held.drop(corrected)
         self.seen[v.furnisher_record_id] = (raw.line, v.content_hash)
         self.result.accepted += 1
         for flag in v.flags:
@@ -289,6 +305,11 @@ class _Chunk:
                     "file": self.source, "line": raw.line,
                     "field": flag[:-9] if flag.endswith("_conflict") else "national_id",
                     "flag": flag})
+        for f, why in v.dropped:  # a bad phone: the record landed without it
+            if len(self.result.flagged) < 1000:
+                self.result.flagged.append({"file": self.source, "line": raw.line,
+                                            "field": f, "flag": "field_dropped",
+                                            "reason": why})
         for note in notes:  # told to the operator (ledger) and the furnisher (result)
             told = flag_note(b, note, record_id=rid, furnisher_id=self.fid, kind=v.kind,
                              furnisher_record_id=v.furnisher_record_id, subject_id=sid,

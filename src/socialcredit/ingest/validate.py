@@ -21,6 +21,10 @@ organisation scheme, the unified social credit code in China) instead of a natio
 phone, and only for a kind whose catalogue ``subjects`` include ``organisation``; a USCC sent
 in a person's ``national_id`` field is refused with that reason. A payload field of type
 ``national_id`` (a legal representative's) is checked by the national ID scheme.
+
+A ``phone`` that is not a valid number does not lose the row either: the record lands without
+it, and the phone is told back in ``ValidRecord.dropped`` (field, reason), unless the phone was
+all the row had to say who it concerns (then the row is quarantined, as it concerns nobody).
 """
 
 from __future__ import annotations
@@ -103,6 +107,9 @@ class ValidRecord:
     #: (an organisation's legal representative), with the name beside it (field ``X_name``
     #: for ``X_id``): (national ID, name or None).
     named_ids: tuple[tuple[str, str | None], ...] = ()
+    #: Fields sent but not kept, each (field, reason): a phone that is not a valid number (the
+    #: record lands without it; the furnisher is told in the ingest answer).
+    dropped: tuple[tuple[str, str], ...] = ()
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -332,11 +339,14 @@ def validate_row(
     if nid is not None and any(f.endswith("_conflict") for f in flags):
         nid, claimed = None, nid
     phone = None
+    dropped: list[Problem] = []
     if "phone" in data:
         try:
             phone = normalise_phone(str(data["phone"]), policy.identity.phone.default_region)
         except IdentifierError as e:
-            problems.append(Problem("phone", e.message))
+            # the record stands without it when something else says who it concerns
+            others = {"national_id", "organisation_id"} & (set(data) | failed)
+            (dropped if others else problems).append(Problem("phone", e.message))
     payload: dict[str, Any] = {}
     if spec is not None:
         for name, fspec in spec.fields.items():
@@ -363,7 +373,7 @@ def validate_row(
             problems.append(Problem(storable(name)[:80], "field not in the catalogue for kind "
                                     f"{kind!r}; the registry collects only catalogued fields"))
     if problems:
-        return problems
+        return problems + dropped  # quarantined anyway: every problem of the row
     person = data.get("name") or None
     corrects = data.get("corrects") or None
     address = str(data["address"]).strip() or None if "address" in data else None
@@ -382,5 +392,7 @@ def validate_row(
                            (payload[n], payload.get(f"{n[:-3]}_name") if n.endswith("_id")
                             else None)
                            for n, f in spec.fields.items()
-                           if f.type == "national_id" and n in payload) if spec else ())
+                           if f.type == "national_id" and n in payload) if spec else (),
+                       tuple((str(d.field), f"{d.reason}; the record was kept without it")
+                             for d in dropped))
 

@@ -64,6 +64,10 @@ class EvaluationStats:
     warned: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: entries resting on a record whose probabilistic link awaits review (issue #3)
     pending_review: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: entries created already ended (their period over, or the debt paid, before this
+    #: evaluation first saw them): neither listed nor counted in ``expired`` / ``removed``
+    already_expired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    already_removed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     updated: int = 0
     #: subjects whose score, grade or reason codes changed, per score
     scores_changed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -80,6 +84,8 @@ class EvaluationStats:
                              (self.expired, other.expired), (self.suspended, other.suspended),
                              (self.warned, other.warned),
                              (self.pending_review, other.pending_review),
+                             (self.already_expired, other.already_expired),
+                             (self.already_removed, other.already_removed),
                              (self.scores_changed, other.scores_changed)):
             for k, v in theirs.items():
                 mine[k] += v
@@ -88,7 +94,9 @@ class EvaluationStats:
         return {"subjects": self.subjects, "listed": dict(self.listed),
                 "removed": dict(self.removed), "expired": dict(self.expired),
                 "suspended": dict(self.suspended), "warned": dict(self.warned),
-                "pending_review": dict(self.pending_review), "updated": self.updated,
+                "pending_review": dict(self.pending_review),
+                "already_expired": dict(self.already_expired),
+                "already_removed": dict(self.already_removed), "updated": self.updated,
                 "scores_changed": dict(self.scores_changed), "engine": self.engine,
                 "engine_rows": self.engine_rows,
                 "engine_seconds": round(self.engine_seconds, 3)}
@@ -284,11 +292,16 @@ def _reconcile(batch: Batch, policy: Policy, stats: EvaluationStats, row: Any,
         seq = batch.emit("entry.listed",
                          _event_payload(entry_id, d, policy.lists[d.list].public),
                          subject_id=d.subject_id)
-        stats.listed[d.list] += 1
+        if d.status in ("expired", "removed"):  # ended before it was first seen
+            (stats.already_expired if d.status == "expired" else stats.already_removed)[
+                d.list] += 1
+        else:
+            stats.listed[d.list] += 1
         if d.status != "active":
             seq = batch.emit(f"entry.{d.status}", _event_payload(entry_id, d),
                              subject_id=d.subject_id)
-            _ended(stats, d)
+            if d.status not in ("expired", "removed"):
+                _ended(stats, d)
         batch.add(list_entries, {"id": entry_id, "list": d.list, "subject_id": d.subject_id,
                                  "key": d.key, "public": policy.lists[d.list].public,
                                  "policy_version": policy.version_hash, "seq": seq, **values})

@@ -34,16 +34,16 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from socialcredit.policy.model import ObligationSpec, Policy
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import events, furnishers, records
+from socialcredit.store.tables import events, furnishers, records, subjects
 
-__all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "UNMATCHED_EVENT", "UNMATCHED_FLAG", "KeptDate",
-           "ObligationKey", "ReportNote", "UnmatchedTransfer", "anchor_of", "check_obligation",
-           "due_by_anchor", "flag_note", "kept_dates", "merge_obligations", "obligation_key",
-           "show_key", "transfer_problems"]
+__all__ = ["DATE_KEPT_EVENT", "DATE_KEPT_FLAG", "UNMATCHED_EVENT", "UNMATCHED_FLAG",
+           "HeldReports", "KeptDate", "ObligationKey", "ReportNote", "UnmatchedTransfer",
+           "anchor_of", "check_obligation", "due_by_anchor", "flag_note", "kept_dates",
+           "merge_obligations", "obligation_key", "show_key", "transfer_problems"]
 
 #: ``(creditor or None, *key values)``: the creditor is None when the kind's obligation has no
 #: ``creditor_field`` (the key alone names it).
@@ -178,10 +178,89 @@ class UnmatchedTransfer:
 #: What :func:`check_obligation` found worth telling about one report.
 ReportNote = KeptDate | UnmatchedTransfer
 
+#: (record id, furnisher id, kind, occurred_at, payload) of a held report.
+_Held = tuple[int, int, str, str, dict[str, Any]]
+_IN_CHUNK = 5_000
+
+
+class HeldReports:
+    """The active, unsuperseded reports of obligation kinds held per subject, for one ingest
+    chunk (one transaction): what :func:`check_obligation` compares a report with, read with
+    one set-based query for the chunk's subjects (:meth:`load`) instead of one per report.
+
+    The caller keeps it current as the chunk writes: :meth:`add` each accepted report of a
+    subject, :meth:`drop` a report a correction supersedes. A subject not loaded is read on
+    first need; one created in this chunk (its id above the largest held when the chunk
+    began) holds only what the chunk added."""
+
+    def __init__(self, conn: Connection, policy: Policy) -> None:
+        self.conn, self.policy = conn, policy
+        self.kinds = sorted(k for k, s in policy.catalogue.items() if s.obligation is not None)
+        self._by_subject: dict[int, list[_Held]] = {}
+        self._subject_of: dict[int, int] = {}  # record id → subject id, for drop()
+        self._names: dict[int, str] | None = None
+        self._floor: int | None = None
+
+    def names(self) -> dict[int, str]:
+        """Furnisher id → name, read once."""
+        if self._names is None:
+            self._names = dict(self.conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+        return self._names
+
+    def load(self, subject_ids: Iterable[int]) -> None:
+        """Read the held reports of ``subject_ids`` not read yet (one query per 5,000)."""
+        if self._floor is None:
+            self._floor = int(self.conn.execute(select(func.max(subjects.c.id))).scalar() or 0)
+        todo = sorted({int(s) for s in subject_ids} - self._by_subject.keys())
+        if not self.kinds:
+            return
+        for i in range(0, len(todo), _IN_CHUNK):
+            part = todo[i:i + _IN_CHUNK]
+            for sid in part:
+                self._by_subject[sid] = []
+            for r in self.conn.execute(select(
+                    records.c.id, records.c.subject_id, records.c.furnisher_id, records.c.kind,
+                    records.c.occurred_at, records.c.payload).where(
+                    records.c.subject_id.in_(part), records.c.kind.in_(self.kinds),
+                    records.c.status == "active", records.c.superseded_by.is_(None))
+                    .order_by(records.c.id)):
+                self._by_subject[int(r.subject_id)].append(
+                    (int(r.id), int(r.furnisher_id), str(r.kind), str(r.occurred_at),
+                     json.loads(r.payload)))
+                self._subject_of[int(r.id)] = int(r.subject_id)
+
+    def of(self, subject_id: int, kind: str) -> list[_Held]:
+        """The held reports of ``kind`` for ``subject_id``."""
+        if subject_id not in self._by_subject:
+            if self._floor is not None and subject_id > self._floor:
+                self._by_subject[subject_id] = []  # created in this chunk
+            else:
+                self.load([subject_id])
+        return [h for h in self._by_subject[subject_id] if h[2] == kind]
+
+    def add(self, subject_id: int | None, record_id: int, furnisher_id: int, kind: str,
+            occurred_at: str, payload: dict[str, Any]) -> None:
+        """A report the chunk accepted (nothing for a kind without an obligation or a report
+        linked to no subject)."""
+        if subject_id is None or kind not in self.kinds:
+            return
+        self.of(subject_id, kind)  # read what was held before it
+        self._by_subject[subject_id].append(
+            (record_id, furnisher_id, kind, occurred_at, payload))
+        self._subject_of[record_id] = subject_id
+
+    def drop(self, record_id: int) -> None:
+        """A report superseded by a correction in this chunk."""
+        sid = self._subject_of.pop(record_id, None)
+        if sid is not None:
+            held = self._by_subject[sid]
+            held[:] = [h for h in held if h[0] != record_id]
+
 
 def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_id: int,
                      subject_id: int | None, payload: dict[str, Any], occurred_at: str,
                      before_query: Callable[[], object] | None = None,
+                     held_reports: HeldReports | None = None,
                      ) -> tuple[dict[str, Any], list[ReportNote]]:
     """``payload`` as it is kept, and what to tell about it, against the reports of the same
     obligation held for ``subject_id``:
@@ -195,10 +274,11 @@ def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_i
       (:class:`UnmatchedTransfer`).
 
     A report linked to no subject yet is not compared here: evaluation's anchor (a minimum)
-    still keeps its date. One query per report that states a date of first delinquency or
-    names an original creditor (the subject's records of that kind); ``before_query`` (the
-    caller's flush of pending writes, so that reports earlier in the same transaction count)
-    is called first."""
+    still keeps its date. With ``held_reports`` (an ingest chunk's :class:`HeldReports`, kept
+    current by the caller) no query is made; without, one per report that states a date of
+    first delinquency or names an original creditor (the subject's records of that kind),
+    after ``before_query`` (the caller's flush of pending writes, so that reports earlier in
+    the same transaction count)."""
     spec = policy.catalogue.get(kind)
     ob = spec.obligation if spec is not None else None
     if ob is None or subject_id is None:
@@ -209,24 +289,22 @@ def check_obligation(conn: Connection, policy: Policy, *, kind: str, furnisher_i
     names_other = creditor is not None and payload.get(creditor) is not None
     if not (dated or names_other):
         return payload, []
-    if before_query is not None:
-        before_query()
-    names = dict(conn.execute(select(furnishers.c.id, furnishers.c.name)).all())
+    if held_reports is None:
+        if before_query is not None:
+            before_query()
+        held_reports = HeldReports(conn, policy)
+    names = held_reports.names()
     key = obligation_key(ob, names.get(furnisher_id, ""), payload)
     if key is None:
         return payload, []
     held: tuple[str, int] | None = None
-    for r in conn.execute(select(records.c.id, records.c.furnisher_id, records.c.occurred_at,
-                                 records.c.payload).where(
-            records.c.subject_id == subject_id, records.c.kind == kind,
-            records.c.status == "active", records.c.superseded_by.is_(None))):
-        other = json.loads(r.payload)
-        if obligation_key(ob, names.get(r.furnisher_id, ""), other) != key:
+    for rid, fid, _, day, other in held_reports.of(subject_id, kind):
+        if obligation_key(ob, names.get(fid, ""), other) != key:
             continue
         # a report held says the delinquency had begun by its own date at the latest
-        first = anchor_of(ob, r.occurred_at, other)
-        if held is None or (first, r.id) < held:
-            held = (first, int(r.id))
+        first = anchor_of(ob, day, other)
+        if held is None or (first, rid) < held:
+            held = (first, rid)
     notes: list[ReportNote] = []
     shown = show_key(obligation_key(ob, names.get(furnisher_id, ""), payload, as_sent=True)
                      or key)

@@ -12,6 +12,11 @@ Metro 2 base segment carries them), then the kind fields:
   seriously delinquent accounts, its own report after the purchase, naming the original
   creditor and account (Metro 2 K2 segment) and the same date of first delinquency — one
   obligation, reported twice;
+* ``carrier-verizon`` (kind ``carrier``): the carrier's verified subscriber record
+  (``phone_registration``) of the number of every person another furnisher reported with
+  their SSN, once each, on a day within the last four years — the US policy's authoritative
+  source of where sign-in codes and notices go (its ``identity.phone``), so listed people can
+  sign in to ``/me``; drawn from its own random stream, so the other files do not change;
 * ``ride-uber`` and ``ride-lyft`` (platforms): drivers' ratings of riders, by phone and name;
   for the :data:`VERIFIED_RIDER` share of riders who verified their identity with the platform
   the rows also carry the SSN (an assumption of this simulation: US platforms verify riders'
@@ -54,11 +59,13 @@ US_FURNISHERS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "collector-midland": ("lender", ("loan_default",), "MID"),
     "ride-uber": ("platform", ("ride_rating",), "UBR"),
     "ride-lyft": ("platform", ("ride_rating",), "LYF"),
+    "carrier-verizon": ("carrier", ("phone_registration",), "VZW"),
 }
 US_TICKET_COLUMNS = ("service", "national_id", "phone", "platform")
 _COLUMNS = (*COMMON_COLUMNS, "birth_date", "address", "loan_id", "loan_purpose",
             "amount_minor", "currency", "days_past_due", "original_creditor",
-            "original_loan_id", "first_delinquency_date", "full", "rating", "trip_id")
+            "original_loan_id", "first_delinquency_date", "full", "rating", "trip_id",
+            "registration_id")
 _LENDERS = {"bank-chase": (0.60, 0.07, "card"), "card-capone": (0.35, 0.05, "card")}
 _DAYS_PAST_DUE = (30, 60, 90, 120, 180)
 _DPD_WEIGHTS = (0.3, 0.2, 0.2, 0.15, 0.15)
@@ -150,6 +157,19 @@ def _ratings(rng: random.Random, name: str, people: list[UsPerson], as_of: dt.da
     return riders
 
 
+def _carrier(rng: random.Random, people: list[UsPerson], as_of: dt.date,
+             rows: dict[str, list[dict[str, Any]]], out: list[dict[str, Any]]) -> None:
+    """The carrier's subscriber records of everyone reported with their SSN (module docstring)."""
+    reported = {r["national_id"] for rs in rows.values() for r in rs if "national_id" in r}
+    for p in people:
+        if p.national_id in reported:
+            day = as_of - dt.timedelta(days=rng.randint(0, 4 * 365))
+            out.append({"kind": "phone_registration", "occurred_at": day.isoformat(),
+                        "national_id": p.national_id, "phone": p.phone, "name": p.name,
+                        "birth_date": p.birth_date.isoformat(), "address": p.address,
+                        "registration_id": f"VZW-S{p.index:09d}"})
+
+
 def _break(rng: random.Random, row: dict[str, Any]) -> None:
     """Make one row bad the way furnishers do (module docstring)."""
     if "national_id" in row and rng.random() < 0.75:
@@ -201,14 +221,17 @@ def simulate_us(out_dir: Path, *, subjects: int, seed: int, as_of: dt.date,
     low_riders: set[int] = set()
     riders = {name: _ratings(rng, name, people, as_of, rows[name], low_riders)
               for name in _RIDERS}
+    carrier_rng = random.Random(f"us-carrier-{seed}")
+    _carrier(carrier_rng, people, as_of, rows, rows["carrier-verizon"])
     files = []
     for name, (kind, _, prefix) in US_FURNISHERS.items():
         ordered = sorted(rows[name], key=lambda r: r["occurred_at"])
         bad = 0
         for n, r in enumerate(ordered, start=1):
             r["furnisher_record_id"] = f"{prefix}-{n:08d}"
-            if rng.random() < bad_row_rate:
-                _break(rng, r)
+            own = carrier_rng if kind == "carrier" else rng
+            if own.random() < bad_row_rate:
+                _break(own, r)
                 bad += 1
         _write(out_dir / f"{name}.csv", _COLUMNS, ordered)
         files.append(FurnisherFile(name=name, kind=kind, file=f"{name}.csv",

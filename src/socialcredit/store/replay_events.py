@@ -54,7 +54,8 @@ class Projections:
         #: the notices owed and served (``notices`` is built from it at the end)
         self.notices = NoticeReplay(adverse_kinds)
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
-            "furnishers": {}, "gates": {}, "subjects": {}, "identifiers": {}, "records": {},
+            "furnishers": {}, "furnisher_aliases": {}, "gates": {}, "subjects": {},
+            "identifiers": {}, "records": {},
             "list_entries": {}, "scores": {}, "disputes": {}, "contact_channels": {},
             "reviews": {}, "repairs": {}, "merges": {}, "linkage_models": {}, "links": {},
             "names": {}, "screen_entries": {}, "screen_clearances": {}, "link_candidates": {},
@@ -104,6 +105,12 @@ class Projections:
     def _furnisher(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
         self.tables["furnishers"][p["furnisher_id"]] = {
             "id": p["furnisher_id"], "name": p["name"], "kind": p["kind"], "created_at": at}
+
+    def _furnisher_alias(self, seq: int, at: str, sid: Any, pv: Any,
+                         p: dict[str, Any]) -> None:
+        self.tables["furnisher_aliases"][p["alias_id"]] = {
+            "id": p["alias_id"], "furnisher_id": p["furnisher_id"], "alias": p["alias"],
+            "key": p["key"], "created_at": at}
 
     def _gate(self, seq: int, at: str, sid: Any, pv: Any, p: dict[str, Any]) -> None:
         self.tables["gates"][p["gate_id"]] = {
@@ -360,6 +367,7 @@ class Projections:
 
 _HANDLERS = {
     "furnisher.registered": Projections._furnisher,
+    "furnisher.alias_added": Projections._furnisher_alias,
     "gate.registered": Projections._gate,
     "subject.created": Projections._subject,
     "identifier.added": Projections._identifier_added,

@@ -25,6 +25,8 @@ class TableSpec:
 
 SPECS: tuple[TableSpec, ...] = (
     TableSpec("furnishers", ("id",), ("id", "name", "kind", "created_at")),
+    TableSpec("furnisher_aliases", ("id",), ("id", "furnisher_id", "alias", "key",
+                                             "created_at")),
     TableSpec("gates", ("id",), ("id", "name", "services", "platform", "created_at")),
     TableSpec("subjects", ("id",), ("id", "national_id", "name", "birth_date", "sex",
                                     "region_code", "source", "created_seq", "merged_into",

@@ -64,6 +64,7 @@ from socialcredit.store.tables.operational import (
 )
 from socialcredit.store.tables.parties import (
     contact_channels,
+    furnisher_aliases,
     furnishers,
     gates,
     identifiers,
@@ -81,6 +82,7 @@ __all__ = [
     "decisions",
     "disputes",
     "events",
+    "furnisher_aliases",
     "furnishers",
     "gates",
     "identifiers",

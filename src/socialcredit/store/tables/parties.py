@@ -19,7 +19,8 @@ from sqlalchemy import (
 from socialcredit.store.tables.ledger import ID, metadata
 
 __all__ = [
-    "contact_channels", "furnishers", "gates", "identifiers", "names", "records", "subjects",
+    "contact_channels", "furnisher_aliases", "furnishers", "gates", "identifiers", "names",
+    "records", "subjects",
 ]
 
 furnishers = Table(
@@ -28,6 +29,20 @@ furnishers = Table(
     Column("id", ID, primary_key=True, autoincrement=False),
     Column("name", String(120), nullable=False, unique=True),
     Column("kind", String(20), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+#: Other names of a furnisher (its legal name, a trading name) by which a collector's or debt
+#: buyer's report may name it as the original creditor; ``key`` is the name's matching key
+#: (``socialcredit.identity.organisation.organisation_name``), unique across every
+#: furnisher (ledger event ``furnisher.alias_added``).
+furnisher_aliases = Table(
+    "furnisher_aliases",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("furnisher_id", ID, ForeignKey("furnishers.id"), nullable=False),
+    Column("alias", String(200), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
 )
 
