@@ -14,9 +14,9 @@ Guarantees (DESIGN §3.8):
   file again completes it — the rows already held count as duplicates — and ends with the
   ``ingest.completed`` event the killed attempt did not write (tests/faults/test_crash.py).
 
-Longer than 400 lines (437): the chunk's row loop keeps the guarantees above in one place;
-the correction path (``_target``, ``_inherited_link``) is the facet to move out with the
-set-based write path of issue #12.
+Facets: :mod:`.result` (the counts an ingest returns) and :mod:`.held` (what the registry
+already holds of a furnisher's rows: re-sends, the target of a correction, the link a
+correction inherits).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,12 @@ from socialcredit.identity.link import DeterministicLinker
 from socialcredit.identity.probabilistic import LinkInput
 from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
 from socialcredit.ingest.creditors import CreditorNames
+from socialcredit.ingest.held import correction_target, held_records, inherited_link
 from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
+from socialcredit.ingest.result import IngestResult
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
-from socialcredit.policy.evaluate import EvaluationStats, evaluate_subjects
+from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
 from socialcredit.policy.obligations import HeldReports, check_obligation, flag_note
@@ -60,35 +61,6 @@ _PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 #: Rows an ingest must have landed before it refreshes the planner's statistics.
 ANALYZE_MIN_ROWS = 1000
-
-
-@dataclass
-class IngestResult:
-    """Counts of one ingest. ``accepted`` rows are new records; ``duplicates`` were already
-    held with identical content; ``rejected`` rows are in quarantine (``problems`` holds up to
-    the first 1,000 of them as ``{"file", "line", "field", "reason"}``)."""
-
-    source: str
-    accepted: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    unlinked: int = 0
-    #: records linked tentatively, waiting in the review queue (their entries sanction nothing)
-    pending_links: int = 0
-    #: accepted rows whose identity is flagged (a typo'd ID kept as claimed, an ID that
-    #: contradicts the row's birth date or sex): ``{"file", "line", "field", "flag"}``, up to
-    #: the first 1,000
-    flagged: list[dict[str, Any]] = field(default_factory=list)
-    subjects_created: int = 0
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    evaluation: EvaluationStats = field(default_factory=EvaluationStats)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "accepted": self.accepted, "rejected": self.rejected,
-                "duplicates": self.duplicates, "unlinked": self.unlinked,
-                "pending_links": self.pending_links, "flagged": self.flagged,
-                "subjects_created": self.subjects_created, "problems": self.problems,
-                "evaluation": self.evaluation.as_dict()}
 
 
 class _Chunk:
@@ -116,6 +88,10 @@ class _Chunk:
         self.unlinked: list[tuple[int, ValidRecord]] = []
         self.touched: set[int] = set()
 
+    def _target(self, frid: str) -> tuple[int, str, str | None]:
+        self.b.flush()
+        return correction_target(self.b.conn, self.fid, frid)
+
     def reject(self, line: int | None, problems: list[Problem], raw: str | None) -> None:
         self.result.rejected += 1
         for p in problems:
@@ -132,7 +108,7 @@ class _Chunk:
 
     def run(self, rows: list[tuple[RawRow, ValidRecord | list[Problem]]]) -> None:
         valid = [v for _, v in rows if isinstance(v, ValidRecord)]
-        held = self._held({v.furnisher_record_id for v in valid}
+        held = held_records(self.b.conn, self.fid, {v.furnisher_record_id for v in valid}
                           | {v.corrects for v in valid if v.corrects})
         self.linker.prefetch({v.national_id for v in valid if v.national_id}
                              | {nid for v in valid for nid, _ in v.named_ids},
@@ -183,53 +159,12 @@ class _Chunk:
                 corrected = target[0]
             self._accept(raw, v, corrected)
 
-    def _inherited_link(self, corrected: int, v: ValidRecord) -> Any:
-        """The operator-confirmed link of the record a correction supersedes, when the
-        correction names the person exactly as it did (same claimed ID, name, birth date and
-        phone): a correction of the amount must not send the person back to review."""
-        row = self.b.conn.execute(
-            select(links, records.c.claimed_id, records.c.name, records.c.birth_date,
-                   records.c.phone)
-            .join(records, records.c.id == links.c.record_id)
-            .where(links.c.record_id == corrected)).first()
-        if (row is None or row.rule != "manual" or row.status != "confirmed"
-                or row.subject_id is None):
-            return None
-        same = (row.claimed_id, row.name, row.birth_date, row.phone) == (
-            v.claimed_id, v.name, v.birth_date, v.phone)
-        return row if same else None
-
-    def _held(self, ids: set[str]) -> dict[str, tuple[int, str]]:
-        out: dict[str, tuple[int, str]] = {}
-        part = sorted(i for i in ids if i)
-        for i in range(0, len(part), 500):
-            for r in self.b.conn.execute(
-                select(records.c.furnisher_record_id, records.c.content_hash).where(
-                    records.c.furnisher_id == self.fid,
-                    records.c.furnisher_record_id.in_(part[i:i + 500]))
-            ):
-                out[r.furnisher_record_id] = (-1, r.content_hash)
-        return out
-
-    def _target(self, frid: str) -> tuple[int, str, str | None]:
-        """(record id, kind, furnisher_record_id of its correction or None) of an earlier
-        record of this furnisher."""
-        self.b.flush()
-        row = self.b.conn.execute(select(records.c.id, records.c.kind, records.c.superseded_by
-                                         ).where(records.c.furnisher_id == self.fid,
-                                                 records.c.furnisher_record_id == frid)).one()
-        later = None
-        if row.superseded_by is not None:
-            later = self.b.conn.execute(select(records.c.furnisher_record_id).where(
-                records.c.id == row.superseded_by)).scalar()
-        return int(row.id), str(row.kind), later
-
     def _accept(self, raw: RawRow, v: ValidRecord, corrected: int | None) -> None:
         b = self.b
         sid = self.linker.link(national_id=v.national_id, phone=v.phone, name=v.name,
                                occurred_at=v.occurred_at, birth_date=v.birth_date, sex=v.sex,
                                organisation_id=v.organisation_id, named_ids=v.named_ids)
-        inherited = (self._inherited_link(corrected, v)
+        inherited = (inherited_link(self.b.conn, corrected, v)
                      if sid is None and corrected is not None else None)
         if inherited is not None:
             sid = int(inherited.subject_id)
