@@ -29,8 +29,8 @@ from fastapi import APIRouter
 from socialcredit.api.due_process import signin as _signin
 from socialcredit.api.due_process import subject as _subject
 from socialcredit.api.due_process.pages import subject_web
-from socialcredit.api.due_process.receipts_page import receipts_web
 from socialcredit.api.due_process.queues import furnisher_disputes, operator_queue
+from socialcredit.api.due_process.receipts_page import receipts_web
 from socialcredit.api.due_process.session import COOKIE, subject_api
 
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
