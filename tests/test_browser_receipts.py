@@ -7,7 +7,8 @@ it is valid and makes no request while checking. Pasted into the page, a receipt
 tampered inclusion proof, a forged head signature, a receipt of another registry (another
 signing key), a key that is not Ed25519 and text that is not JSON each fail with their own
 message, and ``socialcredit audit verify-proof`` agrees on every one (valid, or refused for
-the same reason). The failures are said in Chinese on ``?lang=zh``.
+the same reason). The failures are said in Chinese on ``?lang=zh``; axe-core finds no serious
+or critical violation on the page.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
+from axe import assert_accessible
 from conftest import furnish, make_id, subject_session, trust_channel
 from servers import running
 from socialcredit.cli import app
@@ -154,6 +156,7 @@ def test_receipts_check_in_the_browser_offline_and_agree_with_the_cli(
             assert asked == [], f"the check made requests: {asked}"
             _check(page, json.dumps(good), key)
             page.screenshot(path="/tmp/receipts-page.png", full_page=True)
+            assert_accessible(page)  # with the person's receipts and an outcome shown
 
             # the same failures in Chinese
             page.goto(base + "/me/receipts?lang=zh")
@@ -184,6 +187,7 @@ def test_anyone_can_check_without_signing_in(browser: Any, tmp_path: Path) -> No
             altered = copy.deepcopy(good)
             altered["event"]["type"] = "entry.removed"
             assert _check(page, json.dumps(altered), _pem(reg))[0] == "event_altered"
+            assert_accessible(page)
             with pytest.raises(ProofInvalid, match="altered"):
                 from socialcredit.store.tree_head import load_public_key, verify_receipt
 

@@ -197,6 +197,7 @@
       } catch (e) {
         throw new Failure("bad_json", { reason: e.message });
       }
+      if (!window.isSecureContext) throw new Failure("insecure");
       if (!(window.crypto && crypto.subtle)) throw new Failure("no_webcrypto");
       const pub = await importKey(keyText);
       const many = data !== null && typeof data === "object" && Array.isArray(data.receipts);
