@@ -193,6 +193,15 @@ FAULTS: tuple[Fault, ...] = (
     Fault("a receipt is accepted without checking its head's signature (receipts)",
           "store/tree_head.py", "        verify_head(head, public_key)\n", "        pass\n",
           ("tests/test_transparency.py", "-k", "http_routes or store")),
+    Fault("the receipts page folds the inclusion proof with a wrong node prefix (receipts "
+          "in the browser)",
+          "web/static/receipt-check.js", "sha256(concat(Uint8Array.of(1), left, right))",
+          "sha256(concat(Uint8Array.of(2), left, right))",
+          ("tests/test_browser_receipts.py", "-k", "offline_and_agree")),
+    Fault("the receipts page accepts a head whose signature does not verify (receipts in "
+          "the browser)",
+          "web/static/receipt-check.js", "    if (!ok) throw new Failure(\"bad_signature\");\n",
+          "\n", ("tests/test_browser_receipts.py", "-k", "offline_and_agree")),
     Fault("an offline snapshot still refuses on its entry's until day (snapshot expiry)",
           "gate/snapshot/reader.py", "(u != _OPEN and day >= u)", "(u != _OPEN and day > u)",
           ("tests/test_snapshot.py", "-k", "round_trip")),

@@ -141,6 +141,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "json": {"phone": "+8615912345678", "evidence": "ID card seen"}, "ok": 404},
     "GET /me": {"others": 303},  # the file for the subject, else a redirect to sign in
     "GET /me/sign-in": {},
+    "GET /me/receipts": {},  # the check form for anyone; the person's receipts when signed in
     # without the sign-in page's form token (login CSRF): refused with the page again
     "POST /me/sign-in": {"data": {"national_id": "{stranger}", "phone": PHONE}, "ok": 403},
     "POST /me/verify": {"data": {"national_id": "{stranger}", "phone": PHONE,

@@ -74,6 +74,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     # web pages of the subject: the forms check the session and CSRF themselves
     "GET /me": PUBLIC,
     "GET /me/sign-in": PUBLIC,
+    "GET /me/receipts": PUBLIC,  # anyone checks a receipt; a signed-in person sees theirs
     "POST /me/sign-in": PUBLIC,
     "POST /me/verify": PUBLIC,
     "POST /me/disputes": frozenset({"subject"}),

@@ -18,7 +18,8 @@ One module per facet, each used by the ones after it:
 * :mod:`.subject` — the subject's own file, disputes, appeals, reviews and repairs (JSON);
 * :mod:`.queues` — the furnisher's open disputes and the operator's appeal, review and repair
   queues;
-* :mod:`.pages` — the same for a browser: the ``/me`` pages and their forms.
+* :mod:`.pages` — the same for a browser: the ``/me`` pages and their forms;
+* :mod:`.receipts_page` — ``/me/receipts``: receipts checked in the browser, offline.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from socialcredit.api.due_process import signin as _signin
 from socialcredit.api.due_process import subject as _subject
 from socialcredit.api.due_process.pages import subject_web
 from socialcredit.api.due_process.queues import furnisher_disputes, operator_queue
+from socialcredit.api.due_process.receipts_page import receipts_web
 from socialcredit.api.due_process.session import COOKIE, subject_api
 
 __all__ = ["COOKIE", "due_process_routers", "subject_api", "subject_web"]
@@ -38,4 +40,4 @@ _ROUTE_MODULES = (_signin, _subject)
 
 
 def due_process_routers() -> list[APIRouter]:
-    return [subject_api, subject_web, furnisher_disputes, operator_queue]
+    return [subject_api, subject_web, receipts_web, furnisher_disputes, operator_queue]
