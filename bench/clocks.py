@@ -92,6 +92,7 @@ from sqlalchemy import select
 
 from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.disclosure.clocks import TickResult, tick
+from socialcredit.disclosure.delivery import FileAdapter
 from socialcredit.disclosure.disputes import (
     answer_dispute,
     appeal_dispute,
@@ -99,7 +100,6 @@ from socialcredit.disclosure.disputes import (
     disputes_of_furnisher,
     open_dispute,
 )
-from socialcredit.disclosure.notices import FileAdapter
 from socialcredit.disclosure.reviews import decide_review, open_reviews, request_review
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.gate import DecisionService, GateIndex

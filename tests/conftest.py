@@ -162,7 +162,7 @@ def subject_session(reg: Registry, national_id: str, phone: str) -> Any:
     outbox (``settings.notices_dir``), exchange it. Returns the Session (token, csrf)."""
     import datetime as dt
 
-    from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+    from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
     from socialcredit.disclosure.signin import request_code, verify_code
 
     now = dt.datetime.now(dt.UTC)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from conftest import TODAY, make_id, trust_channel, write_csv
 from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.disputes import (
     answer_dispute,
     appeal_dispute,
@@ -19,7 +20,7 @@ from socialcredit.disclosure.disputes import (
     open_dispute,
     run_deadlines,
 )
-from socialcredit.disclosure.notices import FileAdapter, deliver_notices, project_notices
+from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.reviews import decide_review, open_reviews, request_review
 from socialcredit.disclosure.signin import request_code, session_subject, verify_code
 from socialcredit.disclosure.subject_file import subject_file

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from conftest import make_id, write_csv
 from socialcredit.access import add_furnisher, furnisher_id
 from socialcredit.disclosure.clocks import tick
-from socialcredit.disclosure.notices import FileAdapter
+from socialcredit.disclosure.delivery import FileAdapter
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.registry import Registry

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
 from socialcredit.disclosure.clocks import tick as clock_tick
-from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.signin import request_code
 from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked

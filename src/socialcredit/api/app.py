@@ -144,7 +144,7 @@ def _run_clocks(registry: Registry, stop: threading.Event) -> None:
     """Every ``settings.clocks_every_seconds``: dispute deadlines, notices projected and
     served (:func:`socialcredit.disclosure.clocks.tick`); a failure is logged and retried."""
     from socialcredit.disclosure.clocks import tick
-    from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.disclosure.delivery import adapter_for
     from socialcredit.gate.offline import signing_key
 
     adapter = adapter_for(registry.settings)

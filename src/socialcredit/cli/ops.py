@@ -32,7 +32,7 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     SOCIALCREDIT_SMTP_HOST is set, else SOCIALCREDIT_NOTICES_DIR/outbox.jsonl). `serve`
     does this every few seconds; run it from cron when no server runs."""
     from socialcredit.disclosure.clocks import tick
-    from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.disclosure.delivery import adapter_for
     from socialcredit.gate.offline import signing_key
 
     reg = common.registry()

@@ -25,7 +25,7 @@ from socialcredit.api.due_process.session import (
     subject_api,
 )
 from socialcredit.api.ratelimit import limit_client
-from socialcredit.disclosure.notices import adapter_for, deliver_notices
+from socialcredit.disclosure.delivery import adapter_for, deliver_notices
 from socialcredit.disclosure.signin import (
     admit_code_request,
     end_session,
