@@ -26,8 +26,8 @@ from socialcredit.disclosure.public import search_public
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.gate import DecisionService
 from socialcredit.policy.model import Policy
-from socialcredit.policy.whatif import what_if
 from socialcredit.registry import Registry
+from socialcredit.reports.whatif import what_if
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import events, list_entries, notices, subjects

@@ -329,8 +329,8 @@ def test_bad_identity_input_gets_a_clear_outcome(registry: Registry, tmp_path: P
 
 def test_the_shipped_model_is_what_its_generator_trains() -> None:
     """``default_model.json`` cannot drift from its generator (fixed seed, DuckDB)."""
-    from socialcredit.identity.default_model import PATH, build_default_model
     from socialcredit.identity.model import LinkageModel
+    from socialcredit.simulate.default_model import PATH, build_default_model
 
     shipped = LinkageModel.load(PATH)
     assert build_default_model().version == shipped.version

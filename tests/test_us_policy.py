@@ -29,8 +29,8 @@ from socialcredit.gate import DecisionService
 from socialcredit.identity import scheme_for
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.demographics import state_of_address
-from socialcredit.policy.whatif import what_if
 from socialcredit.registry import Registry
+from socialcredit.reports.whatif import what_if
 from socialcredit.settings import Settings
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import disputes, list_entries, notices, records, scores, subjects

@@ -27,9 +27,10 @@ from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy
 from socialcredit.policy.sweeps import evaluate_all
 from socialcredit.registry import Registry
-from socialcredit.reports import render_report, summarise
+from socialcredit.reports import summarise
 from socialcredit.simulate import simulator_for
 from socialcredit.store.tables import contact_channels, decisions, furnishers, subjects
+from socialcredit.web.report import render_report
 
 __all__ = ["DEMO_GATES", "US_DEMO_GATES", "demo_gates", "run_demo"]
 

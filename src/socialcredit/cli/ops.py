@@ -58,7 +58,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Transparency report: subjects, records, entries by list, decisions by service."""
-    from socialcredit.reports import render_report, summarise
+    from socialcredit.reports import summarise
+    from socialcredit.web.report import render_report
 
     reg = common.registry()
     summary = summarise(reg.store, reg.policy, as_of=common.as_of(as_of))

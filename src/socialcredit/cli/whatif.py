@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from socialcredit.cli import common
-from socialcredit.policy.whatif import SMALL_GROUP
+from socialcredit.reports.whatif import SMALL_GROUP
 
 __all__ = ["fold", "print_what_if"]
 
@@ -37,7 +37,7 @@ def _ratio(side: dict[str, Any], flagged: bool) -> str:
 
 
 def print_what_if(report: dict[str, Any]) -> None:
-    """Render :func:`socialcredit.policy.whatif.compare`'s report as Rich tables (stdout)."""
+    """Render :func:`socialcredit.reports.whatif.compare`'s report as Rich tables (stdout)."""
     out = common.make_console()
     new, cur = report["new"], report["current"]
     out.print(f"What-if as of {report['as_of']} ({new['engine']}; nothing written)\n"
