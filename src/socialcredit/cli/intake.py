@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
-from socialcredit import access
 from socialcredit.cli import common
 from socialcredit.cli.common import AsOfOpt, JsonOpt, console
 from socialcredit.errors import InputError
@@ -75,6 +73,8 @@ def ingest(
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    from socialcredit import access
+
     fid = access.furnisher_id(reg.store, furnisher)
     from socialcredit.ingest.pipeline import ingest_file
 
@@ -118,6 +118,9 @@ def ingest(
 
 
 def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
+    from sqlalchemy import select
+
+    from socialcredit import access
     from socialcredit.store.tables import quarantine
 
     stmt = select(quarantine).order_by(quarantine.c.id)
