@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, trust_channel, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.disputes import (
     answer_dispute,
@@ -33,7 +34,6 @@ from socialcredit.errors import (
     RateLimited,
 )
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, records, subjects
 
 DEBTOR = make_id(region="440103", birth="19850317", seq=57)

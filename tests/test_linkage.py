@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.gate import GateIndex
 from socialcredit.identity.review import (
@@ -28,7 +29,6 @@ from socialcredit.identity.review import (
     split_merge,
 )
 from socialcredit.ingest.pipeline import IngestResult, ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import (
     identifiers,
     link_candidates,

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from conftest import TODAY
-from socialcredit.demo import US_DEMO_GATES, run_demo
+from socialcredit.api.registry import Registry
+from socialcredit.cli.demo_run import US_DEMO_GATES, run_demo
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import scheme_for
 from socialcredit.policy.model import load_policy, shipped_policies
-from socialcredit.registry import Registry
 from socialcredit.reports.whatif import evaluate_policy
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate_us, simulator_for

@@ -25,7 +25,7 @@ from socialcredit.errors import (
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
     from socialcredit.api import create_app
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
     from socialcredit.settings import Settings
 
 __version__ = "0.1.0"
@@ -60,7 +60,7 @@ def __getattr__(name: str) -> object:
 
         return Settings
     if name == "Registry":
-        from socialcredit.registry import Registry
+        from socialcredit.api.registry import Registry
 
         return Registry
     if name == "create_app":

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from socialcredit.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
     from socialcredit.settings import Settings
 
 __all__ = ["AsOfOpt", "JsonOpt", "State", "as_of", "bar", "by", "console", "err_console",
@@ -105,7 +105,7 @@ def registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
     configured = settings()
     if not create:
         _no_new_sqlite_file(configured.database_url)
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
     reg = Registry(configured, today=today)
     if not create and not reg.store.initialised():

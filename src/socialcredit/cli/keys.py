@@ -20,7 +20,7 @@ from socialcredit.cli.common import JsonOpt, console, err_console
 from socialcredit.policy.model import FURNISHER_KINDS
 
 if TYPE_CHECKING:
-    from socialcredit.access import Role
+    from socialcredit.api.keys import Role
 
 __all__ = ["furnishers", "gates", "operators"]
 
@@ -29,11 +29,11 @@ gates: typer.Typer = typer.Typer()
 operators: typer.Typer = typer.Typer()
 
 
-def _access() -> ModuleType:
+def _keys() -> ModuleType:
     """The principals and keys, imported when a command runs (``--help`` loads no store)."""
-    from socialcredit import access
+    from socialcredit.api import keys
 
-    return access
+    return keys
 
 
 @furnishers.command("add")
@@ -42,7 +42,7 @@ def furnishers_add(
     kind: Annotated[str, typer.Option(help="|".join(FURNISHER_KINDS))],
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
-    key = _access().add_furnisher(common.registry().store, name=name, kind=kind)
+    key = _keys().add_furnisher(common.registry().store, name=name, kind=kind)
     err_console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
 
@@ -50,7 +50,7 @@ def furnishers_add(
 @furnishers.command("list")
 def furnishers_list(as_json: JsonOpt = False) -> None:
     """List registered furnishers."""
-    rows = _access().list_furnishers(common.registry().store)
+    rows = _keys().list_furnishers(common.registry().store)
     if as_json:
         common.out({"data": rows, "count": len(rows)})
         return
@@ -61,7 +61,7 @@ def furnishers_list(as_json: JsonOpt = False) -> None:
 
 
 def _revoke(name: str, role: Role, as_json: bool) -> None:
-    key_ids = _access().revoke_key(common.registry().store, name=name, role=role)
+    key_ids = _keys().revoke_key(common.registry().store, name=name, role=role)
     if as_json:
         common.out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
     elif key_ids:
@@ -72,7 +72,7 @@ def _revoke(name: str, role: Role, as_json: bool) -> None:
 
 
 def _issue(name: str, role: Role) -> None:
-    key = _access().issue_key(common.registry().store, role=role, name=name)
+    key = _keys().issue_key(common.registry().store, role=role, name=name)
     err_console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
                       f"stay valid until `socialcredit {role}s revoke {name}`):")
     typer.echo(key)
@@ -106,7 +106,7 @@ def gates_add(
 ) -> None:
     """Register a gate for some services and print its API key (shown once)."""
     reg = common.registry()
-    key = _access().add_gate(reg.store, reg.policy, name=name, platform=platform,
+    key = _keys().add_gate(reg.store, reg.policy, name=name, platform=platform,
                           services=[s.strip() for s in services.split(",") if s.strip()])
     err_console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
@@ -115,7 +115,7 @@ def gates_add(
 @gates.command("list")
 def gates_list(as_json: JsonOpt = False) -> None:
     """List registered gates."""
-    rows = _access().list_gates(common.registry().store)
+    rows = _keys().list_gates(common.registry().store)
     if as_json:
         common.out({"data": rows, "count": len(rows)})
         return
@@ -135,7 +135,7 @@ def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
 @operators.command("add")
 def operators_add(name: str) -> None:
     """Create an operator API key (shown once)."""
-    key = _access().add_operator(common.registry().store, name=name)
+    key = _keys().add_operator(common.registry().store, name=name)
     err_console.print(f"Operator key for {name!r} (shown once, store it now):")
     typer.echo(key)
 

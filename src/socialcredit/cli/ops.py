@@ -112,7 +112,7 @@ def serve(
         raise InputError(f"--log-level {log_level!r}: use debug, info, warning or error")
 
     settings = common.settings()
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
     reg = Registry(settings)
     if not reg.store.initialised():

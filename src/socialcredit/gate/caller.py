@@ -1,6 +1,6 @@
 """Who asks the gate: what a decision reads of the calling gate, as a small port.
 
-The API's principals (:class:`socialcredit.access.Principal`, made from a gate's key) have
+The API's principals (:class:`socialcredit.api.keys.Principal`, made from a gate's key) have
 these attributes; the gate reads them through this protocol, so it imports no face (issue #18,
 DESIGN §5). An operator's check passes no caller (None).
 """

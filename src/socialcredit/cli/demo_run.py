@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.clocks import tick as clock_tick
 from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.signin import request_code
@@ -26,7 +27,6 @@ from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.simulate import simulator_for
 from socialcredit.store.tables import contact_channels, decisions, furnishers, subjects
