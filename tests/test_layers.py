@@ -44,3 +44,27 @@ def test_only_settings_errors_and_low_modules_sit_at_the_top() -> None:
     package = ROOT / "src" / "socialcredit"
     loose = sorted(p.stem for p in package.glob("*.py"))
     assert loose == ["__init__", "__main__", "engines", "errors", "freetext", "settings"]
+
+
+def test_every_function_the_architecture_page_names_exists() -> None:
+    """docs/architecture.md follows a furnisher row to a refusal, naming the function at each
+    stage; a move that forgets the page fails here."""
+    import importlib
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    names = sorted(set(re.findall(r"`(socialcredit(?:\.\w+)+)`", text)))
+    assert len(names) >= 15, names
+    for dotted in names:
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj: object = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                assert hasattr(obj, attr), f"{dotted}: no {attr!r} in {obj!r}"
+                obj = getattr(obj, attr)
+            break
+        else:
+            raise AssertionError(f"{dotted} names no module")
