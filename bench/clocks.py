@@ -90,8 +90,10 @@ import time_machine
 import yaml
 from sqlalchemy import select
 
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.clocks import TickResult, tick
+from socialcredit.disclosure.delivery import FileAdapter
 from socialcredit.disclosure.disputes import (
     answer_dispute,
     appeal_dispute,
@@ -99,7 +101,6 @@ from socialcredit.disclosure.disputes import (
     disputes_of_furnisher,
     open_dispute,
 )
-from socialcredit.disclosure.notices import FileAdapter
 from socialcredit.disclosure.reviews import decide_review, open_reviews, request_review
 from socialcredit.errors import Conflict, InputError, NotFound
 from socialcredit.gate import DecisionService, GateIndex
@@ -107,7 +108,6 @@ from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow, read_rows
 from socialcredit.policy.model import Policy
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import FURNISHERS, simulate
 from socialcredit.simulate.courts import COURTS

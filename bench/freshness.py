@@ -43,8 +43,8 @@ from typing import Any
 import httpx
 from stdnum.iso7064 import mod_11_2
 
-from socialcredit.access import add_furnisher, add_gate
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_furnisher, add_gate
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.scratch import scratch_database
 

@@ -27,10 +27,10 @@ import numpy as np
 import numpy.typing as npt
 from stdnum.cn import ric
 
+from socialcredit.api.registry import Registry
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.gate.codes import encode_cn_ids
 from socialcredit.gate.compact import CompactTable
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 Ids = npt.NDArray[np.bytes_]

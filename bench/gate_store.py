@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gate_national import COURTS, SANCTIONED, generate_ids  # noqa: E402
 from nation import _peak_mb, _reset_peak  # noqa: E402
 
-from socialcredit.access import add_furnisher, furnisher_id  # noqa: E402
+from socialcredit.api.keys import add_furnisher, furnisher_id  # noqa: E402
+from socialcredit.api.registry import Registry  # noqa: E402
 from socialcredit.gate import DecisionService, GateIndex  # noqa: E402
 from socialcredit.gate.codes import encode_cn_ids  # noqa: E402
 from socialcredit.gate.compact import CompactTable  # noqa: E402
-from socialcredit.registry import Registry  # noqa: E402
 from socialcredit.settings import Settings  # noqa: E402
 from socialcredit.store.bulk import bulk_insert  # noqa: E402
 from socialcredit.store.scratch import scratch_database  # noqa: E402

@@ -83,11 +83,11 @@ def serve_bare(port: int) -> None:
 def build_registry(url: str, subjects: int, seed: int, work: Path) -> tuple[str, list[str],
                                                                              dict[str, Any]]:
     """Simulate, ingest, link, evaluate; return a gate key, the request bodies and facts."""
-    from socialcredit.access import add_furnisher, add_gate, furnisher_id
+    from socialcredit.api.keys import add_furnisher, add_gate, furnisher_id
+    from socialcredit.api.registry import Registry
     from socialcredit.identity.relink import relink_unlinked
     from socialcredit.ingest.pipeline import ingest_file
     from socialcredit.policy.sweeps import evaluate_all
-    from socialcredit.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.simulate import simulate
     from socialcredit.store.tables import list_entries

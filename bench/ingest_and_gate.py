@@ -31,8 +31,9 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, func, insert, select
 
-from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
-from socialcredit.demo import DEMO_GATES
+from socialcredit.api.keys import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
+from socialcredit.cli.demo_run import DEMO_GATES
 from socialcredit.gate import GateIndex
 from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.relink import relink_unlinked
@@ -40,7 +41,6 @@ from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.readers import RawRow, read_rows
 from socialcredit.ingest.validate import validate_row
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate
 from socialcredit.store.scratch import scratch_database

@@ -42,7 +42,7 @@ requests a second with made-up, well-formed API keys (each a different key id); 
 the decision p99 under the flood against alone. The mixed, after and timing phases are skipped.
 ``--flood-addresses N`` sends the flood from N addresses through a proxy the server trusts, so
 that the per-client limit of key checks does not stop it (only the per-key-id limit and the
-argon2 slots, :data:`socialcredit.access.VERIFY_SLOTS`, are left).
+argon2 slots, :data:`socialcredit.api.keys.VERIFY_SLOTS`, are left).
 
 Latency is measured from each request's *scheduled* send time (no coordinated omission): a
 request that waits for a free connection or a late client counts its wait. Errors: any
@@ -343,7 +343,7 @@ def plan_ingest(batches: int, batch_rows: int, period_s: float, seed: int,
 def search_targets(url: str, n: int, seed: int) -> dict[str, list[str]]:
     """From the database: names and IDs of people on a public list, IDs of known people on
     none; and ``n`` valid IDs nobody has."""
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.store.tables import list_entries, subjects
 
@@ -487,7 +487,7 @@ def expected_from_db(url: str, plan: dict[str, str]) -> tuple[dict[str, str], in
     """The air decision the database's projections call for, for each person of ``plan``
     that the database knows (deny: an active list entry); and how many of them differ from
     ``plan`` (what the records sent call for, if every batch arrived in order)."""
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.store.tables import list_entries, subjects
 
@@ -510,7 +510,7 @@ def expected_from_db(url: str, plan: dict[str, str]) -> tuple[dict[str, str], in
 
 
 def records_stored(url: str, furnisher: str) -> int:
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.store.tables import furnishers, records
 
@@ -661,8 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         say(f"simulating and ingesting {args.subjects:,} people")
         gate_key, decision_bodies, facts = build_registry(url, args.subjects, args.seed, work)
-        from socialcredit.access import add_furnisher
-        from socialcredit.registry import Registry
+        from socialcredit.api.keys import add_furnisher
+        from socialcredit.api.registry import Registry
         from socialcredit.settings import Settings
 
         reg = Registry(Settings(database_url=url))

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures
 
 import generate as m2  # noqa: E402
 
-from socialcredit.access import add_furnisher, furnisher_id  # noqa: E402
+from socialcredit.api.keys import add_furnisher, furnisher_id  # noqa: E402
+from socialcredit.api.registry import Registry  # noqa: E402
 from socialcredit.ingest.metro2_map import metro2_rows  # noqa: E402
 from socialcredit.ingest.pipeline import ingest_file  # noqa: E402
-from socialcredit.registry import Registry  # noqa: E402
 from socialcredit.settings import Settings  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)

@@ -53,10 +53,10 @@ from typing import Any, cast
 from sqlalchemy import select
 from stdnum.iso7064 import mod_11_2
 
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.validate import COMMON_FIELDS
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate.namesakes import NAMESAKE_FURNISHERS, NamesakeSet, namesake_population
 from socialcredit.simulate.records import write_rows

@@ -48,12 +48,12 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, select
 
-from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
-from socialcredit.demo import DEMO_GATES
+from socialcredit.api.keys import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
+from socialcredit.cli.demo_run import DEMO_GATES
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate
 from socialcredit.store.bulk import bulk_insert

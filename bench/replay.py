@@ -4,9 +4,9 @@
     python bench/replay.py [--subjects 5000] [--seed 1] [--database-url URL] [--repeat 5]
                            [--json]
 
-Without ``--database-url`` the demo (``socialcredit.demo.run_demo``, ``--subjects`` people) runs
-into a SQLite file in a temporary folder; with one, that registry is replayed as it is (run
-``socialcredit demo`` on it first, or point it at a restored backup).
+Without ``--database-url`` the demo (``socialcredit.cli.demo_run.run_demo``, ``--subjects``
+people) runs into a SQLite file in a temporary folder; with one, that registry is replayed as it
+is (run ``socialcredit demo`` on it first, or point it at a restored backup).
 
 Measured in the same run, on the same ledger:
 
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.replay import decoded, event_pages, replay, replay_events
 from socialcredit.store.tables import ledger_head
@@ -75,7 +75,7 @@ def main() -> None:
         reg = Registry(Settings(database_url=url, notices_dir=Path(tmp) / "notices"), today=day)
         try:
             if not args.database_url:
-                from socialcredit.demo import run_demo
+                from socialcredit.cli.demo_run import run_demo
 
                 t0 = time.perf_counter()
                 run_demo(reg, subjects=args.subjects, seed=args.seed, work_dir=Path(tmp),

@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from socialcredit.access import add_furnisher
 from socialcredit.api import create_app
 from socialcredit.api.deps import KeyCache
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_furnisher
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 

@@ -190,9 +190,9 @@ def http(data: Path, queries: list[ScreenQuery], n: int) -> dict[str, Any]:
     import httpx
     import uvicorn
 
-    from socialcredit.access import add_operator
     from socialcredit.api import create_app
-    from socialcredit.registry import Registry
+    from socialcredit.api.keys import add_operator
+    from socialcredit.api.registry import Registry
     from socialcredit.screening.lists import import_list
     from socialcredit.settings import Settings
 

@@ -4,7 +4,8 @@
 
 Each command runs ``--runs`` times in a fresh process of this interpreter; the script prints
 the median wall seconds of each and its ratio to the baseline, a bare ``python -c pass`` run in
-the same loop (so a loaded machine shows in the baseline too):
+the same loop (so a loaded machine shows in the baseline too), and the median CPU seconds
+(user + system), which a queue of other processes does not inflate:
 
 * ``import``: ``import socialcredit`` (the public surface);
 * ``--help``: ``python -m socialcredit --help`` (every command registered, none run);
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,13 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _median(cmd: list[str], runs: int, env: dict[str, str]) -> float:
-    times = []
+def _median(cmd: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system, the process and the ones it
+    waited for): on a loaded machine the wall time mostly measures the queue, the CPU time
+    what the start-up itself costs."""
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def _registry(work: Path, env: dict[str, str]) -> str:
@@ -76,15 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         # check exits 3 for a deny: run it through a shell-free wrapper that ignores the code
         wrap = [*py, "-c", "import subprocess,sys; subprocess.run(sys.argv[1:])"]
         commands["socialcredit check"] = [*wrap, *commands["socialcredit check"]]
-        out = {name: _median(cmd, args.runs, env) for name, cmd in commands.items()}
+        both = {name: _median(cmd, args.runs, env) for name, cmd in commands.items()}
+    out = {k: wall for k, (wall, _) in both.items()}
+    cpu = {k: c for k, (_, c) in both.items()}
     base = out["baseline (python -c pass)"]
     if args.json:
         print(json.dumps({"runs": args.runs, "seconds": {k: round(v, 3) for k, v in out.items()},
+                          "cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
                           "ratio_to_baseline": {k: round(v / base, 1) for k, v in out.items()}}))
         return 0
     print(f"startup, median of {args.runs} runs (load average {os.getloadavg()[0]:.1f})")
     for name, seconds in out.items():
-        print(f"  {name:<28}{seconds:>8.3f} s {seconds / base:>7.1f}× baseline")
+        print(f"  {name:<28}{seconds:>8.3f} s {seconds / base:>7.1f}× baseline"
+              f"   CPU {cpu[name]:.3f} s")
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from stdnum.iso7064 import mod_11_2
 
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.scratch import scratch_database
 
@@ -58,7 +58,7 @@ def furnish(reg: Registry, tmp_path: Path, name: str, kind: str, rows: list[dict
             as_of: dt.date = TODAY) -> None:
     """Ingest ``rows`` from furnisher ``name`` (registered as ``kind`` on first use) through a
     CSV file in ``tmp_path``, as a furnisher would; every row must be accepted."""
-    from socialcredit.access import add_furnisher, furnisher_id
+    from socialcredit.api.keys import add_furnisher, furnisher_id
     from socialcredit.errors import NotFound
     from socialcredit.ingest.pipeline import ingest_file
 
@@ -183,7 +183,7 @@ def subject_session(reg: Registry, national_id: str, phone: str) -> Any:
     outbox (``settings.notices_dir``), exchange it. Returns the Session (token, csrf)."""
     import datetime as dt
 
-    from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+    from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
     from socialcredit.disclosure.signin import request_code, verify_code
 
     now = dt.datetime.now(dt.UTC)
@@ -226,6 +226,6 @@ def last_code(notices_dir: Path, *, timeout_s: float = 10.0) -> str:
 def _fresh_unknown_key_budget() -> None:
     """Each test starts with a full budget of dummy checks for unknown API key ids
     (``access.UNKNOWN_KEY_CHECKS_PER_S``), whatever the tests before it spent."""
-    import socialcredit.access as access
+    import socialcredit.api.keys as access
 
     access._UNKNOWN_CHECKS = access._unknown_key_budget()

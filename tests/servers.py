@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 
 from socialcredit.api import create_app
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 
 
 def free_port() -> int:

@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id
 from servers import running
-from socialcredit.access import add_operator
-from socialcredit.access import furnisher_id as furnisher_id_of
+from socialcredit.api.keys import add_operator
+from socialcredit.api.keys import furnisher_id as furnisher_id_of
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.disputes import answer_dispute, appeal_dispute, open_dispute
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events, records
 

@@ -11,9 +11,9 @@ import pyotp
 from sqlalchemy import select
 
 from servers import running
-from socialcredit import totp
-from socialcredit.access import add_operator, revoke_key
-from socialcredit.registry import Registry
+from socialcredit.api import totp
+from socialcredit.api.keys import add_operator, revoke_key
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
 

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import TODAY, make_id
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, add_operator
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator
+from socialcredit.api.registry import Registry
 
 DEBTOR = make_id(region="440103", birth="19850317", seq=57)
 

@@ -25,10 +25,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
-from socialcredit.access import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import ConfigError, Conflict, InputError
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 from socialcredit.store.backup import backup, restore, schema_of
@@ -218,7 +218,7 @@ def test_a_gate_follows_a_restore_under_it_and_never_allows_what_the_database_de
     index ahead of the restored ledger, so it ignored new listings (a silent allow). The index
     notices that the ledger went back and rebuilds from it."""
     from conftest import TODAY, make_id, write_csv
-    from socialcredit.access import add_furnisher, furnisher_id
+    from socialcredit.api.keys import add_furnisher, furnisher_id
     from socialcredit.ingest.pipeline import ingest_file
     from socialcredit.store.backup import backup, restore
 

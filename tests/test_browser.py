@@ -9,9 +9,9 @@ import pytest
 
 from conftest import TODAY, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 pytestmark = pytest.mark.browser

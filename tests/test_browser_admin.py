@@ -26,13 +26,13 @@ from sqlalchemy import select
 from axe import assert_accessible
 from conftest import TODAY, furnish, make_id
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, add_operator, authenticate, revoke_key
-from socialcredit.access import furnisher_id as furnisher_id_of
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator, authenticate, revoke_key
+from socialcredit.api.keys import furnisher_id as furnisher_id_of
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.disputes import answer_dispute, appeal_dispute, open_dispute
 from socialcredit.disclosure.repairs import apply_for_repair
 from socialcredit.disclosure.reviews import request_review
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events, list_entries, records, subjects
 from test_link_review import AMBIGUOUS_ID, BIRTH, NAME, TWIN_A, TWIN_B, _court_judgment

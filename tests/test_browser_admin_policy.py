@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from axe import assert_accessible
 from conftest import TODAY, furnish, make_id
 from servers import running
-from socialcredit.access import add_operator
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 from socialcredit.store.tables import events
 

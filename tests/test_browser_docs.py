@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from servers import running
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 pytestmark = pytest.mark.browser

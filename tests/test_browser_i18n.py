@@ -22,7 +22,7 @@ from axe import assert_accessible
 from conftest import TODAY, furnish, make_id, subject_session, trust_channel
 from servers import running
 from socialcredit.api.due_process import COOKIE
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from conftest import TODAY, last_code, make_id, trust_channel, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
 

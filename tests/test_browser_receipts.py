@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 from axe import assert_accessible
 from conftest import furnish, make_id, subject_session, trust_channel
 from servers import running
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app
 from socialcredit.gate.offline import public_key_path, signing_key
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.merkle import ProofInvalid
 from socialcredit.store.tree_head import receipt, sign_latest

@@ -238,8 +238,8 @@ def test_an_offline_snapshot_expires_per_service(tmp_path: Path) -> None:
     every answer states the snapshot's age (issue #19, item 4)."""
     import datetime as dt
 
+    from socialcredit.api.registry import Registry
     from socialcredit.gate.offline import export_gate_snapshot
-    from socialcredit.registry import Registry
     from socialcredit.settings import Settings
 
     assert run(tmp_path, "init").returncode == 0

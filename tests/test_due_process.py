@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, trust_channel, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
+from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.disputes import (
     answer_dispute,
     appeal_dispute,
@@ -19,7 +21,7 @@ from socialcredit.disclosure.disputes import (
     open_dispute,
     run_deadlines,
 )
-from socialcredit.disclosure.notices import FileAdapter, deliver_notices, project_notices
+from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.reviews import decide_review, open_reviews, request_review
 from socialcredit.disclosure.signin import request_code, session_subject, verify_code
 from socialcredit.disclosure.subject_file import subject_file
@@ -33,7 +35,6 @@ from socialcredit.errors import (
     RepairTooEarly,
 )
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, records, subjects
 
 DEBTOR = make_id(region="440103", birth="19850317", seq=57)

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from conftest import TODAY, last_code, make_id, trust_channel, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, add_operator, furnisher_id
 from socialcredit.api.due_process import COOKIE
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
 

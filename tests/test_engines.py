@@ -370,10 +370,10 @@ def test_export_of_a_real_store_evaluates_as_incremental(sqlite_url: str,
     from sqlalchemy import select
 
     from conftest import TODAY, make_id, write_csv
-    from socialcredit.access import add_furnisher, furnisher_id
+    from socialcredit.api.keys import add_furnisher, furnisher_id
+    from socialcredit.api.registry import Registry
     from socialcredit.ingest.pipeline import ingest_file
     from socialcredit.policy.batch import export_records
-    from socialcredit.registry import Registry
     from socialcredit.settings import Settings
     from socialcredit.store.tables import list_entries, scores
 

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id
 from servers import running
-from socialcredit.access import add_operator
+from socialcredit.api.keys import add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.subject_file import subject_file
-from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.reports.words import headline
 from socialcredit.settings import Settings

@@ -27,10 +27,10 @@ import pytest
 
 from conftest import make_id
 from servers import free_port
-from socialcredit.access import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 #: The gates decide as of the real date, so records are dated relative to it.

@@ -41,11 +41,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conftest import TODAY, make_id
-from socialcredit.access import add_furnisher, add_gate, add_operator
 from socialcredit.api import create_app
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow
-from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.settings import Settings
 
@@ -108,7 +108,7 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
             "gate": add_gate(reg.store, reg.policy, name="airline-fuzz",
                              services=["air", "rail_hsr"]),
             "operator": add_operator(reg.store, name="ops-fuzz")}
-    from socialcredit.access import furnisher_id
+    from socialcredit.api.keys import furnisher_id
 
     result = ingest_rows(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store,
                                                                          "court-fuzz"),

@@ -42,11 +42,11 @@ from sqlalchemy import func, select
 from stdnum.iso7064 import mod_11_2
 
 from conftest import TODAY
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import InputError, SocialCreditError
 from socialcredit.ingest.pipeline import IngestResult, ingest_file
 from socialcredit.ingest.readers import RawRow, read_rows
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import quarantine, records
 

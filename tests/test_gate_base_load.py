@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.gate import base_load
 from socialcredit.gate.base_load import load_base
 from socialcredit.gate.codes import encode_key
 from socialcredit.gate.compact import CompactTable
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.simulate import simulate
 
 AS_OF = dt.date(2026, 6, 30)

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import delete, update
 
 from conftest import furnish
+from socialcredit.api.registry import Registry
 from socialcredit.gate.index import GateIndex
 from socialcredit.gate.offline import public_key_path
-from socialcredit.registry import Registry
 from socialcredit.store.monitor import LedgerForked
 from socialcredit.store.tables import events, tree_heads, tree_nodes
 from socialcredit.store.tree_head import sign_latest

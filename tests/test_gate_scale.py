@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from conftest import TODAY, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import InputError, SocialCreditError
 from socialcredit.gate import DecisionService, GateIndex
 from socialcredit.gate.decide import MAX_BATCH
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 
 LISTED = [make_id(birth=f"19{60 + i:02d}0101", seq=100 + i) for i in range(30)]
 

@@ -18,10 +18,10 @@ import pytest
 
 from conftest import PG_ENV, TODAY, _pg_schema_url, make_id, write_csv
 from servers import TcpProxy, running
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import SocialCreditError
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 LISTED = [make_id(birth=f"19{60 + i:02d}0101", seq=100 + i) for i in range(3)]

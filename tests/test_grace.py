@@ -12,15 +12,15 @@ from pathlib import Path
 import yaml
 
 from conftest import TODAY, decide_on, make_id, subject_of, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure import search_public
 from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.policy.whatif import evaluate_policy
-from socialcredit.registry import Registry
+from socialcredit.reports.whatif import evaluate_policy
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 
 PAYS = make_id(region="440103", birth="19850317", seq=57)

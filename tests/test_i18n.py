@@ -15,7 +15,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from servers import running
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 from socialcredit.web import i18n
 from socialcredit.web.i18n import LOCALE_DIR, local_date, negotiate, policy_texts, using

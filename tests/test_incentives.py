@@ -21,13 +21,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from conftest import TODAY, furnish
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.public import search_public
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.gate import DecisionService
 from socialcredit.policy.model import Policy
-from socialcredit.policy.whatif import what_if
-from socialcredit.registry import Registry
+from socialcredit.reports.whatif import what_if
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import events, list_entries, notices, subjects
@@ -280,7 +280,7 @@ def test_exclusive_conditions() -> None:
 def test_over_http_an_allow_carries_benefits_and_the_page_shows_the_red_list(
         rated: Registry) -> None:
     from servers import running
-    from socialcredit.access import add_gate
+    from socialcredit.api.keys import add_gate
 
     key = add_gate(rated.store, rated.policy, name="permits-bj", services=["permits"])
     with running(rated) as base, httpx.Client(base_url=base, timeout=20) as client:
@@ -343,7 +343,7 @@ def test_an_offline_snapshot_carries_benefits_and_refuses_a_listed_enterprise(
     """The gate index keys organisations by their code; an offline snapshot takes those keys
     as it takes a person's, with (format version 2) the benefits the online gate names, and
     none once the enterprise is listed (precedence)."""
-    from socialcredit.access import add_gate
+    from socialcredit.api.keys import add_gate
     from socialcredit.gate.offline import export_gate_snapshot, signing_key
     from socialcredit.gate.snapshot import SnapshotReader
 

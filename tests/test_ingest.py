@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from conftest import TODAY, make_id, write_csv, write_jsonl
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries, quarantine, records, subjects
 
 A, B, C = make_id(seq=11), make_id(birth="19900202", seq=22), make_id(region="310101", seq=33)

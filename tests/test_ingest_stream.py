@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, select
 
 from conftest import PG_ENV, TODAY, make_id, write_csv, write_jsonl
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.ingest.readers import MAX_LINE_BYTES
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.replay import replay
 from socialcredit.store.scratch import scratch_database

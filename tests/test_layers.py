@@ -1,6 +1,7 @@
 """The layers of DESIGN §5 hold: import-linter checks the contracts of ``pyproject.toml``
 (store at the bottom, the stages in layers, no stage imports a face, the gate apart from the
-intake, the registry facade and the faces, the simulator never touches the store)."""
+intake and the faces, the simulator never touches the store nor a face), and nothing but the
+settings, the errors and the low modules sits loose at the top of the package."""
 
 from __future__ import annotations
 
@@ -34,3 +35,36 @@ def test_the_layers_contract_names_every_stage() -> None:
     stages = {f"socialcredit.{d.name}" for d in package.iterdir()
               if (d / "__init__.py").exists()} - {"socialcredit.simulate"}
     assert stages <= named, sorted(stages - named)
+
+
+def test_only_settings_errors_and_low_modules_sit_at_the_top() -> None:
+    """DESIGN §5: the top of the package holds the settings, the error root and the low modules
+    the layers contract names (engines, freetext); every face and stage is a folder (issue #18:
+    the registry facade, keys and TOTP moved into api/, the demo's run into cli/)."""
+    package = ROOT / "src" / "socialcredit"
+    loose = sorted(p.stem for p in package.glob("*.py"))
+    assert loose == ["__init__", "__main__", "engines", "errors", "freetext", "settings"]
+
+
+def test_every_function_the_architecture_page_names_exists() -> None:
+    """docs/architecture.md follows a furnisher row to a refusal, naming the function at each
+    stage; a move that forgets the page fails here."""
+    import importlib
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    names = sorted(set(re.findall(r"`(socialcredit(?:\.\w+)+)`", text)))
+    assert len(names) >= 15, names
+    for dotted in names:
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj: object = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                assert hasattr(obj, attr), f"{dotted}: no {attr!r} in {obj!r}"
+                obj = getattr(obj, attr)
+            break
+        else:
+            raise AssertionError(f"{dotted} names no module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
+from socialcredit.api.registry import Registry
 from socialcredit.errors import LedgerBroken
-from socialcredit.registry import Registry
 from socialcredit.store.ledger import GENESIS_HASH, event_hash
 from socialcredit.store.tables import events
 

@@ -32,9 +32,9 @@ from sqlalchemy import select
 
 from conftest import TODAY, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, add_operator, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events, identifiers, links, list_entries, records, subjects
 

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.gate import GateIndex
 from socialcredit.identity.review import (
@@ -28,7 +29,6 @@ from socialcredit.identity.review import (
     split_merge,
 )
 from socialcredit.ingest.pipeline import IngestResult, ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import (
     identifiers,
     link_candidates,
@@ -329,8 +329,8 @@ def test_bad_identity_input_gets_a_clear_outcome(registry: Registry, tmp_path: P
 
 def test_the_shipped_model_is_what_its_generator_trains() -> None:
     """``default_model.json`` cannot drift from its generator (fixed seed, DuckDB)."""
-    from socialcredit.identity.default_model import PATH, build_default_model
     from socialcredit.identity.model import LinkageModel
+    from socialcredit.simulate.default_model import PATH, build_default_model
 
     shipped = LinkageModel.load(PATH)
     assert build_default_model().version == shipped.version

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 from conftest import TODAY
+from socialcredit.api.registry import Registry
 from socialcredit.identity.batch import BatchConfig, score_parquet
 from socialcredit.identity.blocking import scale_rules
 from socialcredit.identity.model import best_links
 from socialcredit.identity.relink import _default_model
-from socialcredit.registry import Registry
 from test_linkage import ADDRESS, PHONE, A, _court, _ingest, _link, _loan, _one_typo, _subject_of
 
 CAP = 60

@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import TODAY
-from socialcredit.access import add_gate, authenticate
+from socialcredit.api.keys import add_gate, authenticate
+from socialcredit.api.registry import Registry
 from socialcredit.errors import InputError
 from socialcredit.gate import DecisionService
-from socialcredit.registry import Registry
 from socialcredit.screening.delist_guard import MAX_DELIST_SHARE, MIN_DELIST_GUARDED
 from socialcredit.screening.lists import import_list
 from socialcredit.store.tables import identifiers, list_entries, screen_entries

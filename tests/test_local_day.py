@@ -18,12 +18,12 @@ import time_machine
 from sqlalchemy import select
 
 from conftest import make_id, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.clocks import tick
-from socialcredit.disclosure.notices import FileAdapter
+from socialcredit.disclosure.delivery import FileAdapter
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.jurisdiction import local_today
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, subjects
 
@@ -135,7 +135,7 @@ def test_a_record_time_with_an_offset_is_dated_on_the_local_day(
 
 
 def test_a_refusal_notice_names_the_local_day(reg: Registry, tmp_path: Path) -> None:
-    from socialcredit.access import add_gate, authenticate
+    from socialcredit.api.keys import add_gate, authenticate
     from socialcredit.disclosure.notices import project_notices
     from socialcredit.store.tables import notices
 

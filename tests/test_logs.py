@@ -28,9 +28,9 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from servers import free_port
-from socialcredit.access import add_furnisher, add_gate, add_operator
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app as cli_app
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from conftest import TODAY
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import InputError
 from socialcredit.ingest.metro2 import Metro2Header, Metro2Record, read_metro2
 from socialcredit.ingest.metro2_layout import BASE, SEGMENTS
@@ -33,7 +34,6 @@ from socialcredit.ingest.metro2_map import metro2_rows
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy, load_policy
 from socialcredit.policy.obligations import DATE_KEPT_FLAG
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, quarantine, records
 

@@ -15,11 +15,11 @@ import pytest
 
 from conftest import TODAY, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.gate import DecisionService
 from socialcredit.ingest.external import import_ofac_sdn
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 
 PASSPORT = "K7654321"
 #: The sanctioned person's name as listed, as an alias, in natural order, in lower case.

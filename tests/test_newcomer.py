@@ -24,8 +24,8 @@ import pytest
 
 from conftest import last_code, make_id
 from servers import free_port, running
-from socialcredit.access import FURNISHER_KINDS
-from socialcredit.registry import Registry
+from socialcredit.api.keys import FURNISHER_KINDS
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

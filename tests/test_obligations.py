@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, add_operator, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_operator, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.retention import due_for_retention
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.batch import evaluate_parquet, write_records_parquet
@@ -32,7 +33,6 @@ from socialcredit.policy.obligations import (
     kept_dates,
 )
 from socialcredit.policy.rules import DesiredEntry, RecordView, ScoreResult, evaluate_records
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import events, list_entries, records, scores
 

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from stdnum.cn import uscc
 
 from conftest import TODAY, furnish, make_id, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.disputes import open_dispute, run_deadlines
 from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.public import search_public
@@ -31,7 +32,6 @@ from socialcredit.identity.organisation import organisation_name, organisation_s
 from socialcredit.identity.review import merge_subjects
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import disputes, list_entries, notices, subjects
 

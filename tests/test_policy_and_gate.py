@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id
-from socialcredit.access import add_gate, authenticate
+from socialcredit.api.keys import add_gate, authenticate
+from socialcredit.api.registry import Registry
 from socialcredit.errors import IdentifierError, InputError, PermissionDenied, UnknownService
 from socialcredit.gate import DecisionService
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries
 
 DEBTOR, OTHER = make_id(seq=101), make_id(birth="19751212", seq=202)

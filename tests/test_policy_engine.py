@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from conftest import TODAY, furnish, make_id
+from socialcredit.api.registry import Registry
 from socialcredit.gate import DecisionService
 from socialcredit.policy.sweeps import evaluate_all, evaluate_due
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, list_entries, records, scores
 
 PERSON = make_id(birth="19900305", seq=111)

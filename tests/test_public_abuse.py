@@ -11,12 +11,12 @@ from sqlalchemy import event
 
 from conftest import TODAY, make_id, write_csv
 from servers import running
-from socialcredit.access import add_furnisher
+from socialcredit.api.keys import add_furnisher
 from socialcredit.api.ratelimit import RateLimiter
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure import search_public
 from socialcredit.errors import RateLimited
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 LISTED = make_id(region="310104", birth="19700505", seq=11)
@@ -44,7 +44,7 @@ def populated(db_url: str, tmp_path: object) -> Iterator[Registry]:
          "national_id": UNLISTED, "name": "李娜", "case_number": "(2026)沪0104民6号",
          "amount_minor": 1_000_00, "currency": "CNY"},
     ]
-    from socialcredit.access import furnisher_id
+    from socialcredit.api.keys import furnisher_id
 
     result = ingest_file(reg.store, reg.policy, furnisher_id=furnisher_id(reg.store, "court"),
                          path=write_csv(tmp_path / "court.csv", rows), as_of=TODAY)

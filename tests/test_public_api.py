@@ -30,13 +30,13 @@ def test_every_error_has_a_code_status_and_the_json_shape() -> None:
 
 
 def test_split_modules_keep_their_public_names() -> None:
-    """identity/model.py, gate/snapshot.py and policy/model.py became packages and
-    reports/render.py lost its helpers to facets (issue #18); the names other modules import
-    from them stay where they were."""
+    """identity/model.py, gate/snapshot.py and policy/model.py became packages and the
+    transparency report's page (reports/render.py, now web/report.py) lost its helpers to
+    facets (issue #18); the names other modules import from them stay where they were."""
     from socialcredit.gate import snapshot
     from socialcredit.identity import model
     from socialcredit.policy import model as policy_model
-    from socialcredit.reports import render
+    from socialcredit.web import report as render
 
     assert sorted(model.__all__) == sorted([
         "COLUMNS", "LinkageModel", "backend_api", "best_links", "blocking_warnings",

@@ -11,12 +11,12 @@ import yaml
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.gate import DecisionService
 from socialcredit.ingest.external import import_ofac_sdn
 from socialcredit.ingest.ofac_sdn import normalise_document_number, read_sdn
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 from socialcredit.store.tables import records, subjects
 

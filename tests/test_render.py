@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from socialcredit.reports.render import headline, render_report
 from socialcredit.web import STATIC_DIR, TEMPLATES_DIR, make_environment, money
+from socialcredit.web.report import headline, render_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -235,7 +235,7 @@ def test_rendering_does_not_use_pyplot(tmp_path: Path) -> None:
     code = (
         "import sys, matplotlib\n"
         "from pathlib import Path\n"
-        "from socialcredit.reports.render import render_report\n"
+        "from socialcredit.web.report import render_report\n"
         "backend = matplotlib.rcParams._get_backend_or_none()\n"
         f"render_report({{'entries': {{'ofac_sdn': {{'active': 1}}}}}}, Path({str(tmp_path)!r}))\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
@@ -419,7 +419,7 @@ def test_index_says_when_results_are_truncated() -> None:
 
 
 def test_headline_counts_people_not_entries(tmp_path: Path) -> None:
-    from socialcredit.reports.render import headline
+    from socialcredit.web.report import headline
 
     summary = {"as_of": "2026-11-29",
                "entries": {"dishonest_judgment_debtors": {"active": 12, "removed": 0,

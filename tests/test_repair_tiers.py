@@ -15,15 +15,15 @@ import yaml
 from sqlalchemy import select
 
 from conftest import TODAY, decide_on, make_id, subject_of, write_csv
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure import search_public
 from socialcredit.disclosure.repairs import apply_for_repair, decide_repair
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import RepairTooEarly
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy
-from socialcredit.policy.whatif import evaluate_policy
-from socialcredit.registry import Registry
+from socialcredit.reports.whatif import evaluate_policy
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.tables import repairs
 

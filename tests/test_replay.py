@@ -15,8 +15,8 @@ from sqlalchemy import delete, insert, select, update
 from typer.testing import CliRunner
 
 from conftest import furnish, make_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.retention import run_retention
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import list_entries, records, scores, subjects
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from conftest import TODAY
-from socialcredit.access import add_furnisher
+from socialcredit.api.keys import add_furnisher
+from socialcredit.api.registry import Registry
 from socialcredit.identity.review import (
     accept_candidate,
     merge_subjects,
@@ -24,7 +25,6 @@ from socialcredit.identity.review import (
     split_merge,
     unlink_record,
 )
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import events, link_candidates, links, names, records
 from test_link_review import (

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from conftest import furnish, trust_channel
-from socialcredit.disclosure.notices import FileAdapter, deliver_notices, project_notices
+from socialcredit.api.registry import Registry
+from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
+from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.signin import request_code
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import notices
 from test_replay import DEBTOR, _public, assert_tamper_named, populated  # noqa: F401

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from conftest import furnish, make_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.contact import operator_set_channel
 from socialcredit.disclosure.disputes import (
     answer_dispute,
@@ -22,7 +23,6 @@ from socialcredit.disclosure.disputes import (
     open_dispute,
 )
 from socialcredit.disclosure.signin import request_code
-from socialcredit.registry import Registry
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import (
     contact_channels,
@@ -195,7 +195,7 @@ def test_an_older_ledger_still_replays(populated: Registry,  # noqa: F811
 def reviewed(populated: Registry) -> Registry:  # noqa: F811
     """``populated`` plus a refusal reviewed and overturned (its entry ended by due process)
     and an application for early removal refused."""
-    from socialcredit.access import add_gate, authenticate
+    from socialcredit.api.keys import add_gate, authenticate
     from socialcredit.disclosure.repairs import apply_for_repair, decide_repair
     from socialcredit.disclosure.reviews import decide_review, request_review
     from socialcredit.disclosure.subject_file import subject_file

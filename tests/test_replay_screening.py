@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from conftest import TODAY
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.screening.cleared import clear_pair
 from socialcredit.screening.index import ScreenQuery
 from socialcredit.screening.lists import import_list

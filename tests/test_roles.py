@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 
 from conftest import TODAY, make_id, subject_session, trust_channel, write_csv
 from servers import running
-from socialcredit.access import (
+from socialcredit.api import create_app
+from socialcredit.api.due_process import COOKIE
+from socialcredit.api.keys import (
     add_furnisher,
     add_gate,
     add_operator,
@@ -30,8 +32,7 @@ from socialcredit.access import (
     furnisher_id,
     revoke_key,
 )
-from socialcredit.api import create_app
-from socialcredit.api.due_process import COOKIE
+from socialcredit.api.registry import Registry
 from socialcredit.api.roles import PUBLIC, ROUTE_ROLES, check_declared, routes_of
 from socialcredit.disclosure.disputes import answer_dispute, appeal_dispute, open_dispute
 from socialcredit.disclosure.repairs import apply_for_repair
@@ -39,7 +40,6 @@ from socialcredit.disclosure.reviews import request_review
 from socialcredit.errors import ConfigError
 from socialcredit.gate.offline import signing_key
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, records, subjects
 from socialcredit.store.tree_head import sign_latest

@@ -14,9 +14,9 @@ import pytest
 
 from conftest import TODAY
 from servers import running
-from socialcredit.access import add_gate, add_operator
+from socialcredit.api.keys import add_gate, add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.errors import InputError
-from socialcredit.registry import Registry
 from socialcredit.screening.index import DEFAULT_THRESHOLD, ScreenIndex, ScreenQuery
 from socialcredit.screening.lists import import_list
 from socialcredit.screening.match import score_names
@@ -302,7 +302,7 @@ def test_http_screen_and_bad_input(registry: Registry) -> None:
 
 def test_gate_uses_the_screening_scorer_for_names_alone(registry: Registry) -> None:
     from conftest import make_id
-    from socialcredit.access import authenticate
+    from socialcredit.api.keys import authenticate
     from socialcredit.gate import DecisionService
 
     import_list(registry.store, registry.policy, "ofac-sdn", CASE, as_of=TODAY)

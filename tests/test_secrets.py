@@ -22,18 +22,18 @@ from sqlalchemy import insert, select
 
 from conftest import TODAY
 from servers import running
-from socialcredit import access
-from socialcredit.access import (
+from socialcredit.api import create_app
+from socialcredit.api import keys as access
+from socialcredit.api.deps import KEY_CACHE_SECONDS, KeyCache
+from socialcredit.api.keys import (
     add_furnisher,
     add_gate,
     add_operator,
     authenticate,
     revoke_key,
 )
-from socialcredit.api import create_app
-from socialcredit.api.deps import KEY_CACHE_SECONDS, KeyCache
+from socialcredit.api.registry import Registry
 from socialcredit.errors import AuthError, NotFound
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 from socialcredit.store.db import _alembic_config

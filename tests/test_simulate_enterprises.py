@@ -20,8 +20,8 @@ import pytest
 from stdnum.cn import uscc
 
 from conftest import TODAY
-from socialcredit.demo import run_demo
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
+from socialcredit.cli.demo_run import run_demo
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate
 

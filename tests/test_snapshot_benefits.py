@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import furnish, make_id
+from socialcredit.api.registry import Registry
 from socialcredit.gate.snapshot import (
     SnapshotBenefit,
     SnapshotError,
@@ -26,7 +27,6 @@ from socialcredit.gate.snapshot import (
     verify_snapshot,
     write_snapshot,
 )
-from socialcredit.registry import Registry
 from test_organisations import make_uscc
 
 CREATED = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)

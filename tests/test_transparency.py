@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from conftest import furnish, make_id
 from servers import running
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app
 from socialcredit.errors import InputError
 from socialcredit.gate.offline import public_key_path, signing_key
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.merkle import ProofInvalid, leaf_hash, root_of_leaves
 from socialcredit.store.monitor import LedgerForked
@@ -143,7 +143,7 @@ def test_http_routes_cli_verify_proof_and_the_monitor_sees_a_fork(
                                       "--json"])
             assert mon.exit_code == 0, mon.output
             # a refusal carries its receipt: the entry's ledger event and a head covering it
-            from socialcredit.access import add_operator
+            from socialcredit.api.keys import add_operator
             from socialcredit.store.tables import list_entries
 
             ops = {"Authorization": f"Bearer {add_operator(r.store, name='ops')}"}

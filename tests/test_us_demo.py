@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from conftest import TODAY
 from servers import running
-from socialcredit.demo import US_DEMO_GATES, run_demo
+from socialcredit.api.registry import Registry
+from socialcredit.cli.demo_run import US_DEMO_GATES, run_demo
 from socialcredit.errors import IdentifierError
 from socialcredit.identity import scheme_for
 from socialcredit.policy.model import load_policy, shipped_policies
-from socialcredit.policy.whatif import evaluate_policy
-from socialcredit.registry import Registry
+from socialcredit.reports.whatif import evaluate_policy
 from socialcredit.settings import Settings
 from socialcredit.simulate import simulate_us, simulator_for
 from socialcredit.store.tables import contact_channels, list_entries

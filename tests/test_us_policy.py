@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, furnish, write_csv
-from socialcredit.access import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.dispute_info import add_information
 from socialcredit.disclosure.disputes import open_dispute, run_deadlines
 from socialcredit.disclosure.notices import project_notices
@@ -29,8 +30,7 @@ from socialcredit.gate import DecisionService
 from socialcredit.identity import scheme_for
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.demographics import state_of_address
-from socialcredit.policy.whatif import what_if
-from socialcredit.registry import Registry
+from socialcredit.reports.whatif import what_if
 from socialcredit.settings import Settings
 from socialcredit.store.replay import replay
 from socialcredit.store.tables import disputes, list_entries, notices, records, scores, subjects

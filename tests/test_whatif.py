@@ -1,4 +1,4 @@
-"""What-if comparison logic (socialcredit.policy.whatif.compare) on hand-built entries, and the
+"""What-if comparison logic (socialcredit.reports.whatif.compare) on hand-built entries, and the
 structural policy diff. The CLI and the registry are exercised in tests/test_policy_cli.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from conftest import make_id
 from socialcredit.policy.diff import yaml_diff
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.rules import DesiredEntry, ScoreResult
-from socialcredit.policy.whatif import Denial, Outcome, compare, person_of, refusals
+from socialcredit.reports.whatif import Denial, Outcome, compare, person_of, refusals
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 AS_OF = dt.date(2026, 6, 30)

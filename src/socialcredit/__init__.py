@@ -4,6 +4,8 @@ Public surface (pinned by ``tests/test_public_api.py``): settings, errors, the r
 the app factory and the CLI. Everything else is internal and may change.
 """
 
+from typing import TYPE_CHECKING
+
 from socialcredit.errors import (
     AuthError,
     ConfigError,
@@ -20,7 +22,11 @@ from socialcredit.errors import (
     UnknownService,
     ValidationFailed,
 )
-from socialcredit.settings import Settings
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from socialcredit.api import create_app
+    from socialcredit.api.registry import Registry
+    from socialcredit.settings import Settings
 
 __version__ = "0.1.0"
 
@@ -47,9 +53,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """Lazy imports keep ``import socialcredit`` light (the app pulls in FastAPI)."""
+    """Lazy imports keep ``import socialcredit`` light (the settings pull in pydantic-settings,
+    the registry the store, the app FastAPI)."""
+    if name == "Settings":
+        from socialcredit.settings import Settings
+
+        return Settings
     if name == "Registry":
-        from socialcredit.registry import Registry
+        from socialcredit.api.registry import Registry
 
         return Registry
     if name == "create_app":

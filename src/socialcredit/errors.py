@@ -9,6 +9,8 @@ Hierarchy::
 
     SocialCreditError (500 internal)
     ├── ConfigError (500 config_error)            settings or policy file unusable
+    │   └── MissingExtra (500 missing_extra)     an optional backend is not installed; also
+    │                                            an ImportError; the message names the extra
     ├── InputError (400 invalid_input)            a request or file the registry cannot accept
     │   ├── ValidationFailed (422 validation_failed)   details.problems lists every problem
     │   ├── PayloadTooLarge (413 payload_too_large)
@@ -36,6 +38,7 @@ __all__ = [
     "IdentifierError",
     "InputError",
     "LedgerBroken",
+    "MissingExtra",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -73,6 +76,15 @@ class SocialCreditError(Exception):
 
 class ConfigError(SocialCreditError):
     code = "config_error"
+
+
+class MissingExtra(ConfigError, ImportError):
+    """An optional backend is not installed (psycopg for PostgreSQL). It is an ImportError, as
+    STYLE habit 3 asks, and a ConfigError, so the CLI and the API report it as one clear
+    message; the message names the extra to install (``pip install 'socialcredit[postgres]'``).
+    """
+
+    code = "missing_extra"
 
 
 class InputError(SocialCreditError):

@@ -52,7 +52,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from conftest import PG_ENV, make_id, write_csv
-from socialcredit import access
+from socialcredit.api import keys as access
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.sweeps import evaluate_all
@@ -81,7 +81,7 @@ EVALUATE_LAG_DAYS = 200
 EVALUATE_DRIVER = (
     "import sys, datetime as dt\n"
     "from socialcredit.policy.sweeps import evaluate_all\n"
-    "from socialcredit.registry import Registry\n"
+    "from socialcredit.api.registry import Registry\n"
     "reg = Registry()\n"
     "evaluate_all(reg.store, reg.policy, dt.date.fromisoformat(sys.argv[1]),"
     " chunk=int(sys.argv[2]))\n"

@@ -49,11 +49,11 @@ from sqlalchemy import select
 
 from conftest import PG_ENV, make_id, write_csv
 from servers import free_port, running
-from socialcredit.access import add_furnisher, add_gate, add_operator
+from socialcredit.api.keys import add_furnisher, add_gate, add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.errors import ConfigError
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import RawRow
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store import Store
 from socialcredit.store.db import make_engine

@@ -45,9 +45,9 @@ from faults.conftest import (
     state_differences,
     write_court_file,
 )
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events, ingests, records
 

@@ -15,10 +15,10 @@ import pytest
 
 from conftest import TODAY, write_csv
 from servers import running
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.errors import NotFound
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.settings import DEFAULT_POLICY_PATH, Settings
 
 Seed = Callable[[Registry, Path], None]

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from conftest import TODAY, last_code, make_id, write_csv
 from security.conftest import Seed, carrier_registers
 from security.test_takeover import _outbox, _row, _wait_for
-from socialcredit.access import add_furnisher, add_operator, furnisher_id
+from socialcredit.api.keys import add_furnisher, add_operator, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app as cli
 from socialcredit.ingest.pipeline import ingest_file
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events
 
 PERSON = make_id(region="320102", birth="19881111", seq=23)

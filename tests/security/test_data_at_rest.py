@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app as cli
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.private import keyed_digest, load_or_create_key
 from socialcredit.store.tables import sessions, sign_in_codes

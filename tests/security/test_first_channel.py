@@ -33,10 +33,10 @@ from conftest import last_code, make_id
 from security.conftest import carrier_registers, channel_registry, phone_policy
 from security.test_takeover import _POLICY, _attacks, _outbox, _row
 from servers import running
-from socialcredit.access import add_furnisher, add_operator
+from socialcredit.api.keys import add_furnisher, add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.errors import ConfigError
 from socialcredit.policy.model import load_policy
-from socialcredit.registry import Registry
 from socialcredit.store.tables import events, subjects
 
 NEWCOMER = make_id(region="440305", birth="19910303", seq=52)

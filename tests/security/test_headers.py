@@ -14,8 +14,8 @@ import pytest
 
 from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
-from socialcredit.access import add_operator
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_operator
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 PERSON = make_id(region="510104", birth="19830303", seq=19)

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from conftest import TODAY, furnish, make_id
 from servers import running
-from socialcredit.access import add_gate
+from socialcredit.api.keys import add_gate
+from socialcredit.api.registry import Registry
 from socialcredit.cli import app as cli
 from socialcredit.identity.national_id import normalise_id_text
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import list_entries, subjects
 

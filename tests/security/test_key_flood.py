@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
-import socialcredit.access as access
+import socialcredit.api.keys as access
 from conftest import TODAY, make_id
 from servers import running
-from socialcredit.access import add_gate
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_gate
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TODAY, make_id, subject_session, trust_channel
+from socialcredit.api.registry import Registry
 from socialcredit.errors import Conflict
 from socialcredit.identity.channel import channel_of
 from socialcredit.identity.review import merge_subjects
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events, subjects
 from test_linkage import _court, _ingest

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from servers import running
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
 

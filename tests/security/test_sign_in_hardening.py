@@ -22,9 +22,9 @@ from conftest import TODAY, furnish, last_code, make_id, trust_channel
 from security.test_takeover import _outbox, _wait_for
 from servers import running
 from socialcredit.api.due_process import COOKIE
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.signin import request_code, verify_code
 from socialcredit.errors import RateLimited
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 
 PERSON = make_id(region="210102", birth="19860606", seq=27)
@@ -124,7 +124,7 @@ import datetime as dt, sys
 from pathlib import Path
 from socialcredit.disclosure.signin import verify_code
 from socialcredit.errors import AuthError
-from socialcredit.registry import Registry
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 url, notices, keys, nid, phone, tries = sys.argv[1:7]
 reg = Registry(Settings(database_url=url, notices_dir=Path(notices), keys_dir=Path(keys)))

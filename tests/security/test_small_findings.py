@@ -12,8 +12,8 @@ import pytest
 
 from conftest import TODAY
 from servers import running
-from socialcredit.access import add_gate
-from socialcredit.registry import Registry
+from socialcredit.api.keys import add_gate
+from socialcredit.api.registry import Registry
 from socialcredit.settings import Settings
 
 

@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from conftest import TODAY, last_code, make_id, write_csv
 from security.conftest import Seed, carrier_registers
-from socialcredit.access import add_furnisher, furnisher_id
+from socialcredit.api.keys import add_furnisher, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import FURNISHER_KINDS, FieldSpec, load_policy
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.store.tables import events
 

@@ -31,6 +31,7 @@ from socialcredit.api.headers import SecurityHeaders
 from socialcredit.api.logs import install_access_log_filter
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import RateLimiter
+from socialcredit.api.registry import Registry
 from socialcredit.api.roles import check_declared
 from socialcredit.api.validation import validation_response
 from socialcredit.errors import (
@@ -39,7 +40,6 @@ from socialcredit.errors import (
     SocialCreditError,
     StoreUnavailable,
 )
-from socialcredit.registry import Registry
 from socialcredit.settings import Settings
 from socialcredit.web import STATIC_DIR, make_environment
 from socialcredit.web.docs import install_docs
@@ -144,7 +144,7 @@ def _run_clocks(registry: Registry, stop: threading.Event) -> None:
     """Every ``settings.clocks_every_seconds``: dispute deadlines, notices projected and
     served (:func:`socialcredit.disclosure.clocks.tick`); a failure is logged and retried."""
     from socialcredit.disclosure.clocks import tick
-    from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.disclosure.delivery import adapter_for
     from socialcredit.gate.offline import signing_key
 
     adapter = adapter_for(registry.settings)

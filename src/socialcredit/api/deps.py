@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
 
-from socialcredit.access import KEY_FORMAT, VERIFY_SLOTS, Principal, authenticate, revoked_since
 from socialcredit.api.authlimit import AuthFailures
+from socialcredit.api.keys import KEY_FORMAT, VERIFY_SLOTS, Principal, authenticate, revoked_since
+from socialcredit.api.registry import Registry
 from socialcredit.errors import AuthError, PermissionDenied, RateLimited
-from socialcredit.registry import Registry
 from socialcredit.store import Store
 
 __all__ = [

@@ -21,8 +21,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialcredit.access import Principal
 from socialcredit.api.deps import OperatorDep, RegistryDep, RowId, refreshed
+from socialcredit.api.keys import Principal
+from socialcredit.api.registry import Registry
 from socialcredit.api.schemas import error_responses
 from socialcredit.identity.review import (
     accept_candidate,
@@ -33,7 +34,6 @@ from socialcredit.identity.review import (
     unlink_record,
 )
 from socialcredit.policy.jurisdiction import local_today
-from socialcredit.registry import Registry
 
 __all__ = [
     "CandidatePublic",

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialcredit.ratelimit import RateLimiter
+from socialcredit.api.buckets import RateLimiter
 
-__all__ = ["RateLimiter", "limit_client"]  # RateLimiter: socialcredit.ratelimit
+__all__ = ["RateLimiter", "limit_client"]  # RateLimiter: socialcredit.api.buckets
 
 
 def limit_client(request: Any) -> None:

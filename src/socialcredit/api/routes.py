@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from socialcredit.access import Principal
 from socialcredit.api.clients import in_operator_network
 from socialcredit.api.deps import (
     FurnisherDep,
@@ -24,8 +23,10 @@ from socialcredit.api.deps import (
     refreshed,
     require_role,
 )
+from socialcredit.api.keys import Principal
 from socialcredit.api.metrics import GateMetrics
 from socialcredit.api.ratelimit import limit_client
+from socialcredit.api.registry import Registry
 from socialcredit.api.schemas import (
     AuditPublic,
     BatchIn,
@@ -51,7 +52,6 @@ from socialcredit.errors import (
 from socialcredit.ingest.pipeline import ingest_rows
 from socialcredit.ingest.readers import row_of
 from socialcredit.policy.obligations import UNMATCHED_EVENT, kept_dates
-from socialcredit.registry import Registry
 from socialcredit.reports import summarise
 from socialcredit.store.ledger import canonical_json
 from socialcredit.store.tables import quarantine

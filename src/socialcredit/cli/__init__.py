@@ -19,7 +19,8 @@ This module builds the app (:data:`app`, with the global options ``--database-ur
 * :mod:`~socialcredit.cli.screen`: ``lists import``, ``screen``;
 * :mod:`~socialcredit.cli.audit`: ``audit verify|replay|verify-proof|monitor``;
 * :mod:`~socialcredit.cli.ops`: ``clocks run``, ``report``, ``serve``, ``backup``, ``restore``;
-* :mod:`~socialcredit.cli.demo`: ``simulate``, ``demo``.
+* :mod:`~socialcredit.cli.demo`: ``simulate``, ``demo`` (the run itself in
+  :mod:`~socialcredit.cli.demo_run`).
 
 The command modules import :mod:`~socialcredit.cli.common` and never each other; only this
 module imports them (no cycle, kept by the import-linter contracts in ``pyproject.toml``).

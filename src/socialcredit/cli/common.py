@@ -30,13 +30,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
 
 from socialcredit.errors import ConfigError, InputError
-from socialcredit.settings import Settings
 
 if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
+    from socialcredit.settings import Settings
 
 __all__ = ["AsOfOpt", "JsonOpt", "State", "as_of", "bar", "by", "console", "err_console",
            "make_console", "out", "registry", "settings", "state"]
@@ -81,12 +80,16 @@ def settings() -> Settings:
         overrides["database_url"] = state.database_url
     if state.policy:
         overrides["policy_path"] = state.policy
+    from socialcredit.settings import Settings  # lazily: `--help` loads no pydantic-settings
+
     return Settings(**overrides)
 
 
 def _no_new_sqlite_file(url: str) -> None:
     """Raises ConfigError before SQLite would create an empty file at a mistyped path (a
     failed command must leave nothing behind)."""
+    from sqlalchemy.engine import make_url  # lazily: `--help` loads no SQLAlchemy
+
     parsed = make_url(url)
     if (parsed.get_backend_name() == "sqlite" and parsed.database
             and parsed.database != ":memory:" and not parsed.database.startswith("file:")
@@ -102,7 +105,7 @@ def registry(*, today: dt.date | None = None, create: bool = False) -> Registry:
     configured = settings()
     if not create:
         _no_new_sqlite_file(configured.database_url)
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
     reg = Registry(configured, today=today)
     if not create and not reg.store.initialised():

@@ -73,7 +73,7 @@ def demo(
     var/demo), which it recreates, with its own SQLite file unless --demo-database-url is
     given (that database must be empty).
     """
-    from socialcredit.demo import run_demo
+    from socialcredit.cli.demo_run import run_demo
 
     day = common.as_of(as_of)
     if out.exists() and not out.is_dir():
@@ -82,7 +82,7 @@ def demo(
     url = demo_db or f"sqlite:///{out / 'registry.db'}"
     settings = common.settings().model_copy(update={"database_url": url,
                                                "notices_dir": out / "notices"})
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
     reg = Registry(settings, today=day)
     reg.ensure_schema()

@@ -19,15 +19,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
-from socialcredit import access
 from socialcredit.cli import common
 from socialcredit.cli.common import AsOfOpt, JsonOpt, console
 from socialcredit.errors import InputError
 
 if TYPE_CHECKING:  # the registry loads the gate (pandas, pypinyin): only when used
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
 __all__ = ["ingest", "init"]
 
@@ -75,7 +73,9 @@ def ingest(
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    fid = access.furnisher_id(reg.store, furnisher)
+    from socialcredit.api import keys
+
+    fid = keys.furnisher_id(reg.store, furnisher)
     from socialcredit.ingest.pipeline import ingest_file
 
     totals = {"accepted": 0, "rejected": 0, "duplicates": 0, "unlinked": 0}
@@ -124,11 +124,14 @@ def ingest(
 
 
 def _show_rejects(reg: Registry, furnisher: str | None, as_json: bool) -> None:
+    from sqlalchemy import select
+
+    from socialcredit.api import keys
     from socialcredit.store.tables import quarantine
 
     stmt = select(quarantine).order_by(quarantine.c.id)
     if furnisher:
-        stmt = stmt.where(quarantine.c.furnisher_id == access.furnisher_id(reg.store, furnisher))
+        stmt = stmt.where(quarantine.c.furnisher_id == keys.furnisher_id(reg.store, furnisher))
     with reg.store.read() as conn:
         rows = conn.execute(stmt).all()
     data = [{"file": r.source, "line": r.line, "field": r.field, "reason": r.reason}

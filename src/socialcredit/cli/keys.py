@@ -9,14 +9,18 @@ name, so their commands merge) to the command groups of those names, defined the
 
 from __future__ import annotations
 
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from socialcredit import access
 from socialcredit.cli import common
 from socialcredit.cli.common import JsonOpt, console, err_console
+from socialcredit.policy.model import FURNISHER_KINDS
+
+if TYPE_CHECKING:
+    from socialcredit.api.keys import Role
 
 __all__ = ["furnishers", "gates", "operators"]
 
@@ -25,13 +29,20 @@ gates: typer.Typer = typer.Typer()
 operators: typer.Typer = typer.Typer()
 
 
+def _keys() -> ModuleType:
+    """The principals and keys, imported when a command runs (``--help`` loads no store)."""
+    from socialcredit.api import keys
+
+    return keys
+
+
 @furnishers.command("add")
 def furnishers_add(
     name: str,
-    kind: Annotated[str, typer.Option(help="|".join(access.FURNISHER_KINDS))],
+    kind: Annotated[str, typer.Option(help="|".join(FURNISHER_KINDS))],
 ) -> None:
     """Register a furnisher and print its API key (shown once)."""
-    key = access.add_furnisher(common.registry().store, name=name, kind=kind)
+    key = _keys().add_furnisher(common.registry().store, name=name, kind=kind)
     err_console.print(f"Furnisher {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
 
@@ -39,7 +50,7 @@ def furnishers_add(
 @furnishers.command("list")
 def furnishers_list(as_json: JsonOpt = False) -> None:
     """List registered furnishers."""
-    rows = access.list_furnishers(common.registry().store)
+    rows = _keys().list_furnishers(common.registry().store)
     if as_json:
         common.out({"data": rows, "count": len(rows)})
         return
@@ -75,8 +86,8 @@ def furnishers_alias(
         console.print(f"Furnisher {name!r} has no alias.")
 
 
-def _revoke(name: str, role: access.Role, as_json: bool) -> None:
-    key_ids = access.revoke_key(common.registry().store, name=name, role=role)
+def _revoke(name: str, role: Role, as_json: bool) -> None:
+    key_ids = _keys().revoke_key(common.registry().store, name=name, role=role)
     if as_json:
         common.out({"role": role, "name": name, "revoked_key_ids": key_ids, "count": len(key_ids)})
     elif key_ids:
@@ -86,8 +97,8 @@ def _revoke(name: str, role: access.Role, as_json: bool) -> None:
         console.print(f"{role.capitalize()} {name!r} has no live key: nothing to revoke.")
 
 
-def _issue(name: str, role: access.Role) -> None:
-    key = access.issue_key(common.registry().store, role=role, name=name)
+def _issue(name: str, role: Role) -> None:
+    key = _keys().issue_key(common.registry().store, role=role, name=name)
     err_console.print(f"New API key for {role} {name!r} (shown once, store it now; older keys "
                       f"stay valid until `socialcredit {role}s revoke {name}`):")
     typer.echo(key)
@@ -121,7 +132,7 @@ def gates_add(
 ) -> None:
     """Register a gate for some services and print its API key (shown once)."""
     reg = common.registry()
-    key = access.add_gate(reg.store, reg.policy, name=name, platform=platform,
+    key = _keys().add_gate(reg.store, reg.policy, name=name, platform=platform,
                           services=[s.strip() for s in services.split(",") if s.strip()])
     err_console.print(f"Gate {name!r} registered. API key (shown once, store it now):")
     typer.echo(key)
@@ -130,7 +141,7 @@ def gates_add(
 @gates.command("list")
 def gates_list(as_json: JsonOpt = False) -> None:
     """List registered gates."""
-    rows = access.list_gates(common.registry().store)
+    rows = _keys().list_gates(common.registry().store)
     if as_json:
         common.out({"data": rows, "count": len(rows)})
         return
@@ -150,7 +161,7 @@ def gates_revoke(name: str, as_json: JsonOpt = False) -> None:
 @operators.command("add")
 def operators_add(name: str) -> None:
     """Create an operator API key (shown once)."""
-    key = access.add_operator(common.registry().store, name=name)
+    key = _keys().add_operator(common.registry().store, name=name)
     err_console.print(f"Operator key for {name!r} (shown once, store it now):")
     typer.echo(key)
 

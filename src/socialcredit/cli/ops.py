@@ -32,7 +32,7 @@ def clocks_run(as_json: JsonOpt = False) -> None:
     SOCIALCREDIT_SMTP_HOST is set, else SOCIALCREDIT_NOTICES_DIR/outbox.jsonl). `serve`
     does this every few seconds; run it from cron when no server runs."""
     from socialcredit.disclosure.clocks import tick
-    from socialcredit.disclosure.notices import adapter_for
+    from socialcredit.disclosure.delivery import adapter_for
     from socialcredit.gate.offline import signing_key
 
     reg = common.registry()
@@ -58,7 +58,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Transparency report: subjects, records, entries by list, decisions by service."""
-    from socialcredit.reports import render_report, summarise
+    from socialcredit.reports import summarise
+    from socialcredit.web.report import render_report
 
     reg = common.registry()
     summary = summarise(reg.store, reg.policy, as_of=common.as_of(as_of))
@@ -111,7 +112,7 @@ def serve(
         raise InputError(f"--log-level {log_level!r}: use debug, info, warning or error")
 
     settings = common.settings()
-    from socialcredit.registry import Registry
+    from socialcredit.api.registry import Registry
 
     reg = Registry(settings)
     if not reg.store.initialised():

@@ -11,7 +11,7 @@ evaluate`` (run the policy on the registry, or compare two policies on it).
   at_least: 3 → 2``), and both version hashes.
 * ``evaluate`` evaluates the policy for every subject as of today
   (:func:`socialcredit.policy.sweeps.evaluate_all`); ``evaluate --policy NEW --compare
-  CURRENT`` reports what would change (:mod:`socialcredit.policy.whatif`, printed by
+  CURRENT`` reports what would change (:mod:`socialcredit.reports.whatif`, printed by
   :func:`socialcredit.cli.whatif.print_what_if`) and writes nothing.
 
 :mod:`socialcredit.cli` registers ``policy_app`` as ``socialcredit policy`` and
@@ -167,7 +167,7 @@ def evaluate(
     ``evaluate --policy NEW --compare CURRENT`` writes nothing at any ``--as-of``: it reports
     entries added and removed per list, refusals that would change (and logged gate refusals
     that would flip), score grade shifts and a disparate-impact table by region, age band and
-    sex (see socialcredit.policy.whatif).
+    sex (see socialcredit.reports.whatif).
     """
     day = common.as_of(as_of)
     if policy is not None:
@@ -199,8 +199,8 @@ def evaluate(
 
 
 def _what_if(compare: Path, day: dt.date, engine: str, as_json: bool) -> None:
-    """``evaluate --policy NEW --compare CURRENT``: read-only; see socialcredit.policy.whatif."""
-    from socialcredit.policy.whatif import what_if
+    """``evaluate --policy NEW --compare CURRENT``: read-only; see socialcredit.reports.whatif."""
+    from socialcredit.reports.whatif import what_if
 
     if engine == "incremental":
         engine = "python"  # the same rules in this process

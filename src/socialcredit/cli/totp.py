@@ -1,5 +1,5 @@
 """``socialcredit operators totp NAME [--remove]``: the operator's authenticator code for the
-console (:mod:`socialcredit.totp`), registered on the ``operators`` group by
+console (:mod:`socialcredit.api.totp`), registered on the ``operators`` group by
 :mod:`socialcredit.cli`."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def operators_totp(name: str, remove: Annotated[bool, typer.Option(
         "--remove", help="Stop asking this operator for a code.")] = False) -> None:
     """Ask operator NAME for an authenticator code (TOTP) at the console's sign-in: prints the
     secret and its otpauth:// URI once (a new one replaces the old)."""
-    from socialcredit import totp
+    from socialcredit.api import totp
 
     store = common.registry().store
     if remove:

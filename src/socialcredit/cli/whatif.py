@@ -13,7 +13,6 @@ from rich import box
 from rich.table import Table
 
 from socialcredit.cli import common
-from socialcredit.policy.whatif import SMALL_GROUP
 
 __all__ = ["fold", "print_what_if"]
 
@@ -37,7 +36,7 @@ def _ratio(side: dict[str, Any], flagged: bool) -> str:
 
 
 def print_what_if(report: dict[str, Any]) -> None:
-    """Render :func:`socialcredit.policy.whatif.compare`'s report as Rich tables (stdout)."""
+    """Render :func:`socialcredit.reports.whatif.compare`'s report as Rich tables (stdout)."""
     out = common.make_console()
     new, cur = report["new"], report["current"]
     out.print(f"What-if as of {report['as_of']} ({new['engine']}; nothing written)\n"
@@ -106,6 +105,8 @@ def print_what_if(report: dict[str, Any]) -> None:
                       _ratio(row["current"], "current" in row["flagged"]),
                       _pct(row["new"]["rate"]), _ratio(row["new"], "new" in row["flagged"]))
     out.print(fold(t))
+    from socialcredit.reports.whatif import SMALL_GROUP  # lazily: `--help` loads no store
+
     out.print(f"(small: a group of fewer than {SMALL_GROUP} people, where a rate differs by "
               "chance; 29 CFR 1607.4(D) discounts differences based on small numbers.)")
     for dim, why in di.get("unavailable", {}).items():

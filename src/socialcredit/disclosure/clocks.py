@@ -21,8 +21,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, update
 
+from socialcredit.disclosure.delivery import Adapter, deliver_notices
 from socialcredit.disclosure.disputes import run_deadlines
-from socialcredit.disclosure.notices import Adapter, deliver_notices, project_notices
+from socialcredit.disclosure.notices import project_notices
 from socialcredit.disclosure.repairs import settle_repairs
 from socialcredit.disclosure.retention import run_retention
 from socialcredit.policy.jurisdiction import local_today

@@ -29,7 +29,8 @@ from typing import Any, NoReturn
 
 from sqlalchemy import delete, func, insert, select, update
 
-from socialcredit.disclosure.notices import enqueue, iso, trusted_phone
+from socialcredit.disclosure.delivery import trusted_phone
+from socialcredit.disclosure.notices import enqueue, iso
 from socialcredit.errors import AuthError, InputError, RateLimited
 from socialcredit.identity import scheme_for
 from socialcredit.identity.national_id import normalise_id_text

@@ -25,9 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from socialcredit.access import Principal
 from socialcredit.errors import InputError, PermissionDenied, SocialCreditError, UnknownService
 from socialcredit.gate.benefits import benefits_for, rewarded_services
+from socialcredit.gate.caller import GateCaller
 from socialcredit.gate.codes import encode_cn_ids, encode_key
 from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
@@ -178,7 +178,7 @@ class DecisionService:
 
     def decide(self, *, service: str, national_id: str | None = None, phone: str | None = None,
                document: str | None = None, name: str | None = None,
-               gate: Principal | None = None, platform: str | None = None,
+               gate: GateCaller | None = None, platform: str | None = None,
                organisation_id: str | None = None) -> Decision:
         """Decide for one person, or one organisation by its ``organisation_id``.
 
@@ -197,7 +197,7 @@ class DecisionService:
         hits = [r for r in everything if self._applies(r, service, platform, day)]
         return self._finish(service, hits, name, platform, day, gate, everything=everything)
 
-    def _check_service(self, service: str, gate: Principal | None,
+    def _check_service(self, service: str, gate: GateCaller | None,
                        platform: str | None) -> str | None:
         if service not in self.policy.services:
             raise UnknownService(f"unknown service {service!r}; the policy defines "
@@ -232,7 +232,7 @@ class DecisionService:
         return out
 
     def _finish(self, service: str, hits: list[Restriction], name: str | None,
-                platform: str | None, day: str, gate: Principal | None, *,
+                platform: str | None, day: str, gate: GateCaller | None, *,
                 count: bool = True, decision_id: str | None = None,
                 everything: Sequence[Restriction] = ()) -> Decision:
         outcome: Outcome = "deny" if hits else "allow"
@@ -263,7 +263,7 @@ class DecisionService:
         return decision
 
     def decide_codes(self, *, service: str, codes: npt.NDArray[np.uint64],
-                     names: Sequence[str | None] | None = None, gate: Principal | None = None,
+                     names: Sequence[str | None] | None = None, gate: GateCaller | None = None,
                      platform: str | None = None) -> BatchOutcome:
         """Decide for many encoded identifiers at once (:mod:`socialcredit.gate.codes`).
 
@@ -325,7 +325,7 @@ class DecisionService:
                         benefits_for(self.policy, found, outcome.service, outcome.day))
 
     def decide_batch(self, *, service: str, people: Sequence[Mapping[str, Any]],
-                     gate: Principal | None = None, platform: str | None = None,
+                     gate: GateCaller | None = None, platform: str | None = None,
                      ) -> list[Decision | SocialCreditError]:
         """Decide for a manifest, answered in input order.
 

@@ -86,8 +86,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 __all__ = [
     "COMMON_SURNAMES",
     "COMPOUND_SURNAMES",
@@ -181,6 +179,9 @@ def _is_han(ch: str) -> bool:
 def _readings(chars: str) -> tuple[str, ...]:
     """pypinyin's syllables for ``chars`` (a phrase or characters), ASCII; a character the
     library cannot read gives none."""
+    # pypinyin's phrase tables are slow to load: only when a Han name is read
+    from pypinyin import Style, lazy_pinyin
+
     syllables = lazy_pinyin(chars, style=Style.NORMAL, v_to_u=True, errors="ignore")
     return tuple(a for a in (_ascii(s) for s in syllables) if a)
 

@@ -12,7 +12,7 @@ from what furnishers state, as the policy's ``identity.demographics`` says.
 * ``sex: furnished`` — the ``sex`` furnishers state (the US policy collects none: ``none``).
 
 :func:`furnished_people` returns ``(subject_id, state, birth_date, sex)`` rows whose absent
-fields are None; :mod:`socialcredit.policy.impact` makes them its ``Person`` rows and groups
+fields are None; :mod:`socialcredit.reports.impact` makes them its ``Person`` rows and groups
 each dimension over the people who have it.
 """
 

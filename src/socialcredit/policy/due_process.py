@@ -1,6 +1,6 @@
 """The due-process overlay of evaluation: what repairs, disputes and unconfirmed links make of
 an entry the rules imply, before :mod:`socialcredit.policy.evaluate` writes it or
-:mod:`socialcredit.policy.whatif` shows it.
+:mod:`socialcredit.reports.whatif` shows it.
 
 :func:`load_due_process` reads the state for some subjects in one go (granted repairs and
 due-process outcomes, open disputes, links not confirmed by an operator);

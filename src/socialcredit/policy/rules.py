@@ -13,8 +13,9 @@ policy's ``jurisdiction.period_counting`` (:mod:`socialcredit.policy.jurisdictio
 the PRC Civil Code, arts. 200-204, the start day not counted, so two years from 2024-12-08 last
 through 2026-12-08 and ``until`` is 2026-12-09).
 
-Longer than 400 lines: the reference semantics of every rule kind stay in one module, beside
-this docstring that states them, so that the batch engines have one text to match.
+The reference semantics of every rule kind stay in this module, beside this docstring that
+states them, so that the batch engines have one text to match; the types the rules read and
+give, and the ``when`` matcher, are in :mod:`socialcredit.policy.rule_types` (re-exported here).
 
 **Trigger lists** (SPC Provisions 2017, Arts. 1-2, 10). Records of the trigger kind that match
 ``when`` are grouped by their ``key`` value; the earliest of a group (ties: lowest id) not
@@ -65,86 +66,20 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from socialcredit.policy.jurisdiction import Counting, extend_until, period_until
-from socialcredit.policy.model import Exemption, ListSpec, Policy, Range, ScoreSpec
+from socialcredit.policy.model import Exemption, ListSpec, Policy, ScoreSpec
 from socialcredit.policy.obligations import merge_obligations
+from socialcredit.policy.rule_types import (
+    DesiredEntry,
+    Evaluation,
+    RecordView,
+    ScoreResult,
+    matches,
+)
 
 __all__ = ["DesiredEntry", "Evaluation", "RecordView", "ScoreResult",
            "desired_entries", "evaluate_records", "kinds_read", "listed_from", "matches"]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordView:
-    """What evaluation reads of a record (superseded records are never passed in)."""
-
-    id: int
-    subject_id: int
-    furnisher_id: int
-    furnisher: str
-    furnisher_record_id: str
-    kind: str
-    occurred_at: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredEntry:
-    """An entry the rules imply. ``status``: active | warned | removed | expired | exempt.
-    ``lifted``: (service, until or None) of sanctions lifted for this entry."""
-
-    list: str
-    subject_id: int
-    key: str
-    status: str
-    since: str
-    until: str | None
-    ground: int | None = None
-    record_id: int | None = None
-    furnisher_id: int | None = None
-    platform: str | None = None
-    ended_on: str | None = None
-    end_reason: str | None = None
-    end_record_id: int | None = None
-    lifted: tuple[tuple[str, str | None], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreResult:
-    """A subject's score on ``as_of``: whole points, grade, reason codes (most costly first)."""
-
-    score: str
-    subject_id: int
-    value: int
-    grade: str
-    reasons: tuple[str, ...]
-
-
-@dataclass
-class Evaluation:
-    entries: list[DesiredEntry] = field(default_factory=list)
-    scores: list[ScoreResult] = field(default_factory=list)
-
-
-def matches(payload: dict[str, Any], when: dict[str, Any]) -> bool:
-    """Does ``payload`` meet every condition of ``when`` (a value, a list of values, a range)?"""
-    for k, cond in when.items():
-        v = payload.get(k)
-        if isinstance(cond, Range):
-            if isinstance(v, bool) or not isinstance(v, int):
-                return False
-            if cond.at_least is not None and v < cond.at_least:
-                return False
-            if cond.below is not None and v >= cond.below:
-                return False
-        elif isinstance(cond, list):
-            if v not in cond:
-                return False
-        elif v != cond or isinstance(v, bool) != isinstance(cond, bool):
-            return False
-    return True
 
 
 def _value(rec: RecordView, key: str) -> str | None:

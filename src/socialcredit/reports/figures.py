@@ -1,6 +1,6 @@
 """The figures of a transparency report, read and checked from its summary.
 
-The summary's shape is given in :mod:`socialcredit.reports.render`. Lists and services come
+The summary's shape is given in :mod:`socialcredit.web.report`. Lists and services come
 in policy order (the default policy's names first, in the order below), then any others
 alphabetically. Missing counts are read as 0; a count that is not a non-negative ``int``, or
 an ``entries``/``decisions`` section that is not a mapping, raises ``ValueError``.

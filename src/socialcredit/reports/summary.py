@@ -1,6 +1,6 @@
 """Transparency statistics computed from the projections.
 
-The summary shape is the one :func:`socialcredit.reports.render.render_report` renders::
+The summary shape is the one :func:`socialcredit.web.report.render_report` renders::
 
     {"generated_at", "as_of", "policy_version", "subjects", "records", "unlinked_records",
      "rejected_rows", "furnishers", "ledger_events",

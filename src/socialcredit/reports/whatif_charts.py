@@ -1,4 +1,4 @@
-"""Charts of a what-if report (:func:`socialcredit.policy.whatif.compare`), as PNG bytes.
+"""Charts of a what-if report (:func:`socialcredit.reports.whatif.compare`), as PNG bytes.
 
 * :func:`entries_chart` – active entries per list under CURRENT and NEW (grouped bars);
 * :func:`impact_chart` – each group's listing rate as a ratio to the overall rate under CURRENT

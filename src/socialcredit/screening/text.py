@@ -34,7 +34,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from anyascii import anyascii
-from pypinyin import Style, lazy_pinyin
 
 from socialcredit.identity.names import SURNAME_READINGS
 from socialcredit.screening.numbers import read_numbers
@@ -127,6 +126,9 @@ def _han_to_pinyin(text: str, kind: Kind) -> str:
     if kind != "person":
         for form in _HAN_FORMS:
             text = text.replace(form, HAN_LEGAL_FORMS[form])
+
+    # pypinyin's phrase tables are slow to load: only when Han text is read
+    from pypinyin import Style, lazy_pinyin
 
     def read(match: re.Match[str]) -> str:
         chars = match.group(0)

@@ -30,21 +30,18 @@ Furnishers (rows follow :mod:`socialcredit.simulate.records`, plus ``birth_date`
 Names are Han script, or pinyin in either order (``"Zhang Wei"``, ``"Wei Zhang"``) for
 :data:`PINYIN_SHARE` of lender and ride-hail rows.  All randomness comes from the seed.
 
-Longer than 400 lines: the population, its households and each furnisher's rows are
-drawn from one seeded generator in one order, so that a seed gives the same set; it splits by
-furnisher when one of them needs more than its row builder.
+This module draws the set: the population, its households and each furnisher's rows come from
+one seeded generator in one order, so that a seed gives the same set. The set's shape and the
+files it writes are in :mod:`socialcredit.simulate.namesake_set` (re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import random
-from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cache
-from pathlib import Path
 
 from pypinyin import lazy_pinyin
 from stdnum.iso7064 import mod_11_2
@@ -57,8 +54,18 @@ from socialcredit.simulate.identifiers import (
     region_valid,
     with_wrong_check,
 )
+from socialcredit.simulate.namesake_set import (
+    NAMESAKE_FURNISHERS,
+    TRUTH_COLUMNS,
+    TRUTH_FILE,
+    Household,
+    NamesakeSet,
+    PhoneSpan,
+    Recycled,
+    _Spec,
+)
 from socialcredit.simulate.population import Person
-from socialcredit.simulate.records import Draft, FurnisherSpec, Row, Value, finalize, write_rows
+from socialcredit.simulate.records import Draft, Value, finalize
 
 __all__ = [
     "COMMON_NAMES",
@@ -98,122 +105,10 @@ DEFAULT_SHARE = 0.06
 TYPO_SHARE, TRANSPOSITION_SHARE = 0.03, 0.02
 RIDER_SHARE = 0.10
 PINYIN_SHARE = 0.15
-TRUTH_FILE = "truth.csv"
-TRUTH_COLUMNS = ("furnisher", "furnisher_record_id", "national_id", "person_id", "id_fault",
-                 "must_list")
 _STREETS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "胜利路", "幸福路",
             "长江路", "光明街", "朝阳路", "文化路")
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec(FurnisherSpec):
-    """A furnisher spec whose CSV header also holds ``extra`` columns (after ``name``)."""
-
-    extra: tuple[str, ...] = ()
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        base = list(FurnisherSpec.columns.fget(self))  # type: ignore[attr-defined]
-        at = base.index("name") + 1
-        return tuple(base[:at] + list(self.extra) + base[at:])
-
-
-#: The furnishers of the set, in ingest order; ``extra`` names the optional columns each sends
-#: (the court and the bank know birth date and address, the payment app the birth date only).
-NAMESAKE_FURNISHERS: tuple[FurnisherSpec, ...] = (
-    _Spec("court-beijing-no1", "court", "csv", ("dishonesty_finding",), "BJ1",
-          ("birth_date", "address")),
-    _Spec("bank-icbc", "lender", "csv", ("loan_default",), "ICBC", ("birth_date", "address")),
-    _Spec("pay-alipay", "payment", "csv", ("loan_default",), "ALI", ("birth_date",)),
-    _Spec("ride-didi", "platform", "csv", ("ride_rating",), "DIDI"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneSpan:
-    """A household's number from ``valid_from`` to ``valid_to`` (both inclusive; None: open)."""
-
-    number: str
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
-
-    def covers(self, day: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= day) and (
-            self.valid_to is None or day <= self.valid_to)
-
-
-@dataclass(frozen=True, slots=True)
-class Household:
-    """People (indices into :attr:`NamesakeSet.people`) at one ``address`` sharing phones."""
-
-    index: int
-    address: str
-    region_code: str
-    members: tuple[int, ...]
-    phones: tuple[PhoneSpan, ...]
-
-    def phone_on(self, day: dt.date) -> str:
-        """The household's number on ``day`` (its latest number if none covers the day)."""
-        return next((p.number for p in self.phones if p.covers(day)), self.phones[-1].number)
-
-
-@dataclass(frozen=True, slots=True)
-class Recycled:
-    """``number`` belonged to household ``first`` until ``until`` (inclusive), then to the
-    unrelated household ``second`` from ``since``."""
-
-    number: str
-    first: int
-    until: dt.date
-    second: int
-    since: dt.date
-
-
-@dataclass
-class NamesakeSet:
-    """People, households and furnisher rows of the stress set, with the ground truth.
-
-    ``records`` maps furnisher name → rows; ``truth`` maps (furnisher name,
-    ``furnisher_record_id``) → the true person's national ID; ``faults`` the same keys →
-    ``"typo"`` / ``"transposition"`` for rows whose national ID was garbled; ``must_list`` the
-    national IDs that belong on ``dishonest_judgment_debtors``; ``twins`` pairs of person
-    indices.  ``Person.phone`` is the household's number on ``as_of``.
-    """
-
-    as_of: dt.date
-    people: list[Person]
-    households: list[Household]
-    household_of: list[int]
-    twins: list[tuple[int, int]]
-    recycled: list[Recycled]
-    records: dict[str, list[Row]] = field(default_factory=dict)
-    truth: dict[tuple[str, str], str] = field(default_factory=dict)
-    faults: dict[tuple[str, str], str] = field(default_factory=dict)
-    must_list: frozenset[str] = frozenset()
-
-    def write(self, folder: Path, *, without: Collection[str] = ()
-              ) -> list[tuple[str, str, Path]]:
-        """Write ``<furnisher>.csv`` per furnisher (the optional columns named in ``without``,
-        e.g. ``address`` for a registry that does not accept it, left out) and
-        :data:`TRUTH_FILE` (columns :data:`TRUTH_COLUMNS`, never in a furnisher file) into
-        ``folder``; return (furnisher name, furnisher kind, path) per furnisher file."""
-        folder.mkdir(parents=True, exist_ok=True)
-        out: list[tuple[str, str, Path]] = []
-        for spec in NAMESAKE_FURNISHERS:
-            if without and isinstance(spec, _Spec):
-                spec = replace(spec, extra=tuple(c for c in spec.extra if c not in without))
-            path = folder / spec.file
-            write_rows(path, spec, self.records.get(spec.name, []))
-            out.append((spec.name, spec.kind, path))
-        person_of = {p.national_id: p.person_id for p in self.people}
-        with (folder / TRUTH_FILE).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(TRUTH_COLUMNS)
-            for (furnisher, frid), nid in sorted(self.truth.items()):
-                writer.writerow((furnisher, frid, nid, person_of[nid],
-                                 self.faults.get((furnisher, frid), ""),
-                                 "true" if nid in self.must_list else "false"))
-        return out
 
 
 @cache

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
-from socialcredit.errors import ConfigError, StoreUnavailable
+from socialcredit.errors import ConfigError, MissingExtra, StoreUnavailable
 from socialcredit.store.private import private_file
 
 __all__ = ["MIGRATIONS_DIR", "first_line", "is_contention", "make_engine", "migrate",
@@ -33,8 +33,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     ``postgresql+psycopg://``.
 
     Raises:
-        ConfigError: the URL is malformed, its ``timeout`` is not a number of seconds, or
-            PostgreSQL is asked for without psycopg installed.
+        ConfigError: the URL is malformed, or its ``timeout`` is not a number of seconds.
+        MissingExtra: PostgreSQL is asked for without psycopg installed (a ConfigError and an
+            ImportError naming ``socialcredit[postgres]``).
     """
     # SQL parameters hold national IDs and names: keep them out of error strings (and so out
     # of tracebacks in the logs)
@@ -49,7 +50,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         try:
             import psycopg  # noqa: F401
         except ImportError as e:
-            raise ConfigError(
+            raise MissingExtra(
                 "PostgreSQL needs the psycopg driver: pip install 'socialcredit[postgres]'"
             ) from e
         return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -19,18 +19,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from socialcredit.access import Principal
 from socialcredit.api.deps import RegistryDep
 from socialcredit.api.due_process.session import COOKIE, check_csrf, now, set_session_cookie
 from socialcredit.api.due_process.signin import send_code
+from socialcredit.api.keys import Principal
 from socialcredit.api.ratelimit import limit_client
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.disputes import appeal_dispute, open_dispute
 from socialcredit.disclosure.repairs import apply_for_repair
 from socialcredit.disclosure.reviews import request_review
 from socialcredit.disclosure.signin import end_session, refuse, session_subject, verify_code
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import AuthError, InputError, PermissionDenied, SocialCreditError
-from socialcredit.registry import Registry
 from socialcredit.web.origin import same_origin
 from socialcredit.web.plain import explain, said
 

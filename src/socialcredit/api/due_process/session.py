@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from socialcredit.access import Principal
 from socialcredit.api.deps import RegistryDep
+from socialcredit.api.keys import Principal
+from socialcredit.api.registry import Registry
 from socialcredit.api.schemas import error_responses
 from socialcredit.disclosure.signin import refuse, session_subject
 from socialcredit.errors import AuthError, PermissionDenied
-from socialcredit.registry import Registry
 
 __all__ = ["COOKIE", "SubjectDep", "SubjectWriteDep", "check_csrf", "now", "set_session_cookie",
            "subject_api"]

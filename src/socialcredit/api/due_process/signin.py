@@ -25,7 +25,8 @@ from socialcredit.api.due_process.session import (
     subject_api,
 )
 from socialcredit.api.ratelimit import limit_client
-from socialcredit.disclosure.notices import adapter_for, deliver_notices
+from socialcredit.api.registry import Registry
+from socialcredit.disclosure.delivery import adapter_for, deliver_notices
 from socialcredit.disclosure.signin import (
     admit_code_request,
     end_session,
@@ -33,7 +34,6 @@ from socialcredit.disclosure.signin import (
     verify_code,
 )
 from socialcredit.errors import PermissionDenied, RateLimited
-from socialcredit.registry import Registry
 from socialcredit.web.origin import same_origin
 
 __all__ = ["SENT", "send_code", "serve_one", "sign_in", "start_session", "stop_session"]

@@ -89,7 +89,7 @@ class IdentitySpec(_Strict):
         pattern: str | None = None  # for scheme "generic"
 
     class Demographics(_Strict):
-        """Where the what-if's disparate-impact groups come from (policy/impact.py):
+        """Where the what-if's disparate-impact groups come from (reports/impact.py):
         ``national_id`` — read from the ID (``cn.ric`` only: GB 11643-1999 embeds the address
         code, the birth date and a sex digit); ``furnished`` — the ``birth_date`` / ``sex``
         furnishers state on their rows; ``address_state`` — the US state (USPS two-letter

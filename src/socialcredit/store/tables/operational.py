@@ -124,7 +124,7 @@ contact_codes = Table(
     Column("used_at", String(32), nullable=True),
 )
 
-# Operators' optional second factor (socialcredit/totp.py): a TOTP secret per operator name.
+# Operators' optional second factor (socialcredit/api/totp.py): a TOTP secret per operator name.
 # Readable on purpose (codes are checked against it); never written to the ledger.
 operator_totp = Table(
     "operator_totp",

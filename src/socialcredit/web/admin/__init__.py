@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socialcredit.api.deps import RegistryDep, refreshed
 from socialcredit.api.ratelimit import limit_client
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.disputes import decide_appeal
 from socialcredit.disclosure.repairs import decide_repair
 from socialcredit.disclosure.reviews import decide_review
@@ -38,7 +39,6 @@ from socialcredit.identity.review import (
     unlink_record,
 )
 from socialcredit.policy.jurisdiction import local_today
-from socialcredit.registry import Registry
 from socialcredit.web.admin.common import SESSIONS as _SESSIONS
 from socialcredit.web.admin.common import csrf_refusal, require_session, signed_in
 from socialcredit.web.admin.common import now as _now

@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from socialcredit.api.registry import Registry
 from socialcredit.errors import AuthError, PermissionDenied
-from socialcredit.registry import Registry
 from socialcredit.web.admin.sessions import COOKIE, OperatorSession, Sessions
 
 __all__ = ["SESSIONS", "csrf_refusal", "now", "page", "require_session", "signed_in"]

@@ -17,10 +17,10 @@ from socialcredit.disclosure.public import mask_identifier
 from socialcredit.disclosure.subject_file import subject_file
 from socialcredit.errors import NotFound
 from socialcredit.reports import summarise
-from socialcredit.reports.render import headline
 from socialcredit.store.tables import events, merges, subjects
 from socialcredit.web.admin.common import SESSIONS, page, signed_in
 from socialcredit.web.admin.sessions import COOKIE
+from socialcredit.web.report import headline
 
 __all__ = ["TIMELINE_LIMIT", "pages_router"]
 

@@ -34,11 +34,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 
 from socialcredit.api.deps import RegistryDep
+from socialcredit.api.registry import Registry
 from socialcredit.errors import ConfigError, NotFound, SocialCreditError
 from socialcredit.policy.diff import yaml_diff
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy, load_policy
-from socialcredit.registry import Registry
 from socialcredit.reports.whatif_charts import entries_chart, impact_chart
 from socialcredit.settings import DEFAULT_POLICY_PATH
 from socialcredit.store.tables import events

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from socialcredit import totp
-from socialcredit.access import authenticate
+from socialcredit.api import totp
+from socialcredit.api.keys import authenticate
 from socialcredit.disclosure.signin import refuse
 from socialcredit.errors import AuthError, PermissionDenied
 from socialcredit.store import Store
@@ -61,7 +61,7 @@ class Sessions:
     def sign_in(self, store: Store, key: str, *, now: dt.datetime,
                 code: str = "") -> tuple[str, OperatorSession]:
         """Exchange an operator key (and its TOTP ``code`` when the operator enrolled one,
-        socialcredit/totp.py) for ``(token, session)``.
+        socialcredit/api/totp.py) for ``(token, session)``.
 
         Raises:
             AuthError: not a live operator key, or a missing or wrong code (logged as

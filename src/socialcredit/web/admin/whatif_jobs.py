@@ -1,6 +1,6 @@
 """What-if runs started from the console's policy page, in a background thread of the server.
 
-A run is :func:`socialcredit.policy.whatif.what_if` of a candidate policy (NEW) against the
+A run is :func:`socialcredit.reports.whatif.what_if` of a candidate policy (NEW) against the
 registry's policy (CURRENT) on the DuckDB engine: it reads the registry and writes nothing (no
 ledger event, no table row). The page polls the run and shows the steps ``what_if`` reports
 through its ``progress`` callback, then the report.
@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from socialcredit.errors import Conflict, NotFound, SocialCreditError
 from socialcredit.policy.model import Policy
-from socialcredit.policy.whatif import Engine, what_if
+from socialcredit.reports.whatif import Engine, what_if
 from socialcredit.store import Store
 
 __all__ = ["ENGINE", "KEPT", "Run", "Runs"]
@@ -35,7 +35,7 @@ KEPT = 20
 @dataclass
 class Run:
     """One what-if run: who started it and when, the two policies compared, the steps done so
-    far, then either ``report`` (the shape of :func:`socialcredit.policy.whatif.compare`) or
+    far, then either ``report`` (the shape of :func:`socialcredit.reports.whatif.compare`) or
     ``error`` (a message for the operator)."""
 
     id: str

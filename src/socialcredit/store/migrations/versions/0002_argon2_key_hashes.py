@@ -3,7 +3,7 @@
 Widens ``api_keys.key_hash`` to 255 characters (an argon2id PHC string is ~97) and rewrites
 every hash of revision 0001 (64 hex digits: the SHA-256 of the key's secret) as ``sha256$`` +
 argon2id(that hex string), so no fast hash stays in the database and every existing key keeps
-working (``socialcredit.access`` checks such a hash against the SHA-256 of the secret). The
+working (``socialcredit.api.keys`` checks such a hash against the SHA-256 of the secret). The
 argon2 parameters are frozen here (OWASP: m=19 MiB, t=2, p=1); each hash records its own, so a
 later change of parameters in ``access`` still verifies these.
 

@@ -1,6 +1,6 @@
 """operators' optional second factor: operator_totp
 
-Adds ``operator_totp`` (one TOTP secret per operator name, socialcredit/totp.py). Nothing to
+Adds ``operator_totp`` (one TOTP secret per operator name, socialcredit/api/totp.py). Nothing to
 fill for existing operators: without a row, the console asks for the key only.
 
 Revision ID: 0009

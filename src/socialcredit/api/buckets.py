@@ -1,5 +1,5 @@
-"""Token buckets keyed by client (a low module: the API's public limits and the key checks of
-:mod:`socialcredit.access` both use it, issue #18).
+"""Token buckets keyed by client (the API's public limits and the key checks of
+:mod:`socialcredit.api.keys` both use it, issue #18).
 
 A token bucket per client: ``burst`` tokens at once, then ``per_minute`` a minute. Past it the
 caller gets :class:`~socialcredit.errors.RateLimited` (429 ``rate_limited``, with

@@ -17,17 +17,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from socialcredit.access import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.keys import Principal, add_furnisher, add_gate, authenticate, furnisher_id
+from socialcredit.api.registry import Registry
 from socialcredit.disclosure.clocks import tick as clock_tick
-from socialcredit.disclosure.notices import FileAdapter, deliver_notices
+from socialcredit.disclosure.delivery import FileAdapter, deliver_notices
 from socialcredit.disclosure.signin import request_code
 from socialcredit.errors import InputError
 from socialcredit.identity.relink import relink_unlinked
 from socialcredit.ingest.pipeline import ingest_file
 from socialcredit.policy.model import Policy
 from socialcredit.policy.sweeps import evaluate_all
-from socialcredit.registry import Registry
-from socialcredit.reports import render_report, summarise
+from socialcredit.reports import summarise
 from socialcredit.simulate import simulator_for
 from socialcredit.store.tables import (
     contact_channels,
@@ -36,6 +36,7 @@ from socialcredit.store.tables import (
     list_entries,
     subjects,
 )
+from socialcredit.web.report import render_report
 
 __all__ = ["DEMO_GATES", "US_DEMO_GATES", "demo_gates", "run_demo"]
 

@@ -28,7 +28,7 @@ registry is only read: no transaction is opened for writing, the ledger head doe
 * ``disparate_impact``: per region, age band and sex, the population (subjects with a valid
   national ID in ``identifiers``), the listing rate under each policy (subjects with an active
   entry on a list that has a sanction) and its ratio to the overall rate, flagged outside
-  [0.8, 1.25] (the four-fifths rule; :mod:`socialcredit.policy.impact`).
+  [0.8, 1.25] (the four-fifths rule; :mod:`socialcredit.reports.impact`).
 
 :func:`what_if` says what it is doing through ``progress`` (one short English phrase per
 step), so that a page or a terminal can show it.
@@ -49,16 +49,6 @@ from sqlalchemy import select
 
 from socialcredit.errors import InputError
 from socialcredit.policy.due_process import apply_due_process, load_due_process
-from socialcredit.policy.impact import (
-    AGE_BANDS,
-    FOUR_FIFTHS,
-    GB2260_PROVINCES,
-    SMALL_GROUP,
-    Person,
-    impact,
-    people,
-    person_of,
-)
 from socialcredit.policy.incentives import benefit_changes
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
@@ -68,6 +58,16 @@ from socialcredit.policy.rules import (
     ScoreResult,
     evaluate_records,
     kinds_read,
+)
+from socialcredit.reports.impact import (
+    AGE_BANDS,
+    FOUR_FIFTHS,
+    GB2260_PROVINCES,
+    SMALL_GROUP,
+    Person,
+    impact,
+    people,
+    person_of,
 )
 from socialcredit.store import Store
 from socialcredit.store.tables import decisions, gates, list_entries

@@ -1,4 +1,4 @@
-"""The linkage model shipped with the package (``default_model.json``) and its generator.
+"""The generator of the linkage model shipped with the package (``identity/default_model.json``).
 
 A fresh registry has no data to train on, so it links with a model trained on a simulated
 population (:mod:`socialcredit.simulate.population`: realistic name frequencies, valid IDs,
@@ -6,12 +6,13 @@ phones) and furnisher-like records about it with the faults issue #3 names: nati
 one wrong or two swapped digits or none at all, names in Han script or pinyin in either order,
 birth-date typos and day/month swaps, address typos and moves, shared family phones, and records
 about people the registry does not know. ``socialcredit link --retrain`` replaces it with a
-model trained on the registry's own data.
+model trained on the registry's own data. The generator lives with the simulator whose
+population it trains on, so that identity never imports the simulator (issue #18).
 
 Regenerate (deterministic for the seed; ``tests/test_linkage.py`` checks the shipped file is
 what this produces)::
 
-    python -m socialcredit.identity.default_model
+    python -m socialcredit.simulate.default_model
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from socialcredit.simulate.population import Person, generate_population
 
 __all__ = ["PATH", "SEED", "build_default_model", "training_frames"]
 
-PATH = Path(__file__).with_name("default_model.json")
+PATH = Path(__file__).parents[1] / "identity" / "default_model.json"
 SEED = 42
 AS_OF = dt.date(2026, 1, 1)
 _STREETS = ("renmin lu", "jiefang lu", "zhongshan lu", "jianshe lu", "heping jie",

@@ -37,6 +37,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
+from socialcredit.api.buckets import RateLimiter
 from socialcredit.errors import (
     AuthError,
     Conflict,
@@ -46,7 +47,6 @@ from socialcredit.errors import (
     UnknownService,
 )
 from socialcredit.policy.model import FURNISHER_KINDS, Policy
-from socialcredit.ratelimit import RateLimiter
 from socialcredit.store import Store
 from socialcredit.store.tables import api_keys, events, furnishers, gates
 

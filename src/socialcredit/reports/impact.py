@@ -1,5 +1,5 @@
 """Disparate impact of a policy: who the listed are, by region, age band and sex, read from
-the national ID (part of the what-if, :mod:`socialcredit.policy.whatif`).
+the national ID (part of the what-if, :mod:`socialcredit.reports.whatif`).
 
 :func:`people` reads the population (subjects with a valid CN resident ID); :func:`impact`
 returns, for two sets of listed subjects (``new``, ``current``), each group's listing rate and
