@@ -94,5 +94,11 @@ def test_a_grace_period_lists_only_who_has_not_performed_at_its_end(
             "active", LISTED_FROM.isoformat(), "listed")
         found, total = search_public(reg.store, reg.policy, "陈静", today=LISTED_FROM)
         assert total == 1 and found[0]["case_number"] == "(2026)粤01执2号"
+        # who paid in time is told the listing will not take effect, not that it was removed
+        project_notices(reg.store, reg.policy,
+                        now=dt.datetime.combine(LISTED_FROM, dt.time(9, 0), tzinfo=dt.UTC))
+        told = [n["title"] for n in subject_file(reg.store, reg.policy, subject_of(reg, PAYS))[
+            "notices"] if n["kind"] == "removal"]
+        assert told and all(t.startswith("Your listing will not take effect") for t in told)
     finally:
         reg.close()

@@ -161,8 +161,14 @@ def test_an_enterprise_is_listed_and_its_representatives_restricted_in_their_own
     with listed.store.read() as conn:
         told = {(n.subject_id, n.kind): json.loads(n.body)["text"]
                 for n in conn.execute(select(notices))}
+    with listed.store.read() as conn:
+        titles = {(n.subject_id, n.kind): json.loads(n.body)["title"]
+                  for n in conn.execute(select(notices))}
     for person in (a, b):
         assert NAME in told[(person.id, "listing")] and CASE in told[(person.id, "listing")]
+        # restricted, not listed (Fa Fa [2019] No. 35): the title says so too
+        assert titles[(person.id, "listing")].startswith("You are restricted as a "
+                                                         "representative")
     # their file says the restriction is theirs as the enterprise's representative
     own_file = subject_file(listed.store, listed.policy, a.id, reader="subject")
     (mine,) = own_file["entries"]

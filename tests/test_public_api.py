@@ -45,7 +45,8 @@ def test_split_modules_keep_their_public_names() -> None:
         "DECISIONS", "ENTRY_STATES", "LIST_TITLES", "SERVICE_LABELS", "headline",
         "render_report"])
     assert sorted(snapshot.__all__) == sorted([
-        "FORMAT_VERSION", "KEY_KINDS", "MAGIC", "SnapshotError", "SnapshotHit", "SnapshotInfo",
+        "FORMAT_VERSION", "KEY_KINDS", "MAGIC", "SnapshotBenefit", "SnapshotError", "SnapshotHit",
+        "SnapshotInfo",
         "SnapshotItem", "SnapshotReader", "keyed_digest", "load_signing_key", "new_gate_key",
         "new_signing_key", "public_key_pem", "save_signing_key", "verify_snapshot",
         "write_snapshot"])

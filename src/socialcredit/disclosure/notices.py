@@ -87,10 +87,17 @@ def _text(kind: str, payload: dict[str, Any], policy: Policy) -> tuple[str, str]
         org = payload.get("on_behalf_of")
         why = (f"You represent {org['organisation']} ({org['organisation_id']}), listed for case "
                f"{org['case_number']}; the restriction is yours, not a listing. ") if org else ""
-        return (f"You have been listed: {title_of}",
+        return (f"You are restricted as a representative: {title_of}" if org
+                else f"You have been listed: {title_of}",
                 f"Entry {payload.get('entry_id')} on the {title_of}, from {payload.get('since')} "
                 f"until {until}. {why}Legal basis: {spec.legal_basis if spec else '-'}. "
                 f"To contest: {contest} You can read your file and dispute it at /me.")
+    ended, since = str(payload.get("ended_on") or ""), str(payload.get("since") or "")
+    if kind == "removal" and ended and since and ended < since:  # ended in its grace period
+        return (f"Your listing will not take effect: {title_of}",
+                f"Entry {payload.get('entry_id')} on the {title_of} was to take effect on "
+                f"{since}. It ended on {ended} ({payload.get('end_reason')}), before that "
+                "day: it never refused you anything, and nothing is published.")
     if kind in ("removal", "expiry"):
         verb = "removed" if kind == "removal" else "expired"
         return (f"Your listing was {verb}: {title_of}",
