@@ -33,7 +33,7 @@ Ledger: ``record.linked`` ``{record_id, subject_id, rule, status, match_weight, 
 (the link and the review pairs it opens, as ``audit replay`` rebuilds them; the phone rule's:
 ``explanation`` alone), with the subject's id so that gates and lists follow.
 
-Longer than 400 lines (410): the rule list above and the code that follows it step by step
+Longer than 400 lines (413): the rule list above and the code that follows it step by step
 stay together; the candidates (blocking) are the facet to move out when it grows again.
 """
 

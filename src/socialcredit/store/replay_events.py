@@ -9,6 +9,10 @@ the event says, never from the live database.
 Events written before a key was added to them fall back where the older payload allows it
 (``subject.created`` without ``valid_from`` takes the first record's date, an entry event
 without ``public`` takes ``list_public``); what cannot be recovered then shows as a difference.
+
+Longer than 400 lines (407): the furnishers' aliases and the notices (issues #19, #15) joined
+the handlers kept here; the subject and identifier handlers are the next facet to move to
+:mod:`.replay_identity`.
 """
 
 from __future__ import annotations
