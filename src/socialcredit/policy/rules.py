@@ -16,7 +16,7 @@ through 2026-12-08 and ``until`` is 2026-12-09).
 The reference semantics of every rule kind stay in this module, beside this docstring that
 states them, so that the batch engines have one text to match; the types the rules read and
 give, and the ``when`` matcher, are in :mod:`socialcredit.policy.rule_types` (re-exported here).
-That keeps it just over 400 lines (404): the semantics are one text, not split for a count.
+That keeps it just over 400 lines (403): the semantics are one text, not split for a count.
 
 **Trigger lists** (SPC Provisions 2017, Arts. 1-2, 10). Records of the trigger kind that match
 ``when`` are grouped by their ``key`` value; the earliest of a group (ties: lowest id) not
