@@ -497,3 +497,23 @@ def test_under_the_shipped_us_policy_every_account_lands(
                          "ACCT-0004/2026-06-01": "loan_repayment"}
     finally:
         reg.close()
+
+
+def test_a_past_due_status_without_its_first_delinquency_is_quarantined(
+        us_registry: Registry, tmp_path: Path) -> None:
+    """Statuses 71-84 (30 to 180 days past due) and the derogatory ones state when the
+    delinquency began (FCRA §623(a)(5)): without it nothing anchors the listing but the
+    reporting date, so the record is quarantined, whatever its payment rating says."""
+    path = _write(tmp_path, "nodofd.txt", m2.metro2_file([
+        m2.base(consumer_account_number="ACCT-0071", account_status="71",
+                date_of_first_delinquency=None),
+        m2.base(consumer_account_number="ACCT-0084", account_status="84",
+                date_of_first_delinquency=None),
+        m2.base(consumer_account_number="ACCT-0097", account_status="97",
+                payment_rating="L", date_of_first_delinquency=None),
+        m2.base(consumer_account_number="ACCT-0080", account_status="80")]))
+    result = _ingest(us_registry, path)
+    assert (result.accepted, result.rejected) == (1, 3), result.problems
+    assert {p["field"] for p in result.problems} == {"date_of_first_delinquency"}
+    assert all("date of first delinquency" in p["reason"] for p in result.problems)
+    assert us_registry.decisions.decide(service="credit", national_id=SSN).decision == "allow"

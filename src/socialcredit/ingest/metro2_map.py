@@ -97,28 +97,38 @@ def _days(start: object, end: object) -> int | None:
     return max(0, (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days)
 
 
-def _kind(b: dict[str, Any], code: str, status: Status) -> tuple[str, int | None] | str:
-    """(kind, days past due) or the reason the record maps to no kind."""
+def _kind(b: dict[str, Any], code: str, status: Status,
+          ) -> tuple[str, int | None] | tuple[str, str, None]:
+    """(kind, days past due), or ``(field, reason, None)`` where the record maps to no kind."""
     rating = b.get("payment_rating") or ""
     outcome = status.outcome
     if outcome == "transferred":
         outcome = "current" if rating in ("", "0") else "derogatory"
     if outcome == "delete":
-        return (f"status {code} ({status.description}): the registry deletes a record only "
+        return ("account_status",
+                f"status {code} ({status.description}): the registry deletes a record only "
                 "through a dispute's answer, never from a file; the records of this account "
-                "stay as they are")
+                "stay as they are", None)
     if outcome == "paid":
         return PAID_KIND, None
     if outcome == "current":
         return CURRENT_KIND, 0
+    # a past-due or derogatory status states when the delinquency began: it anchors the
+    # listing and the reporting period (FCRA §623(a)(5), §605(c); the CRRG asks field 25 of
+    # statuses 71-97), so without it nothing could anchor them but the reporting date
+    if not b.get("date_of_first_delinquency"):
+        return ("date_of_first_delinquency",
+                f"status {code} ({status.description}) needs the date of first delinquency "
+                "(field 25, bytes 190-197; FCRA §623(a)(5)); it is blank or zero", None)
     if outcome == "delinquent":
         return DEFAULT_KIND, status.days_past_due
     days = PAYMENT_RATINGS.get(rating) if rating not in ("", "0") else None
     if days is None:
         days = _days(b.get("date_of_first_delinquency"), b.get("date_of_account_information"))
     if days is None:
-        return (f"status {code} ({status.description}) needs the date of first delinquency "
-                "(field 25, bytes 190-197; FCRA §623(a)(5)); it is blank")
+        return ("date_of_account_information",
+                f"status {code} ({status.description}) needs the date of account information "
+                "(bytes 182-189) to count the days past due; it is blank", None)
     return DEFAULT_KIND, days
 
 
@@ -195,10 +205,10 @@ def _rows(rec: Metro2Record, policy: Policy) -> Iterator[RawRow]:
     raw = storable(rec.text)
     code = str(b["account_status"])
     kind = _kind(b, code, STATUSES[code])
-    if isinstance(kind, str):
-        yield RawRow(rec.offset, raw=raw, problems=(("account_status", kind),))
+    if len(kind) == 3:
+        yield RawRow(rec.offset, raw=raw, problems=((kind[0], kind[1]),))
         return
-    name, days = kind
+    name, days = kind[0], kind[1]
     spec = policy.catalogue.get(name)
     if spec is None:
         what = ("an account in good standing" if name == CURRENT_KIND else f"{name!r}")
