@@ -137,7 +137,8 @@ class _KindIndex:
     def __init__(self) -> None:
         self.names: list[tuple[int, tuple[Token, ...], bool, str]] = []  # party, toks, weak, raw
         self.postings: dict[str, np.ndarray] = {}
-        self.near: dict[str, np.ndarray] = {}  # one-edit keys of short names (_near_keys)
+        # one-edit keys of short names (_near_keys): tuples, far smaller than tiny arrays
+        self.near: dict[str, tuple[int, ...]] = {}
 
     def add(self, party_id: int, name: str, kind: Kind, weak: bool) -> None:
         toks = tokens(name, kind)
@@ -156,14 +157,14 @@ class _KindIndex:
         for i, (_, toks, _, _) in enumerate(self.names):
             for key in _near_keys(toks):
                 near[key].append(i)
-        self.near = {k: np.asarray(v, dtype=np.int32) for k, v in near.items()
-                     if len(v) <= limit}
+        self.near = {k: tuple(v) for k, v in near.items() if len(v) <= limit}
 
     def candidates(self, toks: tuple[Token, ...]) -> np.ndarray:
         top = self._by_trigrams(toks)
         near = [p for k in _near_keys(toks) if (p := self.near.get(k)) is not None]
         if near:  # a short name one letter from a listed one is always scored
-            top = np.union1d(top, np.unique(np.concatenate(near))[:CANDIDATES])
+            found = sorted({i for p in near for i in p})[:CANDIDATES]
+            top = np.union1d(top, np.asarray(found, dtype=np.int32))
         return top
 
     def _by_trigrams(self, toks: tuple[Token, ...]) -> np.ndarray:
