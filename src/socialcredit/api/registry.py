@@ -49,7 +49,7 @@ class Registry:
 
     @cached_property
     def decisions(self) -> DecisionService:
-        return DecisionService(self.gate_index, today=self.today)
+        return DecisionService(self.gate_index, today=self.today, screening=self.screening)
 
     def close(self) -> None:
         """Write pending decision counters (if the database is reachable) and let go of it."""

@@ -32,14 +32,13 @@ from socialcredit.gate.codes import encode_cn_ids, encode_key
 from socialcredit.gate.compact import CompactTable
 from socialcredit.gate.dialect import increment_counts
 from socialcredit.gate.index import GateIndex, Restriction
+from socialcredit.gate.keys import gate_key
 from socialcredit.gate.names import NameScreen
 from socialcredit.gate.represented import Represented
-from socialcredit.identity import normalise_phone, scheme_for
 from socialcredit.identity.link import name_key
-from socialcredit.identity.organisation import organisation_scheme_for
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.screening.index import DEFAULT_THRESHOLD
-from socialcredit.screening.text import normalise_document_number
+from socialcredit.screening.service import ScreenService
 from socialcredit.store.ledger import utc_now
 from socialcredit.store.tables import decisions
 
@@ -101,7 +100,8 @@ class Decision:
 class DecisionService:
     """Decides with one :class:`GateIndex`; ``today`` fixes the clock (tests, replays)."""
 
-    def __init__(self, index: GateIndex, *, today: dt.date | None = None) -> None:
+    def __init__(self, index: GateIndex, *, today: dt.date | None = None,
+                 screening: ScreenService | None = None) -> None:
         self.index = index
         self.policy = index.policy
         self.store = index.store
@@ -109,7 +109,7 @@ class DecisionService:
         self.counts: Counter[tuple[str, str]] = Counter()
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._names = NameScreen(index.store)
+        self._names = NameScreen(index.store, index.policy, screening)
         self._represented = Represented(index.store)
         self._rewarded = rewarded_services(self.policy)
         # decision ids: a random per-process prefix and a counter (unique, cheaper than uuid4)
@@ -120,28 +120,7 @@ class DecisionService:
 
     def _key(self, national_id: str | None, phone: str | None, document: str | None,
              organisation_id: str | None = None) -> str:
-        given = [k for k, v in (("national_id", national_id), ("phone", phone),
-                                ("document", document), ("organisation_id", organisation_id))
-                 if v]
-        if len(given) != 1:
-            raise InputError(
-                "give exactly one identifier: national_id, phone, document (passport number) "
-                "or organisation_id" + (f" (got {', '.join(given)})" if given else ""),
-                details={"fields": given})
-        if organisation_id:  # an organisation's code (the USCC in China), checked
-            org = self.policy.identity.organisation_id
-            return "organisation_id:" + organisation_scheme_for(org.scheme, org.pattern).parse(
-                organisation_id).value
-        if national_id:
-            ident = self.policy.identity.national_id
-            return "national_id:" + scheme_for(ident.scheme, ident.pattern).parse(
-                national_id).value
-        if phone:
-            return "phone:" + normalise_phone(phone, self.policy.identity.phone.default_region)
-        number = normalise_document_number(document or "")
-        if not number:
-            raise InputError("document number is empty")
-        return "document:" + number
+        return gate_key(self.policy, national_id, phone, document, organisation_id)
 
     def _applies(self, r: Restriction, service: str, platform: str | None, day: str) -> bool:
         if r.until is not None and r.until <= day:
@@ -195,7 +174,8 @@ class DecisionService:
         day = self._day()
         everything = self.index.lookup(key)
         hits = [r for r in everything if self._applies(r, service, platform, day)]
-        return self._finish(service, hits, name, platform, day, gate, everything=everything)
+        return self._finish(service, hits, name, platform, day, gate, everything=everything,
+                            organisation=bool(organisation_id))
 
     def _check_service(self, service: str, gate: GateCaller | None,
                        platform: str | None) -> str | None:
@@ -217,12 +197,19 @@ class DecisionService:
     def _day(self) -> str:
         return (self.today or local_today(self.policy.jurisdiction)).isoformat()
 
-    def _scored_name_hits(self, name: str, service: str, platform: str | None,
-                          day: str) -> list[Restriction]:
+    def _name_hits(self, name: str, service: str, platform: str | None, day: str,
+                   ) -> list[Restriction]:
+        """A person's name: the same words (``names``), else the screening scorer, less the
+        subjects an operator cleared for this name (gate/names.py)."""
         index = self.index
+        screened = self._names.person(name, index.subject_names, index.names_version)
+        hits = [r for r in index.lookup_name(name_key(name))
+                if r.subject_id not in screened.cleared
+                and self._applies(r, service, platform, day)]
+        if hits:
+            return hits
         out: list[Restriction] = []
-        for sid, score in self._names.matches(name, index.subject_names,
-                                              index.names_version):
+        for sid, score in screened.persons:
             for r in index.subject_restrictions(sid):
                 spec = self.policy.lists.get(r.list)
                 limit = spec.review_threshold if spec and spec.review_threshold is not None \
@@ -234,37 +221,40 @@ class DecisionService:
     def _finish(self, service: str, hits: list[Restriction], name: str | None,
                 platform: str | None, day: str, gate: GateCaller | None, *,
                 count: bool = True, decision_id: str | None = None,
-                everything: Sequence[Restriction] = ()) -> Decision:
+                everything: Sequence[Restriction] = (), organisation: bool = False,
+                ) -> Decision:
         outcome: Outcome = "deny" if hits else "allow"
+        screened: list[dict[str, Any]] = []
         if not hits and name:
-            hits = [r for r in self.index.lookup_name(name_key(name))
-                    if self._applies(r, service, platform, day)]
-            if not hits:  # not the same words: the screening scorer (gate/names.py)
-                hits = self._scored_name_hits(name, service, platform, day)
-            outcome = "review" if hits else "allow"
+            if organisation:  # an organisation only ever matches organisations
+                screened = self._names.organisation_reasons(name, service)
+            else:
+                hits = self._name_hits(name, service, platform, day)
+            outcome = "review" if hits or screened else "allow"
         if decision_id is None:
             with self._lock:
                 serial = self._next_serial
                 self._next_serial += 1
             decision_id = f"{self._prefix}-{serial:012x}"
         decision = Decision(outcome, decision_id, service,
-                            [self._reason(r, service, platform) for r in hits],
+                            [self._reason(r, service, platform) for r in hits] + screened,
                             benefits_for(self.policy, everything, service, day)
                             if outcome == "allow" and service in self._rewarded else [])
         with self._lock:
             if count:
                 self.counts[(service, outcome)] += 1
-            if hits:
+            if hits or screened:
                 self._pending.append({
                     "id": decision.decision_id, "at": utc_now(), "service": service,
-                    "outcome": outcome, "subject_id": hits[0].subject_id,
+                    "outcome": outcome, "subject_id": hits[0].subject_id if hits else None,
                     "gate": gate.name if gate else "operator",
                     "reasons": json.dumps(decision.reasons, ensure_ascii=False)})
         return decision
 
     def decide_codes(self, *, service: str, codes: npt.NDArray[np.uint64],
                      names: Sequence[str | None] | None = None, gate: GateCaller | None = None,
-                     platform: str | None = None) -> BatchOutcome:
+                     platform: str | None = None,
+                     organisations: Sequence[bool] | None = None) -> BatchOutcome:
         """Decide for many encoded identifiers at once (:mod:`socialcredit.gate.codes`).
 
         Vectorised end to end for the base index: one hash-index pass and one pass over the
@@ -296,7 +286,8 @@ class DecisionService:
             hits = [r for r in everything if self._applies(r, service, platform, day)]
             name = names[i] if names is not None else None
             decision = self._finish(service, hits, name, platform, day, gate, count=False,
-                                    decision_id=outcome.decision_id(i), everything=everything)
+                                    decision_id=outcome.decision_id(i), everything=everything,
+                                    organisation=bool(organisations and organisations[i]))
             outcome.base_rows.pop(i, None)
             outcome.decisions[i] = decision
             outcome.outcomes[i] = {"allow": 0, "deny": 1, "review": 2}[decision.decision]
@@ -364,6 +355,8 @@ class DecisionService:
         valid = [i for i in range(len(people)) if i not in errors]
         outcome = self.decide_codes(service=service, codes=codes[valid],
                                     names=[people[i].get("name") for i in valid], gate=gate,
+                                    organisations=[bool(people[i].get("organisation_id"))
+                                                   for i in valid],
                                     platform=platform)
         out: list[Decision | SocialCreditError] = []
         position = {i: j for j, i in enumerate(valid)}

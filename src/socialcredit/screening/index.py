@@ -5,7 +5,9 @@ persons, an organisation with organisations (entities), so a person's name never
 company. Candidate names are found through trigrams of the phonetic keys of name tokens (each
 token padded, and the tokens joined without spaces so that ``JSCARGUMENT`` finds
 ``JSC ARGUMENT``); trigrams held by more than :data:`STOP_SHARE` of a kind's names are not
-used. The :data:`CANDIDATES` names sharing most trigrams are scored with
+used. The :data:`CANDIDATES` names sharing most trigrams are scored, and with them the names
+of short words one letter from the query's (:func:`_near_keys`: ``Lu Yi`` finds ``LI, Yi``,
+whose trigrams it barely shares), with
 :func:`~socialcredit.screening.match.score_names`, then birth date, nationality and documents
 adjust the score (:mod:`socialcredit.screening.features`).
 """
@@ -51,6 +53,8 @@ WEAK_ALIAS_FACTOR = 0.9
 #: Highest name score of a one-word weak alias against a query of several words.
 LONE_WEAK_ALIAS_CAP = 0.6
 _BLOCKING = frozenset({"name", "number", "generic", "place"})
+#: Words of a short name's one-edit keys: particles too (``Xu Bin``: ``bin`` is one).
+_NEAR_WORDS = _BLOCKING | {"particle"}
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,38 @@ def _keys(toks: tuple[Token, ...], *, indexed: bool = False) -> set[str]:
     return keys
 
 
+#: Tokens of at most this many letters are short: a name made of them gets one-edit keys.
+SHORT_TOKEN = 4
+#: Most blocking tokens of a name that gets one-edit keys (``LI, Yi``; ``Xu Bin``).
+SHORT_NAME_TOKENS = 3
+
+
+def _near_keys(toks: tuple[Token, ...]) -> set[str]:
+    """One-edit keys of a name of short tokens (``=``-marked): its words' phonetic keys
+    (particles included), sorted, with one short word in turn replaced by each of its
+    one-letter deletions (and the words as they are). Two names one letter apart in one
+    short word share a key (``lu yi`` and ``li yi``: ``l yi``) where their few trigrams
+    often do not: ``^lu$`` and ``^li$`` differ, and ``^yi$`` alone is too common to find
+    them (symmetric deletion, as in Wolf Garbe's SymSpell)."""
+    words = [t.phon for t in toks if t.category in _NEAR_WORDS and t.phon]
+    if not 2 <= len(words) <= SHORT_NAME_TOKENS or not any(
+            len(w) <= SHORT_TOKEN for w in words) or not _strong(toks):
+        return set()
+    keys = {"=" + " ".join(sorted(words))}
+    for k, w in enumerate(words):
+        if len(w) > SHORT_TOKEN:
+            continue
+        for d in {w[:i] + w[i + 1:] for i in range(len(w))}:
+            keys.add("=" + " ".join(sorted([*words[:k], d, *words[k + 1:]])))
+    return keys
+
+
 class _KindIndex:
     def __init__(self) -> None:
         self.names: list[tuple[int, tuple[Token, ...], bool, str]] = []  # party, toks, weak, raw
         self.postings: dict[str, np.ndarray] = {}
+        # one-edit keys of short names (_near_keys): tuples, far smaller than tiny arrays
+        self.near: dict[str, tuple[int, ...]] = {}
 
     def add(self, party_id: int, name: str, kind: Kind, weak: bool) -> None:
         toks = tokens(name, kind)
@@ -121,8 +153,21 @@ class _KindIndex:
         limit = max(50, int(STOP_SHARE * len(self.names)))
         self.postings = {k: np.asarray(v, dtype=np.int32) for k, v in lists.items()
                          if len(v) <= limit}
+        near: dict[str, list[int]] = defaultdict(list)
+        for i, (_, toks, _, _) in enumerate(self.names):
+            for key in _near_keys(toks):
+                near[key].append(i)
+        self.near = {k: tuple(v) for k, v in near.items() if len(v) <= limit}
 
     def candidates(self, toks: tuple[Token, ...]) -> np.ndarray:
+        top = self._by_trigrams(toks)
+        near = [p for k in _near_keys(toks) if (p := self.near.get(k)) is not None]
+        if near:  # a short name one letter from a listed one is always scored
+            found = sorted({i for p in near for i in p})[:CANDIDATES]
+            top = np.union1d(top, np.asarray(found, dtype=np.int32))
+        return top
+
+    def _by_trigrams(self, toks: tuple[Token, ...]) -> np.ndarray:
         found = [p for k in _keys(toks) if (p := self.postings.get(k)) is not None]
         if not found:
             return np.empty(0, dtype=np.int32)

@@ -16,6 +16,10 @@ one_letter    0.5    tokens of at most 3 letters one edit apart (``Li``/``Lu``):
                      partial hit, never a total miss nor a full match
 ============  =====  ==========================================================
 
+A place word (category ``place``) agrees with another token only exactly, phonetically or by
+its consonants (another script): never by ``fuzzy``, ``prefix`` or ``one_letter`` (``Tehran``
+is not ``BEHRAN``, ``Cuba`` not ``CUBANACAN``).
+
 Legal forms agree only with the same class, numbers only when equal. Single tokens are paired
 first, greedily, best similarity first, each token used once, in any word order; then two to
 four adjacent tokens of one side left unexplained (or explained below 0.9) are tried joined
@@ -138,8 +142,15 @@ def token_similarity(q: Token, c: Token) -> tuple[float, str]:
         return (0.75, "initial") if long_.text.startswith(short.text) else (0.0, "")
     sim, how = _strings(q.text, c.text, q.phon, c.phon)
     if q.abjad != c.abjad and sim < _ABJAD_SIM:
-        return _abjad(q.text, c.text) or (sim, how)
+        sim, how = _abjad(q.text, c.text) or (sim, how)
+    if how in _NEAR and (q.category == "place" or c.category == "place"):
+        return 0.0, ""  # Tehran is not Behran, Cuba not Cubanacan, Iran not Iraq
     return sim, how
+
+
+#: Ways two different words agree that say nothing when one of them is a place: a place's
+#: name is spelt one way, and a name one letter from it, or starting with it, is another word.
+_NEAR = frozenset({"fuzzy", "prefix", "one_letter"})
 
 
 #: Similarity of a Latin token and an Arabic- or Hebrew-script one with the same consonants.

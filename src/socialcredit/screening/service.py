@@ -189,13 +189,24 @@ class ScreenService:
         assert self._index is not None
         return self._index
 
+    def candidates(self, query: ScreenQuery, *, limit: int = 10,
+                   ) -> list[tuple[Candidate, dict[str, str] | None]]:
+        """The ranked candidates of ``query`` (:meth:`ScreenIndex.screen` with the policy's
+        thresholds), each with the operator's ruling on these details and that entry, if
+        any (``{"content_hash", "by", "at", "reason"}``; it clears the candidate only while
+        its ``content_hash`` is the entry's). The one scorer of ``/v1/screen`` and the gate's
+        name check (:mod:`socialcredit.gate.names`)."""
+        results = self.index().screen(query, limit=limit, thresholds=self.thresholds)
+        rulings = self._cleared.get(query_hash(query)) if self._cleared else None
+        return [(c, rulings.get((c.party.list, c.party.key)) if rulings else None)
+                for c in results]
+
     def screen(self, query: ScreenQuery, *, limit: int = 10) -> dict[str, Any]:
         """The response of one query (see the module docstring)."""
-        results = self.index().screen(query, limit=limit, thresholds=self.thresholds)
+        found = self.candidates(query, limit=limit)
+        results = [c for c, _ in found]
         out = [result_dict(c) for c in results]
-        rulings = self._cleared.get(query_hash(query)) if self._cleared else None
-        for c, r in zip(results, out, strict=True) if rulings else ():
-            ruling = rulings.get((c.party.list, c.party.key))  # type: ignore[union-attr]
+        for (c, ruling), r in zip(found, out, strict=True):
             if ruling and ruling["content_hash"] == c.party.content_hash:
                 r["match"] = False
                 r["cleared"] = {k: ruling[k] for k in ("by", "at", "reason")}
