@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from conftest import make_id
+from socialcredit.api.registry import Registry
 from socialcredit.policy.diff import yaml_diff
 from socialcredit.policy.model import load_policy
 from socialcredit.policy.rules import DesiredEntry, ScoreResult
-from socialcredit.reports.whatif import Denial, Outcome, compare, person_of, refusals
+from socialcredit.reports.whatif import (
+    Denial,
+    Outcome,
+    compare,
+    logged_denials,
+    person_of,
+    refusals,
+)
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 AS_OF = dt.date(2026, 6, 30)
@@ -160,3 +168,26 @@ def test_yaml_diff_aligns_inserted_items_and_reports_scalars() -> None:
     ]
     assert yaml_diff({"a": 1}, {"a": True}) == [
         {"path": "a", "change": "changed", "old": 1, "new": True}]
+
+
+def test_the_window_of_logged_refusals_is_the_policys_local_days(registry: Registry) -> None:
+    """``decisions.at`` is UTC; the what-if's window is of local days (issue #19 item 3): a
+    refusal at 01:56 UTC on 8 December is on 7 December in New York, in a window ending then,
+    and out of it in Shanghai, where it is already the 8th."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import insert
+
+    from socialcredit.store.tables import decisions
+
+    with registry.store.engine.begin() as conn:
+        conn.execute(insert(decisions).values(
+            id="d-1", at="2026-12-08T01:56:00.000000+00:00", service="credit", outcome="deny",
+            subject_id=1, gate="lender-gate", reasons="[]"))
+    day = dt.date(2026, 12, 7)
+    assert [d.at for d in logged_denials(registry.store, day,
+                                         zone=ZoneInfo("America/New_York"))] == [
+        "2026-12-08T01:56:00.000000+00:00"]
+    assert logged_denials(registry.store, day, zone=ZoneInfo("Asia/Shanghai")) == []
+    assert len(logged_denials(registry.store, day + dt.timedelta(days=1),
+                              zone=ZoneInfo("Asia/Shanghai"))) == 1

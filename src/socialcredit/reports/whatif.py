@@ -191,12 +191,17 @@ def evaluate_policy(store: Store, policies: list[Policy], as_of: dt.date, *,
             for p, o in zip(policies, raw, strict=True)]
 
 
-def logged_denials(store: Store, as_of: dt.date, days: int = DECISION_WINDOW_DAYS,
-                   ) -> list[Denial]:
-    """Refusals logged in the ``days`` days up to ``as_of`` (inclusive), with the platform of
-    the deciding gate."""
-    start = (as_of - dt.timedelta(days=days - 1)).isoformat()
-    end = (as_of + dt.timedelta(days=1)).isoformat()
+def logged_denials(store: Store, as_of: dt.date, days: int = DECISION_WINDOW_DAYS, *,
+                   zone: dt.tzinfo = dt.UTC) -> list[Denial]:
+    """Refusals logged in the ``days`` local days up to ``as_of`` (inclusive) of ``zone`` (the
+    policy's time zone), with the platform of the deciding gate. ``decisions.at`` is a UTC
+    timestamp: the window's ends are the local midnights, in UTC."""
+    def utc_midnight(day: dt.date) -> str:
+        local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        return local.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+    start = utc_midnight(as_of - dt.timedelta(days=days - 1))
+    end = utc_midnight(as_of + dt.timedelta(days=1))
     with store.read() as conn:
         return [Denial(r.service, r.subject_id, r.platform, r.at) for r in conn.execute(
             select(decisions.c.service, decisions.c.subject_id, gates.c.platform,
@@ -384,7 +389,7 @@ def what_if(store: Store, new: Policy, current: Policy, as_of: dt.date, *,
     progress("reading the population by region, age and sex")
     persons, invalid = people(store, new)
     progress("re-deciding the gate refusals logged in the window")
-    denials = logged_denials(store, as_of)
+    denials = logged_denials(store, as_of, zone=new.jurisdiction.zone)
     progress("comparing")
     return compare(new, current, o_new, o_cur, as_of, persons=persons, invalid_ids=invalid,
                    denials=denials)
