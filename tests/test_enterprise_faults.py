@@ -1,0 +1,74 @@
+"""Faults a review of issue #13 found in the enterprise rules, each through the gate, the
+public search or the file, on a real SQLite file and PostgreSQL: retention of a relation still
+in force, a representative named in the enterprise's own case, a representative of an
+unregistered enterprise, a representative's repair, and search by an enterprise's code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from conftest import TODAY, furnish, make_id
+from socialcredit.api.keys import add_gate, authenticate
+from socialcredit.api.registry import Registry
+from socialcredit.disclosure.public import search_public
+from socialcredit.disclosure.retention import run_retention
+from socialcredit.gate import DecisionService
+from socialcredit.store.tables import list_entries, records, subjects
+from test_organisations import ACME, CASE, NAME, REP_A, REP_B, _finding, _regulator_rows
+
+REP_OLD = make_id(birth="19660606", seq=44)
+
+
+def _deny(reg: Registry, national_id: str) -> str:
+    """The air gate's decision for ``national_id`` on TODAY (a new gate each time, so the
+    answer is read from the store, not a cache)."""
+    _deny.n = getattr(_deny, "n", 0) + 1  # type: ignore[attr-defined]
+    gate = authenticate(reg.store, add_gate(reg.store, reg.policy,
+                                            name=f"air-{_deny.n}",  # type: ignore[attr-defined]
+                                            services=["air"]))
+    return DecisionService(reg.gate_index, today=TODAY).decide(
+        service="air", national_id=national_id, gate=gate).decision
+
+
+def _status(reg: Registry, national_id: str) -> dict[str, Any]:
+    with reg.store.read() as conn:
+        sid = conn.execute(select(subjects.c.id).where(
+            subjects.c.national_id == national_id)).scalar_one()
+        return {(r.list, r.key): r for r in conn.execute(
+            select(list_entries).where(list_entries.c.subject_id == sid))}
+
+
+# --- 1. retention counts from the end of a relation still in force ------------------------------
+def test_retention_keeps_a_relation_in_force_and_retires_one_ended_long_ago(
+        registry: Registry, tmp_path: Path) -> None:
+    base = {"organisation_id": ACME, "name": NAME}
+    furnish(registry, tmp_path, "samr-bj", "regulator", [*_regulator_rows(), *[
+        {**base, "furnisher_record_id": "o1", "kind": "representative_appointed",
+         "occurred_at": "2015-05-01", "role": "main_responsible_person",
+         "representative_id": REP_OLD},
+        {**base, "furnisher_record_id": "o2", "kind": "representative_ended",
+         "occurred_at": "2016-05-01", "role": "main_responsible_person",
+         "representative_id": REP_OLD}]])
+    furnish(registry, tmp_path, "court-bj", "court", [_finding()])
+    assert _deny(registry, REP_A) == "deny"
+    # the 2015 appointment of the current legal representative is 11 years old
+    run_retention(registry.store, registry.policy, today=TODAY)
+    with registry.store.read() as conn:
+        status = {r.furnisher_record_id: r.status for r in conn.execute(select(records))}
+    assert status["r1"] == status["r2"] == status["r3"] == "active"
+    assert status["o1"] == status["o2"] == "retired"  # ended 2016: past five years
+    assert _deny(registry, REP_A) == "deny" and _deny(registry, REP_B) == "deny"
+    (hit,) = search_public(registry.store, registry.policy, ACME, today=TODAY)[0]
+    assert hit["legal_representative"] == "张伟"
+    # once the enterprise is deregistered, its registration retires five years later
+    furnish(registry, tmp_path, "samr-bj", "regulator", [
+        {**base, "furnisher_record_id": "s1", "kind": "organisation_status",
+         "occurred_at": "2026-06-01", "status": "deregistered"}])
+    run_retention(registry.store, registry.policy, today=TODAY + dt.timedelta(days=1826))
+    with registry.store.read() as conn:
+        status = {r.furnisher_record_id: r.status for r in conn.execute(select(records))}
+    assert status["r1"] == status["r2"] == "retired"
