@@ -24,8 +24,8 @@ REP_OLD = make_id(birth="19660606", seq=44)
 
 
 def _deny(reg: Registry, national_id: str) -> str:
-    """The air gate's decision for ``national_id`` on TODAY (a new gate each time, so the
-    answer is read from the store, not a cache)."""
+    """The air gate's decision for ``national_id`` on TODAY, from the refreshed index."""
+    reg.gate_index.refresh()  # as a serving gate's ledger follower does
     _deny.n = getattr(_deny, "n", 0) + 1  # type: ignore[attr-defined]
     gate = authenticate(reg.store, add_gate(reg.store, reg.policy,
                                             name=f"air-{_deny.n}",  # type: ignore[attr-defined]
@@ -72,3 +72,44 @@ def test_retention_keeps_a_relation_in_force_and_retires_one_ended_long_ago(
     with registry.store.read() as conn:
         status = {r.furnisher_record_id: r.status for r in conn.execute(select(records))}
     assert status["r1"] == status["r2"] == "retired"
+
+
+# --- 2. the representative is never listed for the enterprise's case ---------------------------
+def _own_finding(rid: str = "p1", day: str = "2026-02-01") -> dict[str, Any]:
+    return {"furnisher_record_id": rid, "kind": "dishonesty_finding", "occurred_at": day,
+            "national_id": REP_A, "name": "张伟", "case_number": CASE, "ground": 1,
+            "amount_minor": 5_000_000_00, "currency": "CNY"}
+
+
+def _paid(reg: Registry, tmp_path: Path) -> None:
+    furnish(reg, tmp_path, "court-bj", "court", [
+        {"furnisher_record_id": "c2", "kind": "judgment_performance",
+         "occurred_at": "2026-06-01", "organisation_id": ACME, "case_number": CASE,
+         "amount_minor": 5_000_000_00, "currency": "CNY", "full": True}])
+
+
+def test_a_finding_naming_the_representative_in_the_enterprises_case_lists_nobody(
+        registry: Registry, tmp_path: Path) -> None:
+    furnish(registry, tmp_path, "samr-bj", "regulator", _regulator_rows())
+    furnish(registry, tmp_path, "court-bj", "court", [_finding(), _own_finding()])
+    mine = _status(registry, REP_A)
+    assert ("dishonest_judgment_debtors", CASE) not in mine  # never listed itself
+    assert {k[0] for k, r in mine.items() if r.status == "active"} == {
+        "restricted_representatives"}
+    assert _deny(registry, REP_A) == "deny"
+    _paid(registry, tmp_path)  # the enterprise performs: the restriction ends with the case
+    assert _deny(registry, REP_A) == "allow"
+    assert not [r for r in _status(registry, REP_A).values() if r.status == "active"]
+
+
+def test_a_representative_listed_before_the_enterprise_is_delisted_when_it_is(
+        registry: Registry, tmp_path: Path) -> None:
+    furnish(registry, tmp_path, "samr-bj", "regulator", _regulator_rows())
+    furnish(registry, tmp_path, "court-bj", "court", [_own_finding()])
+    assert _status(registry, REP_A)[("dishonest_judgment_debtors", CASE)].status == "active"
+    furnish(registry, tmp_path, "court-bj", "court", [_finding()])
+    own = _status(registry, REP_A)[("dishonest_judgment_debtors", CASE)]
+    assert (own.status, own.end_reason) == ("removed", "exempt:represents_organisation")
+    _paid(registry, tmp_path)
+    assert _deny(registry, REP_A) == "allow"
+    assert _status(registry, REP_A)[("dishonest_judgment_debtors", CASE)].status == "removed"
