@@ -113,3 +113,25 @@ def test_a_representative_listed_before_the_enterprise_is_delisted_when_it_is(
     _paid(registry, tmp_path)
     assert _deny(registry, REP_A) == "allow"
     assert _status(registry, REP_A)[("dishonest_judgment_debtors", CASE)].status == "removed"
+
+
+# --- 3. a representative of an enterprise never registered -------------------------------------
+def test_a_representative_of_an_unregistered_enterprise_is_quarantined_and_restricts_no_one(
+        registry: Registry, tmp_path: Path) -> None:
+    from conftest import write_csv
+    from socialcredit.api.keys import add_furnisher, furnisher_id
+    from socialcredit.ingest.pipeline import ingest_file
+
+    add_furnisher(registry.store, name="samr-bj", kind="regulator")
+    rows = [{**r, "kind": "representative_appointed"} for r in _regulator_rows()[1:2]]
+    result = ingest_file(registry.store, registry.policy, furnisher_id=furnisher_id(
+        registry.store, "samr-bj"), path=write_csv(tmp_path / "reps.csv", rows), as_of=TODAY)
+    assert (result.accepted, result.rejected) == (0, 1)
+    (problem,) = result.problems
+    assert problem["field"] == "organisation_id" and "unknown organisation" in problem["reason"]
+    assert ACME in problem["reason"] and "organisation_registered" in problem["reason"]
+    furnish(registry, tmp_path, "court-bj", "court", [_finding()])  # the enterprise is listed
+    assert _deny(registry, REP_A) == "allow"  # no restriction rests on the refused row
+    # registered first (in the same file), its representative is taken
+    furnish(registry, tmp_path, "samr-bj", "regulator", _regulator_rows())
+    assert _deny(registry, REP_A) == "deny"
