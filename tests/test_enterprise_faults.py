@@ -135,3 +135,40 @@ def test_a_representative_of_an_unregistered_enterprise_is_quarantined_and_restr
     # registered first (in the same file), its representative is taken
     furnish(registry, tmp_path, "samr-bj", "regulator", _regulator_rows())
     assert _deny(registry, REP_A) == "deny"
+
+
+# --- 4. a representative's restriction follows the enterprise's tier and repair ----------------
+def test_a_representatives_restriction_takes_the_enterprises_tier_and_is_not_repaired_alone(
+        registry: Registry, tmp_path: Path) -> None:
+    import pytest
+
+    from socialcredit.disclosure.repairs import apply_for_repair, decide_repair
+    from socialcredit.disclosure.subject_file import subject_file
+    from socialcredit.errors import Conflict
+
+    furnish(registry, tmp_path, "samr-bj", "regulator", _regulator_rows())
+    furnish(registry, tmp_path, "court-bj", "court", [_finding()])
+    with registry.store.read() as conn:
+        org, person = (conn.execute(select(subjects.c.id).where(w)).scalar_one() for w in (
+            subjects.c.organisation_id == ACME, subjects.c.national_id == REP_A))
+    (theirs,) = subject_file(registry.store, registry.policy, org)["entries"]
+    (mine,) = subject_file(registry.store, registry.policy, person)["entries"]
+    assert theirs["tier"]["tier"] == "general"  # ground 1
+    assert mine["tier"]["tier"] == theirs["tier"]["tier"]
+    assert mine["tier"]["follows_organisation"] is True
+    now = dt.datetime(2026, 6, 30, 4, tzinfo=dt.UTC)
+    with pytest.raises(Conflict) as e:
+        apply_for_repair(registry.store, subject_id=person, entry_id=mine["id"],
+                         condition="performance", evidence="receipt", now=now,
+                         policy=registry.policy)
+    assert e.value.details["reason"] == "follows_organisation"
+    assert e.value.details["organisation_entry_id"] == theirs["id"]
+    assert e.value.details["repair_from"] == theirs["tier"]["repair_from"]
+    assert CASE in e.value.message
+    # an application opened without the policy's checks is not granted either
+    opened = apply_for_repair(registry.store, subject_id=person, entry_id=mine["id"],
+                              condition="performance", evidence="receipt", now=now)
+    with pytest.raises(Conflict):
+        decide_repair(registry.store, registry.policy, operator="op", repair_id=opened["id"],
+                      outcome="granted", now=now)
+    assert _deny(registry, REP_A) == "deny"  # the enterprise is still listed
