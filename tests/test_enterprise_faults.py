@@ -172,3 +172,26 @@ def test_a_representatives_restriction_takes_the_enterprises_tier_and_is_not_rep
         decide_repair(registry.store, registry.policy, operator="op", repair_id=opened["id"],
                       outcome="granted", now=now)
     assert _deny(registry, REP_A) == "deny"  # the enterprise is still listed
+
+
+# --- 5. the public search finds an enterprise by any valid code --------------------------------
+def test_public_search_finds_an_enterprise_by_a_code_of_digits_or_with_a_final_letter(
+        registry: Registry, tmp_path: Path) -> None:
+    from stdnum.cn import uscc
+
+    codes = {}
+    for n, body in enumerate(("91110000100000001", "91110000100000004")):
+        codes[body + uscc.calc_check_digit(body)] = f"北京第{n}贸易有限公司"
+    assert {c[-1].isdigit() for c in codes} == {True, False}  # one all digits, one not
+    furnish(registry, tmp_path, "samr-bj", "regulator", [
+        {"furnisher_record_id": f"r{c}", "kind": "organisation_registered",
+         "occurred_at": "2015-03-01", "organisation_id": c, "name": name}
+        for c, name in codes.items()])
+    furnish(registry, tmp_path, "court-bj", "court", [
+        {**_finding(), "furnisher_record_id": f"c{c}", "organisation_id": c, "name": name,
+         "case_number": f"{CASE}-{c}"} for c, name in codes.items()])
+    for code, name in codes.items():
+        for q in (code, code.lower(), f" {code[:8]} {code[8:]} "):
+            results, total = search_public(registry.store, registry.policy, q, today=TODAY)
+            assert total == 1, q
+            assert (results[0]["organisation_id"], results[0]["name"]) == (code, name)
