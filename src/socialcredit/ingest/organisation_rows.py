@@ -61,7 +61,7 @@ def organisation_of_row(data: dict[str, Any], policy: Policy, spec: KindSpec | N
 def registered_organisations(conn: Connection, codes: set[str]) -> set[str]:
     """Those of the organisation ``codes`` with an active ``organisation_registered`` record
     (of any furnisher) on ``conn``."""
-    todo, out = sorted(codes), set()
+    todo, out = sorted(codes), set[str]()
     for i in range(0, len(todo), 500):
         out.update(conn.execute(select(subjects.c.organisation_id).join(
             records, records.c.subject_id == subjects.c.id).where(
