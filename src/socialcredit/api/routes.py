@@ -242,7 +242,8 @@ def metrics(request: Request, registry: RegistryDep) -> Response:
 @public_router.get("/v1/public/entries", response_model=EntriesPublic)
 def public_entries(request: Request, registry: RegistryDep,
                    q: str = Query(..., max_length=100)) -> dict[str, Any]:
-    """Search active public entries by name or full ID number; IDs are masked.
+    """Search active public entries by name, full ID number or an organisation's code (digits
+    only or with letters); IDs are masked.
 
     Rate-limited per client (``settings.public_rate_per_minute`` after a burst of
     ``public_rate_burst``): 429 ``rate_limited`` with ``Retry-After``."""

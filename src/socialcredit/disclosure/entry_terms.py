@@ -11,7 +11,11 @@ never in force — | ``listed``) and ``text`` (the outcome in words).
 list gives it no tier, else ``tier`` (light | general | severe), ``min_months``,
 ``max_months``, ``published``, ``repair_from`` (the first day a repair may be granted: the
 tier's shortest publication period from ``since``, counted as a listing period is) and
-``legal_basis`` (NDRC Order No. 36; :mod:`socialcredit.policy.model.repair`).
+``legal_basis`` (NDRC Order No. 36; :mod:`socialcredit.policy.model.repair`). A
+representative's entry (a list with ``represents``) takes the tier of the organisation's
+entry it follows (its ground on the organisation's list), and ``follows_organisation``: True —
+it is never repaired on its own, it ends with the organisation's entry
+(:mod:`socialcredit.disclosure.repairs`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ def repair_terms(policy: Policy, list_name: str, ground: int | None,
     spec = policy.lists.get(list_name)
     if policy.repair is None or spec is None or since is None:
         return None
+    follows = spec.represents is not None
+    if follows:  # a representative's restriction takes the organisation's entry's tier
+        spec = policy.lists.get(spec.represents.list)  # type: ignore[union-attr]
+        if spec is None:
+            return None
     tier = spec.tier_of(ground)
     if tier is None:
         return None
@@ -40,7 +49,7 @@ def repair_terms(policy: Policy, list_name: str, ground: int | None,
         start, policy.jurisdiction.period_counting, months=t.min_months))
     return {"tier": tier, "min_months": t.min_months, "max_months": t.max_months,
             "published": t.published, "repair_from": repair_from.isoformat(),
-            "legal_basis": t.legal_basis}
+            "legal_basis": t.legal_basis, "follows_organisation": follows}
 
 
 def grace_view(spec: ListSpec | None, entry: Any, found_on: str | None) -> dict[str, Any] | None:

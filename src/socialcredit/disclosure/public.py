@@ -48,6 +48,28 @@ _WILDCARDS = re.compile(r"[%_*?\\]")
 _DIGITS = re.compile(r"^[0-9]+[Xx]?$")
 
 
+def _organisation_code(policy: Policy, text: str) -> str | None:
+    """``text`` as a whole, valid organisation code of the policy's scheme, or None. A unified
+    social credit code may be all digits, or digits and a final letter, so the shape alone
+    (:func:`looks_like_uscc`) does not tell it from a person's ID: the check does."""
+    scheme = policy.identity.organisation_id
+    try:
+        return organisation_scheme_for(scheme.scheme, scheme.pattern).parse(text).value
+    except InputError:
+        return None
+
+
+def _person_id(policy: Policy, text: str) -> str | None:
+    """``text`` as a whole, valid national ID of the policy's scheme, or None."""
+    from socialcredit.identity import scheme_for
+
+    ident = policy.identity.national_id
+    try:
+        return scheme_for(ident.scheme, ident.pattern).parse(text).value
+    except InputError:
+        return None
+
+
 def mask_identifier(value: str | None) -> str:
     """Keep the first 6 characters only: ``110101************`` for an 18-character ID (the
     region of issue). Showing the last four too, as some registries do, lets anyone recover a
@@ -93,7 +115,8 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     ``public_fields`` leave it out.
 
     Raises:
-        InputError: the query is too short, holds wildcards, or is an invalid ID number.
+        InputError: the query is too short, holds wildcards, or is an invalid ID number or
+            organisation code. A text valid as both a code and an ID finds either subject.
     """
     text = q.strip()
     if len(text) < min_chars:
@@ -107,13 +130,19 @@ def search_public(store: Store, policy: Policy, q: str, *, min_chars: int = 2,
     cond: Any
     from socialcredit.identity.national_id import normalise_id_text
 
-    if looks_like_uscc(text):  # an organisation's code
+    org = _organisation_code(policy, text)
+    if org is not None:  # a whole, valid code (also one of digits only, GB 32100-2015)
+        cond = subjects.c.organisation_id == org
+        nid = _person_id(policy, text) if _DIGITS.match(normalise_id_text(text)) else None
+        if nid is not None:  # valid as both: either subject
+            cond = or_(cond, subjects.c.national_id == nid)
+    elif looks_like_uscc(text):  # an organisation's code with a wrong character
         scheme = policy.identity.organisation_id
         try:
-            org = organisation_scheme_for(scheme.scheme, scheme.pattern).parse(text).value
+            organisation_scheme_for(scheme.scheme, scheme.pattern).parse(text)
         except InputError as e:
             raise InputError(f"give a full name or a whole, valid code ({e.message})") from e
-        cond = subjects.c.organisation_id == org
+        raise InputError("give a full name or a whole, valid code")  # pragma: no cover
     elif _DIGITS.match(normalise_id_text(text)):  # an ID, also in full-width digits
         from socialcredit.identity import scheme_for
 

@@ -22,6 +22,13 @@ and a grant, before the entry's tier allows repair (its shortest publication per
 :class:`~socialcredit.errors.RepairTooEarly`, naming the day repair becomes possible; an
 application is owed a decision by ``decide_by`` (its day plus ``repair.decision_days``). The
 court's own removal records (SPC 2017, Art. 10) are not repairs and end an entry at any time.
+
+A representative's restriction (an entry of a list with ``represents``) is never repaired on
+its own: it follows the organisation's entry (SPC 2015, Art. 3, para. 2 restricts the
+representative *because* the unit is listed), so an application or a grant for it is refused
+with :class:`~socialcredit.errors.Conflict` (``details.reason``: ``follows_organisation``,
+naming the organisation's entry and the day its own repair may be granted). Repairing the
+organisation's entry ends the representatives' restrictions with it.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from socialcredit.disclosure.entry_terms import repair_terms
 from socialcredit.disclosure.notices import iso
@@ -38,6 +45,7 @@ from socialcredit.freetext import clean_text
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.jurisdiction import local_today
 from socialcredit.policy.model import Policy
+from socialcredit.policy.representatives import represented_by
 from socialcredit.store import Store
 from socialcredit.store.ledger import Batch
 from socialcredit.store.tables import list_entries, repairs
@@ -66,6 +74,30 @@ def _not_yet(policy: Policy, entry: Any, today: dt.date) -> None:
                      "repair_from": terms["repair_from"]})
 
 
+def _not_alone(conn: Connection, policy: Policy, entry: Any, today: dt.date) -> None:
+    """Raise :class:`Conflict` when ``entry`` is a representative's restriction (module
+    docstring)."""
+    spec = policy.lists.get(entry.list)
+    if spec is None or spec.represents is None:
+        return
+    org, case = represented_by(entry.key)
+    source = conn.execute(select(list_entries).where(
+        list_entries.c.list == spec.represents.list, list_entries.c.subject_id == org,
+        list_entries.c.key == case)).first()
+    terms = None if source is None else repair_terms(policy, source.list, source.ground,
+                                                     source.since)
+    when = (f"; the enterprise's entry may be repaired from {terms['repair_from']} "
+            f"({terms['tier']} case)" if terms is not None else "")
+    raise Conflict(
+        f"entry {entry.id} restricts you as the representative of an enterprise listed in "
+        f"case {case}: it is not repaired on its own and ends with the enterprise's entry "
+        f"{'' if source is None else source.id}{when}",
+        details={"reason": "follows_organisation", "entry_id": entry.id,
+                 "organisation_entry_id": None if source is None else int(source.id),
+                 "repair_from": None if terms is None else terms["repair_from"],
+                 "today": today.isoformat()})
+
+
 def decide_by(policy: Policy, opened_at: str) -> str | None:
     """The day a decision on an application opened at ``opened_at`` is owed, or None."""
     if policy.repair is None:
@@ -84,8 +116,9 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
     Raises:
         InputError: unknown condition; empty or over-long evidence. RepairTooEarly: before
             the tier's shortest publication period has run. NotFound: no such entry in the
-            subject's file. Conflict: the entry is not active, or already has an open
-            application.
+            subject's file. Conflict: the entry is not active, already has an open
+            application, or is a representative's restriction (with ``policy``; module
+            docstring).
     """
     if condition not in CONDITIONS:
         raise InputError(f"condition must be one of {', '.join(CONDITIONS)}")
@@ -103,6 +136,7 @@ def apply_for_repair(store: Store, *, subject_id: int, entry_id: int, condition:
             if entry.status not in ("active", "suspended"):
                 raise Conflict(f"entry {entry_id} is {entry.status}: nothing to repair")
             if policy is not None:
+                _not_alone(b.conn, policy, entry, local_today(policy.jurisdiction, now))
                 _not_yet(policy, entry, local_today(policy.jurisdiction, now))
             busy = b.conn.execute(select(repairs.c.id).where(
                 repairs.c.entry_id == entry_id, repairs.c.status == "open")).scalar()
@@ -159,7 +193,8 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
 
     Raises:
         InputError: unknown outcome. RepairTooEarly: a grant before the entry's tier allows
-            it. NotFound: no such application. Conflict: decided.
+            it. NotFound: no such application. Conflict: decided, or a representative's
+            restriction (module docstring).
     """
     if outcome not in ("granted", "refused"):
         raise InputError("outcome must be granted or refused")
@@ -177,6 +212,7 @@ def decide_repair(store: Store, policy: Policy, *, operator: str, repair_id: int
             entry = b.conn.execute(select(list_entries).where(
                 list_entries.c.id == row.entry_id)).first()
             if entry is not None:
+                _not_alone(b.conn, policy, entry, today)
                 _not_yet(policy, entry, today)
         b.emit("repair.decided", {"repair_id": repair_id, "entry_id": row.entry_id,
                                   "outcome": outcome, "note": note[:2000],

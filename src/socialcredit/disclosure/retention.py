@@ -16,18 +16,29 @@ record, in one transaction per chunk:
   (:func:`socialcredit.store.ledger.tombstone`), so ``audit verify`` still passes;
 - a ``record.retired`` event says so, and the subject is re-evaluated: a listing that rested
   on the record ends, and gates follow within their freshness target.
+
+A record of a relation that is still in force is not retired: an ``organisation_registered``
+while the organisation is not deregistered (its latest ``organisation_status`` is not
+``deregistered``), a ``representative_appointed`` while the person still holds the role (no
+later ``representative_ended``, no successor as legal representative) and the organisation is
+registered. Its retention counts from the day the relation ends, as Art. 16 of the 2013
+Regulation counts the five years "from the day the conduct or event ends"
+(自不良行为或者事件终止之日起); we apply that rule to these non-adverse records too, since
+erasing them would erase a current representative's restriction (issue #13).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from socialcredit.policy.evaluate import evaluate_subjects
 from socialcredit.policy.model import Policy
 from socialcredit.policy.obligations import due_by_anchor
+from socialcredit.policy.representations import APPOINTED, representations
 from socialcredit.store import Store
 from socialcredit.store.ledger import tombstone
 from socialcredit.store.tables import link_candidates, links, records
@@ -47,7 +58,46 @@ def due_for_retention(store: Store, policy: Policy, today: dt.date) -> list[int]
             out += conn.execute(select(records.c.id).where(
                 records.c.kind == kind, records.c.status != "retired",
                 records.c.occurred_at < cutoff)).scalars().all()
-    return sorted(out)
+        held = _in_force(conn, policy, out, today)
+    return sorted(set(out) - held)
+
+
+_REGISTERED = "organisation_registered"
+
+
+def _in_force(conn: Connection, policy: Policy, ids: list[int], today: dt.date) -> set[int]:
+    """Those of ``ids`` that record a relation in force on ``today`` or ended within its
+    kind's retention (module docstring)."""
+    rows = [r for i in range(0, len(ids), 500) for r in conn.execute(
+        select(records.c.id, records.c.kind, records.c.subject_id).where(
+            records.c.id.in_(ids[i:i + 500]), records.c.kind.in_((_REGISTERED, APPOINTED)),
+            records.c.subject_id.is_not(None)))]
+    orgs = sorted({int(r.subject_id) for r in rows})
+    if not orgs:
+        return set()
+    day = today.isoformat()
+    gone: dict[int, str | None] = {}  # the latest status: deregistered on that day, else None
+    for i in range(0, len(orgs), 500):
+        for s in conn.execute(select(records.c.subject_id, records.c.occurred_at,
+                                     records.c.payload).where(
+                records.c.subject_id.in_(orgs[i:i + 500]),
+                records.c.kind == "organisation_status", records.c.status == "active",
+                records.c.superseded_by.is_(None), records.c.occurred_at <= day)
+                .order_by(records.c.occurred_at, records.c.id)):
+            dereg = json.loads(s.payload).get("status") == "deregistered"
+            gone[int(s.subject_id)] = s.occurred_at if dereg else None
+    until = {rep.record_id: rep.until for reps in representations(conn, orgs, day).values()
+             for rep in reps}
+    keep: set[int] = set()
+    for r in rows:
+        if r.kind == APPOINTED and int(r.id) not in until:
+            continue  # never held (ended the day it began, or incomplete)
+        ends = [x for x in (gone.get(int(r.subject_id)),
+                            until.get(int(r.id)) if r.kind == APPOINTED else None) if x]
+        cutoff = (today - dt.timedelta(days=policy.catalogue[r.kind].retention_days)).isoformat()
+        if not ends or min(ends) >= cutoff:
+            keep.add(int(r.id))
+    return keep
 
 
 def run_retention(store: Store, policy: Policy, *, today: dt.date, chunk: int = 1000) -> int:

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, select
+
 from socialcredit.errors import IdentifierError
 from socialcredit.identity.organisation import organisation_scheme_for
 from socialcredit.policy.model import KindSpec, Policy
+from socialcredit.store.tables import records, subjects
 
-__all__ = ["organisation_of_row"]
+__all__ = ["REGISTERED", "organisation_of_row", "registered_organisations", "unregistered"]
+
+#: The record kind by which a regulator registers an organisation.
+REGISTERED = "organisation_registered"
+#: Record kinds about an organisation's people: refused for an organisation the registry has
+#: no registration of (issue #13), so that no restriction rests on an unknown enterprise.
+_NEEDS_REGISTRATION = ("representative_appointed", "representative_ended")
 
 
 def organisation_of_row(data: dict[str, Any], policy: Policy, spec: KindSpec | None,
@@ -47,3 +56,28 @@ def organisation_of_row(data: dict[str, Any], policy: Policy, spec: KindSpec | N
     except IdentifierError as e:
         problems.append(("organisation_id", e.message))
         return None, problems
+
+
+def registered_organisations(conn: Connection, codes: set[str]) -> set[str]:
+    """Those of the organisation ``codes`` with an active ``organisation_registered`` record
+    (of any furnisher) on ``conn``."""
+    todo, out = sorted(codes), set[str]()
+    for i in range(0, len(todo), 500):
+        out.update(conn.execute(select(subjects.c.organisation_id).join(
+            records, records.c.subject_id == subjects.c.id).where(
+            subjects.c.organisation_id.in_(todo[i:i + 500]), records.c.kind == REGISTERED,
+            records.c.status == "active")).scalars())
+    return out
+
+
+def unregistered(policy: Policy, kind: str, code: str | None,
+                 registered: set[str]) -> str | None:
+    """Why a row of ``kind`` about organisation ``code`` is refused (no registration of it
+    in ``registered``, the codes registered so far), or None."""
+    if kind not in _NEEDS_REGISTRATION or code is None or REGISTERED not in policy.catalogue:
+        return None
+    if code in registered:
+        return None
+    return (f"unknown organisation {code}: no {REGISTERED} record of it; the regulator "
+            f"reports the registration first (earlier in this file or before), then its "
+            f"representatives")

@@ -36,6 +36,7 @@ from socialcredit.identity.waiting import Evidence, Waiting, link_with_waiting
 from socialcredit.ingest.creditors import CreditorNames
 from socialcredit.ingest.held import correction_target, held_records, inherited_link
 from socialcredit.ingest.metro2_map import metro2_rows
+from socialcredit.ingest.organisation_rows import REGISTERED, registered_organisations, unregistered
 from socialcredit.ingest.readers import RawRow, file_sha256, read_rows
 from socialcredit.ingest.result import IngestResult
 from socialcredit.ingest.validate import Problem, ValidRecord, validate_row
@@ -117,9 +118,17 @@ class _Chunk:
                                             if v.organisation_id})
         self.b.flush()
         self.held.load(self.linker.by_nid.values())
+        registered = registered_organisations(self.b.conn, {
+            v.organisation_id for v in valid if v.organisation_id})
         for raw, v in rows:
             if not isinstance(v, ValidRecord):
                 self.reject(raw.line, v, raw.raw)
+                continue
+            if v.kind == REGISTERED and v.organisation_id:
+                registered.add(v.organisation_id)
+            unknown = unregistered(self.policy, v.kind, v.organisation_id, registered)
+            if unknown is not None:
+                self.reject(raw.line, [Problem("organisation_id", unknown)], raw.raw)
                 continue
             in_file = self.seen.get(v.furnisher_record_id)
             prior = in_file or held.get(v.furnisher_record_id)

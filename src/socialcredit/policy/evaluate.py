@@ -31,7 +31,7 @@ from sqlalchemy import func, select, update
 from socialcredit.policy.due_process import apply_due_process, load_due_process
 from socialcredit.policy.model import Policy
 from socialcredit.policy.records import record_views
-from socialcredit.policy.representatives import representative_entries
+from socialcredit.policy.representatives import COVERED, covered_cases, representative_entries
 from socialcredit.policy.rules import (
     DesiredEntry,
     Evaluation,
@@ -41,7 +41,7 @@ from socialcredit.policy.rules import (
     kinds_read,
 )
 from socialcredit.store.ledger import Batch
-from socialcredit.store.tables import link_candidates, list_entries, scores
+from socialcredit.store.tables import link_candidates, list_entries, scores, subjects
 
 __all__ = ["EvaluationStats", "evaluate_subjects"]
 
@@ -139,7 +139,9 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
     # evaluated too, and its live entries end (``list_withdrawn``)
     external = [n for n, s in policy.lists.items()
                 if s.external or s.represents is not None]  # the latter: at the end
+    has_reps = any(s.represents is not None for s in policy.lists.values())
     todo = sorted(set(subject_ids))
+    todo = _organisations_first(batch, todo) if has_reps else todo
     for i in range(0, len(todo), _CHUNK):
         ids = todo[i:i + _CHUNK]
         if results is None:
@@ -157,6 +159,12 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         desired = {(d.list, d.subject_id, d.key): d
                    for ev in found.values() for d in ev.entries}
         desired = _kept_since(policy, current, desired)
+        if has_reps:  # a representative is never listed for the organisation's case
+            batch.flush()  # the organisations' entries of the chunks before (they come first)
+            covered = covered_cases(batch.conn, policy, ids, as_of, desired.values())
+            desired = {k: replace(d, status="exempt", end_reason=f"exempt:{COVERED}")
+                       if k in covered and d.status != "exempt" else d
+                       for k, d in desired.items()}
         desired = _exempted(current, desired, as_of)
         state = load_due_process(batch.conn, policy, ids)
         for key, d in desired.items():
@@ -176,7 +184,7 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         _write_scores(batch, policy, stats, ids, [s for ev in found.values() for s in ev.scores],
                       as_of)
         stats.subjects += len(ids)
-    if any(s.represents is not None for s in policy.lists.values()):
+    if has_reps:
         # the people of organisations follow the organisations' entries just reconciled
         batch.flush()
         current, desired = representative_entries(batch.conn, policy, todo, as_of)
@@ -184,7 +192,35 @@ def evaluate_subjects(batch: Batch, policy: Policy, subject_ids: Iterable[int],
         for key, d in desired.items():
             _reconcile(batch, policy, stats, current.get(key),
                        apply_due_process(policy, state, d)[0])
+        _end_covered(batch, policy, stats, sorted({k[1] for k in desired}), as_of)
     return stats
+
+
+def _end_covered(batch: Batch, policy: Policy, stats: EvaluationStats, people: list[int],
+                 as_of: dt.date) -> None:
+    """End the live own entries of ``people`` for a case they are now restricted for as an
+    organisation's representative (listed before the organisation's entry was known)."""
+    batch.flush()
+    for lst, sid, key in sorted(covered_cases(batch.conn, policy, people, as_of)):
+        row = batch.conn.execute(select(list_entries).where(
+            list_entries.c.list == lst, list_entries.c.subject_id == sid,
+            list_entries.c.key == key)).first()
+        if row is not None and row.status in _LIVE:
+            _reconcile(batch, policy, stats, row, DesiredEntry(
+                row.list, sid, key, "removed", row.since, row.until, row.ground,
+                row.record_id, row.furnisher_id, row.platform, as_of.isoformat(),
+                f"exempt:{COVERED}"))
+
+
+def _organisations_first(batch: Batch, ids: list[int]) -> list[int]:
+    """``ids`` with the organisations first, so that a representative named in an
+    organisation's case finds its entry (:func:`covered_cases`)."""
+    orgs: set[int] = set()
+    for i in range(0, len(ids), 500):
+        orgs.update(batch.conn.execute(select(subjects.c.id).where(
+            subjects.c.id.in_(ids[i:i + 500]),
+            subjects.c.kind == "organisation")).scalars())
+    return sorted(orgs) + [i for i in ids if i not in orgs]
 
 
 def _kept_since(policy: Policy, current: dict[Any, Any],

@@ -35,7 +35,12 @@ from socialcredit.policy.representations import representations
 from socialcredit.policy.rules import DesiredEntry
 from socialcredit.store.tables import list_entries, subjects
 
-__all__ = ["representative_entries", "represented_by"]
+__all__ = ["COVERED", "covered_cases", "representative_entries", "represented_by"]
+
+#: ``end_reason`` (after ``exempt:``) of a person's own entry for a case of an organisation
+#: they represent: the representative is restricted for it, never listed (SPC Opinions Fa Fa
+#: [2019] No. 35).
+COVERED = "represents_organisation"
 
 _LIVE = ("active", "suspended", "warned", "pending_review")
 EntryKey = tuple[str, int, str]
@@ -103,6 +108,55 @@ def representative_entries(conn: Connection, policy: Policy, subject_ids: Iterab
                 row.list, row.subject_id, row.key, "removed", row.since, row.until, row.ground,
                 row.record_id, row.furnisher_id, None, day, "no_longer_representative")
     return current, desired
+
+
+def covered_cases(conn: Connection, policy: Policy, subject_ids: Iterable[int],
+                  as_of: dt.date, pending: Iterable[DesiredEntry] = ()) -> set[EntryKey]:
+    """``(source list, person subject id, case key)`` of the cases for which a person among
+    ``subject_ids`` is restricted as an organisation's representative: one of their
+    ``represents`` entries (any status) names it, or ``pending`` (entries about to be
+    written: the persons' own and the organisations') holds a live organisation's entry with
+    that key on the source list and the person holds one of the list's roles in it on
+    ``as_of`` (an organisation's entries stored on ``conn`` count too).
+
+    A finding that names the person in such a case lists nobody
+    (``exempt:represents_organisation``): a court that lists the representative for the
+    enterprise's own case contradicts SPC Opinions Fa Fa [2019] No. 35 (the legal
+    representative is not to be included in the list); the person's restriction follows the
+    enterprise's entry instead, and once that has ended the case still lists nobody, so the
+    person's entry cannot come back after the enterprise performs."""
+    rules = {n: s.represents for n, s in policy.lists.items() if s.represents is not None}
+    ids = sorted(set(subject_ids))
+    out: set[EntryKey] = set()
+    for i in range(0, len(ids) if rules else 0, 500):
+        for r in conn.execute(select(list_entries.c.list, list_entries.c.subject_id,
+                                     list_entries.c.key).where(
+                list_entries.c.subject_id.in_(ids[i:i + 500]),
+                list_entries.c.list.in_(sorted(rules)))):
+            out.add((rules[r.list].list, int(r.subject_id), represented_by(r.key)[1]))
+    pending = [d for d in pending if d.status in _LIVE]
+    sources = {rule.list for rule in rules.values()}
+    people = set(ids)
+    asked = {(d.list, d.key) for d in pending if d.subject_id in people and d.list in sources}
+    keys = sorted({k for _, k in asked})
+    if not keys:
+        return out
+    orgs = {(d.list, d.key, d.subject_id) for d in pending if (d.list, d.key) in asked}
+    for i in range(0, len(keys), 500):
+        orgs.update((r.list, r.key, int(r.subject_id)) for r in conn.execute(
+            select(list_entries.c.list, list_entries.c.key, list_entries.c.subject_id)
+            .join(subjects, subjects.c.id == list_entries.c.subject_id).where(
+                list_entries.c.key.in_(keys[i:i + 500]),
+                list_entries.c.list.in_(sorted(sources)),
+                list_entries.c.status.in_(_LIVE), subjects.c.kind == "organisation")))
+    reps = representations(conn, sorted({o for _, _, o in orgs}), as_of.isoformat())
+    day = as_of.isoformat()
+    for lst, key, org in orgs:
+        roles = {r for rule in rules.values() if rule.list == lst for r in rule.roles}
+        out.update((lst, rep.person_id, key) for rep in reps.get(org, [])
+                   if rep.person_id in people and rep.role in roles
+                   and (rep.until is None or rep.until > day))
+    return out
 
 
 def _rank(d: DesiredEntry) -> tuple[bool, str]:
