@@ -49,9 +49,10 @@ class _Spec(FurnisherSpec):
 #: (the court and the bank know birth date and address, the payment app the birth date only).
 NAMESAKE_FURNISHERS: tuple[FurnisherSpec, ...] = (
     _Spec("court-beijing-no1", "court", "csv", ("dishonesty_finding",), "BJ1",
-          ("birth_date", "address")),
-    _Spec("bank-icbc", "lender", "csv", ("loan_default",), "ICBC", ("birth_date", "address")),
-    _Spec("pay-alipay", "payment", "csv", ("loan_default",), "ALI", ("birth_date",)),
+          extra=("birth_date", "address")),
+    _Spec("bank-icbc", "lender", "csv", ("loan_default",), "ICBC",
+          extra=("birth_date", "address")),
+    _Spec("pay-alipay", "payment", "csv", ("loan_default",), "ALI", extra=("birth_date",)),
     _Spec("ride-didi", "platform", "csv", ("ride_rating",), "DIDI"),
 )
 

@@ -111,6 +111,13 @@ class FurnisherSpec:
     id_prefix: str
     subjects: tuple[str, ...] = ("person",)
 
+    def __post_init__(self) -> None:
+        # a spec that adds fields after ``subjects`` passes them by keyword: a positional
+        # tuple landing here would silently give a furnisher of no one (ValueError instead)
+        if not self.subjects or set(self.subjects) - {"person", "organisation"}:
+            raise ValueError(f"furnisher {self.name}: subjects {self.subjects!r} must be "
+                             "'person', 'organisation' or both")
+
     @property
     def file(self) -> str:
         """The file name, ``<name>.csv`` or ``<name>.jsonl``."""
