@@ -75,9 +75,9 @@ Rules, in the order they apply:
 
 Wade–Giles and Cantonese spellings (``Chang``, ``Wong``, ``Lee``) are not mapped to pinyin.
 
-Longer than 400 lines (433; the lazy pypinyin import added one): a sixth of it is the rule
-list above, which the code follows step by step and which reads best beside it; it splits into a Han and a Latin reader (``_han`` /
-``_latin`` and their helpers) when either grows.
+Longer than 400 lines (432; the lazy pypinyin import added one): a sixth of it is the rule
+list above, which the code follows step by step and which reads best beside it; it splits
+into a Han and a Latin reader (``_han`` / ``_latin`` and their helpers) when either grows.
 """
 
 from __future__ import annotations
